@@ -1,0 +1,35 @@
+# apistore: `make test` installs what the tests need (Debian's chromium, npm
+# packages) when missing, then runs every test.
+GO ?= go
+
+.PHONY: all build generate check-generate lint test test-go e2e e2e-deps bench
+
+all: build
+
+build:
+	$(GO) build -o bin/apistore ./cmd/apistore
+
+generate:
+	$(GO) tool templ generate
+
+# The committed *_templ.go files must match their templates.
+check-generate: generate
+	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are out of date: run make generate and commit"; exit 1; }
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+test: check-generate lint test-go e2e
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+e2e-deps:
+	scripts/e2e-deps.sh
+
+e2e: e2e-deps
+	npm run e2e
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

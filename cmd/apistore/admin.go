@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+)
+
+// userCreate adds a user; the password comes from --password or the first
+// line of standard input.
+func userCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("user create", "Adds a user. The password is read from standard input unless --password is given.", s)
+	dataDir := dataDirFlag(fs)
+	username := fs.String("username", "", "the user's name (required; case-insensitive unique)")
+	password := fs.String("password", "", "the password (default: read a line from standard input)")
+	roles := fs.String("role", "subscriber", "comma-separated roles, e.g. subscriber,admin")
+	email := fs.String("email", "", "e-mail address")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := oauth.CheckUsername(*username); err != nil {
+		return err
+	}
+	pw := *password
+	if pw == "" {
+		line, err := bufio.NewReader(s.in).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("no password: give --password or write it to standard input")
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if err := oauth.CheckPasswordStrength(pw); err != nil {
+		return err
+	}
+	hash, err := oauth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	d, err := openDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	u := &db.User{User: oauth.User{Username: *username, PasswordHash: hash, Roles: splitList(*roles)}, Email: *email}
+	if err := d.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, db.ErrConflict) {
+			return fmt.Errorf("user %q already exists", *username)
+		}
+		return err
+	}
+	fmt.Fprintf(s.out, "created user %s (roles: %s)\n", u.Username, strings.Join(u.Roles, ", "))
+	return nil
+}
+
+// appCreate adds an application with a production and a sandbox key and
+// prints the keys and secrets, which are not stored in clear and cannot be
+// shown again.
+func appCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("app create", "Adds an application with production and sandbox keys and prints them as JSON.", s)
+	dataDir := dataDirFlag(fs)
+	owner := fs.String("owner", "", "username of the owner (required)")
+	name := fs.String("name", "", "application name (required; unique per owner)")
+	description := fs.String("description", "", "description")
+	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
+	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
+	tier := fs.String("tier", "Unlimited", "throttling tier")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *owner == "" || strings.TrimSpace(*name) == "" {
+		return errors.New("--owner and --name are required")
+	}
+	grantTypes := splitList(*grants)
+	if err := oauth.CheckGrantTypes(grantTypes); err != nil {
+		return err
+	}
+	if *callback != "" {
+		if err := oauth.CheckRedirectURI(*callback); err != nil {
+			return fmt.Errorf("--callback-url: %w", err)
+		}
+	}
+	d, err := openDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	u, err := d.UserAccount(ctx, *owner)
+	if errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("no user %q", *owner)
+	} else if err != nil {
+		return err
+	}
+	app := &db.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
+	out := map[string]any{"name": app.Name}
+	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
+		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
+		out[strings.ToLower(string(kt))] = map[string]string{"consumer_key": key, "consumer_secret": secret}
+		return &oauth.Client{ConsumerKey: key, SecretHash: oauth.HashOf(secret), KeyType: kt,
+			GrantTypes: grantTypes, CallbackURL: *callback}
+	})
+	if errors.Is(err, db.ErrConflict) {
+		return fmt.Errorf("%s already has an application named %q", u.Username, app.Name)
+	} else if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(s.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// scopeCreate adds a scope or updates its description and roles.
+func scopeCreate(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("scope create", "Adds a scope, or updates the description and roles of an existing one.", s)
+	dataDir := dataDirFlag(fs)
+	name := fs.String("name", "", "scope name (required)")
+	description := fs.String("description", "", "what the scope allows, shown on the consent page")
+	roles := fs.String("roles", "", "comma-separated roles that may be granted the scope (empty: any user)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := oauth.CheckScopeName(*name); err != nil {
+		return err
+	}
+	d, err := openDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	sc := oauth.Scope{Name: *name, Description: *description, Roles: splitList(*roles)}
+	if err := d.PutScope(ctx, sc); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
+	return nil
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

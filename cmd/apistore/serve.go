@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/web"
+)
+
+// serve runs the server until ctx is done (SIGINT or SIGTERM).
+func serve(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("serve", "Runs the store (HTTPS), the token endpoint and the gateway (HTTPS and HTTP).", s)
+	var cfg web.Config
+	dataDir := dataDirFlag(fs)
+	fs.StringVar(&cfg.Bind, "bind", "", "address to listen on (empty: every interface)")
+	fs.IntVar(&cfg.StorePort, "store-port", 9443, "HTTPS port of the store (0: any free port)")
+	fs.IntVar(&cfg.HTTPSPort, "https-port", 8243, "HTTPS port of /token and the gateway (0: any free port)")
+	fs.IntVar(&cfg.HTTPPort, "http-port", 8280, "HTTP port of /token and the gateway (0: any free port)")
+	fs.IntVar(&cfg.PortOffset, "port-offset", 0, "added to every port, as WSO2's port offset")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file (default: a self-signed one made in the data directory)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	appV := fs.Int("app-token-validity", 3600, "seconds an application (client_credentials) token lives; negative: never expires")
+	userV := fs.Int("user-token-validity", 3600, "seconds a user access token lives; negative: never expires")
+	refreshV := fs.Int("refresh-token-validity", 86400, "seconds a refresh token lives; negative: never expires")
+	codeV := fs.Int("code-validity", 300, "seconds an authorization code lives")
+	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	validity, err := validityFlags(*appV, *userV, *refreshV, *codeV)
+	if err != nil {
+		return err
+	}
+	if *cleanup <= 0 {
+		return errors.New("--cleanup-interval must be positive")
+	}
+	cfg.DataDir = *dataDir
+	d, err := openDB(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	srv := oauth.NewServer(d, validity, nil)
+	go cleanTokens(ctx, d, *cleanup)
+	fmt.Fprintf(s.out, "apistore: data in %s\n", cfg.DataDir)
+	err = web.New(cfg, handlers.New(srv, d)).Run(ctx, s.out)
+	fmt.Fprintln(s.out, "apistore: stopped")
+	return err
+}
+
+// validityFlags turns the validity settings (seconds) into oauth.Validity.
+func validityFlags(app, user, refresh, code int) (oauth.Validity, error) {
+	for name, v := range map[string]int{"app-token-validity": app, "user-token-validity": user, "refresh-token-validity": refresh} {
+		if v == 0 {
+			return oauth.Validity{}, fmt.Errorf("--%s must not be 0 (a negative value means never expires)", name)
+		}
+	}
+	if code <= 0 {
+		return oauth.Validity{}, errors.New("--code-validity must be positive")
+	}
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	return oauth.Validity{AppToken: sec(app), UserToken: sec(user), RefreshToken: sec(refresh), Code: sec(code)}, nil
+}
+
+// cleanTokens deletes stale tokens every interval until ctx is done.
+func cleanTokens(ctx context.Context, d *db.DB, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := d.DeleteStaleTokens(ctx, now)
+			if err != nil && ctx.Err() == nil {
+				slog.Error("token cleanup", "err", err)
+			} else if n > 0 {
+				slog.Info("token cleanup", "deleted", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// Application groups an owner's consumer keys (one production, one sandbox).
+type Application struct {
+	ID          int64
+	OwnerID     int64
+	Name        string
+	Description string
+	CallbackURL string
+	Tier        string
+	CreatedAt   time.Time
+}
+
+// execer is a connection or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// CreateApplication stores a new application; a name the owner already uses
+// (in any case) is ErrConflict.
+func (d *DB) CreateApplication(ctx context.Context, a *Application) error {
+	return insertApplication(ctx, d.w, a)
+}
+
+func insertApplication(ctx context.Context, ex execer, a *Application) error {
+	res, err := ex.ExecContext(ctx, `INSERT INTO applications (owner_id, name, description, callback_url, tier, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, a.OwnerID, a.Name, a.Description, a.CallbackURL, a.Tier, time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create application %q: %w", a.Name, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create application: %w", err)
+	}
+	a.ID, err = res.LastInsertId()
+	return err
+}
+
+// CreateKey stores a consumer key for c.AppID and c.KeyType (only the
+// secret's hash is given); an application has at most one key of each type.
+func (d *DB) CreateKey(ctx context.Context, c *oauth.Client) error {
+	return insertKey(ctx, d.w, c)
+}
+
+func insertKey(ctx context.Context, ex execer, c *oauth.Client) error {
+	res, err := ex.ExecContext(ctx, `INSERT INTO consumer_keys (app_id, key_type, consumer_key, secret_hash, grant_types,
+		callback_url, app_token_validity, user_token_validity, refresh_token_validity, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.AppID, string(c.KeyType), c.ConsumerKey, c.SecretHash[:], joinWords(c.GrantTypes), c.CallbackURL,
+		seconds(c.Validity.AppToken), seconds(c.Validity.UserToken), seconds(c.Validity.RefreshToken), time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create %s key: %w", c.KeyType, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	c.KeyID, err = res.LastInsertId()
+	return err
+}
+
+const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
+	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
+	a.id, a.name, u.id, u.username, u.roles
+	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
+	WHERE k.consumer_key = ?`
+
+// ClientByKey returns a consumer key with its application and owner.
+func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
+	var c oauth.Client
+	var secret []byte
+	var keyType, grants, roles string
+	var appV, userV, refreshV int64
+	err := d.r.QueryRowContext(ctx, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
+		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.OwnerID, &c.Owner, &roles)
+	if err != nil {
+		return nil, notFound("consumer key", err)
+	}
+	copy(c.SecretHash[:], secret)
+	c.KeyType = oauth.KeyType(keyType)
+	c.GrantTypes = words(grants)
+	c.OwnerRoles = words(roles)
+	c.Validity = oauth.Validity{AppToken: fromSeconds(appV), UserToken: fromSeconds(userV), RefreshToken: fromSeconds(refreshV)}
+	return &c, nil
+}
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+func fromSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// CreateApplicationWithKeys stores an application and its production and
+// sandbox keys in one transaction; newKey makes each key (the application id
+// is filled in here).
+func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *Application, newKey func(oauth.KeyType) *oauth.Client) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if err := insertApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		for _, kt := range []oauth.KeyType{oauth.Production, oauth.Sandbox} {
+			c := newKey(kt)
+			c.AppID = a.ID
+			if err := insertKey(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,122 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// CreateToken stores a new token.
+func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
+	if _, err := d.w.ExecContext(ctx, insertToken, tokenArgs(t)...); err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	return nil
+}
+
+const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
+	issued_at, expires_at, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func tokenArgs(t *oauth.Token) []any {
+	var refresh []byte
+	if t.HasRefresh() {
+		refresh = t.RefreshHash[:]
+	}
+	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt)}
+}
+
+const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
+	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used`
+
+// tokenDest returns scan destinations for tokenColumns and a function that
+// finishes t once scanned.
+func tokenDest(t *oauth.Token) ([]any, func()) {
+	var access, refresh, family []byte
+	var scopes string
+	var issued int64
+	var expires, refreshExpires sql.NullInt64
+	dest := []any{&access, &refresh, &family, &t.KeyID, &t.UserID, &scopes, &t.GrantType,
+		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed}
+	return dest, func() {
+		copy(t.AccessHash[:], access)
+		copy(t.RefreshHash[:], refresh)
+		copy(t.FamilyID[:], family)
+		t.Scopes = words(scopes)
+		t.IssuedAt = time.UnixMilli(issued)
+		t.ExpiresAt = fromMillis(expires)
+		t.RefreshExpiresAt = fromMillis(refreshExpires)
+	}
+}
+
+// AccessToken returns the token with its key, application and user.
+func (d *DB) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
+	var info oauth.TokenInfo
+	var keyType string
+	dest, finish := tokenDest(&info.Token)
+	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
+	err := d.r.QueryRowContext(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
+		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
+		JOIN users u ON u.id = t.user_id WHERE t.access_hash = ?`, h[:]).Scan(dest...)
+	if err != nil {
+		return nil, notFound("access token", err)
+	}
+	finish()
+	info.KeyType = oauth.KeyType(keyType)
+	return &info, nil
+}
+
+// RefreshToken returns the token whose refresh token hashes to h.
+func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
+	var t oauth.Token
+	dest, finish := tokenDest(&t)
+	if err := d.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.refresh_hash = ?`, h[:]).Scan(dest...); err != nil {
+		return nil, notFound("refresh token", err)
+	}
+	finish()
+	return &t, nil
+}
+
+// RotateRefresh marks a refresh token used and stores its successor in one
+// transaction; of two concurrent rotations of one token only one succeeds.
+func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tokens SET refresh_used = 1
+			WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`, used[:])
+		if err != nil {
+			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return oauth.ErrRefreshUsed
+		}
+		if _, err := tx.ExecContext(ctx, insertToken, tokenArgs(next)...); err != nil {
+			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		return nil
+	})
+}
+
+// RevokeFamily revokes every token of a refresh chain.
+func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
+	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE family_id = ?`, family[:]); err != nil {
+		return fmt.Errorf("revoke token family: %w", err)
+	}
+	return nil
+}
+
+// DeleteStaleTokens removes revoked tokens and tokens whose access and
+// refresh tokens have both expired. Used refresh tokens stay until they
+// expire, so that a replay is still recognised and revokes its chain.
+func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
+	ms := now.UnixMilli()
+	res, err := d.w.ExecContext(ctx, `DELETE FROM tokens WHERE revoked = 1
+		OR (expires_at IS NOT NULL AND expires_at <= ?
+		    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?)))`, ms, ms)
+	if err != nil {
+		return 0, fmt.Errorf("delete stale tokens: %w", err)
+	}
+	return res.RowsAffected()
+}

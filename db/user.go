@@ -1,0 +1,79 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// ErrNotFound and ErrConflict are oauth's sentinels, re-exported for callers
+// that deal only with the database.
+var (
+	ErrNotFound = oauth.ErrNotFound
+	ErrConflict = oauth.ErrConflict
+)
+
+// User is an account: a resource owner and, in the store, an app developer.
+type User struct {
+	oauth.User
+	Email     string
+	CreatedAt time.Time
+}
+
+// CreateUser stores a new user; a taken username (in any case) is ErrConflict.
+func (d *DB) CreateUser(ctx context.Context, u *User) error {
+	res, err := d.w.ExecContext(ctx,
+		`INSERT INTO users (username, password_hash, email, roles, created_at) VALUES (?, ?, ?, ?, ?)`,
+		u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create user %q: %w", u.Username, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	u.ID, err = res.LastInsertId()
+	return err
+}
+
+const userColumns = `id, username, password_hash, email, roles, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var roles string
+	var created int64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created); err != nil {
+		return nil, err
+	}
+	u.Roles = words(roles)
+	u.CreatedAt = time.UnixMilli(created)
+	return &u, nil
+}
+
+// UserByName finds a user by username, ignoring case.
+func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, error) {
+	u, err := d.UserAccount(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return &u.User, nil
+}
+
+// UserAccount is UserByName with the account's store details.
+func (d *DB) UserAccount(ctx context.Context, username string) (*User, error) {
+	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	if err != nil {
+		return nil, notFound("user "+username, err)
+	}
+	return u, nil
+}
+
+// UserByID finds a user by id.
+func (d *DB) UserByID(ctx context.Context, id int64) (*User, error) {
+	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("user %d", id), err)
+	}
+	return u, nil
+}

@@ -1,0 +1,65 @@
+package handlers
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// Token is the token endpoint, POST /token (RFC 6749 §3.2).
+func (h *Handlers) Token(c echo.Context) error {
+	req := c.Request()
+	noStore(c)
+	if req.Method != http.MethodPost {
+		c.Response().Header().Set("Allow", http.MethodPost)
+		return writeOAuthError(c, &oauth.Error{Code: oauth.ErrCodeInvalidRequest,
+			Description: "the token endpoint accepts only POST", Status: http.StatusMethodNotAllowed})
+	}
+	if len(req.Header.Values("Authorization")) > 1 {
+		return writeOAuthError(c, oauth.ErrInvalidRequest("the Authorization header is repeated"))
+	}
+	body, oerr := readForm(req)
+	if oerr != nil {
+		return writeOAuthError(c, oerr)
+	}
+	tr, oerr := oauth.ParseTokenRequest(req.Header.Get("Content-Type"), req.Header.Get("Authorization"), body)
+	if oerr != nil {
+		return writeOAuthError(c, oerr)
+	}
+	resp, oerr := h.oauth.Token(req.Context(), tr)
+	if oerr != nil {
+		return writeOAuthError(c, oerr)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// readForm reads a form body of at most oauth.MaxFormBytes.
+func readForm(req *http.Request) (string, *oauth.Error) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, oauth.MaxFormBytes+1))
+	if err != nil {
+		return "", oauth.ErrInvalidRequest("the request body could not be read")
+	}
+	if len(body) > oauth.MaxFormBytes {
+		return "", &oauth.Error{Code: oauth.ErrCodeInvalidRequest, Status: http.StatusRequestEntityTooLarge,
+			Description: "the request body is larger than 64 KiB"}
+	}
+	return string(body), nil
+}
+
+// noStore forbids caching of responses that carry tokens (RFC 6749 §5.1).
+func noStore(c echo.Context) {
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// writeOAuthError answers with an RFC 6749 §5.2 error body; invalid_client
+// carries a Basic challenge.
+func writeOAuthError(c echo.Context, e *oauth.Error) error {
+	if e.Status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="apistore"`)
+	}
+	return c.JSON(e.Status, e)
+}

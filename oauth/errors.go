@@ -1,0 +1,72 @@
+// Package oauth is apistore's OAuth 2.0 protocol core: grants, tokens,
+// scopes, validity and errors. It knows nothing of HTTP frameworks, HTML or
+// SQL; it reaches storage through the interfaces in store.go.
+package oauth
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Error codes of RFC 6749 §5.2 and §4.1.2.1.
+const (
+	ErrCodeInvalidRequest       = "invalid_request"
+	ErrCodeInvalidClient        = "invalid_client"
+	ErrCodeInvalidGrant         = "invalid_grant"
+	ErrCodeUnauthorizedClient   = "unauthorized_client"
+	ErrCodeUnsupportedGrantType = "unsupported_grant_type"
+	ErrCodeInvalidScope         = "invalid_scope"
+	ErrCodeServerError          = "server_error"
+)
+
+// Error is an OAuth error response (RFC 6749 §5.2): a code, a human-readable
+// description and the HTTP status it is sent with.
+type Error struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	Status      int    `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func newError(code string, status int, description string) *Error {
+	return &Error{Code: code, Description: description, Status: status}
+}
+
+// ErrInvalidRequest is a malformed request: missing, repeated or invalid
+// parameters (RFC 6749 §5.2).
+func ErrInvalidRequest(description string) *Error {
+	return newError(ErrCodeInvalidRequest, http.StatusBadRequest, description)
+}
+
+// ErrInvalidClient is a failed client authentication; it is sent with 401
+// and a WWW-Authenticate challenge (RFC 6749 §5.2).
+func ErrInvalidClient(description string) *Error {
+	return newError(ErrCodeInvalidClient, http.StatusUnauthorized, description)
+}
+
+// ErrInvalidGrant is an invalid, expired, revoked or used grant (RFC 6749 §5.2).
+func ErrInvalidGrant(description string) *Error {
+	return newError(ErrCodeInvalidGrant, http.StatusBadRequest, description)
+}
+
+// ErrUnauthorizedClient means the client may not use this grant type.
+func ErrUnauthorizedClient(description string) *Error {
+	return newError(ErrCodeUnauthorizedClient, http.StatusBadRequest, description)
+}
+
+// ErrUnsupportedGrantType means the server does not know the grant type.
+func ErrUnsupportedGrantType(description string) *Error {
+	return newError(ErrCodeUnsupportedGrantType, http.StatusBadRequest, description)
+}
+
+// ErrServer is an internal failure; its description never carries details.
+func ErrServer() *Error {
+	return newError(ErrCodeServerError, http.StatusInternalServerError, "the server could not complete the request")
+}
+
+// ErrNotFound is returned (wrapped) by stores when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned (wrapped) by stores when a unique value is taken.
+var ErrConflict = errors.New("already exists")

@@ -1,0 +1,288 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultScope is granted when no requested scope could be granted, as WSO2 does.
+const DefaultScope = "default"
+
+// DefaultValidity holds WSO2's default lifetimes.
+var DefaultValidity = Validity{
+	AppToken:     time.Hour,
+	UserToken:    time.Hour,
+	RefreshToken: 24 * time.Hour,
+	Code:         5 * time.Minute,
+}
+
+// Server is the authorization server: it issues, refreshes and validates tokens.
+type Server struct {
+	store    Store
+	validity Validity
+	now      func() time.Time
+	grants   map[string]grantHandler
+}
+
+// grantHandler issues a token for one grant type, after client authentication.
+type grantHandler func(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error)
+
+// NewServer returns a server over store. Unset validity fields take WSO2's
+// defaults; now may be nil (time.Now).
+func NewServer(store Store, validity Validity, now func() time.Time) *Server {
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{store: store, validity: validity.orDefault(DefaultValidity), now: now}
+	s.grants = map[string]grantHandler{
+		GrantPassword:          s.passwordGrant,
+		GrantClientCredentials: s.clientCredentialsGrant,
+		GrantRefreshToken:      s.refreshTokenGrant,
+	}
+	return s
+}
+
+// TokenResponse is a successful access token response (RFC 6749 §5.1).
+// ExpiresIn is left out for tokens that never expire.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in,omitempty"`
+}
+
+// Token answers a token request (RFC 6749 §3.2): it authenticates the client,
+// then hands the request to its grant type.
+func (s *Server) Token(ctx context.Context, r *TokenRequest) (*TokenResponse, *Error) {
+	grant, known := s.grants[r.GrantType]
+	if !known {
+		return nil, ErrUnsupportedGrantType("grant type " + r.GrantType + " is not supported")
+	}
+	client, err := s.AuthenticateClient(ctx, r.ClientID, r.ClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	if !client.Allows(r.GrantType) {
+		return nil, ErrUnauthorizedClient("this consumer key may not use the " + r.GrantType + " grant")
+	}
+	return grant(ctx, client, r)
+}
+
+// AuthenticateClient checks a consumer key and secret (RFC 6749 §2.3.1).
+func (s *Server) AuthenticateClient(ctx context.Context, id, secret string) (*Client, *Error) {
+	if id == "" || secret == "" {
+		return nil, ErrInvalidClient("client authentication is required")
+	}
+	c, err := s.store.ClientByKey(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidClient("client authentication failed")
+	}
+	if err != nil {
+		return nil, internal(ctx, "load client", err)
+	}
+	if !c.SecretHash.Equal(HashOf(secret)) {
+		return nil, ErrInvalidClient("client authentication failed")
+	}
+	return c, nil
+}
+
+// passwordGrant is the resource owner password credentials grant (RFC 6749 §4.3).
+func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
+	if r.Username == "" || r.Password == "" {
+		return nil, ErrInvalidRequest("username and password are required")
+	}
+	u, err := s.store.UserByName(ctx, r.Username)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		CheckPassword(dummyPasswordHash, r.Password)
+		return nil, ErrInvalidGrant("invalid username or password")
+	case err != nil:
+		return nil, internal(ctx, "load user", err)
+	case !CheckPassword(u.PasswordHash, r.Password):
+		return nil, ErrInvalidGrant("invalid username or password")
+	}
+	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
+	if oerr != nil {
+		return nil, oerr
+	}
+	return s.issue(ctx, c, u.ID, scopes, GrantPassword, Hash{})
+}
+
+// clientCredentialsGrant issues an application token (RFC 6749 §4.4) on
+// behalf of the application's owner, whose roles bound its scopes.
+func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
+	scopes, err := s.grantableScopes(ctx, r.Scope, c.OwnerRoles)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, c, c.OwnerID, scopes, GrantClientCredentials, Hash{})
+}
+
+// refreshTokenGrant exchanges a refresh token for new tokens (RFC 6749 §6).
+// Refresh tokens are one-time: a second use revokes the whole chain (RFC
+// 9700 §4.14.2).
+func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
+	if r.RefreshToken == "" {
+		return nil, ErrInvalidRequest("refresh_token is missing")
+	}
+	h := HashOf(r.RefreshToken)
+	old, err := s.store.RefreshToken(ctx, h)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrInvalidGrant("the refresh token is not valid")
+	case err != nil:
+		return nil, internal(ctx, "load refresh token", err)
+	case old.KeyID != c.KeyID:
+		return nil, ErrInvalidGrant("the refresh token was issued to another client")
+	case old.Revoked:
+		return nil, ErrInvalidGrant("the refresh token was revoked")
+	case old.RefreshUsed:
+		return nil, s.refreshReused(ctx, old.FamilyID)
+	case expired(old.RefreshExpiresAt, s.now()):
+		return nil, ErrInvalidGrant("the refresh token has expired")
+	}
+	scopes := narrowScopes(old.Scopes, r.Scope)
+	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
+	err = s.store.RotateRefresh(ctx, h, next)
+	if errors.Is(err, ErrRefreshUsed) {
+		return nil, s.refreshReused(ctx, old.FamilyID)
+	}
+	if err != nil {
+		return nil, internal(ctx, "rotate refresh token", err)
+	}
+	return resp, nil
+}
+
+// ErrRefreshUsed is returned by TokenStore.RotateRefresh when the refresh
+// token was used or revoked in the meantime.
+var ErrRefreshUsed = errors.New("refresh token already used")
+
+func (s *Server) refreshReused(ctx context.Context, family Hash) *Error {
+	if err := s.store.RevokeFamily(ctx, family); err != nil {
+		return internal(ctx, "revoke token family", err)
+	}
+	return ErrInvalidGrant("the refresh token was already used; its tokens have been revoked")
+}
+
+// narrowScopes keeps the requested scopes that were originally granted (RFC
+// 6749 §6); requesting none of them, or nothing, keeps the original scopes.
+func narrowScopes(original, requested []string) []string {
+	var out []string
+	for _, s := range requested {
+		if slices.Contains(original, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return original
+	}
+	return out
+}
+
+// grantableScopes keeps the requested scopes that are registered and that
+// the roles allow; others are dropped, as WSO2 does. Nothing left means
+// DefaultScope.
+func (s *Server) grantableScopes(ctx context.Context, requested, roles []string) ([]string, *Error) {
+	var granted []string
+	if len(requested) > 0 {
+		registered, err := s.store.ScopesByName(ctx, requested)
+		if err != nil {
+			return nil, internal(ctx, "load scopes", err)
+		}
+		for _, name := range requested {
+			i := slices.IndexFunc(registered, func(sc Scope) bool { return sc.Name == name })
+			if i >= 0 && rolesAllow(registered[i].Roles, roles) {
+				granted = append(granted, name)
+			}
+		}
+	}
+	if len(granted) == 0 {
+		granted = []string{DefaultScope}
+	}
+	return granted, nil
+}
+
+func rolesAllow(scopeRoles, userRoles []string) bool {
+	if len(scopeRoles) == 0 {
+		return true
+	}
+	for _, r := range userRoles {
+		if slices.Contains(scopeRoles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// issue creates and stores a new token, with a refresh token when the key
+// allows the refresh grant and the grant is not client_credentials.
+func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
+	withRefresh := grant != GrantClientCredentials && grant != GrantImplicit && c.Allows(GrantRefreshToken)
+	t, resp := s.newToken(c, userID, scopes, grant, family, withRefresh)
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return nil, internal(ctx, "store token", err)
+	}
+	return resp, nil
+}
+
+// newToken makes a token and its response. A zero family starts a new chain.
+func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string, family Hash, withRefresh bool) (*Token, *TokenResponse) {
+	now := s.now()
+	v := c.Validity.orDefault(s.validity)
+	lifetime := v.UserToken
+	if grant == GrantClientCredentials {
+		lifetime = v.AppToken
+	}
+	access := NewSecret()
+	t := &Token{
+		AccessHash: HashOf(access),
+		FamilyID:   family,
+		KeyID:      c.KeyID,
+		UserID:     userID,
+		Scopes:     scopes,
+		GrantType:  grant,
+		IssuedAt:   now,
+		ExpiresAt:  expiry(now, lifetime),
+	}
+	if t.FamilyID.IsZero() {
+		t.FamilyID = t.AccessHash
+	}
+	resp := &TokenResponse{
+		AccessToken: access,
+		Scope:       strings.Join(scopes, " "),
+		TokenType:   "Bearer",
+	}
+	if lifetime > 0 {
+		resp.ExpiresIn = int64((lifetime + time.Second - 1) / time.Second)
+	}
+	if withRefresh {
+		resp.RefreshToken = NewSecret()
+		t.RefreshHash = HashOf(resp.RefreshToken)
+		t.RefreshExpiresAt = expiry(now, v.RefreshToken)
+	}
+	return t, resp
+}
+
+// expiry is now+lifetime, or zero (never) for a negative lifetime.
+func expiry(now time.Time, lifetime time.Duration) time.Time {
+	if lifetime < 0 {
+		return time.Time{}
+	}
+	return now.Add(lifetime)
+}
+
+// expired reports whether a deadline (zero: never) has passed.
+func expired(deadline, now time.Time) bool {
+	return !deadline.IsZero() && !now.Before(deadline)
+}
+
+// internal logs a storage failure once and hides it behind server_error.
+func internal(ctx context.Context, what string, err error) *Error {
+	slog.ErrorContext(ctx, "oauth: "+what, "err", err)
+	return ErrServer()
+}

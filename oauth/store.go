@@ -1,0 +1,168 @@
+package oauth
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// KeyType tells production keys from sandbox keys; every application has one
+// of each, as in WSO2's API Store.
+type KeyType string
+
+// The two key types of an application.
+const (
+	Production KeyType = "PRODUCTION"
+	Sandbox    KeyType = "SANDBOX"
+)
+
+// Grant types of RFC 6749 §4, named as they appear in grant_type and in a
+// key's allowed grant types ("implicit" is response_type=token).
+const (
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantImplicit          = "implicit"
+)
+
+// AllGrantTypes lists every grant type a key can allow, in display order.
+var AllGrantTypes = []string{GrantPassword, GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantImplicit}
+
+// DefaultGrantTypes are allowed for a new key unless told otherwise
+// (implicit stays off, as the store's Generate form has it).
+var DefaultGrantTypes = []string{GrantPassword, GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+
+// Validity holds token lifetimes. Zero means "not set" (fall back to the
+// server's setting); a negative value means the token never expires.
+type Validity struct {
+	AppToken     time.Duration // client_credentials access tokens
+	UserToken    time.Duration // access tokens issued for a user
+	RefreshToken time.Duration
+	Code         time.Duration // authorization codes
+}
+
+// orDefault fills unset fields of v from d.
+func (v Validity) orDefault(d Validity) Validity {
+	pick := func(a, b time.Duration) time.Duration {
+		if a == 0 {
+			return b
+		}
+		return a
+	}
+	return Validity{
+		AppToken:     pick(v.AppToken, d.AppToken),
+		UserToken:    pick(v.UserToken, d.UserToken),
+		RefreshToken: pick(v.RefreshToken, d.RefreshToken),
+		Code:         pick(v.Code, d.Code),
+	}
+}
+
+// Client is one consumer key of an application: the OAuth client of RFC 6749.
+type Client struct {
+	KeyID       int64
+	ConsumerKey string
+	SecretHash  Hash
+	KeyType     KeyType
+	AppID       int64
+	AppName     string
+	OwnerID     int64
+	Owner       string
+	OwnerRoles  []string
+	GrantTypes  []string
+	CallbackURL string
+	Validity    Validity
+}
+
+// Allows reports whether the key may use the grant type.
+func (c *Client) Allows(grantType string) bool {
+	return slices.Contains(c.GrantTypes, grantType)
+}
+
+// User is a resource owner.
+type User struct {
+	ID           int64
+	Username     string
+	PasswordHash string
+	Roles        []string
+}
+
+// Scope is a registered scope. A scope with no roles may be granted to anyone;
+// otherwise only to users holding one of its roles.
+type Scope struct {
+	Name        string
+	Description string
+	Roles       []string
+}
+
+// Token is a stored access token with its optional refresh token. Only the
+// SHA-256 hashes of the token strings are kept.
+type Token struct {
+	AccessHash       Hash
+	RefreshHash      Hash // zero when no refresh token was issued
+	FamilyID         Hash // AccessHash of the first token of a refresh chain
+	KeyID            int64
+	UserID           int64
+	Scopes           []string
+	GrantType        string
+	IssuedAt         time.Time
+	ExpiresAt        time.Time // zero: never expires
+	RefreshExpiresAt time.Time // zero: never expires
+	Revoked          bool
+	RefreshUsed      bool
+}
+
+// HasRefresh reports whether a refresh token was issued with the token.
+func (t *Token) HasRefresh() bool { return !t.RefreshHash.IsZero() }
+
+// TokenInfo is a token joined with the key, application and user it belongs to.
+type TokenInfo struct {
+	Token
+	ConsumerKey string
+	KeyType     KeyType
+	AppID       int64
+	AppName     string
+	Username    string
+}
+
+// ClientStore finds consumer keys.
+type ClientStore interface {
+	// ClientByKey returns the key with its application and owner, or ErrNotFound.
+	ClientByKey(ctx context.Context, consumerKey string) (*Client, error)
+}
+
+// UserStore finds resource owners.
+type UserStore interface {
+	// UserByName returns the user (case-insensitive username), or ErrNotFound.
+	UserByName(ctx context.Context, username string) (*User, error)
+}
+
+// ScopeStore finds registered scopes.
+type ScopeStore interface {
+	// ScopesByName returns the registered scopes among names, in any order.
+	ScopesByName(ctx context.Context, names []string) ([]Scope, error)
+}
+
+// TokenStore keeps access and refresh tokens.
+type TokenStore interface {
+	// CreateToken stores a new token; it returns only once the row is committed.
+	CreateToken(ctx context.Context, t *Token) error
+	// AccessToken returns the token whose access token hashes to h, or ErrNotFound.
+	AccessToken(ctx context.Context, h Hash) (*TokenInfo, error)
+	// RefreshToken returns the token whose refresh token hashes to h, or ErrNotFound.
+	RefreshToken(ctx context.Context, h Hash) (*Token, error)
+	// RotateRefresh marks the refresh token hashing to used as used and
+	// stores next, atomically. It returns ErrRefreshUsed when the refresh
+	// token was already used or revoked (RFC 9700 §4.14.2).
+	RotateRefresh(ctx context.Context, used Hash, next *Token) error
+	// RevokeFamily revokes every token of a refresh chain.
+	RevokeFamily(ctx context.Context, family Hash) error
+}
+
+// Store is everything the token endpoint needs.
+type Store interface {
+	ClientStore
+	UserStore
+	ScopeStore
+	TokenStore
+}

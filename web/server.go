@@ -1,0 +1,172 @@
+// Package web assembles apistore's servers: routes, middleware, TLS and the
+// listeners of the store (9443) and of the token endpoint and gateway (8243
+// HTTPS, 8280 HTTP).
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/apistore/apistore/handlers"
+	"github.com/labstack/echo/v4"
+)
+
+// Config says where to listen.
+type Config struct {
+	DataDir    string
+	Bind       string // address to bind; empty: every interface
+	StorePort  int    // HTTPS, the store UI
+	HTTPSPort  int    // HTTPS, token endpoint and gateway
+	HTTPPort   int    // plain HTTP, token endpoint and gateway
+	PortOffset int    // added to every non-zero port, as WSO2's offset
+	TLSCert    string
+	TLSKey     string
+}
+
+// Server is the running set of listeners.
+type Server struct {
+	cfg   Config
+	store *echo.Echo
+	api   *echo.Echo
+}
+
+// New builds the store and API applications over h.
+func New(cfg Config, h *handlers.Handlers) *Server {
+	return &Server{cfg: cfg, store: newStoreApp(h), api: newAPIApp(h)}
+}
+
+// API returns the token-endpoint-and-gateway application, for tests that
+// serve it with httptest.
+func (s *Server) API() http.Handler { return s.api }
+
+// Store returns the store application, for tests.
+func (s *Server) Store() http.Handler { return s.store }
+
+func newAPIApp(h *handlers.Handlers) *echo.Echo {
+	e := newEcho()
+	e.Any("/token", h.Token)
+	return e
+}
+
+func newStoreApp(h *handlers.Handlers) *echo.Echo {
+	return newEcho()
+}
+
+func newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = jsonErrorHandler
+	e.Use(requestLog)
+	return e
+}
+
+// jsonErrorHandler answers errors that escaped a handler without leaking
+// their text: echo's own HTTP errors keep their status, the rest are 500s
+// (logged once, here).
+func jsonErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := http.StatusInternalServerError
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+	} else {
+		slog.ErrorContext(c.Request().Context(), "request failed", "path", c.Request().URL.Path, "err", err)
+	}
+	_ = c.JSON(status, map[string]string{"error": http.StatusText(status)})
+}
+
+// requestLog logs one line per request. The query string is left out: it can
+// carry codes and tokens.
+func requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req := c.Request()
+		slog.InfoContext(req.Context(), "request", "method", req.Method, "path", req.URL.Path,
+			"status", c.Response().Status, "duration", time.Since(start), "remote", c.RealIP())
+		return nil
+	}
+}
+
+// listener is one bound socket and how to serve it.
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+	url  string
+}
+
+// Run binds every listener, prints their URLs to out, serves until ctx is
+// done, then shuts down gracefully: requests in flight finish first.
+func (s *Server) Run(ctx context.Context, out io.Writer) error {
+	cert, err := loadCertificate(s.cfg.TLSCert, s.cfg.TLSKey, s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	specs := []struct {
+		name, scheme, path string
+		port               int
+		handler            http.Handler
+	}{
+		{"store", "https", "/store", s.cfg.StorePort, s.store},
+		{"https", "https", "", s.cfg.HTTPSPort, s.api},
+		{"http", "http", "", s.cfg.HTTPPort, s.api},
+	}
+	var ls []listener
+	defer func() {
+		for _, l := range ls {
+			l.ln.Close()
+		}
+	}()
+	for _, sp := range specs {
+		port := sp.port
+		if port != 0 {
+			port += s.cfg.PortOffset
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Bind, strconv.Itoa(port)))
+		if err != nil {
+			return fmt.Errorf("listen for %s: %w", sp.name, err)
+		}
+		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		if sp.scheme == "https" {
+			srv.TLSConfig = tlsConfig
+			ln = tls.NewListener(ln, tlsConfig)
+		}
+		actual := ln.Addr().(*net.TCPAddr).Port
+		ls = append(ls, listener{sp.name, ln, srv, fmt.Sprintf("%s://localhost:%d%s", sp.scheme, actual, sp.path)})
+	}
+	errs := make(chan error, len(ls))
+	for _, l := range ls {
+		fmt.Fprintf(out, "%s: %s\n", l.name, l.url)
+		go func() { errs <- l.srv.Serve(l.ln) }()
+	}
+	select {
+	case err = <-errs:
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, l := range ls {
+		if serr := l.srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
