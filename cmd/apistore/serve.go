@@ -46,6 +46,9 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	if err := d.SeedSample(ctx); err != nil {
+		return err
+	}
 	srv := oauth.NewServer(d, validity, nil)
 	go cleanTokens(ctx, d, *cleanup)
 	fmt.Fprintf(s.out, "apistore: data in %s\n", cfg.DataDir)

@@ -1,0 +1,199 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// API statuses.
+const (
+	APIPublished = "PUBLISHED"
+	APIRetired   = "RETIRED"
+)
+
+// Tiers are the throttling tiers, in display order.
+var Tiers = []string{"Unlimited", "Gold", "Silver", "Bronze"}
+
+// API is a published API of the catalogue.
+type API struct {
+	ID            int64
+	Name          string
+	Version       string
+	Context       string // e.g. /pizzashack
+	Description   string
+	ProductionURL string
+	SandboxURL    string
+	Tiers         []string
+	Status        string
+	CreatedAt     time.Time
+	Resources     []Resource
+}
+
+// Resource is one operation of an API: a method and URL template, and the
+// scope a token needs to call it (empty: any valid token).
+type Resource struct {
+	ID     int64
+	Method string
+	Path   string
+	Scope  string
+}
+
+// CreateAPI stores an API with its resources in one transaction; a context
+// and version already used is ErrConflict.
+func (d *DB) CreateAPI(ctx context.Context, a *API) error {
+	return d.tx(ctx, func(tx *sql.Tx) error { return insertAPI(ctx, tx, a) })
+}
+
+func insertAPI(ctx context.Context, tx *sql.Tx, a *API) error {
+	if a.Status == "" {
+		a.Status = APIPublished
+	}
+	if len(a.Tiers) == 0 {
+		a.Tiers = Tiers
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
+		tiers, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Name, a.Version, a.Context, a.Description,
+		a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create API: %w", err)
+	}
+	if a.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	for i := range a.Resources {
+		r := &a.Resources[i]
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_resources (api_id, method, path, scope) VALUES (?, ?, ?, ?)`,
+			a.ID, r.Method, r.Path, r.Scope)
+		if err != nil {
+			return fmt.Errorf("create API resource %s %s: %w", r.Method, r.Path, err)
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at`
+
+// PublishedAPIs lists the published APIs by name and version, with resources.
+func (d *DB) PublishedAPIs(ctx context.Context) ([]API, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE status = ? ORDER BY name, version`, APIPublished)
+	if err != nil {
+		return nil, fmt.Errorf("list APIs: %w", err)
+	}
+	defer rows.Close()
+	var out []API
+	for rows.Next() {
+		a, err := scanAPI(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list APIs: %w", err)
+		}
+		out = append(out, *a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list APIs: %w", err)
+	}
+	for i := range out {
+		if out[i].Resources, err = d.resources(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// APIByID returns an API with its resources.
+func (d *DB) APIByID(ctx context.Context, id int64) (*API, error) {
+	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("API %d", id), err)
+	}
+	if a.Resources, err = d.resources(ctx, id); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func scanAPI(row interface{ Scan(...any) error }) (*API, error) {
+	var a API
+	var tiers string
+	var created int64
+	if err := row.Scan(&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
+		&tiers, &a.Status, &created); err != nil {
+		return nil, err
+	}
+	a.Tiers = words(tiers)
+	a.CreatedAt = time.UnixMilli(created)
+	return &a, nil
+}
+
+func (d *DB) resources(ctx context.Context, apiID int64) ([]Resource, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT id, method, path, scope FROM api_resources WHERE api_id = ? ORDER BY path, method`, apiID)
+	if err != nil {
+		return nil, fmt.Errorf("load API resources: %w", err)
+	}
+	defer rows.Close()
+	var out []Resource
+	for rows.Next() {
+		var r Resource
+		if err := rows.Scan(&r.ID, &r.Method, &r.Path, &r.Scope); err != nil {
+			return nil, fmt.Errorf("load API resources: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SampleAPI is the pizza-ordering API published on first start, so that a
+// new user can subscribe and call something at once.
+func SampleAPI() *API {
+	return &API{
+		Name:        "PizzaShackAPI",
+		Version:     "1.0.0",
+		Context:     "/pizzashack",
+		Description: "Order pizza: read the menu, place an order and follow it.",
+		Resources: []Resource{
+			{Method: "GET", Path: "/menu"},
+			{Method: "POST", Path: "/order", Scope: "update"},
+			{Method: "GET", Path: "/order/{orderId}", Scope: "read"},
+		},
+	}
+}
+
+// SampleScopes are the scopes the sample API's resources name.
+var SampleScopes = []oauth.Scope{
+	{Name: "read", Description: "Read your orders"},
+	{Name: "update", Description: "Place and change orders"},
+}
+
+// SeedSample publishes the sample API and its scopes, once: a sample API
+// deleted or retired later is not brought back.
+func (d *DB) SeedSample(ctx context.Context) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('sample_seeded', '1') ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("seed sample API: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		for _, s := range SampleScopes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scopes (name, description) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+				s.Name, s.Description); err != nil {
+				return fmt.Errorf("seed sample scopes: %w", err)
+			}
+		}
+		if err := insertAPI(ctx, tx, SampleAPI()); err != nil && !errors.Is(err, ErrConflict) {
+			return err
+		}
+		return nil
+	})
+}
