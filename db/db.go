@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apistore/apistore/oauth"
@@ -29,7 +30,17 @@ var migrations embed.FS
 type DB struct {
 	w *sql.DB
 	r *sql.DB
+	// accessGen counts the writes that ended some access (a revoked token, a
+	// deleted key, application or subscription...). Caches of validation
+	// results compare it to drop stale entries at once.
+	accessGen atomic.Uint64
 }
+
+// AccessGeneration changes whenever a write of this process ends some access.
+func (d *DB) AccessGeneration() uint64 { return d.accessGen.Load() }
+
+// accessChanged is called by every write that revokes or deletes access.
+func (d *DB) accessChanged() { d.accessGen.Add(1) }
 
 // Open opens (creating it if needed) the database file and migrates it.
 func Open(path string) (*DB, error) {

@@ -104,6 +104,7 @@ func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE family_id = ?`, family[:]); err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
+	d.accessChanged()
 	return nil
 }
 
