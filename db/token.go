@@ -54,15 +54,24 @@ func tokenDest(t *oauth.Token) ([]any, func()) {
 
 // AccessToken returns the token with its key, application and user.
 func (d *DB) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
+	return d.tokenInfo(ctx, "access token", `t.access_hash = ?`, h)
+}
+
+// RefreshTokenInfo is AccessToken for the token whose refresh token hashes to h.
+func (d *DB) RefreshTokenInfo(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
+	return d.tokenInfo(ctx, "refresh token", `t.refresh_hash = ?`, h)
+}
+
+func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*oauth.TokenInfo, error) {
 	var info oauth.TokenInfo
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
 	err := d.r.QueryRowContext(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
 		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
-		JOIN users u ON u.id = t.user_id WHERE t.access_hash = ?`, h[:]).Scan(dest...)
+		JOIN users u ON u.id = t.user_id WHERE `+where, h[:]).Scan(dest...)
 	if err != nil {
-		return nil, notFound("access token", err)
+		return nil, notFound(what, err)
 	}
 	finish()
 	info.KeyType = oauth.KeyType(keyType)
@@ -83,17 +92,24 @@ func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, erro
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of two concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, `UPDATE tokens SET refresh_used = 1
+		WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`, used[:])
+}
+
+// spendAndIssue runs an update that marks a one-time grant (refresh token,
+// authorization code) used and, when it changed exactly one row, stores the
+// token issued for it; otherwise the grant was spent already: errSpent.
+func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, update string, args ...any) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tokens SET refresh_used = 1
-			WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`, used[:])
+		res, err := tx.ExecContext(ctx, update, args...)
 		if err != nil {
-			return fmt.Errorf("rotate refresh token: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return oauth.ErrRefreshUsed
+			return errSpent
 		}
-		if _, err := tx.ExecContext(ctx, insertToken, tokenArgs(next)...); err != nil {
-			return fmt.Errorf("rotate refresh token: %w", err)
+		if _, err := tx.ExecContext(ctx, insertToken, tokenArgs(t)...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	})
@@ -103,6 +119,15 @@ func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Tok
 func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE family_id = ?`, family[:]); err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
+	}
+	d.accessChanged()
+	return nil
+}
+
+// RevokeToken revokes one access token and the refresh token issued with it.
+func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
+	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE access_hash = ?`, access[:]); err != nil {
+		return fmt.Errorf("revoke token: %w", err)
 	}
 	d.accessChanged()
 	return nil

@@ -17,6 +17,8 @@ const (
 	ErrCodeUnsupportedGrantType = "unsupported_grant_type"
 	ErrCodeInvalidScope         = "invalid_scope"
 	ErrCodeServerError          = "server_error"
+	ErrCodeAccessDenied         = "access_denied"
+	ErrCodeUnsupportedResponse  = "unsupported_response_type"
 )
 
 // Error is an OAuth error response (RFC 6749 §5.2): a code, a human-readable
@@ -58,6 +60,17 @@ func ErrUnauthorizedClient(description string) *Error {
 // ErrUnsupportedGrantType means the server does not know the grant type.
 func ErrUnsupportedGrantType(description string) *Error {
 	return newError(ErrCodeUnsupportedGrantType, http.StatusBadRequest, description)
+}
+
+// ErrAccessDenied means the resource owner denied the request (RFC 6749 §4.1.2.1).
+func ErrAccessDenied(description string) *Error {
+	return newError(ErrCodeAccessDenied, http.StatusForbidden, description)
+}
+
+// ErrUnsupportedResponseType means the server does not know the response
+// type (RFC 6749 §4.1.2.1).
+func ErrUnsupportedResponseType(description string) *Error {
+	return newError(ErrCodeUnsupportedResponse, http.StatusBadRequest, description)
 }
 
 // ErrServer is an internal failure; its description never carries details.

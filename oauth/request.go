@@ -73,13 +73,18 @@ func CheckFormContentType(contentType string) *Error {
 	return nil
 }
 
-// ParseTokenRequest parses the body, Content-Type and Authorization header of
-// a POST to the token endpoint.
-func ParseTokenRequest(contentType, authorization, body string) (*TokenRequest, *Error) {
+// parsePostForm checks the Content-Type of a form POST and parses its body.
+func parsePostForm(contentType, body string, once []string) (map[string]string, *Error) {
 	if err := CheckFormContentType(contentType); err != nil {
 		return nil, err
 	}
-	form, oerr := ParseForm(body, tokenParams)
+	return ParseForm(body, once)
+}
+
+// ParseTokenRequest parses the body, Content-Type and Authorization header of
+// a POST to the token endpoint.
+func ParseTokenRequest(contentType, authorization, body string) (*TokenRequest, *Error) {
+	form, oerr := parsePostForm(contentType, body, tokenParams)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -97,8 +102,8 @@ func ParseTokenRequest(contentType, authorization, body string) (*TokenRequest, 
 	if s, ok := form["scope"]; ok {
 		r.Scope = ParseScope(s)
 	}
-	if err := r.setClientCredentials(authorization); err != nil {
-		return nil, err
+	if r.ClientID, r.ClientSecret, oerr = clientCredentials(authorization, r.ClientID, r.ClientSecret); oerr != nil {
+		return nil, oerr
 	}
 	if r.GrantType == "" {
 		return nil, ErrInvalidRequest("grant_type is missing")
@@ -106,21 +111,21 @@ func ParseTokenRequest(contentType, authorization, body string) (*TokenRequest, 
 	return r, nil
 }
 
-// setClientCredentials applies the Authorization header (RFC 6749 §2.3.1).
-// Credentials in the header and a secret in the body at once are refused.
-func (r *TokenRequest) setClientCredentials(authorization string) *Error {
+// clientCredentials merges the Authorization header (RFC 6749 §2.3.1) with
+// the client_id and client_secret of the body. Credentials in the header and
+// a secret in the body at once are refused.
+func clientCredentials(authorization, bodyID, bodySecret string) (id, secret string, oerr *Error) {
 	if strings.TrimSpace(authorization) == "" {
-		return nil
+		return bodyID, bodySecret, nil
 	}
 	id, secret, ok := ParseBasicAuth(authorization)
 	if !ok {
-		return ErrInvalidClient("the Authorization header is not valid Basic client authentication")
+		return "", "", ErrInvalidClient("the Authorization header is not valid Basic client authentication")
 	}
-	if r.ClientSecret != "" || (r.ClientID != "" && r.ClientID != id) {
-		return ErrInvalidRequest("client credentials were sent both in the Authorization header and in the body")
+	if bodySecret != "" || (bodyID != "" && bodyID != id) {
+		return "", "", ErrInvalidRequest("client credentials were sent both in the Authorization header and in the body")
 	}
-	r.ClientID, r.ClientSecret = id, secret
-	return nil
+	return id, secret, nil
 }
 
 // ParseBasicAuth parses "Basic base64(client_id:client_secret)" (RFC 6749

@@ -42,6 +42,7 @@ func NewServer(store Store, validity Validity, now func() time.Time) *Server {
 		GrantPassword:          s.passwordGrant,
 		GrantClientCredentials: s.clientCredentialsGrant,
 		GrantRefreshToken:      s.refreshTokenGrant,
+		GrantAuthorizationCode: s.authorizationCodeGrant,
 	}
 	return s
 }
@@ -222,12 +223,17 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 // issue creates and stores a new token, with a refresh token when the key
 // allows the refresh grant and the grant is not client_credentials.
 func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
-	withRefresh := grant != GrantClientCredentials && grant != GrantImplicit && c.Allows(GrantRefreshToken)
-	t, resp := s.newToken(c, userID, scopes, grant, family, withRefresh)
+	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant))
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return nil, internal(ctx, "store token", err)
 	}
 	return resp, nil
+}
+
+// refreshAllowed says whether a token of this grant gets a refresh token:
+// never for client_credentials (RFC 6749 §4.4.3) or implicit (§4.2.2).
+func refreshAllowed(c *Client, grant string) bool {
+	return grant != GrantClientCredentials && grant != GrantImplicit && c.Allows(GrantRefreshToken)
 }
 
 // newToken makes a token and its response. A zero family starts a new chain.

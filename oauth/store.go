@@ -157,12 +157,44 @@ type TokenStore interface {
 	RotateRefresh(ctx context.Context, used Hash, next *Token) error
 	// RevokeFamily revokes every token of a refresh chain.
 	RevokeFamily(ctx context.Context, family Hash) error
+	// RefreshTokenInfo is RefreshToken joined as AccessToken is, or ErrNotFound.
+	RefreshTokenInfo(ctx context.Context, h Hash) (*TokenInfo, error)
+	// RevokeToken revokes one access token and the refresh token issued with it.
+	RevokeToken(ctx context.Context, access Hash) error
 }
 
-// Store is everything the token endpoint needs.
+// Code is a stored authorization code (RFC 6749 §4.1.2), bound to the client,
+// the redirect_uri and the PKCE challenge it was issued for.
+type Code struct {
+	Hash            Hash
+	KeyID           int64
+	UserID          int64
+	RedirectURI     string // as sent in the authorization request; empty when omitted
+	Scopes          []string
+	Challenge       string // RFC 7636 §4.2 code_challenge; empty: no PKCE
+	ChallengeMethod string // PKCES256 or PKCEPlain when Challenge is set
+	IssuedAt        time.Time
+	ExpiresAt       time.Time
+	Used            bool
+	FamilyID        Hash // refresh family of the tokens issued from it; zero until redeemed
+}
+
+// CodeStore keeps authorization codes.
+type CodeStore interface {
+	// CreateCode stores a new, unused code.
+	CreateCode(ctx context.Context, c *Code) error
+	// CodeByHash returns the code hashing to h, or ErrNotFound.
+	CodeByHash(ctx context.Context, h Hash) (*Code, error)
+	// RedeemCode marks the code used, records t's family on it and stores t,
+	// atomically. It returns ErrCodeUsed when the code was already used.
+	RedeemCode(ctx context.Context, h Hash, t *Token) error
+}
+
+// Store is everything the authorization server needs.
 type Store interface {
 	ClientStore
 	UserStore
 	ScopeStore
 	TokenStore
+	CodeStore
 }

@@ -81,6 +81,11 @@ func cleanTokens(ctx context.Context, d *db.DB, every time.Duration) {
 			return
 		case now := <-t.C:
 			n, err := d.DeleteStaleTokens(ctx, now)
+			if err == nil {
+				var codes int64
+				codes, err = d.DeleteStaleCodes(ctx, now)
+				n += codes
+			}
 			if err != nil && ctx.Err() == nil {
 				slog.Error("token cleanup", "err", err)
 			} else if n > 0 {

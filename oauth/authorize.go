@@ -1,0 +1,200 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Response types of RFC 6749 §3.1.1.
+const (
+	ResponseCode  = "code"
+	ResponseToken = "token"
+)
+
+// AuthorizeRequest is a parsed authorization request (RFC 6749 §4.1.1,
+// §4.2.1) with its PKCE challenge (RFC 7636 §4.3).
+type AuthorizeRequest struct {
+	ResponseType        string
+	ClientID            string
+	RedirectURI         string // empty when omitted
+	Scope               []string
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+}
+
+// authorizeParams may each appear once (RFC 6749 §3.1).
+var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state",
+	"code_challenge", "code_challenge_method"}
+
+// ParseAuthorizeRequest parses the query of an authorization request, or the
+// same parameters posted back by the consent form.
+func ParseAuthorizeRequest(rawQuery string) (*AuthorizeRequest, *Error) {
+	form, oerr := ParseForm(rawQuery, authorizeParams)
+	if oerr != nil {
+		return nil, oerr
+	}
+	return &AuthorizeRequest{
+		ResponseType:        form["response_type"],
+		ClientID:            form["client_id"],
+		RedirectURI:         form["redirect_uri"],
+		Scope:               ParseScope(form["scope"]),
+		State:               form["state"],
+		CodeChallenge:       form["code_challenge"],
+		CodeChallengeMethod: form["code_challenge_method"],
+	}, nil
+}
+
+// Values returns the request's parameters, to carry them through the login
+// and consent pages.
+func (r *AuthorizeRequest) Values() url.Values {
+	v := url.Values{}
+	add := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	add("response_type", r.ResponseType)
+	add("client_id", r.ClientID)
+	add("redirect_uri", r.RedirectURI)
+	add("scope", strings.Join(r.Scope, " "))
+	add("state", r.State)
+	add("code_challenge", r.CodeChallenge)
+	add("code_challenge_method", r.CodeChallengeMethod)
+	return v
+}
+
+// Authorization is an authorization request whose client and redirect URI
+// are known good: from here on errors go back to the client by redirect.
+type Authorization struct {
+	Request         AuthorizeRequest
+	Client          *Client
+	RedirectURI     string // where answers go: the request's or the registered callback URL
+	challengeMethod string
+}
+
+// CheckAuthorize validates an authorization request (RFC 6749 §4.1.2.1).
+// With a nil Authorization the error must be shown to the user and never
+// redirected (unknown client, missing or mismatched redirect_uri); with both
+// results set the error goes back to the client with a.ErrorURL.
+func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Authorization, *Error) {
+	if r.ClientID == "" {
+		return nil, ErrInvalidRequest("client_id is missing")
+	}
+	c, err := s.store.ClientByKey(ctx, r.ClientID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidClient("no application has the consumer key " + strconv.Quote(r.ClientID))
+	}
+	if err != nil {
+		return nil, internal(ctx, "load client", err)
+	}
+	if c.CallbackURL == "" {
+		return nil, ErrInvalidRequest("the application " + strconv.Quote(c.AppName) + " has no callback URL registered for this key")
+	}
+	if r.RedirectURI != "" && r.RedirectURI != c.CallbackURL {
+		return nil, ErrInvalidRequest("redirect_uri does not match the callback URL registered for this key")
+	}
+	a := &Authorization{Request: *r, Client: c, RedirectURI: c.CallbackURL}
+	var grant string
+	switch r.ResponseType {
+	case ResponseCode:
+		grant = GrantAuthorizationCode
+	case ResponseToken:
+		grant = GrantImplicit
+	case "":
+		return a, ErrInvalidRequest("response_type is missing")
+	default:
+		return a, ErrUnsupportedResponseType("response_type must be code or token")
+	}
+	if !c.Allows(grant) {
+		return a, ErrUnauthorizedClient("this consumer key may not use the " + grant + " grant")
+	}
+	if grant == GrantAuthorizationCode {
+		method, oerr := checkChallenge(r.CodeChallenge, r.CodeChallengeMethod)
+		if oerr != nil {
+			return a, oerr
+		}
+		a.challengeMethod = method
+	}
+	return a, nil
+}
+
+// ConsentScopes returns the scopes the user would grant, with their
+// descriptions, for the consent page; "default" when none of the requested
+// scopes can be granted, as at the token endpoint.
+func (s *Server) ConsentScopes(ctx context.Context, a *Authorization, u *User) ([]Scope, *Error) {
+	names, oerr := s.grantableScopes(ctx, a.Request.Scope, u.Roles)
+	if oerr != nil {
+		return nil, oerr
+	}
+	registered, err := s.store.ScopesByName(ctx, names)
+	if err != nil {
+		return nil, internal(ctx, "load scopes", err)
+	}
+	out := make([]Scope, 0, len(names))
+	for _, n := range names {
+		sc := Scope{Name: n}
+		for _, r := range registered {
+			if r.Name == n {
+				sc = r
+			}
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// Approve answers an approved request (RFC 6749 §4.1.2, §4.2.2): the URL to
+// send the user to, with a code in the query or a token in the fragment.
+// Scopes are worked out again from the user's roles, never taken from a form.
+func (s *Server) Approve(ctx context.Context, a *Authorization, u *User) (string, *Error) {
+	scopes, oerr := s.grantableScopes(ctx, a.Request.Scope, u.Roles)
+	if oerr != nil {
+		return "", oerr
+	}
+	if a.Request.ResponseType == ResponseToken {
+		resp, oerr := s.issue(ctx, a.Client, u.ID, scopes, GrantImplicit, Hash{})
+		if oerr != nil {
+			return "", oerr
+		}
+		v := url.Values{"access_token": {resp.AccessToken}, "token_type": {resp.TokenType}, "scope": {resp.Scope}}
+		if resp.ExpiresIn > 0 {
+			v.Set("expires_in", strconv.FormatInt(resp.ExpiresIn, 10))
+		}
+		return a.answerURL(v), nil
+	}
+	code, oerr := s.newCode(ctx, a, u.ID, scopes)
+	if oerr != nil {
+		return "", oerr
+	}
+	return a.answerURL(url.Values{"code": {code}}), nil
+}
+
+// ErrorURL sends an error back to the client (RFC 6749 §4.1.2.1, §4.2.2.1).
+func (a *Authorization) ErrorURL(e *Error) string {
+	v := url.Values{"error": {e.Code}}
+	if e.Description != "" {
+		v.Set("error_description", e.Description)
+	}
+	return a.answerURL(v)
+}
+
+// answerURL adds the state to v and puts it in the redirect URI's fragment
+// for the implicit grant, in its query otherwise, keeping any query the
+// registered URI has (RFC 6749 §3.1.2).
+func (a *Authorization) answerURL(v url.Values) string {
+	if a.Request.State != "" {
+		v.Set("state", a.Request.State)
+	}
+	if a.Request.ResponseType == ResponseToken {
+		return a.RedirectURI + "#" + v.Encode()
+	}
+	sep := "?"
+	if strings.Contains(a.RedirectURI, "?") {
+		sep = "&"
+	}
+	return a.RedirectURI + sep + v.Encode()
+}

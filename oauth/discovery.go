@@ -1,0 +1,38 @@
+package oauth
+
+// Metadata is the authorization server metadata of RFC 8414 §2.
+type Metadata struct {
+	Issuer                           string   `json:"issuer"`
+	AuthorizationEndpoint            string   `json:"authorization_endpoint"`
+	TokenEndpoint                    string   `json:"token_endpoint"`
+	RevocationEndpoint               string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint            string   `json:"introspection_endpoint"`
+	ScopesSupported                  []string `json:"scopes_supported"`
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	ResponseModesSupported           []string `json:"response_modes_supported"`
+	GrantTypesSupported              []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
+}
+
+// NewMetadata describes the server at issuer (its base URL, no trailing
+// slash) offering the given registered scopes (RFC 8414 §2).
+func NewMetadata(issuer string, scopes []string) *Metadata {
+	return &Metadata{
+		Issuer:                           issuer,
+		AuthorizationEndpoint:            issuer + "/authorize",
+		TokenEndpoint:                    issuer + "/token",
+		RevocationEndpoint:               issuer + "/revoke",
+		IntrospectionEndpoint:            issuer + "/introspect",
+		ScopesSupported:                  append([]string{DefaultScope}, scopes...),
+		ResponseTypesSupported:           []string{ResponseCode, ResponseToken},
+		ResponseModesSupported:           []string{"query", "fragment"},
+		GrantTypesSupported:              AllGrantTypes,
+		TokenEndpointAuthMethods:         []string{"client_secret_basic", "client_secret_post"},
+		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"}, // none: implicit tokens, by client_id
+		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
+		CodeChallengeMethodsSupported:    []string{PKCES256, PKCEPlain},
+	}
+}

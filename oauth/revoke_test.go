@@ -1,0 +1,194 @@
+package oauth_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// Tokens for the revocation tests come from the authorization
+// code grant (with a refresh token) and the implicit grant (without).
+func (f *authzFixture) codeTokens(t *testing.T, c testClient) *oauth.TokenResponse {
+	t.Helper()
+	resp, oerr := f.exchange(c, f.code(t, c, ""), "", "")
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	return resp
+}
+
+func (f *authzFixture) implicitToken(t *testing.T, c testClient) string {
+	t.Helper()
+	u := f.approve(t, "response_type=token&client_id="+c.ConsumerKey)
+	v, err := url.ParseQuery(u.Fragment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Get("access_token")
+}
+
+func (f *authzFixture) refresh(c testClient, refreshToken string) (*oauth.TokenResponse, *oauth.Error) {
+	return f.srv.Token(context.Background(), &oauth.TokenRequest{GrantType: oauth.GrantRefreshToken,
+		ClientID: c.ConsumerKey, ClientSecret: c.secret, RefreshToken: refreshToken})
+}
+
+func TestRevoke(t *testing.T) {
+	f := newAuthzFixture(t)
+	grants := []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantImplicit}
+	c, other := f.newApp(t, grants...), f.newApp(t, grants...)
+	ctx := context.Background()
+	revoke := func(client testClient, secret, token, hint string) (*oauth.Revocation, *oauth.Error) {
+		return f.srv.Revoke(ctx, &oauth.TokenHintRequest{Token: token, TokenTypeHint: hint,
+			ClientID: client.ConsumerKey, ClientSecret: secret})
+	}
+
+	t.Run("access token ends its refresh token", func(t *testing.T) {
+		tok := f.codeTokens(t, c)
+		rev, oerr := revoke(c, c.secret, tok.AccessToken, "")
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		want := oauth.Revocation{AccessToken: tok.AccessToken, RefreshToken: oauth.HashOf(tok.RefreshToken).String(), Username: "alice"}
+		if rev == nil || *rev != want {
+			t.Fatalf("revocation %+v, want %+v", rev, want)
+		}
+		if f.valid(t, tok.AccessToken) {
+			t.Fatal("access token still valid")
+		}
+		if _, oerr := f.refresh(c, tok.RefreshToken); oerr == nil {
+			t.Fatal("refresh token still works")
+		}
+	})
+	t.Run("refresh token ends every access token of its chain", func(t *testing.T) {
+		first := f.codeTokens(t, c)
+		second, oerr := f.refresh(c, first.RefreshToken)
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		// A wrong hint is only a hint (RFC 7009 §2.1).
+		rev, oerr := revoke(c, c.secret, second.RefreshToken, oauth.HintAccessToken)
+		if oerr != nil || rev == nil || rev.RefreshToken != second.RefreshToken || rev.AccessToken != oauth.HashOf(second.AccessToken).String() {
+			t.Fatalf("revocation %+v, %v", rev, oerr)
+		}
+		if f.valid(t, first.AccessToken) || f.valid(t, second.AccessToken) {
+			t.Fatal("an access token of the chain is still valid")
+		}
+	})
+	t.Run("hinted refresh token", func(t *testing.T) {
+		tok := f.codeTokens(t, c)
+		if rev, oerr := revoke(c, c.secret, tok.RefreshToken, oauth.HintRefreshToken); oerr != nil || rev == nil {
+			t.Fatalf("revocation %+v, %v", rev, oerr)
+		}
+		if f.valid(t, tok.AccessToken) {
+			t.Fatal("access token still valid")
+		}
+	})
+	t.Run("unknown or already revoked token: nothing, no error", func(t *testing.T) {
+		tok := f.codeTokens(t, c)
+		for _, token := range []string{oauth.NewSecret(), tok.AccessToken} {
+			if _, oerr := revoke(c, c.secret, tok.AccessToken, ""); oerr != nil {
+				t.Fatal(oerr)
+			}
+			if rev, oerr := revoke(c, c.secret, token, ""); rev != nil || oerr != nil {
+				t.Fatalf("revocation %+v, %v", rev, oerr)
+			}
+		}
+	})
+	t.Run("another client's token stays valid", func(t *testing.T) {
+		tok := f.codeTokens(t, c)
+		if rev, oerr := revoke(other, other.secret, tok.AccessToken, ""); rev != nil || oerr != nil {
+			t.Fatalf("revocation %+v, %v", rev, oerr)
+		}
+		if rev, oerr := revoke(other, "", f.implicitToken(t, c), ""); rev != nil || oerr != nil {
+			t.Fatalf("revocation %+v, %v", rev, oerr)
+		}
+		if !f.valid(t, tok.AccessToken) {
+			t.Fatal("another client revoked the token")
+		}
+	})
+	t.Run("implicit token with client_id alone", func(t *testing.T) {
+		token := f.implicitToken(t, c)
+		rev, oerr := revoke(c, "", token, oauth.HintAccessToken)
+		if oerr != nil || rev == nil || rev.AccessToken != token || rev.RefreshToken != "" {
+			t.Fatalf("revocation %+v, %v", rev, oerr)
+		}
+		if f.valid(t, token) {
+			t.Fatal("implicit token still valid")
+		}
+	})
+	t.Run("other tokens need the secret", func(t *testing.T) {
+		tok := f.codeTokens(t, c)
+		_, oerr := revoke(c, "", tok.AccessToken, "")
+		wantErr(t, oerr, oauth.ErrCodeInvalidClient)
+		_, oerr = revoke(c, "wrong", tok.AccessToken, "")
+		wantErr(t, oerr, oauth.ErrCodeInvalidClient)
+		if !f.valid(t, tok.AccessToken) {
+			t.Fatal("revoked without client authentication")
+		}
+	})
+	t.Run("unknown client", func(t *testing.T) {
+		_, oerr := f.srv.Revoke(ctx, &oauth.TokenHintRequest{Token: "x", ClientID: "nobody"})
+		wantErr(t, oerr, oauth.ErrCodeInvalidClient)
+	})
+	t.Run("the generation moves", func(t *testing.T) {
+		tok := f.codeTokens(t, c)
+		gen := f.db.AccessGeneration()
+		if _, oerr := revoke(c, c.secret, tok.AccessToken, ""); oerr != nil {
+			t.Fatal(oerr)
+		}
+		if f.db.AccessGeneration() == gen {
+			t.Fatal("revocation did not bump the access generation")
+		}
+	})
+}
+
+func TestIntrospect(t *testing.T) {
+	f := newAuthzFixture(t)
+	c, other := f.newApp(t, codeGrants...), f.newApp(t, codeGrants...)
+	tok := f.codeTokens(t, c)
+	ctx := context.Background()
+	introspect := func(client testClient, token string) *oauth.Introspection {
+		t.Helper()
+		got, oerr := f.srv.Introspect(ctx, &oauth.TokenHintRequest{Token: token, ClientID: client.ConsumerKey, ClientSecret: client.secret})
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		return got
+	}
+	issued := f.now().Unix()
+	want := oauth.Introspection{Active: true, Scope: "read", ClientID: c.ConsumerKey, Username: "alice", Sub: "alice",
+		TokenType: "Bearer", Iat: issued, Exp: issued + 3600}
+	if got := introspect(c, tok.AccessToken); *got != want {
+		t.Fatalf("introspection %+v, want %+v", got, want)
+	}
+	want.TokenType, want.Exp = "", issued+86400
+	if got := introspect(c, tok.RefreshToken); *got != want {
+		t.Fatalf("refresh token introspection %+v, want %+v", got, want)
+	}
+	inactive := oauth.Introspection{}
+	if got := introspect(other, tok.AccessToken); *got != inactive {
+		t.Fatalf("another client's token: %+v", got)
+	}
+	if got := introspect(c, oauth.NewSecret()); *got != inactive {
+		t.Fatalf("unknown token: %+v", got)
+	}
+	_, oerr := f.srv.Introspect(ctx, &oauth.TokenHintRequest{Token: tok.AccessToken, ClientID: c.ConsumerKey})
+	wantErr(t, oerr, oauth.ErrCodeInvalidClient)
+
+	f.advance(time.Hour)
+	if got := introspect(c, tok.AccessToken); *got != inactive {
+		t.Fatalf("expired token: %+v", got)
+	}
+	if got := introspect(c, tok.RefreshToken); !got.Active {
+		t.Fatalf("refresh token outlives its access token: %+v", got)
+	}
+	if _, oerr := f.refresh(c, tok.RefreshToken); oerr != nil {
+		t.Fatal(oerr)
+	}
+	if got := introspect(c, tok.RefreshToken); *got != inactive {
+		t.Fatalf("used refresh token: %+v", got)
+	}
+}
