@@ -11,16 +11,7 @@ import (
 // Token is the token endpoint, POST /token (RFC 6749 §3.2).
 func (h *Handlers) Token(c echo.Context) error {
 	req := c.Request()
-	noStore(c)
-	if req.Method != http.MethodPost {
-		c.Response().Header().Set("Allow", http.MethodPost)
-		return writeOAuthError(c, &oauth.Error{Code: oauth.ErrCodeInvalidRequest,
-			Description: "the token endpoint accepts only POST", Status: http.StatusMethodNotAllowed})
-	}
-	if len(req.Header.Values("Authorization")) > 1 {
-		return writeOAuthError(c, oauth.ErrInvalidRequest("the Authorization header is repeated"))
-	}
-	body, oerr := readForm(req)
+	body, oerr := readPost(c, "token")
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
@@ -33,6 +24,23 @@ func (h *Handlers) Token(c echo.Context) error {
 		return writeOAuthError(c, oerr)
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+// readPost starts every client-authenticated POST endpoint (token,
+// revocation, introspection): no caching, POST only, one Authorization
+// header, a bounded form body.
+func readPost(c echo.Context, endpoint string) (string, *oauth.Error) {
+	req := c.Request()
+	noStore(c)
+	if req.Method != http.MethodPost {
+		c.Response().Header().Set("Allow", http.MethodPost)
+		return "", &oauth.Error{Code: oauth.ErrCodeInvalidRequest,
+			Description: "the " + endpoint + " endpoint accepts only POST", Status: http.StatusMethodNotAllowed}
+	}
+	if len(req.Header.Values("Authorization")) > 1 {
+		return "", oauth.ErrInvalidRequest("the Authorization header is repeated")
+	}
+	return readForm(req)
 }
 
 // readForm reads a form body of at most oauth.MaxFormBytes.

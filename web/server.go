@@ -53,6 +53,9 @@ func (s *Server) Store() http.Handler { return s.store }
 func newAPIApp(h *handlers.Handlers) *echo.Echo {
 	e := newEcho()
 	e.Any("/token", h.Token)
+	e.Any("/revoke", h.Revoke)
+	e.Any("/introspect", h.Introspect)
+	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
 	return e
 }
 

@@ -1,0 +1,26 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// Discovery serves the authorization server metadata,
+// GET /.well-known/oauth-authorization-server (RFC 8414 §3). The issuer is
+// the URL the client used, so the 8243 and 8280 listeners (and any port
+// offset) each describe themselves.
+func (h *Handlers) Discovery(c echo.Context) error {
+	ctx := c.Request().Context()
+	scopes, err := h.db.Scopes(ctx)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = s.Name
+	}
+	issuer := c.Scheme() + "://" + c.Request().Host
+	return c.JSON(http.StatusOK, oauth.NewMetadata(issuer, names))
+}
