@@ -1,0 +1,325 @@
+package oauth_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/oauth"
+)
+
+// clock is a settable time source for expiry tests.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// env is a server over a real SQLite database with one user "alice"
+// (roles subscriber), an admin "root", scopes read (anyone) and update
+// (admin only), and an application of alice's.
+type env struct {
+	srv   *oauth.Server
+	db    *db.DB
+	clock *clock
+	key   fixture.Key // alice's production key
+}
+
+func newEnv(t *testing.T, validity oauth.Validity, grants ...string) *env {
+	t.Helper()
+	d := fixture.DB(t)
+	alice := fixture.User(t, d, "alice", "alice-password", "subscriber")
+	fixture.User(t, d, "root", "root-password", "admin")
+	fixture.Scope(t, d, "read")
+	fixture.Scope(t, d, "update", "admin")
+	key, _ := fixture.App(t, d, alice, "AliceApp", grants...)
+	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return &env{srv: oauth.NewServer(d, validity, c.Now), db: d, clock: c, key: key}
+}
+
+func (e *env) token(t *testing.T, r oauth.TokenRequest) (*oauth.TokenResponse, *oauth.Error) {
+	t.Helper()
+	if r.ClientID == "" {
+		r.ClientID, r.ClientSecret = e.key.ConsumerKey, e.key.Secret
+	}
+	return e.srv.Token(context.Background(), &r)
+}
+
+func (e *env) mustToken(t *testing.T, r oauth.TokenRequest) *oauth.TokenResponse {
+	t.Helper()
+	resp, err := e.token(t, r)
+	if err != nil {
+		t.Fatalf("token request %+v: %v", r, err)
+	}
+	return resp
+}
+
+func TestGrants(t *testing.T) {
+	e := newEnv(t, oauth.Validity{})
+	tests := []struct {
+		name        string
+		req         oauth.TokenRequest
+		wantScope   string
+		wantRefresh bool
+		wantUser    string
+		wantErr     string
+	}{
+		{"password, no scope", oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"},
+			"default", true, "alice", ""},
+		{"password, username in another case", oauth.TokenRequest{GrantType: "password", Username: "ALICE", Password: "alice-password"},
+			"default", true, "alice", ""},
+		{"password, scopes narrowed by role", oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password",
+			Scope: []string{"read", "update", "unknown"}}, "read", true, "alice", ""},
+		{"password, admin gets both", oauth.TokenRequest{GrantType: "password", Username: "root", Password: "root-password",
+			Scope: []string{"read", "update"}}, "read update", true, "root", ""},
+		{"password, WSO2 PRODUCTION scope is dropped", oauth.TokenRequest{GrantType: "password", Username: "alice",
+			Password: "alice-password", Scope: []string{"PRODUCTION"}}, "default", true, "alice", ""},
+		{"client_credentials on behalf of the owner", oauth.TokenRequest{GrantType: "client_credentials",
+			Scope: []string{"update", "read"}}, "read", false, "alice", ""},
+		{"wrong password", oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "nope"},
+			"", false, "", "invalid_grant"},
+		{"unknown user", oauth.TokenRequest{GrantType: "password", Username: "bob", Password: "alice-password"},
+			"", false, "", "invalid_grant"},
+		{"missing password", oauth.TokenRequest{GrantType: "password", Username: "alice"},
+			"", false, "", "invalid_request"},
+		{"wrong secret", oauth.TokenRequest{GrantType: "client_credentials", ClientID: e.key.ConsumerKey, ClientSecret: "x"},
+			"", false, "", "invalid_client"},
+		{"unknown client", oauth.TokenRequest{GrantType: "client_credentials", ClientID: "nobody", ClientSecret: "x"},
+			"", false, "", "invalid_client"},
+		{"unsupported grant", oauth.TokenRequest{GrantType: "urn:example:magic"},
+			"", false, "", "unsupported_grant_type"},
+		{"unknown refresh token", oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: "nope"},
+			"", false, "", "invalid_grant"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := e.token(t, tt.req)
+			if tt.wantErr != "" {
+				if err == nil || err.Code != tt.wantErr {
+					t.Fatalf("got %v, %v; want error %s", resp, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Scope != tt.wantScope || resp.TokenType != "Bearer" || resp.ExpiresIn != 3600 {
+				t.Errorf("response %+v, want scope %q, Bearer, 3600 s", resp, tt.wantScope)
+			}
+			if (resp.RefreshToken != "") != tt.wantRefresh {
+				t.Errorf("refresh token %q, want one: %v", resp.RefreshToken, tt.wantRefresh)
+			}
+			info, verr := e.srv.Validate(context.Background(), resp.AccessToken)
+			if verr != nil {
+				t.Fatal(verr)
+			}
+			if info.Username != tt.wantUser || info.ConsumerKey != e.key.ConsumerKey || info.KeyType != oauth.Production ||
+				info.AppName != "AliceApp" || strings.Join(info.Scopes, " ") != tt.wantScope {
+				t.Errorf("validated %+v", info)
+			}
+		})
+	}
+}
+
+func TestGrantNotAllowedForKey(t *testing.T) {
+	e := newEnv(t, oauth.Validity{}, oauth.GrantClientCredentials)
+	_, err := e.token(t, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"})
+	if err == nil || err.Code != oauth.ErrCodeUnauthorizedClient {
+		t.Fatalf("got %v, want unauthorized_client", err)
+	}
+	// Without the refresh_token grant no refresh token is handed out either.
+	e2 := newEnv(t, oauth.Validity{}, oauth.GrantPassword)
+	resp := e2.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"})
+	if resp.RefreshToken != "" {
+		t.Fatal("refresh token issued to a key without the refresh_token grant")
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	tests := []struct {
+		name      string
+		validity  oauth.Validity
+		grant     oauth.TokenRequest
+		expiresIn int64
+		alive     time.Duration // still valid this long after issue
+		dead      time.Duration // invalid this long after issue (0: never)
+	}{
+		{"user token default 3600 s", oauth.Validity{}, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"},
+			3600, 3599 * time.Second, 3600 * time.Second},
+		{"application token set to 120 s", oauth.Validity{AppToken: 2 * time.Minute}, oauth.TokenRequest{GrantType: "client_credentials"},
+			120, 119 * time.Second, 120 * time.Second},
+		{"never-expiring application token", oauth.Validity{AppToken: -1}, oauth.TokenRequest{GrantType: "client_credentials"},
+			0, 100 * 365 * 24 * time.Hour, 0},
+		{"never-expiring user token", oauth.Validity{UserToken: -time.Second}, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"},
+			0, 100 * 365 * 24 * time.Hour, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.validity)
+			issued := e.clock.Now()
+			resp := e.mustToken(t, tt.grant)
+			if resp.ExpiresIn != tt.expiresIn {
+				t.Errorf("expires_in %d, want %d", resp.ExpiresIn, tt.expiresIn)
+			}
+			e.clock.Advance(tt.alive)
+			if _, err := e.srv.Validate(context.Background(), resp.AccessToken); err != nil {
+				t.Fatalf("after %v: %v", tt.alive, err)
+			}
+			if tt.dead == 0 {
+				return
+			}
+			e.clock.Advance(issued.Add(tt.dead).Sub(e.clock.Now()))
+			_, err := e.srv.Validate(context.Background(), resp.AccessToken)
+			if !errors.Is(err, oauth.ErrInvalidToken) || !strings.Contains(err.Error(), "expired") {
+				t.Fatalf("after %v: %v, want expired", tt.dead, err)
+			}
+		})
+	}
+}
+
+func TestPerKeyValidityOverridesServer(t *testing.T) {
+	e := newEnv(t, oauth.Validity{AppToken: time.Hour})
+	alice, err := e.db.UserAccount(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := oauth.NewSecret()
+	var production string
+	app := &db.Application{OwnerID: alice.ID, Name: "ShortLived"}
+	err = e.db.CreateApplicationWithKeys(context.Background(), app, func(kt oauth.KeyType) *oauth.Client {
+		c := &oauth.Client{ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret), KeyType: kt,
+			GrantTypes: []string{oauth.GrantClientCredentials}, Validity: oauth.Validity{AppToken: 10 * time.Second}}
+		if kt == oauth.Production {
+			production = c.ConsumerKey
+		}
+		return c
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := e.mustToken(t, oauth.TokenRequest{GrantType: "client_credentials", ClientID: production, ClientSecret: secret})
+	if resp.ExpiresIn != 10 {
+		t.Fatalf("expires_in %d, want the key's 10 s", resp.ExpiresIn)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	e := newEnv(t, oauth.Validity{})
+	first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "root", Password: "root-password",
+		Scope: []string{"read", "update"}})
+
+	// A refresh may narrow the scopes; scopes never granted are ignored.
+	second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken,
+		Scope: []string{"read", "PRODUCTION"}})
+	if second.Scope != "read" || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken ||
+		second.AccessToken == first.AccessToken {
+		t.Fatalf("refresh gave %+v", second)
+	}
+	// Asking for nothing that was granted keeps the original scopes (the WSO2
+	// docs refresh with scope=PRODUCTION).
+	third := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: second.RefreshToken,
+		Scope: []string{"PRODUCTION"}})
+	if third.Scope != "read" {
+		t.Fatalf("scope %q, want read", third.Scope)
+	}
+	// The old access token stays valid until it expires; rotation only ends
+	// the refresh token.
+	if _, err := e.srv.Validate(context.Background(), first.AccessToken); err != nil {
+		t.Fatalf("first access token: %v", err)
+	}
+
+	// Replaying a used refresh token fails and revokes the whole chain.
+	_, err := e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
+	if err == nil || err.Code != oauth.ErrCodeInvalidGrant {
+		t.Fatalf("replay: %v, want invalid_grant", err)
+	}
+	for i, tok := range []string{first.AccessToken, second.AccessToken, third.AccessToken} {
+		if _, err := e.srv.Validate(context.Background(), tok); !errors.Is(err, oauth.ErrInvalidToken) {
+			t.Errorf("token %d of the chain still valid after replay: %v", i, err)
+		}
+	}
+	if _, err := e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: third.RefreshToken}); err == nil {
+		t.Error("the newest refresh token still works after a replay")
+	}
+}
+
+func TestRefreshTokenBoundToClientAndExpiry(t *testing.T) {
+	e := newEnv(t, oauth.Validity{RefreshToken: time.Hour})
+	first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"})
+
+	alice, _ := e.db.UserAccount(context.Background(), "alice")
+	other, _ := fixture.App(t, e.db, alice, "OtherApp")
+	_, err := e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken,
+		ClientID: other.ConsumerKey, ClientSecret: other.Secret})
+	if err == nil || err.Code != oauth.ErrCodeInvalidGrant {
+		t.Fatalf("another client's refresh: %v, want invalid_grant", err)
+	}
+	// That attempt did not spend the token.
+	e.clock.Advance(59 * time.Minute)
+	second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
+
+	e.clock.Advance(time.Hour)
+	_, err = e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: second.RefreshToken})
+	if err == nil || err.Code != oauth.ErrCodeInvalidGrant || !strings.Contains(err.Description, "expired") {
+		t.Fatalf("expired refresh: %v", err)
+	}
+}
+
+func TestConcurrentRefreshOnlyOneWins(t *testing.T) {
+	e := newEnv(t, oauth.Validity{})
+	first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"})
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]*oauth.Error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if err.Code != oauth.ErrCodeInvalidGrant {
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d refreshes succeeded, want exactly 1", ok)
+	}
+}
+
+func TestValidateUnknownAndRevoked(t *testing.T) {
+	e := newEnv(t, oauth.Validity{})
+	for _, tok := range []string{"", "not-a-token"} {
+		if _, err := e.srv.Validate(context.Background(), tok); !errors.Is(err, oauth.ErrInvalidToken) {
+			t.Errorf("Validate(%q) = %v", tok, err)
+		}
+	}
+	resp := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "alice", Password: "alice-password"})
+	info, err := e.srv.Validate(context.Background(), resp.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.db.AccessGeneration()
+	if err := e.db.RevokeFamily(context.Background(), info.FamilyID); err != nil {
+		t.Fatal(err)
+	}
+	if e.db.AccessGeneration() == before {
+		t.Error("revoking did not change the access generation")
+	}
+	if _, err := e.srv.Validate(context.Background(), resp.AccessToken); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("revoked token: %v", err)
+	}
+}
