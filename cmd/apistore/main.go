@@ -38,44 +38,39 @@ type stdio struct {
 	out, err io.Writer
 }
 
+// commands maps "verb" or "noun verb" to its implementation.
+var commands = map[string]func(context.Context, []string, stdio) error{
+	"serve":        serve,
+	"user create":  userCreate,
+	"app create":   appCreate,
+	"scope create": scopeCreate,
+}
+
 // run dispatches to a subcommand and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := stdio{stdin, stdout, stderr}
-	cmd, rest := "serve", args
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, rest = args[0], args[1:]
-		if cmd != "serve" && cmd != "help" {
-			if len(rest) == 0 || rest[0] != "create" {
-				fmt.Fprintf(stderr, "apistore: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), usage)
-				return 2
-			}
-			cmd, rest = cmd+" create", rest[1:]
+	name, rest := "serve", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, rest = args[0], args[1:]
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			name, rest = name+" "+rest[0], rest[1:]
 		}
 	}
-	commands := map[string]func(context.Context, []string, stdio) error{
-		"serve":        serve,
-		"user create":  userCreate,
-		"app create":   appCreate,
-		"scope create": scopeCreate,
+	if name == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
-	f, ok := commands[cmd]
+	f, ok := commands[name]
 	if !ok {
-		if cmd == "help" {
-			fmt.Fprint(stdout, usage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "apistore: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "apistore: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
-	if err := f(ctx, rest, s); err != nil {
-		if err == errUsage {
-			return 2
-		}
-		if err == errHelp {
-			return 0
-		}
-		fmt.Fprintf(stderr, "apistore %s: %v\n", cmd, err)
+	switch err := f(ctx, rest, stdio{stdin, stdout, stderr}); err {
+	case nil, errHelp:
+		return 0
+	case errUsage:
+		return 2
+	default:
+		fmt.Fprintf(stderr, "apistore %s: %v\n", name, err)
 		return 1
 	}
-	return 0
 }
