@@ -23,9 +23,7 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
-// env is a server over a real SQLite database with one user "alice"
-// (roles subscriber), an admin "root", scopes read (anyone) and update
-// (admin only), and an application of alice's.
+// env is a server with a settable clock over fixture.Docs's database.
 type env struct {
 	srv   *oauth.Server
 	db    *db.DB
@@ -35,12 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T, validity oauth.Validity, grants ...string) *env {
 	t.Helper()
-	d := fixture.DB(t)
-	alice := fixture.User(t, d, "alice", "alice-password", "subscriber")
-	fixture.User(t, d, "root", "root-password", "admin")
-	fixture.Scope(t, d, "read")
-	fixture.Scope(t, d, "update", "admin")
-	key, _ := fixture.App(t, d, alice, "AliceApp", grants...)
+	d, key := fixture.Docs(t, grants...)
 	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	return &env{srv: oauth.NewServer(d, validity, c.Now), db: d, clock: c, key: key}
 }

@@ -21,9 +21,8 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// tokenEnv is the API application over a real SQLite database, served by
-// httptest, with users alice (subscriber) and root (admin), scopes read
-// (anyone) and update (admin), and an application of alice's.
+// tokenEnv is the API application over fixture.Docs's database, served by
+// httptest.
 type tokenEnv struct {
 	url string
 	db  *db.DB
@@ -32,12 +31,7 @@ type tokenEnv struct {
 
 func newTokenEnv(t *testing.T, grants ...string) *tokenEnv {
 	t.Helper()
-	d := fixture.DB(t)
-	alice := fixture.User(t, d, "alice", "alice-password", "subscriber")
-	fixture.User(t, d, "root", "root-password", "admin")
-	fixture.Scope(t, d, "read")
-	fixture.Scope(t, d, "update", "admin")
-	key, _ := fixture.App(t, d, alice, "AliceApp", grants...)
+	d, key := fixture.Docs(t, grants...)
 	srv := web.New(web.Config{DataDir: t.TempDir()}, handlers.New(oauth.NewServer(d, oauth.Validity{}, nil), d))
 	ts := httptest.NewServer(srv.API())
 	t.Cleanup(ts.Close)
