@@ -1,0 +1,118 @@
+package db_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/oauth"
+)
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := fixture.User(t, d, "alice", "alice-password")
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err = db.Open(path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer d.Close()
+	got, err := d.UserByID(context.Background(), u.ID)
+	if err != nil || got.Username != "alice" {
+		t.Fatalf("after reopen: %v, %v", got, err)
+	}
+	// WAL is left checkpointed and truncated by Close.
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("WAL has %d bytes after Close", fi.Size())
+	}
+}
+
+func TestSecretsAndTokensAreStoredHashed(t *testing.T) {
+	dir := t.TempDir()
+	d, err := db.Open(filepath.Join(dir, "apistore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := fixture.User(t, d, "alice", "alice-password")
+	key, _ := fixture.App(t, d, alice, "App")
+	srv := oauth.NewServer(d, oauth.Validity{}, nil)
+	resp, oerr := srv.Token(context.Background(), &oauth.TokenRequest{GrantType: "password", ClientID: key.ConsumerKey,
+		ClientSecret: key.Secret, Username: "alice", Password: "alice-password"})
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	files, _ := filepath.Glob(filepath.Join(dir, "apistore.db*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		all = append(all, b...)
+	}
+	for name, secret := range map[string]string{"consumer secret": key.Secret, "access token": resp.AccessToken,
+		"refresh token": resp.RefreshToken, "password": "alice-password"} {
+		if bytes.Contains(all, []byte(secret)) {
+			t.Errorf("the %s is stored in clear", name)
+		}
+	}
+	if !bytes.Contains(all, []byte(key.ConsumerKey)) {
+		t.Error("the consumer key itself is not found: the test reads the wrong files")
+	}
+}
+
+func TestDeleteStaleTokens(t *testing.T) {
+	d, key := fixture.Docs(t)
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := now
+	srv := oauth.NewServer(d, oauth.Validity{AppToken: time.Hour, UserToken: time.Hour, RefreshToken: 2 * time.Hour},
+		func() time.Time { return clock })
+	issue := func(grant string) *oauth.TokenResponse {
+		r, err := srv.Token(ctx, &oauth.TokenRequest{GrantType: grant, ClientID: key.ConsumerKey, ClientSecret: key.Secret,
+			Username: "alice", Password: "alice-password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	app := issue("client_credentials") // expires at +1h, no refresh
+	user := issue("password")          // access +1h, refresh +2h
+	revoked := issue("client_credentials")
+	info, err := srv.Validate(ctx, revoked.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RevokeFamily(ctx, info.FamilyID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Now only the revoked one goes.
+	if n, err := d.DeleteStaleTokens(ctx, now); err != nil || n != 1 {
+		t.Fatalf("at issue time: deleted %d, %v; want 1", n, err)
+	}
+	// After 90 minutes the application token has expired; the user token's
+	// refresh token still lives, so its row stays.
+	if n, _ := d.DeleteStaleTokens(ctx, now.Add(90*time.Minute)); n != 1 {
+		t.Fatalf("after 90 min: deleted %d, want 1", n)
+	}
+	clock = now.Add(90 * time.Minute)
+	if _, err := srv.Token(ctx, &oauth.TokenRequest{GrantType: "refresh_token", ClientID: key.ConsumerKey, ClientSecret: key.Secret,
+		RefreshToken: user.RefreshToken}); err != nil {
+		t.Fatalf("refresh after cleanup: %v", err)
+	}
+	if _, err := d.AccessToken(ctx, oauth.HashOf(app.AccessToken)); err == nil {
+		t.Error("expired application token still stored")
+	}
+}
