@@ -3,17 +3,39 @@
 package handlers
 
 import (
+	"sync/atomic"
+	"time"
+
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/go-playground/validator/v10"
+	"github.com/gorilla/sessions"
 )
 
 // Handlers serves every endpoint; it is built once by web.New.
 type Handlers struct {
 	oauth *oauth.Server
 	db    *db.DB
+
+	sessions   *sessions.CookieStore
+	selfSignup bool
+	now        func() time.Time
+	logins     *loginLimiter
+	validate   *validator.Validate
+	storePort  atomic.Int64 // the store's listening port once known; see SetStorePort
 }
 
-// New returns handlers over the oauth core and the database.
-func New(o *oauth.Server, d *db.DB) *Handlers {
-	return &Handlers{oauth: o, db: d}
+// New returns handlers over the oauth core and the database. Without
+// options, sessions use random keys (lost at restart) and self sign-up is on.
+func New(o *oauth.Server, d *db.DB, opts ...Option) *Handlers {
+	h := &Handlers{oauth: o, db: d, selfSignup: true, now: time.Now}
+	for _, opt := range opts {
+		opt(h)
+	}
+	if h.sessions == nil {
+		h.sessions = newSessionStore(nil)
+	}
+	h.logins = newLoginLimiter()
+	h.validate = newValidator()
+	return h
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/static"
 	"github.com/labstack/echo/v4"
 )
 
@@ -34,13 +35,14 @@ type Config struct {
 // Server is the running set of listeners.
 type Server struct {
 	cfg   Config
+	h     *handlers.Handlers
 	store *echo.Echo
 	api   *echo.Echo
 }
 
 // New builds the store and API applications over h.
 func New(cfg Config, h *handlers.Handlers) *Server {
-	return &Server{cfg: cfg, store: newStoreApp(h), api: newAPIApp(h)}
+	return &Server{cfg: cfg, h: h, store: newStoreApp(h), api: newAPIApp(h)}
 }
 
 // API returns the token-endpoint-and-gateway application, for tests that
@@ -56,16 +58,22 @@ func newAPIApp(h *handlers.Handlers) *echo.Echo {
 	e.Any("/revoke", h.Revoke)
 	e.Any("/introspect", h.Introspect)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
+	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
 	return e
 }
 
 func newStoreApp(h *handlers.Handlers) *echo.Echo {
-	return newEcho()
+	e := newEcho()
+	storeRoutes(e, h)
+	return e
 }
 
 func newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// The peer address, never X-Forwarded-For: log-in limits count per
+	// address, and a client could write any address into a header.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = jsonErrorHandler
 	e.Use(requestLog)
 	return e
@@ -150,6 +158,9 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 			ln = tls.NewListener(ln, tlsConfig)
 		}
 		actual := ln.Addr().(*net.TCPAddr).Port
+		if sp.name == "store" {
+			s.h.SetStorePort(actual)
+		}
 		ls = append(ls, listener{sp.name, ln, srv, fmt.Sprintf("%s://localhost:%d%s", sp.scheme, actual, sp.path)})
 	}
 	errs := make(chan error, len(ls))

@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	userV := fs.Int("user-token-validity", 3600, "seconds a user access token lives; negative: never expires")
 	refreshV := fs.Int("refresh-token-validity", 86400, "seconds a refresh token lives; negative: never expires")
 	codeV := fs.Int("code-validity", 300, "seconds an authorization code lives")
+	selfSignup := fs.Bool("self-signup", true, "let visitors create accounts on the store's Sign up page")
 	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -52,7 +53,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	srv := oauth.NewServer(d, validity, nil)
 	go cleanTokens(ctx, d, *cleanup)
 	fmt.Fprintf(s.out, "apistore: data in %s\n", cfg.DataDir)
-	err = web.New(cfg, handlers.New(srv, d)).Run(ctx, s.out)
+	hashKey, blockKey, err := web.LoadSessionKeys(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	h := handlers.New(srv, d, handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup))
+	err = web.New(cfg, h).Run(ctx, s.out)
 	fmt.Fprintln(s.out, "apistore: stopped")
 	return err
 }

@@ -1,0 +1,144 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/templates/pages/store"
+	"github.com/labstack/echo/v4"
+)
+
+// loginForm is the log-in form. Its fields are checked against the account,
+// not validated: a log-in never says which part was wrong.
+type loginForm struct {
+	Username string `form:"username"`
+	Password string `form:"password"`
+	Return   string `form:"return"`
+}
+
+// ShowLogin is the log-in page, GET /store/login?return=…
+func (h *Handlers) ShowLogin(c echo.Context) error {
+	ret := safeReturn(c.QueryParam("return"), c.Request().Host)
+	if h.CurrentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, orStore(ret))
+	}
+	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret}))
+}
+
+// LogIn checks a username and password, POST /store/login. Too many
+// failures for the username or the address lock log-ins for a while; the
+// answers are the same whether or not the user exists.
+func (h *Handlers) LogIn(c echo.Context) error {
+	var f loginForm
+	if _, err := h.bindForm(c, &f); err != nil {
+		return err
+	}
+	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, c.Request().Host)}
+	now := h.now()
+	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
+	if wait := h.logins.wait(now, userKey, addrKey); wait > 0 {
+		view.Error = fmt.Sprintf("Too many failed log-ins. Wait %d minutes and try again.", int((wait+time.Minute-1)/time.Minute))
+		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
+	}
+	u, err := h.db.UserAccount(c.Request().Context(), f.Username)
+	var ok bool
+	switch {
+	case isNotFound(err):
+		oauth.CheckPassword("", f.Password) // as slow as a real check
+	case err != nil:
+		return err
+	default:
+		ok = oauth.CheckPassword(u.PasswordHash, f.Password)
+	}
+	if !ok {
+		h.logins.fail(now, userKey, addrKey)
+		view.Error = "Invalid username or password."
+		return render(c, http.StatusUnauthorized, store.Login(h.page(c, "Log in", ""), view))
+	}
+	h.logins.succeed(userKey)
+	if err := h.logIn(c, u); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
+}
+
+// orStore is target, or the store's front page when there is none.
+func orStore(target string) string {
+	if target == "" {
+		return "/store"
+	}
+	return target
+}
+
+// LogOut ends the session, POST /store/logout.
+func (h *Handlers) LogOut(c echo.Context) error {
+	if err := h.logOut(c); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/store")
+}
+
+// signupForm is the sign-up form.
+type signupForm struct {
+	Username        string `form:"username" validate:"username"`
+	Password        string `form:"password" validate:"password"`
+	PasswordConfirm string `form:"password_confirm" validate:"eqfield=Password"`
+	Email           string `form:"email" validate:"required,max=254,email"`
+}
+
+// errSignupOff answers the sign-up page when self sign-up is switched off.
+var errSignupOff = echo.NewHTTPError(http.StatusNotFound,
+	"Sign-up is switched off on this server: ask an administrator for an account.")
+
+func (f *signupForm) trim() {
+	f.Username, f.Email = strings.TrimSpace(f.Username), strings.TrimSpace(f.Email)
+}
+
+// ShowSignup is the sign-up page, GET /store/signup.
+func (h *Handlers) ShowSignup(c echo.Context) error {
+	if !h.selfSignup {
+		return errSignupOff
+	}
+	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{}))
+}
+
+// SignUp creates an account and logs it in, POST /store/signup.
+func (h *Handlers) SignUp(c echo.Context) error {
+	if !h.selfSignup {
+		return errSignupOff
+	}
+	var f signupForm
+	errs, err := h.bindForm(c, &f)
+	if err != nil {
+		return err
+	}
+	view := store.SignupView{Username: f.Username, Email: f.Email, Errors: errs}
+	if len(errs) > 0 {
+		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+	}
+	hash, err := oauth.HashPassword(f.Password)
+	if err != nil {
+		return err
+	}
+	u := &db.User{User: oauth.User{Username: f.Username, PasswordHash: hash, Roles: []string{"subscriber"}}, Email: f.Email}
+	err = h.db.CreateUser(c.Request().Context(), u)
+	if errors.Is(err, db.ErrConflict) {
+		view.Errors = map[string]string{"username": "This username is taken; choose another."}
+		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.logIn(c, u); err != nil {
+		return err
+	}
+	if err := h.flash(c, "Welcome, "+u.Username+". Your account is ready."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/store")
+}

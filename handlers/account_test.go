@@ -1,0 +1,265 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/web"
+)
+
+func TestSignUpLogOutLogIn(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+
+	anon := b.get("/store")
+	mustContain(t, anon.body, "PizzaShackAPI", "/pizzashack", "Log in", "Sign up", "/order/{orderId}")
+
+	b.signUp("Alice", "correct horse")
+	home := b.get("/store")
+	mustContain(t, home.body, `data-testid="username">Alice<`, "Welcome, Alice", "Log out")
+
+	// The session cookie: secure, script-proof, shared by every port of the host.
+	resp, err := b.client.Get(env.srv.URL + "/store/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var raw string
+	for _, c := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "apistore_session=") {
+			raw = c
+		}
+	}
+	for _, want := range []string{"Path=/;", "HttpOnly", "Secure", "SameSite=Lax"} {
+		if raw != "" && !strings.Contains(raw, want) {
+			t.Errorf("session cookie %q lacks %s", raw, want)
+		}
+	}
+	if strings.Contains(strings.ToLower(raw), "domain=") {
+		t.Errorf("session cookie %q has a Domain", raw)
+	}
+
+	if p := b.submit("/store/logout", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("log out: %d", p.status)
+	}
+	mustNotContain(t, b.get("/store").body, "Log out", `data-testid="username"`)
+
+	if p := b.logIn("alice", "wrong password"); p.status != http.StatusUnauthorized {
+		t.Errorf("wrong password: status %d", p.status)
+	} else {
+		mustContain(t, p.body, "Invalid username or password.", `value="alice"`)
+	}
+	before, token := b.cookie("apistore_session").Value, b.token()
+	p := b.logIn("ALICE", "correct horse")
+	if p.status != http.StatusSeeOther || p.location != "/store" {
+		t.Fatalf("log in: %d to %q", p.status, p.location)
+	}
+	mustContain(t, b.get("/store").body, `data-testid="username">Alice<`)
+	if b.cookie("apistore_session").Value == before || b.token() == token {
+		t.Error("logging in kept the session cookie or its form token")
+	}
+}
+
+func TestSignUpValidation(t *testing.T) {
+	env := newStore(t)
+	env.browser().signUp("taken", "a long password")
+	b := env.browser()
+	good := url.Values{"username": {"bob"}, "password": {"secret-pw-1"}, "password_confirm": {"secret-pw-1"}, "email": {"bob@example.com"}}
+	tests := []struct {
+		name, field, value, message string
+	}{
+		{"short username", "username", "b", "A username has 2 to 64"},
+		{"username with spaces", "username", "bob smith", "A username has 2 to 64"},
+		{"long username", "username", strings.Repeat("b", 65), "A username has 2 to 64"},
+		{"taken username, other case", "username", "TAKEN", "This username is taken"},
+		{"short password", "password", "short", "A password has 8 to 256 characters"},
+		{"passwords differ", "password_confirm", "secret-pw-2", "The passwords do not match."},
+		{"no email", "email", "", "Fill this in."},
+		{"bad email", "email", "bob-at-example", "Enter an email address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := url.Values{}
+			for k, v := range good {
+				form[k] = v
+			}
+			form.Set(tt.field, tt.value)
+			p := b.submit("/store/signup", form)
+			if p.status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", p.status)
+			}
+			mustContain(t, p.body, tt.message, `id="e-`)
+			if tt.field != "username" {
+				mustContain(t, p.body, `value="bob"`)
+			}
+			mustNotContain(t, p.body, "secret-pw-1")
+		})
+	}
+	if p := b.get("/store"); strings.Contains(p.body, "Log out") {
+		t.Error("a refused sign-up logged in")
+	}
+}
+
+func TestSelfSignupOff(t *testing.T) {
+	env := newStore(t, handlers.WithSelfSignup(false))
+	b := env.browser()
+	mustNotContain(t, b.get("/store").body, "Sign up")
+	if p := b.get("/store/signup"); p.status != http.StatusNotFound {
+		t.Errorf("GET sign-up: %d", p.status)
+	} else {
+		mustContain(t, p.body, "Sign-up is switched off")
+	}
+	p := b.submit("/store/signup", url.Values{"username": {"eve"}, "password": {"password1"},
+		"password_confirm": {"password1"}, "email": {"eve@example.com"}})
+	if p.status != http.StatusNotFound {
+		t.Errorf("POST sign-up: %d", p.status)
+	}
+}
+
+func TestForgedFormsAreRefused(t *testing.T) {
+	env := newStore(t)
+	victim := env.browser()
+	victim.signUp("victim", "victim-password")
+	attacker := env.browser()
+	attackerToken := attacker.token()
+	for name, token := range map[string]string{"no token": "", "wrong token": "x", "another session's token": attackerToken} {
+		t.Run(name, func(t *testing.T) {
+			form := url.Values{}
+			if token != "" {
+				form.Set("csrf_token", token)
+			}
+			p := victim.post("/store/logout", form)
+			if p.status != http.StatusForbidden {
+				t.Fatalf("status %d", p.status)
+			}
+			mustContain(t, p.body, "This form has expired")
+		})
+	}
+	mustContain(t, victim.get("/store").body, "Log out")
+}
+
+func TestLoginLockout(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	env := newStore(t, handlers.WithClock(clock))
+	env.browser().signUp("carol", "carol-password")
+	b := env.browser()
+
+	// An existing and a made-up user are locked alike, after 5 failures each.
+	for _, user := range []string{"carol", "nobody"} {
+		for range 5 {
+			if p := b.logIn(user, "guess-guess"); p.status != http.StatusUnauthorized {
+				t.Fatalf("%s: failure answered %d", user, p.status)
+			}
+		}
+		p := b.logIn(user, "carol-password")
+		if p.status != http.StatusTooManyRequests {
+			t.Fatalf("%s: 6th attempt answered %d", user, p.status)
+		}
+		mustContain(t, p.body, "Too many failed log-ins. Wait 15 minutes")
+	}
+
+	mu.Lock()
+	now = now.Add(15 * time.Minute)
+	mu.Unlock()
+	if p := b.logIn("carol", "carol-password"); p.status != http.StatusSeeOther {
+		t.Fatalf("after the lockout: %d", p.status)
+	}
+
+	// One address trying many names is stopped too (20 failures).
+	for i := range 20 {
+		b.logIn("user"+strings.Repeat("x", i), "guess-guess")
+	}
+	if p := env.browser().logIn("carol", "carol-password"); p.status != http.StatusTooManyRequests {
+		t.Errorf("address over its limit: %d", p.status)
+	}
+}
+
+func TestLoginReturnTarget(t *testing.T) {
+	env := newStore(t)
+	env.browser().signUp("dave", "dave-password")
+	host := strings.TrimPrefix(env.srv.URL, "https://")
+	hostname := strings.Split(host, ":")[0]
+	tests := []struct{ target, want string }{
+		{"/store/applications?x=1", "/store/applications?x=1"},
+		{"https://" + hostname + ":8243/authorize?response_type=code&client_id=a", "https://" + hostname + ":8243/authorize?response_type=code&client_id=a"},
+		{"http://" + hostname + ":8280/authorize", "http://" + hostname + ":8280/authorize"},
+		{"https://evil.example/steal", "/store"},
+		{"//evil.example/steal", "/store"},
+		{"/\\evil.example", "/store"},
+		{"javascript:alert(1)", "/store"},
+		{"https://user@" + hostname + "/x", "/store"},
+		{"ftp://" + hostname + "/x", "/store"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			b := env.browser()
+			page := b.get("/store/login?return=" + url.QueryEscape(tt.target))
+			if tt.want == "/store" {
+				mustNotContain(t, page.body, `name="return"`)
+			}
+			form := url.Values{"username": {"dave"}, "password": {"dave-password"}, "return": {tt.target}}
+			p := b.submit("/store/login", form)
+			if p.status != http.StatusSeeOther || p.location != tt.want {
+				t.Errorf("redirect %d to %q, want %q", p.status, p.location, tt.want)
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	p := newStore(t).browser().get("/store/login")
+	for name, want := range map[string]string{
+		"X-Frame-Options":        "DENY",
+		"X-Content-Type-Options": "nosniff",
+		"Cache-Control":          "no-store",
+	} {
+		if got := p.header.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+}
+
+func TestSessionSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	hashKey, blockKey, err := web.LoadSessionKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newStore(t, handlers.WithSessionKeys(hashKey, blockKey))
+	b := first.browser()
+	b.signUp("erin", "erin-password")
+	first.srv.Close()
+
+	hashKey, blockKey, err = web.LoadSessionKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := serveStore(t, first.db, handlers.WithSessionKeys(hashKey, blockKey))
+	again := second.browser()
+	u, _ := url.Parse(second.srv.URL)
+	again.client.Jar.SetCookies(u, []*http.Cookie{b.cookie("apistore_session")})
+	mustContain(t, again.get("/store").body, `data-testid="username">erin<`)
+}
+
+func TestErrorPages(t *testing.T) {
+	b := newStore(t).browser()
+	p := b.get("/store/no-such-page")
+	if p.status != http.StatusNotFound || p.header.Get("Content-Type") != "text/html; charset=UTF-8" {
+		t.Fatalf("status %d, %s", p.status, p.header.Get("Content-Type"))
+	}
+	mustContain(t, p.body, "Page not found", "Back to the APIs")
+	big := url.Values{"username": {strings.Repeat("x", 70<<10)}}
+	if p := b.submit("/store/login", big); p.status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 70 KiB form: %d", p.status)
+	}
+}

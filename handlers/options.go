@@ -1,0 +1,23 @@
+package handlers
+
+import "time"
+
+// Option configures Handlers.
+type Option func(*Handlers)
+
+// WithSessionKeys signs and encrypts session cookies with keys that outlive
+// a restart (see web.LoadSessionKeys): a 64-byte signing key and a 32-byte
+// encryption key.
+func WithSessionKeys(hashKey, blockKey []byte) Option {
+	return func(h *Handlers) { h.sessions = newSessionStore([][]byte{hashKey, blockKey}) }
+}
+
+// WithSelfSignup switches the store's Sign up page on or off.
+func WithSelfSignup(on bool) Option {
+	return func(h *Handlers) { h.selfSignup = on }
+}
+
+// WithClock replaces time.Now, so tests can move past a login lockout.
+func WithClock(now func() time.Time) Option {
+	return func(h *Handlers) { h.now = now }
+}

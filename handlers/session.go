@@ -1,0 +1,270 @@
+package handlers
+
+// The store's building blocks, for every handler that shows a page or takes
+// a form (the consent page of /authorize included):
+//
+//   - h.CurrentUser(c) is the logged-in *db.User, or nil for an anonymous
+//     visitor. It works on any route of either port: the session cookie has
+//     Path=/ and no Domain, and cookies ignore ports.
+//   - h.RequireLogin is route middleware that sends an anonymous visitor to
+//     the store's log-in page and back to the same URL afterwards, also
+//     across ports: e.GET("/authorize", h.ShowConsent, h.RequireLogin).
+//   - h.CSRF is middleware that refuses a POST (PUT, PATCH, DELETE) whose
+//     csrf_token form field, or X-CSRF-Token header, does not match the
+//     session. web puts it on the whole store; add it to any other form's
+//     route: e.POST("/authorize", h.Decide, h.CSRF).
+//   - h.CSRFToken(c) is the session's form token; every form carries it as
+//     @components.CSRF(token) (layout.Page.CSRF holds it too).
+//   - h.page(c, title, nav) is the layout.Page for a handler's page (user
+//     name, CSRF token, flash message), and render(c, status, component)
+//     writes a page: render(c, http.StatusOK, pages.Consent(h.page(c,
+//     "Authorize", ""), view)).
+//   - h.flash(c, msg) shows msg once on the next page (after a redirect).
+//   - h.ErrorPage is the HTML error handler: return echo.NewHTTPError(status,
+//     "a sentence for the user") from a handler to show it.
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+)
+
+const (
+	sessionCookie = "apistore_session"
+	sessionMaxAge = 12 * 60 * 60 // seconds; a session lasts a working day
+	userIDKey     = "uid"
+	csrfKey       = "csrf"
+	userCacheKey  = "apistore.user" // echo.Context key of the loaded user
+	csrfField     = "csrf_token"
+	csrfHeader    = "X-CSRF-Token"
+	loginPath     = "/store/login"
+)
+
+// newSessionStore keeps sessions in signed, encrypted cookies. Without keys
+// it makes random ones, which a restart forgets.
+func newSessionStore(keys [][]byte) *sessions.CookieStore {
+	if keys == nil {
+		keys = [][]byte{securecookie.GenerateRandomKey(64), securecookie.GenerateRandomKey(32)}
+	}
+	s := sessions.NewCookieStore(keys...)
+	s.MaxAge(sessionMaxAge)
+	// Path=/ and no Domain: the consent page on the token port sees the
+	// session too. Lax keeps the cookie on the top-level navigation back from
+	// another site (the /authorize redirect) but not on its POSTs.
+	s.Options.Path = "/"
+	s.Options.Domain = ""
+	s.Options.Secure = true
+	s.Options.HttpOnly = true
+	s.Options.SameSite = http.SameSiteLaxMode
+	return s
+}
+
+// session returns the request's session. A cookie that does not decode
+// (tampered with, expired, or signed with other keys) starts a new one.
+func (h *Handlers) session(c echo.Context) *sessions.Session {
+	s, _ := h.sessions.Get(c.Request(), sessionCookie)
+	return s
+}
+
+func (h *Handlers) saveSession(c echo.Context, s *sessions.Session) error {
+	if err := s.Save(c.Request(), c.Response()); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// CurrentUser returns the logged-in user, or nil. The user is read from the
+// database once per request, so a deleted account is logged out at once.
+func (h *Handlers) CurrentUser(c echo.Context) *db.User {
+	if u, ok := c.Get(userCacheKey).(*db.User); ok {
+		return u
+	}
+	var u *db.User
+	if id, ok := h.session(c).Values[userIDKey].(int64); ok {
+		found, err := h.db.UserByID(c.Request().Context(), id)
+		if err == nil {
+			u = found
+		} else if !isNotFound(err) {
+			slog.ErrorContext(c.Request().Context(), "load session user", "err", err)
+		}
+	}
+	c.Set(userCacheKey, u)
+	return u
+}
+
+// logIn starts a new session for u. The old session's values, form token
+// included, are dropped and the cookie is re-issued, so a cookie planted
+// before login (session fixation) is worth nothing afterwards.
+func (h *Handlers) logIn(c echo.Context, u *db.User) error {
+	s := h.session(c)
+	s.Values = map[any]any{userIDKey: u.ID, csrfKey: oauth.NewSecret()}
+	c.Set(userCacheKey, u)
+	return h.saveSession(c, s)
+}
+
+// logOut ends the session and deletes its cookie.
+func (h *Handlers) logOut(c echo.Context) error {
+	s := h.session(c)
+	s.Values = map[any]any{}
+	opts := *h.sessions.Options
+	opts.MaxAge = -1
+	s.Options = &opts
+	c.Set(userCacheKey, (*db.User)(nil))
+	return h.saveSession(c, s)
+}
+
+// CSRFToken returns the session's form token, starting a session if needed.
+func (h *Handlers) CSRFToken(c echo.Context) string {
+	s := h.session(c)
+	tok, changed := ensureCSRF(s)
+	if changed {
+		if err := h.saveSession(c, s); err != nil {
+			slog.ErrorContext(c.Request().Context(), "start session", "err", err)
+		}
+	}
+	return tok
+}
+
+func ensureCSRF(s *sessions.Session) (token string, changed bool) {
+	if tok, ok := s.Values[csrfKey].(string); ok && tok != "" {
+		return tok, false
+	}
+	tok := oauth.NewSecret()
+	s.Values[csrfKey] = tok
+	return tok, true
+}
+
+// errForgedForm is the answer to a form without the session's token.
+var errForgedForm = echo.NewHTTPError(http.StatusForbidden,
+	"This form has expired or was not sent from apistore. Go back, reload the page and try again.")
+
+// CSRF refuses state-changing requests that do not carry the session's form
+// token (synchronizer token pattern).
+func (h *Handlers) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		want, _ := h.session(c).Values[csrfKey].(string)
+		got := c.Request().Header.Get(csrfHeader)
+		if got == "" {
+			got = c.FormValue(csrfField)
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return errForgedForm
+		}
+		return next(c)
+	}
+}
+
+// RequireLogin sends an anonymous visitor to the log-in page, which brings
+// them back here afterwards.
+func (h *Handlers) RequireLogin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.CurrentUser(c) != nil {
+			return next(c)
+		}
+		return c.Redirect(http.StatusSeeOther, h.loginURL(c))
+	}
+}
+
+// SetStorePort tells the handlers where the store listens, once web has
+// bound it, so that RequireLogin on another port can send people there.
+func (h *Handlers) SetStorePort(port int) { h.storePort.Store(int64(port)) }
+
+// loginURL is the log-in page with this request as its return target. Only
+// GET requests come back: a form cannot be re-posted after logging in.
+func (h *Handlers) loginURL(c echo.Context) string {
+	req := c.Request()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return loginPath
+	}
+	storePort := h.storePort.Load()
+	if storePort == 0 || localPort(req) == storePort {
+		return loginPath + "?return=" + url.QueryEscape(req.URL.RequestURI())
+	}
+	here := c.Scheme() + "://" + req.Host + req.URL.RequestURI()
+	store := url.URL{Scheme: "https", Host: net.JoinHostPort(hostname(req.Host), strconv.FormatInt(storePort, 10)), Path: loginPath}
+	return store.String() + "?return=" + url.QueryEscape(here)
+}
+
+// localPort is the port the request arrived on, or 0 when unknown.
+func localPort(req *http.Request) int64 {
+	if addr, ok := req.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return int64(addr.Port)
+	}
+	return 0
+}
+
+// hostname strips the port from a Host header.
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+// safeReturn returns target if it is a place to send someone after logging
+// in: a path on this server, or an http(s) URL on the host the store was
+// reached on (any port, for the consent page). Anything else, which would
+// make the log-in page an open redirect, is "".
+func safeReturn(target, storeHost string) string {
+	if target == "" || strings.ContainsAny(target, "\\\r\n\t") {
+		return ""
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	if u.Scheme == "" && u.Host == "" {
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
+			return ""
+		}
+		return target
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(u.Hostname(), hostname(storeHost)) {
+		return ""
+	}
+	return target
+}
+
+// flash stores a message for the next page shown to this session.
+func (h *Handlers) flash(c echo.Context, msg string) error {
+	s := h.session(c)
+	s.AddFlash(msg)
+	return h.saveSession(c, s)
+}
+
+// page returns the frame of a page for this request: the user's name, the
+// form token and any flash message (which is thereby used up).
+func (h *Handlers) page(c echo.Context, title, nav string) layout.Page {
+	s := h.session(c)
+	tok, changed := ensureCSRF(s)
+	p := layout.Page{Title: title, Active: nav, CSRF: tok, SelfSignup: h.selfSignup}
+	if flashes := s.Flashes(); len(flashes) > 0 {
+		changed = true
+		p.Flash, _ = flashes[len(flashes)-1].(string)
+	}
+	if changed {
+		if err := h.saveSession(c, s); err != nil {
+			slog.ErrorContext(c.Request().Context(), "save session", "err", err)
+		}
+	}
+	if u := h.CurrentUser(c); u != nil {
+		p.Username = u.Username
+	}
+	return p
+}

@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+)
+
+// checks are the validator tags backed by the oauth package's rules, so the
+// store's forms and the command line accept the same values.
+var checks = map[string]func(string) error{
+	"username": oauth.CheckUsername,
+	"password": oauth.CheckPasswordStrength,
+	"callback": func(s string) error {
+		if s == "" {
+			return nil
+		}
+		return oauth.CheckRedirectURI(s)
+	},
+}
+
+// newValidator returns a validator whose errors name fields by their form
+// names, with the oauth rules registered as tags.
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		return strings.Split(f.Tag.Get("form"), ",")[0]
+	})
+	for tag, check := range checks {
+		err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return check(fl.Field().String()) == nil })
+		if err != nil {
+			panic(err) // only a bad tag name fails, a programming error
+		}
+	}
+	return v
+}
+
+// bindForm reads a posted form into dst (a struct with form tags) and
+// validates it, after trimming its text fields when it has a trim method;
+// the result maps form field names to messages for the page.
+func (h *Handlers) bindForm(c echo.Context, dst any) (map[string]string, error) {
+	if err := c.Bind(dst); err != nil {
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
+	}
+	if t, ok := dst.(interface{ trim() }); ok {
+		t.trim()
+	}
+	return h.fieldErrors(dst)
+}
+
+// fieldErrors validates a bound form.
+func (h *Handlers) fieldErrors(form any) (map[string]string, error) {
+	err := h.validate.Struct(form)
+	if err == nil {
+		return nil, nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return nil, fmt.Errorf("validate form: %w", err)
+	}
+	out := make(map[string]string, len(verrs))
+	for _, fe := range verrs {
+		if _, seen := out[fe.Field()]; !seen {
+			out[fe.Field()] = fieldMessage(fe)
+		}
+	}
+	return out, nil
+}
+
+// fieldMessage says what is wrong with a field, as a sentence for the user.
+func fieldMessage(fe validator.FieldError) string {
+	if check, ok := checks[fe.Tag()]; ok {
+		if err := check(fmt.Sprint(fe.Value())); err != nil {
+			return sentence(err.Error())
+		}
+	}
+	switch fe.Tag() {
+	case "required":
+		return "Fill this in."
+	case "email":
+		return "Enter an email address, like name@example.com."
+	case "max":
+		return "Use at most " + fe.Param() + " characters."
+	case "min":
+		return "Use at least " + fe.Param() + "."
+	case "eqfield":
+		return "The passwords do not match."
+	case "oneof":
+		return "Choose one of: " + strings.ReplaceAll(fe.Param(), " ", ", ") + "."
+	}
+	return "This value is not valid."
+}
+
+// sentence capitalizes a lower-case error text and ends it with a period.
+func sentence(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}

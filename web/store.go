@@ -1,0 +1,55 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/static"
+	"github.com/labstack/echo/v4"
+)
+
+// storeRoutes adds the developer portal's pages to e. Every POST carries the
+// session's form token (h.CSRF); pages about one's own data need a login.
+func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
+	e.HTTPErrorHandler = h.ErrorPage
+	e.Use(securityHeaders, limitBody, h.CSRF)
+	e.StaticFS("/store/static", static.FS)
+	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/store") })
+
+	s := e.Group("/store")
+	s.GET("", h.Catalogue)
+	s.GET("/login", h.ShowLogin)
+	s.POST("/login", h.LogIn)
+	s.POST("/logout", h.LogOut)
+	s.GET("/signup", h.ShowSignup)
+	s.POST("/signup", h.SignUp)
+}
+
+// maxFormBytes bounds a store form; nothing the store takes comes near it.
+const maxFormBytes = 64 << 10
+
+// limitBody refuses larger bodies before anything reads them.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().ContentLength > maxFormBytes {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "The form is too large.")
+		}
+		c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxFormBytes)
+		return next(c)
+	}
+}
+
+// securityHeaders keeps pages out of frames, scripts to our own files, and
+// browsers from guessing content types. There is no form-action directive:
+// the log-in form redirects to the consent page on another port.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		return next(c)
+	}
+}
