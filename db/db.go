@@ -34,6 +34,10 @@ type DB struct {
 	// deleted key, application or subscription...). Caches of validation
 	// results compare it to drop stale entries at once.
 	accessGen atomic.Uint64
+	// jobs feeds the group-commit writer (batch.go).
+	jobs       chan writeJob
+	writerDone chan struct{}
+	insertTok  *sql.Stmt
 }
 
 // AccessGeneration changes whenever a write of this process ends some access.
@@ -66,11 +70,19 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	d.r = r
+	if d.insertTok, err = w.Prepare(insertToken); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
+	d.startWriter()
 	return d, nil
 }
 
 // Close checkpoints the WAL and closes every connection.
 func (d *DB) Close() error {
+	if d.jobs != nil {
+		d.stopWriter()
+	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return errors.Join(d.r.Close(), d.w.Close())
 }

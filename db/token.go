@@ -9,12 +9,14 @@ import (
 	"github.com/apistore/apistore/oauth"
 )
 
-// CreateToken stores a new token.
+// CreateToken stores a new token, in the writer's next group commit.
 func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
-	if _, err := d.w.ExecContext(ctx, insertToken, tokenArgs(t)...); err != nil {
-		return fmt.Errorf("create token: %w", err)
-	}
-	return nil
+	return d.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Stmt(d.insertTok).Exec(tokenArgs(t)...); err != nil {
+			return fmt.Errorf("create token: %w", err)
+		}
+		return nil
+	})
 }
 
 const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
@@ -100,15 +102,15 @@ func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Tok
 // authorization code) used and, when it changed exactly one row, stores the
 // token issued for it; otherwise the grant was spent already: errSpent.
 func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, update string, args ...any) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, update, args...)
+	return d.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(update, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errSpent
 		}
-		if _, err := tx.ExecContext(ctx, insertToken, tokenArgs(t)...); err != nil {
+		if _, err := tx.Stmt(d.insertTok).Exec(tokenArgs(t)...); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
