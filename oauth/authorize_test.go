@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -28,7 +29,7 @@ func (f *authzFixture) approve(t *testing.T, query string) *url.URL {
 	if oerr != nil {
 		t.Fatalf("check %q: %v", query, oerr)
 	}
-	to, oerr := f.srv.Approve(ctx, a, f.user)
+	to, oerr := f.srv.Approve(ctx, a, &f.user.User)
 	if oerr != nil {
 		t.Fatalf("approve %q: %v", query, oerr)
 	}
@@ -40,7 +41,7 @@ func (f *authzFixture) approve(t *testing.T, query string) *url.URL {
 }
 
 // code gets an authorization code for c with extra query parameters.
-func (f *authzFixture) code(t *testing.T, c testClient, extra string) string {
+func (f *authzFixture) code(t *testing.T, c fixture.Key, extra string) string {
 	t.Helper()
 	u := f.approve(t, "response_type=code&client_id="+c.ConsumerKey+"&scope=read&state=xyz"+extra)
 	code := u.Query().Get("code")
@@ -50,9 +51,9 @@ func (f *authzFixture) code(t *testing.T, c testClient, extra string) string {
 	return code
 }
 
-func (f *authzFixture) exchange(c testClient, code, redirectURI, verifier string) (*oauth.TokenResponse, *oauth.Error) {
+func (f *authzFixture) exchange(c fixture.Key, code, redirectURI, verifier string) (*oauth.TokenResponse, *oauth.Error) {
 	return f.srv.Token(context.Background(), &oauth.TokenRequest{GrantType: oauth.GrantAuthorizationCode,
-		ClientID: c.ConsumerKey, ClientSecret: c.secret, Code: code, RedirectURI: redirectURI, CodeVerifier: verifier})
+		ClientID: c.ConsumerKey, ClientSecret: c.Secret, Code: code, RedirectURI: redirectURI, CodeVerifier: verifier})
 }
 
 // valid reports whether an access token is accepted.
@@ -179,7 +180,7 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 			t.Fatalf("response %+v", resp)
 		}
 		refreshed, oerr := f.srv.Token(context.Background(), &oauth.TokenRequest{GrantType: oauth.GrantRefreshToken,
-			ClientID: c.ConsumerKey, ClientSecret: c.secret, RefreshToken: resp.RefreshToken})
+			ClientID: c.ConsumerKey, ClientSecret: c.Secret, RefreshToken: resp.RefreshToken})
 		if oerr != nil {
 			t.Fatal(oerr)
 		}
@@ -215,7 +216,7 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 
 	failures := []struct {
 		name, extra, redirect, verifier string
-		client                          testClient
+		client                          fixture.Key
 		wait                            time.Duration
 	}{
 		{name: "wrong verifier", extra: pkce, verifier: oauth.NewSecret()},
@@ -231,7 +232,7 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 			code := f.code(t, c, tt.extra)
 			f.advance(tt.wait)
 			client := c
-			if tt.client.Client != nil {
+			if tt.client.ConsumerKey != "" {
 				client = tt.client
 			}
 			_, oerr := f.exchange(client, code, tt.redirect, tt.verifier)

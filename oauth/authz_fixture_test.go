@@ -1,13 +1,12 @@
 package oauth_test
 
 import (
-	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -17,7 +16,7 @@ import (
 type authzFixture struct {
 	db    *db.DB
 	srv   *oauth.Server
-	user  *oauth.User
+	user  *db.User
 	mu    sync.Mutex
 	clock time.Time
 }
@@ -27,24 +26,12 @@ const fixtureCallback = "https://client.example.com/cb"
 // newAuthzFixture opens a fresh database; a test's subtests share it.
 func newAuthzFixture(t *testing.T) *authzFixture {
 	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "apistore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := fixture.DB(t)
 	f := &authzFixture{db: d, clock: time.Unix(1_800_000_000, 0)}
 	f.srv = oauth.NewServer(d, oauth.Validity{}, f.now)
-	ctx := context.Background()
-	for _, s := range []oauth.Scope{{Name: "read", Description: "Read orders"}, {Name: "admin", Roles: []string{"admin"}}} {
-		if err := d.PutScope(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	u := &db.User{User: oauth.User{Username: "alice", PasswordHash: "x", Roles: []string{"subscriber"}}}
-	if err := d.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	f.user = &u.User
+	fixture.Scope(t, d, "read")
+	fixture.Scope(t, d, "admin", "admin")
+	f.user = fixture.User(t, d, "alice", "alice-password", "subscriber")
 	return f
 }
 
@@ -61,30 +48,10 @@ func (f *authzFixture) advance(d time.Duration) {
 	f.clock = f.clock.Add(d)
 }
 
-// testClient is a consumer key with its secret in clear.
-type testClient struct {
-	*oauth.Client
-	secret string
-}
-
-// newApp adds an application owned by the fixture's user and returns its
-// production key, allowing grants.
-func (f *authzFixture) newApp(t *testing.T, grants ...string) testClient {
+// newApp adds an application of the fixture's user allowing grants, and
+// returns its production key.
+func (f *authzFixture) newApp(t *testing.T, grants ...string) fixture.Key {
 	t.Helper()
-	ctx := context.Background()
-	app := &db.Application{OwnerID: f.user.ID, Name: t.Name() + "-" + oauth.NewConsumerKey(), Tier: "Unlimited"}
-	var prod testClient
-	err := f.db.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
-		secret := oauth.NewSecret()
-		c := &oauth.Client{ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret), KeyType: kt,
-			GrantTypes: grants, CallbackURL: fixtureCallback}
-		if kt == oauth.Production {
-			prod = testClient{c, secret}
-		}
-		return c
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod, _ := fixture.AppWithCallback(t, f.db, f.user, t.Name()+"-"+oauth.NewConsumerKey(), fixtureCallback, grants...)
 	return prod
 }

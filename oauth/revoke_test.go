@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
 
 // Tokens for the revocation tests come from the authorization
 // code grant (with a refresh token) and the implicit grant (without).
-func (f *authzFixture) codeTokens(t *testing.T, c testClient) *oauth.TokenResponse {
+func (f *authzFixture) codeTokens(t *testing.T, c fixture.Key) *oauth.TokenResponse {
 	t.Helper()
 	resp, oerr := f.exchange(c, f.code(t, c, ""), "", "")
 	if oerr != nil {
@@ -20,7 +21,7 @@ func (f *authzFixture) codeTokens(t *testing.T, c testClient) *oauth.TokenRespon
 	return resp
 }
 
-func (f *authzFixture) implicitToken(t *testing.T, c testClient) string {
+func (f *authzFixture) implicitToken(t *testing.T, c fixture.Key) string {
 	t.Helper()
 	u := f.approve(t, "response_type=token&client_id="+c.ConsumerKey)
 	v, err := url.ParseQuery(u.Fragment)
@@ -30,9 +31,9 @@ func (f *authzFixture) implicitToken(t *testing.T, c testClient) string {
 	return v.Get("access_token")
 }
 
-func (f *authzFixture) refresh(c testClient, refreshToken string) (*oauth.TokenResponse, *oauth.Error) {
+func (f *authzFixture) refresh(c fixture.Key, refreshToken string) (*oauth.TokenResponse, *oauth.Error) {
 	return f.srv.Token(context.Background(), &oauth.TokenRequest{GrantType: oauth.GrantRefreshToken,
-		ClientID: c.ConsumerKey, ClientSecret: c.secret, RefreshToken: refreshToken})
+		ClientID: c.ConsumerKey, ClientSecret: c.Secret, RefreshToken: refreshToken})
 }
 
 func TestRevoke(t *testing.T) {
@@ -40,14 +41,14 @@ func TestRevoke(t *testing.T) {
 	grants := []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantImplicit}
 	c, other := f.newApp(t, grants...), f.newApp(t, grants...)
 	ctx := context.Background()
-	revoke := func(client testClient, secret, token, hint string) (*oauth.Revocation, *oauth.Error) {
+	revoke := func(client fixture.Key, secret, token, hint string) (*oauth.Revocation, *oauth.Error) {
 		return f.srv.Revoke(ctx, &oauth.TokenHintRequest{Token: token, TokenTypeHint: hint,
 			ClientID: client.ConsumerKey, ClientSecret: secret})
 	}
 
 	t.Run("access token ends its refresh token", func(t *testing.T) {
 		tok := f.codeTokens(t, c)
-		rev, oerr := revoke(c, c.secret, tok.AccessToken, "")
+		rev, oerr := revoke(c, c.Secret, tok.AccessToken, "")
 		if oerr != nil {
 			t.Fatal(oerr)
 		}
@@ -69,7 +70,7 @@ func TestRevoke(t *testing.T) {
 			t.Fatal(oerr)
 		}
 		// A wrong hint is only a hint (RFC 7009 §2.1).
-		rev, oerr := revoke(c, c.secret, second.RefreshToken, oauth.HintAccessToken)
+		rev, oerr := revoke(c, c.Secret, second.RefreshToken, oauth.HintAccessToken)
 		if oerr != nil || rev == nil || rev.RefreshToken != second.RefreshToken || rev.AccessToken != oauth.HashOf(second.AccessToken).String() {
 			t.Fatalf("revocation %+v, %v", rev, oerr)
 		}
@@ -79,7 +80,7 @@ func TestRevoke(t *testing.T) {
 	})
 	t.Run("hinted refresh token", func(t *testing.T) {
 		tok := f.codeTokens(t, c)
-		if rev, oerr := revoke(c, c.secret, tok.RefreshToken, oauth.HintRefreshToken); oerr != nil || rev == nil {
+		if rev, oerr := revoke(c, c.Secret, tok.RefreshToken, oauth.HintRefreshToken); oerr != nil || rev == nil {
 			t.Fatalf("revocation %+v, %v", rev, oerr)
 		}
 		if f.valid(t, tok.AccessToken) {
@@ -89,17 +90,17 @@ func TestRevoke(t *testing.T) {
 	t.Run("unknown or already revoked token: nothing, no error", func(t *testing.T) {
 		tok := f.codeTokens(t, c)
 		for _, token := range []string{oauth.NewSecret(), tok.AccessToken} {
-			if _, oerr := revoke(c, c.secret, tok.AccessToken, ""); oerr != nil {
+			if _, oerr := revoke(c, c.Secret, tok.AccessToken, ""); oerr != nil {
 				t.Fatal(oerr)
 			}
-			if rev, oerr := revoke(c, c.secret, token, ""); rev != nil || oerr != nil {
+			if rev, oerr := revoke(c, c.Secret, token, ""); rev != nil || oerr != nil {
 				t.Fatalf("revocation %+v, %v", rev, oerr)
 			}
 		}
 	})
 	t.Run("another client's token stays valid", func(t *testing.T) {
 		tok := f.codeTokens(t, c)
-		if rev, oerr := revoke(other, other.secret, tok.AccessToken, ""); rev != nil || oerr != nil {
+		if rev, oerr := revoke(other, other.Secret, tok.AccessToken, ""); rev != nil || oerr != nil {
 			t.Fatalf("revocation %+v, %v", rev, oerr)
 		}
 		if rev, oerr := revoke(other, "", f.implicitToken(t, c), ""); rev != nil || oerr != nil {
@@ -136,7 +137,7 @@ func TestRevoke(t *testing.T) {
 	t.Run("the generation moves", func(t *testing.T) {
 		tok := f.codeTokens(t, c)
 		gen := f.db.AccessGeneration()
-		if _, oerr := revoke(c, c.secret, tok.AccessToken, ""); oerr != nil {
+		if _, oerr := revoke(c, c.Secret, tok.AccessToken, ""); oerr != nil {
 			t.Fatal(oerr)
 		}
 		if f.db.AccessGeneration() == gen {
@@ -150,9 +151,9 @@ func TestIntrospect(t *testing.T) {
 	c, other := f.newApp(t, codeGrants...), f.newApp(t, codeGrants...)
 	tok := f.codeTokens(t, c)
 	ctx := context.Background()
-	introspect := func(client testClient, token string) *oauth.Introspection {
+	introspect := func(client fixture.Key, token string) *oauth.Introspection {
 		t.Helper()
-		got, oerr := f.srv.Introspect(ctx, &oauth.TokenHintRequest{Token: token, ClientID: client.ConsumerKey, ClientSecret: client.secret})
+		got, oerr := f.srv.Introspect(ctx, &oauth.TokenHintRequest{Token: token, ClientID: client.ConsumerKey, ClientSecret: client.Secret})
 		if oerr != nil {
 			t.Fatal(oerr)
 		}
