@@ -113,3 +113,81 @@ func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *Application, newK
 		return nil
 	})
 }
+
+const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at`
+
+func scanApplication(row interface{ Scan(...any) error }) (*Application, error) {
+	var a Application
+	var created int64
+	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = time.UnixMilli(created)
+	return &a, nil
+}
+
+// ApplicationsByOwner lists a user's applications by name.
+func (d *DB) ApplicationsByOwner(ctx context.Context, ownerID int64) ([]Application, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+applicationColumns+` FROM applications
+		WHERE owner_id = ? ORDER BY name COLLATE NOCASE`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	defer rows.Close()
+	var out []Application
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list applications: %w", err)
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}
+
+// OwnedApplication returns the application id of ownerID; another owner's
+// application is ErrNotFound, as if it did not exist.
+func (d *DB) OwnedApplication(ctx context.Context, ownerID, id int64) (*Application, error) {
+	a, err := scanApplication(d.r.QueryRowContext(ctx, `SELECT `+applicationColumns+` FROM applications
+		WHERE id = ? AND owner_id = ?`, id, ownerID))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("application %d", id), err)
+	}
+	return a, nil
+}
+
+// UpdateApplication saves a.Name, Description, CallbackURL and Tier of an
+// application of a.OwnerID; a name the owner already uses is ErrConflict.
+func (d *DB) UpdateApplication(ctx context.Context, a *Application) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE applications SET name = ?, description = ?, callback_url = ?, tier = ?
+		WHERE id = ? AND owner_id = ?`, a.Name, a.Description, a.CallbackURL, a.Tier, a.ID, a.OwnerID)
+	if isUnique(err) {
+		return fmt.Errorf("rename application to %q: %w", a.Name, ErrConflict)
+	}
+	return oneRow(res, err, fmt.Sprintf("update application %d", a.ID))
+}
+
+// DeleteApplication deletes an application of ownerID with its keys,
+// tokens, codes and subscriptions (foreign keys cascade): all its access
+// ends at once.
+func (d *DB) DeleteApplication(ctx context.Context, ownerID, id int64) error {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM applications WHERE id = ? AND owner_id = ?`, id, ownerID)
+	if err := oneRow(res, err, fmt.Sprintf("delete application %d", id)); err != nil {
+		return err
+	}
+	d.accessChanged()
+	return nil
+}
+
+// oneRow checks that a write changed a row: none is ErrNotFound.
+func oneRow(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}

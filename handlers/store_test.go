@@ -20,9 +20,10 @@ import (
 
 // storeEnv is a store served over real HTTPS on a real SQLite file.
 type storeEnv struct {
-	t   *testing.T
-	db  *db.DB
-	srv *httptest.Server
+	t     *testing.T
+	db    *db.DB
+	oauth *oauth.Server
+	srv   *httptest.Server
 }
 
 // newStore starts the store on a fresh database with the sample API.
@@ -42,10 +43,10 @@ func newStore(t *testing.T, opts ...handlers.Option) *storeEnv {
 // serveStore starts a store on an open database.
 func serveStore(t *testing.T, d *db.DB, opts ...handlers.Option) *storeEnv {
 	t.Helper()
-	h := handlers.New(oauth.NewServer(d, oauth.Validity{}, nil), d, opts...)
-	srv := httptest.NewTLSServer(web.New(web.Config{}, h).Store())
+	o := oauth.NewServer(d, oauth.Validity{}, nil)
+	srv := httptest.NewTLSServer(web.New(web.Config{}, handlers.New(o, d, opts...)).Store())
 	t.Cleanup(srv.Close)
-	return &storeEnv{t: t, db: d, srv: srv}
+	return &storeEnv{t: t, db: d, oauth: o, srv: srv}
 }
 
 // browser is one visitor: a cookie jar that does not follow redirects, so
@@ -160,4 +161,41 @@ func mustNotContain(t *testing.T, body string, unwanted ...string) {
 			t.Errorf("page has %q", w)
 		}
 	}
+}
+
+// addApplication adds an application through the form and returns its id.
+func (b *browser) addApplication(name string) int64 {
+	b.env.t.Helper()
+	p := b.submit("/store/applications", url.Values{"name": {name}, "tier": {"Gold"},
+		"callback_url": {"https://app.example.com/callback"}})
+	if p.status != http.StatusSeeOther {
+		b.env.t.Fatalf("add application %s: status %d\n%s", name, p.status, p.body)
+	}
+	u, err := b.env.db.UserAccount(context.Background(), b.username())
+	if err != nil {
+		b.env.t.Fatal(err)
+	}
+	apps, err := b.env.db.ApplicationsByOwner(context.Background(), u.ID)
+	if err != nil {
+		b.env.t.Fatal(err)
+	}
+	for _, a := range apps {
+		if a.Name == name {
+			return a.ID
+		}
+	}
+	b.env.t.Fatalf("application %s not stored", name)
+	return 0
+}
+
+var usernameShown = regexp.MustCompile(`data-testid="username">([^<]+)<`)
+
+// username is the name the header shows.
+func (b *browser) username() string {
+	b.env.t.Helper()
+	m := usernameShown.FindStringSubmatch(b.get("/store").body)
+	if m == nil {
+		b.env.t.Fatal("not logged in")
+	}
+	return m[1]
 }

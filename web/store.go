@@ -23,6 +23,16 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.POST("/logout", h.LogOut)
 	s.GET("/signup", h.ShowSignup)
 	s.POST("/signup", h.SignUp)
+
+	// Per route, not a Group's Use: that would also send unknown paths to the log-in page.
+	login := h.RequireLogin
+	s.GET("/applications", h.Applications, login)
+	s.GET("/applications/new", h.NewApplication, login)
+	s.POST("/applications", h.AddApplication, login)
+	s.GET("/applications/:id/edit", h.EditApplication, login)
+	s.POST("/applications/:id", h.UpdateApplication, login)
+	s.GET("/applications/:id/delete", h.ConfirmDeleteApplication, login)
+	s.POST("/applications/:id/delete", h.DeleteApplication, login)
 }
 
 // maxFormBytes bounds a store form; nothing the store takes comes near it.

@@ -1,0 +1,82 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// Key is a consumer key as its owner sees it in the store: its settings and
+// its newest application token's expiry, never its secret.
+type Key struct {
+	ID               int64
+	AppID            int64
+	KeyType          oauth.KeyType
+	ConsumerKey      string
+	GrantTypes       []string
+	CallbackURL      string
+	AppTokenValidity time.Duration // 0: the server's setting
+	CreatedAt        time.Time
+	// HasAppToken says whether an unrevoked application (client_credentials)
+	// token exists; AppTokenExpiresAt is the newest one's expiry (zero: never).
+	HasAppToken       bool
+	AppTokenExpiresAt time.Time
+}
+
+// KeysOfApplication returns an application's keys, production first.
+func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]Key, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT k.id, k.app_id, k.key_type, k.consumer_key, k.grant_types, k.callback_url,
+		k.app_token_validity, k.created_at,
+		EXISTS (SELECT 1 FROM tokens t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0),
+		(SELECT t.expires_at FROM tokens t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0
+			ORDER BY t.issued_at DESC LIMIT 1)
+		FROM consumer_keys k WHERE k.app_id = ? ORDER BY k.key_type`,
+		oauth.GrantClientCredentials, oauth.GrantClientCredentials, appID)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		var k Key
+		var keyType, grants string
+		var validity, created int64
+		var expires sql.NullInt64
+		if err := rows.Scan(&k.ID, &k.AppID, &keyType, &k.ConsumerKey, &grants, &k.CallbackURL, &validity, &created,
+			&k.HasAppToken, &expires); err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		k.KeyType = oauth.KeyType(keyType)
+		k.GrantTypes = words(grants)
+		k.AppTokenValidity = fromSeconds(validity)
+		k.CreatedAt = time.UnixMilli(created)
+		k.AppTokenExpiresAt = fromMillis(expires)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// ReplaceSecret gives a key a new secret (its hash): the old secret stops
+// working at once. Tokens already issued stay valid.
+func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE consumer_keys SET secret_hash = ? WHERE id = ?`, secret[:], keyID)
+	if err := oneRow(res, err, fmt.Sprintf("replace secret of key %d", keyID)); err != nil {
+		return err
+	}
+	d.accessChanged()
+	return nil
+}
+
+// RevokeApplicationTokens revokes every application (client_credentials)
+// token of a key, before the store issues its replacement.
+func (d *DB) RevokeApplicationTokens(ctx context.Context, keyID int64) error {
+	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE key_id = ? AND grant_type = ? AND revoked = 0`,
+		keyID, oauth.GrantClientCredentials); err != nil {
+		return fmt.Errorf("revoke application tokens of key %d: %w", keyID, err)
+	}
+	d.accessChanged()
+	return nil
+}

@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/apistore/apistore/templates/pages/store"
+	"github.com/labstack/echo/v4"
+)
+
+// applicationForm is the add and edit form of an application.
+type applicationForm struct {
+	Name        string `form:"name" validate:"required,max=100"`
+	Description string `form:"description" validate:"max=1000"`
+	CallbackURL string `form:"callback_url" validate:"callback"`
+	Tier        string `form:"tier" validate:"required,oneof=Unlimited Gold Silver Bronze"`
+}
+
+func (f *applicationForm) trim() {
+	f.Name, f.Description, f.CallbackURL = strings.TrimSpace(f.Name), strings.TrimSpace(f.Description), strings.TrimSpace(f.CallbackURL)
+}
+
+// Applications lists the user's applications, GET /store/applications.
+func (h *Handlers) Applications(c echo.Context) error {
+	apps, err := h.db.ApplicationsByOwner(c.Request().Context(), h.CurrentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	views := make([]store.ApplicationView, len(apps))
+	for i := range apps {
+		views[i] = applicationView(&apps[i])
+	}
+	return render(c, http.StatusOK, store.Applications(h.page(c, "My Applications", layout.NavApplications), views))
+}
+
+func applicationView(a *db.Application) store.ApplicationView {
+	return store.ApplicationView{ID: a.ID, Name: a.Name, Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier}
+}
+
+// NewApplication is the empty add form, GET /store/applications/new.
+func (h *Handlers) NewApplication(c echo.Context) error {
+	return h.applicationForm(c, http.StatusOK, store.ApplicationForm{Tier: db.Tiers[0]})
+}
+
+func (h *Handlers) applicationForm(c echo.Context, status int, f store.ApplicationForm) error {
+	f.Tiers = db.Tiers
+	title := "Add application"
+	if f.ID != 0 {
+		title = "Edit application"
+	}
+	return render(c, status, store.EditApplication(h.page(c, title, layout.NavApplications), f))
+}
+
+// AddApplication creates an application, POST /store/applications.
+func (h *Handlers) AddApplication(c echo.Context) error {
+	return h.saveApplication(c, &db.Application{OwnerID: h.CurrentUser(c).ID}, "added")
+}
+
+// EditApplication is the edit form, GET /store/applications/:id/edit.
+func (h *Handlers) EditApplication(c echo.Context) error {
+	a, err := h.ownedApplication(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return h.applicationForm(c, http.StatusOK, store.ApplicationForm{ID: a.ID, Name: a.Name,
+		Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier})
+}
+
+// UpdateApplication saves the edit form, POST /store/applications/:id.
+func (h *Handlers) UpdateApplication(c echo.Context) error {
+	a, err := h.ownedApplication(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return h.saveApplication(c, a, "saved")
+}
+
+// saveApplication validates the posted form into a and creates (a.ID == 0)
+// or updates it.
+func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done string) error {
+	var f applicationForm
+	errs, err := h.bindForm(c, &f)
+	if err != nil {
+		return err
+	}
+	view := store.ApplicationForm{ID: a.ID, Name: f.Name, Description: f.Description, CallbackURL: f.CallbackURL, Tier: f.Tier, Errors: errs}
+	if len(errs) > 0 {
+		return h.applicationForm(c, http.StatusUnprocessableEntity, view)
+	}
+	a.Name, a.Description, a.CallbackURL, a.Tier = f.Name, f.Description, f.CallbackURL, f.Tier
+	ctx := c.Request().Context()
+	if a.ID == 0 {
+		err = h.db.CreateApplication(ctx, a)
+	} else {
+		err = h.db.UpdateApplication(ctx, a)
+	}
+	if errors.Is(err, db.ErrConflict) {
+		view.Errors = map[string]string{"name": "You already have an application with this name."}
+		return h.applicationForm(c, http.StatusUnprocessableEntity, view)
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/store/applications")
+}
+
+// ConfirmDeleteApplication asks before deleting, GET /store/applications/:id/delete.
+func (h *Handlers) ConfirmDeleteApplication(c echo.Context) error {
+	a, err := h.ownedApplication(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, store.DeleteApplication(h.page(c, "Delete "+a.Name, layout.NavApplications), applicationView(a)))
+}
+
+// DeleteApplication deletes an application and ends all its keys and
+// tokens, POST /store/applications/:id/delete.
+func (h *Handlers) DeleteApplication(c echo.Context) error {
+	a, err := h.ownedApplication(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.db.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID); err != nil {
+		return err
+	}
+	if err := h.flash(c, "Application "+a.Name+" deleted; its keys and tokens no longer work."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/store/applications")
+}
+
+// errNoApplication is the answer for an application id that is not the
+// user's: the same 404 as for one that does not exist.
+var errNoApplication = echo.NewHTTPError(http.StatusNotFound,
+	"There is no such application among yours. It may have been deleted.")
+
+// ownedApplication loads the logged-in user's application with the id in
+// the URL or form; any other id is errNoApplication.
+func (h *Handlers) ownedApplication(c echo.Context, rawID string) (*db.Application, error) {
+	id, err := strconv.ParseInt(rawID, 10, 64)
+	if err != nil {
+		return nil, errNoApplication
+	}
+	a, err := h.db.OwnedApplication(c.Request().Context(), h.CurrentUser(c).ID, id)
+	if isNotFound(err) {
+		return nil, errNoApplication
+	}
+	return a, err
+}

@@ -1,0 +1,159 @@
+package handlers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+func TestApplicationsNeedLogin(t *testing.T) {
+	b := newStore(t).browser()
+	for _, path := range []string{"/store/applications", "/store/applications/new", "/store/applications/1/edit"} {
+		p := b.get(path)
+		if p.status != http.StatusSeeOther || p.location != "/store/login?return="+url.QueryEscape(path) {
+			t.Errorf("%s: %d to %q", path, p.status, p.location)
+		}
+	}
+	if p := b.submit("/store/applications", url.Values{"name": {"x"}, "tier": {"Gold"}}); p.status != http.StatusSeeOther || p.location != "/store/login" {
+		t.Errorf("anonymous POST: %d to %q", p.status, p.location)
+	}
+}
+
+func TestApplicationAddEditDelete(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+
+	mustContain(t, b.get("/store/applications").body, "No applications yet — add one.", `href="/store/applications/new"`)
+	mustContain(t, b.get("/store/applications/new").body, `<label for="f-name">Name</label>`, `<option value="Bronze">`)
+
+	id := b.addApplication(`<script>alert("x")</script>`)
+	list := b.get("/store/applications").body
+	mustContain(t, list, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;", "Gold", "https://app.example.com/callback")
+	mustNotContain(t, list, `<script>alert`)
+
+	edit := fmt.Sprintf("/store/applications/%d", id)
+	mustContain(t, b.get(edit+"/edit").body, `value="https://app.example.com/callback"`, `<option value="Gold" selected>`)
+	p := b.submit(edit, url.Values{"name": {"Shop"}, "description": {"Orders pizza"}, "tier": {"Silver"}, "callback_url": {""}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	list = b.get("/store/applications").body
+	mustContain(t, list, "Shop", "Orders pizza", "Silver", "Application Shop saved.")
+	mustNotContain(t, list, "app.example.com")
+
+	mustContain(t, b.get(edit+"/delete").body, "Delete Shop?", "Delete application")
+	if p := b.submit(edit+"/delete", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", p.status)
+	}
+	mustContain(t, b.get("/store/applications").body, "No applications yet", "Application Shop deleted")
+}
+
+func TestApplicationValidation(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	b.addApplication("Taken")
+	id := b.addApplication("Other")
+	tests := []struct {
+		name, field, value, message string
+	}{
+		{"no name", "name", "  ", "Fill this in."},
+		{"long name", "name", strings.Repeat("n", 101), "Use at most 100 characters."},
+		{"duplicate name, other case", "name", "TAKEN", "You already have an application with this name."},
+		{"long description", "description", strings.Repeat("d", 1001), "Use at most 1000 characters."},
+		{"relative callback", "callback_url", "/callback", "The callback URL must be an absolute URL"},
+		{"http callback off loopback", "callback_url", "http://app.example.com/cb", "An http callback URL must be on localhost"},
+		{"callback with fragment", "callback_url", "https://app.example.com/cb#x", "must not have a fragment"},
+		{"ftp callback", "callback_url", "ftp://app.example.com/cb", "must use https"},
+		{"unknown tier", "tier", "Platinum", "Choose one of: Unlimited, Gold, Silver, Bronze."},
+	}
+	for _, path := range []string{"/store/applications", fmt.Sprintf("/store/applications/%d", id)} {
+		for _, tt := range tests {
+			t.Run(path+" "+tt.name, func(t *testing.T) {
+				form := url.Values{"name": {"Fresh"}, "description": {"kept text"}, "tier": {"Bronze"}, "callback_url": {"http://127.0.0.1:8000/cb"}}
+				form.Set(tt.field, tt.value)
+				p := b.submit(path, form)
+				if p.status != http.StatusUnprocessableEntity {
+					t.Fatalf("status %d", p.status)
+				}
+				mustContain(t, p.body, tt.message)
+				if tt.field != "description" {
+					mustContain(t, p.body, "kept text")
+				}
+			})
+		}
+	}
+	list := b.get("/store/applications").body
+	mustNotContain(t, list, "Fresh")
+	mustContain(t, list, "Other")
+}
+
+func TestApplicationsOfOthersAre404(t *testing.T) {
+	env := newStore(t)
+	alice := env.browser()
+	alice.signUp("alice", "alice-password")
+	id := alice.addApplication("AliceApp")
+	bob := env.browser()
+	bob.signUp("bob", "bob-password")
+
+	base := fmt.Sprintf("/store/applications/%d", id)
+	for _, path := range []string{base + "/edit", base + "/delete", "/store/applications/999/edit", "/store/applications/x/edit"} {
+		if p := bob.get(path); p.status != http.StatusNotFound {
+			t.Errorf("GET %s: %d", path, p.status)
+		}
+	}
+	if p := bob.submit(base, url.Values{"name": {"Stolen"}, "tier": {"Gold"}}); p.status != http.StatusNotFound {
+		t.Errorf("POST edit: %d", p.status)
+	}
+	if p := bob.submit(base+"/delete", nil); p.status != http.StatusNotFound {
+		t.Errorf("POST delete: %d", p.status)
+	}
+	mustNotContain(t, bob.get("/store/applications").body, "AliceApp")
+	mustContain(t, alice.get("/store/applications").body, "AliceApp")
+}
+
+func TestDeletingAnApplicationEndsItsTokens(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Doomed")
+	ctx := context.Background()
+	secret := oauth.NewSecret()
+	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
+		SecretHash: oauth.HashOf(secret), GrantTypes: oauth.DefaultGrantTypes}
+	if err := env.db.CreateKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	client, err := env.db.ClientByKey(ctx, key.ConsumerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, oerr := env.oauth.IssueApplicationToken(ctx, client)
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	if _, err := env.oauth.Validate(ctx, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	gen := env.db.AccessGeneration()
+
+	if p := b.submit(fmt.Sprintf("/store/applications/%d/delete", id), nil); p.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d", p.status)
+	}
+	if _, err := env.oauth.Validate(ctx, tok.AccessToken); !errors.Is(err, oauth.ErrInvalidToken) {
+		t.Errorf("token after delete: %v", err)
+	}
+	if _, oerr := env.oauth.AuthenticateClient(ctx, key.ConsumerKey, secret); oerr == nil {
+		t.Error("the deleted application's key still authenticates")
+	}
+	if env.db.AccessGeneration() == gen {
+		t.Error("deleting an application did not change the access generation")
+	}
+}
