@@ -17,10 +17,6 @@ func (h *Handlers) Discovery(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(scopes))
-	for i, s := range scopes {
-		names[i] = s.Name
-	}
 	issuer := c.Scheme() + "://" + c.Request().Host
-	return c.JSON(http.StatusOK, oauth.NewMetadata(issuer, names))
+	return c.JSON(http.StatusOK, oauth.NewMetadata(issuer, scopeNames(scopes)))
 }

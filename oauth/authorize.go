@@ -82,7 +82,7 @@ type Authorization struct {
 // results set the error goes back to the client with a.ErrorURL.
 func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Authorization, *Error) {
 	if r.ClientID == "" {
-		return nil, ErrInvalidRequest("client_id is missing")
+		return nil, ErrInvalidRequest("the client_id parameter is missing")
 	}
 	c, err := s.store.ClientByKey(ctx, r.ClientID)
 	if errors.Is(err, ErrNotFound) {
@@ -95,7 +95,7 @@ func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Auth
 		return nil, ErrInvalidRequest("the application " + strconv.Quote(c.AppName) + " has no callback URL registered for this key")
 	}
 	if r.RedirectURI != "" && r.RedirectURI != c.CallbackURL {
-		return nil, ErrInvalidRequest("redirect_uri does not match the callback URL registered for this key")
+		return nil, ErrInvalidRequest("the redirect_uri does not match the callback URL registered for this key")
 	}
 	a := &Authorization{Request: *r, Client: c, RedirectURI: c.CallbackURL}
 	var grant string

@@ -58,6 +58,7 @@ func newAPIApp(h *handlers.Handlers) *echo.Echo {
 	e.Any("/revoke", h.Revoke)
 	e.Any("/introspect", h.Introspect)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
+	authorizeRoutes(e, h)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
 	return e
 }

@@ -33,6 +33,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.POST("/applications/:id", h.UpdateApplication, login)
 	s.GET("/applications/:id/delete", h.ConfirmDeleteApplication, login)
 	s.POST("/applications/:id/delete", h.DeleteApplication, login)
+	s.GET("/authorized", h.AuthorizedApps, login)
+	s.POST("/authorized/revoke", h.RevokeAccess, login)
 }
 
 // maxFormBytes bounds a store form; nothing the store takes comes near it.

@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/apistore/apistore/templates/pages/consent"
+	"github.com/labstack/echo/v4"
+)
+
+// AuthorizedApps lists the applications the user has approved at the
+// consent page, GET /store/authorized.
+func (h *Handlers) AuthorizedApps(c echo.Context) error {
+	u := h.CurrentUser(c)
+	list, err := h.db.Consents(c.Request().Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	apps := make([]consent.App, len(list))
+	for i, a := range list {
+		apps[i] = consent.App{ID: a.AppID, Name: a.AppName, Owner: a.Owner, Scopes: a.Scopes,
+			Remembered: a.Remember, ApprovedAt: a.ApprovedAt.UTC().Format("2 Jan 2006 15:04 UTC")}
+	}
+	return render(c, http.StatusOK, consent.Authorized(h.page(c, "Authorized applications", layout.NavAuthorized), apps))
+}
+
+// revokeAccessForm names the application whose approval to withdraw.
+type revokeAccessForm struct {
+	AppID int64 `form:"app_id" validate:"required,gt=0"`
+}
+
+// RevokeAccess withdraws the user's approval of an application, POST
+// /store/authorized/revoke: its tokens end and the remembered decision is
+// forgotten at once.
+func (h *Handlers) RevokeAccess(c echo.Context) error {
+	var f revokeAccessForm
+	problems, err := h.bindForm(c, &f)
+	if err != nil {
+		return err
+	}
+	if problems != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "Choose an application from the list.")
+	}
+	err = h.db.RevokeConsent(c.Request().Context(), h.CurrentUser(c).ID, f.AppID)
+	if isNotFound(err) {
+		return echo.NewHTTPError(http.StatusNotFound, "You have not authorized this application, or its access was already revoked.")
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.flash(c, "Access revoked: the application's tokens no longer work."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/store/authorized")
+}
