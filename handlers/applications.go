@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/templates/components"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
@@ -39,6 +40,15 @@ func (h *Handlers) Applications(c echo.Context) error {
 
 func applicationView(a *db.Application) store.ApplicationView {
 	return store.ApplicationView{ID: a.ID, Name: a.Name, Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier}
+}
+
+// appOptions are the choices of an application picker.
+func appOptions(apps []db.Application) []components.Option {
+	out := make([]components.Option, len(apps))
+	for i, a := range apps {
+		out[i] = components.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name}
+	}
+	return out
 }
 
 // NewApplication is the empty add form, GET /store/applications/new.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -25,7 +26,17 @@ var checks = map[string]func(string) error{
 		}
 		return oauth.CheckRedirectURI(s)
 	},
+	"seconds": func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 || n > maxValiditySeconds {
+			return fmt.Errorf("enter the token validity in seconds, from 1 to %d (ten years)", maxValiditySeconds)
+		}
+		return nil
+	},
 }
+
+// maxValiditySeconds bounds a key's token validity: ten years.
+const maxValiditySeconds = 10 * 365 * 24 * 60 * 60
 
 // newValidator returns a validator whose errors name fields by their form
 // names, with the oauth rules registered as tags.

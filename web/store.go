@@ -35,6 +35,13 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.POST("/applications/:id/delete", h.DeleteApplication, login)
 	s.GET("/authorized", h.AuthorizedApps, login)
 	s.POST("/authorized/revoke", h.RevokeAccess, login)
+	s.POST("/applications/:id/unsubscribe", h.Unsubscribe, login)
+	s.GET("/apis/:id", h.ShowAPI)
+	s.POST("/apis/:id/subscribe", h.Subscribe, login)
+	s.GET("/subscriptions", h.Subscriptions, login)
+	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
+	s.POST("/subscriptions/:app/:type/token", h.RegenerateToken, login)
+	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
 }
 
 // maxFormBytes bounds a store form; nothing the store takes comes near it.

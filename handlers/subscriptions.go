@@ -1,0 +1,332 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/apistore/apistore/templates/pages/store"
+	"github.com/labstack/echo/v4"
+)
+
+// generateForm is a key panel's Generate form.
+type generateForm struct {
+	Validity    string   `form:"validity" validate:"seconds"`
+	GrantTypes  []string `form:"grant_types"`
+	CallbackURL string   `form:"callback_url" validate:"callback"`
+}
+
+func (f *generateForm) trim() {
+	f.Validity, f.CallbackURL = strings.TrimSpace(f.Validity), strings.TrimSpace(f.CallbackURL)
+}
+
+// revealed is what a key panel shows once, after the POST that made it, or
+// the Generate form sent back with its errors.
+type revealed struct {
+	keyType oauth.KeyType
+	secret  string
+	token   *oauth.TokenResponse
+	message string
+	form    *store.GenerateForm
+}
+
+// keyTypeInfo is a key type with its URL segment and panel title.
+type keyTypeInfo struct {
+	t     oauth.KeyType
+	slug  string
+	title string
+}
+
+// keyTypes are the key panels, in order.
+var keyTypes = []keyTypeInfo{
+	{oauth.Production, "production", "Production"},
+	{oauth.Sandbox, "sandbox", "Sandbox"},
+}
+
+// Subscriptions is My Subscriptions for one application (?app=ID, default
+// the first), GET /store/subscriptions.
+func (h *Handlers) Subscriptions(c echo.Context) error {
+	u := h.CurrentUser(c)
+	var app *db.Application
+	if raw := c.QueryParam("app"); raw != "" {
+		var err error
+		if app, err = h.ownedApplication(c, raw); err != nil {
+			return err
+		}
+	} else {
+		apps, err := h.db.ApplicationsByOwner(c.Request().Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		if len(apps) > 0 {
+			app = &apps[0]
+		}
+	}
+	return h.subscriptionsPage(c, http.StatusOK, app, nil)
+}
+
+// subscriptionsPage renders My Subscriptions for app (nil: the user has
+// none), with r shown in its panel.
+func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *db.Application, r *revealed) error {
+	ctx := c.Request().Context()
+	page := h.page(c, "My Subscriptions", layout.NavSubscriptions)
+	apps, err := h.db.ApplicationsByOwner(ctx, h.CurrentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	v := store.SubscriptionsView{Apps: appOptions(apps)}
+	if app == nil {
+		return render(c, status, store.Subscriptions(page, v))
+	}
+	v.App = applicationView(app)
+	keys, err := h.db.KeysOfApplication(ctx, app.ID)
+	if err != nil {
+		return err
+	}
+	for _, kt := range keyTypes {
+		panel := store.KeyPanel{Type: kt.slug, Title: kt.title}
+		if i := slices.IndexFunc(keys, func(k db.Key) bool { return k.KeyType == kt.t }); i >= 0 {
+			h.describeKey(&panel, &keys[i])
+		} else {
+			panel.Form = h.defaultGenerateForm(app)
+		}
+		if r != nil && r.keyType == kt.t {
+			h.reveal(&panel, r)
+		}
+		v.Panels = append(v.Panels, panel)
+	}
+	subs, err := h.db.SubscriptionsOfApplication(ctx, app.ID)
+	if err != nil {
+		return err
+	}
+	v.Subscriptions = subscriptionViews(subs)
+	return render(c, status, store.Subscriptions(page, v))
+}
+
+// describeKey fills a panel with what is kept of a key.
+func (h *Handlers) describeKey(p *store.KeyPanel, k *db.Key) {
+	p.Generated = true
+	p.ConsumerKey, p.GrantTypes, p.CallbackURL = k.ConsumerKey, k.GrantTypes, k.CallbackURL
+	validity := k.AppTokenValidity
+	if validity == 0 {
+		validity = h.oauth.Validity().AppToken
+	}
+	p.Validity = describeValidity(validity)
+	switch {
+	case !k.HasAppToken:
+		p.TokenStatus = "none valid: Re-generate issues one"
+	case k.AppTokenExpiresAt.IsZero():
+		p.TokenStatus = "never expires"
+	case !h.now().Before(k.AppTokenExpiresAt):
+		p.TokenStatus = "expired " + formatTime(k.AppTokenExpiresAt) + ": Re-generate issues a new one"
+	default:
+		p.TokenStatus = "expires " + formatTime(k.AppTokenExpiresAt)
+	}
+}
+
+func describeValidity(d time.Duration) string {
+	if d < 0 {
+		return "tokens never expire"
+	}
+	return fmt.Sprintf("%d seconds", int64(d/time.Second))
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// reveal adds to a panel what is shown once.
+func (h *Handlers) reveal(p *store.KeyPanel, r *revealed) {
+	if r.form != nil {
+		p.Form = *r.form
+	}
+	p.Secret, p.Message = r.secret, r.message
+	if r.token != nil {
+		p.AccessToken = r.token.AccessToken
+		p.TokenExpiry = "never"
+		if r.token.ExpiresIn > 0 {
+			p.TokenExpiry = fmt.Sprintf("in %d seconds (%s)", r.token.ExpiresIn,
+				formatTime(h.now().Add(time.Duration(r.token.ExpiresIn)*time.Second)))
+		}
+	}
+}
+
+// defaultGenerateForm is the Generate form as first shown: the server's
+// validity, every grant but implicit, and the application's callback URL.
+func (h *Handlers) defaultGenerateForm(app *db.Application) store.GenerateForm {
+	return store.GenerateForm{
+		Validity:    strconv.FormatInt(int64(h.oauth.Validity().AppToken/time.Second), 10),
+		Grants:      grantChoices(oauth.DefaultGrantTypes),
+		CallbackURL: app.CallbackURL,
+	}
+}
+
+func grantChoices(checked []string) []store.GrantChoice {
+	out := make([]store.GrantChoice, len(oauth.AllGrantTypes))
+	for i, g := range oauth.AllGrantTypes {
+		out[i] = store.GrantChoice{Name: g, Checked: slices.Contains(checked, g)}
+	}
+	return out
+}
+
+// keyTarget loads the user's application and the key type named in the
+// URL (/store/subscriptions/:app/:type/…); anything else is a 404.
+func (h *Handlers) keyTarget(c echo.Context) (*db.Application, oauth.KeyType, error) {
+	app, err := h.ownedApplication(c, c.Param("app"))
+	if err != nil {
+		return nil, "", err
+	}
+	i := slices.IndexFunc(keyTypes, func(kt keyTypeInfo) bool { return kt.slug == c.Param("type") })
+	if i < 0 {
+		return nil, "", echo.ErrNotFound
+	}
+	return app, keyTypes[i].t, nil
+}
+
+// GenerateKeys makes an application's production or sandbox key with an
+// application token, and shows its secret and token once, POST
+// /store/subscriptions/:app/:type/generate.
+func (h *Handlers) GenerateKeys(c echo.Context) error {
+	app, kt, err := h.keyTarget(c)
+	if err != nil {
+		return err
+	}
+	var f generateForm
+	errs, err := h.bindForm(c, &f)
+	if err != nil {
+		return err
+	}
+	if gerr := oauth.CheckGrantTypes(f.GrantTypes); gerr != nil {
+		if errs == nil {
+			errs = map[string]string{}
+		}
+		errs["grant_types"] = "Allow at least one of the listed grant types."
+	}
+	if len(errs) > 0 {
+		form := store.GenerateForm{Validity: f.Validity, Grants: grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}
+		return h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: kt, form: &form})
+	}
+	seconds, _ := strconv.ParseInt(f.Validity, 10, 64) // checked by the "seconds" rule
+	secret := oauth.NewSecret()
+	key := &oauth.Client{AppID: app.ID, KeyType: kt, ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret),
+		GrantTypes: f.GrantTypes, CallbackURL: f.CallbackURL, Validity: oauth.Validity{AppToken: time.Duration(seconds) * time.Second}}
+	err = h.db.CreateKey(c.Request().Context(), key)
+	if errors.Is(err, db.ErrConflict) {
+		// Generated meanwhile, e.g. in another tab: show what exists.
+		return h.subscriptionsPage(c, http.StatusConflict, app, &revealed{keyType: kt,
+			message: "These keys were already generated; their secret cannot be shown again. Use Regenerate secret for a new one."})
+	}
+	if err != nil {
+		return err
+	}
+	r := &revealed{keyType: kt, secret: secret}
+	if err := h.issueAppToken(c, key.ConsumerKey, r); err != nil {
+		return err
+	}
+	return h.subscriptionsPage(c, http.StatusOK, app, r)
+}
+
+// issueAppToken issues an application token for a key into r; a key that
+// does not allow client_credentials gets a message instead.
+func (h *Handlers) issueAppToken(c echo.Context, consumerKey string, r *revealed) error {
+	client, err := h.db.ClientByKey(c.Request().Context(), consumerKey)
+	if err != nil {
+		return err
+	}
+	tok, oerr := h.oauth.IssueApplicationToken(c.Request().Context(), client)
+	switch {
+	case oerr == nil:
+		r.token = tok
+	case oerr.Code == oauth.ErrCodeUnauthorizedClient:
+		r.message = "No application token: these keys do not allow the client_credentials grant."
+	default:
+		return oerr
+	}
+	return nil
+}
+
+// ownedKey returns the key of the URL's application and type, or a 404.
+func (h *Handlers) ownedKey(c echo.Context) (*db.Application, *db.Key, error) {
+	app, kt, err := h.keyTarget(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := h.db.KeysOfApplication(c.Request().Context(), app.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	i := slices.IndexFunc(keys, func(k db.Key) bool { return k.KeyType == kt })
+	if i < 0 {
+		return nil, nil, echo.NewHTTPError(http.StatusNotFound, "These keys have not been generated yet.")
+	}
+	return app, &keys[i], nil
+}
+
+// RegenerateToken revokes a key's application tokens at once and issues a
+// new one, POST /store/subscriptions/:app/:type/token.
+func (h *Handlers) RegenerateToken(c echo.Context) error {
+	app, key, err := h.ownedKey(c)
+	if err != nil {
+		return err
+	}
+	if err := h.db.RevokeApplicationTokens(c.Request().Context(), key.ID); err != nil {
+		return err
+	}
+	r := &revealed{keyType: key.KeyType}
+	if err := h.issueAppToken(c, key.ConsumerKey, r); err != nil {
+		return err
+	}
+	return h.subscriptionsPage(c, http.StatusOK, app, r)
+}
+
+// RegenerateSecret gives a key a new consumer secret; the old one stops
+// working at once. POST /store/subscriptions/:app/:type/secret.
+func (h *Handlers) RegenerateSecret(c echo.Context) error {
+	app, key, err := h.ownedKey(c)
+	if err != nil {
+		return err
+	}
+	secret := oauth.NewSecret()
+	if err := h.db.ReplaceSecret(c.Request().Context(), key.ID, oauth.HashOf(secret)); err != nil {
+		return err
+	}
+	return h.subscriptionsPage(c, http.StatusOK, app, &revealed{keyType: key.KeyType, secret: secret})
+}
+
+// unsubscribeForm names the API to unsubscribe from and the page to return to.
+type unsubscribeForm struct {
+	API  int64  `form:"api"`
+	From string `form:"from"`
+}
+
+// Unsubscribe ends an application's subscription, POST
+// /store/applications/:id/unsubscribe.
+func (h *Handlers) Unsubscribe(c echo.Context) error {
+	app, err := h.ownedApplication(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	var f unsubscribeForm
+	if _, err := h.bindForm(c, &f); err != nil {
+		return err
+	}
+	err = h.db.Unsubscribe(c.Request().Context(), app.ID, f.API)
+	if isNotFound(err) {
+		return echo.NewHTTPError(http.StatusNotFound, "This application is not subscribed to that API.")
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.flash(c, app.Name+" is unsubscribed; its tokens no longer reach that API."); err != nil {
+		return err
+	}
+	if f.From == "api" {
+		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/apis/%d", f.API))
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
+}
