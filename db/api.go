@@ -68,6 +68,11 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *API) error {
 	if a.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
+	return insertResources(ctx, tx, a)
+}
+
+// insertResources stores a's resources under a.ID.
+func insertResources(ctx context.Context, tx *sql.Tx, a *API) error {
 	for i := range a.Resources {
 		r := &a.Resources[i]
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_resources (api_id, method, path, scope) VALUES (?, ?, ?, ?)`,
@@ -86,7 +91,12 @@ const apiColumns = `id, name, version, context, description, production_url, san
 
 // PublishedAPIs lists the published APIs by name and version, with resources.
 func (d *DB) PublishedAPIs(ctx context.Context) ([]API, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE status = ? ORDER BY name, version`, APIPublished)
+	return d.listAPIs(ctx, `WHERE status = ?`, APIPublished)
+}
+
+// listAPIs lists the APIs a WHERE clause selects, with their resources.
+func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]API, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+` FROM apis `+where+` ORDER BY name, version`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list APIs: %w", err)
 	}

@@ -38,6 +38,10 @@ type DB struct {
 	jobs       chan writeJob
 	writerDone chan struct{}
 	insertTok  *sql.Stmt
+	// watch is one dedicated connection for PRAGMA data_version (see
+	// DataVersion), which is only comparable on the same connection.
+	watch        *sql.DB
+	dataVersionQ *sql.Stmt
 }
 
 // AccessGeneration changes whenever a write of this process ends some access.
@@ -70,7 +74,18 @@ func Open(path string) (*DB, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	d.r = r
+	if d.watch, err = sql.Open("sqlite", dsn+common+"&_pragma=query_only(1)"); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	d.watch.SetMaxOpenConns(1)
+	d.watch.SetConnMaxIdleTime(0)
 	if d.insertTok, err = w.Prepare(insertToken); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
+	if d.dataVersionQ, err = d.watch.Prepare(`PRAGMA data_version`); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
@@ -84,7 +99,7 @@ func (d *DB) Close() error {
 		d.stopWriter()
 	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(d.r.Close(), d.w.Close())
+	return errors.Join(d.watch.Close(), d.r.Close(), d.w.Close())
 }
 
 // Ping checks that the database answers.

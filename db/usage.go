@@ -1,0 +1,75 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Usage is one call through the gateway.
+type Usage struct {
+	At         time.Time
+	AppID      int64
+	APIID      int64
+	APIName    string
+	APIVersion string
+	Method     string
+	Resource   string // the matched URL template; empty when none matched
+	KeyType    string
+	Status     int
+	Latency    time.Duration
+}
+
+// usageColumns is the number of values one usage row takes.
+const usageColumns = 10
+
+// usageChunk keeps each INSERT under SQLite's limit of 32766 bound values.
+const usageChunk = 1000
+
+// RecordUsage stores a batch of calls in one transaction.
+func (d *DB) RecordUsage(ctx context.Context, calls []Usage) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(calls); start += usageChunk {
+			chunk := calls[start:min(start+usageChunk, len(calls))]
+			args := make([]any, 0, len(chunk)*usageColumns)
+			for _, u := range chunk {
+				args = append(args, u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource,
+					u.KeyType, u.Status, u.Latency.Microseconds())
+			}
+			row := "(" + strings.TrimSuffix(strings.Repeat("?,", usageColumns), ",") + ")"
+			query := `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource, key_type, status, latency_us)
+				VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", len(chunk)), ",")
+			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+				return fmt.Errorf("record usage: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// UsageOf lists an application's recorded calls, newest first, at most limit.
+func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]Usage, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, latency_us
+		FROM api_usage WHERE app_id = ? ORDER BY at DESC, id DESC LIMIT ?`, appID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list usage: %w", err)
+	}
+	defer rows.Close()
+	var out []Usage
+	for rows.Next() {
+		var u Usage
+		var at, latency int64
+		if err := rows.Scan(&at, &u.AppID, &u.APIID, &u.APIName, &u.APIVersion, &u.Method, &u.Resource, &u.KeyType,
+			&u.Status, &latency); err != nil {
+			return nil, fmt.Errorf("list usage: %w", err)
+		}
+		u.At, u.Latency = time.UnixMilli(at), time.Duration(latency)*time.Microsecond
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
