@@ -30,6 +30,9 @@ type Config struct {
 	PortOffset int    // added to every non-zero port, as WSO2's offset
 	TLSCert    string
 	TLSKey     string
+	// Gateway serves the published APIs on the HTTPS and HTTP listeners,
+	// below the OAuth endpoints; nil serves none.
+	Gateway http.Handler
 }
 
 // Server is the running set of listeners.
@@ -42,7 +45,7 @@ type Server struct {
 
 // New builds the store and API applications over h.
 func New(cfg Config, h *handlers.Handlers) *Server {
-	return &Server{cfg: cfg, h: h, store: newStoreApp(h), api: newAPIApp(h)}
+	return &Server{cfg: cfg, h: h, store: newStoreApp(h), api: newAPIApp(h, cfg.Gateway)}
 }
 
 // API returns the token-endpoint-and-gateway application, for tests that
@@ -52,7 +55,7 @@ func (s *Server) API() http.Handler { return s.api }
 // Store returns the store application, for tests.
 func (s *Server) Store() http.Handler { return s.store }
 
-func newAPIApp(h *handlers.Handlers) *echo.Echo {
+func newAPIApp(h *handlers.Handlers, gateway http.Handler) *echo.Echo {
 	e := newEcho()
 	e.Any("/token", h.Token)
 	e.Any("/revoke", h.Revoke)
@@ -60,6 +63,11 @@ func newAPIApp(h *handlers.Handlers) *echo.Echo {
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
 	authorizeRoutes(e, h)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
+	if gateway != nil {
+		// Echo prefers static routes to this wildcard, so the OAuth
+		// endpoints keep priority over API contexts.
+		e.Any("/*", echo.WrapHandler(gateway))
+	}
 	return e
 }
 

@@ -31,6 +31,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	codeV := fs.Int("code-validity", 300, "seconds an authorization code lives")
 	selfSignup := fs.Bool("self-signup", true, "let visitors create accounts on the store's Sign up page")
 	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
+	gwFlags := addGatewayFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +41,10 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	if *cleanup <= 0 {
 		return errors.New("--cleanup-interval must be positive")
+	}
+	gwConfig, err := gwFlags.config()
+	if err != nil {
+		return err
 	}
 	cfg.DataDir = *dataDir
 	d, err := openDB(cfg.DataDir)
@@ -52,6 +57,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	srv := oauth.NewServer(d, validity, nil)
 	go cleanTokens(ctx, d, *cleanup)
+	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
+	if err != nil {
+		return err
+	}
+	defer stopGateway()
+	cfg.Gateway = gw
 	fmt.Fprintf(s.out, "apistore: data in %s\n", cfg.DataDir)
 	hashKey, blockKey, err := web.LoadSessionKeys(cfg.DataDir)
 	if err != nil {

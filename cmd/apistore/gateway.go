@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/pizzashack"
+)
+
+// gatewayFlags are serve's settings of the gateway.
+type gatewayFlags struct {
+	gold, silver, bronze int
+	connectTimeout       time.Duration
+	backendTimeout       time.Duration
+}
+
+// addGatewayFlags registers the gateway's flags on serve's flag set.
+func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
+	g := &gatewayFlags{}
+	fs.IntVar(&g.gold, "tier-gold", gateway.DefaultLimits["Gold"], "requests per minute of a Gold subscription (0: unlimited)")
+	fs.IntVar(&g.silver, "tier-silver", gateway.DefaultLimits["Silver"], "requests per minute of a Silver subscription (0: unlimited)")
+	fs.IntVar(&g.bronze, "tier-bronze", gateway.DefaultLimits["Bronze"], "requests per minute of a Bronze subscription (0: unlimited)")
+	fs.DurationVar(&g.connectTimeout, "backend-connect-timeout", 5*time.Second, "how long the gateway tries to connect to a backend")
+	fs.DurationVar(&g.backendTimeout, "backend-timeout", 60*time.Second, "how long the gateway waits for a backend's response headers (then 504)")
+	return g
+}
+
+// config checks the flags and turns them into the gateway's configuration.
+func (g *gatewayFlags) config() (gateway.Config, error) {
+	if g.gold < 0 || g.silver < 0 || g.bronze < 0 {
+		return gateway.Config{}, errors.New("--tier-gold, --tier-silver and --tier-bronze must not be negative")
+	}
+	if g.connectTimeout <= 0 || g.backendTimeout <= 0 {
+		return gateway.Config{}, errors.New("--backend-connect-timeout and --backend-timeout must be positive")
+	}
+	return gateway.Config{
+		Limits:         map[string]int{"Gold": g.gold, "Silver": g.silver, "Bronze": g.bronze},
+		ConnectTimeout: g.connectTimeout,
+		BackendTimeout: g.backendTimeout,
+	}, nil
+}
+
+// startGateway serves the sample PizzaShack backend on loopback, points the
+// sample API at it (its port changes from run to run) and returns the
+// gateway, with a function that stops both once the listeners are shut down.
+func startGateway(ctx context.Context, cfg gateway.Config, o *oauth.Server, d *db.DB) (*gateway.Gateway, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("sample backend: %w", err)
+	}
+	srv := &http.Server{Handler: pizzashack.New().Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("sample backend stopped", "err", err)
+		}
+	}()
+	if err := d.PointSampleAPI(ctx, "http://"+ln.Addr().String()); err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	gw := gateway.New(o, d, cfg)
+	return gw, func() {
+		gw.Close()
+		_ = srv.Close()
+	}, nil
+}

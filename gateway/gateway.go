@@ -1,0 +1,315 @@
+// Package gateway serves published APIs at /{context}/{version}/{path}: it
+// validates bearer tokens through the oauth core, checks subscriptions,
+// resource scopes and tier limits, proxies to the production or sandbox
+// endpoint, and records each call.
+//
+// Validation results are cached in memory, but never outlive a change: the
+// cache is keyed by the database's AccessGeneration (writes of this process
+// that end access) and DataVersion (any commit by another connection,
+// including admin subcommands run in another process), both read on every
+// request. Any change drops every cached token, subscription and route, so
+// a revoked token, a deleted user or a retired API is refused on the very
+// next request.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+)
+
+// Config tunes the gateway; zero fields take the defaults in New.
+type Config struct {
+	// Limits are requests per minute by tier; a tier not in the map, or with
+	// a limit of 0 or less, is unlimited. Nil means DefaultLimits.
+	Limits map[string]int
+	// ConnectTimeout bounds connecting to a backend (default 5s).
+	ConnectTimeout time.Duration
+	// BackendTimeout bounds waiting for a backend's response headers
+	// (default 60s); past it the caller gets 504.
+	BackendTimeout time.Duration
+	// UsageInterval and UsageBatch say how often, or after how many calls,
+	// usage is written (default 1s, 500).
+	UsageInterval time.Duration
+	UsageBatch    int
+	// Now is the clock of tier windows, token expiry and usage times
+	// (default time.Now).
+	Now func() time.Time
+}
+
+// Gateway is the http.Handler of published APIs.
+type Gateway struct {
+	oauth    *oauth.Server
+	db       *db.DB
+	now      func() time.Time
+	proxy    *httputil.ReverseProxy
+	throttle *throttle
+	usage    *recorder
+
+	state   atomic.Pointer[snapshot]
+	rebuild sync.Mutex // one reload of the routes at a time
+}
+
+// New returns a gateway over the oauth core and the database. Close it to
+// write the last usage records.
+func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
+	if cfg.Limits == nil {
+		cfg.Limits = DefaultLimits
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.BackendTimeout <= 0 {
+		cfg.BackendTimeout = 60 * time.Second
+	}
+	if cfg.UsageInterval <= 0 {
+		cfg.UsageInterval = time.Second
+	}
+	if cfg.UsageBatch <= 0 {
+		cfg.UsageBatch = 500
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g := &Gateway{oauth: o, db: d, now: cfg.Now, throttle: newThrottle(cfg.Limits),
+		usage: newRecorder(d.RecordUsage, cfg.UsageInterval, cfg.UsageBatch)}
+	g.proxy = newProxy(cfg)
+	return g
+}
+
+// Close writes the usage still queued; call it once no request is in flight
+// (calling it again is harmless).
+func (g *Gateway) Close() { g.usage.close() }
+
+// snapshot is what the gateway knows as of one database state: the routes
+// and the tokens and subscriptions looked up since.
+type snapshot struct {
+	gen    uint64
+	dv     int64
+	routes routes
+	tokens sync.Map // oauth.Hash → *oauth.TokenInfo
+	subs   sync.Map // subKey → subscription
+}
+
+type subKey struct{ app, api int64 }
+
+// subscription is a cached subscription lookup; id 0 means not subscribed.
+type subscription struct {
+	id   int64
+	tier string
+}
+
+// current returns the snapshot of the database's present state, rebuilding
+// it when anything was committed since.
+func (g *Gateway) current(ctx context.Context) (*snapshot, error) {
+	gen := g.db.AccessGeneration()
+	dv, err := g.db.DataVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s := g.state.Load(); s != nil && s.gen == gen && s.dv == dv {
+		return s, nil
+	}
+	g.rebuild.Lock()
+	defer g.rebuild.Unlock()
+	if s := g.state.Load(); s != nil && s.gen == gen && s.dv == dv {
+		return s, nil
+	}
+	// The stamp was read before the routes, so a change made meanwhile
+	// makes the next request rebuild again rather than trust stale data.
+	apis, err := g.db.PublishedAPIs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{gen: gen, dv: dv, routes: routes{}}
+	for i := range apis {
+		rt, err := newRoute(&apis[i])
+		if err != nil {
+			slog.ErrorContext(ctx, "gateway: API not served", "err", err)
+			continue
+		}
+		s.routes[rt.prefix] = rt
+	}
+	g.state.Store(s)
+	return s, nil
+}
+
+// token validates a bearer token, through the snapshot's cache.
+func (g *Gateway) token(ctx context.Context, s *snapshot, bearer string) (*oauth.TokenInfo, *Refusal) {
+	h := oauth.HashOf(bearer)
+	if v, ok := s.tokens.Load(h); ok {
+		info := v.(*oauth.TokenInfo)
+		if !info.ExpiresAt.IsZero() && !g.now().Before(info.ExpiresAt) {
+			return nil, invalidToken("the access token expired")
+		}
+		return info, nil
+	}
+	info, err := g.oauth.Validate(ctx, bearer)
+	if errors.Is(err, oauth.ErrInvalidToken) {
+		return nil, invalidToken("the access token is unknown, expired or revoked")
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "gateway: validate token", "err", err)
+		return nil, internalError()
+	}
+	s.tokens.Store(h, info)
+	return info, nil
+}
+
+// subscription looks up an application's subscription to an API, through
+// the snapshot's cache.
+func (g *Gateway) subscription(ctx context.Context, s *snapshot, appID, apiID int64) (subscription, error) {
+	key := subKey{appID, apiID}
+	if v, ok := s.subs.Load(key); ok {
+		return v.(subscription), nil
+	}
+	id, tier, err := g.db.SubscriptionTier(ctx, appID, apiID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return subscription{}, err
+	}
+	sub := subscription{id: id, tier: tier}
+	s.subs.Store(key, sub)
+	return sub, nil
+}
+
+// ServeHTTP serves one API call: route, resource, token, subscription,
+// scope, tier, then the backend.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ctx := r.Context()
+	s, err := g.current(ctx)
+	if err != nil {
+		slog.ErrorContext(ctx, "gateway: load state", "err", err)
+		internalError().write(w)
+		return
+	}
+	rt, rest := s.routes.find(r.URL.Path)
+	if rt == nil {
+		notFound("no published API has this context and version").write(w)
+		return
+	}
+	if hasDotSegment(rest) {
+		notFound("the API has no resource for this path").write(w)
+		return
+	}
+	res, pathKnown := rt.resource(r.Method, rest)
+	if res == nil {
+		if pathKnown {
+			w.Header().Set("Allow", rt.allowed(rest))
+			methodNotAllowed(r.Method).write(w)
+		} else {
+			notFound("the API has no resource for this path").write(w)
+		}
+		return
+	}
+	bearer, ok := bearerToken(r)
+	if !ok {
+		missingToken().write(w)
+		return
+	}
+	info, refusal := g.token(ctx, s, bearer)
+	if refusal != nil {
+		refusal.write(w)
+		return
+	}
+	call := db.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
+		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	g.serveAuthorized(rec, r, s, rt, res, info, rest)
+	call.Status, call.Latency = rec.status, time.Since(start)
+	g.usage.record(call)
+}
+
+// serveAuthorized goes on once the token is valid: subscription, scope, tier,
+// endpoint, then the backend.
+func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, res *resource, info *oauth.TokenInfo, rest string) {
+	ctx := r.Context()
+	sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
+	switch {
+	case err != nil:
+		slog.ErrorContext(ctx, "gateway: load subscription", "err", err)
+		internalError().write(w)
+		return
+	case sub.id == 0:
+		notSubscribed().write(w)
+		return
+	case res.Scope != "" && !slices.Contains(info.Scopes, res.Scope):
+		insufficientScope(res.Scope).write(w)
+		return
+	}
+	if ok, wait := g.throttle.allow(sub.id, sub.tier, g.now()); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		throttled().write(w)
+		return
+	}
+	endpoint := rt.endpoints[string(info.KeyType)]
+	if endpoint == nil {
+		noEndpoint(strings.ToLower(string(info.KeyType))).write(w)
+		return
+	}
+	out := *r
+	out.URL = backendURL(endpoint, r.URL, len(r.URL.Path)-len(rest))
+	g.proxy.ServeHTTP(w, &out)
+}
+
+// backendURL is the endpoint joined with the part of in's path after the
+// API's context and version (prefixLen bytes), and in's query.
+func backendURL(endpoint, in *url.URL, prefixLen int) *url.URL {
+	u := *endpoint
+	rest := in.Path[prefixLen:]
+	u.Path = strings.TrimSuffix(endpoint.Path, "/") + rest
+	if in.RawPath != "" {
+		// The context and version are plain text, so the escaped path has
+		// the same prefix.
+		u.RawPath = strings.TrimSuffix(endpoint.EscapedPath(), "/") + in.RawPath[prefixLen:]
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.RawQuery = in.RawQuery
+	return &u
+}
+
+// bearerToken reads RFC 6750 §2.1's Authorization: Bearer header. The
+// scheme is case-insensitive (RFC 7235 §2.1).
+func bearerToken(r *http.Request) (string, bool) {
+	v := r.Header.Get("Authorization")
+	if len(v) < 7 || !strings.EqualFold(v[:7], "Bearer ") {
+		return "", false
+	}
+	token := strings.TrimSpace(v[7:])
+	return token, token != ""
+}
+
+// retryAfter is a Retry-After value in whole seconds, at least 1.
+func retryAfter(d time.Duration) string {
+	secs := int64((d + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(secs, 1), 10)
+}
+
+// statusRecorder remembers the status written, for the usage record.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach Flush through the recorder,
+// which ReverseProxy needs to stream.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,227 @@
+package gateway_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/web"
+)
+
+// clock is a settable clock shared by the oauth core and the gateway.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// keys are an application's consumer keys and secrets.
+type keys struct {
+	appID               int64
+	prodKey, prodSecret string
+	sandKey, sandSecret string
+}
+
+// env is a database, the real API application (/token and the gateway)
+// over httptest, and production and sandbox backends.
+type env struct {
+	t       testing.TB
+	ctx     context.Context
+	path    string
+	db      *db.DB
+	gw      *gateway.Gateway
+	clock   *clock
+	api     *httptest.Server
+	prod    *httptest.Server
+	sandbox *httptest.Server
+	pizza   *db.API
+	alice   keys
+}
+
+// backend answers with what it received, so tests see what was forwarded.
+func backend(name string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Backend", name)
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"backend": name, "method": r.Method, "path": r.URL.Path, "rawPath": r.URL.RawPath, "query": r.URL.RawQuery,
+			"host": r.Host, "header": r.Header, "body": string(body),
+		})
+	}))
+}
+
+func newEnv(t testing.TB, cfg gateway.Config) *env {
+	t.Helper()
+	e := &env{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "apistore.db"),
+		clock: &clock{now: time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC)}}
+	d, err := db.Open(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db = d
+	e.prod, e.sandbox = backend("production"), backend("sandbox")
+	t.Cleanup(e.prod.Close)
+	t.Cleanup(e.sandbox.Close)
+	for _, s := range []oauth.Scope{{Name: "read", Description: "Read orders"}, {Name: "update", Description: "Change orders", Roles: []string{"admin"}}} {
+		if err := d.PutScope(e.ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.pizza = &db.API{Name: "PizzaShackAPI", Version: "1.0.0", Context: "/pizzashack",
+		ProductionURL: e.prod.URL + "/base", SandboxURL: e.sandbox.URL,
+		Resources: []db.Resource{
+			{Method: "GET", Path: "/menu"},
+			{Method: "POST", Path: "/order", Scope: "update"},
+			{Method: "GET", Path: "/order/{orderId}", Scope: "read"},
+			{Method: "GET", Path: "/files/*"},
+		}}
+	if err := gateway.Check(e.pizza); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateAPI(e.ctx, e.pizza); err != nil {
+		t.Fatal(err)
+	}
+	e.alice = e.newApp("alice", "admin")
+	e.subscribe(e.alice.appID, e.pizza.ID, "Unlimited")
+
+	o := oauth.NewServer(d, oauth.Validity{}, e.clock.Now)
+	cfg.Now = e.clock.Now
+	e.gw = gateway.New(o, d, cfg)
+	e.api = httptest.NewServer(web.New(web.Config{Gateway: e.gw}, handlers.New(o, d)).API())
+	t.Cleanup(func() {
+		e.api.Close()
+		e.gw.Close()
+		d.Close()
+	})
+	return e
+}
+
+// newApp adds a user and an application with both keys.
+func (e *env) newApp(username string, roles ...string) keys {
+	e.t.Helper()
+	u := &db.User{User: oauth.User{Username: username, PasswordHash: "unused", Roles: roles}}
+	if err := e.db.CreateUser(e.ctx, u); err != nil {
+		e.t.Fatal(err)
+	}
+	var k keys
+	app := &db.Application{OwnerID: u.ID, Name: "app", Tier: "Unlimited"}
+	err := e.db.CreateApplicationWithKeys(e.ctx, app, func(kt oauth.KeyType) *oauth.Client {
+		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
+		if kt == oauth.Production {
+			k.prodKey, k.prodSecret = key, secret
+		} else {
+			k.sandKey, k.sandSecret = key, secret
+		}
+		return &oauth.Client{ConsumerKey: key, SecretHash: oauth.HashOf(secret), KeyType: kt, GrantTypes: oauth.DefaultGrantTypes}
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	k.appID = app.ID
+	return k
+}
+
+// subscribe subscribes an application to an API.
+// TODO(store): use db.Subscribe once the store's subscriptions land.
+func (e *env) subscribe(appID, apiID int64, tier string) {
+	e.t.Helper()
+	raw, err := sql.Open("sqlite", e.path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO subscriptions (app_id, api_id, tier, created_at) VALUES (?, ?, ?, 0)`, appID, apiID, tier); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// token gets an access token at /token with the client_credentials grant.
+func (e *env) token(key, secret, scope string) string {
+	e.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
+	req, _ := http.NewRequest("POST", e.api.URL+"/token", strings.NewReader(form.Encode()))
+	req.SetBasicAuth(key, secret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr oauth.TokenResponse
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || resp.StatusCode != 200 || tr.AccessToken == "" {
+		e.t.Fatalf("token: status %d, err %v", resp.StatusCode, err)
+	}
+	if scope != "" && tr.Scope != scope {
+		e.t.Fatalf("token scope %q, want %q", tr.Scope, scope)
+	}
+	return tr.AccessToken
+}
+
+// result is a gateway answer.
+type result struct {
+	status    int
+	header    http.Header
+	body      map[string]any
+	fault     map[string]any
+	challenge string
+}
+
+// call calls the gateway; token "" sends no Authorization header.
+func (e *env) call(method, path, token string, body io.Reader, extra ...string) result {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.api.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Add(extra[i], extra[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := result{status: resp.StatusCode, header: resp.Header, challenge: resp.Header.Get("WWW-Authenticate")}
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &r.body)
+	if f, ok := r.body["fault"].(map[string]any); ok {
+		r.fault = f
+	}
+	return r
+}
+
+// code is the WSO2 fault code of a refusal, or 0.
+func (r result) code() int {
+	if c, ok := r.fault["code"].(float64); ok {
+		return int(c)
+	}
+	return 0
+}

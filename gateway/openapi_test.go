@@ -1,0 +1,162 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/oauth"
+)
+
+const pizzaYAML = `openapi: 3.0.3
+info:
+  title: Pizza Shack
+  version: 2.0.0
+  description: Order pizza.
+x-context: /pizza
+x-tiers: [Gold, Bronze]
+servers:
+  - url: https://pizza.example.com/{base}
+    variables:
+      base: {default: api}
+  - url: https://sandbox.pizza.example.com/api
+    description: Sandbox
+components:
+  securitySchemes:
+    oauth:
+      type: oauth2
+      flows:
+        password:
+          tokenUrl: https://localhost:8243/token
+          scopes:
+            read: Read your orders
+            update: Place and change orders
+paths:
+  /menu:
+    get:
+      responses: {"200": {description: the menu}}
+  /order:
+    post:
+      security: [{oauth: [update]}]
+      responses: {"201": {description: placed}}
+  /order/{orderId}:
+    parameters:
+      - {name: orderId, in: path, required: true, schema: {type: string}}
+    get:
+      security: [{oauth: [read]}]
+      responses: {"200": {description: the order}}
+    delete:
+      x-scope: cancel
+      responses: {"204": {description: cancelled}}
+`
+
+const pizzaJSON = `{"openapi": "3.1.0",
+ "info": {"title": "Pizza JSON", "version": "v1"},
+ "x-wso2-basePath": "/pizzajson/v1",
+ "servers": [{"url": "http://127.0.0.1:9999"}],
+ "security": [{"oauth": ["read"]}],
+ "components": {"securitySchemes": {"oauth": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/token", "scopes": {"read": "Read"}}}}}},
+ "paths": {"/menu": {"get": {"responses": {"200": {"description": "ok"}}}}}}`
+
+func TestFromOpenAPI(t *testing.T) {
+	a, scopes, err := gateway.FromOpenAPI(context.Background(), []byte(pizzaYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "Pizza Shack" || a.Version != "2.0.0" || a.Context != "/pizza" || a.Description != "Order pizza." {
+		t.Errorf("API %+v", a)
+	}
+	if a.ProductionURL != "https://pizza.example.com/api" || a.SandboxURL != "https://sandbox.pizza.example.com/api" {
+		t.Errorf("endpoints %q, %q", a.ProductionURL, a.SandboxURL)
+	}
+	if strings.Join(a.Tiers, ",") != "Gold,Bronze" {
+		t.Errorf("tiers %v", a.Tiers)
+	}
+	want := map[string]string{"GET /menu": "", "POST /order": "update", "GET /order/{orderId}": "read", "DELETE /order/{orderId}": "cancel"}
+	if len(a.Resources) != len(want) {
+		t.Errorf("resources %+v", a.Resources)
+	}
+	for _, r := range a.Resources {
+		if scope, ok := want[r.Method+" "+r.Path]; !ok || scope != r.Scope {
+			t.Errorf("resource %s %s scope %q, want %v", r.Method, r.Path, r.Scope, want)
+		}
+	}
+	descs := map[string]string{}
+	for _, s := range scopes {
+		descs[s.Name] = s.Description
+	}
+	if len(descs) != 3 || descs["read"] != "Read your orders" || descs["update"] != "Place and change orders" {
+		t.Errorf("scopes %+v", scopes)
+	}
+
+	a, scopes, err = gateway.FromOpenAPI(context.Background(), []byte(pizzaJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Context != "/pizzajson" || a.ProductionURL != "http://127.0.0.1:9999" || a.SandboxURL != "" ||
+		len(a.Resources) != 1 || a.Resources[0].Scope != "read" || len(scopes) != 1 {
+		t.Errorf("JSON document: %+v %+v", a, scopes)
+	}
+}
+
+func TestFromOpenAPIErrors(t *testing.T) {
+	replace := func(old, new string) string { return strings.Replace(pizzaYAML, old, new, 1) }
+	tests := []struct{ name, doc, want string }{
+		{"not YAML", "openapi: [3", "not a readable OpenAPI document"},
+		{"Swagger 2", `{"swagger": "2.0", "info": {"title": "x", "version": "1"}, "paths": {}}`, "not an OpenAPI 3 document"},
+		{"no info title", replace("title: Pizza Shack", "title: ''"), "title must be a non-empty string"},
+		{"no servers", replace("servers:\n  - url: https://pizza.example.com/{base}\n    variables:\n      base: {default: api}\n  - url: https://sandbox.pizza.example.com/api\n    description: Sandbox\n", ""), "no servers"},
+		{"two scopes", replace("[{oauth: [update]}]", "[{oauth: [update, read]}]"), "POST /order: the security requirement names the scopes update, read"},
+		{"reserved context", replace("x-context: /pizza", "x-context: /token"), "reserved"},
+		{"unknown tier", replace("[Gold, Bronze]", "[Platinum]"), `unknown tier "Platinum"`},
+		{"bad server URL", replace("https://sandbox.pizza.example.com/api", "ftp://sandbox"), "sandbox endpoint"},
+		{"bad version", replace("version: 2.0.0", "version: 2 beta"), "version"},
+		{"no paths", replace("paths:", "x-paths:"), "invalid OpenAPI document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := gateway.FromOpenAPI(context.Background(), []byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestImportIsAllOrNothing: an import that fails registers no scope.
+func TestImportIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(filepath.Join(t.TempDir(), "apistore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	a, scopes, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ImportAPI(ctx, a, scopes); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.ScopesByName(ctx, []string{"cancel"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("scope cancel after import: %v %v", got, err)
+	}
+
+	again, _, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Resources[0].Scope = "fresh"
+	err = d.ImportAPI(ctx, again, append(scopes, oauth.Scope{Name: "fresh", Description: "new"}))
+	if !errors.Is(err, db.ErrConflict) {
+		t.Fatalf("second import: %v, want ErrConflict", err)
+	}
+	if got, _ := d.ScopesByName(ctx, []string{"fresh"}); len(got) != 0 {
+		t.Errorf("a failed import registered scope fresh")
+	}
+}

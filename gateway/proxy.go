@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"time"
+)
+
+// newProxy returns the reverse proxy to backends. The request it is given
+// already carries the backend's URL; Rewrite has ReverseProxy drop the
+// hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers of the
+// caller, and the caller's credentials are not passed on.
+func newProxy(cfg Config) *httputil.ReverseProxy {
+	transport := &http.Transport{
+		// Backends are reached directly: an HTTP_PROXY of the environment
+		// must not see the calls.
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ResponseHeaderTimeout: cfg.BackendTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.Host = "" // the backend's own host, from the URL
+			pr.Out.Header.Del("Authorization")
+			pr.SetXForwarded()
+		},
+		Transport:     transport,
+		FlushInterval: -1, // stream: write each chunk as it comes
+		ErrorHandler:  backendError,
+		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+}
+
+// backendError answers a failed backend call: 504 when it timed out, 502
+// when it could not be reached or broke off. The error's text (hosts,
+// addresses) stays in the log.
+func backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The caller went away; nobody reads an answer.
+		w.WriteHeader(499)
+		return
+	}
+	slog.WarnContext(r.Context(), "gateway: backend call failed", "host", r.URL.Host, "err", err)
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		(&Refusal{Status: http.StatusGatewayTimeout, Code: CodeBackendTimeout, Message: "Gateway timeout",
+			Description: "the API's backend did not answer in time"}).write(w)
+		return
+	}
+	(&Refusal{Status: http.StatusBadGateway, Code: CodeBackendUnreachable, Message: "Bad gateway",
+		Description: "the API's backend could not be reached"}).write(w)
+}

@@ -1,0 +1,207 @@
+package gateway_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/gateway"
+)
+
+func TestRoutesByKeyType(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	prod := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	sand := e.token(e.alice.sandKey, e.alice.sandSecret, "read")
+
+	r := e.call("GET", "/pizzashack/1.0.0/menu?size=large&x=%2F", prod, nil,
+		"Connection", "X-Hop", "X-Hop", "drop me", "Keep-Alive", "timeout=5", "X-Custom", "kept")
+	if r.status != 200 || r.body["backend"] != "production" {
+		t.Fatalf("production token: %d %v", r.status, r.body)
+	}
+	if r.body["path"] != "/base/menu" || r.body["query"] != "size=large&x=%2F" {
+		t.Errorf("forwarded %v ? %v, want /base/menu ? size=large&x=%%2F", r.body["path"], r.body["query"])
+	}
+	header := r.body["header"].(map[string]any)
+	for _, h := range []string{"Authorization", "X-Hop", "Keep-Alive"} {
+		if _, ok := header[h]; ok {
+			t.Errorf("%s was forwarded to the backend", h)
+		}
+	}
+	if header["X-Custom"] == nil || header["X-Forwarded-For"] == nil {
+		t.Errorf("end-to-end headers were not forwarded: %v", header)
+	}
+	if host := r.body["host"].(string); !strings.HasPrefix(e.prod.URL, "http://"+host) {
+		t.Errorf("backend saw Host %q, want its own", host)
+	}
+
+	r = e.call("GET", "/pizzashack/1.0.0/order/42", sand, nil)
+	if r.status != 200 || r.body["backend"] != "sandbox" || r.body["path"] != "/order/42" {
+		t.Fatalf("sandbox token: %d %v", r.status, r.body)
+	}
+	r = e.call("POST", "/pizzashack/1.0.0/order", e.token(e.alice.prodKey, e.alice.prodSecret, "read update"),
+		strings.NewReader(`{"pizzaType":"Pepperoni"}`))
+	if r.status != 200 || r.body["method"] != "POST" || r.body["body"] != `{"pizzaType":"Pepperoni"}` {
+		t.Fatalf("POST with body: %d %v", r.status, r.body)
+	}
+	r = e.call("GET", "/pizzashack/1.0.0/files/a/b%20c.txt", prod, nil)
+	if r.status != 200 || r.body["path"] != "/base/files/a/b c.txt" {
+		t.Fatalf("wildcard resource: %d %v", r.status, r.body)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	read := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	bob := e.newApp("bob")
+	bobs := e.token(bob.prodKey, bob.prodSecret, "read")
+	tests := []struct {
+		name, method, path, token string
+		status, code              int
+		challenge                 string
+	}{
+		{"no token", "GET", "/pizzashack/1.0.0/menu", "", 401, 900902, `Bearer realm="apistore"`},
+		{"unknown token", "GET", "/pizzashack/1.0.0/menu", "not-a-token", 401, 900901, `Bearer realm="apistore", error="invalid_token"`},
+		{"not subscribed", "GET", "/pizzashack/1.0.0/menu", bobs, 403, 900908, `Bearer realm="apistore"`},
+		{"scope lacking", "POST", "/pizzashack/1.0.0/order", read, 403, 900910, `Bearer realm="apistore", error="insufficient_scope"`},
+		{"no resource", "GET", "/pizzashack/1.0.0/nothing", read, 404, 900906, ""},
+		{"dot segment", "GET", "/pizzashack/1.0.0/files/../order/1", read, 404, 900906, ""},
+		{"method not allowed", "DELETE", "/pizzashack/1.0.0/menu", read, 405, 900906, ""},
+		{"unknown API", "GET", "/pizzashack/2.0.0/menu", read, 404, 900906, ""},
+		{"unknown context", "GET", "/nothing", read, 404, 900906, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.call(tt.method, tt.path, tt.token, nil)
+			if r.status != tt.status || r.code() != tt.code {
+				t.Fatalf("got %d %d, want %d %d (%v)", r.status, r.code(), tt.status, tt.code, r.body)
+			}
+			if !strings.HasPrefix(r.challenge, tt.challenge) || (tt.challenge == "" && r.challenge != "") {
+				t.Errorf("WWW-Authenticate %q, want %q…", r.challenge, tt.challenge)
+			}
+			if r.fault["message"] == "" || r.fault["description"] == "" {
+				t.Errorf("fault without message or description: %v", r.body)
+			}
+		})
+	}
+	if r := e.call("POST", "/pizzashack/1.0.0/order", read, nil); !strings.Contains(r.challenge, `scope="update"`) {
+		t.Errorf("insufficient_scope challenge %q does not name the scope", r.challenge)
+	}
+	if r := e.call("DELETE", "/pizzashack/1.0.0/order/7", read, nil); r.header.Get("Allow") != "GET" {
+		t.Errorf("405 with Allow %q, want GET", r.header.Get("Allow"))
+	}
+
+	// An expired token is refused, cached or not.
+	e.clock.Advance(time.Hour)
+	if r := e.call("GET", "/pizzashack/1.0.0/menu", read, nil); r.status != 401 || r.code() != 900901 {
+		t.Fatalf("expired token: %d %v", r.status, r.body)
+	}
+	// /token keeps priority over API contexts.
+	if r := e.call("GET", "/token", "", nil); r.status != 405 {
+		t.Errorf("GET /token: %d, want the token endpoint's 405", r.status)
+	}
+}
+
+// TestScopes is the WSO2 docs' example: a resource scoped "update" admits
+// a token issued for "read update" and blocks one issued for "read".
+func TestScopes(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	read := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	both := e.token(e.alice.prodKey, e.alice.prodSecret, "read update")
+	tests := []struct {
+		token, method, path string
+		status              int
+	}{
+		{read, "GET", "/pizzashack/1.0.0/order/1", 200},
+		{read, "POST", "/pizzashack/1.0.0/order", 403},
+		{read, "GET", "/pizzashack/1.0.0/menu", 200},
+		{both, "GET", "/pizzashack/1.0.0/order/1", 200},
+		{both, "POST", "/pizzashack/1.0.0/order", 200},
+	}
+	for _, tt := range tests {
+		if r := e.call(tt.method, tt.path, tt.token, nil); r.status != tt.status {
+			t.Errorf("%s %s with %s: %d, want %d", tt.method, tt.path, map[bool]string{true: "read", false: "read update"}[tt.token == read], r.status, tt.status)
+		}
+	}
+}
+
+func TestTierLimits(t *testing.T) {
+	e := newEnv(t, gateway.Config{Limits: map[string]int{"Bronze": 2, "Silver": 3}})
+	bronze := e.newApp("bob")
+	e.subscribe(bronze.appID, e.pizza.ID, "Bronze")
+	silver := e.newApp("carol")
+	e.subscribe(silver.appID, e.pizza.ID, "Silver")
+	b := e.token(bronze.prodKey, bronze.prodSecret, "")
+	s := e.token(silver.prodKey, silver.prodSecret, "")
+	unlimited := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+
+	for i := range 2 {
+		if r := e.call("GET", "/pizzashack/1.0.0/menu", b, nil); r.status != 200 {
+			t.Fatalf("Bronze call %d: %d", i+1, r.status)
+		}
+	}
+	r := e.call("GET", "/pizzashack/1.0.0/menu", b, nil)
+	if r.status != 429 || r.code() != 900800 {
+		t.Fatalf("third Bronze call in a minute: %d %v", r.status, r.body)
+	}
+	// The clock is at 12:00:30: the window ends in 30 seconds.
+	if got := r.header.Get("Retry-After"); got != "30" {
+		t.Errorf("Retry-After %q, want 30", got)
+	}
+	// Limits count per subscription: others are not affected.
+	for i := range 3 {
+		if r := e.call("GET", "/pizzashack/1.0.0/menu", s, nil); r.status != 200 {
+			t.Fatalf("Silver call %d: %d", i+1, r.status)
+		}
+	}
+	for range 5 {
+		if r := e.call("GET", "/pizzashack/1.0.0/menu", unlimited, nil); r.status != 200 {
+			t.Fatalf("Unlimited call: %d", r.status)
+		}
+	}
+	e.clock.Advance(30 * time.Second)
+	if r := e.call("GET", "/pizzashack/1.0.0/menu", b, nil); r.status != 200 {
+		t.Fatalf("Bronze call in the next minute: %d", r.status)
+	}
+}
+
+func TestBackendDown(t *testing.T) {
+	e := newEnv(t, gateway.Config{BackendTimeout: 50 * time.Millisecond})
+	// A port nobody listens on: bind one, then free it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	release := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hanging.Close()
+	defer close(release)
+	api := &db.API{Name: "Down", Version: "v1", Context: "/down", ProductionURL: closed, SandboxURL: hanging.URL,
+		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+
+	r := e.call("GET", "/down/v1/x", e.token(e.alice.prodKey, e.alice.prodSecret, ""), nil)
+	if r.status != 502 || r.code() != 101503 {
+		t.Errorf("backend not listening: %d %v", r.status, r.body)
+	}
+	r = e.call("GET", "/down/v1/x", e.token(e.alice.sandKey, e.alice.sandSecret, ""), nil)
+	if r.status != 504 || r.code() != 101504 {
+		t.Errorf("backend not answering: %d %v", r.status, r.body)
+	}
+	if strings.Contains(r.fault["description"].(string), "127.0.0.1") {
+		t.Errorf("the refusal leaks the backend's address: %v", r.body)
+	}
+}

@@ -1,0 +1,92 @@
+package gateway_test
+
+import (
+	"testing"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/oauth"
+)
+
+// TestRevocationIsInstant: every change that ends access is refused on the
+// very next call, although the call before it filled the caches.
+func TestRevocationIsInstant(t *testing.T) {
+	tests := []struct {
+		name   string
+		end    func(e *env, token string) error
+		status int
+	}{
+		{"token revoked", func(e *env, token string) error {
+			return e.db.RevokeFamily(e.ctx, oauth.HashOf(token))
+		}, 401},
+		{"user removed", func(e *env, _ string) error {
+			return e.db.DeleteUser(e.ctx, "alice")
+		}, 401},
+		{"user removed by another process", func(e *env, _ string) error {
+			return e.otherProcess(func(d *db.DB) error { return d.DeleteUser(e.ctx, "alice") })
+		}, 401},
+		{"token revoked by another process", func(e *env, token string) error {
+			return e.otherProcess(func(d *db.DB) error { return d.RevokeFamily(e.ctx, oauth.HashOf(token)) })
+		}, 401},
+		{"API retired", func(e *env, _ string) error {
+			return e.db.SetAPIStatus(e.ctx, e.pizza.ID, db.APIRetired)
+		}, 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, gateway.Config{})
+			token := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+			for range 2 {
+				if r := e.call("GET", "/pizzashack/1.0.0/menu", token, nil); r.status != 200 {
+					t.Fatalf("before: %d %v", r.status, r.body)
+				}
+			}
+			if err := tt.end(e, token); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.call("GET", "/pizzashack/1.0.0/menu", token, nil); r.status != tt.status {
+				t.Fatalf("the next call: %d %v, want %d", r.status, r.body, tt.status)
+			}
+		})
+	}
+}
+
+// TestUsageRecorded: each call through the gateway is written, in a batch,
+// with its application, API, resource, status and latency.
+func TestUsageRecorded(t *testing.T) {
+	e := newEnv(t, gateway.Config{UsageBatch: 2})
+	read := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	e.call("GET", "/pizzashack/1.0.0/order/5", read, nil)
+	e.call("POST", "/pizzashack/1.0.0/order", read, nil)
+	e.call("GET", "/pizzashack/1.0.0/menu", read, nil)
+	e.gw.Close() // writes what is queued
+	got, err := e.db.UsageOf(e.ctx, e.alice.appID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d calls recorded, want 3: %+v", len(got), got)
+	}
+	want := map[string]int{"GET /order/{orderId}": 200, "POST /order": 403, "GET /menu": 200}
+	for _, u := range got {
+		key := u.Method + " " + u.Resource
+		if status, ok := want[key]; !ok || status != u.Status {
+			t.Errorf("recorded %s with %d, want %v", key, u.Status, want)
+		}
+		if u.APIID != e.pizza.ID || u.APIName != "PizzaShackAPI" || u.KeyType != "PRODUCTION" || u.Latency <= 0 || !u.At.Equal(e.clock.Now()) {
+			t.Errorf("recorded %+v", u)
+		}
+	}
+}
+
+// otherProcess runs a write through connections of its own, as an admin
+// subcommand in another process does: only SQLite's data_version can tell
+// the gateway about it.
+func (e *env) otherProcess(write func(*db.DB) error) error {
+	other, err := db.Open(e.path)
+	if err != nil {
+		return err
+	}
+	defer other.Close()
+	return write(other)
+}

@@ -1,0 +1,271 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/apistore/apistore/db"
+)
+
+// Methods lists the HTTP methods a resource can have.
+var Methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+// reserved are first path segments that belong to the OAuth endpoints of
+// the same listeners, which keep priority over API contexts.
+var reserved = []string{"token", "authorize", "revoke", "introspect", "userinfo", ".well-known", "store", "static", "oauth2"}
+
+var (
+	contextPattern = regexp.MustCompile(`^(/[A-Za-z0-9][A-Za-z0-9._~-]*)+$`)
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+	literalPattern = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()+,;=:@-]+$`)
+	paramPattern   = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_.-]*\}$`)
+)
+
+// Check reports the first problem with an API a publisher describes, in
+// words fit for a form or a command line.
+func Check(a *db.API) error {
+	var errs []error
+	if strings.TrimSpace(a.Name) == "" {
+		errs = append(errs, errors.New("the name is empty"))
+	}
+	if !versionPattern.MatchString(a.Version) {
+		errs = append(errs, fmt.Errorf("version %q: use letters, digits, dots, dashes or underscores, e.g. 1.0.0", a.Version))
+	}
+	switch {
+	case !contextPattern.MatchString(a.Context):
+		errs = append(errs, fmt.Errorf("context %q: it must start with / and hold letters, digits, dots, dashes or underscores, e.g. /pizzashack", a.Context))
+	case slices.Contains(reserved, strings.SplitN(a.Context[1:], "/", 2)[0]):
+		errs = append(errs, fmt.Errorf("context %q: %s is reserved for the OAuth endpoints", a.Context, strings.SplitN(a.Context, "/", 3)[1]))
+	}
+	for _, e := range []struct{ name, url string }{{"production", a.ProductionURL}, {"sandbox", a.SandboxURL}} {
+		if err := checkEndpoint(e.url); err != nil {
+			errs = append(errs, fmt.Errorf("%s endpoint: %w", e.name, err))
+		}
+	}
+	if a.ProductionURL == "" && a.SandboxURL == "" {
+		errs = append(errs, errors.New("give a production or a sandbox endpoint URL"))
+	}
+	for _, t := range a.Tiers {
+		if !slices.Contains(db.Tiers, t) {
+			errs = append(errs, fmt.Errorf("unknown tier %q (tiers: %s)", t, strings.Join(db.Tiers, ", ")))
+		}
+	}
+	if len(a.Resources) == 0 {
+		errs = append(errs, errors.New("the API has no resources"))
+	}
+	seen := map[string]bool{}
+	for _, r := range a.Resources {
+		if err := checkResource(r); err != nil {
+			errs = append(errs, err)
+		}
+		key := r.Method + " " + r.Path
+		if seen[key] {
+			errs = append(errs, fmt.Errorf("resource %s is listed twice", key))
+		}
+		seen[key] = true
+	}
+	return errors.Join(errs...)
+}
+
+// checkEndpoint accepts an empty URL (no such endpoint) or an absolute http(s) URL.
+func checkEndpoint(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute http or https URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q: an endpoint has no query, fragment or credentials", raw)
+	}
+	return nil
+}
+
+func checkResource(r db.Resource) error {
+	if !slices.Contains(Methods, r.Method) {
+		return fmt.Errorf("resource %s %s: unknown method (methods: %s)", r.Method, r.Path, strings.Join(Methods, ", "))
+	}
+	if _, err := compileTemplate(r.Path); err != nil {
+		return fmt.Errorf("resource %s %s: %w", r.Method, r.Path, err)
+	}
+	if r.Scope != "" && strings.ContainsAny(r.Scope, " \t\"\\") {
+		return fmt.Errorf("resource %s %s: scope %q has spaces or quotes", r.Method, r.Path, r.Scope)
+	}
+	return nil
+}
+
+// segment is one part of a compiled URL template.
+type segment struct {
+	literal string
+	param   bool // {name}: any one non-empty segment
+}
+
+// template is a compiled URL template such as /order/{orderId}; a final /*
+// matches any rest of the path, as in WSO2.
+type template struct {
+	segs     []segment
+	wildcard bool
+}
+
+func compileTemplate(path string) (template, error) {
+	var t template
+	if !strings.HasPrefix(path, "/") {
+		return t, errors.New("the URL template must start with /")
+	}
+	if path == "/" {
+		return t, nil
+	}
+	parts := strings.Split(path[1:], "/")
+	for i, p := range parts {
+		switch {
+		case p == "*" && i == len(parts)-1:
+			t.wildcard = true
+		case paramPattern.MatchString(p):
+			t.segs = append(t.segs, segment{param: true})
+		case literalPattern.MatchString(p) && p != "." && p != "..":
+			t.segs = append(t.segs, segment{literal: p})
+		default:
+			return t, fmt.Errorf("bad URL template part %q: use literal text, {name} or a final *", p)
+		}
+	}
+	return t, nil
+}
+
+// match reports whether path (starting with /, or empty for the API's
+// root) fits the template, and how specific the fit is: literal parts
+// count more than parameters, and a wildcard least.
+func (t *template) match(path string) (score int, ok bool) {
+	rest := strings.TrimPrefix(path, "/")
+	for _, s := range t.segs {
+		if rest == "" {
+			return 0, false
+		}
+		part := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			part, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		switch {
+		case s.param:
+			score++
+		case part == s.literal:
+			score += 2
+		default:
+			return 0, false
+		}
+	}
+	if rest != "" && !t.wildcard {
+		return 0, false
+	}
+	if !t.wildcard {
+		score++
+	}
+	return score, true
+}
+
+// resource is an API resource ready for matching.
+type resource struct {
+	db.Resource
+	tpl template
+}
+
+// route is a published API ready for serving.
+type route struct {
+	api       *db.API
+	prefix    string // context/version, e.g. /pizzashack/1.0.0
+	resources []resource
+	endpoints map[string]*url.URL // by key type; absent: no such endpoint
+}
+
+func newRoute(a *db.API) (*route, error) {
+	rt := &route{api: a, prefix: a.Context + "/" + a.Version, endpoints: map[string]*url.URL{}}
+	for kt, raw := range map[string]string{"PRODUCTION": a.ProductionURL, "SANDBOX": a.SandboxURL} {
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("API %s: %s endpoint: %w", rt.prefix, kt, err)
+		}
+		rt.endpoints[kt] = u
+	}
+	for _, r := range a.Resources {
+		tpl, err := compileTemplate(r.Path)
+		if err != nil {
+			return nil, fmt.Errorf("API %s: resource %s: %w", rt.prefix, r.Path, err)
+		}
+		rt.resources = append(rt.resources, resource{Resource: r, tpl: tpl})
+	}
+	return rt, nil
+}
+
+// resource finds the most specific resource for a method and path. With no
+// resource for the method, pathKnown says whether another method's resource
+// fits the path (405 rather than 404).
+func (rt *route) resource(method, path string) (best *resource, pathKnown bool) {
+	bestScore := -1
+	for i := range rt.resources {
+		r := &rt.resources[i]
+		score, ok := r.tpl.match(path)
+		if !ok {
+			continue
+		}
+		pathKnown = true
+		if r.Method == method && score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best, pathKnown
+}
+
+// allowed lists the methods of the resources that fit path, for Allow.
+func (rt *route) allowed(path string) string {
+	var methods []string
+	for i := range rt.resources {
+		r := &rt.resources[i]
+		if _, ok := r.tpl.match(path); ok && !slices.Contains(methods, r.Method) {
+			methods = append(methods, r.Method)
+		}
+	}
+	return strings.Join(methods, ", ")
+}
+
+// routes maps context/version prefixes to their APIs.
+type routes map[string]*route
+
+// find returns the API whose context/version prefixes path, and the rest of
+// the path. Only whole segments match.
+func (rs routes) find(path string) (*route, string) {
+	for i := 1; i < len(path); i++ {
+		if path[i] != '/' {
+			continue
+		}
+		end := strings.IndexByte(path[i+1:], '/')
+		if end < 0 {
+			end = len(path)
+		} else {
+			end += i + 1
+		}
+		if rt, ok := rs[path[:end]]; ok {
+			return rt, path[end:]
+		}
+	}
+	return nil, ""
+}
+
+// hasDotSegment reports a . or .. segment, which a backend could resolve to
+// a resource other than the one matched (and scope-checked) here.
+func hasDotSegment(path string) bool {
+	for part := range strings.SplitSeq(path, "/") {
+		if part == "." || part == ".." {
+			return true
+		}
+	}
+	return false
+}
