@@ -26,6 +26,8 @@ Usage:
   apistore user create [flags]   add a user (password from stdin or --password)
   apistore app create [flags]    add an application with production and sandbox keys
   apistore scope create [flags]  add or update a scope
+  apistore user delete [flags]   remove a user, their applications and tokens
+  apistore api import FILE       publish an API from an OpenAPI 3 document
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
 set by an environment variable, APISTORE_ and the flag's name in capitals
@@ -44,6 +46,8 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"user create":  userCreate,
 	"app create":   appCreate,
 	"scope create": scopeCreate,
+	"user delete":  userDelete,
+	"api import":   apiImport,
 }
 
 // run dispatches to a subcommand and returns the exit code.

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runOK runs a subcommand and returns its output, failing the test on error.
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("apistore %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+	}
+	return out.String()
+}
+
+// runFails runs a subcommand that must fail and returns its error output.
+func runFails(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut); code == 0 {
+		t.Fatalf("apistore %s succeeded: %s", strings.Join(args, " "), out.String())
+	}
+	return errOut.String()
+}
+
+// startServe runs `apistore serve` on free ports and returns its plain HTTP
+// URL and a function that stops it.
+func startServe(t *testing.T, dataDir string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0"},
+			strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	base := ""
+	for base == "" && lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "http: "); ok {
+			base = u
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("serve printed no http URL (exit %d)", <-done)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	return base, func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited with %d", code)
+		}
+	}
+}
+
+// subscribeRaw subscribes an application to an API directly in the file.
+// TODO(store): use the store's subscription command or db.Subscribe.
+func subscribeRaw(t *testing.T, dataDir, appName, context string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", filepath.Join(dataDir, "apistore.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO subscriptions (app_id, api_id, tier, created_at)
+		SELECT a.id, p.id, 'Unlimited', 0 FROM applications a, apis p WHERE a.name = ? AND p.context = ?`, appName, context); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSampleAPI: the PizzaShack sample API answers through the gateway on
+// first start, and again after a restart, when its backend has another port.
+func TestSampleAPI(t *testing.T) {
+	dataDir := t.TempDir()
+	runOK(t, "user", "create", "--data-dir", dataDir, "--username", "alice", "--password", "a-long-password", "--role", "subscriber")
+	base, stop := startServe(t, dataDir)
+	var keys struct {
+		Production map[string]string `json:"production"`
+	}
+	if err := json.Unmarshal([]byte(runOK(t, "app", "create", "--data-dir", dataDir, "--owner", "alice", "--name", "Pizza")), &keys); err != nil {
+		t.Fatal(err)
+	}
+	subscribeRaw(t, dataDir, "Pizza", "/pizzashack")
+
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read update"}}
+	req, _ := http.NewRequest("POST", base+"/token", strings.NewReader(form.Encode()))
+	req.SetBasicAuth(keys.Production["consumer_key"], keys.Production["consumer_secret"])
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	call(t, req, 200, &tok)
+
+	var menu []map[string]any
+	call(t, bearer(t, "GET", base+"/pizzashack/1.0.0/menu", tok.AccessToken, ""), 200, &menu)
+	if len(menu) == 0 || menu[0]["name"] == nil {
+		t.Fatalf("menu %v", menu)
+	}
+	var order map[string]any
+	call(t, bearer(t, "POST", base+"/pizzashack/1.0.0/order", tok.AccessToken, `{"pizzaType":"Pepperoni","quantity":2,"customerName":"Alice"}`), 201, &order)
+	call(t, bearer(t, "GET", base+"/pizzashack/1.0.0/order/"+order["orderId"].(string), tok.AccessToken, ""), 200, &order)
+	if order["pizzaType"] != "Pepperoni" {
+		t.Errorf("order %v", order)
+	}
+	stop()
+
+	base, stop = startServe(t, dataDir)
+	defer stop()
+	call(t, bearer(t, "GET", base+"/pizzashack/1.0.0/menu", tok.AccessToken, ""), 200, &menu)
+}
+
+func bearer(t *testing.T, method, url, token, body string) *http.Request {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req
+}
+
+func call(t *testing.T, req *http.Request, status int, into any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %d %s, want %d", req.Method, req.URL.Path, resp.StatusCode, body, status)
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		t.Fatalf("%s %s: %v in %s", req.Method, req.URL.Path, err, body)
+	}
+}
+
+func TestAPIImportCommand(t *testing.T) {
+	dataDir := t.TempDir()
+	doc := filepath.Join(dataDir, "weather.yaml")
+	os.WriteFile(doc, []byte(`openapi: 3.0.3
+info: {title: Weather, version: v1}
+servers: [{url: "https://weather.example.com"}]
+components:
+  securitySchemes:
+    oauth: {type: oauth2, flows: {clientCredentials: {tokenUrl: /token, scopes: {forecast: See the forecast}}}}
+paths:
+  /today:
+    get:
+      security: [{oauth: [forecast]}]
+      responses: {"200": {description: ok}}
+`), 0o600)
+	out := runOK(t, "api", "import", doc, "--data-dir", dataDir)
+	if !strings.Contains(out, "published Weather v1 at /weather/v1: 1 resources, scopes: forecast") {
+		t.Errorf("output %q", out)
+	}
+	if msg := runFails(t, "api", "import", doc, "--data-dir", dataDir); !strings.Contains(msg, "already exists") {
+		t.Errorf("second import: %q", msg)
+	}
+	broken := filepath.Join(dataDir, "broken.json")
+	os.WriteFile(broken, []byte(`{"openapi": "3.0.0", "info": {"title": "B", "version": "1"}, "paths": {"/x": {"get": {"responses": {"200": {"description": "ok"}}}}}}`), 0o600)
+	if msg := runFails(t, "api", "import", "--data-dir", dataDir, "--file", broken); !strings.Contains(msg, "broken.json: the document has no servers") {
+		t.Errorf("broken import: %q", msg)
+	}
+	if msg := runFails(t, "api", "import", "--data-dir", dataDir, filepath.Join(dataDir, "missing.yaml")); !strings.Contains(msg, "no such file") {
+		t.Errorf("missing file: %q", msg)
+	}
+}
+
+func TestUserDeleteCommand(t *testing.T) {
+	dataDir := t.TempDir()
+	runOK(t, "user", "create", "--data-dir", dataDir, "--username", "bob", "--password", "a-long-password")
+	if out := runOK(t, "user", "delete", "--data-dir", dataDir, "--username", "BOB"); out != "deleted user BOB\n" {
+		t.Errorf("output %q", out)
+	}
+	if msg := runFails(t, "user", "delete", "--data-dir", dataDir, "--username", "bob"); !strings.Contains(msg, `no user "bob"`) {
+		t.Errorf("second delete: %q", msg)
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/gateway"
+)
+
+// apiImport publishes an API described by an OpenAPI 3 document, with the
+// scopes its resources name, all or nothing.
+func apiImport(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("api import", "Publishes an API from an OpenAPI 3 document (YAML or JSON): apistore api import FILE [flags].", s)
+	dataDir := dataDirFlag(fs)
+	file := fs.String("file", "", "the OpenAPI document (or give it as the first argument)")
+	apiContext := fs.String("context", "", "the API's context, e.g. /pizzashack (default: the x-context extension, else from the title)")
+	*file, args = positionalFile(args)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return errors.New("give the OpenAPI document: apistore api import FILE")
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", *file, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, gateway.MaxOpenAPIBytes+1))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", *file, err)
+	}
+	a, scopes, err := gateway.FromOpenAPI(ctx, data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	if *apiContext != "" {
+		a.Context = *apiContext
+		if err := gateway.Check(a); err != nil {
+			return err
+		}
+	}
+	d, err := openDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.ImportAPI(ctx, a, scopes); errors.Is(err, db.ErrConflict) {
+		return fmt.Errorf("an API with context %s and version %s already exists", a.Context, a.Version)
+	} else if err != nil {
+		return err
+	}
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		names[i] = sc.Name
+	}
+	fmt.Fprintf(s.out, "published %s %s at %s/%s: %d resources, scopes: %s\n", a.Name, a.Version, a.Context, a.Version,
+		len(a.Resources), strings.Join(names, ", "))
+	return nil
+}
+
+// positionalFile takes FILE out of api import's arguments, first or last.
+// Every other flag of the command takes a value, so a last argument is FILE
+// unless the one before it is a flag without =value.
+func positionalFile(args []string) (string, []string) {
+	n := len(args)
+	switch {
+	case n > 0 && !strings.HasPrefix(args[0], "-"):
+		return args[0], args[1:]
+	case n > 0 && !strings.HasPrefix(args[n-1], "-") && (n == 1 || !strings.HasPrefix(args[n-2], "-") || strings.Contains(args[n-2], "=")):
+		return args[n-1], args[:n-1]
+	}
+	return "", args
+}
+
+// userDelete removes a user with their applications, keys, subscriptions
+// and tokens; a running gateway refuses their tokens from the next call.
+func userDelete(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("user delete", "Removes a user with their applications, keys, subscriptions and tokens.", s)
+	dataDir := dataDirFlag(fs)
+	username := fs.String("username", "", "the user's name (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *username == "" {
+		return errors.New("--username is required")
+	}
+	d, err := openDB(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.DeleteUser(ctx, *username); errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("no user %q", *username)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "deleted user %s\n", *username)
+	return nil
+}
