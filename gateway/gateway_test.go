@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,38 +9,20 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/web"
 )
 
-// clock is a settable clock shared by the oauth core and the gateway.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // keys are an application's consumer keys and secrets.
 type keys struct {
-	appID               int64
+	appID, prodKeyID    int64
 	prodKey, prodSecret string
 	sandKey, sandSecret string
 }
@@ -54,7 +35,7 @@ type env struct {
 	path    string
 	db      *db.DB
 	gw      *gateway.Gateway
-	clock   *clock
+	clock   *fixture.Clock
 	api     *httptest.Server
 	prod    *httptest.Server
 	sandbox *httptest.Server
@@ -78,7 +59,7 @@ func backend(name string) *httptest.Server {
 func newEnv(t testing.TB, cfg gateway.Config) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "apistore.db"),
-		clock: &clock{now: time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC)}}
+		clock: fixture.NewClock(time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC))}
 	d, err := db.Open(e.path)
 	if err != nil {
 		t.Fatal(err)
@@ -124,38 +105,15 @@ func newEnv(t testing.TB, cfg gateway.Config) *env {
 // newApp adds a user and an application with both keys.
 func (e *env) newApp(username string, roles ...string) keys {
 	e.t.Helper()
-	u := &db.User{User: oauth.User{Username: username, PasswordHash: "unused", Roles: roles}}
-	if err := e.db.CreateUser(e.ctx, u); err != nil {
-		e.t.Fatal(err)
-	}
-	var k keys
-	app := &db.Application{OwnerID: u.ID, Name: "app", Tier: "Unlimited"}
-	err := e.db.CreateApplicationWithKeys(e.ctx, app, func(kt oauth.KeyType) *oauth.Client {
-		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
-		if kt == oauth.Production {
-			k.prodKey, k.prodSecret = key, secret
-		} else {
-			k.sandKey, k.sandSecret = key, secret
-		}
-		return &oauth.Client{ConsumerKey: key, SecretHash: oauth.HashOf(secret), KeyType: kt, GrantTypes: oauth.DefaultGrantTypes}
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	k.appID = app.ID
-	return k
+	prod, sand := fixture.App(e.t, e.db, fixture.User(e.t, e.db, username, username+"-password", roles...), "app")
+	return keys{appID: prod.AppID, prodKeyID: prod.KeyID, prodKey: prod.ConsumerKey, prodSecret: prod.Secret,
+		sandKey: sand.ConsumerKey, sandSecret: sand.Secret}
 }
 
 // subscribe subscribes an application to an API.
-// TODO(store): use db.Subscribe once the store's subscriptions land.
 func (e *env) subscribe(appID, apiID int64, tier string) {
 	e.t.Helper()
-	raw, err := sql.Open("sqlite", e.path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`INSERT INTO subscriptions (app_id, api_id, tier, created_at) VALUES (?, ?, ?, 0)`, appID, apiID, tier); err != nil {
+	if err := e.db.Subscribe(e.ctx, appID, apiID, tier); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -163,14 +121,7 @@ func (e *env) subscribe(appID, apiID int64, tier string) {
 // token gets an access token at /token with the client_credentials grant.
 func (e *env) token(key, secret, scope string) string {
 	e.t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
-	req, _ := http.NewRequest("POST", e.api.URL+"/token", strings.NewReader(form.Encode()))
-	req.SetBasicAuth(key, secret)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp := e.postToken(key, secret, scope)
 	defer resp.Body.Close()
 	var tr oauth.TokenResponse
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || resp.StatusCode != 200 || tr.AccessToken == "" {
@@ -180,6 +131,27 @@ func (e *env) token(key, secret, scope string) string {
 		e.t.Fatalf("token scope %q, want %q", tr.Scope, scope)
 	}
 	return tr.AccessToken
+}
+
+// tokenStatus is the status /token answers for a client_credentials request.
+func (e *env) tokenStatus(key, secret string) int {
+	e.t.Helper()
+	resp := e.postToken(key, secret, "")
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (e *env) postToken(key, secret, scope string) *http.Response {
+	e.t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
+	req, _ := http.NewRequest("POST", e.api.URL+"/token", strings.NewReader(form.Encode()))
+	req.SetBasicAuth(key, secret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
 }
 
 // result is a gateway answer.

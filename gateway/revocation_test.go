@@ -1,6 +1,9 @@
 package gateway_test
 
 import (
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/apistore/apistore/db"
@@ -19,6 +22,20 @@ func TestRevocationIsInstant(t *testing.T) {
 		{"token revoked", func(e *env, token string) error {
 			return e.db.RevokeFamily(e.ctx, oauth.HashOf(token))
 		}, 401},
+		{"token revoked at /revoke", func(e *env, token string) error {
+			req, _ := http.NewRequest("POST", e.api.URL+"/revoke", strings.NewReader("token="+token))
+			req.SetBasicAuth(e.alice.prodKey, e.alice.prodSecret)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("RevokedAccessToken") == "" {
+				return fmt.Errorf("/revoke answered %d without RevokedAccessToken", resp.StatusCode)
+			}
+			return nil
+		}, 401},
 		{"user removed", func(e *env, _ string) error {
 			return e.db.DeleteUser(e.ctx, "alice")
 		}, 401},
@@ -27,6 +44,19 @@ func TestRevocationIsInstant(t *testing.T) {
 		}, 401},
 		{"token revoked by another process", func(e *env, token string) error {
 			return e.otherProcess(func(d *db.DB) error { return d.RevokeFamily(e.ctx, oauth.HashOf(token)) })
+		}, 401},
+		{"Re-generate (application token)", func(e *env, _ string) error {
+			return e.db.RevokeApplicationTokens(e.ctx, e.alice.prodKeyID)
+		}, 401},
+		{"unsubscribe", func(e *env, _ string) error {
+			return e.db.Unsubscribe(e.ctx, e.alice.appID, e.pizza.ID)
+		}, 403},
+		{"application deleted", func(e *env, _ string) error {
+			u, err := e.db.UserAccount(e.ctx, "alice")
+			if err != nil {
+				return err
+			}
+			return e.db.DeleteApplication(e.ctx, u.ID, e.alice.appID)
 		}, 401},
 		{"API retired", func(e *env, _ string) error {
 			return e.db.SetAPIStatus(e.ctx, e.pizza.ID, db.APIRetired)
@@ -89,4 +119,26 @@ func (e *env) otherProcess(write func(*db.DB) error) error {
 	}
 	defer other.Close()
 	return write(other)
+}
+
+// TestSecretRegeneration: a new consumer secret works at once and the old
+// one is refused. Tokens issued before stay valid: db.ReplaceSecret's
+// documented choice.
+func TestSecretRegeneration(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	before := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	if r := e.call("GET", "/pizzashack/1.0.0/menu", before, nil); r.status != 200 {
+		t.Fatalf("before: %d", r.status)
+	}
+	secret := oauth.NewSecret()
+	if err := e.db.ReplaceSecret(e.ctx, e.alice.prodKeyID, oauth.HashOf(secret)); err != nil {
+		t.Fatal(err)
+	}
+	if status := e.tokenStatus(e.alice.prodKey, e.alice.prodSecret); status != 401 {
+		t.Errorf("the old secret at /token: %d, want 401", status)
+	}
+	after := e.token(e.alice.prodKey, secret, "read")
+	if r := e.call("GET", "/pizzashack/1.0.0/menu", after, nil); r.status != 200 {
+		t.Fatalf("a token of the new secret: %d", r.status)
+	}
 }

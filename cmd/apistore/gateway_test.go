@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -67,19 +66,37 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 	}
 }
 
-// subscribeRaw subscribes an application to an API directly in the file.
-// TODO(store): use the store's subscription command or db.Subscribe.
-func subscribeRaw(t *testing.T, dataDir, appName, context string) {
+// subscribe subscribes an owner's application to the API of a context, as
+// the store's Subscribe button does.
+func subscribe(t *testing.T, dataDir, owner, context string) {
 	t.Helper()
-	raw, err := sql.Open("sqlite", filepath.Join(dataDir, "apistore.db")+"?_pragma=busy_timeout(5000)")
+	ctx := t.Context()
+	d, err := openDB(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
-	if _, err := raw.Exec(`INSERT INTO subscriptions (app_id, api_id, tier, created_at)
-		SELECT a.id, p.id, 'Unlimited', 0 FROM applications a, apis p WHERE a.name = ? AND p.context = ?`, appName, context); err != nil {
+	defer d.Close()
+	u, err := d.UserAccount(ctx, owner)
+	if err != nil {
 		t.Fatal(err)
 	}
+	apps, err := d.ApplicationsByOwner(ctx, u.ID)
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("applications of %s: %v %v", owner, apps, err)
+	}
+	apis, err := d.PublishedAPIs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apis {
+		if a.Context == context {
+			if err := d.Subscribe(ctx, apps[0].ID, a.ID, "Unlimited"); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no API at %s", context)
 }
 
 // TestSampleAPI: the PizzaShack sample API answers through the gateway on
@@ -94,7 +111,7 @@ func TestSampleAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(runOK(t, "app", "create", "--data-dir", dataDir, "--owner", "alice", "--name", "Pizza")), &keys); err != nil {
 		t.Fatal(err)
 	}
-	subscribeRaw(t, dataDir, "Pizza", "/pizzashack")
+	subscribe(t, dataDir, "alice", "/pizzashack")
 
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"read update"}}
 	req, _ := http.NewRequest("POST", base+"/token", strings.NewReader(form.Encode()))
