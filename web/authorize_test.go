@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"html"
 	"io"
 	"net"
@@ -427,5 +428,59 @@ func TestStoreLinksOnTheTokenPort(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusTemporaryRedirect || r.Header.Get("Location") != e.store.URL+"/store/logout?x=1" {
 		t.Fatalf("log-out on the token port: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+// approvedCode runs the consent page for the logged-in user agent and
+// returns the code the callback got.
+func approvedCode(t *testing.T, ua *userAgent, authURL string) string {
+	t.Helper()
+	code := callback(t, ua.submit(ua.get(authURL), url.Values{"decision": {"approve"}}), false).Get("code")
+	if code == "" {
+		t.Fatal("no code")
+	}
+	return code
+}
+
+func TestCodeExchangeErrorsOverHTTP(t *testing.T) {
+	e := newAuthzEnv(t)
+	ua := e.loggedIn(t)
+	cfg := e.config("read")
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.api.Client())
+	verifier := oauth2.GenerateVerifier()
+
+	t.Run("a replayed code revokes the tokens issued from it", func(t *testing.T) {
+		code := approvedCode(t, ua, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+		tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("replay: %v", err)
+		}
+		for _, token := range []string{tok.AccessToken, tok.RefreshToken} {
+			if _, body := postForm(t, e.api, "/introspect", "token="+token, basic(e.key.ConsumerKey, e.key.Secret)); strings.TrimSpace(body) != `{"active":false}` {
+				t.Fatalf("a token of a replayed code is still active: %s", body)
+			}
+		}
+	})
+	failures := []struct {
+		name string
+		auth []oauth2.AuthCodeOption
+		exch []oauth2.AuthCodeOption
+	}{
+		{"wrong verifier", []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, []oauth2.AuthCodeOption{oauth2.VerifierOption(oauth2.GenerateVerifier())}},
+		{"missing verifier", []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, nil},
+		{"verifier without challenge (downgrade)", nil, []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			code := approvedCode(t, ua, cfg.AuthCodeURL("s", tt.auth...))
+			_, err := cfg.Exchange(ctx, code, tt.exch...)
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.ErrorCode != oauth.ErrCodeInvalidGrant || re.Response.StatusCode != http.StatusBadRequest {
+				t.Fatalf("exchange: %v", err)
+			}
+		})
 	}
 }
