@@ -104,6 +104,9 @@ func (h *Handlers) ShowSignup(c echo.Context) error {
 	if !h.selfSignup {
 		return errSignupOff
 	}
+	if h.CurrentUser(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/store")
+	}
 	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{}))
 }
 

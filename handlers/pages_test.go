@@ -1,0 +1,60 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestEveryPageAnonymousAndLoggedIn opens each store page as a visitor and
+// as a user: public pages answer both, private ones send the visitor to log
+// in and come back.
+func TestEveryPageAnonymousAndLoggedIn(t *testing.T) {
+	env := newStore(t)
+	user := env.browser()
+	user.signUp("alice", "alice-password")
+	id := user.addApplication("Shop")
+	anon := env.browser()
+
+	tests := []struct {
+		path       string
+		public     bool   // anonymous visitors see it too
+		userStatus int    // for the logged-in user
+		userSees   string // on the logged-in user's page
+	}{
+		{"/store", true, http.StatusOK, "PizzaShackAPI"},
+		{"/store/apis/1", true, http.StatusOK, "Subscribe"},
+		{"/store/login", true, http.StatusSeeOther, ""},
+		{"/store/signup", true, http.StatusSeeOther, ""},
+		{"/store/static/app.css", true, http.StatusOK, "apistore"},
+		{"/store/applications", false, http.StatusOK, "Shop"},
+		{"/store/applications/new", false, http.StatusOK, "Add application"},
+		{fmt.Sprintf("/store/applications/%d/edit", id), false, http.StatusOK, "Edit application"},
+		{fmt.Sprintf("/store/applications/%d/delete", id), false, http.StatusOK, "Delete Shop?"},
+		{"/store/subscriptions", false, http.StatusOK, "Production"},
+		{fmt.Sprintf("/store/subscriptions?app=%d", id), false, http.StatusOK, "Sandbox"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			p := anon.get(tt.path)
+			switch {
+			case tt.public && p.status != http.StatusOK:
+				t.Errorf("anonymous: %d", p.status)
+			case !tt.public && (p.status != http.StatusSeeOther || p.location != "/store/login?return="+url.QueryEscape(tt.path)):
+				t.Errorf("anonymous: %d to %q", p.status, p.location)
+			}
+			p = user.get(tt.path)
+			if p.status != tt.userStatus || !strings.Contains(p.body, tt.userSees) {
+				t.Errorf("logged in: %d, page lacks %q", p.status, tt.userSees)
+			}
+			if strings.HasPrefix(tt.path, "/store/static") {
+				return
+			}
+			if p.status == http.StatusOK {
+				mustContain(t, p.body, `data-testid="username">alice<`, "Log out")
+			}
+		})
+	}
+}
