@@ -230,7 +230,7 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 	for _, tt := range failures {
 		t.Run(tt.name, func(t *testing.T) {
 			code := f.code(t, c, tt.extra)
-			f.advance(tt.wait)
+			f.clock.Advance(tt.wait)
 			client := c
 			if tt.client.ConsumerKey != "" {
 				client = tt.client
@@ -258,8 +258,8 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 		if _, oerr := f.exchange(c, used, "", ""); oerr != nil {
 			t.Fatal(oerr)
 		}
-		f.advance(time.Hour - time.Second)
-		if _, err := f.db.DeleteStaleCodes(ctx, f.now()); err != nil {
+		f.clock.Advance(time.Hour - time.Second)
+		if _, err := f.db.DeleteStaleCodes(ctx, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.db.CodeByHash(ctx, oauth.HashOf(used)); err != nil {

@@ -1,7 +1,6 @@
 package oauth_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +16,7 @@ type authzFixture struct {
 	db    *db.DB
 	srv   *oauth.Server
 	user  *db.User
-	mu    sync.Mutex
-	clock time.Time
+	clock *fixture.Clock
 }
 
 const fixtureCallback = "https://client.example.com/cb"
@@ -27,25 +25,12 @@ const fixtureCallback = "https://client.example.com/cb"
 func newAuthzFixture(t *testing.T) *authzFixture {
 	t.Helper()
 	d := fixture.DB(t)
-	f := &authzFixture{db: d, clock: time.Unix(1_800_000_000, 0)}
-	f.srv = oauth.NewServer(d, oauth.Validity{}, f.now)
+	f := &authzFixture{db: d, clock: fixture.NewClock(time.Unix(1_800_000_000, 0))}
+	f.srv = oauth.NewServer(d, oauth.Validity{}, f.clock.Now)
 	fixture.Scope(t, d, "read")
 	fixture.Scope(t, d, "admin", "admin")
 	f.user = fixture.User(t, d, "alice", "alice-password", "subscriber")
 	return f
-}
-
-func (f *authzFixture) now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.clock
-}
-
-// advance moves the clock forward.
-func (f *authzFixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.clock = f.clock.Add(d)
 }
 
 // newApp adds an application of the fixture's user allowing grants, and

@@ -159,7 +159,7 @@ func TestIntrospect(t *testing.T) {
 		}
 		return got
 	}
-	issued := f.now().Unix()
+	issued := f.clock.Now().Unix()
 	want := oauth.Introspection{Active: true, Scope: "read", ClientID: c.ConsumerKey, Username: "alice", Sub: "alice",
 		TokenType: "Bearer", Iat: issued, Exp: issued + 3600}
 	if got := introspect(c, tok.AccessToken); *got != want {
@@ -179,7 +179,7 @@ func TestIntrospect(t *testing.T) {
 	_, oerr := f.srv.Introspect(ctx, &oauth.TokenHintRequest{Token: tok.AccessToken, ClientID: c.ConsumerKey})
 	wantErr(t, oerr, oauth.ErrCodeInvalidClient)
 
-	f.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	if got := introspect(c, tok.AccessToken); *got != inactive {
 		t.Fatalf("expired token: %+v", got)
 	}

@@ -224,18 +224,10 @@ func TestAuthorizationCodeFlowWithPKCE(t *testing.T) {
 	}
 }
 
+// postForm posts a client-authenticated form to the HTTPS API application.
 func postForm(t *testing.T, srv *httptest.Server, path, body, auth string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", auth)
-	r, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	b, _ := io.ReadAll(r.Body)
-	return r, string(b)
+	return sendForm(t, srv.Client(), srv.URL+path, body, map[string]string{"Authorization": auth})
 }
 
 // loggedIn is a user agent with alice's session.

@@ -40,7 +40,13 @@ func keyBasic(k fixture.Key) string { return basic(k.ConsumerKey, k.Secret) }
 // post sends a form as curl -d does, with the given headers.
 func (f *revokeEnv) post(t *testing.T, path, body string, header map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.url+path, strings.NewReader(body))
+	return sendForm(t, http.DefaultClient, f.url+path, body, header)
+}
+
+// sendForm posts a form body with the given headers and reads the answer.
+func sendForm(t *testing.T, client *http.Client, target, body string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +54,7 @@ func (f *revokeEnv) post(t *testing.T, path, body string, header map[string]stri
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
