@@ -13,23 +13,23 @@ func (d *DB) AllAPIs(ctx context.Context) ([]API, error) {
 	return d.listAPIs(ctx, ``)
 }
 
-// UpdateAPI saves an API's fields, status and resources (replacing them) in
-// one transaction; a context and version another API uses is ErrConflict.
-// An edit can narrow access (a new scope, a retired API), so the gateway's
-// caches are told.
-func (d *DB) UpdateAPI(ctx context.Context, a *API) error {
+// UpdateAPI saves an API's fields, status and resources (replacing them)
+// and registers scopes as ImportAPI does, in one transaction; a context and
+// version another API uses is ErrConflict. An edit can narrow access (a new
+// scope, a retired API), so the gateway's caches are told.
+func (d *DB) UpdateAPI(ctx context.Context, a *API, scopes []oauth.Scope) error {
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := registerScopes(ctx, tx, scopes); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE apis SET name = ?, version = ?, context = ?, description = ?,
 			production_url = ?, sandbox_url = ?, tiers = ?, status = ? WHERE id = ?`, a.Name, a.Version, a.Context,
 			a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, a.ID)
 		if isUnique(err) {
 			return fmt.Errorf("update API %s %s: %w", a.Context, a.Version, ErrConflict)
 		}
-		if err != nil {
-			return fmt.Errorf("update API: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("update API %d: %w", a.ID, ErrNotFound)
+		if err := oneRow(res, err, fmt.Sprintf("update API %d", a.ID)); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM api_resources WHERE api_id = ?`, a.ID); err != nil {
 			return fmt.Errorf("update API resources: %w", err)
@@ -47,11 +47,8 @@ func (d *DB) UpdateAPI(ctx context.Context, a *API) error {
 // served by the gateway nor listed in the store.
 func (d *DB) SetAPIStatus(ctx context.Context, id int64, status string) error {
 	res, err := d.w.ExecContext(ctx, `UPDATE apis SET status = ? WHERE id = ?`, status, id)
-	if err != nil {
-		return fmt.Errorf("set API status: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("set API %d status: %w", id, ErrNotFound)
+	if err := oneRow(res, err, fmt.Sprintf("set API %d status", id)); err != nil {
+		return err
 	}
 	d.accessChanged()
 	return nil
@@ -62,15 +59,24 @@ func (d *DB) SetAPIStatus(ctx context.Context, id int64, status string) error {
 // its description unless a new one is given.
 func (d *DB) ImportAPI(ctx context.Context, a *API, scopes []oauth.Scope) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		for _, s := range scopes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO scopes (name, description, roles) VALUES (?, ?, ?)
-				ON CONFLICT (name) DO UPDATE SET description = excluded.description WHERE excluded.description != ''`,
-				s.Name, s.Description, joinWords(s.Roles)); err != nil {
-				return fmt.Errorf("register scope %q: %w", s.Name, err)
-			}
+		if err := registerScopes(ctx, tx, scopes); err != nil {
+			return err
 		}
 		return insertAPI(ctx, tx, a)
 	})
+}
+
+// registerScopes adds scopes, or updates the description of those that
+// exist when a new one is given.
+func registerScopes(ctx context.Context, tx *sql.Tx, scopes []oauth.Scope) error {
+	for _, s := range scopes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO scopes (name, description, roles) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET description = excluded.description WHERE excluded.description != ''`,
+			s.Name, s.Description, joinWords(s.Roles)); err != nil {
+			return fmt.Errorf("register scope %q: %w", s.Name, err)
+		}
+	}
+	return nil
 }
 
 // PointSampleAPI points the sample API's endpoints at url, the sample

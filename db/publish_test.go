@@ -37,7 +37,7 @@ func TestPointSampleAPI(t *testing.T) {
 	}
 	a := sample()
 	a.SandboxURL = "https://sandbox.example.com"
-	if err := d.UpdateAPI(ctx, a); err != nil {
+	if err := d.UpdateAPI(ctx, a, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.PointSampleAPI(ctx, "http://127.0.0.1:3333"); err != nil {

@@ -82,11 +82,8 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*User, error) {
 // tokens (the schema cascades); their tokens stop working at once.
 func (d *DB) DeleteUser(ctx context.Context, username string) error {
 	res, err := d.w.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
-	if err != nil {
-		return fmt.Errorf("delete user: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("delete user %s: %w", username, ErrNotFound)
+	if err := oneRow(res, err, "delete user "+username); err != nil {
+		return err
 	}
 	d.accessChanged()
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
 )
 
 // Methods lists the HTTP methods a resource can have.
@@ -25,50 +26,104 @@ var (
 	paramPattern   = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_.-]*\}$`)
 )
 
-// Check reports the first problem with an API a publisher describes, in
-// words fit for a form or a command line.
+// Problem is one thing wrong with an API, and the field it is about: name,
+// version, context, production_url, sandbox_url, tiers or resources.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+// Check reports every problem with an API a publisher describes, in words
+// fit for a command line.
 func Check(a *db.API) error {
 	var errs []error
+	for _, p := range Problems(a) {
+		errs = append(errs, errors.New(p.Message))
+	}
+	return errors.Join(errs...)
+}
+
+// Problems lists what is wrong with an API, field by field, for a form.
+func Problems(a *db.API) []Problem {
+	var out []Problem
+	add := func(field, format string, args ...any) {
+		out = append(out, Problem{field, fmt.Sprintf(format, args...)})
+	}
 	if strings.TrimSpace(a.Name) == "" {
-		errs = append(errs, errors.New("the name is empty"))
+		add("name", "the name is empty")
 	}
 	if !versionPattern.MatchString(a.Version) {
-		errs = append(errs, fmt.Errorf("version %q: use letters, digits, dots, dashes or underscores, e.g. 1.0.0", a.Version))
+		add("version", "version %q: use letters, digits, dots, dashes or underscores, e.g. 1.0.0", a.Version)
 	}
 	switch {
 	case !contextPattern.MatchString(a.Context):
-		errs = append(errs, fmt.Errorf("context %q: it must start with / and hold letters, digits, dots, dashes or underscores, e.g. /pizzashack", a.Context))
+		add("context", "context %q: it must start with / and hold letters, digits, dots, dashes or underscores, e.g. /pizzashack", a.Context)
 	case slices.Contains(reserved, strings.SplitN(a.Context[1:], "/", 2)[0]):
-		errs = append(errs, fmt.Errorf("context %q: %s is reserved for the OAuth endpoints", a.Context, strings.SplitN(a.Context, "/", 3)[1]))
+		add("context", "context %q: %s is reserved for the OAuth endpoints", a.Context, strings.SplitN(a.Context, "/", 3)[1])
 	}
-	for _, e := range []struct{ name, url string }{{"production", a.ProductionURL}, {"sandbox", a.SandboxURL}} {
+	for _, e := range []struct{ field, name, url string }{{"production_url", "production", a.ProductionURL}, {"sandbox_url", "sandbox", a.SandboxURL}} {
 		if err := checkEndpoint(e.url); err != nil {
-			errs = append(errs, fmt.Errorf("%s endpoint: %w", e.name, err))
+			add(e.field, "%s endpoint: %v", e.name, err)
 		}
 	}
 	if a.ProductionURL == "" && a.SandboxURL == "" {
-		errs = append(errs, errors.New("give a production or a sandbox endpoint URL"))
+		add("production_url", "give a production or a sandbox endpoint URL")
 	}
 	for _, t := range a.Tiers {
 		if !slices.Contains(db.Tiers, t) {
-			errs = append(errs, fmt.Errorf("unknown tier %q (tiers: %s)", t, strings.Join(db.Tiers, ", ")))
+			add("tiers", "unknown tier %q (tiers: %s)", t, strings.Join(db.Tiers, ", "))
 		}
 	}
 	if len(a.Resources) == 0 {
-		errs = append(errs, errors.New("the API has no resources"))
+		add("resources", "the API has no resources")
 	}
 	seen := map[string]bool{}
 	for _, r := range a.Resources {
 		if err := checkResource(r); err != nil {
-			errs = append(errs, err)
+			add("resources", "%v", err)
 		}
 		key := r.Method + " " + r.Path
 		if seen[key] {
-			errs = append(errs, fmt.Errorf("resource %s is listed twice", key))
+			add("resources", "resource %s is listed twice", key)
 		}
 		seen[key] = true
 	}
-	return errors.Join(errs...)
+	return out
+}
+
+// ParseResources reads resources written one a line as METHOD /template
+// [scope], e.g. "POST /order update"; blank lines are skipped.
+func ParseResources(text string) ([]db.Resource, error) {
+	var out []db.Resource
+	for i, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch len(f) {
+		case 0:
+			continue
+		case 2, 3:
+			r := db.Resource{Method: strings.ToUpper(f[0]), Path: f[1]}
+			if len(f) == 3 {
+				r.Scope = f[2]
+			}
+			out = append(out, r)
+		default:
+			return nil, fmt.Errorf("line %d: write METHOD /path and an optional scope, e.g. POST /order update", i+1)
+		}
+	}
+	return out, nil
+}
+
+// FormatResources writes resources as ParseResources reads them.
+func FormatResources(rs []db.Resource) string {
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString(r.Method + " " + r.Path)
+		if r.Scope != "" {
+			b.WriteString(" " + r.Scope)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // checkEndpoint accepts an empty URL (no such endpoint) or an absolute http(s) URL.
@@ -93,8 +148,10 @@ func checkResource(r db.Resource) error {
 	if _, err := compileTemplate(r.Path); err != nil {
 		return fmt.Errorf("resource %s %s: %w", r.Method, r.Path, err)
 	}
-	if r.Scope != "" && strings.ContainsAny(r.Scope, " \t\"\\") {
-		return fmt.Errorf("resource %s %s: scope %q has spaces or quotes", r.Method, r.Path, r.Scope)
+	if r.Scope != "" {
+		if err := oauth.CheckScopeName(r.Scope); err != nil {
+			return fmt.Errorf("resource %s %s: scope %q: %w", r.Method, r.Path, r.Scope, err)
+		}
 	}
 	return nil
 }

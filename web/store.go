@@ -42,6 +42,15 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
 	s.POST("/subscriptions/:app/:type/token", h.RegenerateToken, login)
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
+
+	publisher := []echo.MiddlewareFunc{login, h.RequirePublisher}
+	s.GET("/publisher", h.Publisher, publisher...)
+	s.GET("/publisher/new", h.NewAPI, publisher...)
+	s.POST("/publisher", h.CreateAPI, publisher...)
+	s.GET("/publisher/:id/edit", h.EditAPI, publisher...)
+	s.POST("/publisher/:id", h.UpdateAPI, publisher...)
+	s.POST("/publisher/:id/retire", h.RetireAPI, publisher...)
+	s.POST("/publisher/:id/publish", h.PublishAPI, publisher...)
 }
 
 // maxFormBytes bounds a store form; nothing the store takes comes near it.

@@ -1,0 +1,168 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
+)
+
+// publisherForm is a valid create form, to be changed by each test.
+func publisherForm() url.Values {
+	return url.Values{
+		"name": {"Weather"}, "version": {"v1"}, "context": {"/weather"}, "description": {"Forecasts <b>daily</b>"},
+		"production_url": {"https://weather.example.com/api"}, "sandbox_url": {""},
+		"tiers": {"Gold", "Bronze"}, "resources": {"GET /today\r\nGET /day/{date} read\r\nPOST /alerts alerts.write\r\n"},
+	}
+}
+
+// publisher logs a browser in as a user with the admin role.
+func (e *storeEnv) publisher(username string, roles ...string) *browser {
+	e.t.Helper()
+	fixture.User(e.t, e.db, username, username+"-password", roles...)
+	b := e.browser()
+	if p := b.logIn(username, username+"-password"); p.status != http.StatusSeeOther {
+		e.t.Fatalf("log in %s: %d", username, p.status)
+	}
+	return b
+}
+
+func TestPublisherAccess(t *testing.T) {
+	env := newStore(t)
+	if p := env.browser().get("/store/publisher"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/store/login") {
+		t.Errorf("anonymous: %d %s, want the log-in page", p.status, p.location)
+	}
+	sub := env.browser()
+	sub.signUp("sam", "sam-password")
+	if p := sub.get("/store/publisher"); p.status != http.StatusForbidden {
+		t.Errorf("subscriber: %d, want 403", p.status)
+	}
+	if p := sub.submit("/store/publisher", publisherForm()); p.status != http.StatusForbidden {
+		t.Errorf("subscriber's create: %d, want 403", p.status)
+	}
+	mustNotContain(t, sub.get("/store").body, `href="/store/publisher"`)
+	for _, role := range []string{"admin", "publisher"} {
+		b := env.publisher("a-"+role, role)
+		p := b.get("/store/publisher")
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: %d", role, p.status)
+		}
+		mustContain(t, p.body, `href="/store/publisher"`, "PizzaShackAPI", "/pizzashack/1.0.0", "Create API", "Retire")
+	}
+}
+
+func TestPublisherCreateEditRetire(t *testing.T) {
+	env := newStore(t)
+	ctx := context.Background()
+	b := env.publisher("root", "admin")
+	if p := b.get("/store/publisher/new"); p.status != http.StatusOK {
+		t.Fatalf("create form: %d", p.status)
+	}
+	p := b.submit("/store/publisher", publisherForm())
+	if p.status != http.StatusSeeOther || p.location != "/store/publisher" {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	list := b.get("/store/publisher").body
+	mustContain(t, list, "API Weather v1 published.", "/weather/v1", "https://weather.example.com/api")
+	apis, err := env.db.AllAPIs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w *db.API
+	for i := range apis {
+		if apis[i].Context == "/weather" {
+			w = &apis[i]
+		}
+	}
+	if w == nil || w.Status != db.APIPublished || len(w.Resources) != 3 || strings.Join(w.Tiers, " ") != "Gold Bronze" {
+		t.Fatalf("stored API %+v", w)
+	}
+	// The new scope is registered with a description; read keeps its own.
+	scopes, err := env.db.ScopesByName(ctx, []string{"alerts.write", "read"})
+	if err != nil || len(scopes) != 2 {
+		t.Fatalf("scopes %v %v", scopes, err)
+	}
+	for _, s := range scopes {
+		if s.Description == "" || (s.Name == "read" && s.Description != db.SampleScopes[0].Description) {
+			t.Errorf("scope %+v", s)
+		}
+	}
+	// The catalogue shows it, escaped.
+	mustContain(t, env.browser().get("/store").body, "Weather", "Forecasts &lt;b&gt;daily&lt;/b&gt;")
+
+	edit := b.get("/store/publisher/" + itoa(w.ID) + "/edit")
+	mustContain(t, edit.body, `value="/weather"`, "GET /day/{date} read", "POST /alerts alerts.write")
+	form := publisherForm()
+	form.Set("resources", "GET /today\nGET /week")
+	form.Set("sandbox_url", "https://sandbox.weather.example.com")
+	if p := b.submit("/store/publisher/"+itoa(w.ID), form); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	a, err := env.db.APIByID(ctx, w.ID)
+	if err != nil || len(a.Resources) != 2 || a.SandboxURL != "https://sandbox.weather.example.com" {
+		t.Fatalf("after edit: %+v %v", a, err)
+	}
+
+	if p := b.submit("/store/publisher/"+itoa(w.ID)+"/retire", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("retire: %d", p.status)
+	}
+	mustContain(t, b.get("/store/publisher").body, "retired", "Publish")
+	mustNotContain(t, env.browser().get("/store").body, "Weather")
+	if p := b.submit("/store/publisher/"+itoa(w.ID)+"/publish", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("publish: %d", p.status)
+	}
+	mustContain(t, env.browser().get("/store").body, "Weather")
+
+	if p := b.get("/store/publisher/999/edit"); p.status != http.StatusNotFound {
+		t.Errorf("unknown API: %d", p.status)
+	}
+	if p := b.post("/store/publisher/"+itoa(w.ID)+"/retire", url.Values{}); p.status != http.StatusForbidden {
+		t.Errorf("retire without the form token: %d", p.status)
+	}
+}
+
+func TestPublisherValidation(t *testing.T) {
+	env := newStore(t)
+	b := env.publisher("root", "admin")
+	tests := []struct {
+		name, field, value, message string
+	}{
+		{"no name", "name", "", "Fill this in."},
+		{"bad context", "context", "weather", "it must start with /"},
+		{"reserved context", "context", "/token", "reserved for the OAuth endpoints"},
+		{"bad version", "version", "v 1", "Version &#34;v 1&#34;"},
+		{"bad endpoint", "production_url", "ftp://x", "Production endpoint: &#34;ftp://x&#34; is not an absolute http or https URL"},
+		{"no tiers", "tiers", "", "Offer at least one tier."},
+		{"no resources", "resources", "", "Fill this in."},
+		{"bad resource line", "resources", "GET", "Line 1: write METHOD /path"},
+		{"bad method", "resources", "FETCH /x", "unknown method"},
+		{"bad template", "resources", "GET /a/{", "bad URL template part"},
+		{"taken context", "context", "/pizzashack", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := publisherForm()
+			if tt.value == "" {
+				form.Del(tt.field)
+			} else {
+				form.Set(tt.field, tt.value)
+			}
+			if tt.name == "taken context" {
+				form.Set("version", "1.0.0")
+				tt.message = "Another API already has this context and version."
+			}
+			p := b.submit("/store/publisher", form)
+			if p.status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422", p.status)
+			}
+			mustContain(t, p.body, tt.message, "The API was not saved", "Forecasts")
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
