@@ -137,6 +137,9 @@ func (s *Server) ConsentScopes(ctx context.Context, a *Authorization, u *User) (
 	out := make([]Scope, 0, len(names))
 	for _, n := range names {
 		sc := Scope{Name: n}
+		if n == DefaultScope {
+			sc.Description = "Basic access, without any named permission"
+		}
 		for _, r := range registered {
 			if r.Name == n {
 				sc = r

@@ -315,8 +315,11 @@ func TestConsentDecisions(t *testing.T) {
 		}
 	})
 	t.Run("WSO2 example: scope PRODUCTION, redirect_uri given, code exchanged with Basic auth", func(t *testing.T) {
-		got := callback(t, ua.submit(authorize("response_type=code&scope=PRODUCTION&redirect_uri="+url.QueryEscape(consentCallback)),
-			url.Values{"decision": {"approve"}}), false)
+		consent := authorize("response_type=code&scope=PRODUCTION&redirect_uri=" + url.QueryEscape(consentCallback))
+		if !strings.Contains(consent.body, "<code>default</code> — Basic access") {
+			t.Errorf("the consent page does not explain the default scope:\n%s", consent.body)
+		}
+		got := callback(t, ua.submit(consent, url.Values{"decision": {"approve"}}), false)
 		r, body := postForm(t, e.api, "/token", "grant_type=authorization_code&code="+got.Get("code")+"&redirect_uri="+url.QueryEscape(consentCallback),
 			basic(key, e.key.Secret))
 		if r.StatusCode != http.StatusOK || !strings.Contains(body, `"scope":"default"`) || !strings.Contains(body, `"refresh_token"`) {
