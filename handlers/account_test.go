@@ -44,10 +44,16 @@ func TestSignUpLogOutLogIn(t *testing.T) {
 		t.Errorf("session cookie %q has a Domain", raw)
 	}
 
+	stolen := b.cookie("apistore_session")
 	if p := b.submit("/store/logout", nil); p.status != http.StatusSeeOther {
 		t.Fatalf("log out: %d", p.status)
 	}
 	mustNotContain(t, b.get("/store").body, "Log out", `data-testid="username"`)
+	// A copy of the cookie taken before logging out is worth nothing after.
+	replay := env.browser()
+	u, _ := url.Parse(env.srv.URL)
+	replay.client.Jar.SetCookies(u, []*http.Cookie{stolen})
+	mustNotContain(t, replay.get("/store").body, `data-testid="username"`)
 
 	if p := b.logIn("alice", "wrong password"); p.status != http.StatusUnauthorized {
 		t.Errorf("wrong password: status %d", p.status)
@@ -262,4 +268,21 @@ func TestErrorPages(t *testing.T) {
 	if p := b.submit("/store/login", big); p.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 70 KiB form: %d", p.status)
 	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	env := newStore(t, handlers.WithClock(clock))
+	b := env.browser()
+	b.signUp("gina", "gina-password")
+	mu.Lock()
+	now = now.Add(12*time.Hour - time.Second)
+	mu.Unlock()
+	mustContain(t, b.get("/store").body, `data-testid="username">gina<`)
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	mustNotContain(t, b.get("/store").body, `data-testid="username"`)
 }

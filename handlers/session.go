@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
@@ -44,7 +45,7 @@ import (
 const (
 	sessionCookie = "apistore_session"
 	sessionMaxAge = 12 * 60 * 60 // seconds; a session lasts a working day
-	userIDKey     = "uid"
+	sessionIDKey  = "sid"
 	csrfKey       = "csrf"
 	userCacheKey  = "apistore.user" // echo.Context key of the loaded user
 	csrfField     = "csrf_token"
@@ -85,15 +86,16 @@ func (h *Handlers) saveSession(c echo.Context, s *sessions.Session) error {
 	return nil
 }
 
-// CurrentUser returns the logged-in user, or nil. The user is read from the
-// database once per request, so a deleted account is logged out at once.
+// CurrentUser returns the logged-in user, or nil. The session is looked up
+// in the database once per request, so logging out, or deleting the
+// account, ends it on the server even if a copy of the cookie lives on.
 func (h *Handlers) CurrentUser(c echo.Context) *db.User {
 	if u, ok := c.Get(userCacheKey).(*db.User); ok {
 		return u
 	}
 	var u *db.User
-	if id, ok := h.session(c).Values[userIDKey].(int64); ok {
-		found, err := h.db.UserByID(c.Request().Context(), id)
+	if sid, ok := h.session(c).Values[sessionIDKey].(string); ok && sid != "" {
+		found, err := h.db.SessionUser(c.Request().Context(), oauth.HashOf(sid), h.now())
 		if err == nil {
 			u = found
 		} else if !isNotFound(err) {
@@ -104,19 +106,28 @@ func (h *Handlers) CurrentUser(c echo.Context) *db.User {
 	return u
 }
 
-// logIn starts a new session for u. The old session's values, form token
-// included, are dropped and the cookie is re-issued, so a cookie planted
-// before login (session fixation) is worth nothing afterwards.
+// logIn starts a new session for u, with a new random session id (stored
+// hashed) and form token: a cookie planted before login (session fixation)
+// is worth nothing afterwards.
 func (h *Handlers) logIn(c echo.Context, u *db.User) error {
+	sid, now := oauth.NewSecret(), h.now()
+	if err := h.db.CreateSession(c.Request().Context(), oauth.HashOf(sid), u.ID, now, now.Add(sessionMaxAge*time.Second)); err != nil {
+		return err
+	}
 	s := h.session(c)
-	s.Values = map[any]any{userIDKey: u.ID, csrfKey: oauth.NewSecret()}
+	s.Values = map[any]any{sessionIDKey: sid, csrfKey: oauth.NewSecret()}
 	c.Set(userCacheKey, u)
 	return h.saveSession(c, s)
 }
 
-// logOut ends the session and deletes its cookie.
+// logOut ends the session on the server and deletes its cookie.
 func (h *Handlers) logOut(c echo.Context) error {
 	s := h.session(c)
+	if sid, ok := s.Values[sessionIDKey].(string); ok && sid != "" {
+		if err := h.db.DeleteSession(c.Request().Context(), oauth.HashOf(sid)); err != nil {
+			return err
+		}
+	}
 	s.Values = map[any]any{}
 	opts := *h.sessions.Options
 	opts.MaxAge = -1
