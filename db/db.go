@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -38,10 +39,12 @@ type DB struct {
 	jobs       chan writeJob
 	writerDone chan struct{}
 	insertTok  *sql.Stmt
-	// watch is one dedicated connection for PRAGMA data_version (see
-	// DataVersion), which is only comparable on the same connection.
+	// watch is one dedicated connection for PRAGMA data_version, which is
+	// only comparable on the same connection; shm is the WAL index, read
+	// for the same purpose more cheaply (see Version).
 	watch        *sql.DB
 	dataVersionQ *sql.Stmt
+	shm          *os.File
 }
 
 // AccessGeneration changes whenever a write of this process ends some access.
@@ -89,6 +92,12 @@ func Open(path string) (*DB, error) {
 		d.Close()
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
+	var first int64 // opens the watch connection's WAL index, so the -shm file exists
+	if err := d.dataVersionQ.QueryRow().Scan(&first); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	d.shm = openWALIndex(path)
 	d.startWriter()
 	return d, nil
 }
@@ -99,6 +108,9 @@ func (d *DB) Close() error {
 		d.stopWriter()
 	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	if d.shm != nil {
+		d.shm.Close()
+	}
 	return errors.Join(d.watch.Close(), d.r.Close(), d.w.Close())
 }
 

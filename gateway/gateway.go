@@ -4,10 +4,9 @@
 // endpoint, and records each call.
 //
 // Validation results are cached in memory, but never outlive a change: the
-// cache is keyed by the database's AccessGeneration (writes of this process
-// that end access) and DataVersion (any commit by another connection,
-// including admin subcommands run in another process), both read on every
-// request. Any change drops every cached token, subscription and route, so
+// cache is keyed by the database's Version (writes of this process that
+// end access, and any commit by any connection, including admin subcommands
+// run in another process), read on every request. Any change drops every cached token, subscription and route, so
 // a revoked token, a deleted user or a retired API is refused on the very
 // next request.
 package gateway
@@ -96,11 +95,10 @@ func (g *Gateway) Close() { g.usage.close() }
 // snapshot is what the gateway knows as of one database state: the routes
 // and the tokens and subscriptions looked up since.
 type snapshot struct {
-	gen    uint64
-	dv     int64
-	routes routes
-	tokens sync.Map // oauth.Hash → *oauth.TokenInfo
-	subs   sync.Map // subKey → subscription
+	version db.Version
+	routes  routes
+	tokens  sync.Map // oauth.Hash → *oauth.TokenInfo
+	subs    sync.Map // subKey → subscription
 }
 
 type subKey struct{ app, api int64 }
@@ -114,26 +112,25 @@ type subscription struct {
 // current returns the snapshot of the database's present state, rebuilding
 // it when anything was committed since.
 func (g *Gateway) current(ctx context.Context) (*snapshot, error) {
-	gen := g.db.AccessGeneration()
-	dv, err := g.db.DataVersion(ctx)
+	v, err := g.db.Version(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s := g.state.Load(); s != nil && s.gen == gen && s.dv == dv {
+	if s := g.state.Load(); s != nil && s.version == v {
 		return s, nil
 	}
 	g.rebuild.Lock()
 	defer g.rebuild.Unlock()
-	if s := g.state.Load(); s != nil && s.gen == gen && s.dv == dv {
+	if s := g.state.Load(); s != nil && s.version == v {
 		return s, nil
 	}
-	// The stamp was read before the routes, so a change made meanwhile
+	// The version was read before the routes, so a change made meanwhile
 	// makes the next request rebuild again rather than trust stale data.
 	apis, err := g.db.PublishedAPIs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{gen: gen, dv: dv, routes: routes{}}
+	s := &snapshot{version: v, routes: routes{}}
 	for i := range apis {
 		rt, err := newRoute(&apis[i])
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sync"
 	"time"
 )
 
@@ -36,10 +37,24 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		},
 		Transport:     transport,
 		FlushInterval: -1, // stream: write each chunk as it comes
+		BufferPool:    &bufferPool{},
 		ErrorHandler:  backendError,
 		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
 }
+
+// bufferPool reuses the proxy's copy buffers, which it would otherwise
+// allocate (32 KiB) for every call.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // backendError answers a failed backend call: 504 when it timed out, 502
 // when it could not be reached or broke off. The error's text (hosts,

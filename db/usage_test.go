@@ -1,0 +1,55 @@
+package db_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+)
+
+func usageBatch(n int) []db.Usage {
+	calls := make([]db.Usage, n)
+	for i := range calls {
+		calls[i] = db.Usage{At: time.UnixMilli(int64(1_800_000_000_000 + i)), AppID: 1, APIID: 2, APIName: "PizzaShackAPI",
+			APIVersion: "1.0.0", Method: "GET", Resource: "/menu", KeyType: "PRODUCTION", Status: 200, Latency: time.Millisecond}
+	}
+	return calls
+}
+
+// TestRecordUsage: a batch larger than one INSERT's share is written whole.
+func TestRecordUsage(t *testing.T) {
+	d, err := db.Open(filepath.Join(t.TempDir(), "apistore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	if err := d.RecordUsage(ctx, usageBatch(2500)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.UsageOf(ctx, 1, 5000)
+	if err != nil || len(got) != 2500 {
+		t.Fatalf("%d calls read back, %v", len(got), err)
+	}
+	if u := got[0]; u.Resource != "/menu" || u.Status != 200 || u.Latency != time.Millisecond || u.At.UnixMilli() != 1_800_000_002_499 {
+		t.Errorf("newest call %+v", u)
+	}
+}
+
+// BenchmarkRecordUsage writes the gateway's default batch of 500 calls.
+func BenchmarkRecordUsage(b *testing.B) {
+	d, err := db.Open(filepath.Join(b.TempDir(), "apistore.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	calls := usageBatch(500)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.RecordUsage(context.Background(), calls); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

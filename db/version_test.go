@@ -1,0 +1,73 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// TestVersion: the Version stays put while nothing is written, and changes
+// with a commit of another handle (another process, for SQLite) and with
+// this process's access-ending writes; through the -shm file and through
+// the PRAGMA data_version fallback alike.
+func TestVersion(t *testing.T) {
+	for _, fallback := range []bool{false, true} {
+		name := map[bool]string{false: "wal-index", true: "data_version"}[fallback]
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "apistore.db")
+			d, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if d.shm == nil {
+				t.Fatal("the -shm file was not opened")
+			}
+			if fallback {
+				d.shm.Close()
+				d.shm = nil
+			}
+			other, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			version := func() Version {
+				t.Helper()
+				v, err := d.Version(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			v1 := version()
+			if _, err := d.PublishedAPIs(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if v2 := version(); v2 != v1 {
+				t.Fatal("the version changed without a write")
+			}
+			if err := other.PutScope(ctx, oauth.Scope{Name: "read"}); err != nil {
+				t.Fatal(err)
+			}
+			v3 := version()
+			if v3 == v1 {
+				t.Fatal("a commit of another handle left the version as it was")
+			}
+			if err := other.PutScope(ctx, oauth.Scope{Name: "write"}); err != nil {
+				t.Fatal(err)
+			}
+			if v4 := version(); v4 == v3 {
+				t.Fatal("a second commit of another handle left the version as it was")
+			}
+			v5 := version()
+			d.accessChanged()
+			if version() == v5 {
+				t.Fatal("an access-ending write of this process left the version as it was")
+			}
+		})
+	}
+}
