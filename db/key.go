@@ -80,3 +80,16 @@ func (d *DB) RevokeApplicationTokens(ctx context.Context, keyID int64) error {
 	d.accessChanged()
 	return nil
 }
+
+// UpdateKeySettings saves a key's allowed grant types, callback URL and
+// application token validity. Narrowing the grants can end access, so the
+// access generation moves.
+func (d *DB) UpdateKeySettings(ctx context.Context, keyID int64, grantTypes []string, callbackURL string, appTokenValidity time.Duration) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE consumer_keys SET grant_types = ?, callback_url = ?, app_token_validity = ? WHERE id = ?`,
+		joinWords(grantTypes), callbackURL, seconds(appTokenValidity), keyID)
+	if err := oneRow(res, err, fmt.Sprintf("update key %d", keyID)); err != nil {
+		return err
+	}
+	d.accessChanged()
+	return nil
+}

@@ -50,6 +50,14 @@ var keyTypes = []keyTypeInfo{
 	{oauth.Sandbox, "sandbox", "Sandbox"},
 }
 
+// findKeyType returns the first key type that matches.
+func findKeyType(match func(keyTypeInfo) bool) (keyTypeInfo, bool) {
+	if i := slices.IndexFunc(keyTypes, match); i >= 0 {
+		return keyTypes[i], true
+	}
+	return keyTypeInfo{}, false
+}
+
 // Subscriptions is My Subscriptions for one application (?app=ID, default
 // the first), GET /store/subscriptions.
 func (h *Handlers) Subscriptions(c echo.Context) error {
@@ -119,6 +127,8 @@ func (h *Handlers) describeKey(p *store.KeyPanel, k *db.Key) {
 		validity = h.oauth.Validity().AppToken
 	}
 	p.Validity = describeValidity(validity)
+	p.Form = store.GenerateForm{Validity: strconv.FormatInt(int64(validity/time.Second), 10),
+		Grants: grantChoices(k.GrantTypes), CallbackURL: k.CallbackURL}
 	switch {
 	case !k.HasAppToken:
 		p.TokenStatus = "none valid: Re-generate issues one"
@@ -181,11 +191,31 @@ func (h *Handlers) keyTarget(c echo.Context) (*db.Application, oauth.KeyType, er
 	if err != nil {
 		return nil, "", err
 	}
-	i := slices.IndexFunc(keyTypes, func(kt keyTypeInfo) bool { return kt.slug == c.Param("type") })
-	if i < 0 {
+	kt, ok := findKeyType(func(kt keyTypeInfo) bool { return kt.slug == c.Param("type") })
+	if !ok {
 		return nil, "", echo.ErrNotFound
 	}
-	return app, keyTypes[i].t, nil
+	return app, kt.t, nil
+}
+
+// bindKeyForm reads a Generate or Update form. With errors, form is the
+// form to show again.
+func (h *Handlers) bindKeyForm(c echo.Context) (f generateForm, validity time.Duration, form *store.GenerateForm, err error) {
+	errs, err := h.bindForm(c, &f)
+	if err != nil {
+		return f, 0, nil, err
+	}
+	if gerr := oauth.CheckGrantTypes(f.GrantTypes); gerr != nil {
+		if errs == nil {
+			errs = map[string]string{}
+		}
+		errs["grant_types"] = "Allow at least one of the listed grant types."
+	}
+	if len(errs) > 0 {
+		return f, 0, &store.GenerateForm{Validity: f.Validity, Grants: grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}, nil
+	}
+	seconds, _ := strconv.ParseInt(f.Validity, 10, 64) // checked by the "seconds" rule
+	return f, time.Duration(seconds) * time.Second, nil, nil
 }
 
 // GenerateKeys makes an application's production or sandbox key with an
@@ -196,25 +226,16 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var f generateForm
-	errs, err := h.bindForm(c, &f)
+	f, validity, invalid, err := h.bindKeyForm(c)
 	if err != nil {
 		return err
 	}
-	if gerr := oauth.CheckGrantTypes(f.GrantTypes); gerr != nil {
-		if errs == nil {
-			errs = map[string]string{}
-		}
-		errs["grant_types"] = "Allow at least one of the listed grant types."
+	if invalid != nil {
+		return h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: kt, form: invalid})
 	}
-	if len(errs) > 0 {
-		form := store.GenerateForm{Validity: f.Validity, Grants: grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}
-		return h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: kt, form: &form})
-	}
-	seconds, _ := strconv.ParseInt(f.Validity, 10, 64) // checked by the "seconds" rule
 	secret := oauth.NewSecret()
 	key := &oauth.Client{AppID: app.ID, KeyType: kt, ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret),
-		GrantTypes: f.GrantTypes, CallbackURL: f.CallbackURL, Validity: oauth.Validity{AppToken: time.Duration(seconds) * time.Second}}
+		GrantTypes: f.GrantTypes, CallbackURL: f.CallbackURL, Validity: oauth.Validity{AppToken: validity}}
 	err = h.db.CreateKey(c.Request().Context(), key)
 	if errors.Is(err, db.ErrConflict) {
 		// Generated meanwhile, e.g. in another tab: show what exists.
@@ -229,6 +250,30 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 		return err
 	}
 	return h.subscriptionsPage(c, http.StatusOK, app, r)
+}
+
+// UpdateKey saves a key's grant types, callback URL and validity, POST
+// /store/subscriptions/:app/:type/update.
+func (h *Handlers) UpdateKey(c echo.Context) error {
+	app, key, err := h.ownedKey(c)
+	if err != nil {
+		return err
+	}
+	f, validity, invalid, err := h.bindKeyForm(c)
+	if err != nil {
+		return err
+	}
+	if invalid != nil {
+		return h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: key.KeyType, form: invalid})
+	}
+	if err := h.db.UpdateKeySettings(c.Request().Context(), key.ID, f.GrantTypes, f.CallbackURL, validity); err != nil {
+		return err
+	}
+	kt, _ := findKeyType(func(kt keyTypeInfo) bool { return kt.t == key.KeyType })
+	if err := h.flash(c, kt.title+" key settings saved."); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
 }
 
 // issueAppToken issues an application token for a key into r; a key that

@@ -249,3 +249,52 @@ func TestKeysOfOthersAre404(t *testing.T) {
 		t.Errorf("anonymous: %d", p.status)
 	}
 }
+
+func TestUpdateKeySettings(t *testing.T) {
+	env := newStore(t)
+	ctx := context.Background()
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Shop")
+	base := fmt.Sprintf("/store/subscriptions/%d/production", id)
+	p := b.submit(base+"/generate", url.Values{"validity": {"600"}, "grant_types": {"password", "client_credentials"}})
+	if p.status != http.StatusOK {
+		t.Fatalf("generate: %d", p.status)
+	}
+	key, secret := shown(t, p.body, "production-consumer-key"), shown(t, p.body, "production-consumer-secret")
+
+	if p := b.submit(base+"/update", url.Values{"validity": {"0"}, "grant_types": {"password"}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("bad update: %d", p.status)
+	} else {
+		mustContain(t, p.body, "<details class=\"update\" open>", "Enter the token validity in seconds")
+	}
+	gen := env.db.AccessGeneration()
+	p = b.submit(base+"/update", url.Values{"validity": {"-1"}, "grant_types": {"client_credentials", "implicit"},
+		"callback_url": {"http://localhost:9000/cb"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("update: %d\n%s", p.status, p.body)
+	}
+	page := b.get(fmt.Sprintf("/store/subscriptions?app=%d", id)).body
+	mustContain(t, page, "Production key settings saved.", "tokens never expire", "http://localhost:9000/cb", `value="implicit" checked`)
+	if env.db.AccessGeneration() == gen {
+		t.Error("narrowing a key's grants did not change the access generation")
+	}
+	_, oerr := env.oauth.Token(ctx, &oauth.TokenRequest{GrantType: oauth.GrantPassword, ClientID: key, ClientSecret: secret,
+		Username: "alice", Password: "alice-password"})
+	if oerr == nil || oerr.Code != oauth.ErrCodeUnauthorizedClient {
+		t.Errorf("password grant after it was unchecked: %v", oerr)
+	}
+	resp, oerr := env.oauth.Token(ctx, &oauth.TokenRequest{GrantType: oauth.GrantClientCredentials, ClientID: key, ClientSecret: secret})
+	if oerr != nil || resp.ExpiresIn != 0 {
+		t.Errorf("client_credentials with validity -1: %+v, %v", resp, oerr)
+	}
+
+	bob := env.browser()
+	bob.signUp("bob", "bob-password")
+	if p := bob.submit(base+"/update", url.Values{"validity": {"60"}, "grant_types": {"password"}}); p.status != http.StatusNotFound {
+		t.Errorf("bob updating alice's key: %d", p.status)
+	}
+	if p := b.submit(fmt.Sprintf("/store/subscriptions/%d/sandbox/update", id), url.Values{"validity": {"60"}, "grant_types": {"password"}}); p.status != http.StatusNotFound {
+		t.Errorf("updating keys not generated: %d", p.status)
+	}
+}

@@ -28,8 +28,8 @@ var checks = map[string]func(string) error{
 	},
 	"seconds": func(s string) error {
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 || n > maxValiditySeconds {
-			return fmt.Errorf("enter the token validity in seconds, from 1 to %d (ten years)", maxValiditySeconds)
+		if err != nil || n == 0 || n < -1 || n > maxValiditySeconds {
+			return fmt.Errorf("enter the token validity in seconds, from 1 to %d (ten years), or -1 for tokens that never expire", maxValiditySeconds)
 		}
 		return nil
 	},

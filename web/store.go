@@ -42,6 +42,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
 	s.POST("/subscriptions/:app/:type/token", h.RegenerateToken, login)
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
+	s.POST("/subscriptions/:app/:type/update", h.UpdateKey, login)
 
 	publisher := []echo.MiddlewareFunc{login, h.RequirePublisher}
 	s.GET("/publisher", h.Publisher, publisher...)
