@@ -65,3 +65,27 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]Usage, erro
 	}
 	return out, rows.Err()
 }
+
+// usagePruneChunk bounds one DELETE, so that pruning a long history does not
+// hold the write lock for long.
+const usagePruneChunk = 10000
+
+// DeleteUsageBefore removes calls recorded before a time, in chunks, and
+// says how many.
+func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := d.w.ExecContext(ctx, `DELETE FROM api_usage WHERE id IN
+			(SELECT id FROM api_usage WHERE at < ? LIMIT ?)`, before.UnixMilli(), usagePruneChunk)
+		if err != nil {
+			return total, fmt.Errorf("delete old usage: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("delete old usage: %w", err)
+		}
+		if total += n; n < usagePruneChunk {
+			return total, nil
+		}
+	}
+}

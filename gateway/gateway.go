@@ -43,6 +43,8 @@ type Config struct {
 	// usage is written (default 1s, 500).
 	UsageInterval time.Duration
 	UsageBatch    int
+	// UsageRetention is how long usage records are kept (default 90 days).
+	UsageRetention time.Duration
 	// Now is the clock of tier windows, token expiry and usage times
 	// (default time.Now).
 	Now func() time.Time
@@ -79,11 +81,22 @@ func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
 	if cfg.UsageBatch <= 0 {
 		cfg.UsageBatch = 500
 	}
+	if cfg.UsageRetention <= 0 {
+		cfg.UsageRetention = 90 * 24 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	prune := func() {
+		n, err := d.DeleteUsageBefore(context.Background(), cfg.Now().Add(-cfg.UsageRetention))
+		if err != nil {
+			slog.Error("gateway: prune usage", "err", err)
+		} else if n > 0 {
+			slog.Info("gateway: pruned usage", "deleted", n)
+		}
+	}
 	g := &Gateway{oauth: o, db: d, now: cfg.Now, throttle: newThrottle(cfg.Limits),
-		usage: newRecorder(d.RecordUsage, cfg.UsageInterval, cfg.UsageBatch)}
+		usage: newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch)}
 	g.proxy = newProxy(cfg)
 	return g
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
@@ -140,5 +141,26 @@ func TestSecretRegeneration(t *testing.T) {
 	after := e.token(e.alice.prodKey, secret, "read")
 	if r := e.call("GET", "/pizzashack/1.0.0/menu", after, nil); r.status != 200 {
 		t.Fatalf("a token of the new secret: %d", r.status)
+	}
+}
+
+// TestUsagePruned: calls older than the retention are deleted when the
+// gateway starts (and hourly).
+func TestUsagePruned(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	now := e.clock.Now()
+	calls := []db.Usage{
+		{At: now.Add(-2 * time.Hour), AppID: e.alice.appID, APIID: e.pizza.ID, Method: "GET", Resource: "/menu", Status: 200},
+		{At: now.Add(-30 * time.Minute), AppID: e.alice.appID, APIID: e.pizza.ID, Method: "GET", Resource: "/menu", Status: 200},
+	}
+	if err := e.db.RecordUsage(e.ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.New(oauth.NewServer(e.db, oauth.Validity{}, e.clock.Now), e.db,
+		gateway.Config{Now: e.clock.Now, UsageRetention: time.Hour})
+	gw.Close()
+	got, err := e.db.UsageOf(e.ctx, e.alice.appID, 10)
+	if err != nil || len(got) != 1 || !got[0].At.Equal(calls[1].At) {
+		t.Fatalf("after pruning: %+v %v", got, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 type recorder struct {
 	calls   chan db.Usage
 	write   func(context.Context, []db.Usage) error
+	prune   func() // deletes calls older than the retention; run at start and hourly
 	every   time.Duration
 	batch   int
 	stop    chan struct{}
@@ -23,8 +24,8 @@ type recorder struct {
 	dropped atomic.Int64
 }
 
-func newRecorder(write func(context.Context, []db.Usage) error, every time.Duration, batch int) *recorder {
-	r := &recorder{calls: make(chan db.Usage, 8*batch), write: write, every: every, batch: batch,
+func newRecorder(write func(context.Context, []db.Usage) error, prune func(), every time.Duration, batch int) *recorder {
+	r := &recorder{calls: make(chan db.Usage, 8*batch), write: write, prune: prune, every: every, batch: batch,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
@@ -42,8 +43,11 @@ func (r *recorder) record(u db.Usage) {
 
 func (r *recorder) run() {
 	defer close(r.done)
+	r.prune()
 	tick := time.NewTicker(r.every)
 	defer tick.Stop()
+	hourly := time.NewTicker(time.Hour)
+	defer hourly.Stop()
 	buf := make([]db.Usage, 0, r.batch)
 	flush := func() {
 		if n := r.dropped.Swap(0); n > 0 {
@@ -65,6 +69,8 @@ func (r *recorder) run() {
 			}
 		case <-tick.C:
 			flush()
+		case <-hourly.C:
+			r.prune()
 		case <-r.stop:
 			for {
 				select {

@@ -21,6 +21,7 @@ type gatewayFlags struct {
 	gold, silver, bronze int
 	connectTimeout       time.Duration
 	backendTimeout       time.Duration
+	usageRetention       time.Duration
 }
 
 // addGatewayFlags registers the gateway's flags on serve's flag set.
@@ -31,6 +32,7 @@ func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	fs.IntVar(&g.bronze, "tier-bronze", gateway.DefaultLimits["Bronze"], "requests per minute of a Bronze subscription (0: unlimited)")
 	fs.DurationVar(&g.connectTimeout, "backend-connect-timeout", 5*time.Second, "how long the gateway tries to connect to a backend")
 	fs.DurationVar(&g.backendTimeout, "backend-timeout", 60*time.Second, "how long the gateway waits for a backend's response headers (then 504)")
+	fs.DurationVar(&g.usageRetention, "usage-retention", 90*24*time.Hour, "how long the gateway's usage records are kept")
 	return g
 }
 
@@ -39,13 +41,14 @@ func (g *gatewayFlags) config() (gateway.Config, error) {
 	if g.gold < 0 || g.silver < 0 || g.bronze < 0 {
 		return gateway.Config{}, errors.New("--tier-gold, --tier-silver and --tier-bronze must not be negative")
 	}
-	if g.connectTimeout <= 0 || g.backendTimeout <= 0 {
-		return gateway.Config{}, errors.New("--backend-connect-timeout and --backend-timeout must be positive")
+	if g.connectTimeout <= 0 || g.backendTimeout <= 0 || g.usageRetention <= 0 {
+		return gateway.Config{}, errors.New("--backend-connect-timeout, --backend-timeout and --usage-retention must be positive")
 	}
 	return gateway.Config{
 		Limits:         map[string]int{"Gold": g.gold, "Silver": g.silver, "Bronze": g.bronze},
 		ConnectTimeout: g.connectTimeout,
 		BackendTimeout: g.backendTimeout,
+		UsageRetention: g.usageRetention,
 	}, nil
 }
 
