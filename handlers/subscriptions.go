@@ -245,11 +245,7 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &revealed{keyType: kt, secret: secret}
-	if err := h.issueAppToken(c, key.ConsumerKey, r); err != nil {
-		return err
-	}
-	return h.subscriptionsPage(c, http.StatusOK, app, r)
+	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: kt, secret: secret})
 }
 
 // UpdateKey saves a key's grant types, callback URL and validity, POST
@@ -276,9 +272,10 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
 }
 
-// issueAppToken issues an application token for a key into r; a key that
-// does not allow client_credentials gets a message instead.
-func (h *Handlers) issueAppToken(c echo.Context, consumerKey string, r *revealed) error {
+// showNewAppToken issues an application token for a key and shows My
+// Subscriptions with it (and whatever else r reveals); a key that does not
+// allow client_credentials gets a message instead.
+func (h *Handlers) showNewAppToken(c echo.Context, app *db.Application, consumerKey string, r *revealed) error {
 	client, err := h.db.ClientByKey(c.Request().Context(), consumerKey)
 	if err != nil {
 		return err
@@ -292,7 +289,7 @@ func (h *Handlers) issueAppToken(c echo.Context, consumerKey string, r *revealed
 	default:
 		return oerr
 	}
-	return nil
+	return h.subscriptionsPage(c, http.StatusOK, app, r)
 }
 
 // ownedKey returns the key of the URL's application and type, or a 404.
@@ -322,11 +319,7 @@ func (h *Handlers) RegenerateToken(c echo.Context) error {
 	if err := h.db.RevokeApplicationTokens(c.Request().Context(), key.ID); err != nil {
 		return err
 	}
-	r := &revealed{keyType: key.KeyType}
-	if err := h.issueAppToken(c, key.ConsumerKey, r); err != nil {
-		return err
-	}
-	return h.subscriptionsPage(c, http.StatusOK, app, r)
+	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: key.KeyType})
 }
 
 // RegenerateSecret gives a key a new consumer secret; the old one stops
