@@ -94,6 +94,15 @@ test('publish an API, subscribe, generate keys, call it through the gateway', as
     await expect(page.getByRole('status')).toContainText('API Echo v1 retired');
     resp = await request.get(`${server.https}/echo/v1/hello`, { headers: newBearer });
     expect(resp.status()).toBe(404);
+    await page.getByRole('row', { name: /Echo/ }).getByRole('button', { name: 'Publish' }).click();
+    await expect(page.getByRole('status')).toContainText('API Echo v1 published.');
+    resp = await request.get(`${server.https}/echo/v1/hello`, { headers: newBearer });
+    expect(resp.status()).toBe(200);
+
+    // apistore user delete, run in another process, cuts access at once.
+    await server.admin('user delete', { username: 'root' });
+    resp = await request.get(`${server.https}/echo/v1/hello`, { headers: newBearer });
+    expect(resp.status()).toBe(401);
   } finally {
     await backend.close();
   }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,6 +34,7 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.Host = "" // the backend's own host, from the URL
 			pr.Out.Header.Del("Authorization")
+			dropOwnCookies(pr.Out)
 			pr.SetXForwarded()
 		},
 		Transport:     transport,
@@ -40,6 +42,26 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		BufferPool:    &bufferPool{},
 		ErrorHandler:  backendError,
 		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+}
+
+// ownCookiePrefix starts the names of apistore's own cookies (the store's
+// session): cookies ignore ports, so a browser sends them to the gateway
+// too, and they must not reach a backend.
+const ownCookiePrefix = "apistore_"
+
+// dropOwnCookies removes apistore's cookies from a request to a backend,
+// keeping the others.
+func dropOwnCookies(r *http.Request) {
+	if !strings.Contains(r.Header.Get("Cookie"), ownCookiePrefix) {
+		return
+	}
+	cookies := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if !strings.HasPrefix(c.Name, ownCookiePrefix) {
+			r.AddCookie(c)
+		}
 	}
 }
 

@@ -18,7 +18,8 @@ func TestRoutesByKeyType(t *testing.T) {
 	sand := e.token(e.alice.sandKey, e.alice.sandSecret, "read")
 
 	r := e.call("GET", "/pizzashack/1.0.0/menu?size=large&x=%2F", prod, nil,
-		"Connection", "X-Hop", "X-Hop", "drop me", "Keep-Alive", "timeout=5", "X-Custom", "kept")
+		"Connection", "X-Hop", "X-Hop", "drop me", "Keep-Alive", "timeout=5", "X-Custom", "kept",
+		"Cookie", "apistore_session=secret; theme=dark")
 	if r.status != 200 || r.body["backend"] != "production" {
 		t.Fatalf("production token: %d %v", r.status, r.body)
 	}
@@ -30,6 +31,9 @@ func TestRoutesByKeyType(t *testing.T) {
 		if _, ok := header[h]; ok {
 			t.Errorf("%s was forwarded to the backend", h)
 		}
+	}
+	if cookie := header["Cookie"]; len(cookie.([]any)) != 1 || cookie.([]any)[0] != "theme=dark" {
+		t.Errorf("cookies forwarded: %v, want only theme=dark (never the store's session)", cookie)
 	}
 	if header["X-Custom"] == nil || header["X-Forwarded-For"] == nil {
 		t.Errorf("end-to-end headers were not forwarded: %v", header)

@@ -100,7 +100,8 @@ func subscribe(t *testing.T, dataDir, owner, context string) {
 }
 
 // TestSampleAPI: the PizzaShack sample API answers through the gateway on
-// first start, and again after a restart, when its backend has another port.
+// first start, and again after a restart, when its backend has another port;
+// apistore user delete, run meanwhile, ends the user's access at once.
 func TestSampleAPI(t *testing.T) {
 	dataDir := t.TempDir()
 	runOK(t, "user", "create", "--data-dir", dataDir, "--username", "alice", "--password", "a-long-password", "--role", "subscriber")
@@ -138,6 +139,14 @@ func TestSampleAPI(t *testing.T) {
 	base, stop = startServe(t, dataDir)
 	defer stop()
 	call(t, bearer(t, "GET", base+"/pizzashack/1.0.0/menu", tok.AccessToken, ""), 200, &menu)
+
+	// apistore user delete, another process for SQLite, cuts access at once.
+	runOK(t, "user", "delete", "--data-dir", dataDir, "--username", "alice")
+	var fault struct{ Fault struct{ Code int } }
+	call(t, bearer(t, "GET", base+"/pizzashack/1.0.0/menu", tok.AccessToken, ""), 401, &fault)
+	if fault.Fault.Code != 900901 {
+		t.Errorf("after user delete: fault %+v, want 900901", fault)
+	}
 }
 
 func bearer(t *testing.T, method, url, token, body string) *http.Request {
