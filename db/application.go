@@ -78,7 +78,7 @@ func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client
 	var secret []byte
 	var keyType, grants, roles string
 	var appV, userV, refreshV int64
-	err := d.r.QueryRowContext(ctx, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
+	err := d.queryRow(ctx, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
 		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.OwnerID, &c.Owner, &roles)
 	if err != nil {
 		return nil, notFound("consumer key", err)

@@ -16,6 +16,12 @@ import (
 // maxBatch bounds a transaction's jobs, so a commit never waits long.
 const maxBatch = 128
 
+const (
+	savepointJob = `SAVEPOINT job`
+	rollbackJob  = `ROLLBACK TO job`
+	releaseJob   = `RELEASE job`
+)
+
 type writeJob struct {
 	fn   func(*sql.Tx) error
 	done chan error
@@ -62,15 +68,15 @@ func (d *DB) runBatch(batch []writeJob) {
 			return errs[0]
 		}
 		for i, j := range batch {
-			if _, err := tx.Exec(`SAVEPOINT job`); err != nil {
+			if _, err := d.txExec(tx, savepointJob); err != nil {
 				return err
 			}
 			if errs[i] = j.fn(tx); errs[i] != nil {
-				if _, err := tx.Exec(`ROLLBACK TO job`); err != nil {
+				if _, err := d.txExec(tx, rollbackJob); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.Exec(`RELEASE job`); err != nil {
+			if _, err := d.txExec(tx, releaseJob); err != nil {
 				return err
 			}
 		}

@@ -26,7 +26,7 @@ func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) 
 	var scopes string
 	var issued, expires int64
 	var family []byte
-	err := d.r.QueryRowContext(ctx, `SELECT key_id, user_id, redirect_uri, scopes, challenge, challenge_method,
+	err := d.queryRow(ctx, `SELECT key_id, user_id, redirect_uri, scopes, challenge, challenge_method,
 		issued_at, expires_at, used, family_id FROM codes WHERE hash = ?`, h[:]).Scan(&c.KeyID, &c.UserID,
 		&c.RedirectURI, &scopes, &c.Challenge, &c.ChallengeMethod, &issued, &expires, &c.Used, &family)
 	if err != nil {
@@ -43,9 +43,10 @@ func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) 
 // RedeemCode marks a code used and stores the token issued for it in one
 // transaction; of two concurrent exchanges of one code only one succeeds.
 func (d *DB) RedeemCode(ctx context.Context, h oauth.Hash, t *oauth.Token) error {
-	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t,
-		`UPDATE codes SET used = 1, family_id = ? WHERE hash = ? AND used = 0`, t.FamilyID[:], h[:])
+	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t, redeemCode, t.FamilyID[:], h[:])
 }
+
+const redeemCode = `UPDATE codes SET used = 1, family_id = ? WHERE hash = ? AND used = 0`
 
 // DeleteStaleCodes removes expired codes, except used ones whose tokens
 // still exist: a replay of those must still revoke them.

@@ -38,7 +38,9 @@ type DB struct {
 	// jobs feeds the group-commit writer (batch.go).
 	jobs       chan writeJob
 	writerDone chan struct{}
-	insertTok  *sql.Stmt
+	// readStmts and writeStmts hold the hot paths' prepared statements.
+	readStmts  stmtCache
+	writeStmts map[string]*sql.Stmt
 	// watch is one dedicated connection for PRAGMA data_version, which is
 	// only comparable on the same connection; shm is the WAL index, read
 	// for the same purpose more cheaply (see Version).
@@ -84,9 +86,10 @@ func Open(path string) (*DB, error) {
 	}
 	d.watch.SetMaxOpenConns(1)
 	d.watch.SetConnMaxIdleTime(0)
-	if d.insertTok, err = w.Prepare(insertToken); err != nil {
+	d.readStmts.db = r
+	if err := d.prepareWrites(); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("prepare statements: %w", err)
+		return nil, err
 	}
 	if d.dataVersionQ, err = d.watch.Prepare(`PRAGMA data_version`); err != nil {
 		d.Close()
@@ -107,11 +110,15 @@ func (d *DB) Close() error {
 	if d.jobs != nil {
 		d.stopWriter()
 	}
+	stmtErr := d.readStmts.close()
+	for _, st := range d.writeStmts {
+		stmtErr = errors.Join(stmtErr, st.Close())
+	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	if d.shm != nil {
 		d.shm.Close()
 	}
-	return errors.Join(d.watch.Close(), d.r.Close(), d.w.Close())
+	return errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
 }
 
 // Ping checks that the database answers.

@@ -2,8 +2,8 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/apistore/apistore/oauth"
 )
@@ -24,12 +24,12 @@ func (d *DB) ScopesByName(ctx context.Context, names []string) ([]oauth.Scope, e
 	if len(names) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(names))
-	for i, n := range names {
-		args[i] = n
+	list, err := json.Marshal(names)
+	if err != nil {
+		return nil, fmt.Errorf("load scopes: %w", err)
 	}
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(names)), ",")
-	return d.scopes(ctx, `SELECT name, description, roles FROM scopes WHERE name IN (`+marks+`)`, args...)
+	// One statement text whatever the number of names, so it stays prepared.
+	return d.scopes(ctx, `SELECT name, description, roles FROM scopes WHERE name IN (SELECT value FROM json_each(?))`, string(list))
 }
 
 // Scopes lists every registered scope by name.
@@ -38,7 +38,11 @@ func (d *DB) Scopes(ctx context.Context) ([]oauth.Scope, error) {
 }
 
 func (d *DB) scopes(ctx context.Context, query string, args ...any) ([]oauth.Scope, error) {
-	rows, err := d.r.QueryContext(ctx, query, args...)
+	st, err := d.readStmts.get(query)
+	if err != nil {
+		return nil, fmt.Errorf("load scopes: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load scopes: %w", err)
 	}

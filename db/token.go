@@ -12,7 +12,7 @@ import (
 // CreateToken stores a new token, in the writer's next group commit.
 func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 	return d.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Stmt(d.insertTok).Exec(tokenArgs(t)...); err != nil {
+		if _, err := d.txExec(tx, insertToken, tokenArgs(t)...); err != nil {
 			return fmt.Errorf("create token: %w", err)
 		}
 		return nil
@@ -69,7 +69,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
-	err := d.r.QueryRowContext(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
+	err := d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
 		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id WHERE `+where, h[:]).Scan(dest...)
 	if err != nil {
@@ -84,7 +84,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
 	var t oauth.Token
 	dest, finish := tokenDest(&t)
-	if err := d.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.refresh_hash = ?`, h[:]).Scan(dest...); err != nil {
+	if err := d.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.refresh_hash = ?`, h[:]).Scan(dest...); err != nil {
 		return nil, notFound("refresh token", err)
 	}
 	finish()
@@ -94,23 +94,24 @@ func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, erro
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of two concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
-	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, `UPDATE tokens SET refresh_used = 1
-		WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`, used[:])
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, rotateRefresh, used[:])
 }
+
+const rotateRefresh = `UPDATE tokens SET refresh_used = 1 WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`
 
 // spendAndIssue runs an update that marks a one-time grant (refresh token,
 // authorization code) used and, when it changed exactly one row, stores the
 // token issued for it; otherwise the grant was spent already: errSpent.
 func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, update string, args ...any) error {
 	return d.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(update, args...)
+		res, err := d.txExec(tx, update, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errSpent
 		}
-		if _, err := tx.Stmt(d.insertTok).Exec(tokenArgs(t)...); err != nil {
+		if _, err := d.txExec(tx, insertToken, tokenArgs(t)...); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil

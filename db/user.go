@@ -62,7 +62,7 @@ func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, erro
 
 // UserAccount is UserByName with the account's store details.
 func (d *DB) UserAccount(ctx context.Context, username string) (*User, error) {
-	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 	if err != nil {
 		return nil, notFound("user "+username, err)
 	}
@@ -71,7 +71,7 @@ func (d *DB) UserAccount(ctx context.Context, username string) (*User, error) {
 
 // UserByID finds a user by id.
 func (d *DB) UserByID(ctx context.Context, id int64) (*User, error) {
-	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}
