@@ -315,6 +315,7 @@ type statusRecorder struct {
 	status int
 }
 
+// WriteHeader remembers the status and writes it.
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)

@@ -69,6 +69,7 @@ func dropOwnCookies(r *http.Request) {
 // allocate (32 KiB) for every call.
 type bufferPool struct{ p sync.Pool }
 
+// Get returns a free buffer, or a new one.
 func (b *bufferPool) Get() []byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
 		return *v
@@ -76,6 +77,7 @@ func (b *bufferPool) Get() []byte {
 	return make([]byte, 32<<10)
 }
 
+// Put returns a buffer for reuse.
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // backendError answers a failed backend call: 504 when it timed out, 502
