@@ -71,12 +71,15 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]Usage, erro
 const usagePruneChunk = 10000
 
 // DeleteUsageBefore removes calls recorded before a time, in chunks, and
-// says how many.
+// says how many. Rows are appended in (nearly) time order, so the oldest are
+// the lowest ids: each chunk walks the table from its start and stops at the
+// first newer row, without an index on the time.
 func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
 		res, err := d.w.ExecContext(ctx, `DELETE FROM api_usage WHERE id IN
-			(SELECT id FROM api_usage WHERE at < ? LIMIT ?)`, before.UnixMilli(), usagePruneChunk)
+			(SELECT id FROM api_usage WHERE id < coalesce((SELECT id FROM api_usage WHERE at >= ? ORDER BY id LIMIT 1), 1 << 62)
+			 ORDER BY id LIMIT ?)`, before.UnixMilli(), usagePruneChunk)
 		if err != nil {
 			return total, fmt.Errorf("delete old usage: %w", err)
 		}

@@ -53,3 +53,28 @@ func BenchmarkRecordUsage(b *testing.B) {
 		}
 	}
 }
+
+// TestDeleteUsageBefore: old calls go, in more than one chunk; newer stay.
+func TestDeleteUsageBefore(t *testing.T) {
+	d, err := db.Open(filepath.Join(t.TempDir(), "apistore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	calls := usageBatch(21000) // at 1_800_000_000_000 + i ms
+	if err := d.RecordUsage(ctx, calls); err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.DeleteUsageBefore(ctx, time.UnixMilli(1_800_000_015_000))
+	if err != nil || n != 15000 {
+		t.Fatalf("deleted %d, %v; want 15000", n, err)
+	}
+	got, err := d.UsageOf(ctx, 1, 30000)
+	if err != nil || len(got) != 6000 || got[len(got)-1].At.UnixMilli() != 1_800_000_015_000 {
+		t.Fatalf("%d calls left, %v", len(got), err)
+	}
+	if n, err := d.DeleteUsageBefore(ctx, time.UnixMilli(1_800_000_015_000)); err != nil || n != 0 {
+		t.Errorf("second prune deleted %d, %v", n, err)
+	}
+}
