@@ -55,8 +55,8 @@ func (d *DB) SetAPIStatus(ctx context.Context, id int64, status string) error {
 }
 
 // ImportAPI registers scopes and creates an API in one transaction, so that
-// a failure leaves nothing behind. A scope that exists keeps its roles, and
-// its description unless a new one is given.
+// a failure leaves nothing behind. A scope that exists keeps its description
+// and roles unless new ones are given.
 func (d *DB) ImportAPI(ctx context.Context, a *API, scopes []oauth.Scope) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		if err := registerScopes(ctx, tx, scopes); err != nil {
@@ -66,12 +66,14 @@ func (d *DB) ImportAPI(ctx context.Context, a *API, scopes []oauth.Scope) error 
 	})
 }
 
-// registerScopes adds scopes, or updates the description of those that
-// exist when a new one is given.
+// registerScopes adds scopes, or updates the description and roles of
+// those that exist with the ones given (an empty one keeps the old).
 func registerScopes(ctx context.Context, tx *sql.Tx, scopes []oauth.Scope) error {
 	for _, s := range scopes {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO scopes (name, description, roles) VALUES (?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET description = excluded.description WHERE excluded.description != ''`,
+			ON CONFLICT (name) DO UPDATE SET
+				description = CASE WHEN excluded.description != '' THEN excluded.description ELSE description END,
+				roles = CASE WHEN excluded.roles != '' THEN excluded.roles ELSE roles END`,
 			s.Name, s.Description, joinWords(s.Roles)); err != nil {
 			return fmt.Errorf("register scope %q: %w", s.Name, err)
 		}

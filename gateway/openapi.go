@@ -27,7 +27,9 @@ const MaxOpenAPIBytes = 4 << 20
 //     the document's), of which there may be one;
 //   - servers: the first is the production endpoint; one whose description
 //     says "sandbox" is the sandbox endpoint;
-//   - x-tiers: the tiers offered (default: all).
+//   - x-tiers: the tiers offered (default: all);
+//   - x-scope-roles: the roles that may have each scope, e.g.
+//     {update: [admin]} (default: anyone).
 //
 // Errors name the problem in the document.
 func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, error) {
@@ -66,6 +68,10 @@ func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, erro
 		return nil, nil, err
 	}
 	described := scopeDescriptions(doc)
+	roles, err := scopeRoles(doc.Extensions)
+	if err != nil {
+		return nil, nil, err
+	}
 	var scopes []oauth.Scope
 	for _, path := range doc.Paths.InMatchingOrder() {
 		ops := doc.Paths.Value(path).Operations()
@@ -85,7 +91,7 @@ func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, erro
 				if err := oauth.CheckScopeName(scope); err != nil {
 					return nil, nil, fmt.Errorf("%s %s: scope %q: %w", method, path, scope, err)
 				}
-				scopes = append(scopes, oauth.Scope{Name: scope, Description: described[scope]})
+				scopes = append(scopes, oauth.Scope{Name: scope, Description: described[scope], Roles: roles[scope]})
 			}
 		}
 	}
@@ -201,6 +207,26 @@ func stringExtension(ext map[string]any, name string) string {
 		return strings.Join(parts, ",")
 	}
 	return ""
+}
+
+// scopeRoles reads the x-scope-roles extension: scope name → roles.
+func scopeRoles(ext map[string]any) (map[string][]string, error) {
+	v, ok := ext["x-scope-roles"]
+	if !ok {
+		return nil, nil
+	}
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("x-scope-roles: %w", err)
+		}
+	}
+	var out map[string][]string
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, errors.New("x-scope-roles: write a map of scope names to lists of roles, e.g. {update: [admin]}")
+	}
+	return out, nil
 }
 
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)

@@ -19,6 +19,7 @@ info:
   description: Order pizza.
 x-context: /pizza
 x-tiers: [Gold, Bronze]
+x-scope-roles: {update: [admin, publisher]}
 servers:
   - url: https://pizza.example.com/{base}
     variables:
@@ -92,6 +93,11 @@ func TestFromOpenAPI(t *testing.T) {
 	if len(descs) != 3 || descs["read"] != "Read your orders" || descs["update"] != "Place and change orders" {
 		t.Errorf("scopes %+v", scopes)
 	}
+	for _, s := range scopes {
+		if want := map[string]string{"update": "admin publisher"}[s.Name]; strings.Join(s.Roles, " ") != want {
+			t.Errorf("scope %s roles %v, want %q", s.Name, s.Roles, want)
+		}
+	}
 
 	a, scopes, err = gateway.FromOpenAPI(context.Background(), []byte(pizzaJSON))
 	if err != nil {
@@ -116,6 +122,7 @@ func TestFromOpenAPIErrors(t *testing.T) {
 		{"bad server URL", replace("https://sandbox.pizza.example.com/api", "ftp://sandbox"), "sandbox endpoint"},
 		{"bad version", replace("version: 2.0.0", "version: 2 beta"), "version"},
 		{"no paths", replace("paths:", "x-paths:"), "invalid OpenAPI document"},
+		{"bad scope roles", replace("{update: [admin, publisher]}", "[admin]"), "x-scope-roles: write a map"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,9 +149,14 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	if err := d.ImportAPI(ctx, a, scopes); err != nil {
 		t.Fatal(err)
 	}
-	got, err := d.ScopesByName(ctx, []string{"cancel"})
-	if err != nil || len(got) != 1 {
-		t.Fatalf("scope cancel after import: %v %v", got, err)
+	got, err := d.ScopesByName(ctx, []string{"cancel", "update"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("scopes after import: %v %v", got, err)
+	}
+	for _, s := range got {
+		if s.Name == "update" && (s.Description != "Place and change orders" || strings.Join(s.Roles, " ") != "admin publisher") {
+			t.Errorf("scope update registered as %+v", s)
+		}
 	}
 
 	again, _, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML))

@@ -110,11 +110,12 @@ func TestRefusals(t *testing.T) {
 }
 
 // TestScopes is the WSO2 docs' example: a resource scoped "update" admits
-// a token issued for "read update" and blocks one issued for "read".
+// a token issued (password grant) for "read update" and blocks one issued
+// for "read".
 func TestScopes(t *testing.T) {
 	e := newEnv(t, gateway.Config{})
-	read := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
-	both := e.token(e.alice.prodKey, e.alice.prodSecret, "read update")
+	read := e.userToken(e.alice.prodKey, e.alice.prodSecret, "alice", "read")
+	both := e.userToken(e.alice.prodKey, e.alice.prodSecret, "alice", "read update")
 	tests := []struct {
 		token, method, path string
 		status              int
