@@ -90,7 +90,10 @@ func TestUsageRecorded(t *testing.T) {
 	e.call("GET", "/pizzashack/1.0.0/order/5", read, nil)
 	e.call("POST", "/pizzashack/1.0.0/order", read, nil)
 	e.call("GET", "/pizzashack/1.0.0/menu", read, nil)
-	e.gw.Close() // writes what is queued
+	// As at shutdown: requests finish (a call is recorded after its answer
+	// is written), then the gateway writes what is queued.
+	e.api.Close()
+	e.gw.Close()
 	got, err := e.db.UsageOf(e.ctx, e.alice.appID, 10)
 	if err != nil {
 		t.Fatal(err)
