@@ -121,8 +121,15 @@ func (d *DB) Close() error {
 	return errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
 }
 
-// Ping checks that the database answers.
-func (d *DB) Ping(ctx context.Context) error { return d.r.PingContext(ctx) }
+// Ping checks that the database answers a query: a connection alone does
+// not show that the file is readable.
+func (d *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
 
 // migrate applies the embedded migrations not yet recorded, each in its own
 // transaction.

@@ -43,6 +43,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
 	if wait := h.logins.wait(now, userKey, addrKey); wait > 0 {
 		view.Error = fmt.Sprintf("Too many failed log-ins. Wait %d minutes and try again.", int((wait+time.Minute-1)/time.Minute))
+		retryAfter(c, wait)
 		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
 	}
 	u, err := h.db.UserAccount(c.Request().Context(), f.Username)
@@ -57,6 +58,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	}
 	if !ok {
 		h.logins.fail(now, userKey, addrKey)
+		h.audit(c, db.AuditLoginFailed, f.Username, "", "store")
 		view.Error = "Invalid username or password."
 		return render(c, http.StatusUnauthorized, store.Login(h.page(c, "Log in", ""), view))
 	}

@@ -165,8 +165,8 @@ func TestLoginLockout(t *testing.T) {
 			}
 		}
 		p := b.logIn(user, "carol-password")
-		if p.status != http.StatusTooManyRequests {
-			t.Fatalf("%s: 6th attempt answered %d", user, p.status)
+		if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") != "900" {
+			t.Fatalf("%s: 6th attempt answered %d, Retry-After %q", user, p.status, p.header.Get("Retry-After"))
 		}
 		mustContain(t, p.body, "Too many failed log-ins. Wait 15 minutes")
 	}

@@ -82,6 +82,7 @@ func (h *Handlers) Decide(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.audit(c, db.AuditConsentGranted, u.Username, a.Client.ConsumerKey, strings.Join(scopeNames(scopes), " "))
 	return h.approve(c, a, u)
 }
 

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/consent"
 	"github.com/labstack/echo/v4"
@@ -48,6 +50,7 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.audit(c, db.AuditConsentRevoked, h.CurrentUser(c).Username, "", "application "+strconv.FormatInt(f.AppID, 10))
 	if err := h.flash(c, "Access revoked: the application's tokens no longer work."); err != nil {
 		return err
 	}

@@ -6,14 +6,19 @@ import (
 	"time"
 )
 
-// Failed log-ins allowed per username and per client address within
-// loginLockout of each other; one more and log-ins for that name or address
-// are refused, without checking the password, until loginLockout has passed
-// since the last failure. The address limit is higher because people share
-// addresses.
+// Failed log-ins allowed per username, per consumer key and per client
+// address within loginLockout of each other; one more and log-ins (store
+// log-ins, the password grant, client authentication at /token, /revoke and
+// /introspect) for that name, key or address are refused, without checking
+// the password or secret, until loginLockout has passed since the last
+// failure. The address limit is higher because people share addresses; the
+// key limit too, because consumer keys are not secret (they appear in
+// /authorize URLs), so anyone can spend a key's failures and lock its
+// owner out.
 const (
-	userFailureLimit = 5
-	addrFailureLimit = 20
+	userFailureLimit   = 5
+	clientFailureLimit = 10
+	addrFailureLimit   = 20
 	loginLockout     = 15 * time.Minute
 	// limiterMaxEntries bounds the memory a flood of made-up usernames can take.
 	limiterMaxEntries = 100_000
@@ -42,9 +47,15 @@ func limiterKeys(username, addr string) (user, address string) {
 	return "u:" + strings.ToLower(username), "a:" + addr
 }
 
+// clientLimiterKey is the counter of a consumer key's failed authentications.
+func clientLimiterKey(consumerKey string) string { return "c:" + consumerKey }
+
 func limitFor(key string) int {
-	if strings.HasPrefix(key, "a:") {
+	switch key[:2] {
+	case "a:":
 		return addrFailureLimit
+	case "c:":
+		return clientFailureLimit
 	}
 	return userFailureLimit
 }

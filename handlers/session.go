@@ -277,6 +277,7 @@ func (h *Handlers) page(c echo.Context, title, nav string) layout.Page {
 	if u := h.CurrentUser(c); u != nil {
 		p.Username = u.Username
 		p.Publisher = mayPublish(u)
+		p.Admin = isAdmin(u)
 	}
 	return p
 }

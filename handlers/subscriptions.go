@@ -245,6 +245,7 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.audit(c, db.AuditKeysGenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name+" "+string(kt))
 	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: kt, secret: secret})
 }
 
@@ -319,6 +320,7 @@ func (h *Handlers) RegenerateToken(c echo.Context) error {
 	if err := h.db.RevokeApplicationTokens(c.Request().Context(), key.ID); err != nil {
 		return err
 	}
+	h.audit(c, db.AuditAppTokensRevoked, h.CurrentUser(c).Username, key.ConsumerKey, "Re-generate")
 	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: key.KeyType})
 }
 
@@ -333,6 +335,7 @@ func (h *Handlers) RegenerateSecret(c echo.Context) error {
 	if err := h.db.ReplaceSecret(c.Request().Context(), key.ID, oauth.HashOf(secret)); err != nil {
 		return err
 	}
+	h.audit(c, db.AuditSecretRegenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name)
 	return h.subscriptionsPage(c, http.StatusOK, app, &revealed{keyType: key.KeyType, secret: secret})
 }
 

@@ -19,7 +19,16 @@ func (h *Handlers) Token(c echo.Context) error {
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
+	username := ""
+	if tr.GrantType == oauth.GrantPassword {
+		username = tr.Username
+	}
+	att := h.attempt(c, tr.ClientID, username)
+	if oerr := h.throttle(c, att); oerr != nil {
+		return writeOAuthError(c, oerr)
+	}
 	resp, oerr := h.oauth.Token(req.Context(), tr)
+	h.settle(c, att, oerr)
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}

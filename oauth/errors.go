@@ -19,6 +19,10 @@ const (
 	ErrCodeServerError          = "server_error"
 	ErrCodeAccessDenied         = "access_denied"
 	ErrCodeUnsupportedResponse  = "unsupported_response_type"
+	// ErrCodeTemporarilyUnavailable (RFC 6749 §4.1.2.1) is also what the
+	// token, revocation and introspection endpoints answer, with 429, to a
+	// client, user or address that failed to authenticate too often.
+	ErrCodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is an OAuth error response (RFC 6749 §5.2): a code, a human-readable

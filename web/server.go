@@ -61,6 +61,7 @@ func newAPIApp(h *handlers.Handlers, gateway http.Handler) *echo.Echo {
 	e.Any("/revoke", h.Revoke)
 	e.Any("/introspect", h.Introspect)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
+	probes(e, h)
 	authorizeRoutes(e, h)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
 	if gateway != nil {
@@ -74,7 +75,15 @@ func newAPIApp(h *handlers.Handlers, gateway http.Handler) *echo.Echo {
 func newStoreApp(h *handlers.Handlers) *echo.Echo {
 	e := newEcho()
 	storeRoutes(e, h)
+	probes(e, h)
 	return e
+}
+
+// probes adds the liveness and readiness checks, on every listener so an
+// orchestrator can probe whichever port it routes to.
+func probes(e *echo.Echo, h *handlers.Handlers) {
+	e.GET("/healthz", h.Healthz)
+	e.GET("/readyz", h.Readyz)
 }
 
 func newEcho() *echo.Echo {

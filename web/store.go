@@ -43,6 +43,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.POST("/subscriptions/:app/:type/token", h.RegenerateToken, login)
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/update", h.UpdateKey, login)
+	s.GET("/admin/audit", h.AuditTrail, login)
 
 	publisher := []echo.MiddlewareFunc{login, h.RequirePublisher}
 	s.GET("/publisher", h.Publisher, publisher...)

@@ -28,6 +28,7 @@ Usage:
   apistore scope create [flags]  add or update a scope
   apistore user delete [flags]   remove a user, their applications and tokens
   apistore api import FILE       publish an API from an OpenAPI 3 document
+  apistore backup FILE           copy the database consistently, also while serving
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
 set by an environment variable, APISTORE_ and the flag's name in capitals
@@ -48,6 +49,7 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"scope create": scopeCreate,
 	"user delete":  userDelete,
 	"api import":   apiImport,
+	"backup":       backup,
 }
 
 // run dispatches to a subcommand and returns the exit code.
@@ -55,7 +57,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	name, rest := "serve", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, rest = args[0], args[1:]
-		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		// "noun verb", unless the command is one word taking an argument
+		// ("backup FILE").
+		if _, oneWord := commands[name]; !oneWord && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 			name, rest = name+" "+rest[0], rest[1:]
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -31,8 +32,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	codeV := fs.Int("code-validity", 300, "seconds an authorization code lives")
 	selfSignup := fs.Bool("self-signup", true, "let visitors create accounts on the store's Sign up page")
 	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
+	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json")
 	gwFlags := addGatewayFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := setLogger(*logFormat, s.err); err != nil {
 		return err
 	}
 	validity, err := validityFlags(*appV, *userV, *refreshV, *codeV)
@@ -72,6 +77,19 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	err = web.New(cfg, h).Run(ctx, s.out)
 	fmt.Fprintln(s.out, "apistore: stopped")
 	return err
+}
+
+// setLogger sends slog's structured lines to w, as key=value text or JSON.
+func setLogger(format string, w io.Writer) error {
+	switch format {
+	case "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(w, nil)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(w, nil)))
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", format)
+	}
+	return nil
 }
 
 // validityFlags turns the validity settings (seconds) into oauth.Validity.

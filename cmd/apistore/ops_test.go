@@ -1,0 +1,251 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// anyPorts runs the binary on free ports.
+var anyPorts = []string{"--store-port", "0", "--https-port", "0", "--http-port", "0"}
+
+// postOAuth posts a form to an OAuth endpoint with HTTP Basic client
+// authentication and decodes the JSON answer (nil for an empty body).
+func postOAuth(t *testing.T, c *http.Client, target, user, pass string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Fatalf("POST %s: not JSON: %q", target, b)
+		}
+	}
+	return resp.StatusCode, body
+}
+
+// appKeys runs "apistore app create" and returns its production key.
+func appKeys(t *testing.T, s *server, flags ...string) (id, secret string) {
+	t.Helper()
+	var k keys
+	if err := json.Unmarshal([]byte(s.admin(t, "", "app create", flags...)), &k); err != nil {
+		t.Fatal(err)
+	}
+	return k.Production.ConsumerKey, k.Production.ConsumerSecret
+}
+
+// active asks /introspect whether a token is valid.
+func active(t *testing.T, s *server, id, secret, token string) bool {
+	t.Helper()
+	status, body := postOAuth(t, http.DefaultClient, s.urls["http"]+"/introspect", id, secret, url.Values{"token": {token}})
+	if status != http.StatusOK {
+		t.Fatalf("introspect: %d %v", status, body)
+	}
+	return body["active"] == true
+}
+
+func TestProbesOnEveryListener(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, anyPorts...)
+	c := storeClient()
+	for name, base := range s.urls {
+		base = strings.TrimSuffix(base, "/store")
+		for _, path := range []string{"/healthz", "/readyz"} {
+			if status, body := fetch(t, c, http.MethodGet, base+path, nil); status != http.StatusOK || body != "ok\n" {
+				t.Errorf("%s %s: %d %q", name, path, status, body)
+			}
+		}
+	}
+}
+
+// TestBackupWhileServingAndStartOnTheCopy copies the database while tokens
+// are being issued, then starts a second server on the copy: the tokens
+// issued before the backup are valid there.
+func TestBackupWhileServingAndStartOnTheCopy(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, anyPorts...)
+	s.admin(t, "alice-password\n", "user create", "--username", "alice")
+	id, secret := appKeys(t, s, "--owner", "alice", "--name", "Backed")
+	issue := func() string {
+		status, body := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", id, secret,
+			url.Values{"grant_type": {"client_credentials"}})
+		if status != http.StatusOK {
+			t.Errorf("token: %d %v", status, body)
+			return ""
+		}
+		return body["access_token"].(string)
+	}
+	before := issue()
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				issue()
+			}
+		}
+	}()
+	copyDir := t.TempDir()
+	out := s.admin(t, "", "backup", filepath.Join(copyDir, "apistore.db"))
+	close(stop)
+	<-done
+	if !strings.Contains(out, "backed up") {
+		t.Errorf("backup printed %q", out)
+	}
+	// A second backup to the same file refuses to overwrite it.
+	cmd := exec.Command(bin, "backup", filepath.Join(copyDir, "apistore.db"), "--data-dir", s.dataDir)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "already exists") {
+		t.Errorf("backup over an existing file: %v %s", err, out)
+	}
+	restored := startServer(t, copyDir, nil, anyPorts...)
+	if !active(t, restored, id, secret, before) {
+		t.Error("a token issued before the backup is not valid on the copy")
+	}
+	if status, _ := fetch(t, storeClient(), http.MethodGet, restored.urls["http"]+"/readyz", nil); status != http.StatusOK {
+		t.Errorf("readyz on the copy: %d", status)
+	}
+}
+
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
+
+// submitForm posts the last form of page to its action, with its hidden
+// fields and extra.
+func submitForm(t *testing.T, c *http.Client, pageURL, page string, extra url.Values) (*http.Response, string) {
+	t.Helper()
+	actions := regexp.MustCompile(`<form[^>]* method="post" action="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(actions) == 0 {
+		t.Fatalf("no form on %s:\n%s", pageURL, page)
+	}
+	form := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
+		form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	for k, v := range extra {
+		form[k] = v
+	}
+	base, _ := url.Parse(pageURL)
+	to, _ := base.Parse(html.UnescapeString(actions[len(actions)-1][1]))
+	resp, err := c.PostForm(to.String(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestLogsHoldNoSecrets runs every flow through the binary (store log-in,
+// consent and the code grant with PKCE, every token grant, refresh,
+// introspection, revocation, key and secret regeneration, failed log-ins),
+// then reads every line it logged: none holds a password, secret, code,
+// verifier or token used, nor its base64 form.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, append(anyPorts, "--log-format", "json")...)
+	const password, wrongPassword = "alice-Pa55word", "not-alices-password"
+	s.admin(t, password+"\n", "user create", "--username", "alice", "--role", "subscriber,admin")
+	const callbackURL = "https://client.example.com/cb"
+	id, secret := appKeys(t, s, "--owner", "alice", "--name", "Logged", "--callback-url", callbackURL,
+		"--grant-types", "password,client_credentials,authorization_code,refresh_token,implicit")
+	secrets := []string{password, wrongPassword, secret}
+	keep := func(body map[string]any, fields ...string) {
+		for _, f := range fields {
+			if v, ok := body[f].(string); ok && v != "" {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	tokenURL := s.urls["https"] + "/token"
+	c := storeClient()
+
+	// Store log-in: a wrong password, then the right one.
+	_, page := fetch(t, c, http.MethodGet, s.urls["store"]+"/login", nil)
+	if resp, _ := submitForm(t, c, s.urls["store"]+"/login", page, url.Values{"username": {"alice"}, "password": {wrongPassword}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	if resp, _ := submitForm(t, c, s.urls["store"]+"/login", page, url.Values{"username": {"alice"}, "password": {password}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("log in: %d", resp.StatusCode)
+	}
+	// The code grant with PKCE, through the consent page.
+	verifier := "a-pkce-verifier-that-is-long-enough-0123456789-abcdefghij"
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	secrets = append(secrets, verifier)
+	authURL := s.urls["https"] + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {id},
+		"redirect_uri": {callbackURL}, "state": {"st-123"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}.Encode()
+	status, consent := fetch(t, c, http.MethodGet, authURL, nil)
+	if status != http.StatusOK {
+		t.Fatalf("consent page: %d\n%s", status, consent)
+	}
+	resp, _ := submitForm(t, c, authURL, consent, url.Values{"decision": {"approve"}})
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	code := loc.Query().Get("code")
+	if resp.StatusCode != http.StatusFound || code == "" {
+		t.Fatalf("approve: %d %s", resp.StatusCode, loc)
+	}
+	secrets = append(secrets, code)
+	status, body := postOAuth(t, c, tokenURL, id, secret, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {callbackURL}, "code_verifier": {verifier}})
+	if status != http.StatusOK {
+		t.Fatalf("code exchange: %d %v", status, body)
+	}
+	keep(body, "access_token", "refresh_token")
+
+	// Every token grant, a refresh, introspection and both kinds of revocation.
+	_, body = postOAuth(t, c, tokenURL, id, secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {password}})
+	keep(body, "access_token", "refresh_token")
+	refreshed := body["refresh_token"].(string)
+	postOAuth(t, c, tokenURL, id, secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {wrongPassword}})
+	postOAuth(t, c, tokenURL, id, wrongPassword, url.Values{"grant_type": {"client_credentials"}})
+	_, body = postOAuth(t, c, tokenURL, id, secret, url.Values{"grant_type": {"client_credentials"}})
+	keep(body, "access_token")
+	app := body["access_token"].(string)
+	_, body = postOAuth(t, c, tokenURL, id, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshed}})
+	keep(body, "access_token", "refresh_token")
+	if !active(t, s, id, secret, app) {
+		t.Fatal("application token inactive")
+	}
+	postOAuth(t, c, s.urls["http"]+"/revoke", id, secret, url.Values{"token": {app}})
+	postOAuth(t, c, s.urls["http"]+"/revoke", id, secret, url.Values{"token": {body["refresh_token"].(string)}})
+
+	// The audit trail, for the admin alice, shows the security events and no secret either.
+	status, audit := fetch(t, c, http.MethodGet, s.urls["store"]+"/admin/audit", nil)
+	if status != http.StatusOK {
+		t.Fatalf("audit trail: %d", status)
+	}
+	for _, ev := range []string{"login_failed", "client_auth_failed", "consent_granted", "token_revoked"} {
+		if !strings.Contains(audit, ev) {
+			t.Errorf("audit trail lacks %s:\n%s", ev, audit)
+		}
+	}
+	s.stop(t)
+	logs := s.log() + audit
+	for _, sec := range secrets {
+		for _, form := range []string{sec, url.QueryEscape(sec), base64.StdEncoding.EncodeToString([]byte(id + ":" + sec))} {
+			if strings.Contains(logs, form) {
+				t.Errorf("the logs hold %q:\n%s", form, logs)
+			}
+		}
+	}
+	if n := strings.Count(logs, `"msg":"request"`); n < 10 {
+		t.Errorf("%d request lines logged, want every request:\n%s", n, logs)
+	}
+}

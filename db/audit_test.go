@@ -1,0 +1,99 @@
+package db_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/oauth"
+)
+
+func TestAuditEventsNewestFirstAndBounded(t *testing.T) {
+	d := fixture.DB(t)
+	ctx := context.Background()
+	at := time.UnixMilli(1_700_000_000_000)
+	long := strings.Repeat("x", 5000)
+	for i, ev := range []string{db.AuditLoginFailed, db.AuditKeysGenerated, db.AuditConsentRevoked} {
+		err := d.RecordAudit(ctx, &db.AuditEvent{At: at.Add(time.Duration(i) * time.Second), Event: ev,
+			Username: long, Client: "ck", Remote: "127.0.0.1", Detail: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := d.AuditEvents(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Event != db.AuditConsentRevoked || got[1].Event != db.AuditKeysGenerated {
+		t.Fatalf("events: %+v", got)
+	}
+	if len(got[0].Username) != 200 || !got[0].At.Equal(at.Add(2*time.Second)) || got[0].Remote != "127.0.0.1" {
+		t.Errorf("event fields: %+v", got[0])
+	}
+}
+
+func TestBackupIsAConsistentCopyWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "apistore.db")
+	d, err := db.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	alice := fixture.User(t, d, "alice", "alice-password")
+	key, _ := fixture.App(t, d, alice, "App")
+	srv := oauth.NewServer(d, oauth.Validity{}, nil)
+	ctx := context.Background()
+	issue := func() string {
+		resp, oerr := srv.Token(ctx, &oauth.TokenRequest{GrantType: oauth.GrantClientCredentials,
+			ClientID: key.ConsumerKey, ClientSecret: key.Secret})
+		if oerr != nil {
+			t.Error(oerr)
+			return ""
+		}
+		return resp.AccessToken
+	}
+	before := issue()
+	// Tokens keep being issued while the copy is made.
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				issue()
+			}
+		}
+	}()
+	dst := filepath.Join(dir, "copy", "backup.db")
+	if err := db.Backup(ctx, src, dst); err == nil {
+		t.Fatal("backup into a missing directory succeeded")
+	}
+	dst = filepath.Join(dir, "backup.db")
+	err = db.Backup(ctx, src, dst)
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Backup(ctx, src, dst); err == nil {
+		t.Error("backup over an existing file succeeded")
+	}
+	c, err := db.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.AccessToken(ctx, oauth.HashOf(before)); err != nil {
+		t.Errorf("token issued before the backup is missing from the copy: %v", err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,47 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/apistore/apistore/templates/pages/store"
+	"github.com/labstack/echo/v4"
+)
+
+// auditRole may read the audit trail.
+const auditRole = "admin"
+
+// isAdmin reports whether u may read the audit trail.
+func isAdmin(u *db.User) bool { return u != nil && slices.Contains(u.Roles, auditRole) }
+
+// audit records a security event of this request. A failure to record is
+// logged, not returned: the trail must not turn a working request into an
+// error. Never pass a token, secret or password.
+func (h *Handlers) audit(c echo.Context, event, username, client, detail string) {
+	e := &db.AuditEvent{At: h.now(), Event: event, Username: username, Client: client,
+		Remote: c.RealIP(), Detail: detail}
+	if err := h.db.RecordAudit(c.Request().Context(), e); err != nil {
+		slog.ErrorContext(c.Request().Context(), "audit", "event", event, "err", err)
+	}
+}
+
+// AuditTrail lists the latest security events for administrators, GET
+// /store/admin/audit.
+func (h *Handlers) AuditTrail(c echo.Context) error {
+	if !isAdmin(h.CurrentUser(c)) {
+		return echo.NewHTTPError(http.StatusForbidden, "The audit trail is for users with the admin role.")
+	}
+	events, err := h.db.AuditEvents(c.Request().Context(), 0)
+	if err != nil {
+		return err
+	}
+	rows := make([]store.AuditRow, len(events))
+	for i, e := range events {
+		rows[i] = store.AuditRow{At: formatTime(e.At), Event: e.Event, Username: e.Username,
+			Client: e.Client, Remote: e.Remote, Detail: e.Detail}
+	}
+	return render(c, http.StatusOK, store.Audit(h.page(c, "Audit trail", layout.NavAudit), rows))
+}

@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+	"github.com/labstack/echo/v4"
+)
+
+// authAttempt is a request to /token, /revoke or /introspect that
+// authenticates a client and, for the password grant, a user: the failure
+// counters it is limited by.
+type authAttempt struct {
+	client   string // consumer key as sent; "" when none
+	username string // the password grant's username; "" otherwise
+	keys     []string
+}
+
+func (h *Handlers) attempt(c echo.Context, client, username string) authAttempt {
+	a := authAttempt{client: client, username: username}
+	userKey, addrKey := limiterKeys(username, c.RealIP())
+	a.keys = append(a.keys, addrKey)
+	if client != "" {
+		a.keys = append(a.keys, clientLimiterKey(client))
+	}
+	if username != "" {
+		a.keys = append(a.keys, userKey)
+	}
+	return a
+}
+
+// throttle refuses an attempt whose client, user or address failed too
+// often, before any secret or password is checked, so the answer and its
+// timing are the same whether the user or client exists (429 with
+// Retry-After, RFC 6585 §4).
+func (h *Handlers) throttle(c echo.Context, a authAttempt) *oauth.Error {
+	wait := h.logins.wait(h.now(), a.keys...)
+	if wait <= 0 {
+		return nil
+	}
+	retryAfter(c, wait)
+	return &oauth.Error{Code: oauth.ErrCodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
+		Description: "too many failed authentication attempts; retry later"}
+}
+
+// retryAfter tells the client how many seconds a lockout lasts.
+func retryAfter(c echo.Context, wait time.Duration) {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+}
+
+// settle counts and audits a failed client or user authentication; any
+// other outcome leaves the counters alone, and a success clears the user's
+// and the client's.
+func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
+	now := h.now()
+	userKey, addrKey := limiterKeys(a.username, c.RealIP())
+	switch {
+	case oerr == nil:
+		if a.username != "" {
+			h.logins.succeed(userKey)
+		}
+		if a.client != "" {
+			h.logins.succeed(clientLimiterKey(a.client))
+		}
+	case oerr.Code == oauth.ErrCodeInvalidClient:
+		keys := []string{addrKey}
+		if a.client != "" {
+			keys = append(keys, clientLimiterKey(a.client))
+		}
+		h.logins.fail(now, keys...)
+		h.audit(c, db.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
+	case a.username != "" && oerr.Code == oauth.ErrCodeInvalidGrant:
+		// The password grant's only invalid_grant: a wrong username or password.
+		h.logins.fail(now, userKey, addrKey)
+		h.audit(c, db.AuditLoginFailed, a.username, a.client, "password grant")
+	}
+}

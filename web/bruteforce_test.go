@@ -1,0 +1,122 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/web"
+)
+
+// lockoutEnv is the API application on fixture.Docs with a settable clock.
+type lockoutEnv struct {
+	url   string
+	db    *db.DB
+	key   fixture.Key
+	clock *fixture.Clock
+}
+
+func newLockoutEnv(t *testing.T) *lockoutEnv {
+	d, key := fixture.Docs(t)
+	clock := fixture.NewClock(time.Now())
+	h := handlers.New(oauth.NewServer(d, oauth.Validity{}, clock.Now), d, handlers.WithClock(clock.Now))
+	ts := httptest.NewServer(web.New(web.Config{DataDir: t.TempDir()}, h).API())
+	t.Cleanup(ts.Close)
+	return &lockoutEnv{url: ts.URL, db: d, key: key, clock: clock}
+}
+
+// post sends a form to path and returns the status, the Retry-After header
+// and the error code.
+func (e *lockoutEnv) post(t *testing.T, path, id, secret string, form url.Values) (int, string, string) {
+	t.Helper()
+	resp, body := sendForm(t, http.DefaultClient, e.url+path, form.Encode(), map[string]string{"Authorization": basic(id, secret)})
+	code := ""
+	if i := strings.Index(body, `"error":"`); i >= 0 {
+		code = strings.SplitN(body[i+9:], `"`, 2)[0]
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After"), code
+}
+
+func password(user, pw string) url.Values {
+	return url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}
+}
+
+// TestPasswordGrantLockout: five wrong passwords lock a username for 15
+// minutes, for the right password too; an unknown username gets exactly the
+// same answers; other users are not affected.
+func TestPasswordGrantLockout(t *testing.T) {
+	e := newLockoutEnv(t)
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	answers := map[string][]string{}
+	for _, user := range []string{"alice", "nobody"} {
+		for range 5 {
+			status, _, code := e.post(t, "/token", id, secret, password(user, "wrong-password"))
+			answers[user] = append(answers[user], http.StatusText(status)+" "+code)
+		}
+		status, retry, code := e.post(t, "/token", id, secret, password(user, "alice-password"))
+		answers[user] = append(answers[user], http.StatusText(status)+" "+code)
+		if status != http.StatusTooManyRequests || retry != "900" || code != oauth.ErrCodeTemporarilyUnavailable {
+			t.Errorf("%s after 5 failures: %d Retry-After %q %s", user, status, retry, code)
+		}
+	}
+	if strings.Join(answers["alice"], ",") != strings.Join(answers["nobody"], ",") {
+		t.Errorf("existing and unknown users answered differently:\n%v\n%v", answers["alice"], answers["nobody"])
+	}
+	if status, _, _ := e.post(t, "/token", id, secret, password("root", "root-password")); status != http.StatusOK {
+		t.Errorf("another user is locked out too: %d", status)
+	}
+	e.clock.Advance(15 * time.Minute)
+	if status, _, code := e.post(t, "/token", id, secret, password("alice", "alice-password")); status != http.StatusOK {
+		t.Errorf("after 15 minutes: %d %s", status, code)
+	}
+	events, err := e.db.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 10 || events[0].Event != db.AuditLoginFailed || events[0].Username != "nobody" || events[0].Remote == "" {
+		t.Errorf("audit: %d events, latest %+v", len(events), events[0])
+	}
+}
+
+// TestClientAuthenticationLockout: ten wrong secrets lock a consumer key at
+// every client-authenticated endpoint; twenty failures lock the address.
+func TestClientAuthenticationLockout(t *testing.T) {
+	e := newLockoutEnv(t)
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	for i := range 10 {
+		if status, _, code := e.post(t, "/token", id, "wrong-secret", cc); status != http.StatusUnauthorized || code != oauth.ErrCodeInvalidClient {
+			t.Fatalf("failure %d: %d %s", i, status, code)
+		}
+	}
+	for _, path := range []string{"/token", "/revoke", "/introspect"} {
+		form := url.Values{"token": {"whatever"}}
+		if path == "/token" {
+			form = cc
+		}
+		status, retry, code := e.post(t, path, id, secret, form)
+		if status != http.StatusTooManyRequests || retry == "" || code != oauth.ErrCodeTemporarilyUnavailable {
+			t.Errorf("%s with the right secret after 10 failures: %d Retry-After %q %s", path, status, retry, code)
+		}
+	}
+	// Unknown consumer keys count against the address: 10 more reach 20.
+	for i := range 10 {
+		e.post(t, "/introspect", "unknown-key-"+string(rune('a'+i)), "s", url.Values{"token": {"t"}})
+	}
+	root := fixture.User(t, e.db, "carol", "carol-password")
+	other, _ := fixture.App(t, e.db, root, "CarolApp")
+	if status, _, _ := e.post(t, "/token", other.ConsumerKey, other.Secret, cc); status != http.StatusTooManyRequests {
+		t.Errorf("address over its limit, another key: %d", status)
+	}
+	e.clock.Advance(15 * time.Minute)
+	if status, _, _ := e.post(t, "/token", id, secret, cc); status != http.StatusOK {
+		t.Errorf("after 15 minutes: %d", status)
+	}
+}
