@@ -19,7 +19,7 @@ const (
 	userFailureLimit   = 5
 	clientFailureLimit = 10
 	addrFailureLimit   = 20
-	loginLockout     = 15 * time.Minute
+	loginLockout       = 15 * time.Minute
 	// limiterMaxEntries bounds the memory a flood of made-up usernames can take.
 	limiterMaxEntries = 100_000
 )
