@@ -67,8 +67,8 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]Usage, erro
 }
 
 // usagePruneChunk bounds one DELETE, so that pruning a long history does not
-// hold the write lock for long.
-const usagePruneChunk = 10000
+// hold the write lock for long (a variable for tests).
+var usagePruneChunk = 10000
 
 // DeleteUsageBefore removes calls recorded before a time, in chunks, and
 // says how many. Rows are appended in (nearly) time order, so the oldest are
@@ -87,7 +87,7 @@ func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, er
 		if err != nil {
 			return total, fmt.Errorf("delete old usage: %w", err)
 		}
-		if total += n; n < usagePruneChunk {
+		if total += n; n < int64(usagePruneChunk) {
 			return total, nil
 		}
 	}
