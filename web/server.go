@@ -138,6 +138,16 @@ func requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// hsts tells browsers to reach this host over HTTPS only (RFC 6797). It
+// wraps the HTTPS listeners alone: a header sent over plain HTTP must be
+// ignored (§8.1), and the HTTP port stays for WSO2's curl commands.
+func hsts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // listener is one bound socket and how to serve it.
 type listener struct {
 	name string
@@ -180,6 +190,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		}
 		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		if sp.scheme == "https" {
+			srv.Handler = hsts(sp.handler)
 			srv.TLSConfig = tlsConfig
 			ln = tls.NewListener(ln, tlsConfig)
 		}

@@ -62,14 +62,26 @@ func active(t *testing.T, s *server, id, secret, token string) bool {
 	return body["active"] == true
 }
 
-func TestProbesOnEveryListener(t *testing.T) {
+// TestProbesAndHSTSOnEveryListener: /healthz and /readyz answer on the
+// three ports; the two HTTPS ports send HSTS, the HTTP port does not.
+func TestProbesAndHSTSOnEveryListener(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil, anyPorts...)
 	c := storeClient()
 	for name, base := range s.urls {
 		base = strings.TrimSuffix(base, "/store")
-		for _, path := range []string{"/healthz", "/readyz"} {
-			if status, body := fetch(t, c, http.MethodGet, base+path, nil); status != http.StatusOK || body != "ok\n" {
-				t.Errorf("%s %s: %d %q", name, path, status, body)
+		for _, path := range []string{"/healthz", "/readyz", "/token"} {
+			resp, err := c.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if path != "/token" && (resp.StatusCode != http.StatusOK || string(body) != "ok\n") {
+				t.Errorf("%s %s: %d %q", name, path, resp.StatusCode, body)
+			}
+			hsts := resp.Header.Get("Strict-Transport-Security")
+			if (name == "http") != (hsts == "") || (hsts != "" && hsts != "max-age=31536000") {
+				t.Errorf("%s %s: Strict-Transport-Security %q", name, path, hsts)
 			}
 		}
 	}
