@@ -6,14 +6,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
 
 // Argon2id parameters for user passwords (OWASP's minimum: 19 MiB, 2 passes,
-// 1 lane). Hashing is limited to passwordSlots at once so that a burst of
-// logins cannot take the server's memory.
+// 1 lane). Hashing is limited to one per core (at most 4) at once: more
+// would not finish sooner, and a burst of logins must not take the server's
+// memory (19 MiB per hash in flight).
 const (
 	argonTime    = 2
 	argonMemory  = 19 * 1024 // KiB
@@ -22,7 +24,7 @@ const (
 	argonSaltLen = 16
 )
 
-var passwordSlots = make(chan struct{}, 4)
+var passwordSlots = make(chan struct{}, min(runtime.NumCPU(), 4))
 
 // dummyPasswordHash is checked against for unknown users, so a login takes
 // as long whether or not the user exists.

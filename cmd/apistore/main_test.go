@@ -16,23 +16,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apistore/apistore/internal/fixture"
 )
 
 // bin is the apistore binary built once for these tests.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "apistore-bin-")
-	if err != nil {
-		panic(err)
-	}
-	bin = filepath.Join(dir, "apistore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build apistore: %v\n%s", err, out)
+	var cleanup func()
+	var err error
+	if bin, cleanup, err = fixture.BuildApistore(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

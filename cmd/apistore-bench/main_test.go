@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/apistore/apistore/internal/fixture"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	var cleanup func()
+	var err error
+	if bin, cleanup, err = fixture.BuildApistore(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// TestSmoke drives every path briefly, then again on a preloaded database:
+// the run must end without a single failed request. It measures nothing.
+func TestSmoke(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--bin", bin, "--duration", "200ms", "--conns", "1,4", "--preload", "2000"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, name := range pathNames() {
+		if strings.Count(out.String(), "| "+name+" |") != 4 {
+			t.Errorf("path %s is not reported twice per connection count:\n%s", name, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "Gateway at 4 connections") || !strings.Contains(out.String(), "bytes on disk per token") {
+		t.Errorf("summary lines missing:\n%s", out.String())
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, args := range [][]string{{"--conns", "0"}, {"--conns", "x"}, {"--paths", "nope"}, {"--duration", "0s"}} {
+		if _, err := parseOptions(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("parseOptions(%v) accepted", args)
+		}
+	}
+}
