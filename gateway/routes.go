@@ -15,9 +15,18 @@ import (
 // Methods lists the HTTP methods a resource can have.
 var Methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
-// reserved are first path segments that belong to the OAuth endpoints of
-// the same listeners, which keep priority over API contexts.
-var reserved = []string{"token", "authorize", "revoke", "introspect", "userinfo", ".well-known", "store", "static", "oauth2"}
+// reserved are first path segments that belong to the endpoints the
+// gateway's listeners serve before API contexts: OAuth, health, the store's
+// pages and assets (web's tests check every route against it).
+var reserved = []string{"token", "authorize", "revoke", "introspect", "userinfo", ".well-known", "store", "static",
+	"oauth2", "healthz", "readyz"}
+
+// Reserved reports whether a path's first segment belongs to one of those
+// endpoints, so no API context may start with it.
+func Reserved(path string) bool {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return slices.Contains(reserved, first)
+}
 
 var (
 	contextPattern = regexp.MustCompile(`^(/[A-Za-z0-9][A-Za-z0-9._~-]*)+$`)
@@ -58,8 +67,8 @@ func Problems(a *db.API) []Problem {
 	switch {
 	case !contextPattern.MatchString(a.Context):
 		add("context", "context %q: it must start with / and hold letters, digits, dots, dashes or underscores, e.g. /pizzashack", a.Context)
-	case slices.Contains(reserved, strings.SplitN(a.Context[1:], "/", 2)[0]):
-		add("context", "context %q: %s is reserved for the OAuth endpoints", a.Context, strings.SplitN(a.Context, "/", 3)[1])
+	case Reserved(a.Context):
+		add("context", "context %q: %s is reserved for apistore's own endpoints", a.Context, strings.SplitN(a.Context, "/", 3)[1])
 	}
 	for _, e := range []struct{ field, name, url string }{{"production_url", "production", a.ProductionURL}, {"sandbox_url", "sandbox", a.SandboxURL}} {
 		if err := checkEndpoint(e.url); err != nil {

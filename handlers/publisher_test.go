@@ -134,7 +134,7 @@ func TestPublisherValidation(t *testing.T) {
 	}{
 		{"no name", "name", "", "Fill this in."},
 		{"bad context", "context", "weather", "it must start with /"},
-		{"reserved context", "context", "/token", "reserved for the OAuth endpoints"},
+		{"reserved context", "context", "/token", "is reserved for apistore"},
 		{"bad version", "version", "v 1", "Version &#34;v 1&#34;"},
 		{"bad endpoint", "production_url", "ftp://x", "Production endpoint: &#34;ftp://x&#34; is not an absolute http or https URL"},
 		{"no tiers", "tiers", "", "Offer at least one tier."},
