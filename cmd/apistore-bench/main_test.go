@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,17 +11,7 @@ import (
 
 var bin string
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	if bin, cleanup, err = fixture.BuildApistore(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fixture.MainWithApistore(m, &bin) }
 
 // TestSmoke drives every path briefly, then again on a preloaded database:
 // the run must end without a single failed request. It measures nothing.

@@ -23,17 +23,7 @@ import (
 // bin is the apistore binary built once for these tests.
 var bin string
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	if bin, cleanup, err = fixture.BuildApistore(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fixture.MainWithApistore(m, &bin) }
 
 // server is a running "apistore serve".
 type server struct {
