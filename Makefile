@@ -2,7 +2,7 @@
 # packages) when missing, then runs every test.
 GO ?= go
 
-.PHONY: all build generate check-generate lint test test-go e2e e2e-deps bench
+.PHONY: all build generate check-generate lint test test-go fuzz e2e e2e-deps bench
 
 all: build
 
@@ -20,10 +20,21 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-test: check-generate lint test-go e2e
+test: check-generate lint test-go fuzz e2e
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+# Every fuzz target runs a few seconds past its committed seeds
+# (testdata/fuzz); FUZZTIME=10m make fuzz searches longer.
+FUZZTIME ?= 3s
+FUZZ_TARGETS = oauth:FuzzParseBasicAuth oauth:FuzzParseForm oauth:FuzzPKCE oauth:FuzzParseAuthorizeRequest \
+	oauth:FuzzRedirectURIMatching handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
 
 e2e-deps:
 	scripts/e2e-deps.sh

@@ -218,6 +218,11 @@ func (t *template) match(path string) (score int, ok bool) {
 			rest = ""
 		}
 		switch {
+		case s.param && part == "":
+			// An empty segment is no value, and a backend may fold
+			// "//" into "/" and serve another resource than the one
+			// whose scope was checked.
+			return 0, false
 		case s.param:
 			score++
 		case part == s.literal:

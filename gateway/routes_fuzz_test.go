@@ -1,0 +1,76 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzTemplateMatch: matching a request path against a resource's URL
+// template never panics; a template without parameters or wildcard matches
+// exactly its own path (one trailing slash aside), and without a final /* a
+// match covers as many non-empty segments as the template has.
+func FuzzTemplateMatch(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/order/{orderId}", "/order/123"}, {"/menu", "/menu"}, {"/*", "/a/b/c"}, {"/a/{b}/*", "/a//"},
+		{"/", ""}, {"/x", "/x/"}, {"/o/{id}/x", "/o//x"}, {"/{p}", "/%2e%2e"}, {"/a", "/a\x00"}, {"/ü", "/\xff"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, tpl, path string) {
+		compiled, err := compileTemplate(tpl)
+		if err != nil {
+			return
+		}
+		score, ok := compiled.match(path)
+		if !ok {
+			if score != 0 {
+				t.Fatalf("no match with score %d", score)
+			}
+			return
+		}
+		if compiled.wildcard {
+			return
+		}
+		trimmed := strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/")
+		if !strings.Contains(tpl, "{") && trimmed != strings.Trim(tpl, "/") {
+			t.Fatalf("template %q matched path %q", tpl, path)
+		}
+		var parts []string
+		if trimmed != "" {
+			parts = strings.Split(trimmed, "/")
+		}
+		if len(parts) != len(compiled.segs) || slices.Contains(parts, "") {
+			t.Fatalf("template %q (%d parts) matched %q", tpl, len(compiled.segs), path)
+		}
+	})
+}
+
+// FuzzRoutesFind: an API is found only for a request path that starts with
+// its whole context/version segments, and the rest handed to the resource
+// match is exactly what follows them.
+func FuzzRoutesFind(f *testing.F) {
+	for _, p := range []string{"/pizzashack/1.0.0/menu", "/pizzashack/1.0.0", "/pizzashack/1.0.0x/menu", "/pizzashack",
+		"//pizzashack/1.0.0", "/a/b/1/x/../y", "/pizzashack/1.0.0/../../token", "/\xff/1"} {
+		f.Add(p)
+	}
+	rs := routes{}
+	for _, prefix := range []string{"/pizzashack/1.0.0", "/a/b/1", "/a/1"} {
+		rs[prefix] = &route{prefix: prefix}
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		rt, rest := rs.find(path)
+		if rt == nil {
+			if rest != "" {
+				t.Fatalf("no route but rest %q", rest)
+			}
+			return
+		}
+		if path != rt.prefix+rest || (rest != "" && rest[0] != '/') {
+			t.Fatalf("path %q split into %q and %q", path, rt.prefix, rest)
+		}
+		if hasDotSegment(rest) != (strings.Contains("/"+rest+"/", "/../") || strings.Contains("/"+rest+"/", "/./")) {
+			t.Fatalf("hasDotSegment(%q) = %v", rest, hasDotSegment(rest))
+		}
+	})
+}
