@@ -59,11 +59,22 @@ func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]Key, error) 
 	return out, rows.Err()
 }
 
-// ReplaceSecret gives a key a new secret (its hash): the old secret stops
-// working at once. Tokens already issued stay valid.
+// ReplaceSecret gives a key a new secret (its hash) and revokes every token
+// issued to the key, in one transaction: a regenerated secret is how a
+// developer answers a leaked one, so nothing obtained with the old secret
+// may keep working (as WSO2 revokes an application's tokens then).
 func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) error {
-	res, err := d.w.ExecContext(ctx, `UPDATE consumer_keys SET secret_hash = ? WHERE id = ?`, secret[:], keyID)
-	if err := oneRow(res, err, fmt.Sprintf("replace secret of key %d", keyID)); err != nil {
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE consumer_keys SET secret_hash = ? WHERE id = ?`, secret[:], keyID)
+		if err := oneRow(res, err, fmt.Sprintf("replace secret of key %d", keyID)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE key_id = ? AND revoked = 0`, keyID); err != nil {
+			return fmt.Errorf("revoke tokens of key %d: %w", keyID, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	d.accessChanged()

@@ -125,9 +125,9 @@ func (e *env) otherProcess(write func(*db.DB) error) error {
 	return write(other)
 }
 
-// TestSecretRegeneration: a new consumer secret works at once and the old
-// one is refused. Tokens issued before stay valid: db.ReplaceSecret's
-// documented choice.
+// TestSecretRegeneration: a new consumer secret works at once, the old one
+// is refused, and every token issued to the key before is refused on the
+// very next call.
 func TestSecretRegeneration(t *testing.T) {
 	e := newEnv(t, gateway.Config{})
 	before := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
@@ -137,6 +137,9 @@ func TestSecretRegeneration(t *testing.T) {
 	secret := oauth.NewSecret()
 	if err := e.db.ReplaceSecret(e.ctx, e.alice.prodKeyID, oauth.HashOf(secret)); err != nil {
 		t.Fatal(err)
+	}
+	if r := e.call("GET", "/pizzashack/1.0.0/menu", before, nil); r.status != 401 {
+		t.Errorf("a token of the old secret after regeneration: %d, want 401", r.status)
 	}
 	if status := e.tokenStatus(e.alice.prodKey, e.alice.prodSecret); status != 401 {
 		t.Errorf("the old secret at /token: %d, want 401", status)

@@ -324,8 +324,9 @@ func (h *Handlers) RegenerateToken(c echo.Context) error {
 	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: key.KeyType})
 }
 
-// RegenerateSecret gives a key a new consumer secret; the old one stops
-// working at once. POST /store/subscriptions/:app/:type/secret.
+// RegenerateSecret gives a key a new consumer secret; the old one and every
+// token issued to the key stop working at once, so a new application token
+// is shown with the secret. POST /store/subscriptions/:app/:type/secret.
 func (h *Handlers) RegenerateSecret(c echo.Context) error {
 	app, key, err := h.ownedKey(c)
 	if err != nil {
@@ -336,7 +337,7 @@ func (h *Handlers) RegenerateSecret(c echo.Context) error {
 		return err
 	}
 	h.audit(c, db.AuditSecretRegenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name)
-	return h.subscriptionsPage(c, http.StatusOK, app, &revealed{keyType: key.KeyType, secret: secret})
+	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: key.KeyType, secret: secret})
 }
 
 // unsubscribeForm names the API to unsubscribe from and the page to return to.

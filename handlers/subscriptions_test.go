@@ -157,12 +157,20 @@ func TestGenerateRegenerateKeys(t *testing.T) {
 		t.Error("Re-generate did not change the access generation")
 	}
 
-	// Regenerate secret: the old secret fails at once, the new one works.
+	// Regenerate secret: the old secret and the key's tokens fail at once;
+	// the new secret and the application token shown with it work.
 	p = b.submit(base+"/production/secret", nil)
 	if p.status != http.StatusOK {
 		t.Fatalf("regenerate secret: %d", p.status)
 	}
 	newSecret := shown(t, p.body, "production-consumer-secret")
+	latest := shown(t, p.body, "production-access-token")
+	if _, err := env.oauth.Validate(ctx, newToken); err == nil {
+		t.Error("a token issued before the secret was regenerated is still valid")
+	}
+	if _, err := env.oauth.Validate(ctx, latest); err != nil {
+		t.Errorf("the application token shown with the new secret: %v", err)
+	}
 	if _, oerr := env.oauth.AuthenticateClient(ctx, key, secret); oerr == nil || oerr.Code != oauth.ErrCodeInvalidClient {
 		t.Errorf("old secret: %v", oerr)
 	}
