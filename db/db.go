@@ -47,6 +47,7 @@ type DB struct {
 	watch        *sql.DB
 	dataVersionQ *sql.Stmt
 	shm          *os.File
+	path         string
 }
 
 // AccessGeneration changes whenever a write of this process ends some access.
@@ -65,7 +66,7 @@ func Open(path string) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	d := &DB{w: w}
+	d := &DB{w: w, path: path}
 	if err := d.migrate(context.Background()); err != nil {
 		w.Close()
 		return nil, err
@@ -120,6 +121,9 @@ func (d *DB) Close() error {
 	}
 	return errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
 }
+
+// Path is the database file's name.
+func (d *DB) Path() string { return d.path }
 
 // Ping checks that the database answers a query: a connection alone does
 // not show that the file is readable.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -58,6 +59,9 @@ func newValidator() *validator.Validate {
 // validates it, after trimming its text fields when it has a trim method;
 // the result maps form field names to messages for the page.
 func (h *Handlers) bindForm(c echo.Context, dst any) (map[string]string, error) {
+	if err := checkFormBody(c); err != nil {
+		return nil, err
+	}
 	if err := c.Bind(dst); err != nil {
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
 	}
@@ -65,6 +69,41 @@ func (h *Handlers) bindForm(c echo.Context, dst any) (map[string]string, error) 
 		t.trim()
 	}
 	return h.fieldErrors(dst)
+}
+
+// Answers to a body that is not a form the store's pages could have sent.
+var (
+	errNotAForm = echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send this form from its page in the store.")
+	errNotUTF8  = echo.NewHTTPError(http.StatusBadRequest, "The form holds text that is not UTF-8. Retype it and try again.")
+)
+
+// checkFormBody accepts only form encodings (echo's Bind would also take
+// JSON or XML) whose every name and value is UTF-8 text, so what is stored
+// shows as it was typed.
+func checkFormBody(c echo.Context) error {
+	mediaType, _, _ := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
+	if mediaType != echo.MIMEApplicationForm && mediaType != echo.MIMEMultipartForm {
+		return errNotAForm
+	}
+	params, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read. Reload the page and try again.")
+	}
+	for name, values := range params {
+		if !utf8.ValidString(name) || !allUTF8(values) {
+			return errNotUTF8
+		}
+	}
+	return nil
+}
+
+func allUTF8(values []string) bool {
+	for _, v := range values {
+		if !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldErrors validates a bound form.
