@@ -74,6 +74,10 @@ const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.g
 
 // ClientByKey returns a consumer key with its application and owner.
 func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
+	return cached(ctx, d, clientsOf, consumerKey, func() (*oauth.Client, error) { return d.loadClient(ctx, consumerKey) })
+}
+
+func (d *DB) loadClient(ctx context.Context, consumerKey string) (*oauth.Client, error) {
 	var c oauth.Client
 	var secret []byte
 	var keyType, grants, roles string

@@ -2,10 +2,12 @@ package db_test
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
@@ -51,5 +53,48 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		if _, err := d.AccessToken(ctx, tokens[i].AccessHash); err != nil {
 			t.Fatalf("token %d not stored: %v", i, err)
 		}
+	}
+}
+
+// TestCacheSeesOtherHandles: a token and a client read through one handle
+// are read again, not served from its cache, once another handle (as
+// another process would) revokes the token and replaces the secret.
+func TestCacheSeesOtherHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	a, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	alice := fixture.User(t, a, "alice", "alice-password")
+	key, _ := fixture.App(t, a, alice, "App")
+	ctx := context.Background()
+	h := oauth.HashOf(oauth.NewSecret())
+	if err := a.CreateToken(ctx, &oauth.Token{AccessHash: h, FamilyID: h, KeyID: key.KeyID, UserID: alice.ID,
+		Scopes: []string{"default"}, GrantType: "client_credentials", IssuedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second reads come from the cache
+		if info, err := a.AccessToken(ctx, h); err != nil || info.Revoked {
+			t.Fatalf("before: %+v, %v", info, err)
+		}
+		if c, err := a.ClientByKey(ctx, key.ConsumerKey); err != nil || c.SecretHash != key.SecretHash {
+			t.Fatalf("before: %+v, %v", c, err)
+		}
+	}
+	b, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	newSecret := oauth.HashOf("new")
+	if err := b.ReplaceSecret(ctx, key.KeyID, newSecret); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := a.AccessToken(ctx, h); err != nil || !info.Revoked {
+		t.Errorf("after another handle revoked it: %+v, %v", info, err)
+	}
+	if c, err := a.ClientByKey(ctx, key.ConsumerKey); err != nil || c.SecretHash != newSecret {
+		t.Errorf("after another handle replaced the secret: %+v, %v", c, err)
 	}
 }

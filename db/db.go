@@ -48,6 +48,8 @@ type DB struct {
 	dataVersionQ *sql.Stmt
 	shm          *os.File
 	path         string
+	// cache holds the hot reads of the current Version (cache.go).
+	cache atomic.Pointer[cacheGen]
 }
 
 // AccessGeneration changes whenever a write of this process ends some access.

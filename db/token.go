@@ -56,7 +56,9 @@ func tokenDest(t *oauth.Token) ([]any, func()) {
 
 // AccessToken returns the token with its key, application and user.
 func (d *DB) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
-	return d.tokenInfo(ctx, "access token", `t.access_hash = ?`, h)
+	return cached(ctx, d, tokensOf, h, func() (*oauth.TokenInfo, error) {
+		return d.tokenInfo(ctx, "access token", `t.access_hash = ?`, h)
+	})
 }
 
 // RefreshTokenInfo is AccessToken for the token whose refresh token hashes to h.

@@ -40,7 +40,7 @@ type Config struct {
 	// (default 60s); past it the caller gets 504.
 	BackendTimeout time.Duration
 	// UsageInterval and UsageBatch say how often, or after how many calls,
-	// usage is written (default 1s, 500).
+	// usage is written (default 1s, 5000).
 	UsageInterval time.Duration
 	UsageBatch    int
 	// UsageRetention is how long usage records are kept (default 90 days).
@@ -79,7 +79,7 @@ func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
 		cfg.UsageInterval = time.Second
 	}
 	if cfg.UsageBatch <= 0 {
-		cfg.UsageBatch = 500
+		cfg.UsageBatch = 5000
 	}
 	if cfg.UsageRetention <= 0 {
 		cfg.UsageRetention = 90 * 24 * time.Hour

@@ -25,7 +25,7 @@ type recorder struct {
 }
 
 func newRecorder(write func(context.Context, []db.Usage) error, prune func(), every time.Duration, batch int) *recorder {
-	r := &recorder{calls: make(chan db.Usage, 8*batch), write: write, prune: prune, every: every, batch: batch,
+	r := &recorder{calls: make(chan db.Usage, 2*batch), write: write, prune: prune, every: every, batch: batch,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
