@@ -2,7 +2,7 @@
 # packages) when missing, then runs every test.
 GO ?= go
 
-.PHONY: all build generate check-generate lint test test-go fuzz e2e e2e-deps bench
+.PHONY: all build generate check-generate lint test test-go fuzz soak e2e e2e-deps bench
 
 all: build
 
@@ -35,6 +35,11 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
 	done
+
+# 64 clients for 30 s of every grant, refresh, revocation, introspection and
+# gateway call on the binary (make test runs it for 3 s).
+soak:
+	$(GO) test -count=1 -run '^TestSoak$$' -v ./cmd/apistore -soak 30s -soak-clients 64
 
 e2e-deps:
 	scripts/e2e-deps.sh
