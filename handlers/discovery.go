@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 
-	"github.com/apistore/apistore/oauth"
 	"github.com/labstack/echo/v4"
 )
 
@@ -18,5 +17,5 @@ func (h *Handlers) Discovery(c echo.Context) error {
 		return err
 	}
 	issuer := c.Scheme() + "://" + c.Request().Host
-	return c.JSON(http.StatusOK, oauth.NewMetadata(issuer, scopeNames(scopes)))
+	return c.JSON(http.StatusOK, h.oauth.Metadata(issuer, scopeNames(scopes)))
 }

@@ -103,6 +103,9 @@ func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Auth
 	case ResponseCode:
 		grant = GrantAuthorizationCode
 	case ResponseToken:
+		if s.strict {
+			return a, ErrUnsupportedResponseType("the implicit grant (response_type=token) is switched off on this server; use response_type=code with PKCE")
+		}
 		grant = GrantImplicit
 	case "":
 		return a, ErrInvalidRequest("response_type is missing")
@@ -116,6 +119,9 @@ func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Auth
 		method, oerr := checkChallenge(r.CodeChallenge, r.CodeChallengeMethod)
 		if oerr != nil {
 			return a, oerr
+		}
+		if s.strict && method != PKCES256 {
+			return a, ErrInvalidRequest("this server requires PKCE with code_challenge_method=S256")
 		}
 		a.challengeMethod = method
 	}

@@ -17,9 +17,23 @@ type Metadata struct {
 	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
 }
 
-// NewMetadata describes the server at issuer (its base URL, no trailing
+// Metadata describes this server at issuer (RFC 8414 §2); in strict mode
+// without the password and implicit grants, and with S256 as the only PKCE
+// method.
+func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
+	m := newMetadata(issuer, scopes)
+	if s.strict {
+		m.ResponseTypesSupported = []string{ResponseCode}
+		m.ResponseModesSupported = []string{"query"}
+		m.GrantTypesSupported = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+		m.CodeChallengeMethodsSupported = []string{PKCES256}
+	}
+	return m
+}
+
+// newMetadata describes the server at issuer (its base URL, no trailing
 // slash) offering the given registered scopes (RFC 8414 §2).
-func NewMetadata(issuer string, scopes []string) *Metadata {
+func newMetadata(issuer string, scopes []string) *Metadata {
 	return &Metadata{
 		Issuer:                           issuer,
 		AuthorizationEndpoint:            issuer + "/authorize",

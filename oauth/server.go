@@ -26,6 +26,7 @@ type Server struct {
 	validity Validity
 	now      func() time.Time
 	grants   map[string]grantHandler
+	strict   bool // see Strict
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -45,6 +46,15 @@ func NewServer(store Store, validity Validity, now func() time.Time) *Server {
 		GrantAuthorizationCode: s.authorizationCodeGrant,
 	}
 	return s
+}
+
+// Strict switches off what the OAuth 2.0 Security BCP (RFC 9700) advises
+// against and apistore offers by default because WSO2's docs use it: the
+// password grant (§2.4), the implicit grant (§2.1.2), authorization codes
+// without PKCE and the plain PKCE method (§2.1.1). Call it before serving.
+func (s *Server) Strict() {
+	s.strict = true
+	delete(s.grants, GrantPassword)
 }
 
 // TokenResponse is a successful access token response (RFC 6749 §5.1).

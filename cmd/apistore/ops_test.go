@@ -261,3 +261,23 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Errorf("%d request lines logged, want every request:\n%s", n, logs)
 	}
 }
+
+// TestStrictFlag: serve --strict refuses the password grant and leaves it
+// out of the discovery document.
+func TestStrictFlag(t *testing.T) {
+	s := startServer(t, t.TempDir(), []string{"APISTORE_STRICT=true"}, anyPorts...)
+	s.admin(t, "alice-password\n", "user create", "--username", "alice")
+	id, secret := appKeys(t, s, "--owner", "alice", "--name", "Strict")
+	status, body := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", id, secret,
+		url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}})
+	if status != http.StatusBadRequest || body["error"] != "unsupported_grant_type" {
+		t.Errorf("password grant with --strict: %d %v", status, body)
+	}
+	if status, _ := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", id, secret, url.Values{"grant_type": {"client_credentials"}}); status != http.StatusOK {
+		t.Errorf("client_credentials with --strict: %d", status)
+	}
+	_, doc := fetch(t, storeClient(), http.MethodGet, s.urls["http"]+"/.well-known/oauth-authorization-server", nil)
+	if strings.Contains(doc, `"password"`) || strings.Contains(doc, `"plain"`) || !strings.Contains(doc, `"S256"`) {
+		t.Errorf("discovery with --strict: %s", doc)
+	}
+}

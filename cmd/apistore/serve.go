@@ -32,6 +32,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	codeV := fs.Int("code-validity", 300, "seconds an authorization code lives")
 	selfSignup := fs.Bool("self-signup", true, "let visitors create accounts on the store's Sign up page")
 	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
+	strict := fs.Bool("strict", false, "follow the OAuth 2.0 Security BCP (RFC 9700) over WSO2 compatibility: no password or implicit grant, PKCE S256 required (see SECURITY.md)")
 	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json")
 	gwFlags := addGatewayFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -61,6 +62,9 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	srv := oauth.NewServer(d, validity, nil)
+	if *strict {
+		srv.Strict()
+	}
 	go cleanTokens(ctx, d, *cleanup)
 	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
 	if err != nil {
