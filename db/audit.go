@@ -9,15 +9,15 @@ import (
 
 // Audit event names, as stored and shown to administrators.
 const (
-	AuditLoginFailed       = "login_failed"
-	AuditLoginLocked       = "login_locked"
-	AuditClientAuthFailed  = "client_auth_failed"
-	AuditKeysGenerated     = "keys_generated"
-	AuditSecretRegenerated = "secret_regenerated"
-	AuditAppTokensRevoked  = "app_tokens_revoked"
-	AuditTokenRevoked      = "token_revoked"
-	AuditConsentGranted    = "consent_granted"
-	AuditConsentRevoked    = "consent_revoked"
+	AuditLoginFailed        = "login_failed"
+	AuditClientAuthFailed   = "client_auth_failed"
+	AuditKeysGenerated      = "keys_generated"
+	AuditSecretRegenerated  = "secret_regenerated"
+	AuditAppTokensRevoked   = "app_tokens_revoked"
+	AuditTokenRevoked       = "token_revoked"
+	AuditConsentGranted     = "consent_granted"
+	AuditConsentRevoked     = "consent_revoked"
+	AuditApplicationDeleted = "application_deleted"
 )
 
 const (

@@ -140,6 +140,7 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 	if err := h.db.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID); err != nil {
 		return err
 	}
+	h.audit(c, db.AuditApplicationDeleted, h.CurrentUser(c).Username, a.Name, "keys and tokens ended")
 	if err := h.flash(c, "Application "+a.Name+" deleted; its keys and tokens no longer work."); err != nil {
 		return err
 	}

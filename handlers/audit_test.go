@@ -1,9 +1,14 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/apistore/apistore/db"
 )
 
 // TestAuditTrailForAdminsOnly: failed log-ins land in the audit trail, which
@@ -26,4 +31,39 @@ func TestAuditTrailForAdminsOnly(t *testing.T) {
 	}
 	mustContain(t, p.body, `href="/store/admin/audit"`, "login_failed", "&lt;script&gt;x&lt;/script&gt;")
 	mustNotContain(t, p.body, "<script>x")
+}
+
+// TestKeyEventsAreAudited: Generate, Re-generate, Regenerate secret and
+// deleting an application each leave an event naming the user.
+func TestKeyEventsAreAudited(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Audited")
+	base := fmt.Sprintf("/store/subscriptions/%d/production", id)
+	for _, path := range []string{base + "/generate", base + "/token", base + "/secret", fmt.Sprintf("/store/applications/%d/delete", id)} {
+		form := url.Values{}
+		if strings.HasSuffix(path, "/generate") {
+			form = url.Values{"validity": {"3600"}, "grant_types": {"client_credentials"}}
+		}
+		if p := b.submit(path, form); p.status >= 400 {
+			t.Fatalf("%s: %d", path, p.status)
+		}
+	}
+	events, err := env.db.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		if e.Username != "alice" {
+			t.Errorf("event %+v does not name alice", e)
+		}
+		got = append(got, e.Event)
+	}
+	slices.Reverse(got)
+	want := []string{db.AuditKeysGenerated, db.AuditAppTokensRevoked, db.AuditSecretRegenerated, db.AuditApplicationDeleted}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
 }

@@ -3,13 +3,17 @@ package web_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/web"
 )
 
 // rfcErrors are the error codes an OAuth endpoint may answer with.
@@ -145,6 +149,67 @@ func TestMalformedRequests(t *testing.T) {
 				if after := fixture.Digest(t, e.db, "audit_events", "sessions"); after != before {
 					t.Error("a refused request changed the database")
 				}
+			}
+		})
+	}
+}
+
+// TestMalformedGatewayCalls sends the gateway broken API calls: each is
+// refused with a 4xx JSON error (a WSO2 fault from the gateway; echo's own
+// for a method no route has), never a 5xx, and changes nothing.
+func TestMalformedGatewayCalls(t *testing.T) {
+	d, key := fixture.Docs(t)
+	if err := d.SeedSample(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	o := oauth.NewServer(d, oauth.Validity{}, nil)
+	gw := gateway.New(o, d, gateway.Config{})
+	defer gw.Close()
+	srv := httptest.NewServer(web.New(web.Config{Gateway: gw}, handlers.New(o, d)).API())
+	defer srv.Close()
+	status, body := postToken(t, srv.URL+"/token", basic(key.ConsumerKey, key.Secret), "grant_type=client_credentials")
+	if status != http.StatusOK {
+		t.Fatalf("token: %d %v", status, body)
+	}
+	unsubscribed := body["access_token"].(string)
+	for _, tt := range []struct {
+		name, method, path, auth string
+		status                   int
+	}{
+		{"no token", "GET", "/pizzashack/1.0.0/menu", "", 401},
+		{"SQL token", "GET", "/pizzashack/1.0.0/menu", "Bearer " + url.QueryEscape(hostile), 401},
+		{"token not UTF-8", "GET", "/pizzashack/1.0.0/menu", "Bearer \xff\xfe", 401},
+		{"two schemes", "GET", "/pizzashack/1.0.0/menu", "Basic " + unsubscribed, 401},
+		{"unsubscribed application", "GET", "/pizzashack/1.0.0/menu", "Bearer " + unsubscribed, 403},
+		{"dot segments", "GET", "/pizzashack/1.0.0/x/../menu", "Bearer " + unsubscribed, 404},
+		{"encoded dot segments", "GET", "/pizzashack/1.0.0/%2e%2e/menu", "Bearer " + unsubscribed, 404},
+		{"empty parameter segment", "GET", "/pizzashack/1.0.0/order//", "Bearer " + unsubscribed, 404},
+		{"NUL in path", "GET", "/pizzashack/1.0.0/menu%00", "Bearer " + unsubscribed, 404},
+		{"invalid UTF-8 in path", "GET", "/pizzashack/1.0.0/%ff%fe", "Bearer " + unsubscribed, 404},
+		{"SQL in path", "GET", "/pizzashack/1.0.0/order/" + url.PathEscape(hostile), "Bearer " + unsubscribed, 404},
+		{"unknown method", "BREW", "/pizzashack/1.0.0/menu", "Bearer " + unsubscribed, 405},
+		{"unknown API", "GET", "/" + url.PathEscape(hostile) + "/1.0.0/menu", "Bearer " + unsubscribed, 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := fixture.Digest(t, d, "usage")
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.auth != "" {
+				req.Header["Authorization"] = []string{tt.auth}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || !strings.Contains(string(raw), `"fault"`) && !strings.HasPrefix(string(raw), `{"error"`) {
+				t.Errorf("%d %s, want %d with a JSON error", resp.StatusCode, raw, tt.status)
+			}
+			if fixture.Digest(t, d, "usage") != before {
+				t.Error("a refused call changed the database")
 			}
 		})
 	}
