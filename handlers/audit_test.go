@@ -36,9 +36,7 @@ func TestAuditTrailForAdminsOnly(t *testing.T) {
 // TestKeyEventsAreAudited: Generate, Re-generate, Regenerate secret and
 // deleting an application each leave an event naming the user.
 func TestKeyEventsAreAudited(t *testing.T) {
-	env := newStore(t)
-	b := env.browser()
-	b.signUp("alice", "alice-password")
+	b := newStore(t).publisher("alice", "subscriber")
 	id := b.addApplication("Audited")
 	base := fmt.Sprintf("/store/subscriptions/%d/production", id)
 	for _, path := range []string{base + "/generate", base + "/token", base + "/secret", fmt.Sprintf("/store/applications/%d/delete", id)} {
@@ -50,7 +48,7 @@ func TestKeyEventsAreAudited(t *testing.T) {
 			t.Fatalf("%s: %d", path, p.status)
 		}
 	}
-	events, err := env.db.AuditEvents(t.Context(), 0)
+	events, err := b.env.db.AuditEvents(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
