@@ -18,6 +18,7 @@ const (
 	AuditConsentGranted     = "consent_granted"
 	AuditConsentRevoked     = "consent_revoked"
 	AuditApplicationDeleted = "application_deleted"
+	AuditGrantReplayed      = "grant_replayed"
 )
 
 const (

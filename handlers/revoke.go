@@ -60,6 +60,6 @@ func (h *Handlers) readTokenHintRequest(c echo.Context, endpoint string) (*oauth
 	if oerr != nil {
 		return nil, authAttempt{}, oerr
 	}
-	att := h.attempt(c, r.ClientID, "")
+	att := h.attempt(c, r.ClientID, "", "")
 	return r, att, h.throttle(c, att)
 }

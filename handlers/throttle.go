@@ -16,11 +16,12 @@ import (
 type authAttempt struct {
 	client   string // consumer key as sent; "" when none
 	username string // the password grant's username; "" otherwise
+	grant    string // the token request's grant type; "" at /revoke and /introspect
 	keys     []string
 }
 
-func (h *Handlers) attempt(c echo.Context, client, username string) authAttempt {
-	a := authAttempt{client: client, username: username}
+func (h *Handlers) attempt(c echo.Context, client, username, grant string) authAttempt {
+	a := authAttempt{client: client, username: username, grant: grant}
 	userKey, addrKey := limiterKeys(username, c.RealIP())
 	a.keys = append(a.keys, addrKey)
 	if client != "" {
@@ -51,9 +52,9 @@ func retryAfter(c echo.Context, wait time.Duration) {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 }
 
-// settle counts and audits a failed client or user authentication; any
-// other outcome leaves the counters alone, and a success clears the user's
-// and the client's.
+// settle counts and audits a failed client or user authentication, and
+// audits a replayed grant; any other outcome leaves the counters alone, and
+// a success clears the user's and the client's.
 func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 	now := h.now()
 	userKey, addrKey := limiterKeys(a.username, c.RealIP())
@@ -72,6 +73,8 @@ func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 		}
 		h.logins.fail(now, keys...)
 		h.audit(c, db.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
+	case oerr.Replay:
+		h.audit(c, db.AuditGrantReplayed, "", a.client, a.grant+" presented again; its tokens were revoked")
 	case a.username != "" && oerr.Code == oauth.ErrCodeInvalidGrant:
 		// The password grant's only invalid_grant: a wrong username or password.
 		h.logins.fail(now, userKey, addrKey)

@@ -23,7 +23,7 @@ func (h *Handlers) Token(c echo.Context) error {
 	if tr.GrantType == oauth.GrantPassword {
 		username = tr.Username
 	}
-	att := h.attempt(c, tr.ClientID, username)
+	att := h.attempt(c, tr.ClientID, username, tr.GrantType)
 	if oerr := h.throttle(c, att); oerr != nil {
 		return writeOAuthError(c, oerr)
 	}

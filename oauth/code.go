@@ -158,5 +158,7 @@ func (s *Server) codeReused(ctx context.Context, family Hash) *Error {
 			return internal(ctx, "revoke tokens of a reused code", err)
 		}
 	}
-	return ErrInvalidGrant("the authorization code was already used; its tokens have been revoked")
+	e := ErrInvalidGrant("the authorization code was already used; its tokens have been revoked")
+	e.Replay = true
+	return e
 }

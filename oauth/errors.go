@@ -31,6 +31,10 @@ type Error struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description,omitempty"`
 	Status      int    `json:"-"`
+	// Replay marks the invalid_grant of a one-time grant (refresh token,
+	// authorization code) presented again: a sign that it leaked, worth
+	// an entry in the audit trail (RFC 9700 §4.14.2, §4.5).
+	Replay bool `json:"-"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }

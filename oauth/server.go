@@ -177,7 +177,9 @@ func (s *Server) refreshReused(ctx context.Context, family Hash) *Error {
 	if err := s.store.RevokeFamily(ctx, family); err != nil {
 		return internal(ctx, "revoke token family", err)
 	}
-	return ErrInvalidGrant("the refresh token was already used; its tokens have been revoked")
+	e := ErrInvalidGrant("the refresh token was already used; its tokens have been revoked")
+	e.Replay = true
+	return e
 }
 
 // narrowScopes keeps the requested scopes that were originally granted (RFC

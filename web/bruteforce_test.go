@@ -120,3 +120,25 @@ func TestClientAuthenticationLockout(t *testing.T) {
 		t.Errorf("after 15 minutes: %d", status)
 	}
 }
+
+// TestReplayedRefreshTokenIsAudited: a refresh token presented twice
+// leaves a grant_replayed event naming the client.
+func TestReplayedRefreshTokenIsAudited(t *testing.T) {
+	e := newLockoutEnv(t)
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	_, body := postToken(t, e.url+"/token", basic(id, secret), password("alice", "alice-password").Encode())
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}}
+	if status, _, _ := e.post(t, "/token", id, secret, refresh); status != http.StatusOK {
+		t.Fatalf("refresh: %d", status)
+	}
+	if status, _, code := e.post(t, "/token", id, secret, refresh); status != http.StatusBadRequest || code != oauth.ErrCodeInvalidGrant {
+		t.Fatalf("replay: %d %s", status, code)
+	}
+	events, err := e.db.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Event != db.AuditGrantReplayed || events[0].Client != id || !strings.Contains(events[0].Detail, "refresh_token") {
+		t.Errorf("audit: %+v", events)
+	}
+}

@@ -54,7 +54,7 @@ func Audit(p layout.Page, rows []AuditRow) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"heading\"><h1>Audit trail</h1></div><p class=\"lead\">Failed log-ins and client authentications, keys and secrets generated, tokens revoked, applications deleted and consents given or withdrawn; the latest 200, newest first.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"heading\"><h1>Audit trail</h1></div><p class=\"lead\">Failed log-ins and client authentications, keys and secrets generated, tokens revoked, refresh tokens and codes replayed, applications deleted and consents given or withdrawn; the latest 200, newest first.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
