@@ -95,6 +95,9 @@ func (h *Handlers) checkAuthorize(c echo.Context, rawQuery string) (*oauth.Autho
 		return nil, "", authorizeErrorPage(oerr)
 	}
 	a, oerr := h.oauth.CheckAuthorize(c.Request().Context(), r)
+	if a != nil {
+		a.Issuer = issuer(c)
+	}
 	switch {
 	case oerr == nil:
 		return a, "", nil

@@ -16,6 +16,9 @@ func (h *Handlers) Discovery(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	issuer := c.Scheme() + "://" + c.Request().Host
-	return c.JSON(http.StatusOK, h.oauth.Metadata(issuer, scopeNames(scopes)))
+	return c.JSON(http.StatusOK, h.oauth.Metadata(issuer(c), scopeNames(scopes)))
 }
+
+// issuer is the base URL the client reached this server at: the issuer of
+// the metadata and of authorization responses on this listener.
+func issuer(c echo.Context) string { return c.Scheme() + "://" + c.Request().Host }

@@ -70,9 +70,14 @@ func (r *AuthorizeRequest) Values() url.Values {
 // Authorization is an authorization request whose client and redirect URI
 // are known good: from here on errors go back to the client by redirect.
 type Authorization struct {
-	Request         AuthorizeRequest
-	Client          *Client
-	RedirectURI     string // where answers go: the request's or the registered callback URL
+	Request     AuthorizeRequest
+	Client      *Client
+	RedirectURI string // where answers go: the request's or the registered callback URL
+	// Issuer is this server's issuer identifier (its metadata's issuer);
+	// when set, every answer carries it as iss, so that a client talking
+	// to several servers can tell which one answered (RFC 9207, RFC 9700
+	// §4.4 mix-up attacks).
+	Issuer          string
 	challengeMethod string
 }
 
@@ -197,6 +202,9 @@ func (a *Authorization) ErrorURL(e *Error) string {
 func (a *Authorization) answerURL(v url.Values) string {
 	if a.Request.State != "" {
 		v.Set("state", a.Request.State)
+	}
+	if a.Issuer != "" {
+		v.Set("iss", a.Issuer)
 	}
 	if a.Request.ResponseType == ResponseToken {
 		return a.RedirectURI + "#" + v.Encode()

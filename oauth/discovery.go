@@ -15,6 +15,8 @@ type Metadata struct {
 	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
+	// AuthorizationResponseIss says that authorization responses carry iss (RFC 9207 §3).
+	AuthorizationResponseIss bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // Metadata describes this server at issuer (RFC 8414 §2); in strict mode
@@ -48,5 +50,6 @@ func newMetadata(issuer string, scopes []string) *Metadata {
 		RevocationEndpointAuthMethods:    []string{"client_secret_basic", "client_secret_post", "none"}, // none: implicit tokens, by client_id
 		IntrospectionEndpointAuthMethods: []string{"client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:    []string{PKCES256, PKCEPlain},
+		AuthorizationResponseIss:         true,
 	}
 }
