@@ -86,7 +86,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Error(p)
 	}
 	if got := fixture.IntegrityCheck(t, filepath.Join(dir, "apistore.db")); got != "ok" {
-		t.Fatalf("integrity_check after SIGKILL: %s", got)
+		t.Fatalf("integrity and foreign keys after SIGKILL: %s", got)
 	}
 	e.s = startServer(t, dir, nil, anyPorts...)
 	e.verify(t, l)
