@@ -128,7 +128,7 @@ func (h *Handlers) describeKey(p *store.KeyPanel, k *db.Key) {
 	}
 	p.Validity = describeValidity(validity)
 	p.Form = store.GenerateForm{Validity: strconv.FormatInt(int64(validity/time.Second), 10),
-		Grants: grantChoices(k.GrantTypes), CallbackURL: k.CallbackURL}
+		Grants: h.grantChoices(k.GrantTypes), CallbackURL: k.CallbackURL}
 	switch {
 	case !k.HasAppToken:
 		p.TokenStatus = "none valid: Re-generate issues one"
@@ -171,17 +171,30 @@ func (h *Handlers) reveal(p *store.KeyPanel, r *revealed) {
 func (h *Handlers) defaultGenerateForm(app *db.Application) store.GenerateForm {
 	return store.GenerateForm{
 		Validity:    strconv.FormatInt(int64(h.oauth.Validity().AppToken/time.Second), 10),
-		Grants:      grantChoices(oauth.DefaultGrantTypes),
+		Grants:      h.grantChoices(oauth.DefaultGrantTypes),
 		CallbackURL: app.CallbackURL,
 	}
 }
 
-func grantChoices(checked []string) []store.GrantChoice {
-	out := make([]store.GrantChoice, len(oauth.AllGrantTypes))
-	for i, g := range oauth.AllGrantTypes {
+// grantChoices are the grant type checkboxes of a key's form: the grant
+// types the server offers (fewer with --strict).
+func (h *Handlers) grantChoices(checked []string) []store.GrantChoice {
+	offered := h.oauth.GrantTypes()
+	out := make([]store.GrantChoice, len(offered))
+	for i, g := range offered {
 		out[i] = store.GrantChoice{Name: g, Checked: slices.Contains(checked, g)}
 	}
 	return out
+}
+
+// allIn reports whether every one of list is in set.
+func allIn(list, set []string) bool {
+	for _, x := range list {
+		if !slices.Contains(set, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // keyTarget loads the user's application and the key type named in the
@@ -205,14 +218,15 @@ func (h *Handlers) bindKeyForm(c echo.Context) (f generateForm, validity time.Du
 	if err != nil {
 		return f, 0, nil, err
 	}
-	if gerr := oauth.CheckGrantTypes(f.GrantTypes); gerr != nil {
+	offered := h.oauth.GrantTypes()
+	if gerr := oauth.CheckGrantTypes(f.GrantTypes); gerr != nil || !allIn(f.GrantTypes, offered) {
 		if errs == nil {
 			errs = map[string]string{}
 		}
 		errs["grant_types"] = "Allow at least one of the listed grant types."
 	}
 	if len(errs) > 0 {
-		return f, 0, &store.GenerateForm{Validity: f.Validity, Grants: grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}, nil
+		return f, 0, &store.GenerateForm{Validity: f.Validity, Grants: h.grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}, nil
 	}
 	seconds, _ := strconv.ParseInt(f.Validity, 10, 64) // checked by the "seconds" rule
 	return f, time.Duration(seconds) * time.Second, nil, nil

@@ -306,3 +306,20 @@ func TestUpdateKeySettings(t *testing.T) {
 		t.Errorf("updating keys not generated: %d", p.status)
 	}
 }
+
+// TestStrictKeyForms: with a strict server, key forms offer neither the
+// password nor the implicit grant, and refuse them if posted.
+func TestStrictKeyForms(t *testing.T) {
+	env := newStore(t)
+	env.oauth.Strict()
+	b := env.publisher("alice", "subscriber")
+	id := b.addApplication("Strict")
+	base := fmt.Sprintf("/store/subscriptions/%d", id)
+	page := b.get(fmt.Sprintf("/store/subscriptions?app=%d", id))
+	mustContain(t, page.body, `value="client_credentials"`, `value="authorization_code"`)
+	mustNotContain(t, page.body, `value="password"`, `value="implicit"`)
+	p := b.submit(base+"/production/generate", url.Values{"validity": {"3600"}, "grant_types": {"client_credentials", "password"}})
+	if p.status != http.StatusUnprocessableEntity {
+		t.Errorf("generate with the password grant: %d", p.status)
+	}
+}

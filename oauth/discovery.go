@@ -27,7 +27,7 @@ func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
 	if s.strict {
 		m.ResponseTypesSupported = []string{ResponseCode}
 		m.ResponseModesSupported = []string{"query"}
-		m.GrantTypesSupported = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+		m.GrantTypesSupported = s.GrantTypes()
 		m.CodeChallengeMethodsSupported = []string{PKCES256}
 	}
 	return m

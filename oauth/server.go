@@ -57,6 +57,15 @@ func (s *Server) Strict() {
 	delete(s.grants, GrantPassword)
 }
 
+// GrantTypes lists the grant types this server offers, in display order:
+// AllGrantTypes, less the password and implicit grants in strict mode.
+func (s *Server) GrantTypes() []string {
+	if !s.strict {
+		return AllGrantTypes
+	}
+	return []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken}
+}
+
 // TokenResponse is a successful access token response (RFC 6749 §5.1).
 // ExpiresIn is left out for tokens that never expire.
 type TokenResponse struct {
