@@ -83,3 +83,14 @@ func (d *DB) AuditEvents(ctx context.Context, limit int) ([]AuditEvent, error) {
 	}
 	return out, nil
 }
+
+// DeleteAuditBefore removes the events older than before, so that the trail
+// (which a flood of failed log-ins from many addresses feeds) stays bounded
+// by its retention.
+func (d *DB) DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error) {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("delete old audit events: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -34,6 +34,13 @@ func TestAuditEventsNewestFirstAndBounded(t *testing.T) {
 	if len(got[0].Username) != 200 || !got[0].At.Equal(at.Add(2*time.Second)) || got[0].Remote != "127.0.0.1" {
 		t.Errorf("event fields: %+v", got[0])
 	}
+	// Retention: events before the cut go, the rest stay.
+	if n, err := d.DeleteAuditBefore(ctx, at.Add(time.Second)); err != nil || n != 1 {
+		t.Fatalf("delete: %d, %v", n, err)
+	}
+	if got, _ := d.AuditEvents(ctx, 0); len(got) != 2 || got[1].Event != db.AuditKeysGenerated {
+		t.Errorf("after retention: %+v", got)
+	}
 }
 
 func TestBackupIsAConsistentCopyWhileWriting(t *testing.T) {

@@ -32,6 +32,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	codeV := fs.Int("code-validity", 300, "seconds an authorization code lives")
 	selfSignup := fs.Bool("self-signup", true, "let visitors create accounts on the store's Sign up page")
 	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
+	auditRetention := fs.Duration("audit-retention", 365*24*time.Hour, "how long audit trail events are kept")
 	strict := fs.Bool("strict", false, "follow the OAuth 2.0 Security BCP (RFC 9700) over WSO2 compatibility: no password or implicit grant, PKCE S256 required (see SECURITY.md)")
 	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json")
 	gwFlags := addGatewayFlags(fs)
@@ -45,8 +46,8 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	if *cleanup <= 0 {
-		return errors.New("--cleanup-interval must be positive")
+	if *cleanup <= 0 || *auditRetention <= 0 {
+		return errors.New("--cleanup-interval and --audit-retention must be positive")
 	}
 	gwConfig, err := gwFlags.config()
 	if err != nil {
@@ -65,7 +66,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if *strict {
 		srv.Strict()
 	}
-	go cleanTokens(ctx, d, *cleanup)
+	go cleanTokens(ctx, d, *cleanup, *auditRetention)
 	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
 	if err != nil {
 		return err
@@ -110,8 +111,9 @@ func validityFlags(app, user, refresh, code int) (oauth.Validity, error) {
 	return oauth.Validity{AppToken: sec(app), UserToken: sec(user), RefreshToken: sec(refresh), Code: sec(code)}, nil
 }
 
-// cleanTokens deletes stale tokens every interval until ctx is done.
-func cleanTokens(ctx context.Context, d *db.DB, every time.Duration) {
+// cleanTokens deletes stale tokens, and audit events older than
+// auditRetention, every interval until ctx is done.
+func cleanTokens(ctx context.Context, d *db.DB, every, auditRetention time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -125,10 +127,15 @@ func cleanTokens(ctx context.Context, d *db.DB, every time.Duration) {
 				codes, err = d.DeleteStaleCodes(ctx, now)
 				n += codes
 			}
+			if err == nil {
+				var events int64
+				events, err = d.DeleteAuditBefore(ctx, now.Add(-auditRetention))
+				n += events
+			}
 			if err != nil && ctx.Err() == nil {
-				slog.Error("token cleanup", "err", err)
+				slog.Error("cleanup", "err", err)
 			} else if n > 0 {
-				slog.Info("token cleanup", "deleted", n)
+				slog.Info("cleanup", "deleted", n)
 			}
 		}
 	}
