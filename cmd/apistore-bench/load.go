@@ -61,6 +61,19 @@ var paths = []path{
 		}
 		return e.get(e.api+e.gateway, "Bearer "+tok.AccessToken), nil
 	}},
+	{"gateway_validation", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+		// The gateway's own work without the backend: routing, token,
+		// subscription, then a refusal for the scope the token lacks.
+		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
+		if err != nil {
+			return nil, err
+		}
+		auth := "Bearer " + tok.AccessToken
+		return func(ctx context.Context, _ int, c *http.Client) error {
+			_, err := e.request(ctx, c, http.MethodPost, e.api+e.gatewayScoped, "", auth, http.StatusForbidden)
+			return err
+		}, nil
+	}},
 	{"backend_direct", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
 		return e.get(e.backURL+"/menu", ""), nil
 	}},
@@ -103,6 +116,11 @@ func (e *env) get(u, authorization string) call {
 }
 
 func (e *env) do(ctx context.Context, c *http.Client, method, u, form, authorization string) ([]byte, error) {
+	return e.request(ctx, c, method, u, form, authorization, http.StatusOK)
+}
+
+// request makes one request and expects the status want.
+func (e *env) request(ctx context.Context, c *http.Client, method, u, form, authorization string, want int) ([]byte, error) {
 	var body io.Reader
 	if form != "" {
 		body = strings.NewReader(form)
@@ -126,7 +144,7 @@ func (e *env) do(ctx context.Context, c *http.Client, method, u, form, authoriza
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		return nil, fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, raw)
 	}
 	return raw, nil

@@ -23,18 +23,20 @@ import (
 // env is a provisioned data directory, the server running on it and a
 // loopback backend for the gateway.
 type env struct {
-	dir      string
-	dbPath   string
-	bin      string
-	server   *exec.Cmd
-	api      string // http://localhost:PORT of the token endpoint and gateway
-	backend  *http.Server
-	backURL  string
-	key      string // the production consumer key
-	basic    string // Authorization header of the production key
-	gateway  string // path of the benchmark API's resource through the gateway
-	username string
-	password string
+	dir     string
+	dbPath  string
+	bin     string
+	server  *exec.Cmd
+	api     string // http://localhost:PORT of the token endpoint and gateway
+	backend *http.Server
+	backURL string
+	key     string // the production consumer key
+	basic   string // Authorization header of the production key
+	gateway string // path of the benchmark API's resource through the gateway
+	// gatewayScoped is a resource needing a scope the benchmark's tokens lack.
+	gatewayScoped string
+	username      string
+	password      string
 }
 
 const (
@@ -100,8 +102,12 @@ func (e *env) provision(ctx context.Context) error {
 	if err := d.CreateUser(ctx, u); err != nil {
 		return err
 	}
-	if err := d.PutScope(ctx, oauth.Scope{Name: "read", Description: "Read"}); err != nil {
-		return err
+	// Anyone may have read; update only admins, so the benchmark's tokens
+	// lack it (the gateway_validation path).
+	for _, sc := range []oauth.Scope{{Name: "read", Description: "Read"}, {Name: "update", Description: "Update", Roles: []string{"admin"}}} {
+		if err := d.PutScope(ctx, sc); err != nil {
+			return err
+		}
 	}
 	var key, secret string
 	app := &db.Application{OwnerID: u.ID, Name: "BenchApp", Tier: "Unlimited"}
@@ -118,11 +124,11 @@ func (e *env) provision(ctx context.Context) error {
 	e.key = key
 	e.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
 	api := &db.API{Name: "BenchAPI", Version: "1.0.0", Context: "/bench", ProductionURL: e.backURL, SandboxURL: e.backURL,
-		Resources: []db.Resource{{Method: "GET", Path: "/menu", Scope: "read"}}}
+		Resources: []db.Resource{{Method: "GET", Path: "/menu", Scope: "read"}, {Method: "POST", Path: "/order", Scope: "update"}}}
 	if err := d.CreateAPI(ctx, api); err != nil {
 		return err
 	}
-	e.gateway = "/bench/1.0.0/menu"
+	e.gateway, e.gatewayScoped = "/bench/1.0.0/menu", "/bench/1.0.0/order"
 	return d.Subscribe(ctx, app.ID, api.ID, "Unlimited")
 }
 
