@@ -13,28 +13,18 @@ import (
 	"github.com/apistore/apistore/oauth"
 )
 
-// clock is a settable time source for expiry tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // env is a server with a settable clock over fixture.Docs's database.
 type env struct {
 	srv   *oauth.Server
 	db    *db.DB
-	clock *clock
+	clock *fixture.Clock
 	key   fixture.Key // alice's production key
 }
 
 func newEnv(t *testing.T, validity oauth.Validity, grants ...string) *env {
 	t.Helper()
 	d, key := fixture.Docs(t, grants...)
-	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := fixture.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	return &env{srv: oauth.NewServer(d, validity, c.Now), db: d, clock: c, key: key}
 }
 
