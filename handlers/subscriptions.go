@@ -211,12 +211,13 @@ func (h *Handlers) keyTarget(c echo.Context) (*db.Application, oauth.KeyType, er
 	return app, kt.t, nil
 }
 
-// bindKeyForm reads a Generate or Update form. With errors, form is the
-// form to show again.
-func (h *Handlers) bindKeyForm(c echo.Context) (f generateForm, validity time.Duration, form *store.GenerateForm, err error) {
+// bindKeyForm reads a Generate or Update form for app's key of type kt.
+// When the form has errors it answers with the page showing them, and ok is
+// false (err is the rendering's).
+func (h *Handlers) bindKeyForm(c echo.Context, app *db.Application, kt oauth.KeyType) (f generateForm, validity time.Duration, ok bool, err error) {
 	errs, err := h.bindForm(c, &f)
 	if err != nil {
-		return f, 0, nil, err
+		return f, 0, false, err
 	}
 	offered := h.oauth.GrantTypes()
 	if gerr := oauth.CheckGrantTypes(f.GrantTypes); gerr != nil || !allIn(f.GrantTypes, offered) {
@@ -226,10 +227,11 @@ func (h *Handlers) bindKeyForm(c echo.Context) (f generateForm, validity time.Du
 		errs["grant_types"] = "Allow at least one of the listed grant types."
 	}
 	if len(errs) > 0 {
-		return f, 0, &store.GenerateForm{Validity: f.Validity, Grants: h.grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}, nil
+		form := &store.GenerateForm{Validity: f.Validity, Grants: h.grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}
+		return f, 0, false, h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: kt, form: form})
 	}
 	seconds, _ := strconv.ParseInt(f.Validity, 10, 64) // checked by the "seconds" rule
-	return f, time.Duration(seconds) * time.Second, nil, nil
+	return f, time.Duration(seconds) * time.Second, true, nil
 }
 
 // GenerateKeys makes an application's production or sandbox key with an
@@ -240,12 +242,9 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, validity, invalid, err := h.bindKeyForm(c)
-	if err != nil {
+	f, validity, ok, err := h.bindKeyForm(c, app, kt)
+	if !ok {
 		return err
-	}
-	if invalid != nil {
-		return h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: kt, form: invalid})
 	}
 	secret := oauth.NewSecret()
 	key := &oauth.Client{AppID: app.ID, KeyType: kt, ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret),
@@ -270,12 +269,9 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f, validity, invalid, err := h.bindKeyForm(c)
-	if err != nil {
+	f, validity, ok, err := h.bindKeyForm(c, app, key.KeyType)
+	if !ok {
 		return err
-	}
-	if invalid != nil {
-		return h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: key.KeyType, form: invalid})
 	}
 	if err := h.db.UpdateKeySettings(c.Request().Context(), key.ID, f.GrantTypes, f.CallbackURL, validity); err != nil {
 		return err
