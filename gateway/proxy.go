@@ -29,6 +29,9 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
+		// The caller's Accept-Encoding goes to the backend as it is; the
+		// transport must not add its own and then decompress the answer.
+		DisableCompression: true,
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {

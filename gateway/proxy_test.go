@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -208,5 +209,37 @@ func TestBackendDown(t *testing.T) {
 	}
 	if strings.Contains(r.fault["description"].(string), "127.0.0.1") {
 		t.Errorf("the refusal leaks the backend's address: %v", r.body)
+	}
+}
+
+// TestEncodingPassesThrough: the gateway forwards the caller's
+// Accept-Encoding as it is, and asks for no compression of its own that it
+// would then have to undo.
+func TestEncodingPassesThrough(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	plain := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	for _, accept := range []string{"", "gzip, br"} {
+		req, err := http.NewRequest("GET", e.api.URL+"/pizzashack/1.0.0/menu", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		resp, err := plain.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Header http.Header }
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("Accept-Encoding %q: %d %v", accept, resp.StatusCode, err)
+		}
+		if seen := got.Header.Get("Accept-Encoding"); seen != accept {
+			t.Errorf("caller sent Accept-Encoding %q, backend saw %q", accept, seen)
+		}
 	}
 }
