@@ -1,8 +1,8 @@
-# apistore: `make test` installs what the tests need (Debian's chromium, npm
+# apistore: `make test` installs what the tests need (Debian's chromium and wrk, npm
 # packages) when missing, then runs every test.
 GO ?= go
 
-.PHONY: all build generate check-generate lint test test-go fuzz soak e2e e2e-deps bench
+.PHONY: all build generate check-generate lint test test-go fuzz soak e2e deps bench
 
 all: build
 
@@ -20,7 +20,7 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-test: check-generate lint test-go fuzz e2e
+test: deps check-generate lint test-go fuzz e2e
 
 test-go:
 	$(GO) test -race -count=1 ./...
@@ -41,15 +41,16 @@ fuzz:
 soak:
 	$(GO) test -count=1 -run '^TestSoak$$' -v ./cmd/apistore -soak 30s -soak-clients 64
 
-e2e-deps:
-	scripts/e2e-deps.sh
+deps:
+	scripts/deps.sh
 
-e2e: e2e-deps
+e2e: deps
 	npm run e2e
 
 # Go benchmarks of the core, then the load tool against the real binary
 # (every hot path at 1, 16 and 64 connections, fresh and with 1,000,000
 # stored tokens); BENCHMARKS.md reports the figures.
-bench: build
+bench: build deps
 	$(GO) test -run '^$$' -bench . -benchmem ./oauth ./gateway
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --preload 1000000
+	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --wrk wrk --paths gateway,backend_direct,backend_relay

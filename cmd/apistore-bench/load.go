@@ -27,21 +27,35 @@ type call func(ctx context.Context, worker int, c *http.Client) error
 var errExhausted = errors.New("no more work")
 
 // path is one hot path: prepare readies a call for a run at conns
-// connections lasting d.
+// connections lasting d. A path that is a single GET answered 200 has a
+// target instead, its URL and Authorization header, so that --wrk can drive
+// it too.
 type path struct {
 	name    string
 	prepare func(ctx context.Context, e *env, conns int, d time.Duration) (call, error)
+	target  func(ctx context.Context, e *env) (u, authorization string, err error)
+}
+
+// getPath is a path of GETs to target.
+func getPath(name string, target func(ctx context.Context, e *env) (string, string, error)) path {
+	return path{name: name, target: target, prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+		u, authorization, err := target(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		return e.get(u, authorization), nil
+	}}
 }
 
 var paths = []path{
-	{"token_client_credentials", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+	{name: "token_client_credentials", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
 		return e.post("/token", "grant_type=client_credentials", nil), nil
 	}},
-	{"token_password", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+	{name: "token_password", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
 		return e.post("/token", "grant_type=password&username="+e.username+"&password="+e.password, nil), nil
 	}},
-	{"token_refresh", prepareRefresh},
-	{"introspect", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+	{name: "token_refresh", prepare: prepareRefresh},
+	{name: "introspect", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
 		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
 		if err != nil {
 			return nil, err
@@ -53,15 +67,15 @@ var paths = []path{
 			return nil
 		}), nil
 	}},
-	{"revoke", prepareRevoke},
-	{"gateway", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+	{name: "revoke", prepare: prepareRevoke},
+	getPath("gateway", func(ctx context.Context, e *env) (string, string, error) {
 		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
 		if err != nil {
-			return nil, err
+			return "", "", err
 		}
-		return e.get(e.api+e.gateway, "Bearer "+tok.AccessToken), nil
-	}},
-	{"gateway_validation", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+		return e.api + e.gateway, "Bearer " + tok.AccessToken, nil
+	}),
+	{name: "gateway_validation", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
 		// The gateway's own work without the backend: routing, token,
 		// subscription, then a refusal for the scope the token lacks.
 		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
@@ -74,9 +88,12 @@ var paths = []path{
 			return err
 		}, nil
 	}},
-	{"backend_direct", func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
-		return e.get(e.backURL+"/menu", ""), nil
-	}},
+	getPath("backend_direct", func(_ context.Context, e *env) (string, string, error) {
+		return e.backURL + "/menu", "", nil
+	}),
+	getPath("backend_relay", func(_ context.Context, e *env) (string, string, error) {
+		return e.relayURL + "/menu", "", nil
+	}),
 }
 
 func pathNames() []string {
@@ -246,11 +263,10 @@ func (e *env) suite(ctx context.Context, o *options) ([]result, error) {
 	for _, name := range o.paths {
 		p, _ := pathByName(name)
 		for _, conns := range o.conns {
-			c, err := p.prepare(ctx, e, conns, o.duration)
+			r, err := e.run(ctx, o, p, conns)
 			if err != nil {
 				return nil, fmt.Errorf("prepare %s: %w", name, err)
 			}
-			r := e.drive(ctx, c, conns, o.duration)
 			r.path = name
 			out = append(out, r)
 			if ctx.Err() != nil {
@@ -259,6 +275,23 @@ func (e *env) suite(ctx context.Context, o *options) ([]result, error) {
 		}
 	}
 	return out, nil
+}
+
+// run drives p at conns connections: with wrk when --wrk names it and p is
+// a plain GET, else with the built-in client.
+func (e *env) run(ctx context.Context, o *options, p path, conns int) (result, error) {
+	if o.wrk != "" && p.target != nil {
+		u, authorization, err := p.target(ctx, e)
+		if err != nil {
+			return result{}, err
+		}
+		return e.driveWrk(ctx, o.wrk, u, authorization, conns, o.duration), nil
+	}
+	c, err := p.prepare(ctx, e, conns, o.duration)
+	if err != nil {
+		return result{}, err
+	}
+	return e.drive(ctx, c, conns, o.duration), nil
 }
 
 // drive runs conns workers for d and measures them.
@@ -347,14 +380,16 @@ func printResults(w io.Writer, title string, results []result) {
 			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, rss)
 	}
 	fmt.Fprintln(w)
-	for _, g := range results {
-		if g.path != "gateway" {
-			continue
-		}
-		for _, b := range results {
-			if b.path == "backend_direct" && b.conns == g.conns && b.rate() > 0 {
-				fmt.Fprintf(w, "Gateway at %d connections: %.0f%% of the backend's direct throughput (overhead %.0f%%).\n",
-					g.conns, 100*g.rate()/b.rate(), 100*(1-g.rate()/b.rate()))
+	for _, via := range []struct{ path, what string }{{"gateway", "Gateway"}, {"backend_relay", "A byte-copying TCP relay"}} {
+		for _, g := range results {
+			if g.path != via.path {
+				continue
+			}
+			for _, b := range results {
+				if b.path == "backend_direct" && b.conns == g.conns && b.rate() > 0 {
+					fmt.Fprintf(w, "%s at %d connections: %.0f%% of the backend's direct throughput (overhead %.0f%%).\n",
+						via.what, g.conns, 100*g.rate()/b.rate(), 100*(1-g.rate()/b.rate()))
+				}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -26,13 +27,34 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("path %s is not reported twice per connection count:\n%s", name, out.String())
 		}
 	}
-	if !strings.Contains(out.String(), "Gateway at 4 connections") || !strings.Contains(out.String(), "bytes on disk per token") {
+	if !strings.Contains(out.String(), "Gateway at 4 connections") || !strings.Contains(out.String(), "relay at 4 connections") ||
+		!strings.Contains(out.String(), "bytes on disk per token") {
 		t.Errorf("summary lines missing:\n%s", out.String())
 	}
 }
 
+// TestSmokeWrk drives the plain GET paths with wrk, which make test
+// installs (scripts/deps.sh).
+func TestSmokeWrk(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed: scripts/deps.sh installs it")
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--bin", bin, "--wrk", "wrk", "--duration", "1s", "--conns", "2",
+		"--paths", "gateway,backend_direct,backend_relay,introspect"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"driven by ", "| gateway | 2 |", "| backend_relay | 2 |", "| introspect | 2 |",
+		"Gateway at 2 connections", "relay at 2 connections"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%q missing:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestOptions(t *testing.T) {
-	for _, args := range [][]string{{"--conns", "0"}, {"--conns", "x"}, {"--paths", "nope"}, {"--duration", "0s"}} {
+	for _, args := range [][]string{{"--conns", "0"}, {"--conns", "x"}, {"--paths", "nope"}, {"--duration", "0s"}, {"--wrk", "no-such-wrk"}} {
 		if _, err := parseOptions(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseOptions(%v) accepted", args)
 		}

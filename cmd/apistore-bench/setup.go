@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -30,9 +31,13 @@ type env struct {
 	api     string // http://localhost:PORT of the token endpoint and gateway
 	backend *http.Server
 	backURL string
-	key     string // the production consumer key
-	basic   string // Authorization header of the production key
-	gateway string // path of the benchmark API's resource through the gateway
+	// relayURL reaches the backend through a TCP relay that copies bytes
+	// without reading them: the most any proxy could do on this machine.
+	relayURL string
+	relay    net.Listener
+	key      string // the production consumer key
+	basic    string // Authorization header of the production key
+	gateway  string // path of the benchmark API's resource through the gateway
 	// gatewayScoped is a resource needing a scope the benchmark's tokens lack.
 	gatewayScoped string
 	username      string
@@ -83,6 +88,39 @@ func (e *env) startBackend() error {
 		w.Write(backendBody)
 	})}
 	go e.backend.Serve(ln)
+	return e.startRelay(ln.Addr().String())
+}
+
+// startRelay listens for the backend_relay path: each connection is joined
+// to a new connection to the backend, and bytes are copied both ways
+// without being parsed.
+func (e *env) startRelay(backend string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	e.relay, e.relayURL = ln, "http://"+ln.Addr().String()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				out, err := net.Dial("tcp", backend)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() {
+					io.Copy(out, in)
+					out.(*net.TCPConn).CloseWrite()
+				}()
+				io.Copy(in, out)
+			}()
+		}
+	}()
 	return nil
 }
 
@@ -188,6 +226,9 @@ func (e *env) stopServer() {
 
 func (e *env) close() {
 	e.stopServer()
+	if e.relay != nil {
+		e.relay.Close()
+	}
 	if e.backend != nil {
 		e.backend.Close()
 	}

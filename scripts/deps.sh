@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the e2e tests need: Debian's Chromium and the npm packages.
+# Installs what the tests need: Debian's Chromium (browser tests) and wrk
+# (the load tool's wrk mode), and the npm packages.
 # Idempotent; safe to run non-interactively (CI=true, no stdin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
   as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo)
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium </dev/null
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" </dev/null
 fi
 
 # npm rewrites node_modules/.package-lock.json on every install, so it marks
