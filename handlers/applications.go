@@ -108,6 +108,9 @@ func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done strin
 	} else {
 		err = h.db.UpdateApplication(ctx, a)
 	}
+	if isNotFound(err) { // deleted meanwhile, e.g. in another tab
+		return errNoApplication
+	}
 	if errors.Is(err, db.ErrConflict) {
 		view.Errors = map[string]string{"name": "You already have an application with this name."}
 		return h.applicationForm(c, http.StatusUnprocessableEntity, view)
@@ -137,7 +140,11 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.db.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID); err != nil {
+	err = h.db.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID)
+	if isNotFound(err) { // deleted meanwhile: a double-clicked Delete, or another tab
+		return errNoApplication
+	}
+	if err != nil {
 		return err
 	}
 	h.audit(c, db.AuditApplicationDeleted, h.CurrentUser(c).Username, a.Name, "keys and tokens ended")

@@ -2,13 +2,18 @@ package handlers_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -155,5 +160,72 @@ func TestDeletingAnApplicationEndsItsTokens(t *testing.T) {
 	}
 	if env.db.AccessGeneration() == gen {
 		t.Error("deleting an application did not change the access generation")
+	}
+}
+
+// A double-clicked Delete, or a Delete and a Save from two tabs: the later
+// request finds the application when it checks the owner and gone when it
+// writes. It gets the 404 page, not a server error.
+func TestApplicationDeletedMeanwhileIs404(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	env := serveStore(t, d)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Twice")
+	tok := b.token()
+
+	// Another connection takes the write lock and deletes the application,
+	// uncommitted: the requests still see it, then wait to write.
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "DELETE FROM applications WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+
+	paths := []string{fmt.Sprintf("/store/applications/%d/delete", id), fmt.Sprintf("/store/applications/%d", id)}
+	statuses := make([]int, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form := url.Values{"csrf_token": {tok}, "name": {"Renamed"}, "tier": {"Gold"}}
+			req, _ := http.NewRequest(http.MethodPost, env.srv.URL+p, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // the requests reach their writes
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, status := range statuses {
+		if status != http.StatusNotFound {
+			t.Errorf("POST %s: status %d, want 404", paths[i], status)
+		}
 	}
 }
