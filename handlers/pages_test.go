@@ -58,3 +58,27 @@ func TestEveryPageAnonymousAndLoggedIn(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadingAFormAnswer opens the addresses forms are sent to, as a user
+// pressing Enter in the address bar after Generate or Save does: the page
+// says what happened instead of a bare "Method Not Allowed".
+func TestReloadingAFormAnswer(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Shop")
+	for _, path := range []string{
+		fmt.Sprintf("/store/subscriptions/%d/production/generate", id),
+		fmt.Sprintf("/store/subscriptions/%d/sandbox/secret", id),
+		fmt.Sprintf("/store/applications/%d", id),
+		"/store/apis/1/subscribe",
+		"/store/logout",
+	} {
+		p := b.get(path)
+		if p.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s: status %d", path, p.status)
+		}
+		mustContain(t, p.body, "This address only takes a form sent from the store")
+		mustNotContain(t, p.body, "The request could not be handled.")
+	}
+}

@@ -38,9 +38,18 @@ func (h *Handlers) ErrorPage(err error, c echo.Context) {
 	var he *echo.HTTPError
 	if errors.As(err, &he) && he.Code < 500 {
 		v.Status, v.Title, v.Message = he.Code, http.StatusText(he.Code), "The request could not be handled."
-		if he.Code == http.StatusNotFound {
+		switch he.Code {
+		case http.StatusNotFound:
 			v.Title = "Page not found"
 			v.Message = "There is nothing here. It may have been deleted, or it belongs to another account."
+		case http.StatusMethodNotAllowed:
+			if m := c.Request().Method; m != http.MethodGet && m != http.MethodHead {
+				break
+			}
+			// The address of a form's answer (Generate, Save), opened again
+			// from the address bar.
+			v.Title = "Not a page"
+			v.Message = "This address only takes a form sent from the store, so it cannot be opened or reloaded on its own. Go back to the page the form was on."
 		}
 		if msg, ok := he.Message.(string); ok && msg != http.StatusText(he.Code) {
 			v.Message = msg
