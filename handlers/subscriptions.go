@@ -230,6 +230,8 @@ func (h *Handlers) bindKeyForm(c echo.Context, app *db.Application, kt oauth.Key
 		form := &store.GenerateForm{Validity: f.Validity, Grants: h.grantChoices(f.GrantTypes), CallbackURL: f.CallbackURL, Errors: errs}
 		return f, 0, false, h.subscriptionsPage(c, http.StatusUnprocessableEntity, app, &revealed{keyType: kt, form: form})
 	}
+	// Each grant once, in the order the form lists them, however it was posted.
+	f.GrantTypes = slices.DeleteFunc(slices.Clone(offered), func(g string) bool { return !slices.Contains(f.GrantTypes, g) })
 	seconds, _ := strconv.ParseInt(f.Validity, 10, 64) // checked by the "seconds" rule
 	return f, time.Duration(seconds) * time.Second, true, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/apistore/apistore/oauth"
@@ -322,4 +323,36 @@ func TestStrictKeyForms(t *testing.T) {
 	if p.status != http.StatusUnprocessableEntity {
 		t.Errorf("generate with the password grant: %d", p.status)
 	}
+}
+
+// TestKeyGrantTypesStoredOnce: a form naming a grant type twice (or out of
+// order) stores each once, as the checkboxes list them.
+func TestKeyGrantTypesStoredOnce(t *testing.T) {
+	env := newStore(t)
+	ctx := context.Background()
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Shop")
+	base := fmt.Sprintf("/store/subscriptions/%d/production", id)
+	p := b.submit(base+"/generate", url.Values{"validity": {"600"}, "grant_types": {"refresh_token", "client_credentials", "client_credentials"}})
+	if p.status != http.StatusOK {
+		t.Fatalf("generate: %d", p.status)
+	}
+	key := shown(t, p.body, "production-consumer-key")
+	check := func(step string, want ...string) {
+		t.Helper()
+		c, err := env.db.ClientByKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.GrantTypes, want) {
+			t.Errorf("%s: grant types %q, want %q", step, c.GrantTypes, want)
+		}
+	}
+	check("generate", "client_credentials", "refresh_token")
+	p = b.submit(base+"/update", url.Values{"validity": {"600"}, "grant_types": {"password", "password", "client_credentials"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("update: %d", p.status)
+	}
+	check("update", "password", "client_credentials")
 }
