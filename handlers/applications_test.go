@@ -77,6 +77,7 @@ func TestApplicationValidation(t *testing.T) {
 		{"http callback off loopback", "callback_url", "http://app.example.com/cb", "An http callback URL must be on localhost"},
 		{"callback with fragment", "callback_url", "https://app.example.com/cb#x", "must not have a fragment"},
 		{"ftp callback", "callback_url", "ftp://app.example.com/cb", "must use https"},
+		{"long callback", "callback_url", "https://app.example.com/" + strings.Repeat("c", 2000), "The callback URL must be at most 2000 characters."},
 		{"unknown tier", "tier", "Platinum", "Choose one of: Unlimited, Gold, Silver, Bronze."},
 	}
 	for _, path := range []string{"/store/applications", fmt.Sprintf("/store/applications/%d", id)} {

@@ -62,11 +62,17 @@ func CheckGrantTypes(grants []string) error {
 	return nil
 }
 
+// maxRedirectURI bounds a callback URL's length, in bytes.
+const maxRedirectURI = 2000
+
 // CheckRedirectURI accepts an absolute https URL, or an http URL on a
 // loopback host (RFC 8252 §7.3), without a fragment (RFC 6749 §3.1.2).
 func CheckRedirectURI(raw string) error {
+	if len(raw) > maxRedirectURI {
+		return fmt.Errorf("the callback URL must be at most %d characters", maxRedirectURI)
+	}
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || len(raw) > 2000 {
+	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil {
 		return errors.New("the callback URL must be an absolute URL, e.g. https://app.example.com/callback")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
