@@ -65,12 +65,16 @@ func TestApplicationValidation(t *testing.T) {
 	b := env.browser()
 	b.signUp("alice", "alice-password")
 	b.addApplication("Taken")
+	b.addApplication("Pizza 👩‍💻 Ünïcode \u05e9\u05dc\u05d5\u05dd") // emoji with a joiner, accents, Hebrew
 	id := b.addApplication("Other")
 	tests := []struct {
 		name, field, value, message string
 	}{
 		{"no name", "name", "  ", "Fill this in."},
 		{"long name", "name", strings.Repeat("n", 101), "Use at most 100 characters."},
+		{"name with a line break", "name", "Shop\nSecond line", "Use visible characters only"},
+		{"name with a NUL", "name", "Shop\x00", "Use visible characters only"},
+		{"name with a text-direction override", "name", "Shop \u202eelgooG", "Use visible characters only"},
 		{"duplicate name, other case", "name", "TAKEN", "You already have an application with this name."},
 		{"long description", "description", strings.Repeat("d", 1001), "Use at most 1000 characters."},
 		{"relative callback", "callback_url", "/callback", "The callback URL must be an absolute URL"},

@@ -27,6 +27,12 @@ var checks = map[string]func(string) error{
 		}
 		return oauth.CheckRedirectURI(s)
 	},
+	"oneline": func(s string) error {
+		if strings.ContainsFunc(s, hiddenRune) {
+			return errors.New("use visible characters only: no line breaks, control or text-direction characters")
+		}
+		return nil
+	},
 	"seconds": func(s string) error {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n == 0 || n < -1 || n > maxValiditySeconds {
@@ -34,6 +40,14 @@ var checks = map[string]func(string) error{
 		}
 		return nil
 	},
+}
+
+// hiddenRune reports a character that has no place in a one-line name shown
+// to others (an application's name on the consent page): control characters
+// and the bidirectional overrides and isolates that make text read other
+// than it is stored.
+func hiddenRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // maxValiditySeconds bounds a key's token validity: ten years.
