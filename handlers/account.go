@@ -91,6 +91,7 @@ type signupForm struct {
 	Password        string `form:"password" validate:"password"`
 	PasswordConfirm string `form:"password_confirm" validate:"eqfield=Password"`
 	Email           string `form:"email" validate:"required,max=254,email"`
+	Return          string `form:"return"`
 }
 
 // errSignupOff answers the sign-up page when self sign-up is switched off.
@@ -101,15 +102,16 @@ func (f *signupForm) trim() {
 	f.Username, f.Email = strings.TrimSpace(f.Username), strings.TrimSpace(f.Email)
 }
 
-// ShowSignup is the sign-up page, GET /store/signup.
+// ShowSignup is the sign-up page, GET /store/signup?return=…
 func (h *Handlers) ShowSignup(c echo.Context) error {
 	if !h.selfSignup {
 		return errSignupOff
 	}
+	ret := safeReturn(c.QueryParam("return"), c.Request().Host)
 	if h.CurrentUser(c) != nil {
-		return c.Redirect(http.StatusSeeOther, "/store")
+		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
-	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{}))
+	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{Return: ret}))
 }
 
 // SignUp creates an account and logs it in, POST /store/signup.
@@ -122,7 +124,7 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := store.SignupView{Username: f.Username, Email: f.Email, Errors: errs}
+	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, c.Request().Host), Errors: errs}
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
 	}
@@ -145,5 +147,5 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err := h.flash(c, "Welcome, "+u.Username+". Your account is ready."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store")
+	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
 }

@@ -1,8 +1,10 @@
 package handlers_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -216,6 +218,42 @@ func TestLoginReturnTarget(t *testing.T) {
 				t.Errorf("redirect %d to %q, want %q", p.status, p.location, tt.want)
 			}
 		})
+	}
+}
+
+// TestSignUpKeepsReturn: someone sent to log in on the way to the consent
+// page, who has no account yet, signs up and lands where they were going;
+// a return to another site is dropped as at log-in.
+func TestSignUpKeepsReturn(t *testing.T) {
+	env := newStore(t)
+	hostname := strings.Split(strings.TrimPrefix(env.srv.URL, "https://"), ":")[0]
+	consent := "https://" + hostname + ":8243/authorize?response_type=code&client_id=a&scope=read"
+	for _, tt := range []struct{ target, want string }{
+		{consent, consent},
+		{"https://evil.example/steal", "/store"},
+	} {
+		b := env.browser()
+		login := b.get("/store/login?return=" + url.QueryEscape(tt.target))
+		signupLink := "/store/signup?return=" + url.QueryEscape(tt.target)
+		if tt.want == "/store" {
+			signupLink = "/store/signup"
+		}
+		mustContain(t, login.body, `href="`+html.EscapeString(signupLink)+`"`)
+		signup := b.get(signupLink)
+		if tt.want != "/store" {
+			mustContain(t, signup.body, `name="return" value="`+html.EscapeString(tt.target)+`"`,
+				`href="/store/login?return=`+html.EscapeString(url.QueryEscape(tt.target))+`"`)
+		}
+		name := "user" + strconv.Itoa(len(tt.target))
+		p := b.submit("/store/signup", url.Values{"username": {name}, "password": {"password1"},
+			"password_confirm": {"password1"}, "email": {name + "@example.com"}, "return": {tt.target}})
+		if p.status != http.StatusSeeOther || p.location != tt.want {
+			t.Errorf("sign-up on the way to %q: %d to %q, want %q", tt.target, p.status, p.location, tt.want)
+		}
+		// Signed in now: the sign-up page sends on to the same place.
+		if p := b.get("/store/signup?return=" + url.QueryEscape(tt.target)); p.status != http.StatusSeeOther || p.location != tt.want {
+			t.Errorf("sign-up page when logged in: %d to %q, want %q", p.status, p.location, tt.want)
+		}
 	}
 }
 
