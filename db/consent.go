@@ -3,30 +3,56 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apistore/apistore/oauth"
 )
 
-// Consent is a user's latest approval of an application at the consent page.
+// Consent is a user's approval of an application at the consent page.
 type Consent struct {
-	UserID     int64
-	AppID      int64
-	AppName    string
-	Owner      string // the application owner's username
-	Scopes     []string
+	UserID  int64
+	AppID   int64
+	AppName string
+	Owner   string // the application owner's username
+	// Scopes are those of this approval when saving one; when listing, all
+	// the scopes the user has granted the application since first approving
+	// it, which its tokens may still carry.
+	Scopes []string
+	// Remember asks that this approval be remembered; when listing, whether
+	// one is.
 	Remember   bool
 	ApprovedAt time.Time
 }
 
-// SaveConsent records an approval, replacing the user's earlier decision
-// for the application.
+// SaveConsent records an approval. Its scopes join those granted before; if
+// it is to be remembered, it replaces the remembered approval, else that
+// stays as it was.
 func (d *DB) SaveConsent(ctx context.Context, c *Consent) error {
-	_, err := d.w.ExecContext(ctx, `INSERT INTO consents (user_id, app_id, scopes, remember, approved_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, app_id) DO UPDATE
-		SET scopes = excluded.scopes, remember = excluded.remember, approved_at = excluded.approved_at`,
-		c.UserID, c.AppID, joinWords(c.Scopes), c.Remember, c.ApprovedAt.UnixMilli())
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var before string
+		err := tx.QueryRowContext(ctx, `SELECT scopes FROM consents WHERE user_id = ? AND app_id = ?`, c.UserID, c.AppID).Scan(&before)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		granted := words(before)
+		for _, s := range c.Scopes {
+			if !slices.Contains(granted, s) {
+				granted = append(granted, s)
+			}
+		}
+		scopes := joinWords(c.Scopes)
+		_, err = tx.ExecContext(ctx, `INSERT INTO consents (user_id, app_id, scopes, remember, remembered_scopes, approved_at)
+			VALUES (?, ?, ?, ?, CASE WHEN ? THEN ? ELSE '' END, ?) ON CONFLICT (user_id, app_id) DO UPDATE
+			SET scopes = excluded.scopes, approved_at = excluded.approved_at,
+				remember = CASE WHEN ? THEN 1 ELSE remember END,
+				remembered_scopes = CASE WHEN ? THEN ? ELSE remembered_scopes END`,
+			c.UserID, c.AppID, joinWords(granted), c.Remember, c.Remember, scopes, c.ApprovedAt.UnixMilli(),
+			c.Remember, c.Remember, scopes)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save consent: %w", err)
 	}
@@ -37,7 +63,7 @@ func (d *DB) SaveConsent(ctx context.Context, c *Consent) error {
 // application by the user, or ErrNotFound when there is none.
 func (d *DB) RememberedScopes(ctx context.Context, userID, appID int64) ([]string, error) {
 	var scopes string
-	err := d.r.QueryRowContext(ctx, `SELECT scopes FROM consents WHERE user_id = ? AND app_id = ? AND remember = 1`,
+	err := d.r.QueryRowContext(ctx, `SELECT remembered_scopes FROM consents WHERE user_id = ? AND app_id = ? AND remember = 1`,
 		userID, appID).Scan(&scopes)
 	if err != nil {
 		return nil, notFound("consent", err)

@@ -2,7 +2,11 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,5 +82,90 @@ func TestRevokeConsent(t *testing.T) {
 	}
 	if err := d.RevokeConsent(ctx, alice.ID, key.AppID); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("revoking again: %v", err)
+	}
+}
+
+// TestConsentKeepsGrants: the listed scopes are all those granted since the
+// first approval (tokens of an earlier, wider approval may still be alive),
+// while only an approval the user asked to remember changes what the consent
+// page may skip.
+func TestConsentKeepsGrants(t *testing.T) {
+	ctx := context.Background()
+	d := fixture.DB(t)
+	alice := fixture.User(t, d, "alice", "alice-password")
+	key, _ := fixture.App(t, d, alice, "App")
+	steps := []struct {
+		scopes     []string
+		remember   bool
+		granted    []string
+		remembered []string // nil: nothing remembered
+	}{
+		{[]string{"read", "update"}, false, []string{"read", "update"}, nil},
+		{[]string{"read"}, true, []string{"read", "update"}, []string{"read"}},
+		{[]string{"read", "update"}, false, []string{"read", "update"}, []string{"read"}},
+		{[]string{"write", "read"}, true, []string{"read", "update", "write"}, []string{"write", "read"}},
+		{[]string{"read"}, false, []string{"read", "update", "write"}, []string{"write", "read"}},
+	}
+	for i, st := range steps {
+		c := &db.Consent{UserID: alice.ID, AppID: key.AppID, Scopes: st.scopes, Remember: st.remember, ApprovedAt: time.Now()}
+		if err := d.SaveConsent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		list, err := d.Consents(ctx, alice.ID)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("step %d: %+v, %v", i, list, err)
+		}
+		if !slices.Equal(list[0].Scopes, st.granted) || list[0].Remember != (st.remembered != nil) {
+			t.Errorf("step %d: listed %v remembered %v, want %v %v", i, list[0].Scopes, list[0].Remember, st.granted, st.remembered != nil)
+		}
+		remembered, err := d.RememberedScopes(ctx, alice.ID, key.AppID)
+		if st.remembered == nil && !errors.Is(err, db.ErrNotFound) || st.remembered != nil && !slices.Equal(remembered, st.remembered) {
+			t.Errorf("step %d: remembered %v (%v), want %v", i, remembered, err, st.remembered)
+		}
+	}
+}
+
+// TestConsentMigration: an approval remembered before migration 0022 is
+// still remembered, with its scopes, after it.
+func TestConsentMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := fixture.User(t, d, "alice", "alice-password")
+	key, _ := fixture.App(t, d, alice, "App")
+	other, _ := fixture.App(t, d, alice, "Other")
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Put the database back as it was before 0022, holding one remembered
+	// and one plain approval.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`ALTER TABLE consents DROP COLUMN remembered_scopes`,
+		`DELETE FROM schema_migrations WHERE version = 22`,
+		fmt.Sprintf(`INSERT INTO consents (user_id, app_id, scopes, remember, approved_at) VALUES (%d, %d, 'read update', 1, 0), (%d, %d, 'read', 0, 0)`,
+			alice.ID, key.AppID, alice.ID, other.AppID),
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	d, err = db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, err := d.RememberedScopes(ctx, alice.ID, key.AppID); err != nil || !slices.Equal(got, []string{"read", "update"}) {
+		t.Errorf("remembered approval after migrating: %v, %v", got, err)
+	}
+	if _, err := d.RememberedScopes(ctx, alice.ID, other.AppID); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("plain approval remembered after migrating: %v", err)
 	}
 }
