@@ -293,13 +293,19 @@ func backendURL(endpoint, in *url.URL, prefixLen int) *url.URL {
 }
 
 // bearerToken reads RFC 6750 §2.1's Authorization: Bearer header. The
-// scheme is case-insensitive (RFC 7235 §2.1).
+// scheme is case-insensitive (RFC 7235 §2.1). As for Basic at /token, and
+// as WSO2's gateway does, the token ends at a comma or space: the WSO2 docs
+// run headers together ("Bearer TOKEN, Content-Type: …"), and a token
+// (RFC 6750 b64token) never holds either.
 func bearerToken(r *http.Request) (string, bool) {
 	v := r.Header.Get("Authorization")
 	if len(v) < 7 || !strings.EqualFold(v[:7], "Bearer ") {
 		return "", false
 	}
 	token := strings.TrimSpace(v[7:])
+	if end := strings.IndexAny(token, ", \t"); end >= 0 {
+		token = token[:end]
+	}
 	return token, token != ""
 }
 

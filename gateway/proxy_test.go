@@ -243,3 +243,22 @@ func TestEncodingPassesThrough(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerWithTrailingText accepts the Authorization header as the WSO2
+// docs write headers: a trailing comma, or a second header run into the
+// first ("Bearer TOKEN, Content-Type: …"), as /token does for Basic and as
+// WSO2's gateway does (it splits the header at commas).
+func TestBearerWithTrailingText(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	for _, value := range []string{tok + ",", tok + ", Content-Type: application/json", tok + " ", "  " + tok} {
+		if r := e.call("GET", "/pizzashack/1.0.0/menu", value, nil); r.status != 200 {
+			t.Errorf("Authorization: Bearer %q: %d %v", value, r.status, r.body)
+		}
+	}
+	for _, value := range []string{",", ", " + tok, "x" + tok} {
+		if r := e.call("GET", "/pizzashack/1.0.0/menu", value, nil); r.status != 401 {
+			t.Errorf("Authorization: Bearer %q: %d, want 401", value, r.status)
+		}
+	}
+}
