@@ -21,6 +21,10 @@ type loginForm struct {
 	Return   string `form:"return"`
 }
 
+// trim drops spaces around the username, as sign-up does: a username has
+// none.
+func (f *loginForm) trim() { f.Username = strings.TrimSpace(f.Username) }
+
 // ShowLogin is the log-in page, GET /store/login?return=…
 func (h *Handlers) ShowLogin(c echo.Context) error {
 	ret := safeReturn(c.QueryParam("return"), c.Request().Host)

@@ -324,3 +324,32 @@ func TestSessionExpires(t *testing.T) {
 	mu.Unlock()
 	mustNotContain(t, b.get("/store").body, `data-testid="username"`)
 }
+
+// TestLogInForgiving: spaces around a username do not fail a log-in, and
+// logging out from a page left open after logging out elsewhere just shows
+// the store; a stale form of a logged-in session is still refused.
+func TestLogInForgiving(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("erin", "erin-password")
+	b.submit("/store/logout", nil)
+	if p := b.logIn("  erin ", "erin-password"); p.status != http.StatusSeeOther {
+		t.Fatalf("log in with spaces around the name: %d", p.status)
+	}
+
+	stale := b.token()
+	if p := b.submit("/store/logout", nil); p.status != http.StatusSeeOther {
+		t.Fatalf("log out: %d", p.status)
+	}
+	if p := b.post("/store/logout", url.Values{"csrf_token": {stale}}); p.status != http.StatusSeeOther || p.location != "/store" {
+		t.Errorf("second log-out from a stale page: %d to %q, want 303 to /store", p.status, p.location)
+	}
+
+	b.logIn("erin", "erin-password")
+	if p := b.post("/store/logout", url.Values{"csrf_token": {stale}}); p.status != http.StatusForbidden {
+		t.Errorf("stale log-out form of a logged-in session: %d, want 403", p.status)
+	}
+	if b.username() != "erin" {
+		t.Error("a stale log-out form logged the user out")
+	}
+}

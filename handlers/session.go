@@ -157,6 +157,10 @@ func ensureCSRF(s *sessions.Session) (token string, changed bool) {
 	return tok, true
 }
 
+// LogOutPath is the log-out form's route: a stale form posted there by
+// someone already logged out is not refused (see CSRF).
+const LogOutPath = "/store/logout"
+
 // errForgedForm is the answer to a form without the session's token.
 var errForgedForm = echo.NewHTTPError(http.StatusForbidden,
 	"This form has expired or was not sent from apistore. Go back, reload the page and try again.")
@@ -175,6 +179,11 @@ func (h *Handlers) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
 			got = c.FormValue(csrfField)
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			if c.Path() == LogOutPath && h.CurrentUser(c) == nil {
+				// Log out again, from a page left open in another tab: there
+				// is nothing to protect, and nothing to do.
+				return c.Redirect(http.StatusSeeOther, "/store")
+			}
 			return errForgedForm
 		}
 		return next(c)

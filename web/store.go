@@ -20,7 +20,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.GET("", h.Catalogue)
 	s.GET("/login", h.ShowLogin)
 	s.POST("/login", h.LogIn)
-	s.POST("/logout", h.LogOut)
+	e.POST(handlers.LogOutPath, h.LogOut)
 	s.GET("/signup", h.ShowSignup)
 	s.POST("/signup", h.SignUp)
 
