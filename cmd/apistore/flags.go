@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,16 +12,19 @@ import (
 	"github.com/apistore/apistore/db"
 )
 
-var (
-	errUsage = errors.New("usage")
-	errHelp  = errors.New("help")
-)
+var errHelp = errors.New("help")
 
-// newFlags returns a flag set whose usage lists each flag with its
-// environment variable.
+// usageError is a mistake on the command line (an unknown flag, a bad value,
+// a stray argument): run prints it on one line and exits with status 2.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// newFlags returns a flag set whose usage, printed for --help, lists each
+// flag with its environment variable.
 func newFlags(name, summary string, s stdio) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs.SetOutput(io.Discard) // parseFlags reports the errors
 	fs.Usage = func() {
 		fmt.Fprintf(s.out, "Usage: apistore %s [flags]\n\n%s\n\nFlags:\n", name, summary)
 		fs.VisitAll(func(f *flag.Flag) {
@@ -38,29 +42,33 @@ func envName(flagName string) string {
 	return "APISTORE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseFlags applies environment variables, then the command line, which wins.
+// parseFlags applies environment variables, then the command line, which
+// wins. It prints the usage for --help only: a mistake is a usageError, one
+// line, not the whole flag list.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
 			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", envName(f.Name), v, err)
+				envErr = usageError(fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
 			}
 		}
 	})
 	if envErr != nil {
-		fmt.Fprintln(fs.Output(), envErr)
-		return errUsage
+		return envErr
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return errUsage
+	help := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on every error
+	err := fs.Parse(args)
+	fs.Usage = help
+	if errors.Is(err, flag.ErrHelp) {
+		help()
+		return errHelp
+	} else if err != nil {
+		return usageError(err.Error())
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+		return usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	return nil
 }

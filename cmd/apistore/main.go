@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,7 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			name, rest = name+" "+rest[0], rest[1:]
 		}
 	}
-	if name == "help" {
+	// "apistore --help" shows the commands; "apistore serve --help" serve's flags.
+	if name == "help" || (len(args) > 0 && isHelpFlag(args[0])) {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -72,13 +74,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "apistore: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
-	switch err := f(ctx, rest, stdio{stdin, stdout, stderr}); err {
-	case nil, errHelp:
+	err := f(ctx, rest, stdio{stdin, stdout, stderr})
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
 		return 0
-	case errUsage:
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "apistore %s: %v (see apistore %s --help)\n", name, err, name)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "apistore %s: %v\n", name, err)
 		return 1
 	}
+}
+
+// isHelpFlag reports whether arg asks for help, as the flag package reads it.
+func isHelpFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--h", "--help":
+		return true
+	}
+	return false
 }

@@ -315,3 +315,39 @@ func TestAdminCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandLineMistakes checks that a mistake on the command line is one
+// line on stderr, naming the command, with exit status 2 and nothing on
+// stdout, and that "apistore --help" lists the commands.
+func TestCommandLineMistakes(t *testing.T) {
+	dataDir := t.TempDir()
+	tests := []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--bogus"}, "", "apistore serve: flag provided but not defined: -bogus"},
+		{[]string{"serve", "--port-offset", "abc"}, "", `apistore serve: invalid value "abc" for flag -port-offset`},
+		{[]string{"serve", "extra"}, "", `apistore serve: unexpected argument "extra"`},
+		{[]string{"serve"}, "APISTORE_PORT_OFFSET=abc", `apistore serve: APISTORE_PORT_OFFSET="abc"`},
+		{[]string{"user", "create", "--bogus"}, "", "apistore user create: flag provided but not defined: -bogus"},
+		{[]string{"backup", "--data-dir"}, "", "apistore backup: flag needs an argument: -data-dir"},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		cmd.Dir = dataDir
+		cmd.Env = append(os.Environ(), tt.env)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+		if code := cmd.ProcessState.ExitCode(); code != 2 || stdout.Len() > 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want) {
+			t.Errorf("%s apistore %v: exit %d, stdout %q, stderr %q; want exit 2, no stdout, one line %q",
+				tt.env, tt.args, code, stdout.String(), stderr.String(), tt.want)
+		}
+	}
+	out, err := exec.Command(bin, "--help").Output()
+	if err != nil || !strings.Contains(string(out), "apistore user create") || !strings.Contains(string(out), "apistore backup FILE") {
+		t.Errorf("apistore --help: %v, %q; want the list of commands", err, out)
+	}
+}
