@@ -16,8 +16,7 @@ func backup(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("backup", "Copies the database consistently, also while the server runs: apistore backup FILE [flags].", s)
 	dataDir := dataDirFlag(fs)
 	file := fs.String("file", "", "where to write the copy; it must not exist (or give it as the first argument)")
-	*file, args = positionalFile(args)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFileFlags(fs, file, args); err != nil {
 		return err
 	}
 	if *file == "" {

@@ -216,3 +216,27 @@ func TestUserDeleteCommand(t *testing.T) {
 		t.Errorf("second delete: %q", msg)
 	}
 }
+
+// TestFileArgumentBeatsEnvironment checks that FILE given on the command line
+// wins over APISTORE_FILE, as every flag wins over its variable, and that two
+// different files on the command line are refused.
+func TestFileArgumentBeatsEnvironment(t *testing.T) {
+	dataDir := t.TempDir()
+	runOK(t, "scope", "create", "--data-dir", dataDir, "--name", "read")
+	fromEnv, fromArg := filepath.Join(dataDir, "env.db"), filepath.Join(dataDir, "arg.db")
+	t.Setenv("APISTORE_FILE", fromEnv)
+	runOK(t, "backup", fromArg, "--data-dir", dataDir)
+	if _, err := os.Stat(fromArg); err != nil {
+		t.Errorf("backup FILE with APISTORE_FILE set: %v", err)
+	}
+	if _, err := os.Stat(fromEnv); err == nil {
+		t.Error("backup FILE wrote APISTORE_FILE instead")
+	}
+	other := filepath.Join(dataDir, "other.db")
+	if msg := runFails(t, "backup", "--data-dir", dataDir, "--file", other, fromEnv); !strings.Contains(msg, "give one") {
+		t.Errorf("backup --file A B: %q", msg)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Error("backup --file A B wrote A")
+	}
+}

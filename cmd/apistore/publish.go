@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,8 +20,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	dataDir := dataDirFlag(fs)
 	file := fs.String("file", "", "the OpenAPI document (or give it as the first argument)")
 	apiContext := fs.String("context", "", "the API's context, e.g. /pizzashack (default: the x-context extension, else from the title)")
-	*file, args = positionalFile(args)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFileFlags(fs, file, args); err != nil {
 		return err
 	}
 	if *file == "" {
@@ -61,6 +61,24 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	}
 	fmt.Fprintf(s.out, "published %s %s at %s/%s: %d resources, scopes: %s\n", a.Name, a.Version, a.Context, a.Version,
 		len(a.Resources), strings.Join(names, ", "))
+	return nil
+}
+
+// parseFileFlags parses the flags of a command taking FILE, as an argument
+// or as --file. FILE on the command line wins over APISTORE_FILE, as every
+// flag does over its environment variable; giving two different files is a
+// mistake.
+func parseFileFlags(fs *flag.FlagSet, file *string, args []string) error {
+	pos, args := positionalFile(args)
+	if pos != "" {
+		args = append([]string{"--file=" + pos}, args...)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if pos != "" && *file != pos {
+		return usageError(fmt.Sprintf("two files, %q and --file %q: give one", pos, *file))
+	}
 	return nil
 }
 
