@@ -305,6 +305,10 @@ func TestAdminCommandErrors(t *testing.T) {
 		{[]string{"frobnicate"}, "", 2, "unknown command"},
 		{[]string{"serve", "--user-token-validity", "0"}, "", 1, "must not be 0"},
 		{[]string{"serve", "--help"}, "", 0, "APISTORE_USER_TOKEN_VALIDITY"},
+		{[]string{"serve", "--port-offset", "-10000"}, "", 1, "--port-offset -10000 takes --store-port 9443 outside 1 to 65535"},
+		{[]string{"serve", "--port-offset", "60000"}, "", 1, "--port-offset 60000 takes --store-port 9443 outside 1 to 65535"},
+		{[]string{"serve", "--port-offset", "9223372036854775807"}, "", 1, "outside 1 to 65535"},
+		{[]string{"serve", "--store-port", "0", "--https-port", "70000"}, "", 1, "--https-port 70000 is not a port"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, append(tt.args, "--data-dir", dataDir)...)

@@ -53,6 +53,9 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPorts(cfg); err != nil {
+		return err
+	}
 	cfg.DataDir = *dataDir
 	d, err := openDB(cfg.DataDir)
 	if err != nil {
@@ -82,6 +85,24 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	err = web.New(cfg, h).Run(ctx, s.out)
 	fmt.Fprintln(s.out, "apistore: stopped")
 	return err
+}
+
+// checkPorts refuses, before anything is opened or made, a port that cannot
+// be listened on: each one, with the offset added unless it is 0 (any free
+// port), must be 1 to 65535.
+func checkPorts(cfg web.Config) error {
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"store-port", cfg.StorePort}, {"https-port", cfg.HTTPSPort}, {"http-port", cfg.HTTPPort}} {
+		switch {
+		case p.port < 0 || p.port > 65535:
+			return fmt.Errorf("--%s %d is not a port (0 to 65535)", p.flag, p.port)
+		case p.port != 0 && (cfg.PortOffset < 1-p.port || cfg.PortOffset > 65535-p.port):
+			return fmt.Errorf("--port-offset %d takes --%s %d outside 1 to 65535", cfg.PortOffset, p.flag, p.port)
+		}
+	}
+	return nil
 }
 
 // setLogger sends slog's structured lines to w, as key=value text or JSON.
