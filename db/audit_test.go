@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,6 +86,9 @@ func TestBackupIsAConsistentCopyWhileWriting(t *testing.T) {
 	}
 	if err := db.Backup(ctx, src, dst); err == nil {
 		t.Error("backup over an existing file succeeded")
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the copy, which holds password hashes, is not owner-only: %v, %v", fi.Mode(), err)
 	}
 	c, err := db.Open(dst)
 	if err != nil {
