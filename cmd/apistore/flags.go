@@ -83,5 +83,10 @@ func openDB(dataDir string) (*db.DB, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	return db.Open(filepath.Join(dataDir, "apistore.db"))
+	path := filepath.Join(dataDir, "apistore.db")
+	d, err := db.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
 }

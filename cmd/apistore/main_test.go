@@ -355,3 +355,30 @@ func TestCommandLineMistakes(t *testing.T) {
 		t.Errorf("apistore --help: %v, %q; want the list of commands", err, out)
 	}
 }
+
+// TestCorruptDatabase checks that every command refuses a damaged database
+// file with an error naming it, and leaves the file as it was.
+func TestCorruptDatabase(t *testing.T) {
+	dataDir := t.TempDir()
+	path := filepath.Join(dataDir, "apistore.db")
+	junk := bytes.Repeat([]byte("not a database "), 1000)
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"serve", "--store-port", "0", "--https-port", "0", "--http-port", "0"},
+		{"user", "create", "--username", "carol", "--password", "long-enough"},
+		{"user", "delete", "--username", "carol"},
+		{"scope", "create", "--name", "read"},
+	} {
+		cmd := exec.Command(bin, append(args, "--data-dir", dataDir)...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), path+": ") ||
+			!strings.Contains(string(out), "not a database") || strings.Contains(string(out), "goroutine") {
+			t.Errorf("apistore %v: exit %d, output %q; want exit 1 and an error naming %s", args, code, out, path)
+		}
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, junk) {
+		t.Error("the damaged database file was changed")
+	}
+}
