@@ -309,6 +309,8 @@ func TestAdminCommandErrors(t *testing.T) {
 		{[]string{"serve", "--port-offset", "60000"}, "", 1, "--port-offset 60000 takes --store-port 9443 outside 1 to 65535"},
 		{[]string{"serve", "--port-offset", "9223372036854775807"}, "", 1, "outside 1 to 65535"},
 		{[]string{"serve", "--store-port", "0", "--https-port", "70000"}, "", 1, "--https-port 70000 is not a port"},
+		{[]string{"serve", "--app-token-validity", "18446744074", "--store-port", "-1"}, "", 1, "--app-token-validity 18446744074 is more than 9223372036 seconds"},
+		{[]string{"serve", "--code-validity", "99999999999", "--store-port", "-1"}, "", 1, "--code-validity 99999999999 is more than"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, append(tt.args, "--data-dir", dataDir)...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/apistore/apistore/db"
@@ -118,11 +119,18 @@ func setLogger(format string, w io.Writer) error {
 	return nil
 }
 
+// maxSeconds is the longest validity a time.Duration can hold.
+const maxSeconds = int(math.MaxInt64 / int64(time.Second))
+
 // validityFlags turns the validity settings (seconds) into oauth.Validity.
 func validityFlags(app, user, refresh, code int) (oauth.Validity, error) {
-	for name, v := range map[string]int{"app-token-validity": app, "user-token-validity": user, "refresh-token-validity": refresh} {
-		if v == 0 {
+	for name, v := range map[string]int{"app-token-validity": app, "user-token-validity": user, "refresh-token-validity": refresh, "code-validity": code} {
+		if v == 0 && name != "code-validity" {
 			return oauth.Validity{}, fmt.Errorf("--%s must not be 0 (a negative value means never expires)", name)
+		}
+		// A time.Duration holds some 292 years; more would wrap around.
+		if v > maxSeconds || v < -maxSeconds {
+			return oauth.Validity{}, fmt.Errorf("--%s %d is more than %d seconds", name, v, maxSeconds)
 		}
 	}
 	if code <= 0 {
