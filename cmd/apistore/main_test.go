@@ -384,3 +384,16 @@ func TestCorruptDatabase(t *testing.T) {
 		t.Error("the damaged database file was changed")
 	}
 }
+
+// TestServeThatCannotStart checks that a server that fails to start says
+// why, and does not claim to have stopped.
+func TestServeThatCannotStart(t *testing.T) {
+	dataDir := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0",
+		"--tls-cert", filepath.Join(dataDir, "missing.pem"), "--tls-key", filepath.Join(dataDir, "missing.key"))
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "missing.pem") ||
+		strings.Contains(string(out), "stopped") {
+		t.Errorf("exit %d, output %q; want exit 1, the missing file named and no \"stopped\"", code, out)
+	}
+}

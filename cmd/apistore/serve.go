@@ -83,9 +83,11 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	h := handlers.New(srv, d, handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup))
-	err = web.New(cfg, h).Run(ctx, s.out)
+	if err := web.New(cfg, h).Run(ctx, s.out); err != nil {
+		return err // it failed to start, or stopped on this error
+	}
 	fmt.Fprintln(s.out, "apistore: stopped")
-	return err
+	return nil
 }
 
 // checkPorts refuses, before anything is opened or made, a port that cannot
