@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apistore/apistore/db"
@@ -69,12 +70,15 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	description := fs.String("description", "", "description")
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
-	tier := fs.String("tier", "Unlimited", "throttling tier")
+	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(db.Tiers, ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *owner == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("--owner and --name are required")
+	}
+	if !slices.Contains(db.Tiers, *tier) {
+		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(db.Tiers, ", "), *tier)
 	}
 	grantTypes := splitList(*grants)
 	if err := oauth.CheckGrantTypes(grantTypes); err != nil {

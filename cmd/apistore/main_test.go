@@ -301,6 +301,7 @@ func TestAdminCommandErrors(t *testing.T) {
 		{[]string{"app", "create", "--owner", "carol", "--name", "A", "--callback-url", "http://example.com/cb"}, "", 1, "loopback"},
 		{[]string{"app", "create", "--owner", "carol", "--name", "A"}, "", 0, "consumer_secret"},
 		{[]string{"app", "create", "--owner", "carol", "--name", "a"}, "", 1, "already has an application"},
+		{[]string{"app", "create", "--owner", "carol", "--name", "B", "--tier", "Platinum"}, "", 1, `--tier must be one of Unlimited, Gold, Silver, Bronze, not "Platinum"`},
 		{[]string{"scope", "create", "--name", "bad scope"}, "", 1, "scope name"},
 		{[]string{"frobnicate"}, "", 2, "unknown command"},
 		{[]string{"serve", "--user-token-validity", "0"}, "", 1, "must not be 0"},
