@@ -149,6 +149,7 @@ func (d *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	sort.Strings(names)
+	latest := 0
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
 		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
@@ -158,9 +159,24 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err := d.applyMigration(ctx, version, base, name); err != nil {
 			return fmt.Errorf("migrate %s: %w", base, err)
 		}
+		latest = max(latest, version)
+	}
+	// A database a newer apistore has migrated may hold data this one
+	// would misread or damage: refuse it rather than run on it.
+	var unknown sql.NullString
+	if err := d.w.QueryRowContext(ctx, `SELECT max(name) FROM schema_migrations WHERE version > ?`, latest).Scan(&unknown); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if unknown.Valid {
+		return fmt.Errorf("%w: it has migration %s, which this apistore does not know; run a newer apistore on it",
+			ErrNewerSchema, unknown.String)
 	}
 	return nil
 }
+
+// ErrNewerSchema is returned by Open for a database a newer apistore has
+// migrated.
+var ErrNewerSchema = errors.New("the database was written by a newer apistore")
 
 func (d *DB) applyMigration(ctx context.Context, version int, base, name string) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {

@@ -3,8 +3,11 @@ package db_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +117,32 @@ func TestDeleteStaleTokens(t *testing.T) {
 	}
 	if _, err := d.AccessToken(ctx, oauth.HashOf(app.AccessToken)); err == nil {
 		t.Error("expired application token still stored")
+	}
+}
+
+// TestNewerSchemaRefused: a database a newer apistore has migrated is not
+// opened, and is left as it was.
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9000, '9000_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	d, err = db.Open(path)
+	if err == nil {
+		d.Close()
+		t.Fatal("a database of a newer schema was opened")
+	}
+	if !errors.Is(err, db.ErrNewerSchema) || !strings.Contains(err.Error(), "9000_future.sql") {
+		t.Errorf("error %q does not say the database is newer, naming its migration", err)
 	}
 }
