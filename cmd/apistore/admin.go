@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -120,7 +121,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 
 // scopeCreate adds a scope or updates its description and roles.
 func scopeCreate(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("scope create", "Adds a scope, or updates the description and roles of an existing one.", s)
+	fs := newFlags("scope create", "Adds a scope, or changes an existing one: only the flags given (empty or not) change it.", s)
 	dataDir := dataDirFlag(fs)
 	name := fs.String("name", "", "scope name (required)")
 	description := fs.String("description", "", "what the scope allows, shown on the consent page")
@@ -136,7 +137,22 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	sc := oauth.Scope{Name: *name, Description: *description, Roles: splitList(*roles)}
+	sc := oauth.Scope{Name: *name}
+	existing, err := d.ScopesByName(ctx, []string{*name})
+	if err != nil {
+		return err
+	}
+	if len(existing) == 1 {
+		sc = existing[0]
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "description":
+			sc.Description = *description
+		case "roles":
+			sc.Roles = splitList(*roles)
+		}
+	})
 	if err := d.PutScope(ctx, sc); err != nil {
 		return err
 	}
