@@ -48,7 +48,9 @@ func envName(flagName string) string {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
+		// An empty variable counts as unset, as a shell or a compose file
+		// often leaves one.
+		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = usageError(fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
 			}

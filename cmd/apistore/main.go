@@ -26,14 +26,14 @@ Usage:
   apistore [serve] [flags]       run the server (the default)
   apistore user create [flags]   add a user (password from stdin or --password)
   apistore app create [flags]    add an application with production and sandbox keys
-  apistore scope create [flags]  add or update a scope
+  apistore scope create [flags]  add a scope, or change the flags given of one
   apistore user delete [flags]   remove a user, their applications and tokens
   apistore api import FILE       publish an API from an OpenAPI 3 document
   apistore backup FILE           copy the database consistently, also while serving
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
 set by an environment variable, APISTORE_ and the flag's name in capitals
-(--data-dir: APISTORE_DATA_DIR).
+(--data-dir: APISTORE_DATA_DIR); an empty variable counts as unset.
 `
 
 // stdio bundles a command's standard streams.

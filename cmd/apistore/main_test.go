@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/oauth"
 )
 
 // bin is the apistore binary built once for these tests.
@@ -396,5 +399,44 @@ func TestServeThatCannotStart(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "missing.pem") ||
 		strings.Contains(string(out), "stopped") {
 		t.Errorf("exit %d, output %q; want exit 1, the missing file named and no \"stopped\"", code, out)
+	}
+}
+
+// TestScopeCreateChangesOnlyGivenFlags: running scope create again to fix a
+// description keeps the scope's roles; --roles "" opens it to anyone.
+func TestScopeCreateChangesOnlyGivenFlags(t *testing.T) {
+	s := &server{dataDir: t.TempDir()}
+	s.admin(t, "", "scope create", "--name", "update", "--description", "Change orders", "--roles", "admin,publisher")
+	s.admin(t, "", "scope create", "--name", "update", "--description", "Change or cancel orders")
+	scope := func() oauth.Scope {
+		d, err := db.Open(filepath.Join(s.dataDir, "apistore.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		list, err := d.ScopesByName(context.Background(), []string{"update"})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("scope update: %v, %v", list, err)
+		}
+		return list[0]
+	}
+	if sc := scope(); sc.Description != "Change or cancel orders" || strings.Join(sc.Roles, ",") != "admin,publisher" {
+		t.Errorf("after changing the description: %+v, want the roles kept", sc)
+	}
+	s.admin(t, "", "scope create", "--name", "update", "--roles", "")
+	if sc := scope(); sc.Description != "Change or cancel orders" || len(sc.Roles) != 0 {
+		t.Errorf("after --roles \"\": %+v, want no roles and the description kept", sc)
+	}
+}
+
+// TestEmptyEnvironmentVariable: an empty APISTORE_ variable is unset, so the
+// flag keeps its default.
+func TestEmptyEnvironmentVariable(t *testing.T) {
+	s := &server{dataDir: t.TempDir()}
+	s.admin(t, "alice-password\n", "user create", "--username", "alice")
+	cmd := exec.Command(bin, "app", "create", "--owner", "alice", "--name", "App", "--data-dir", s.dataDir)
+	cmd.Env = append(os.Environ(), "APISTORE_TIER=", "APISTORE_GRANT_TYPES=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("app create with empty APISTORE_TIER and APISTORE_GRANT_TYPES: %v\n%s", err, out)
 	}
 }
