@@ -8,11 +8,13 @@ import (
 
 // The hot reads — a consumer key at every client authentication, an access
 // token at every validation and introspection — are cached per database
-// Version: an entry is used only while nothing has been committed since it
-// was read (by any connection or process) and no write of this process ended
-// access. Any commit starts an empty generation, so a revoked token, a new
-// secret or a deleted key is never served from the cache. Callers get
-// copies: the cached values are shared.
+// Version: an entry is used only while no change that a cache could see has
+// been committed since it was read (by any connection or process: migration
+// 0023's triggers count them) and no write of this process ended access.
+// Such a change starts an empty generation, so a revoked token, a new secret
+// or a deleted key is never served from the cache; new tokens and spent
+// refresh tokens, the bulk of the commits, keep it. Callers get copies: the
+// cached values are shared.
 
 // maxCached bounds a generation; past it the next lookup starts a new one.
 const maxCached = 100_000

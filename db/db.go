@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,13 +42,15 @@ type DB struct {
 	// readStmts and writeStmts hold the hot paths' prepared statements.
 	readStmts  stmtCache
 	writeStmts map[string]*sql.Stmt
-	// watch is one dedicated connection for PRAGMA data_version, which is
-	// only comparable on the same connection; shm is the WAL index, read
-	// for the same purpose more cheaply (see Version).
-	watch        *sql.DB
-	dataVersionQ *sql.Stmt
-	shm          *os.File
-	path         string
+	// watch is one dedicated connection that reads the access generation
+	// (genQ) and, kept open, keeps the WAL index (shm) in place; lastCheck
+	// is the generation last read and the index's header then (see Version).
+	watch     *sql.DB
+	genQ      *sql.Stmt
+	genMu     sync.Mutex
+	lastCheck atomic.Pointer[versionCheck]
+	shm       *os.File
+	path      string
 	// cache holds the hot reads of the current Version (cache.go).
 	cache atomic.Pointer[cacheGen]
 }
@@ -94,12 +97,12 @@ func Open(path string) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
-	if d.dataVersionQ, err = d.watch.Prepare(`PRAGMA data_version`); err != nil {
+	if d.genQ, err = d.watch.Prepare(`SELECT n FROM access_generation`); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
 	var first int64 // opens the watch connection's WAL index, so the -shm file exists
-	if err := d.dataVersionQ.QueryRow().Scan(&first); err != nil {
+	if err := d.genQ.QueryRow().Scan(&first); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -38,7 +38,7 @@ func TestRecordUsage(t *testing.T) {
 	}
 }
 
-// BenchmarkRecordUsage writes the gateway's default batch of 500 calls.
+// BenchmarkRecordUsage writes a batch of 500 calls.
 func BenchmarkRecordUsage(b *testing.B) {
 	d, err := db.Open(filepath.Join(b.TempDir(), "apistore.db"))
 	if err != nil {

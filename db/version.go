@@ -13,29 +13,52 @@ import (
 // changes its salts.
 const walIndexHeaderSize = 96
 
-// Version identifies the database's committed state: two values are equal
-// only if no write ending access was made by this process and nothing was
-// committed by anyone in between. Caches (the gateway's) compare it on
-// every request.
+// Version identifies what caches of validations (db/cache.go, the
+// gateway's snapshot) may hold: two values are equal only if the access
+// generation is the same (migration 0023: every change a cache could see
+// bumps it by trigger, in the same transaction, whatever connection or
+// process makes it) and no write of this process ended access in between.
+// Commits that change nothing cached, such as new tokens, leave it as it is.
 type Version struct {
-	access uint64                   // AccessGeneration
-	wal    [walIndexHeaderSize]byte // the wal-index header, when readable
-	data   int64                    // PRAGMA data_version, when it is not
+	gen    int64  // access_generation.n
+	access uint64 // AccessGeneration
 }
 
-// Version reads the database's current Version. Reading the wal-index
-// header costs one pread(2); SQLite's PRAGMA data_version on a dedicated
-// connection (which sees commits of other connections and processes) is the
-// fallback when the -shm file cannot be read.
+// versionCheck is an access generation read, and the wal-index header seen
+// just before reading it.
+type versionCheck struct {
+	wal [walIndexHeaderSize]byte
+	gen int64
+}
+
+// Version reads the database's current Version. While the wal-index header
+// (one pread(2)) is the one seen when the access generation was last read,
+// nothing has been committed since, and the generation read then holds;
+// after a commit the generation is read again, once, on the dedicated watch
+// connection. Without a readable -shm file it is read every time.
 func (d *DB) Version(ctx context.Context) (Version, error) {
 	v := Version{access: d.accessGen.Load()}
-	if d.shm != nil {
-		if _, err := d.shm.ReadAt(v.wal[:], 0); err == nil {
-			return v, nil
-		}
+	var wal [walIndexHeaderSize]byte
+	seen := d.shm != nil
+	if seen {
+		_, err := d.shm.ReadAt(wal[:], 0)
+		seen = err == nil
 	}
-	if err := d.dataVersionQ.QueryRowContext(ctx).Scan(&v.data); err != nil {
-		return Version{}, fmt.Errorf("read data version: %w", err)
+	if c := d.lastCheck.Load(); seen && c != nil && c.wal == wal {
+		v.gen = c.gen
+		return v, nil
+	}
+	d.genMu.Lock()
+	defer d.genMu.Unlock()
+	if c := d.lastCheck.Load(); seen && c != nil && c.wal == wal { // read meanwhile by another caller
+		v.gen = c.gen
+		return v, nil
+	}
+	if err := d.genQ.QueryRowContext(ctx).Scan(&v.gen); err != nil {
+		return Version{}, fmt.Errorf("read access generation: %w", err)
+	}
+	if seen {
+		d.lastCheck.Store(&versionCheck{wal: wal, gen: v.gen})
 	}
 	return v, nil
 }

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apistore/apistore/gateway"
@@ -45,4 +46,37 @@ func BenchmarkGatewayProxy(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkGatewayProxyMixed is BenchmarkGatewayProxy while another client
+// keeps asking /token for tokens: the commits of new tokens must not drop
+// the gateway's caches.
+func BenchmarkGatewayProxyMixed(b *testing.B) {
+	e := newEnv(b, gateway.Config{})
+	token := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	var stop atomic.Bool
+	var issued atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+			issued.Add(1)
+		}
+	}()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/pizzashack/1.0.0/menu", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			e.gw.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+	})
+	stop.Store(true)
+	<-done
+	b.ReportMetric(float64(issued.Load())/b.Elapsed().Seconds(), "issued/s")
 }

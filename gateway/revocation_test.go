@@ -170,3 +170,54 @@ func TestUsagePruned(t *testing.T) {
 		t.Fatalf("after pruning: %+v %v", got, err)
 	}
 }
+
+// TestNewAccessIsInstant: what the gateway caches as refused (not
+// subscribed, no such API) is served at once when the access is granted,
+// here or by another process, while tokens being issued meanwhile keep the
+// cache.
+func TestNewAccessIsInstant(t *testing.T) {
+	for _, other := range []bool{false, true} {
+		t.Run(map[bool]string{false: "this process", true: "another process"}[other], func(t *testing.T) {
+			e := newEnv(t, gateway.Config{})
+			write := func(f func(d *db.DB) error) {
+				t.Helper()
+				var err error
+				if other {
+					err = e.otherProcess(f)
+				} else {
+					err = f(e.db)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			bob := e.newApp("bob")
+			token := e.token(bob.prodKey, bob.prodSecret, "read")
+			for range 2 {
+				if r := e.call("GET", "/pizzashack/1.0.0/menu", token, nil); r.status != 403 {
+					t.Fatalf("before subscribing: %d %v", r.status, r.body)
+				}
+				e.token(bob.prodKey, bob.prodSecret, "read") // a commit that keeps the cache
+			}
+			write(func(d *db.DB) error { return d.Subscribe(e.ctx, bob.appID, e.pizza.ID, "Unlimited") })
+			if r := e.call("GET", "/pizzashack/1.0.0/menu", token, nil); r.status != 200 {
+				t.Fatalf("after subscribing: %d %v", r.status, r.body)
+			}
+
+			if r := e.call("GET", "/newapi/v1/x", token, nil); r.status != 404 {
+				t.Fatalf("before publishing: %d %v", r.status, r.body)
+			}
+			api := &db.API{Name: "New", Version: "v1", Context: "/newapi", ProductionURL: e.prod.URL,
+				Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+			write(func(d *db.DB) error {
+				if err := d.CreateAPI(e.ctx, api); err != nil {
+					return err
+				}
+				return d.Subscribe(e.ctx, bob.appID, api.ID, "Unlimited")
+			})
+			if r := e.call("GET", "/newapi/v1/x", token, nil); r.status != 200 {
+				t.Fatalf("after publishing: %d %v", r.status, r.body)
+			}
+		})
+	}
+}
