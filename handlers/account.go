@@ -45,11 +45,12 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, c.Request().Host)}
 	now := h.now()
 	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
-	if wait := h.logins.wait(now, userKey, addrKey); wait > 0 {
+	if wait := h.logins.reserve(now, userKey, addrKey); wait > 0 {
 		view.Error = fmt.Sprintf("Too many failed log-ins. Wait %d minutes and try again.", int((wait+time.Minute-1)/time.Minute))
 		retryAfter(c, wait)
 		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
 	}
+	defer h.logins.release(userKey, addrKey)
 	u, err := h.db.UserAccount(c.Request().Context(), f.Username)
 	var ok bool
 	switch {

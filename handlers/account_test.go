@@ -189,6 +189,34 @@ func TestLoginLockout(t *testing.T) {
 	}
 }
 
+// TestConcurrentLoginGuessesAreCounted: a burst of concurrent wrong
+// passwords for one username gets five checked, the rest refused.
+func TestConcurrentLoginGuessesAreCounted(t *testing.T) {
+	env := newStore(t)
+	env.browser().signUp("erin", "erin-password")
+	b := env.browser()
+	token := b.token()
+	statuses := make(chan int, 30)
+	var wg sync.WaitGroup
+	for range cap(statuses) {
+		wg.Go(func() {
+			statuses <- b.post("/store/login", url.Values{"csrf_token": {token}, "username": {"erin"}, "password": {"guess-guess"}}).status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusUnauthorized] != 5 || counts[http.StatusTooManyRequests] != 25 {
+		t.Errorf("30 concurrent guesses: %v; want 5 checked (401) and 25 refused (429)", counts)
+	}
+	if p := b.logIn("erin", "erin-password"); p.status != http.StatusTooManyRequests {
+		t.Errorf("the right password after the burst: %d", p.status)
+	}
+}
+
 func TestLoginReturnTarget(t *testing.T) {
 	env := newStore(t)
 	env.browser().signUp("dave", "dave-password")

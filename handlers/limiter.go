@@ -29,16 +29,20 @@ const (
 // a limit measured in minutes.
 type loginLimiter struct {
 	mu       sync.Mutex
+	released sync.Cond // signalled when a reserved attempt ends
 	failures map[string]failureCount
 }
 
 type failureCount struct {
-	n    int
-	last time.Time
+	n       int
+	last    time.Time
+	pending int // password checks reserved under this key and not yet settled
 }
 
 func newLoginLimiter() *loginLimiter {
-	return &loginLimiter{failures: make(map[string]failureCount)}
+	l := &loginLimiter{failures: make(map[string]failureCount)}
+	l.released.L = &l.mu
+	return l
 }
 
 // limiterKeys are the counters a log-in attempt touches: its username (any
@@ -64,6 +68,71 @@ func limitFor(key string) int {
 func (l *loginLimiter) wait(now time.Time, keys ...string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.lockedFor(now, keys)
+}
+
+// reserve is wait for an attempt that checks a password: when allowed, it
+// counts the attempt as pending under every key until release, and while
+// the failures and pending attempts of a key reach its limit, it waits for
+// one of them to end. Without it, concurrent guesses would all pass wait
+// before the first of them failed: a burst of requests checked any number
+// of passwords. release must follow a reservation (0 returned), after the
+// attempt's fail or succeed.
+func (l *loginLimiter) reserve(now time.Time, keys ...string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if wait := l.lockedFor(now, keys); wait > 0 {
+			return wait
+		}
+		if l.haveRoom(now, keys) {
+			for _, k := range keys {
+				f := l.failures[k]
+				f.pending++
+				l.failures[k] = f
+			}
+			return 0
+		}
+		l.released.Wait()
+	}
+}
+
+// haveRoom reports whether one more attempt could fail under every key
+// without going past its limit.
+func (l *loginLimiter) haveRoom(now time.Time, keys []string) bool {
+	for _, k := range keys {
+		f := l.failures[k]
+		n := f.n
+		if now.Sub(f.last) >= loginLockout {
+			n = 0
+		}
+		if n+f.pending >= limitFor(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// release ends a reservation.
+func (l *loginLimiter) release(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		f, ok := l.failures[k]
+		if !ok {
+			continue
+		}
+		f.pending = max(f.pending-1, 0)
+		if f.n == 0 && f.pending == 0 {
+			delete(l.failures, k)
+		} else {
+			l.failures[k] = f
+		}
+	}
+	l.released.Broadcast()
+}
+
+func (l *loginLimiter) lockedFor(now time.Time, keys []string) time.Duration {
 	var longest time.Duration
 	for _, k := range keys {
 		f := l.failures[k]
@@ -96,6 +165,10 @@ func (l *loginLimiter) fail(now time.Time, keys ...string) {
 func (l *loginLimiter) succeed(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if f := l.failures[key]; f.pending > 0 {
+		l.failures[key] = failureCount{pending: f.pending}
+		return
+	}
 	delete(l.failures, key)
 }
 
@@ -103,7 +176,7 @@ func (l *loginLimiter) succeed(key string) {
 // it starts over rather than grow without bound.
 func (l *loginLimiter) forgetOld(now time.Time) {
 	for k, f := range l.failures {
-		if now.Sub(f.last) >= loginLockout {
+		if f.pending == 0 && now.Sub(f.last) >= loginLockout {
 			delete(l.failures, k)
 		}
 	}

@@ -61,5 +61,5 @@ func (h *Handlers) readTokenHintRequest(c echo.Context, endpoint string) (*oauth
 		return nil, authAttempt{}, oerr
 	}
 	att := h.attempt(c, r.ClientID, "", "")
-	return r, att, h.throttle(c, att)
+	return r, att, h.throttle(c, &att)
 }

@@ -18,6 +18,7 @@ type authAttempt struct {
 	username string // the password grant's username; "" otherwise
 	grant    string // the token request's grant type; "" at /revoke and /introspect
 	keys     []string
+	reserved []string // the keys a password check is reserved under (see loginLimiter.reserve)
 }
 
 func (h *Handlers) attempt(c echo.Context, client, username, grant string) authAttempt {
@@ -36,9 +37,18 @@ func (h *Handlers) attempt(c echo.Context, client, username, grant string) authA
 // throttle refuses an attempt whose client, user or address failed too
 // often, before any secret or password is checked, so the answer and its
 // timing are the same whether the user or client exists (429 with
-// Retry-After, RFC 6585 §4).
-func (h *Handlers) throttle(c echo.Context, a authAttempt) *oauth.Error {
-	wait := h.logins.wait(h.now(), a.keys...)
+// Retry-After, RFC 6585 §4). An attempt with a password reserves its place
+// under the username and the address, so that concurrent guesses cannot
+// outrun the count; settle releases it.
+func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
+	now := h.now()
+	wait := h.logins.wait(now, a.keys...)
+	if wait <= 0 && a.username != "" {
+		userKey, addrKey := limiterKeys(a.username, c.RealIP())
+		if wait = h.logins.reserve(now, userKey, addrKey); wait <= 0 {
+			a.reserved = []string{userKey, addrKey}
+		}
+	}
 	if wait <= 0 {
 		return nil
 	}
@@ -79,5 +89,8 @@ func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 		// The password grant's only invalid_grant: a wrong username or password.
 		h.logins.fail(now, userKey, addrKey)
 		h.audit(c, db.AuditLoginFailed, a.username, a.client, "password grant")
+	}
+	if a.reserved != nil {
+		h.logins.release(a.reserved...)
 	}
 }

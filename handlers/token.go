@@ -24,7 +24,7 @@ func (h *Handlers) Token(c echo.Context) error {
 		username = tr.Username
 	}
 	att := h.attempt(c, tr.ClientID, username, tr.GrantType)
-	if oerr := h.throttle(c, att); oerr != nil {
+	if oerr := h.throttle(c, &att); oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
 	resp, oerr := h.oauth.Token(req.Context(), tr)

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,6 +83,34 @@ func TestPasswordGrantLockout(t *testing.T) {
 	}
 	if len(events) != 10 || events[0].Event != db.AuditLoginFailed || events[0].Username != "nobody" || events[0].Remote == "" {
 		t.Errorf("audit: %d events, latest %+v", len(events), events[0])
+	}
+}
+
+// TestConcurrentGuessesAreCounted: a burst of concurrent wrong passwords
+// gets no more of them checked than the limit allows; the rest wait for the
+// first to fail and are refused, and the right password afterwards too.
+func TestConcurrentGuessesAreCounted(t *testing.T) {
+	e := newLockoutEnv(t)
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	statuses := make(chan int, 30)
+	var wg sync.WaitGroup
+	for range cap(statuses) {
+		wg.Go(func() {
+			status, _, _ := e.post(t, "/token", id, secret, password("alice", "wrong-password"))
+			statuses <- status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if counts[http.StatusBadRequest] != 5 || counts[http.StatusTooManyRequests] != 25 {
+		t.Errorf("30 concurrent guesses: %v; want 5 checked (400) and 25 refused (429)", counts)
+	}
+	if status, _, _ := e.post(t, "/token", id, secret, password("alice", "alice-password")); status != http.StatusTooManyRequests {
+		t.Errorf("the right password after the burst: %d", status)
 	}
 }
 
