@@ -16,18 +16,25 @@ import (
 
 // Authorize is the authorization endpoint, GET /authorize (RFC 6749 §3.1).
 // A request that cannot go back to the client (unknown client, wrong
-// redirect_uri) shows an error page; other errors go back by redirect. An
-// anonymous user logs in first and comes back here; then the consent page
-// asks, unless a remembered approval covers the request.
+// redirect_uri) shows an error page. Anything else, an error included, is
+// answered only to a logged-in user: an anonymous one logs in first and
+// comes back here (RFC 9700 §4.11.2: anyone can register an application
+// with a callback URL of their choice, and an error sent there at once
+// would make this server an open redirector). Errors then go back by
+// redirect; otherwise the consent page asks, unless a remembered approval
+// covers the request.
 func (h *Handlers) Authorize(c echo.Context) error {
 	ctx := c.Request().Context()
 	a, redirect, err := h.checkAuthorize(c, c.Request().URL.RawQuery)
-	if a == nil || redirect != "" {
-		return h.authorizeAnswer(c, redirect, err)
+	if a == nil {
+		return err
 	}
 	u := h.CurrentUser(c)
 	if u == nil {
 		return c.Redirect(http.StatusSeeOther, h.loginURL(c))
+	}
+	if redirect != "" {
+		return h.authorizeAnswer(c, redirect, nil)
 	}
 	scopes, oerr := h.oauth.ConsentScopes(ctx, a, &u.User)
 	if oerr != nil {

@@ -269,7 +269,15 @@ func TestAuthorizeErrors(t *testing.T) {
 	}
 	for _, tt := range redirects {
 		t.Run(tt.name, func(t *testing.T) {
-			got := callback(t, e.userAgent(t).get(e.api.URL+"/authorize?client_id="+key+"&state=s%20t&"+tt.query), false)
+			// Only to a logged-in user (RFC 9700 §4.11.2): an anonymous
+			// one is not sent to the callback, which anyone may choose by
+			// registering an application, but to the log-in page first.
+			anon := e.userAgent(t)
+			login := anon.get(e.api.URL + "/authorize?client_id=" + key + "&state=s%20t&" + tt.query)
+			if login.location != "" || login.url.Path != "/store/login" {
+				t.Fatalf("anonymous: %d at %s, location %q", login.status, login.url, login.location)
+			}
+			got := callback(t, anon.logIn(login, "alice", "alice-password"), false)
 			if got.Get("error") != tt.code || got.Get("error_description") == "" || got.Get("state") != "s t" {
 				t.Fatalf("callback %v", got)
 			}
