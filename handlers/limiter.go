@@ -173,10 +173,23 @@ func (l *loginLimiter) succeed(key string) {
 }
 
 // forgetOld drops counts that no longer matter; if a flood is still too big,
-// it starts over rather than grow without bound.
+// it drops the counts of addresses and consumer keys that are not locked,
+// and only then starts over rather than grow without bound. Usernames' counts
+// go last: failed client authentications are cheap to make from many
+// addresses, and would otherwise wipe out the count of a username under
+// attack; failed passwords cost an argon2id hash each and cannot fill the
+// table within a lockout.
 func (l *loginLimiter) forgetOld(now time.Time) {
 	for k, f := range l.failures {
 		if f.pending == 0 && now.Sub(f.last) >= loginLockout {
+			delete(l.failures, k)
+		}
+	}
+	if len(l.failures) < limiterMaxEntries {
+		return
+	}
+	for k, f := range l.failures {
+		if !strings.HasPrefix(k, "u:") && f.pending == 0 && f.n < limitFor(k) {
 			delete(l.failures, k)
 		}
 	}
