@@ -187,6 +187,13 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 		if !f.valid(t, resp.AccessToken) || !f.valid(t, refreshed.AccessToken) {
 			t.Fatal("tokens not valid before the replay")
 		}
+		// Another client presenting the used code (leaked, say) is refused
+		// without ending the rightful client's tokens.
+		_, oerr = f.exchange(other, code, "", verifier)
+		wantErr(t, oerr, oauth.ErrCodeInvalidGrant)
+		if !f.valid(t, resp.AccessToken) || !f.valid(t, refreshed.AccessToken) {
+			t.Fatal("another client's use of the code revoked its tokens")
+		}
 		_, oerr = f.exchange(c, code, "", verifier)
 		wantErr(t, oerr, oauth.ErrCodeInvalidGrant)
 		if f.valid(t, resp.AccessToken) || f.valid(t, refreshed.AccessToken) {

@@ -97,8 +97,8 @@ func (s *Server) codeValidity(c *Client) time.Duration {
 }
 
 // authorizationCodeGrant exchanges a code for tokens (RFC 6749 §4.1.3). A
-// code is single use: presenting it again revokes every token issued from it
-// (§4.1.2, "SHOULD revoke").
+// code is single use: its client presenting it again revokes every token
+// issued from it (§4.1.2, "SHOULD revoke").
 func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
 	if r.Code == "" {
 		return nil, ErrInvalidRequest("code is missing")
@@ -110,10 +110,12 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 		return nil, ErrInvalidGrant("the authorization code is not valid")
 	case err != nil:
 		return nil, internal(ctx, "load authorization code", err)
+	case code.KeyID != c.KeyID:
+		// Checked before reuse: another client must not be able to revoke
+		// the tokens of a code it got hold of.
+		return nil, ErrInvalidGrant("the authorization code was issued to another client")
 	case code.Used:
 		return nil, s.codeReused(ctx, code.FamilyID)
-	case code.KeyID != c.KeyID:
-		return nil, ErrInvalidGrant("the authorization code was issued to another client")
 	case expired(code.ExpiresAt, s.now()):
 		return nil, ErrInvalidGrant("the authorization code has expired")
 	}
