@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +49,19 @@ func newLoginLimiter() *loginLimiter {
 // limiterKeys are the counters a log-in attempt touches: its username (any
 // case: usernames are case-insensitive) and its address.
 func limiterKeys(username, addr string) (user, address string) {
-	return "u:" + strings.ToLower(username), "a:" + addr
+	return "u:" + strings.ToLower(username), "a:" + addressBlock(addr)
+}
+
+// addressBlock is what a client address counts as: an IPv6 address counts
+// with its whole /64, which one subscriber or host usually holds (RFC 6177),
+// so that it cannot try 2^64 addresses 20 times each.
+func addressBlock(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return addr
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // clientLimiterKey is the counter of a consumer key's failed authentications.

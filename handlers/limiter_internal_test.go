@@ -17,10 +17,10 @@ func TestLimiterFloodKeepsUsernameCounts(t *testing.T) {
 		l.fail(now, victim)
 	}
 	for i := 0; len(l.failures) < limiterMaxEntries; i++ {
-		_, addr := limiterKeys("", "2001:db8::"+strconv.Itoa(i))
+		_, addr := limiterKeys("", "2001:db8:"+strconv.FormatInt(int64(i), 16)+"::1")
 		l.fail(now, addr, clientLimiterKey("made-up-"+strconv.Itoa(i)))
 	}
-	_, addr := limiterKeys("", "2001:db8::ffff")
+	_, addr := limiterKeys("", "2001:db9::1")
 	l.fail(now, addr) // over the bound: the table is pruned
 	if len(l.failures) >= limiterMaxEntries {
 		t.Fatalf("the table was not pruned: %d entries", len(l.failures))
@@ -28,5 +28,36 @@ func TestLimiterFloodKeepsUsernameCounts(t *testing.T) {
 	l.fail(now, victim)
 	if wait := l.wait(now, victim); wait != loginLockout {
 		t.Fatalf("the victim's failures were forgotten: wait %v after %d failures", wait, userFailureLimit)
+	}
+}
+
+// TestAddressBlocks: IPv6 addresses count by /64, others one by one.
+func TestAddressBlocks(t *testing.T) {
+	l := newLoginLimiter()
+	now := time.Now()
+	for i := range addrFailureLimit {
+		_, addr := limiterKeys("", "2001:db8:1:2:"+strconv.Itoa(i)+"::1")
+		l.fail(now, addr)
+	}
+	for _, tt := range []struct {
+		addr   string
+		locked bool
+	}{
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", true},
+		{"2001:db8:1:3::1", false},
+		{"192.0.2.1", false},
+		{"::ffff:192.0.2.1", false},
+	} {
+		_, addr := limiterKeys("", tt.addr)
+		if locked := l.wait(now, addr) > 0; locked != tt.locked {
+			t.Errorf("%s locked: %v, want %v", tt.addr, locked, tt.locked)
+		}
+	}
+	for i := range addrFailureLimit {
+		_, addr := limiterKeys("", "192.0.2."+strconv.Itoa(i+10))
+		l.fail(now, addr)
+	}
+	if _, addr := limiterKeys("", "192.0.2.1"); l.wait(now, addr) > 0 {
+		t.Error("IPv4 addresses were counted together")
 	}
 }
