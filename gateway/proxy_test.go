@@ -2,10 +2,16 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,5 +266,66 @@ func TestBearerWithTrailingText(t *testing.T) {
 		if r := e.call("GET", "/pizzashack/1.0.0/menu", value, nil); r.status != 401 {
 			t.Errorf("Authorization: Bearer %q: %d, want 401", value, r.status)
 		}
+	}
+}
+
+// TestInformationalResponses: a backend's 1xx answers (100 Continue to a
+// caller's Expect, 103 Early Hints) reach the caller, and its final status
+// follows them unchanged.
+func TestInformationalResponses(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hints" {
+			w.Header().Set("Link", "</menu.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		body, _ := io.ReadAll(r.Body) // sends 100 Continue
+		w.Header().Set("X-Received", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer backend.Close()
+	api := &db.API{Name: "Uploads", Version: "v1", Context: "/uploads", ProductionURL: backend.URL,
+		Resources: []db.Resource{{Method: "POST", Path: "/*"}, {Method: "GET", Path: "/hints"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+
+	// As curl sends large uploads.
+	req, err := http.NewRequest("POST", e.api.URL+"/uploads/v1/photo", strings.NewReader(strings.Repeat("x", 2<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Expect", "100-continue")
+	var continued atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		Got100Continue: func() { continued.Store(true) }}))
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Received") != strconv.Itoa(2<<20) || !continued.Load() {
+		t.Errorf("upload with Expect: 100-continue: %d, received %q, continued %v; want 201, the whole body, 100 Continue",
+			resp.StatusCode, resp.Header.Get("X-Received"), continued.Load())
+	}
+
+	var hints []int
+	req, _ = http.NewRequest("GET", e.api.URL+"/uploads/v1/hints", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error { hints = append(hints, code); return nil }}))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !slices.Equal(hints, []int{http.StatusEarlyHints}) {
+		t.Errorf("103 then 404: got 1xx %v then %d", hints, resp.StatusCode)
 	}
 }

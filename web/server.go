@@ -67,9 +67,20 @@ func newAPIApp(h *handlers.Handlers, gateway http.Handler) *echo.Echo {
 	if gateway != nil {
 		// Echo prefers static routes to this wildcard, so the OAuth
 		// endpoints keep priority over API contexts.
-		e.Any(gatewayRoute, echo.WrapHandler(gateway))
+		e.Any(gatewayRoute, serveGateway(gateway))
 	}
 	return e
+}
+
+// serveGateway hands API calls to the gateway with net/http's own
+// ResponseWriter rather than echo's Response, which takes the first
+// WriteHeader as final: a backend's 100 Continue or 103 Early Hints would
+// then hide its real status, and every such call would answer 200.
+func serveGateway(gateway http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		gateway.ServeHTTP(c.Response().Writer, c.Request())
+		return nil
+	}
 }
 
 func newStoreApp(h *handlers.Handlers) *echo.Echo {
