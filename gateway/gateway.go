@@ -237,10 +237,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := db.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	finished := false
+	defer func() {
+		// ReverseProxy panics with http.ErrAbortHandler when the answer
+		// breaks off after its header was sent: the caller went away, or
+		// the backend did. The call is recorded all the same, as failed.
+		call.Status, call.Latency = rec.status, time.Since(start)
+		if !finished {
+			call.Status = http.StatusBadGateway
+			if ctx.Err() != nil {
+				call.Status = statusClientClosed
+			}
+		}
+		g.usage.record(call)
+	}()
 	g.serveAuthorized(rec, r, s, rt, res, info, rest)
-	call.Status, call.Latency = rec.status, time.Since(start)
-	g.usage.record(call)
+	finished = true
 }
+
+// statusClientClosed is nginx's status for a call whose caller went away
+// before the answer was complete.
+const statusClientClosed = 499
 
 // serveAuthorized goes on once the token is valid: subscription, scope, tier,
 // endpoint, then the backend.

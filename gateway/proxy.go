@@ -93,7 +93,7 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 func backendError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		// The caller went away; nobody reads an answer.
-		w.WriteHeader(499)
+		w.WriteHeader(statusClientClosed)
 		return
 	}
 	slog.WarnContext(r.Context(), "gateway: backend call failed", "host", r.URL.Host, "err", err)

@@ -2,7 +2,9 @@ package gateway_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +221,63 @@ func TestNewAccessIsInstant(t *testing.T) {
 				t.Fatalf("after publishing: %d %v", r.status, r.body)
 			}
 		})
+	}
+}
+
+// TestUsageOfBrokenCalls: a call whose answer breaks off after its header
+// is recorded too: 502 when the backend dropped the connection, 499 when
+// the caller went away.
+func TestUsageOfBrokenCalls(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		if r.URL.Path == "/reset" {
+			_, _ = w.Write([]byte("partial"))
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			_ = conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
+			conn.Close()
+			return
+		}
+		for r.Context().Err() == nil { // an endless stream
+			_, _ = w.Write([]byte("data: tick\n\n"))
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}))
+	defer backend.Close()
+	api := &db.API{Name: "Broken", Version: "v1", Context: "/broken", ProductionURL: backend.URL,
+		Resources: []db.Resource{{Method: "GET", Path: "/reset"}, {Method: "GET", Path: "/stream"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	for _, path := range []string{"/broken/v1/reset", "/broken/v1/stream"} {
+		req, _ := http.NewRequest("GET", e.api.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = resp.Body.Read(make([]byte, 4))
+		resp.Body.Close() // the caller leaves the stream
+	}
+	// Close waits for the calls in flight: the stream ends once the
+	// gateway notices its caller left.
+	e.api.Close()
+	e.gw.Close()
+	got, err := e.db.UsageOf(e.ctx, e.alice.appID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"/reset": 502, "/stream": 499}
+	if len(got) != 2 {
+		t.Fatalf("%d calls recorded, want 2: %+v", len(got), got)
+	}
+	for _, u := range got {
+		if u.Status != want[u.Resource] || u.Latency <= 0 {
+			t.Errorf("recorded %s with %d (latency %v), want %d", u.Resource, u.Status, u.Latency, want[u.Resource])
+		}
 	}
 }
