@@ -286,9 +286,9 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		noEndpoint(strings.ToLower(string(info.KeyType))).write(w)
 		return
 	}
-	out := *r
+	out := r.WithContext(context.WithValue(ctx, mountKey{}, mount{endpoint: endpoint, prefix: rt.prefix}))
 	out.URL = backendURL(endpoint, r.URL, len(r.URL.Path)-len(rest))
-	g.proxy.ServeHTTP(w, &out)
+	g.proxy.ServeHTTP(w, out)
 }
 
 // backendURL is the endpoint joined with the part of in's path after the

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +41,8 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 			dropOwnCookies(pr.Out)
 			pr.SetXForwarded()
 		},
-		Transport: transport,
+		ModifyResponse: rewriteLocations,
+		Transport:      transport,
 		// No periodic flush: ReverseProxy already streams responses of
 		// unknown length and event streams chunk by chunk; a response of
 		// known length goes out in as few writes as it fits (flushing after
@@ -105,4 +107,81 @@ func backendError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	(&Refusal{Status: http.StatusBadGateway, Code: CodeBackendUnreachable, Message: "Bad gateway",
 		Description: "the API's backend could not be reached"}).write(w)
+}
+
+// mount is where a backend endpoint appears on the gateway: the API's
+// context and version.
+type mount struct {
+	endpoint *url.URL
+	prefix   string
+}
+
+type mountKey struct{}
+
+// rewriteLocations points the Location and Content-Location of a backend's
+// answer (a redirect, a 201's new resource) at the gateway: a backend
+// writes its own, internal address, which callers cannot reach and must not
+// learn.
+func rewriteLocations(res *http.Response) error {
+	m, ok := res.Request.Context().Value(mountKey{}).(mount)
+	if !ok {
+		return nil
+	}
+	for _, h := range []string{"Location", "Content-Location"} {
+		if v := res.Header.Get(h); v != "" {
+			if public, ok := m.public(v); ok {
+				res.Header.Set(h, public)
+			}
+		}
+	}
+	return nil
+}
+
+// public maps a URL of the backend under its endpoint, absolute or an
+// absolute path, to the gateway's path for it (a reference without scheme
+// and host, RFC 9110 §10.2.2). Other URLs stay as they are: relative paths
+// resolve right at the gateway too.
+func (m mount) public(ref string) (string, bool) {
+	u, err := url.Parse(ref)
+	if err != nil || u.Opaque != "" || u.User != nil {
+		return "", false
+	}
+	switch {
+	case u.Host != "":
+		if u.Scheme == "" {
+			u.Scheme = m.endpoint.Scheme
+		}
+		if !strings.EqualFold(u.Scheme, m.endpoint.Scheme) || !sameHost(u, m.endpoint) {
+			return "", false
+		}
+	case u.Scheme != "" || !strings.HasPrefix(u.Path, "/"):
+		return "", false
+	}
+	base := strings.TrimSuffix(m.endpoint.EscapedPath(), "/")
+	path := u.EscapedPath()
+	if path != base && !strings.HasPrefix(path, base+"/") {
+		return "", false
+	}
+	out := m.prefix + path[len(base):]
+	if u.ForceQuery || u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		out += "#" + u.EscapedFragment()
+	}
+	return out, true
+}
+
+// sameHost compares hosts and ports, a missing port being the scheme's.
+func sameHost(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }

@@ -329,3 +329,57 @@ func TestInformationalResponses(t *testing.T) {
 		t.Errorf("103 then 404: got 1xx %v then %d", hints, resp.StatusCode)
 	}
 }
+
+// TestBackendLocations: a backend's redirects and created resources point
+// at the gateway, never at the backend's internal address.
+func TestBackendLocations(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	var backend *httptest.Server
+	backend = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		location := map[string]string{
+			"/base/absolute":  backend.URL + "/base/menu?size=large#top",
+			"/base/no-scheme": "//" + backend.Listener.Addr().String() + "/base",
+			"/base/path":      "/base/order/7",
+			"/base/relative":  "order/7",
+			"/base/outside":   "/login",
+			"/base/other":     "https://example.com/base/x",
+		}[r.URL.Path]
+		w.Header().Set("Location", location)
+		if r.URL.Path == "/base/absolute" {
+			w.Header().Set("Content-Location", backend.URL+"/base/menu")
+		}
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer backend.Close()
+	api := &db.API{Name: "Moved", Version: "v1", Context: "/moved", ProductionURL: backend.URL + "/base/",
+		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tests := []struct{ path, location, contentLocation string }{
+		{"absolute", "/moved/v1/menu?size=large#top", "/moved/v1/menu"},
+		{"no-scheme", "/moved/v1", ""},
+		{"path", "/moved/v1/order/7", ""},
+		{"relative", "order/7", ""},
+		{"outside", "/login", ""},
+		{"other", "https://example.com/base/x", ""},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", e.api.URL+"/moved/v1/"+tt.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || got != tt.location {
+			t.Errorf("%s: %d Location %q, want %q", tt.path, resp.StatusCode, got, tt.location)
+		}
+		if got := resp.Header.Get("Content-Location"); got != tt.contentLocation {
+			t.Errorf("%s: Content-Location %q, want %q", tt.path, got, tt.contentLocation)
+		}
+	}
+}
