@@ -143,14 +143,14 @@ func (g *Gateway) current(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{version: v, routes: routes{}}
+	s := &snapshot{version: v}
 	for i := range apis {
 		rt, err := newRoute(&apis[i])
 		if err != nil {
 			slog.ErrorContext(ctx, "gateway: API not served", "err", err)
 			continue
 		}
-		s.routes[rt.prefix] = rt
+		s.routes.add(rt)
 	}
 	g.state.Store(s)
 	return s, nil

@@ -308,12 +308,27 @@ func (rt *route) allowed(path string) string {
 }
 
 // routes maps context/version prefixes to their APIs.
-type routes map[string]*route
+type routes struct {
+	byPrefix map[string]*route
+	// longest is the length of the longest prefix: no longer part of a
+	// path is looked up, so a path of many segments costs no more than
+	// the API contexts do (each lookup hashes the prefix tried).
+	longest int
+}
+
+// add serves an API at its prefix.
+func (rs *routes) add(rt *route) {
+	if rs.byPrefix == nil {
+		rs.byPrefix = map[string]*route{}
+	}
+	rs.byPrefix[rt.prefix] = rt
+	rs.longest = max(rs.longest, len(rt.prefix))
+}
 
 // find returns the API whose context/version prefixes path, and the rest of
 // the path. Only whole segments match.
-func (rs routes) find(path string) (*route, string) {
-	for i := 1; i < len(path); i++ {
+func (rs *routes) find(path string) (*route, string) {
+	for i := 1; i < len(path) && i < rs.longest; i++ {
 		if path[i] != '/' {
 			continue
 		}
@@ -323,7 +338,10 @@ func (rs routes) find(path string) (*route, string) {
 		} else {
 			end += i + 1
 		}
-		if rt, ok := rs[path[:end]]; ok {
+		if end > rs.longest {
+			break
+		}
+		if rt, ok := rs.byPrefix[path[:end]]; ok {
 			return rt, path[end:]
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzTemplateMatch: matching a request path against a resource's URL
@@ -54,9 +55,9 @@ func FuzzRoutesFind(f *testing.F) {
 		"//pizzashack/1.0.0", "/a/b/1/x/../y", "/pizzashack/1.0.0/../../token", "/\xff/1"} {
 		f.Add(p)
 	}
-	rs := routes{}
+	var rs routes
 	for _, prefix := range []string{"/pizzashack/1.0.0", "/a/b/1", "/a/1"} {
-		rs[prefix] = &route{prefix: prefix}
+		rs.add(&route{prefix: prefix})
 	}
 	f.Fuzz(func(t *testing.T, path string) {
 		rt, rest := rs.find(path)
@@ -73,4 +74,28 @@ func FuzzRoutesFind(f *testing.F) {
 			t.Fatalf("hasDotSegment(%q) = %v", rest, hasDotSegment(rest))
 		}
 	})
+}
+
+// TestRoutesFindLongPath: a path of many segments is not looked up
+// segment by segment past the longest API prefix. Each lookup hashes
+// the whole prefix tried, so an unauthenticated 1 MB path of "/a" used to
+// cost seconds of CPU once more than eight APIs were published.
+func TestRoutesFindLongPath(t *testing.T) {
+	var rs routes
+	for i := range 20 {
+		rs.add(&route{prefix: "/api" + strings.Repeat("x", i) + "/v1"})
+	}
+	path := "/apixxx/v1/menu" + strings.Repeat("/a", 500_000)
+	start := time.Now()
+	for range 10 {
+		if rt, rest := rs.find(path); rt == nil || rt.prefix != "/apixxx/v1" || !strings.HasPrefix(rest, "/menu/a/") {
+			t.Fatalf("found %v", rt)
+		}
+		if rt, _ := rs.find("/nothing" + strings.Repeat("/a", 500_000)); rt != nil {
+			t.Fatalf("found %s", rt.prefix)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("20 lookups of 1 MB paths took %v", d)
+	}
 }
