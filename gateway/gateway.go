@@ -37,7 +37,8 @@ type Config struct {
 	// ConnectTimeout bounds connecting to a backend (default 5s).
 	ConnectTimeout time.Duration
 	// BackendTimeout bounds waiting for a backend's response headers
-	// (default 60s); past it the caller gets 504.
+	// (default 60s; past it the caller gets 504), and each pause in the
+	// body that follows (past it the answer is cut off).
 	BackendTimeout time.Duration
 	// UsageInterval and UsageBatch say how often, or after how many calls,
 	// usage is written (default 1s, 5000).
@@ -237,21 +238,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := db.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	bc := &backendCall{}
 	finished := false
 	defer func() {
 		// ReverseProxy panics with http.ErrAbortHandler when the answer
 		// breaks off after its header was sent: the caller went away, or
 		// the backend did. The call is recorded all the same, as failed.
 		call.Status, call.Latency = rec.status, time.Since(start)
-		if !finished {
+		switch {
+		case finished:
+		case bc.stalled.Load():
+			call.Status = http.StatusGatewayTimeout
+		case ctx.Err() != nil:
+			call.Status = statusClientClosed
+		default:
 			call.Status = http.StatusBadGateway
-			if ctx.Err() != nil {
-				call.Status = statusClientClosed
-			}
 		}
 		g.usage.record(call)
 	}()
-	g.serveAuthorized(rec, r, s, rt, res, info, rest)
+	g.serveAuthorized(rec, r, s, rt, res, info, rest, bc)
 	finished = true
 }
 
@@ -261,7 +266,7 @@ const statusClientClosed = 499
 
 // serveAuthorized goes on once the token is valid: subscription, scope, tier,
 // endpoint, then the backend.
-func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, res *resource, info *oauth.TokenInfo, rest string) {
+func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, res *resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
 	ctx := r.Context()
 	sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
 	switch {
@@ -286,7 +291,10 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		noEndpoint(strings.ToLower(string(info.KeyType))).write(w)
 		return
 	}
-	out := r.WithContext(context.WithValue(ctx, mountKey{}, mount{endpoint: endpoint, prefix: rt.prefix}))
+	bc.endpoint, bc.prefix = endpoint, rt.prefix
+	ctx, bc.cancel = context.WithCancel(ctx)
+	defer bc.cancel()
+	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
 	out.URL = backendURL(endpoint, r.URL, len(r.URL.Path)-len(rest))
 	g.proxy.ServeHTTP(w, out)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,7 +43,7 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 			dropOwnCookies(pr.Out)
 			pr.SetXForwarded()
 		},
-		ModifyResponse: rewriteLocations,
+		ModifyResponse: modifyResponse(cfg.BackendTimeout),
 		Transport:      transport,
 		// No periodic flush: ReverseProxy already streams responses of
 		// unknown length and event streams chunk by chunk; a response of
@@ -109,39 +111,86 @@ func backendError(w http.ResponseWriter, r *http.Request, err error) {
 		Description: "the API's backend could not be reached"}).write(w)
 }
 
-// mount is where a backend endpoint appears on the gateway: the API's
-// context and version.
-type mount struct {
+// backendCall is a call on its way to a backend: where the backend's
+// endpoint appears on the gateway (the API's context and version), and how
+// to abort the call when the backend stalls.
+type backendCall struct {
 	endpoint *url.URL
 	prefix   string
+	cancel   context.CancelFunc
+	stalled  atomic.Bool // the backend paused its answer past the timeout
 }
 
-type mountKey struct{}
+type backendCallKey struct{}
+
+// modifyResponse adjusts a backend's answer on its way to the caller.
+func modifyResponse(idle time.Duration) func(*http.Response) error {
+	return func(res *http.Response) error {
+		bc, ok := res.Request.Context().Value(backendCallKey{}).(*backendCall)
+		if !ok {
+			return nil
+		}
+		bc.rewriteLocations(res)
+		if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil && res.Body != http.NoBody {
+			res.Body = bc.watch(res.Body, idle)
+		}
+		return nil
+	}
+}
 
 // rewriteLocations points the Location and Content-Location of a backend's
 // answer (a redirect, a 201's new resource) at the gateway: a backend
 // writes its own, internal address, which callers cannot reach and must not
 // learn.
-func rewriteLocations(res *http.Response) error {
-	m, ok := res.Request.Context().Value(mountKey{}).(mount)
-	if !ok {
-		return nil
-	}
+func (bc *backendCall) rewriteLocations(res *http.Response) {
 	for _, h := range []string{"Location", "Content-Location"} {
 		if v := res.Header.Get(h); v != "" {
-			if public, ok := m.public(v); ok {
+			if public, ok := bc.public(v); ok {
 				res.Header.Set(h, public)
 			}
 		}
 	}
-	return nil
+}
+
+// watch aborts the call when one read of the backend's body waits longer
+// than idle: ResponseHeaderTimeout bounds the wait for the header only, and
+// a backend that stalls after it would hold the caller forever. Only the
+// reads count, not the writes to a slow caller.
+func (bc *backendCall) watch(body io.ReadCloser, idle time.Duration) io.ReadCloser {
+	t := time.AfterFunc(idle, func() {
+		bc.stalled.Store(true)
+		bc.cancel()
+	})
+	t.Stop()
+	return &idleBody{ReadCloser: body, timer: t, idle: idle}
+}
+
+// idleBody is a backend's body whose reads are timed.
+type idleBody struct {
+	io.ReadCloser
+	timer *time.Timer
+	idle  time.Duration
+}
+
+// Read reads from the backend, aborting the call if it takes too long.
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.idle)
+	n, err := b.ReadCloser.Read(p)
+	b.timer.Stop()
+	return n, err
+}
+
+// Close stops the timer and closes the body.
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.ReadCloser.Close()
 }
 
 // public maps a URL of the backend under its endpoint, absolute or an
 // absolute path, to the gateway's path for it (a reference without scheme
 // and host, RFC 9110 §10.2.2). Other URLs stay as they are: relative paths
 // resolve right at the gateway too.
-func (m mount) public(ref string) (string, bool) {
+func (bc *backendCall) public(ref string) (string, bool) {
 	u, err := url.Parse(ref)
 	if err != nil || u.Opaque != "" || u.User != nil {
 		return "", false
@@ -149,20 +198,20 @@ func (m mount) public(ref string) (string, bool) {
 	switch {
 	case u.Host != "":
 		if u.Scheme == "" {
-			u.Scheme = m.endpoint.Scheme
+			u.Scheme = bc.endpoint.Scheme
 		}
-		if !strings.EqualFold(u.Scheme, m.endpoint.Scheme) || !sameHost(u, m.endpoint) {
+		if !strings.EqualFold(u.Scheme, bc.endpoint.Scheme) || !sameHost(u, bc.endpoint) {
 			return "", false
 		}
 	case u.Scheme != "" || !strings.HasPrefix(u.Path, "/"):
 		return "", false
 	}
-	base := strings.TrimSuffix(m.endpoint.EscapedPath(), "/")
+	base := strings.TrimSuffix(bc.endpoint.EscapedPath(), "/")
 	path := u.EscapedPath()
 	if path != base && !strings.HasPrefix(path, base+"/") {
 		return "", false
 	}
-	out := m.prefix + path[len(base):]
+	out := bc.prefix + path[len(base):]
 	if u.ForceQuery || u.RawQuery != "" {
 		out += "?" + u.RawQuery
 	}

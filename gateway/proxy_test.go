@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -381,5 +382,65 @@ func TestBackendLocations(t *testing.T) {
 		if got := resp.Header.Get("Content-Location"); got != tt.contentLocation {
 			t.Errorf("%s: Content-Location %q, want %q", tt.path, got, tt.contentLocation)
 		}
+	}
+}
+
+// TestBackendStallsMidBody: --backend-timeout bounds each pause of a
+// backend's answer, not only the wait for its header: a stream that keeps
+// sending goes on past it, one that stops is cut off (and recorded as 504)
+// rather than holding the caller forever.
+func TestBackendStallsMidBody(t *testing.T) {
+	e := newEnv(t, gateway.Config{BackendTimeout: 200 * time.Millisecond})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 8 {
+			_, _ = fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			pause := 50 * time.Millisecond
+			if r.URL.Path == "/stall" && i == 1 {
+				pause = 5 * time.Second
+			}
+			select {
+			case <-time.After(pause):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	defer backend.Close()
+	api := &db.API{Name: "Events", Version: "v1", Context: "/events", ProductionURL: backend.URL,
+		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	get := func(path string) (string, error, time.Duration) {
+		start := time.Now()
+		req, _ := http.NewRequest("GET", e.api.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return string(body), err, time.Since(start)
+	}
+	if body, err, took := get("/events/v1/steady"); err != nil || strings.Count(body, "data:") != 8 {
+		t.Errorf("a steady stream of %v: %q %v, want 8 events", took, body, err)
+	}
+	body, err, took := get("/events/v1/stall")
+	if err == nil || strings.Count(body, "data:") != 2 || took > 2*time.Second {
+		t.Errorf("a stalled stream: %q, err %v after %v; want 2 events, then an error at once", body, err, took)
+	}
+	e.api.Close()
+	e.gw.Close()
+	got, err := e.db.UsageOf(e.ctx, e.alice.appID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !(got[0].Status == 504 && got[1].Status == 200 || got[0].Status == 200 && got[1].Status == 504) {
+		t.Errorf("recorded %+v, want a 200 and a 504", got)
 	}
 }

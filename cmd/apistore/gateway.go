@@ -31,7 +31,7 @@ func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	fs.IntVar(&g.silver, "tier-silver", gateway.DefaultLimits["Silver"], "requests per minute of a Silver subscription (0: unlimited)")
 	fs.IntVar(&g.bronze, "tier-bronze", gateway.DefaultLimits["Bronze"], "requests per minute of a Bronze subscription (0: unlimited)")
 	fs.DurationVar(&g.connectTimeout, "backend-connect-timeout", 5*time.Second, "how long the gateway tries to connect to a backend")
-	fs.DurationVar(&g.backendTimeout, "backend-timeout", 60*time.Second, "how long the gateway waits for a backend's response headers (then 504)")
+	fs.DurationVar(&g.backendTimeout, "backend-timeout", 60*time.Second, "how long the gateway waits for a backend's response headers (then 504), or for more of its body (then the answer is cut off)")
 	fs.DurationVar(&g.usageRetention, "usage-retention", 90*24*time.Hour, "how long the gateway's usage records are kept")
 	return g
 }
