@@ -102,8 +102,8 @@ func TestRefusals(t *testing.T) {
 	if r := e.call("POST", "/pizzashack/1.0.0/order", read, nil); !strings.Contains(r.challenge, `scope="update"`) {
 		t.Errorf("insufficient_scope challenge %q does not name the scope", r.challenge)
 	}
-	if r := e.call("DELETE", "/pizzashack/1.0.0/order/7", read, nil); r.header.Get("Allow") != "GET" {
-		t.Errorf("405 with Allow %q, want GET", r.header.Get("Allow"))
+	if r := e.call("DELETE", "/pizzashack/1.0.0/order/7", read, nil); r.header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("405 with Allow %q, want GET, HEAD", r.header.Get("Allow"))
 	}
 
 	// An expired token is refused, cached or not.
@@ -442,5 +442,25 @@ func TestBackendStallsMidBody(t *testing.T) {
 	}
 	if len(got) != 2 || !(got[0].Status == 504 && got[1].Status == 200 || got[0].Status == 200 && got[1].Status == 504) {
 		t.Errorf("recorded %+v, want a 200 and a 504", got)
+	}
+}
+
+// TestHeadOfGetResource: HEAD is served wherever GET is (RFC 9110 §9.1),
+// as the GET resource, scope included.
+func TestHeadOfGetResource(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	read := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	none := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	if r := e.call("HEAD", "/pizzashack/1.0.0/menu", none, nil); r.status != 200 || r.header.Get("X-Backend") != "production" {
+		t.Errorf("HEAD /menu: %d %v, want the backend's 200", r.status, r.header)
+	}
+	if r := e.call("HEAD", "/pizzashack/1.0.0/order/7", read, nil); r.status != 200 {
+		t.Errorf("HEAD /order/7 with scope read: %d, want 200", r.status)
+	}
+	if r := e.call("HEAD", "/pizzashack/1.0.0/order/7", none, nil); r.status != 403 {
+		t.Errorf("HEAD /order/7 without scope read: %d, want 403 as for GET", r.status)
+	}
+	if r := e.call("HEAD", "/pizzashack/1.0.0/order", read, nil); r.status != 405 || r.header.Get("Allow") != "POST" {
+		t.Errorf("HEAD /order (POST only): %d Allow %q, want 405 POST", r.status, r.header.Get("Allow"))
 	}
 }

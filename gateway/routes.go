@@ -278,8 +278,18 @@ func newRoute(a *db.API) (*route, error) {
 
 // resource finds the most specific resource for a method and path. With no
 // resource for the method, pathKnown says whether another method's resource
-// fits the path (405 rather than 404).
+// fits the path (405 rather than 404). HEAD, unless a resource has it, is
+// served as the GET resource is (RFC 9110 §9.3.2: the same answer without
+// its content), with its scope.
 func (rt *route) resource(method, path string) (best *resource, pathKnown bool) {
+	best, pathKnown = rt.bestResource(method, path)
+	if best == nil && method == "HEAD" {
+		best, _ = rt.bestResource("GET", path)
+	}
+	return best, pathKnown
+}
+
+func (rt *route) bestResource(method, path string) (best *resource, pathKnown bool) {
 	bestScore := -1
 	for i := range rt.resources {
 		r := &rt.resources[i]
@@ -303,6 +313,9 @@ func (rt *route) allowed(path string) string {
 		if _, ok := r.tpl.match(path); ok && !slices.Contains(methods, r.Method) {
 			methods = append(methods, r.Method)
 		}
+	}
+	if slices.Contains(methods, "GET") && !slices.Contains(methods, "HEAD") {
+		methods = append(methods, "HEAD")
 	}
 	return strings.Join(methods, ", ")
 }
