@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -107,8 +108,15 @@ func backendError(w http.ResponseWriter, r *http.Request, err error) {
 			Description: "the API's backend did not answer in time"}).write(w)
 		return
 	}
+	description := "the API's backend could not be reached"
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		// Said apart: the backend is up, and the fix is the gateway's
+		// trust (SSL_CERT_FILE), not the backend's availability.
+		description = "the API's backend has a TLS certificate the gateway does not trust"
+	}
 	(&Refusal{Status: http.StatusBadGateway, Code: CodeBackendUnreachable, Message: "Bad gateway",
-		Description: "the API's backend could not be reached"}).write(w)
+		Description: description}).write(w)
 }
 
 // backendCall is a call on its way to a backend: where the backend's

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -462,5 +463,25 @@ func TestHeadOfGetResource(t *testing.T) {
 	}
 	if r := e.call("HEAD", "/pizzashack/1.0.0/order", read, nil); r.status != 405 || r.header.Get("Allow") != "POST" {
 		t.Errorf("HEAD /order (POST only): %d Allow %q, want 405 POST", r.status, r.header.Get("Allow"))
+	}
+}
+
+// TestUntrustedBackendCertificate: a backend whose certificate the gateway
+// does not trust gets a 502 that says so, without the backend's address.
+func TestUntrustedBackendCertificate(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	backend := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	backend.Config.ErrorLog = log.New(io.Discard, "", 0) // the rejected handshake
+	defer backend.Close()
+	api := &db.API{Name: "Private", Version: "v1", Context: "/private", ProductionURL: backend.URL,
+		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	r := e.call("GET", "/private/v1/x", e.token(e.alice.prodKey, e.alice.prodSecret, ""), nil)
+	description, _ := r.fault["description"].(string)
+	if r.status != 502 || r.code() != 101503 || !strings.Contains(description, "certificate") || strings.Contains(description, "127.0.0.1") {
+		t.Errorf("self-signed backend: %d %v", r.status, r.body)
 	}
 }
