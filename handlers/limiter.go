@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,9 +31,16 @@ const (
 // a limit measured in minutes.
 type loginLimiter struct {
 	mu       sync.Mutex
-	released sync.Cond // signalled when a reserved attempt ends
+	released sync.Cond // signalled when a reserved attempt ends or the queue moves
 	failures map[string]failureCount
+	// queue holds the attempts waiting for room, oldest first. An attempt
+	// goes ahead only when no older one waits under any of its keys, so a
+	// newcomer cannot overtake those waiting and each is served in turn.
+	queue []*queuedAttempt
 }
+
+// queuedAttempt is an attempt waiting in reserve.
+type queuedAttempt struct{ keys []string }
 
 type failureCount struct {
 	n       int
@@ -94,11 +102,18 @@ func (l *loginLimiter) wait(now time.Time, keys ...string) time.Duration {
 func (l *loginLimiter) reserve(now time.Time, keys ...string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var me *queuedAttempt
+	defer func() { // runs before the unlock
+		if me != nil {
+			l.queue = slices.DeleteFunc(l.queue, func(q *queuedAttempt) bool { return q == me })
+			l.released.Broadcast() // the next in line may go
+		}
+	}()
 	for {
 		if wait := l.lockedFor(now, keys); wait > 0 {
 			return wait
 		}
-		if l.haveRoom(now, keys) {
+		if !l.queuedBefore(me, keys) && l.haveRoom(now, keys) {
 			for _, k := range keys {
 				f := l.failures[k]
 				f.pending++
@@ -106,8 +121,28 @@ func (l *loginLimiter) reserve(now time.Time, keys ...string) time.Duration {
 			}
 			return 0
 		}
+		if me == nil {
+			me = &queuedAttempt{keys: keys}
+			l.queue = append(l.queue, me)
+		}
 		l.released.Wait()
 	}
+}
+
+// queuedBefore reports whether an attempt queued before me (before anyone
+// when me is nil, a newcomer) waits under one of keys.
+func (l *loginLimiter) queuedBefore(me *queuedAttempt, keys []string) bool {
+	for _, q := range l.queue {
+		if q == me {
+			return false
+		}
+		for _, k := range q.keys {
+			if slices.Contains(keys, k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // haveRoom reports whether one more attempt could fail under every key

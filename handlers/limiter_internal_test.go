@@ -61,3 +61,41 @@ func TestAddressBlocks(t *testing.T) {
 		t.Error("IPv4 addresses were counted together")
 	}
 }
+
+// TestReservationsInTurn: attempts waiting for room under a username are
+// served in the order they came, so that none waits behind newcomers for
+// ever.
+func TestReservationsInTurn(t *testing.T) {
+	for range 20 {
+		l := newLoginLimiter()
+		now := time.Now()
+		user, addr := limiterKeys("alice", "192.0.2.1")
+		for range userFailureLimit {
+			if wait := l.reserve(now, user, addr); wait != 0 {
+				t.Fatalf("reservation refused: %v", wait)
+			}
+		}
+		done := make(chan string, 2)
+		queued := func(n int) {
+			for {
+				l.mu.Lock()
+				got := len(l.queue)
+				l.mu.Unlock()
+				if got == n {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		go func() { l.reserve(now, user, addr); done <- "first" }()
+		queued(1)
+		go func() { l.reserve(now, user, addr); done <- "second" }()
+		queued(2)
+		l.release(user, addr)
+		if got := <-done; got != "first" {
+			t.Fatalf("the %s attempt to wait went ahead", got)
+		}
+		l.release(user, addr)
+		<-done
+	}
+}
