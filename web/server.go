@@ -174,7 +174,10 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	// HTTP/2 is offered on the HTTPS listeners (net/http serves it once the
+	// handshake picks it), HTTP/1.1 to clients that do not speak it.
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"}}
 	specs := []struct {
 		name, scheme, path string
 		port               int

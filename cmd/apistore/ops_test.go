@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"html"
@@ -63,16 +64,20 @@ func active(t *testing.T, s *server, id, secret, token string) bool {
 }
 
 // TestProbesAndHSTSOnEveryListener: /healthz and /readyz answer on the
-// three ports; the two HTTPS ports send HSTS, the HTTP port does not.
+// three ports; the two HTTPS ports send HSTS and speak HTTP/2, the HTTP port
+// does neither.
 func TestProbesAndHSTSOnEveryListener(t *testing.T) {
 	s := startServer(t, t.TempDir(), nil, anyPorts...)
-	c := storeClient()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
 	for name, base := range s.urls {
 		base = strings.TrimSuffix(base, "/store")
 		for _, path := range []string{"/healthz", "/readyz", "/token"} {
 			resp, err := c.Get(base + path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1, false: 2}[name == "http"]; resp.ProtoMajor != want {
+				t.Errorf("%s %s: answered in %s, want HTTP/%d", name, path, resp.Proto, want)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
