@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -483,5 +484,66 @@ func TestUntrustedBackendCertificate(t *testing.T) {
 	description, _ := r.fault["description"].(string)
 	if r.status != 502 || r.code() != 101503 || !strings.Contains(description, "certificate") || strings.Contains(description, "127.0.0.1") {
 		t.Errorf("self-signed backend: %d %v", r.status, r.body)
+	}
+}
+
+// TestUpgrade: a protocol upgrade (a websocket, say) goes through the
+// gateway both ways, without the caller's credentials, and is recorded as
+// the 101 it was.
+func TestUpgrade(t *testing.T) {
+	e := newEnv(t, gateway.Config{UsageBatch: 1})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" || r.Header.Get("Authorization") != "" {
+			http.Error(w, "bad upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString(line)
+		rw.Flush()
+	}))
+	defer backend.Close()
+	api := &db.API{Name: "Echo", Version: "v1", Context: "/echo", ProductionURL: backend.URL,
+		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	token := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.api.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "GET /echo/v1/chat HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\nAuthorization: Bearer %s\r\n\r\n", token)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answered %v, %v", resp, err)
+	}
+	fmt.Fprint(conn, "ping\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "ping\n" {
+		t.Fatalf("through the upgraded connection: %q, %v", line, err)
+	}
+	conn.Close()
+
+	// The server does not wait for a hijacked connection's handler: wait
+	// for the call's record, written at once (UsageBatch 1).
+	var got []db.Usage
+	for deadline := time.Now().Add(5 * time.Second); len(got) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got, err = e.db.UsageOf(e.ctx, e.alice.appID, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || got[0].Status != http.StatusSwitchingProtocols {
+		t.Fatalf("recorded %+v; want one call with 101", got)
 	}
 }
