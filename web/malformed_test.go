@@ -191,7 +191,7 @@ func TestMalformedGatewayCalls(t *testing.T) {
 		{"unknown API", "GET", "/" + url.PathEscape(hostile) + "/1.0.0/menu", "Bearer " + unsubscribed, 404},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			before := fixture.Digest(t, d, "usage")
+			before := fixture.Digest(t, d, "api_usage")
 			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -208,7 +208,7 @@ func TestMalformedGatewayCalls(t *testing.T) {
 			if resp.StatusCode != tt.status || !strings.Contains(string(raw), `"fault"`) && !strings.HasPrefix(string(raw), `{"error"`) {
 				t.Errorf("%d %s, want %d with a JSON error", resp.StatusCode, raw, tt.status)
 			}
-			if fixture.Digest(t, d, "usage") != before {
+			if fixture.Digest(t, d, "api_usage") != before {
 				t.Error("a refused call changed the database")
 			}
 		})

@@ -205,8 +205,9 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 		if sp.scheme == "https" {
 			srv.Handler = hsts(sp.handler)
-			srv.TLSConfig = tlsConfig
-			ln = tls.NewListener(ln, tlsConfig)
+			// Each server its own copy: net/http adjusts it for HTTP/2.
+			srv.TLSConfig = tlsConfig.Clone()
+			ln = tls.NewListener(ln, srv.TLSConfig)
 		}
 		actual := ln.Addr().(*net.TCPAddr).Port
 		if sp.name == "store" {
