@@ -12,23 +12,44 @@ import (
 // CreateToken stores a new token, in the writer's next group commit.
 func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 	return d.write(ctx, func(tx *sql.Tx) error {
-		if _, err := d.txExec(tx, insertToken, tokenArgs(t)...); err != nil {
-			return fmt.Errorf("create token: %w", err)
-		}
-		return nil
+		return storeToken(d, tx, "create token", t)
 	})
 }
 
+// insertToken stores a token unless ?11, the secret hash its request was
+// authenticated against, is given and no longer the key's: the secret was
+// regenerated (ReplaceSecret) after the request read it, and the token must
+// not outlive the revocation that went with it.
 const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
-	issued_at, expires_at, refresh_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	issued_at, expires_at, refresh_expires_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+	WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = ?4 AND secret_hash = ?11)`
+
+// storeToken runs insertToken in tx: oauth.ErrSecretReplaced when the
+// key's secret changed.
+func storeToken(d *DB, tx *sql.Tx, what string, t *oauth.Token) error {
+	res, err := d.txExec(tx, insertToken, tokenArgs(t)...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s: %w", what, oauth.ErrSecretReplaced)
+	}
+	return nil
+}
 
 func tokenArgs(t *oauth.Token) []any {
 	var refresh []byte
 	if t.HasRefresh() {
 		refresh = t.RefreshHash[:]
 	}
+	var secret []byte
+	if !t.SecretHash.IsZero() {
+		secret = t.SecretHash[:]
+	}
 	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt)}
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret}
 }
 
 const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
@@ -113,10 +134,7 @@ func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errSpent
 		}
-		if _, err := d.txExec(tx, insertToken, tokenArgs(t)...); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
+		return storeToken(d, tx, what, t)
 	})
 }
 
@@ -162,8 +180,8 @@ func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error
 func (d *DB) CreateTokens(ctx context.Context, tokens []*oauth.Token) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		for _, t := range tokens {
-			if _, err := d.txExec(tx, insertToken, tokenArgs(t)...); err != nil {
-				return fmt.Errorf("create tokens: %w", err)
+			if err := storeToken(d, tx, "create tokens", t); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -134,6 +134,9 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 		}
 		return nil, s.codeReused(ctx, code.FamilyID)
 	}
+	if errors.Is(err, ErrSecretReplaced) {
+		return nil, errSecretReplaced()
+	}
 	if err != nil {
 		return nil, internal(ctx, "redeem authorization code", err)
 	}

@@ -172,6 +172,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	if errors.Is(err, ErrRefreshUsed) {
 		return nil, s.refreshReused(ctx, old.FamilyID)
 	}
+	if errors.Is(err, ErrSecretReplaced) {
+		return nil, errSecretReplaced()
+	}
 	if err != nil {
 		return nil, internal(ctx, "rotate refresh token", err)
 	}
@@ -181,6 +184,17 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 // ErrRefreshUsed is returned by TokenStore.RotateRefresh when the refresh
 // token was used or revoked in the meantime.
 var ErrRefreshUsed = errors.New("refresh token already used")
+
+// ErrSecretReplaced is returned by the stores when a token was to be issued
+// to a request authenticated with a consumer secret that has been
+// regenerated since: a regenerated secret ends everything obtained with the
+// old one, in flight included.
+var ErrSecretReplaced = errors.New("the consumer secret was regenerated")
+
+// errSecretReplaced is the answer to ErrSecretReplaced.
+func errSecretReplaced() *Error {
+	return ErrInvalidClient("the consumer secret has been regenerated")
+}
 
 func (s *Server) refreshReused(ctx context.Context, family Hash) *Error {
 	if err := s.store.RevokeFamily(ctx, family); err != nil {
@@ -245,7 +259,9 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 // allows the refresh grant and the grant is not client_credentials.
 func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
 	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant))
-	if err := s.store.CreateToken(ctx, t); err != nil {
+	if err := s.store.CreateToken(ctx, t); errors.Is(err, ErrSecretReplaced) {
+		return nil, errSecretReplaced()
+	} else if err != nil {
 		return nil, internal(ctx, "store token", err)
 	}
 	return resp, nil
@@ -275,6 +291,7 @@ func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string
 		GrantType:  grant,
 		IssuedAt:   now,
 		ExpiresAt:  expiry(now, lifetime),
+		SecretHash: c.SecretHash,
 	}
 	if t.FamilyID.IsZero() {
 		t.FamilyID = t.AccessHash

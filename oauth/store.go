@@ -110,6 +110,10 @@ type Token struct {
 	RefreshExpiresAt time.Time // zero: never expires
 	Revoked          bool
 	RefreshUsed      bool
+	// SecretHash is the key's secret hash as the issuing request saw it;
+	// when set, the store refuses the token with ErrSecretReplaced if the
+	// key's secret has been regenerated since. Not stored.
+	SecretHash Hash
 }
 
 // HasRefresh reports whether a refresh token was issued with the token.
@@ -146,6 +150,7 @@ type ScopeStore interface {
 // TokenStore keeps access and refresh tokens.
 type TokenStore interface {
 	// CreateToken stores a new token; it returns only once the row is committed.
+	// It returns ErrSecretReplaced when t.SecretHash is no longer the key's.
 	CreateToken(ctx context.Context, t *Token) error
 	// AccessToken returns the token whose access token hashes to h, or ErrNotFound.
 	AccessToken(ctx context.Context, h Hash) (*TokenInfo, error)
@@ -186,7 +191,8 @@ type CodeStore interface {
 	// CodeByHash returns the code hashing to h, or ErrNotFound.
 	CodeByHash(ctx context.Context, h Hash) (*Code, error)
 	// RedeemCode marks the code used, records t's family on it and stores t,
-	// atomically. It returns ErrCodeUsed when the code was already used.
+	// atomically. It returns ErrCodeUsed when the code was already used, and
+	// ErrSecretReplaced (leaving the code unused) as CreateToken does.
 	RedeemCode(ctx context.Context, h Hash, t *Token) error
 }
 
