@@ -4,6 +4,7 @@
 // applications page.
 const http = require('node:http');
 const { test: serverTest, expect } = require('./server');
+const { expectFits } = require('./layout');
 
 // startCallback serves http://localhost:PORT/cb, answering with the query it
 // was called with, as a client application's redirect endpoint would.
@@ -57,6 +58,7 @@ test('log in, approve, deny, remember, and revoke access', async ({ server, page
   await expect(page.getByRole('heading', { name: 'Authorize PizzaClient' })).toBeVisible();
   await expect(page.getByTestId('app-owner')).toHaveText('alice');
   await expect(page.getByText('Read orders')).toBeVisible();
+  await expectFits(page);
 
   // Approve: the callback gets a code and the state.
   await page.getByRole('button', { name: 'Approve' }).click();

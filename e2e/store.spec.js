@@ -3,6 +3,7 @@
 // Regenerate secret, log out and back in.
 const path = require('node:path');
 const { test, expect } = require('./server');
+const { expectFits } = require('./layout');
 
 const USER = 'alice';
 const PASSWORD = 'alice-password-1';
@@ -37,6 +38,7 @@ test('the store journey: sign up, application, subscription, keys at /token', as
   await expect(page.getByRole('heading', { name: 'PizzaShackAPI' })).toBeVisible();
   await expect(page.getByText('/pizzashack').first()).toBeVisible();
   await expect(page.getByText('/order/{orderId}').first()).toBeVisible();
+  await expectFits(page);
   await page.getByRole('link', { name: 'Sign up' }).click();
   await page.getByLabel('Username').fill(USER);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
@@ -103,6 +105,7 @@ test('the store journey: sign up, application, subscription, keys at /token', as
   const sandbox = page.getByTestId('sandbox-panel');
   await sandbox.getByRole('button', { name: 'Generate' }).click();
   await expect(sandbox.getByText('shown once')).toBeVisible();
+  await expectFits(page); // both panels with their keys, on a phone
   await page.screenshot({
     path: process.env.UPDATE_SCREENSHOTS
       ? path.resolve(__dirname, '..', 'docs', 'store-subscriptions.png')
