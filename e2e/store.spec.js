@@ -188,4 +188,17 @@ test('sign-up and application forms show their errors next to the fields', async
   await page.getByRole('button', { name: 'Add application' }).click();
   await expect(page.getByText('An http callback URL must be on localhost')).toBeVisible();
   await expect(page.getByLabel('Callback URL')).toHaveValue('http://example.com/cb');
+
+  // A long name and callback URL wrap: the row's buttons stay in reach, on a desktop and a phone.
+  await page.getByLabel('Callback URL').fill(`https://example.com/${'callback/'.repeat(12)}`);
+  await page.getByRole('button', { name: 'Add application' }).click();
+  await expect(page.getByRole('status')).toContainText('added');
+  await expect(page.getByRole('link', { name: 'Delete' })).toBeInViewport();
+  await expectFits(page, { width: 1280, height: 720 });
+  await expectFits(page);
+  await page.getByRole('link', { name: 'Keys' }).click();
+  await expectFits(page);
+  await page.goto(`${server.store}/applications`);
+  await page.getByRole('link', { name: 'Delete' }).click();
+  await expectFits(page);
 });
