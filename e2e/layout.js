@@ -1,5 +1,6 @@
 // Layout checks the specs share: a page must fit a phone's width without
-// scrolling sideways, as people use the store and the consent page on phones.
+// scrolling sideways, as people use the store and the consent page on phones,
+// and text must be readable against its background.
 const { expect } = require('./server');
 
 const PHONE = { width: 375, height: 740 };
@@ -25,4 +26,27 @@ async function expectFits(page, viewport = PHONE) {
   }
 }
 
-module.exports = { expectFits, PHONE };
+// contrast is the WCAG 2 contrast ratio of an element's text colour against
+// its background (the first opaque one of it and its ancestors); AA asks for
+// 4.5 for normal text.
+function contrast(locator) {
+  return locator.evaluate((el) => {
+    const rgb = (css) => css.match(/[\d.]+/g).map(Number);
+    const luminance = (css) => {
+      const [r, g, b] = rgb(css).slice(0, 3).map((v) => {
+        const c = v / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    let bg = 'rgb(255, 255, 255)';
+    for (let node = el; node; node = node.parentElement) {
+      const css = getComputedStyle(node).backgroundColor;
+      if ((rgb(css)[3] ?? 1) === 1) { bg = css; break; }
+    }
+    const [a, b] = [luminance(getComputedStyle(el).color), luminance(bg)];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
+}
+
+module.exports = { expectFits, contrast, PHONE };

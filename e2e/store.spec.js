@@ -3,7 +3,7 @@
 // Regenerate secret, log out and back in.
 const path = require('node:path');
 const { test, expect } = require('./server');
-const { expectFits } = require('./layout');
+const { expectFits, contrast } = require('./layout');
 
 const USER = 'alice';
 const PASSWORD = 'alice-password-1';
@@ -59,6 +59,7 @@ test('the store journey: sign up, application, subscription, keys at /token', as
     await page.getByRole('button', { name: 'Add application' }).click();
     await expect(page.getByRole('status')).toContainText(`Application ${name} added.`);
   }
+  expect(await contrast(page.getByRole('status'))).toBeGreaterThanOrEqual(4.5); // WCAG AA
   await expect(page.getByText('The PizzaApp <b>app</b>')).toBeVisible(); // escaped, not markup
   const pizzaRow = page.getByRole('row', { name: /PizzaApp/ });
   await pizzaRow.getByRole('link', { name: 'Edit' }).click();
