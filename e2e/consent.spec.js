@@ -4,7 +4,7 @@
 // applications page.
 const http = require('node:http');
 const { test: serverTest, expect } = require('./server');
-const { expectFits } = require('./layout');
+const { expectFits, watchConsole } = require('./layout');
 
 // startCallback serves http://localhost:PORT/cb, answering with the query it
 // was called with, as a client application's redirect endpoint would.
@@ -51,6 +51,7 @@ async function logIn(page) {
 
 test('log in, approve, deny, remember, and revoke access', async ({ server, page, callback }) => {
   const { consumer_key: key, consumer_secret: secret } = await setUp(server, callback.url);
+  const consoleErrors = watchConsole(page);
 
   // Anonymous: the store's log-in page first, then back to the consent page.
   await page.goto(authorizeURL(server, key, { response_type: 'code', scope: 'read', state: 's1' }));
@@ -59,6 +60,7 @@ test('log in, approve, deny, remember, and revoke access', async ({ server, page
   await expect(page.getByTestId('app-owner')).toHaveText('alice');
   await expect(page.getByText('Read orders')).toBeVisible();
   await expectFits(page);
+  expect(consoleErrors).toEqual([]); // the store's log-in page and the consent page
 
   // Approve: the callback gets a code and the state.
   await page.getByRole('button', { name: 'Approve' }).click();

@@ -1,6 +1,7 @@
 // Layout checks the specs share: a page must fit a phone's width without
 // scrolling sideways, as people use the store and the consent page on phones,
-// and text must be readable against its background.
+// text must be readable against its background, and nothing the browser
+// loads may fail or break the content security policy.
 const { expect } = require('./server');
 
 const PHONE = { width: 375, height: 740 };
@@ -49,4 +50,17 @@ function contrast(locator) {
   });
 }
 
-module.exports = { expectFits, contrast, PHONE };
+// watchConsole collects the browser console's errors of a page (a resource
+// that failed to load, a CSP violation, a script error) from now on. The
+// page's own status is left out: a form with errors answers 422 by design.
+function watchConsole(page) {
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error' || msg.location().url === page.url()) return;
+    errors.push(`${page.url()}: ${msg.text()} (${msg.location().url})`);
+  });
+  page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
+  return errors;
+}
+
+module.exports = { expectFits, contrast, watchConsole, PHONE };

@@ -3,7 +3,7 @@
 // Regenerate secret, log out and back in.
 const path = require('node:path');
 const { test, expect } = require('./server');
-const { expectFits, contrast } = require('./layout');
+const { expectFits, contrast, watchConsole } = require('./layout');
 
 const USER = 'alice';
 const PASSWORD = 'alice-password-1';
@@ -33,6 +33,7 @@ async function active(request, server, key, secret, accessToken) {
 const panelValue = (page, id) => page.getByTestId(id).innerText();
 
 test('the store journey: sign up, application, subscription, keys at /token', async ({ server, page, request }) => {
+  const consoleErrors = watchConsole(page);
   // 1. The catalogue, then Sign up.
   await page.goto(server.store);
   await expect(page.getByRole('heading', { name: 'PizzaShackAPI' })).toBeVisible();
@@ -163,6 +164,7 @@ test('the store journey: sign up, application, subscription, keys at /token', as
   await page.getByRole('link', { name: 'My Applications' }).click();
   await expect(page.getByRole('row', { name: /PizzaApp/ })).toContainText('Orders pizza');
   await expect(page.getByRole('row', { name: /Scratch/ })).toHaveCount(0);
+  expect(consoleErrors).toEqual([]); // no failed loads, CSP violations or script errors
 });
 
 test('sign-up and application forms show their errors next to the fields', async ({ server, page }) => {
