@@ -60,6 +60,10 @@ test('log in, approve, deny, remember, and revoke access', async ({ server, page
   await expect(page.getByTestId('app-owner')).toHaveText('alice');
   await expect(page.getByText('Read orders')).toBeVisible();
   await expectFits(page);
+  // The checkbox sits beside its label, not on a line of its own above it.
+  const box = await page.getByRole('checkbox', { name: 'Remember my decision' }).boundingBox();
+  const label = await page.getByText('Remember my decision').boundingBox();
+  expect(Math.abs((box.y + box.height / 2) - (label.y + label.height / 2))).toBeLessThan(label.height / 2);
   expect(consoleErrors).toEqual([]); // the store's log-in page and the consent page
 
   // Approve: the callback gets a code and the state.
