@@ -201,6 +201,13 @@ test('sign-up and application forms show their errors next to the fields', async
   await expectFits(page);
   await page.getByRole('link', { name: 'Keys' }).click();
   await expectFits(page);
+
+  // A message about the grant-type checkboxes is read out with their group.
+  const production = page.getByTestId('production-panel');
+  for (const box of await production.getByRole('checkbox').all()) await box.uncheck();
+  await production.getByRole('button', { name: 'Generate' }).click();
+  await expect(production.getByRole('group', { name: 'Grant types' }))
+    .toHaveAccessibleDescription('Allow at least one of the listed grant types.');
   await page.goto(`${server.store}/applications`);
   await page.getByRole('link', { name: 'Delete' }).click();
   await expectFits(page);

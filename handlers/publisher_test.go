@@ -161,6 +161,9 @@ func TestPublisherValidation(t *testing.T) {
 				t.Fatalf("status %d, want 422", p.status)
 			}
 			mustContain(t, p.body, tt.message, "The API was not saved", "Forecasts")
+			if tt.field == "tiers" { // the message is read out with the checkboxes' group
+				mustContain(t, p.body, `<fieldset class="checks" aria-describedby="e-tiers">`, `<p class="error" id="e-tiers">`)
+			}
 		})
 	}
 }
