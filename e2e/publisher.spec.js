@@ -29,6 +29,9 @@ test('publish an API, subscribe, generate keys, call it through the gateway', as
     // Publish on the Publisher page; a mistake first gets a message on the field.
     await page.getByRole('link', { name: 'Publisher' }).click();
     await page.getByRole('link', { name: 'Create API' }).click();
+    // Name, Version and Context share a row, their boxes on one line.
+    const tops = await Promise.all(['Name', 'Version', 'Context'].map(async (l) => (await page.getByLabel(l).boundingBox()).y));
+    expect(new Set(tops).size, `input tops ${tops}`).toBe(1);
     await page.getByLabel('Name').fill('Echo');
     await page.getByLabel('Version').fill('v1');
     await page.getByLabel('Context').fill('echo');
