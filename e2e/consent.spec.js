@@ -118,6 +118,7 @@ test('log in, approve, deny, remember, and revoke access', async ({ server, page
   await expect(page.getByRole('heading', { name: 'Authorized applications' })).toBeVisible();
   const row = page.getByRole('row', { name: /PizzaClient/ });
   await expect(row).toContainText('remembered');
+  await expectFits(page);
   await row.getByRole('button', { name: 'Revoke access' }).click();
   await expect(page.getByRole('status')).toContainText('Access revoked');
   await expect(page.getByRole('row', { name: /PizzaClient/ })).toHaveCount(0);
