@@ -118,6 +118,34 @@ func TestDeleteStaleTokens(t *testing.T) {
 	if _, err := d.AccessToken(ctx, oauth.HashOf(app.AccessToken)); err == nil {
 		t.Error("expired application token still stored")
 	}
+
+	// Refresh tokens that never expire: a used one is kept 90 days, for
+	// replays, then removed; the chain's live one stays.
+	forever := oauth.NewServer(d, oauth.Validity{AppToken: time.Hour, UserToken: time.Hour, RefreshToken: -1},
+		func() time.Time { return clock })
+	first, oerr := forever.Token(ctx, &oauth.TokenRequest{GrantType: "password", ClientID: key.ConsumerKey,
+		ClientSecret: key.Secret, Username: "alice", Password: "alice-password"})
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	second, oerr := forever.Token(ctx, &oauth.TokenRequest{GrantType: "refresh_token", ClientID: key.ConsumerKey,
+		ClientSecret: key.Secret, RefreshToken: first.RefreshToken})
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	used, live := oauth.HashOf(first.RefreshToken), oauth.HashOf(second.RefreshToken)
+	stored := func(h oauth.Hash) bool {
+		_, err := d.RefreshTokenInfo(ctx, h)
+		return err == nil
+	}
+	d.DeleteStaleTokens(ctx, clock.Add(89*24*time.Hour))
+	if !stored(used) || !stored(live) {
+		t.Fatal("a used refresh token that never expires went before 90 days")
+	}
+	d.DeleteStaleTokens(ctx, clock.Add(91*24*time.Hour))
+	if stored(used) || !stored(live) {
+		t.Errorf("after 90 days: used refresh token stored %v (want false), live one %v (want true)", stored(used), stored(live))
+	}
 }
 
 // TestNewerSchemaRefused: a database a newer apistore has migrated is not

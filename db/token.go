@@ -161,14 +161,23 @@ func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
 	return nil
 }
 
+// usedRefreshRetention is how long a used refresh token is kept, when it
+// would never expire, to recognise a replay: without a bound, a chain of
+// never-expiring refresh tokens would grow by a row at every refresh. A
+// replay after it is refused as an unknown token, without revoking the chain.
+const usedRefreshRetention = 90 * 24 * time.Hour
+
 // DeleteStaleTokens removes revoked tokens and tokens whose access and
 // refresh tokens have both expired. Used refresh tokens stay until they
-// expire, so that a replay is still recognised and revokes its chain.
+// expire, so that a replay is still recognised and revokes its chain; those
+// that never expire, for usedRefreshRetention after they were issued.
 func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
 	ms := now.UnixMilli()
 	res, err := d.w.ExecContext(ctx, `DELETE FROM tokens WHERE revoked = 1
-		OR (expires_at IS NOT NULL AND expires_at <= ?
-		    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?)))`, ms, ms)
+		OR (expires_at IS NOT NULL AND expires_at <= ?1
+		    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?1)
+		         OR (refresh_used = 1 AND refresh_expires_at IS NULL AND issued_at <= ?2)))`,
+		ms, now.Add(-usedRefreshRetention).UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("delete stale tokens: %w", err)
 	}
