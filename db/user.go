@@ -78,6 +78,15 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*User, error) {
 	return u, nil
 }
 
+// UserRoles returns the roles of the user with the id.
+func (d *DB) UserRoles(ctx context.Context, id int64) ([]string, error) {
+	var roles string
+	if err := d.queryRow(ctx, `SELECT roles FROM users WHERE id = ?`, id).Scan(&roles); err != nil {
+		return nil, notFound(fmt.Sprintf("user %d", id), err)
+	}
+	return words(roles), nil
+}
+
 // DeleteUser removes a user with their applications, keys, subscriptions and
 // tokens (the schema cascades); their tokens stop working at once.
 func (d *DB) DeleteUser(ctx context.Context, username string) error {

@@ -165,8 +165,21 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, s.refreshReused(ctx, old.FamilyID)
 	case expired(old.RefreshExpiresAt, s.now()):
 		return nil, ErrInvalidGrant("the refresh token has expired")
+	case s.grants[old.GrantType] == nil || !c.Allows(old.GrantType):
+		// Switched off since (Strict, or the key's settings): the chain it
+		// started ends with it.
+		return nil, ErrInvalidGrant("the " + old.GrantType + " grant this refresh token came from is no longer allowed for this key")
 	}
-	scopes := narrowScopes(old.Scopes, r.Scope)
+	// Only the scopes a new request could get now: a scope restricted to
+	// other roles since the chain began is dropped.
+	roles, err := s.store.UserRoles(ctx, old.UserID)
+	if err != nil {
+		return nil, internal(ctx, "load user roles", err)
+	}
+	scopes, oerr := s.grantableScopes(ctx, narrowScopes(old.Scopes, r.Scope), roles)
+	if oerr != nil {
+		return nil, oerr
+	}
 	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
 	err = s.store.RotateRefresh(ctx, h, next)
 	if errors.Is(err, ErrRefreshUsed) {

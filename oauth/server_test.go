@@ -306,3 +306,39 @@ func TestValidateUnknownAndRevoked(t *testing.T) {
 		t.Fatalf("revoked token: %v", err)
 	}
 }
+
+// TestRefreshRechecks: a refresh grants only what a new token request
+// could get now: scopes the user's roles no longer allow are dropped, and a
+// chain started by a grant the key or the server no longer allows ends.
+func TestRefreshRechecks(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, oauth.Validity{})
+	first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "root", Password: "root-password",
+		Scope: []string{"read", "update"}})
+	if first.Scope != "read update" {
+		t.Fatalf("scope %q, want read update", first.Scope)
+	}
+	if err := e.db.PutScope(ctx, oauth.Scope{Name: "update", Roles: []string{"owner"}}); err != nil {
+		t.Fatal(err)
+	}
+	second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
+	if second.Scope != "read" {
+		t.Fatalf("refresh after update was restricted to another role: scope %q, want read", second.Scope)
+	}
+
+	strict := oauth.NewServer(e.db, oauth.Validity{}, e.clock.Now)
+	strict.Strict()
+	_, err := strict.Token(ctx, &oauth.TokenRequest{GrantType: "refresh_token", ClientID: e.key.ConsumerKey,
+		ClientSecret: e.key.Secret, RefreshToken: second.RefreshToken})
+	if err == nil || err.Code != oauth.ErrCodeInvalidGrant {
+		t.Fatalf("refresh of a password-grant chain under Strict: %v, want invalid_grant", err)
+	}
+
+	third := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: second.RefreshToken})
+	if err := e.db.UpdateKeySettings(ctx, e.key.KeyID, []string{oauth.GrantClientCredentials, oauth.GrantRefreshToken}, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: third.RefreshToken}); err == nil || err.Code != oauth.ErrCodeInvalidGrant {
+		t.Fatalf("refresh of a password-grant chain after the key dropped the password grant: %v, want invalid_grant", err)
+	}
+}

@@ -139,6 +139,8 @@ type ClientStore interface {
 type UserStore interface {
 	// UserByName returns the user (case-insensitive username), or ErrNotFound.
 	UserByName(ctx context.Context, username string) (*User, error)
+	// UserRoles returns the roles of the user with the id, or ErrNotFound.
+	UserRoles(ctx context.Context, id int64) ([]string, error)
 }
 
 // ScopeStore finds registered scopes.
