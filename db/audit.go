@@ -32,7 +32,7 @@ type AuditEvent struct {
 	At       time.Time
 	Event    string
 	Username string // who acted or was named (a failed log-in's typed name)
-	Client   string // consumer key or application
+	Client   string // consumer key(s); an application is named in Detail
 	Remote   string // client address
 	Detail   string
 }

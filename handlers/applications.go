@@ -140,6 +140,7 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	client, detail := h.appAuditFields(c, a.ID, a.Name)
 	err = h.db.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID)
 	if isNotFound(err) { // deleted meanwhile: a double-clicked Delete, or another tab
 		return errNoApplication
@@ -147,7 +148,7 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditApplicationDeleted, h.CurrentUser(c).Username, a.Name, "keys and tokens ended")
+	h.audit(c, db.AuditApplicationDeleted, h.CurrentUser(c).Username, client, detail+"; its keys and tokens ended")
 	if err := h.flash(c, "Application "+a.Name+" deleted; its keys and tokens no longer work."); err != nil {
 		return err
 	}

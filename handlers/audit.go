@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/templates/layout"
@@ -26,6 +27,22 @@ func (h *Handlers) audit(c echo.Context, event, username, client, detail string)
 	if err := h.db.RecordAudit(c.Request().Context(), e); err != nil {
 		slog.ErrorContext(c.Request().Context(), "audit", "event", event, "err", err)
 	}
+}
+
+// appAuditFields names an application for the audit trail as every event
+// does: its consumer keys in the Client column (the identifier a token
+// request, a log line of a client or another event shows), its name in the
+// detail. Read them before the application or its keys go.
+func (h *Handlers) appAuditFields(c echo.Context, appID int64, name string) (client, detail string) {
+	keys, err := h.db.KeysOfApplication(c.Request().Context(), appID)
+	if err != nil {
+		slog.ErrorContext(c.Request().Context(), "audit", "err", err)
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ConsumerKey
+	}
+	return strings.Join(ids, " "), "application " + name
 }
 
 // AuditTrail lists the latest security events for administrators, GET

@@ -57,6 +57,14 @@ func TestKeyEventsAreAudited(t *testing.T) {
 		if e.Username != "alice" {
 			t.Errorf("event %+v does not name alice", e)
 		}
+		// The Client column holds consumer keys, for every event alike;
+		// the application's name is in the detail.
+		if e.Client == "" || strings.Contains(e.Client, "Audited") {
+			t.Errorf("event %s: Client %q, want the consumer key", e.Event, e.Client)
+		}
+		if e.Event == db.AuditApplicationDeleted && !strings.Contains(e.Detail, "Audited") {
+			t.Errorf("application_deleted: detail %q does not name the application", e.Detail)
+		}
 		got = append(got, e.Event)
 	}
 	slices.Reverse(got)

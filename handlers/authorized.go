@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -43,6 +44,7 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 	if problems != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "Choose an application from the list.")
 	}
+	client, detail := h.consentAuditFields(c, f.AppID)
 	err = h.db.RevokeConsent(c.Request().Context(), h.CurrentUser(c).ID, f.AppID)
 	if isNotFound(err) {
 		return echo.NewHTTPError(http.StatusNotFound, "You have not authorized this application, or its access was already revoked.")
@@ -50,9 +52,25 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditConsentRevoked, h.CurrentUser(c).Username, "", "application "+strconv.FormatInt(f.AppID, 10))
+	h.audit(c, db.AuditConsentRevoked, h.CurrentUser(c).Username, client, detail)
 	if err := h.flash(c, "Access revoked: the application's tokens no longer work."); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/store/authorized")
+}
+
+// consentAuditFields names the application of one of the user's consents
+// for the audit trail (see appAuditFields); one the user has not approved
+// is named by its id alone.
+func (h *Handlers) consentAuditFields(c echo.Context, appID int64) (client, detail string) {
+	consents, err := h.db.Consents(c.Request().Context(), h.CurrentUser(c).ID)
+	if err != nil {
+		slog.ErrorContext(c.Request().Context(), "audit", "err", err)
+	}
+	for _, cs := range consents {
+		if cs.AppID == appID {
+			return h.appAuditFields(c, appID, cs.AppName)
+		}
+	}
+	return "", "application " + strconv.FormatInt(appID, 10)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -385,6 +386,16 @@ func TestConsentDecisions(t *testing.T) {
 		}
 		if p := authorize("response_type=code&scope=read"); p.status != http.StatusOK || !strings.Contains(p.body, "Remember my decision") {
 			t.Fatalf("the remembered decision outlived revoking access: %d %q", p.status, p.location)
+		}
+		// The trail names the application as every event does: its
+		// consumer keys under Client, its name in the detail.
+		events, err := e.db.AuditEvents(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(events, func(ev db.AuditEvent) bool { return ev.Event == db.AuditConsentRevoked })
+		if i < 0 || !strings.Contains(events[i].Client, key) || events[i].Username != "alice" || !strings.Contains(events[i].Detail, "ConsentApp") {
+			t.Errorf("consent_revoked event: %+v", events)
 		}
 	})
 	t.Run("anonymous: log in, then the consent page", func(t *testing.T) {
