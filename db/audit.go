@@ -19,6 +19,17 @@ const (
 	AuditConsentRevoked     = "consent_revoked"
 	AuditApplicationDeleted = "application_deleted"
 	AuditGrantReplayed      = "grant_replayed"
+	AuditLogin              = "login"
+	AuditLockout            = "lockout"
+	AuditSignup             = "signup"
+	AuditKeyUpdated         = "key_updated"
+	AuditApplicationCreated = "application_created"
+	AuditSubscribed         = "subscribed"
+	AuditUnsubscribed       = "unsubscribed"
+	AuditAPIChanged         = "api_changed"
+	AuditUserCreated        = "user_created"
+	AuditUserDeleted        = "user_deleted"
+	AuditScopeChanged       = "scope_changed"
 )
 
 const (

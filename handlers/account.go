@@ -62,8 +62,9 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		ok = oauth.CheckPassword(u.PasswordHash, f.Password)
 	}
 	if !ok {
-		h.logins.fail(now, userKey, addrKey)
+		locked := h.logins.fail(now, userKey, addrKey)
 		h.audit(c, db.AuditLoginFailed, f.Username, "", "store")
+		h.auditLockout(c, locked)
 		view.Error = "Invalid username or password."
 		return render(c, http.StatusUnauthorized, store.Login(h.page(c, "Log in", ""), view))
 	}
@@ -71,6 +72,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if err := h.logIn(c, u); err != nil {
 		return err
 	}
+	h.audit(c, db.AuditLogin, u.Username, "", "store")
 	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
 }
 
@@ -146,6 +148,7 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.audit(c, db.AuditSignup, u.Username, "", "self sign-up, roles "+strings.Join(u.Roles, ","))
 	if err := h.logIn(c, u); err != nil {
 		return err
 	}

@@ -130,6 +130,8 @@ func (h *Handlers) Subscribe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	client, detail := h.appAuditFields(c, app.ID, app.Name)
+	h.audit(c, db.AuditSubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s to API %s %s, tier %s", detail, a.Name, a.Version, f.Tier))
 	if err := h.flash(c, fmt.Sprintf("%s is subscribed to %s %s at the %s tier.", app.Name, a.Name, a.Version, f.Tier)); err != nil {
 		return err
 	}

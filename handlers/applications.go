@@ -118,6 +118,9 @@ func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done strin
 	if err != nil {
 		return err
 	}
+	if done == "added" {
+		h.audit(c, db.AuditApplicationCreated, h.CurrentUser(c).Username, "", "application "+a.Name)
+	}
 	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/templates/layout"
@@ -26,6 +28,29 @@ func (h *Handlers) audit(c echo.Context, event, username, client, detail string)
 		Remote: c.RealIP(), Detail: detail}
 	if err := h.db.RecordAudit(c.Request().Context(), e); err != nil {
 		slog.ErrorContext(c.Request().Context(), "audit", "event", event, "err", err)
+	}
+}
+
+// auditLockout records each lock a failed authentication just engaged: the
+// username, consumer key or address that is refused for loginLockout.
+func (h *Handlers) auditLockout(c echo.Context, locked []string) {
+	for _, k := range locked {
+		what, name := "username", k[2:]
+		switch k[:2] {
+		case "a:":
+			what = "address"
+		case "c:":
+			what = "consumer key"
+		}
+		username, client := "", ""
+		switch what {
+		case "username":
+			username = name
+		case "consumer key":
+			client = name
+		}
+		h.audit(c, db.AuditLockout, username, client,
+			fmt.Sprintf("%s %s locked for %d minutes after %d failures", what, name, int(loginLockout/time.Minute), limitFor(k)))
 	}
 }
 

@@ -33,15 +33,16 @@ func TestAuditTrailForAdminsOnly(t *testing.T) {
 	mustNotContain(t, p.body, "<script>x")
 }
 
-// TestKeyEventsAreAudited: Generate, Re-generate, Regenerate secret and
-// deleting an application each leave an event naming the user.
+// TestKeyEventsAreAudited: logging in, adding an application, Generate,
+// Update, Re-generate, Regenerate secret and deleting the application each
+// leave an event naming the user.
 func TestKeyEventsAreAudited(t *testing.T) {
 	b := newStore(t).publisher("alice", "subscriber")
 	id := b.addApplication("Audited")
 	base := fmt.Sprintf("/store/subscriptions/%d/production", id)
-	for _, path := range []string{base + "/generate", base + "/token", base + "/secret", fmt.Sprintf("/store/applications/%d/delete", id)} {
+	for _, path := range []string{base + "/generate", base + "/update", base + "/token", base + "/secret", fmt.Sprintf("/store/applications/%d/delete", id)} {
 		form := url.Values{}
-		if strings.HasSuffix(path, "/generate") {
+		if strings.HasSuffix(path, "/generate") || strings.HasSuffix(path, "/update") {
 			form = url.Values{"validity": {"3600"}, "grant_types": {"client_credentials"}}
 		}
 		if p := b.submit(path, form); p.status >= 400 {
@@ -59,7 +60,8 @@ func TestKeyEventsAreAudited(t *testing.T) {
 		}
 		// The Client column holds consumer keys, for every event alike;
 		// the application's name is in the detail.
-		if e.Client == "" || strings.Contains(e.Client, "Audited") {
+		keyless := e.Event == db.AuditLogin || e.Event == db.AuditApplicationCreated
+		if (e.Client == "") != keyless || strings.Contains(e.Client, "Audited") {
 			t.Errorf("event %s: Client %q, want the consumer key", e.Event, e.Client)
 		}
 		if e.Event == db.AuditApplicationDeleted && !strings.Contains(e.Detail, "Audited") {
@@ -68,7 +70,8 @@ func TestKeyEventsAreAudited(t *testing.T) {
 		got = append(got, e.Event)
 	}
 	slices.Reverse(got)
-	want := []string{db.AuditKeysGenerated, db.AuditAppTokensRevoked, db.AuditSecretRegenerated, db.AuditApplicationDeleted}
+	want := []string{db.AuditLogin, db.AuditApplicationCreated, db.AuditKeysGenerated, db.AuditKeyUpdated,
+		db.AuditAppTokensRevoked, db.AuditSecretRegenerated, db.AuditApplicationDeleted}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}

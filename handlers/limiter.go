@@ -191,8 +191,9 @@ func (l *loginLimiter) lockedFor(now time.Time, keys []string) time.Duration {
 	return longest
 }
 
-// fail records a failed log-in under every key.
-func (l *loginLimiter) fail(now time.Time, keys ...string) {
+// fail records a failed log-in under every key and returns the keys this
+// failure locked (those that just reached their limit), for the audit trail.
+func (l *loginLimiter) fail(now time.Time, keys ...string) (locked []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.failures) >= limiterMaxEntries {
@@ -206,7 +207,11 @@ func (l *loginLimiter) fail(now time.Time, keys ...string) {
 		f.n++
 		f.last = now
 		l.failures[k] = f
+		if f.n == limitFor(k) {
+			locked = append(locked, k)
+		}
 	}
+	return locked
 }
 
 // succeed clears the failures of a key (the username that just logged in).

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -151,6 +152,8 @@ func (h *Handlers) saveAPI(c echo.Context, a *db.API, done string) error {
 	if err != nil {
 		return err
 	}
+	h.audit(c, db.AuditAPIChanged, h.CurrentUser(c).Username, "",
+		fmt.Sprintf("API %s %s (%s) %s: production %s, sandbox %s", a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL))
 	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
 		return err
 	}
@@ -198,6 +201,7 @@ func (h *Handlers) setAPIStatus(c echo.Context, status, done string) error {
 	if err := h.db.SetAPIStatus(c.Request().Context(), a.ID, status); err != nil {
 		return err
 	}
+	h.audit(c, db.AuditAPIChanged, h.CurrentUser(c).Username, "", fmt.Sprintf("API %s %s (%s) %s", a.Name, a.Version, a.Context, status))
 	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
 		return err
 	}

@@ -278,6 +278,8 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 	if err := h.db.UpdateKeySettings(c.Request().Context(), key.ID, f.GrantTypes, f.CallbackURL, validity); err != nil {
 		return err
 	}
+	h.audit(c, db.AuditKeyUpdated, h.CurrentUser(c).Username, key.ConsumerKey,
+		fmt.Sprintf("application %s: grant types %s, callback URL %q, validity %s s", app.Name, strings.Join(f.GrantTypes, ","), f.CallbackURL, f.Validity))
 	kt, _ := findKeyType(func(kt keyTypeInfo) bool { return kt.t == key.KeyType })
 	if err := h.flash(c, kt.title+" key settings saved."); err != nil {
 		return err
@@ -376,6 +378,8 @@ func (h *Handlers) Unsubscribe(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	client, detail := h.appAuditFields(c, app.ID, app.Name)
+	h.audit(c, db.AuditUnsubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s from API %d", detail, f.API))
 	if err := h.flash(c, app.Name+" is unsubscribed; its tokens no longer reach that API."); err != nil {
 		return err
 	}

@@ -81,14 +81,16 @@ func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 		if a.client != "" {
 			keys = append(keys, clientLimiterKey(a.client))
 		}
-		h.logins.fail(now, keys...)
+		locked := h.logins.fail(now, keys...)
 		h.audit(c, db.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
+		h.auditLockout(c, locked)
 	case oerr.Replay:
 		h.audit(c, db.AuditGrantReplayed, "", a.client, a.grant+" presented again; its tokens were revoked")
 	case a.username != "" && oerr.Code == oauth.ErrCodeInvalidGrant:
 		// The password grant's only invalid_grant: a wrong username or password.
-		h.logins.fail(now, userKey, addrKey)
+		locked := h.logins.fail(now, userKey, addrKey)
 		h.audit(c, db.AuditLoginFailed, a.username, a.client, "password grant")
+		h.auditLockout(c, locked)
 	}
 	if a.reserved != nil {
 		h.logins.release(a.reserved...)

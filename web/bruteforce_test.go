@@ -81,8 +81,10 @@ func TestPasswordGrantLockout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 10 || events[0].Event != db.AuditLoginFailed || events[0].Username != "nobody" || events[0].Remote == "" {
-		t.Errorf("audit: %d events, latest %+v", len(events), events[0])
+	// Ten failures, and the lock each username's fifth one engaged.
+	if len(events) != 12 || events[0].Event != db.AuditLockout || events[0].Username != "nobody" || events[0].Remote == "" ||
+		events[1].Event != db.AuditLoginFailed || events[1].Username != "nobody" {
+		t.Errorf("audit: %d events, latest %+v, %+v", len(events), events[0], events[1])
 	}
 }
 
