@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
@@ -56,6 +57,7 @@ func userCreate(ctx context.Context, args []string, s stdio) error {
 		}
 		return err
 	}
+	auditCommand(ctx, d, s, db.AuditUserCreated, u.Username, "", "apistore user create, roles "+strings.Join(u.Roles, ","))
 	fmt.Fprintf(s.out, "created user %s (roles: %s)\n", u.Username, strings.Join(u.Roles, ", "))
 	return nil
 }
@@ -114,6 +116,13 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	} else if err != nil {
 		return err
 	}
+	var ids []string
+	for _, kt := range []string{"production", "sandbox"} {
+		if k, ok := out[kt].(map[string]string); ok {
+			ids = append(ids, k["consumer_key"])
+		}
+	}
+	auditCommand(ctx, d, s, db.AuditApplicationCreated, u.Username, strings.Join(ids, " "), "apistore app create, application "+app.Name)
 	enc := json.NewEncoder(s.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -156,8 +165,20 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 	if err := d.PutScope(ctx, sc); err != nil {
 		return err
 	}
+	auditCommand(ctx, d, s, db.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, scope %s, roles %q", sc.Name, strings.Join(sc.Roles, ",")))
 	fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
 	return nil
+}
+
+// auditCommand records an administrative command in the audit trail, as
+// the store records what its users do; the address column says it came
+// from the command line. The command has done its work already, so a
+// failure to record is a warning, not the command's error.
+func auditCommand(ctx context.Context, d *db.DB, s stdio, event, username, client, detail string) {
+	e := &db.AuditEvent{At: time.Now(), Event: event, Username: username, Client: client, Remote: "command line", Detail: detail}
+	if err := d.RecordAudit(ctx, e); err != nil {
+		fmt.Fprintf(s.err, "apistore: warning: %v\n", err)
+	}
 }
 
 // splitList splits a comma-separated flag, dropping empty items.

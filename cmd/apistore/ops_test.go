@@ -286,3 +286,54 @@ func TestStrictFlag(t *testing.T) {
 		t.Errorf("discovery with --strict: %s", doc)
 	}
 }
+
+// TestAdminCommandsAreAudited: the admin subcommands that change who may do
+// what leave an event each in the audit trail, marked as from the command
+// line, with no password or secret in it.
+func TestAdminCommandsAreAudited(t *testing.T) {
+	dir := t.TempDir()
+	run := func(stdin, command string, flags ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(append(strings.Fields(command), flags...), "--data-dir", dir)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("apistore %s: %v\n%s", command, err, out)
+		}
+		return string(out)
+	}
+	run("carol-password-1\n", "user create", "--username", "carol", "--role", "subscriber,admin")
+	keysJSON := run("", "app create", "--owner", "carol", "--name", "CarolsApp")
+	run("", "scope create", "--name", "write", "--roles", "admin")
+	run("", "user delete", "--username", "carol")
+	d, err := openDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	events, err := d.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var k keys
+	if err := json.Unmarshal([]byte(keysJSON), &k); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		got = append([]string{e.Event}, got...)
+		if e.Remote != "command line" {
+			t.Errorf("%s: address %q", e.Event, e.Remote)
+		}
+		all := e.Username + e.Client + e.Detail
+		if strings.Contains(all, "carol-password-1") || strings.Contains(all, k.Production.ConsumerSecret) {
+			t.Errorf("%s holds a secret: %+v", e.Event, e)
+		}
+		if e.Event == "application_created" && !strings.Contains(e.Client, k.Production.ConsumerKey) {
+			t.Errorf("application_created: Client %q, want the consumer keys", e.Client)
+		}
+	}
+	if want := "user_created application_created scope_changed user_deleted"; strings.Join(got, " ") != want {
+		t.Errorf("events %v, want %s", got, want)
+	}
+}

@@ -59,6 +59,8 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	for i, sc := range scopes {
 		names[i] = sc.Name
 	}
+	auditCommand(ctx, d, s, db.AuditAPIChanged, "", "", fmt.Sprintf("apistore api import: API %s %s (%s) published: production %s, sandbox %s",
+		a.Name, a.Version, a.Context, a.ProductionURL, a.SandboxURL))
 	fmt.Fprintf(s.out, "published %s %s at %s/%s: %d resources, scopes: %s\n", a.Name, a.Version, a.Context, a.Version,
 		len(a.Resources), strings.Join(names, ", "))
 	return nil
@@ -118,6 +120,7 @@ func userDelete(ctx context.Context, args []string, s stdio) error {
 	} else if err != nil {
 		return err
 	}
+	auditCommand(ctx, d, s, db.AuditUserDeleted, *username, "", "apistore user delete: applications, keys, subscriptions and tokens ended")
 	fmt.Fprintf(s.out, "deleted user %s\n", *username)
 	return nil
 }
