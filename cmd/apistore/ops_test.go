@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // anyPorts runs the binary on free ports.
@@ -335,5 +337,31 @@ func TestAdminCommandsAreAudited(t *testing.T) {
 	}
 	if want := "user_created application_created scope_changed user_deleted"; strings.Join(got, " ") != want {
 		t.Errorf("events %v, want %s", got, want)
+	}
+}
+
+// TestSIGHUPKeepsServing: SIGHUP, which a closed terminal sends, neither
+// kills the server nor stops it; it says it ignored the signal.
+func TestSIGHUPKeepsServing(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, anyPorts...)
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.log(), "SIGHUP ignored") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-s.done:
+		t.Fatalf("SIGHUP ended the server:\n%s", s.log())
+	default:
+	}
+	resp, err := http.Get(s.urls["http"] + "/healthz")
+	if err != nil {
+		t.Fatalf("after SIGHUP: %v\n%s", err, s.log())
+	}
+	resp.Body.Close()
+	if !strings.Contains(s.log(), "SIGHUP ignored") {
+		t.Errorf("no word of the SIGHUP:\n%s", s.log())
 	}
 }

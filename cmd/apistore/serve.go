@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/apistore/apistore/db"
@@ -43,6 +46,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := setLogger(*logFormat, s.err); err != nil {
 		return err
 	}
+	ignoreHangup(ctx)
 	validity, err := validityFlags(*appV, *userV, *refreshV, *codeV)
 	if err != nil {
 		return err
@@ -88,6 +92,26 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	fmt.Fprintln(s.out, "apistore: stopped")
 	return nil
+}
+
+// ignoreHangup keeps SIGHUP from killing the server: by default it ends a
+// Go program at once, without the graceful shutdown SIGTERM gets, and it is
+// what a closed terminal or a "reload" by habit sends. apistore has nothing
+// to reload (its settings are flags), so it says so and keeps serving.
+func ignoreHangup(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				slog.Warn("SIGHUP ignored: apistore has no configuration to reload; SIGTERM stops it")
+			}
+		}
+	}()
 }
 
 // checkPorts refuses, before anything is opened or made, a port that cannot
