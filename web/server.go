@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -167,6 +168,19 @@ type listener struct {
 	url  string
 }
 
+// urlHost is the host of the printed URLs: localhost when every interface
+// listens (the certificate made on first start names it), else the address
+// of --bind, the only one that answers.
+func (s *Server) urlHost() string {
+	if s.cfg.Bind == "" {
+		return "localhost"
+	}
+	if ip, err := netip.ParseAddr(s.cfg.Bind); err == nil && ip.IsUnspecified() {
+		return "localhost"
+	}
+	return s.cfg.Bind
+}
+
 // Run binds every listener, prints their URLs to out, serves until ctx is
 // done, then shuts down gracefully: requests in flight finish first.
 func (s *Server) Run(ctx context.Context, out io.Writer) error {
@@ -213,7 +227,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		if sp.name == "store" {
 			s.h.SetStorePort(actual)
 		}
-		ls = append(ls, listener{sp.name, ln, srv, fmt.Sprintf("%s://localhost:%d%s", sp.scheme, actual, sp.path)})
+		ls = append(ls, listener{sp.name, ln, srv, fmt.Sprintf("%s://%s%s", sp.scheme, net.JoinHostPort(s.urlHost(), strconv.Itoa(actual)), sp.path)})
 	}
 	errs := make(chan error, len(ls))
 	for _, l := range ls {

@@ -365,3 +365,20 @@ func TestSIGHUPKeepsServing(t *testing.T) {
 		t.Errorf("no word of the SIGHUP:\n%s", s.log())
 	}
 }
+
+// TestPrintedURLsFollowBind: with --bind, the printed URLs name the address
+// that listens (localhost may not be it), and they answer.
+func TestPrintedURLsFollowBind(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, append(anyPorts, "--bind", "127.0.0.1")...)
+	for name, u := range s.urls {
+		parsed, err := url.Parse(u)
+		if err != nil || parsed.Hostname() != "127.0.0.1" {
+			t.Errorf("%s: %s, want the host 127.0.0.1", name, u)
+		}
+	}
+	resp, err := http.Get(s.urls["http"] + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
