@@ -43,8 +43,47 @@ type Resource struct {
 	Scope  string
 }
 
+// OverlapError is an API whose gateway prefix (context/version, e.g.
+// /pizzashack/1.0.0) would overlap another API's: one prefix is the other
+// followed by more path segments. The gateway routes a call to the shortest
+// prefix that fits, so the other API, or part of it, could not be reached.
+type OverlapError struct {
+	Prefix string // the prefix of the API being saved
+	Other  API    // the API already there (without resources)
+}
+
+func (e *OverlapError) Error() string {
+	status := ""
+	if e.Other.Status == APIRetired {
+		status = "retired "
+	}
+	return fmt.Sprintf("the gateway path %s/… overlaps that of the %sAPI %s %s (%s/%s/…): calls to one would reach the other; choose another context",
+		e.Prefix, status, e.Other.Name, e.Other.Version, e.Other.Context, e.Other.Version)
+}
+
+// checkOverlap returns an *OverlapError when a's prefix overlaps that of
+// an API other than a, published or retired (a retired API may be
+// published again). The same context and version is left to the unique
+// index (ErrConflict).
+func checkOverlap(ctx context.Context, tx *sql.Tx, a *API) error {
+	prefix := a.Context + "/" + a.Version
+	var o API
+	err := tx.QueryRowContext(ctx, `SELECT name, version, context, status FROM
+		(SELECT name, version, context, status, context || '/' || version AS p FROM apis WHERE id != ?1)
+		WHERE substr(?2, 1, length(p) + 1) = p || '/' OR substr(p, 1, length(?2) + 1) = ?2 || '/'
+		ORDER BY name, version LIMIT 1`, a.ID, prefix).Scan(&o.Name, &o.Version, &o.Context, &o.Status)
+	switch {
+	case err == sql.ErrNoRows:
+		return nil
+	case err != nil:
+		return fmt.Errorf("check API prefix %s: %w", prefix, err)
+	}
+	return &OverlapError{Prefix: prefix, Other: o}
+}
+
 // CreateAPI stores an API with its resources in one transaction; a context
-// and version already used is ErrConflict.
+// and version already used is ErrConflict, a prefix overlapping another
+// API's an *OverlapError.
 func (d *DB) CreateAPI(ctx context.Context, a *API) error {
 	return d.tx(ctx, func(tx *sql.Tx) error { return insertAPI(ctx, tx, a) })
 }
@@ -55,6 +94,9 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *API) error {
 	}
 	if len(a.Tiers) == 0 {
 		a.Tiers = Tiers
+	}
+	if err := checkOverlap(ctx, tx, a); err != nil {
+		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
 		tiers, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Name, a.Version, a.Context, a.Description,
@@ -185,7 +227,8 @@ var SampleScopes = []oauth.Scope{
 }
 
 // SeedSample publishes the sample API and its scopes, once: a sample API
-// deleted or retired later is not brought back.
+// deleted or retired later is not brought back, nor one whose context an
+// API imported earlier holds.
 func (d *DB) SeedSample(ctx context.Context) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('sample_seeded', '1') ON CONFLICT DO NOTHING`)
@@ -201,7 +244,10 @@ func (d *DB) SeedSample(ctx context.Context) error {
 				return fmt.Errorf("seed sample scopes: %w", err)
 			}
 		}
-		if err := insertAPI(ctx, tx, SampleAPI()); err != nil && !errors.Is(err, ErrConflict) {
+		// An API imported before the first start may hold the sample's
+		// place; it stays, without the sample.
+		var overlap *OverlapError
+		if err := insertAPI(ctx, tx, SampleAPI()); err != nil && !errors.Is(err, ErrConflict) && !errors.As(err, &overlap) {
 			return err
 		}
 		return nil

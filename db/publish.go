@@ -15,10 +15,14 @@ func (d *DB) AllAPIs(ctx context.Context) ([]API, error) {
 
 // UpdateAPI saves an API's fields, status and resources (replacing them)
 // and registers scopes as ImportAPI does, in one transaction; a context and
-// version another API uses is ErrConflict. An edit can narrow access (a new
+// version another API uses is ErrConflict, a prefix overlapping another
+// API's an *OverlapError. An edit can narrow access (a new
 // scope, a retired API), so the gateway's caches are told.
 func (d *DB) UpdateAPI(ctx context.Context, a *API, scopes []oauth.Scope) error {
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkOverlap(ctx, tx, a); err != nil {
+			return err
+		}
 		if err := registerScopes(ctx, tx, scopes); err != nil {
 			return err
 		}

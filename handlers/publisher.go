@@ -145,8 +145,13 @@ func (h *Handlers) saveAPI(c echo.Context, a *db.API, done string) error {
 	} else {
 		err = h.db.UpdateAPI(ctx, a, scopes)
 	}
-	if errors.Is(err, db.ErrConflict) {
+	var overlap *db.OverlapError
+	switch {
+	case errors.Is(err, db.ErrConflict):
 		view.Errors["context"] = "Another API already has this context and version."
+		return h.apiForm(c, http.StatusUnprocessableEntity, view)
+	case errors.As(err, &overlap):
+		view.Errors["context"] = sentence(overlap.Error())
 		return h.apiForm(c, http.StatusUnprocessableEntity, view)
 	}
 	if err != nil {

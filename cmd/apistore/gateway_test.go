@@ -196,6 +196,11 @@ paths:
 	if msg := runFails(t, "api", "import", doc, "--data-dir", dataDir); !strings.Contains(msg, "already exists") {
 		t.Errorf("second import: %q", msg)
 	}
+	// /weather/v1/today/v2 would sit under Weather's prefix: refused, naming it.
+	if msg := runFails(t, "api", "import", doc, "--data-dir", dataDir, "--context", "/weather/v1/today"); !strings.Contains(msg,
+		"context /weather/v1/today: the gateway path /weather/v1/today/v1/… overlaps that of the API Weather v1 (/weather/v1/…)") {
+		t.Errorf("overlapping import: %q", msg)
+	}
 	broken := filepath.Join(dataDir, "broken.json")
 	os.WriteFile(broken, []byte(`{"openapi": "3.0.0", "info": {"title": "B", "version": "1"}, "paths": {"/x": {"get": {"responses": {"200": {"description": "ok"}}}}}}`), 0o600)
 	if msg := runFails(t, "api", "import", "--data-dir", dataDir, "--file", broken); !strings.Contains(msg, "broken.json: the document has no servers") {

@@ -50,8 +50,11 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	var overlap *db.OverlapError
 	if err := d.ImportAPI(ctx, a, scopes); errors.Is(err, db.ErrConflict) {
 		return fmt.Errorf("an API with context %s and version %s already exists", a.Context, a.Version)
+	} else if errors.As(err, &overlap) {
+		return fmt.Errorf("context %s: %w (--context sets it)", a.Context, err)
 	} else if err != nil {
 		return err
 	}
