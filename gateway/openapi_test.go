@@ -122,6 +122,7 @@ func TestFromOpenAPIErrors(t *testing.T) {
 		{"bad server URL", replace("https://sandbox.pizza.example.com/api", "ftp://sandbox"), "sandbox endpoint"},
 		{"bad version", replace("version: 2.0.0", "version: 2 beta"), "version"},
 		{"no paths", replace("paths:", "x-paths:"), "invalid OpenAPI document"},
+		{"repeated parameter", replace("/order/{orderId}:", "/order/{orderId}/{orderId}:"), "the parameter {orderId} appears twice"},
 		{"bad scope roles", replace("{update: [admin, publisher]}", "[admin]"), "x-scope-roles: write a map"},
 	}
 	for _, tt := range tests {

@@ -157,6 +157,18 @@ func checkResource(r db.Resource) error {
 	if _, err := compileTemplate(r.Path); err != nil {
 		return fmt.Errorf("resource %s %s: %w", r.Method, r.Path, err)
 	}
+	// The gateway would serve it (a parameter matches any segment), but a
+	// backend binding parameters by name gets one value for two segments.
+	// Checked here, not when routing, so that an API saved before still runs.
+	params := map[string]bool{}
+	for part := range strings.SplitSeq(r.Path, "/") {
+		if paramPattern.MatchString(part) {
+			if params[part] {
+				return fmt.Errorf("resource %s %s: the parameter %s appears twice; give each its own name", r.Method, r.Path, part)
+			}
+			params[part] = true
+		}
+	}
 	if r.Scope != "" {
 		if err := oauth.CheckScopeName(r.Scope); err != nil {
 			return fmt.Errorf("resource %s %s: scope %q: %w", r.Method, r.Path, r.Scope, err)
