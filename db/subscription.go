@@ -15,6 +15,8 @@ type Subscription struct {
 	APIName    string
 	APIVersion string
 	APIContext string
+	APIStatus  string   // PUBLISHED or RETIRED
+	APITiers   []string // the tiers the API offers now; Tier may no longer be one
 	Tier       string
 	CreatedAt  time.Time
 }
@@ -44,7 +46,8 @@ func (d *DB) Unsubscribe(ctx context.Context, appID, apiID int64) error {
 	return nil
 }
 
-const subscriptionQuery = `SELECT s.id, s.app_id, a.name, s.api_id, p.name, p.version, p.context, s.tier, s.created_at
+const subscriptionQuery = `SELECT s.id, s.app_id, a.name, s.api_id, p.name, p.version, p.context, p.status, p.tiers,
+	s.tier, s.created_at
 	FROM subscriptions s JOIN applications a ON a.id = s.app_id JOIN apis p ON p.id = s.api_id `
 
 // SubscriptionsOfApplication lists an application's subscriptions by API.
@@ -69,10 +72,12 @@ func (d *DB) subscriptions(ctx context.Context, query string, args ...any) ([]Su
 	for rows.Next() {
 		var s Subscription
 		var created int64
+		var tiers string
 		if err := rows.Scan(&s.ID, &s.AppID, &s.AppName, &s.APIID, &s.APIName, &s.APIVersion, &s.APIContext,
-			&s.Tier, &created); err != nil {
+			&s.APIStatus, &tiers, &s.Tier, &created); err != nil {
 			return nil, fmt.Errorf("list subscriptions: %w", err)
 		}
+		s.APITiers = words(tiers)
 		s.CreatedAt = time.UnixMilli(created)
 		out = append(out, s)
 	}

@@ -89,7 +89,8 @@ func subscriptionViews(subs []db.Subscription) []store.SubscriptionView {
 	out := make([]store.SubscriptionView, len(subs))
 	for i, s := range subs {
 		out[i] = store.SubscriptionView{AppID: s.AppID, AppName: s.AppName, APIID: s.APIID, APIName: s.APIName,
-			APIVersion: s.APIVersion, APIContext: s.APIContext, Tier: s.Tier}
+			APIVersion: s.APIVersion, APIContext: s.APIContext, Tier: s.Tier,
+			Retired: s.APIStatus == db.APIRetired, TierWithdrawn: !slices.Contains(s.APITiers, s.Tier)}
 	}
 	return out
 }

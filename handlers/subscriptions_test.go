@@ -356,3 +356,47 @@ func TestKeyGrantTypesStoredOnce(t *testing.T) {
 	}
 	check("update", "password", "client_credentials")
 }
+
+// TestSubscriptionOfWithdrawnTierOrRetiredAPI: a subscription keeps its tier
+// when the publisher stops offering it, and stays listed when the API is
+// retired; My Subscriptions and the API page say so.
+func TestSubscriptionOfWithdrawnTierOrRetiredAPI(t *testing.T) {
+	env := newStore(t)
+	ctx := context.Background()
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Shop")
+	if p := b.submit("/store/apis/1/subscribe", url.Values{"app": {fmt.Sprint(id)}, "tier": {"Gold"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("subscribe: %d", p.status)
+	}
+	mine := fmt.Sprintf("/store/subscriptions?app=%d", id)
+	page := b.get(mine).body
+	if got := shown(t, page, "subscription-status"); got != "Published" {
+		t.Errorf("status %q", got)
+	}
+	mustNotContain(t, page, "no longer offered")
+
+	a, err := env.db.APIByID(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Tiers = []string{"Unlimited", "Bronze"}
+	if err := env.db.UpdateAPI(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{mine, "/store/apis/1"} {
+		mustContain(t, b.get(path).body, "Gold <span class=\"muted\">— no longer offered to new subscriptions; this one keeps it")
+	}
+	// A new subscription cannot choose it.
+	other := b.addApplication("Other")
+	if p := b.submit("/store/apis/1/subscribe", url.Values{"app": {fmt.Sprint(other)}, "tier": {"Gold"}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("subscribing at a withdrawn tier: %d", p.status)
+	}
+
+	if err := env.db.SetAPIStatus(ctx, 1, "RETIRED"); err != nil {
+		t.Fatal(err)
+	}
+	page = b.get(mine).body
+	mustContain(t, page, "PizzaShackAPI", "<strong>Retired</strong>", "the gateway refuses its calls", "Unsubscribe")
+	mustNotContain(t, page, `href="/store/apis/1"`) // its page is gone
+}
