@@ -23,8 +23,9 @@ const MaxOpenAPIBytes = 4 << 20
 //   - info: name, version and description; the context comes from the
 //     x-context (or WSO2's x-wso2-basePath) extension, else from the title;
 //   - paths: one resource per operation; its scope is the operation's
-//     x-scope extension, else the scope of its security requirement (or of
-//     the document's), of which there may be one;
+//     x-scope extension, else the scope of its security requirement, else
+//     its path's x-scope, else the scope of the document's security
+//     requirement; a requirement may name one scope;
 //   - servers: the first is the production endpoint; one whose description
 //     says "sandbox" is the sandbox endpoint;
 //   - x-tiers: the tiers offered (default: all);
@@ -74,7 +75,8 @@ func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, erro
 	}
 	var scopes []oauth.Scope
 	for _, path := range doc.Paths.InMatchingOrder() {
-		ops := doc.Paths.Value(path).Operations()
+		item := doc.Paths.Value(path)
+		ops := item.Operations()
 		methods := make([]string, 0, len(ops))
 		for m := range ops {
 			methods = append(methods, m)
@@ -82,7 +84,7 @@ func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, erro
 		sort.Strings(methods)
 		for _, method := range methods {
 			op := ops[method]
-			scope, err := operationScope(doc, op)
+			scope, err := operationScope(doc, item, op)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
@@ -126,14 +128,20 @@ func endpoints(doc *openapi3.T, a *db.API) error {
 	return nil
 }
 
-// operationScope is the one scope an operation needs, if any.
-func operationScope(doc *openapi3.T, op *openapi3.Operation) (string, error) {
+// operationScope is the one scope an operation needs, if any, from the
+// most specific statement: the operation's x-scope, its security
+// requirement (security: [] means none), its path's x-scope (meant for
+// every operation of the path: ignoring it would leave them open), then
+// the document's security requirement.
+func operationScope(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operation) (string, error) {
 	if s := stringExtension(op.Extensions, "x-scope"); s != "" {
 		return s, nil
 	}
 	reqs := doc.Security
 	if op.Security != nil {
 		reqs = *op.Security
+	} else if s := stringExtension(item.Extensions, "x-scope"); s != "" {
+		return s, nil
 	}
 	var found []string
 	for _, req := range reqs {

@@ -41,14 +41,15 @@ paths:
     get:
       responses: {"200": {description: the menu}}
   /order:
+    x-scope: read
     post:
       security: [{oauth: [update]}]
       responses: {"201": {description: placed}}
   /order/{orderId}:
+    x-scope: read
     parameters:
       - {name: orderId, in: path, required: true, schema: {type: string}}
     get:
-      security: [{oauth: [read]}]
       responses: {"200": {description: the order}}
     delete:
       x-scope: cancel
