@@ -33,7 +33,10 @@ const MaxOpenAPIBytes = 4 << 20
 //     {update: [admin]} (default: anyone).
 //
 // Errors name the problem in the document.
-func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, error) {
+//
+// apiContext, unless empty, is the context to use instead (the document's
+// may be missing, unusable or taken).
+func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*db.API, []oauth.Scope, error) {
 	if len(data) > MaxOpenAPIBytes {
 		return nil, nil, fmt.Errorf("the document is larger than %d MiB", MaxOpenAPIBytes>>20)
 	}
@@ -53,15 +56,22 @@ func FromOpenAPI(ctx context.Context, data []byte) (*db.API, []oauth.Scope, erro
 		return nil, nil, errors.New("the document has no info")
 	}
 	a := &db.API{Name: doc.Info.Title, Version: doc.Info.Version, Description: doc.Info.Description}
-	a.Context = stringExtension(doc.Extensions, "x-context")
-	if a.Context == "" {
+	switch {
+	case apiContext != "":
+		a.Context = apiContext
+	case stringExtension(doc.Extensions, "x-context") != "":
+		a.Context = stringExtension(doc.Extensions, "x-context")
+	case stringExtension(doc.Extensions, "x-wso2-basePath") != "":
 		a.Context = stringExtension(doc.Extensions, "x-wso2-basePath")
-	}
-	if a.Context == "" {
+	case slug(a.Name) == "":
+		return nil, nil, fmt.Errorf("no context: the title %q has no letters or digits to make one of; set x-context in the document or give --context", a.Name)
+	default:
 		a.Context = "/" + slug(a.Name)
 	}
-	// WSO2's basePath ends with the version; apistore adds it itself.
-	a.Context = strings.TrimSuffix(strings.TrimSuffix(a.Context, "/"), "/"+a.Version)
+	if apiContext == "" {
+		// WSO2's basePath ends with the version; apistore adds it itself.
+		a.Context = strings.TrimSuffix(strings.TrimSuffix(a.Context, "/"), "/"+a.Version)
+	}
 	if tiers := stringExtension(doc.Extensions, "x-tiers"); tiers != "" {
 		a.Tiers = strings.FieldsFunc(tiers, func(r rune) bool { return r == ',' || r == ' ' })
 	}

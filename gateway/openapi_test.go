@@ -65,7 +65,7 @@ const pizzaJSON = `{"openapi": "3.1.0",
  "paths": {"/menu": {"get": {"responses": {"200": {"description": "ok"}}}}}}`
 
 func TestFromOpenAPI(t *testing.T) {
-	a, scopes, err := gateway.FromOpenAPI(context.Background(), []byte(pizzaYAML))
+	a, scopes, err := gateway.FromOpenAPI(context.Background(), []byte(pizzaYAML), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestFromOpenAPI(t *testing.T) {
 		}
 	}
 
-	a, scopes, err = gateway.FromOpenAPI(context.Background(), []byte(pizzaJSON))
+	a, scopes, err = gateway.FromOpenAPI(context.Background(), []byte(pizzaJSON), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,15 +124,33 @@ func TestFromOpenAPIErrors(t *testing.T) {
 		{"bad version", replace("version: 2.0.0", "version: 2 beta"), "version"},
 		{"no paths", replace("paths:", "x-paths:"), "invalid OpenAPI document"},
 		{"repeated parameter", replace("/order/{orderId}:", "/order/{orderId}/{orderId}:"), "the parameter {orderId} appears twice"},
+		{"title without a context", strings.Replace(replace("title: Pizza Shack", "title: 天气预报"), "x-context: /pizza\n", "", 1), `no context: the title "天气预报" has no letters or digits to make one of; set x-context`},
 		{"bad scope roles", replace("{update: [admin, publisher]}", "[admin]"), "x-scope-roles: write a map"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := gateway.FromOpenAPI(context.Background(), []byte(tt.doc))
+			_, _, err := gateway.FromOpenAPI(context.Background(), []byte(tt.doc), "")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestFromOpenAPIContext: a context given with the document replaces its
+// own, which may be missing, unusable or reserved.
+func TestFromOpenAPIContext(t *testing.T) {
+	for _, doc := range []string{
+		strings.Replace(pizzaYAML, "x-context: /pizza", "x-context: /token", 1),
+		strings.Replace(strings.Replace(pizzaYAML, "x-context: /pizza\n", "", 1), "title: Pizza Shack", "title: 天气预报", 1),
+	} {
+		a, _, err := gateway.FromOpenAPI(context.Background(), []byte(doc), "/weather")
+		if err != nil || a.Context != "/weather" {
+			t.Errorf("with --context: %v %v", a, err)
+		}
+	}
+	if _, _, err := gateway.FromOpenAPI(context.Background(), []byte(pizzaYAML), "/store"); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("a reserved --context: %v", err)
 	}
 }
 
@@ -144,7 +162,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	a, scopes, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML))
+	a, scopes, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +179,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		}
 	}
 
-	again, _, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML))
+	again, _, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,15 +35,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", *file, err)
 	}
-	a, scopes, err := gateway.FromOpenAPI(ctx, data)
+	a, scopes, err := gateway.FromOpenAPI(ctx, data, *apiContext)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
-	}
-	if *apiContext != "" {
-		a.Context = *apiContext
-		if err := gateway.Check(a); err != nil {
-			return err
-		}
 	}
 	d, err := openDB(*dataDir)
 	if err != nil {
