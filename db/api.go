@@ -174,6 +174,19 @@ func (d *DB) APIByID(ctx context.Context, id int64) (*API, error) {
 	return a, nil
 }
 
+// APIByContext returns the API with a context and version, with its
+// resources, whatever its status.
+func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*API, error) {
+	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE context = ? AND version = ?`, apiContext, version))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("API %s %s", apiContext, version), err)
+	}
+	if a.Resources, err = d.resources(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
 func scanAPI(row interface{ Scan(...any) error }) (*API, error) {
 	var a API
 	var tiers string

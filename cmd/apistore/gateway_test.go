@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apistore/apistore/db"
 )
 
 // runOK runs a subcommand and returns its output, failing the test on error.
@@ -200,6 +202,39 @@ paths:
 	if msg := runFails(t, "api", "import", doc, "--data-dir", dataDir, "--context", "/weather/v1/today"); !strings.Contains(msg,
 		"context /weather/v1/today: the gateway path /weather/v1/today/v1/… overlaps that of the API Weather v1 (/weather/v1/…)") {
 		t.Errorf("overlapping import: %q", msg)
+	}
+	// --update replaces the resources, keeps the API (and so its subscriptions).
+	d, err := db.Open(filepath.Join(dataDir, "apistore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := d.APIByContext(context.Background(), "/weather", "v1")
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := filepath.Join(dataDir, "weather2.yaml")
+	os.WriteFile(changed, []byte(`openapi: 3.0.3
+info: {title: Weather, version: v1, description: Now with alerts}
+servers: [{url: "https://weather.example.com"}]
+paths:
+  /today: {get: {responses: {"200": {description: ok}}}}
+  /alerts: {get: {x-scope: alerts, responses: {"200": {description: ok}}}}
+`), 0o600)
+	if out := runOK(t, "api", "import", "--data-dir", dataDir, "--update", changed); !strings.Contains(out, "updated Weather v1 at /weather/v1: 2 resources, scopes: alerts") {
+		t.Errorf("update output %q", out)
+	}
+	d, err = db.Open(filepath.Join(dataDir, "apistore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := d.APIByContext(context.Background(), "/weather", "v1")
+	d.Close()
+	if err != nil || after.ID != before.ID || len(after.Resources) != 2 || after.Description != "Now with alerts" {
+		t.Errorf("after --update: %+v %v", after, err)
+	}
+	if msg := runFails(t, "api", "import", changed, "--update", "--data-dir", dataDir, "--context", "/nowhere"); !strings.Contains(msg, "no API with context /nowhere and version v1 to update") {
+		t.Errorf("--update of nothing: %q", msg)
 	}
 	broken := filepath.Join(dataDir, "broken.json")
 	os.WriteFile(broken, []byte(`{"openapi": "3.0.0", "info": {"title": "B", "version": "1"}, "paths": {"/x": {"get": {"responses": {"200": {"description": "ok"}}}}}}`), 0o600)

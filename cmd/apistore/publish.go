@@ -20,6 +20,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	dataDir := dataDirFlag(fs)
 	file := fs.String("file", "", "the OpenAPI document (or give it as the first argument)")
 	apiContext := fs.String("context", "", "the API's context, e.g. /pizzashack (default: the x-context extension, else from the title)")
+	update := fs.Bool("update", false, "replace the API of the same context and version (its fields, tiers and resources), keeping its status and subscriptions")
 	if err := parseFileFlags(fs, file, args); err != nil {
 		return err
 	}
@@ -44,9 +45,28 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	done := "published"
+	if *update {
+		old, err := d.APIByContext(ctx, a.Context, a.Version)
+		if err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return fmt.Errorf("--update: there is no API with context %s and version %s to update", a.Context, a.Version)
+			}
+			return err
+		}
+		a.ID, a.Status, done = old.ID, old.Status, "updated"
+		if len(a.Tiers) == 0 {
+			a.Tiers = db.Tiers
+		}
+	}
 	var overlap *db.OverlapError
-	if err := d.ImportAPI(ctx, a, scopes); errors.Is(err, db.ErrConflict) {
-		return fmt.Errorf("an API with context %s and version %s already exists", a.Context, a.Version)
+	if *update {
+		err = d.UpdateAPI(ctx, a, scopes)
+	} else {
+		err = d.ImportAPI(ctx, a, scopes)
+	}
+	if errors.Is(err, db.ErrConflict) {
+		return fmt.Errorf("an API with context %s and version %s already exists (--update replaces it)", a.Context, a.Version)
 	} else if errors.As(err, &overlap) {
 		return fmt.Errorf("context %s: %w (--context sets it)", a.Context, err)
 	} else if err != nil {
@@ -56,9 +76,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	for i, sc := range scopes {
 		names[i] = sc.Name
 	}
-	auditCommand(ctx, d, s, db.AuditAPIChanged, "", "", fmt.Sprintf("apistore api import: API %s %s (%s) published: production %s, sandbox %s",
-		a.Name, a.Version, a.Context, a.ProductionURL, a.SandboxURL))
-	fmt.Fprintf(s.out, "published %s %s at %s/%s: %d resources, scopes: %s\n", a.Name, a.Version, a.Context, a.Version,
+	auditCommand(ctx, d, s, db.AuditAPIChanged, "", "", fmt.Sprintf("apistore api import: API %s %s (%s) %s: production %s, sandbox %s",
+		a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL))
+	fmt.Fprintf(s.out, "%s %s %s at %s/%s: %d resources, scopes: %s\n", done, a.Name, a.Version, a.Context, a.Version,
 		len(a.Resources), strings.Join(names, ", "))
 	return nil
 }
@@ -82,14 +102,17 @@ func parseFileFlags(fs *flag.FlagSet, file *string, args []string) error {
 }
 
 // positionalFile takes FILE out of api import's arguments, first or last.
-// Every other flag of the command takes a value, so a last argument is FILE
-// unless the one before it is a flag without =value.
+// Every other flag of the command but --update takes a value, so a last
+// argument is FILE unless the one before it is such a flag without =value.
 func positionalFile(args []string) (string, []string) {
 	n := len(args)
+	takesValue := func(arg string) bool {
+		return strings.HasPrefix(arg, "-") && !strings.Contains(arg, "=") && strings.TrimLeft(arg, "-") != "update"
+	}
 	switch {
 	case n > 0 && !strings.HasPrefix(args[0], "-"):
 		return args[0], args[1:]
-	case n > 0 && !strings.HasPrefix(args[n-1], "-") && (n == 1 || !strings.HasPrefix(args[n-2], "-") || strings.Contains(args[n-2], "=")):
+	case n > 0 && !strings.HasPrefix(args[n-1], "-") && (n == 1 || !takesValue(args[n-2])):
 		return args[n-1], args[:n-1]
 	}
 	return "", args
