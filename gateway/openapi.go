@@ -115,7 +115,7 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*db.API, 
 
 // endpoints reads the production and sandbox URLs from the servers.
 func endpoints(doc *openapi3.T, a *db.API) error {
-	for i, s := range doc.Servers {
+	for _, s := range doc.Servers {
 		u := s.URL
 		for name, v := range s.Variables {
 			u = strings.ReplaceAll(u, "{"+name+"}", v.Default)
@@ -129,7 +129,7 @@ func endpoints(doc *openapi3.T, a *db.API) error {
 		case a.ProductionURL == "":
 			a.ProductionURL = u
 		default:
-			return fmt.Errorf("servers: %d production servers; apistore has one production and one sandbox endpoint (describe the sandbox one as \"sandbox\")", i+1)
+			return fmt.Errorf("servers: %s and %s are both production servers; apistore has one production and one sandbox endpoint (describe the sandbox one as \"sandbox\")", a.ProductionURL, u)
 		}
 	}
 	if a.ProductionURL == "" && a.SandboxURL == "" {

@@ -121,6 +121,8 @@ func TestFromOpenAPIErrors(t *testing.T) {
 		{"reserved context", replace("x-context: /pizza", "x-context: /token"), "reserved"},
 		{"unknown tier", replace("[Gold, Bronze]", "[Platinum]"), `unknown tier "Platinum"`},
 		{"bad server URL", replace("https://sandbox.pizza.example.com/api", "ftp://sandbox"), "sandbox endpoint"},
+		{"two production servers", replace("    description: Sandbox\n", "    description: Sandbox\n  - url: https://eu.pizza.example.com/api\n"),
+			"servers: https://pizza.example.com/api and https://eu.pizza.example.com/api are both production servers"},
 		{"bad version", replace("version: 2.0.0", "version: 2 beta"), "version"},
 		{"no paths", replace("paths:", "x-paths:"), "invalid OpenAPI document"},
 		{"repeated parameter", replace("/order/{orderId}:", "/order/{orderId}/{orderId}:"), "the parameter {orderId} appears twice"},
