@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -105,8 +106,32 @@ func newEcho() *echo.Echo {
 	// address, and a client could write any address into a header.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = jsonErrorHandler
-	e.Use(requestLog)
+	e.Use(requestLog, recoverPanics)
 	return e
+}
+
+// recoverPanics turns a handler's panic into a 500 answer (through the
+// error handler, so no stack trace reaches the client) and one log line with
+// the stack but not the panic's value, which could hold a secret. A
+// http.ErrAbortHandler goes on: net/http aborts the connection with it (the
+// gateway's proxy uses it when an answer breaks off).
+func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			req := c.Request()
+			slog.ErrorContext(req.Context(), "handler panicked", "method", req.Method, "path", req.URL.Path,
+				"panic_type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+			err = echo.NewHTTPError(http.StatusInternalServerError)
+		}()
+		return next(c)
+	}
 }
 
 // jsonErrorHandler answers errors that escaped a handler without leaking
