@@ -24,6 +24,7 @@ const (
 	AuditSignup             = "signup"
 	AuditKeyUpdated         = "key_updated"
 	AuditApplicationCreated = "application_created"
+	AuditApplicationUpdated = "application_updated"
 	AuditSubscribed         = "subscribed"
 	AuditUnsubscribed       = "unsubscribed"
 	AuditAPIChanged         = "api_changed"

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,6 +121,11 @@ func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done strin
 	}
 	if done == "added" {
 		h.audit(c, db.AuditApplicationCreated, h.CurrentUser(c).Username, "", "application "+a.Name)
+	} else {
+		// The callback URL decides where codes and implicit tokens go.
+		client, detail := h.appAuditFields(c, a.ID, a.Name)
+		h.audit(c, db.AuditApplicationUpdated, h.CurrentUser(c).Username, client,
+			fmt.Sprintf("%s: tier %s, callback URL %q", detail, a.Tier, a.CallbackURL))
 	}
 	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
 		return err

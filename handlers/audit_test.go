@@ -34,16 +34,20 @@ func TestAuditTrailForAdminsOnly(t *testing.T) {
 }
 
 // TestKeyEventsAreAudited: logging in, adding an application, Generate,
-// Update, Re-generate, Regenerate secret and deleting the application each
-// leave an event naming the user.
+// Update, editing the application, Re-generate, Regenerate secret and
+// deleting the application each leave an event naming the user.
 func TestKeyEventsAreAudited(t *testing.T) {
 	b := newStore(t).publisher("alice", "subscriber")
 	id := b.addApplication("Audited")
 	base := fmt.Sprintf("/store/subscriptions/%d/production", id)
-	for _, path := range []string{base + "/generate", base + "/update", base + "/token", base + "/secret", fmt.Sprintf("/store/applications/%d/delete", id)} {
+	edit := fmt.Sprintf("/store/applications/%d", id)
+	for _, path := range []string{base + "/generate", base + "/update", edit, base + "/token", base + "/secret", edit + "/delete"} {
 		form := url.Values{}
-		if strings.HasSuffix(path, "/generate") || strings.HasSuffix(path, "/update") {
+		switch {
+		case strings.HasSuffix(path, "/generate") || strings.HasSuffix(path, "/update"):
 			form = url.Values{"validity": {"3600"}, "grant_types": {"client_credentials"}}
+		case path == edit:
+			form = url.Values{"name": {"Audited"}, "tier": {"Gold"}, "callback_url": {"https://evil.example/cb"}}
 		}
 		if p := b.submit(path, form); p.status >= 400 {
 			t.Fatalf("%s: %d", path, p.status)
@@ -67,11 +71,14 @@ func TestKeyEventsAreAudited(t *testing.T) {
 		if e.Event == db.AuditApplicationDeleted && !strings.Contains(e.Detail, "Audited") {
 			t.Errorf("application_deleted: detail %q does not name the application", e.Detail)
 		}
+		if e.Event == db.AuditApplicationUpdated && (!strings.Contains(e.Detail, "Audited") || !strings.Contains(e.Detail, "https://evil.example/cb")) {
+			t.Errorf("application_updated: detail %q does not name the application and its callback URL", e.Detail)
+		}
 		got = append(got, e.Event)
 	}
 	slices.Reverse(got)
 	want := []string{db.AuditLogin, db.AuditApplicationCreated, db.AuditKeysGenerated, db.AuditKeyUpdated,
-		db.AuditAppTokensRevoked, db.AuditSecretRegenerated, db.AuditApplicationDeleted}
+		db.AuditApplicationUpdated, db.AuditAppTokensRevoked, db.AuditSecretRegenerated, db.AuditApplicationDeleted}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
