@@ -222,6 +222,17 @@ func TestWSO2CurlCommands(t *testing.T) {
 	}
 }
 
+// TestNeverExpiringTokensWarned: a negative validity is allowed, and the
+// server warns about it at start.
+func TestNeverExpiringTokensWarned(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--refresh-token-validity", "-1")
+	s.stop(t)
+	log := s.log()
+	if !strings.Contains(log, "never expire") || !strings.Contains(log, "--refresh-token-validity") || strings.Contains(log, "--app-token-validity") {
+		t.Errorf("start-up log does not warn about --refresh-token-validity -1 alone:\n%s", log)
+	}
+}
+
 // freeOffset finds a port offset whose three default ports are free.
 func freeOffset(t *testing.T) int {
 	// The ports stay below 32768, where Linux's ephemeral range starts:

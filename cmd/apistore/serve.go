@@ -150,13 +150,19 @@ const maxSeconds = int(math.MaxInt64 / int64(time.Second))
 
 // validityFlags turns the validity settings (seconds) into oauth.Validity.
 func validityFlags(app, user, refresh, code int) (oauth.Validity, error) {
-	for name, v := range map[string]int{"app-token-validity": app, "user-token-validity": user, "refresh-token-validity": refresh, "code-validity": code} {
-		if v == 0 && name != "code-validity" {
-			return oauth.Validity{}, fmt.Errorf("--%s must not be 0 (a negative value means never expires)", name)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"app-token-validity", app}, {"user-token-validity", user}, {"refresh-token-validity", refresh}, {"code-validity", code}} {
+		if f.v == 0 && f.name != "code-validity" {
+			return oauth.Validity{}, fmt.Errorf("--%s must not be 0 (a negative value means never expires)", f.name)
 		}
 		// A time.Duration holds some 292 years; more would wrap around.
-		if v > maxSeconds || v < -maxSeconds {
-			return oauth.Validity{}, fmt.Errorf("--%s %d is more than %d seconds", name, v, maxSeconds)
+		if f.v > maxSeconds || f.v < -maxSeconds {
+			return oauth.Validity{}, fmt.Errorf("--%s %d is more than %d seconds", f.name, f.v, maxSeconds)
+		}
+		if f.v < 0 {
+			slog.Warn("tokens of this kind never expire: a leaked one works until it is revoked", "flag", "--"+f.name, "value", f.v)
 		}
 	}
 	if code <= 0 {
