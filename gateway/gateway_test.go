@@ -118,6 +118,17 @@ func (e *env) subscribe(appID, apiID int64, tier string) {
 	}
 }
 
+// publish stores api, subscribes alice's application to it on the
+// Unlimited tier and returns a production access token of hers.
+func (e *env) publish(api *db.API) string {
+	e.t.Helper()
+	if err := e.db.CreateAPI(e.ctx, api); err != nil {
+		e.t.Fatal(err)
+	}
+	e.subscribe(e.alice.appID, api.ID, "Unlimited")
+	return e.token(e.alice.prodKey, e.alice.prodSecret, "")
+}
+
 // token gets an application token at /token (client_credentials grant).
 func (e *env) token(key, secret, scope string) string {
 	e.t.Helper()

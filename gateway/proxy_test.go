@@ -203,12 +203,8 @@ func TestBackendDown(t *testing.T) {
 	defer close(release)
 	api := &db.API{Name: "Down", Version: "v1", Context: "/down", ProductionURL: closed, SandboxURL: hanging.URL,
 		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
 
-	r := e.call("GET", "/down/v1/x", e.token(e.alice.prodKey, e.alice.prodSecret, ""), nil)
+	r := e.call("GET", "/down/v1/x", e.publish(api), nil)
 	if r.status != 502 || r.code() != 101503 {
 		t.Errorf("backend not listening: %d %v", r.status, r.body)
 	}
@@ -291,11 +287,7 @@ func TestInformationalResponses(t *testing.T) {
 	defer backend.Close()
 	api := &db.API{Name: "Uploads", Version: "v1", Context: "/uploads", ProductionURL: backend.URL,
 		Resources: []db.Resource{{Method: "POST", Path: "/*"}, {Method: "GET", Path: "/hints"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
-	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	tok := e.publish(api)
 
 	// As curl sends large uploads.
 	req, err := http.NewRequest("POST", e.api.URL+"/uploads/v1/photo", strings.NewReader(strings.Repeat("x", 2<<20)))
@@ -356,11 +348,7 @@ func TestBackendLocations(t *testing.T) {
 	defer backend.Close()
 	api := &db.API{Name: "Moved", Version: "v1", Context: "/moved", ProductionURL: backend.URL + "/base/",
 		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
-	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	tok := e.publish(api)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	tests := []struct{ path, location, contentLocation string }{
 		{"absolute", "/moved/v1/menu?size=large#top", "/moved/v1/menu"},
@@ -412,11 +400,7 @@ func TestBackendStallsMidBody(t *testing.T) {
 	defer backend.Close()
 	api := &db.API{Name: "Events", Version: "v1", Context: "/events", ProductionURL: backend.URL,
 		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
-	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	tok := e.publish(api)
 	get := func(path string) (string, error, time.Duration) {
 		start := time.Now()
 		req, _ := http.NewRequest("GET", e.api.URL+path, nil)
@@ -476,11 +460,7 @@ func TestUntrustedBackendCertificate(t *testing.T) {
 	defer backend.Close()
 	api := &db.API{Name: "Private", Version: "v1", Context: "/private", ProductionURL: backend.URL,
 		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
-	r := e.call("GET", "/private/v1/x", e.token(e.alice.prodKey, e.alice.prodSecret, ""), nil)
+	r := e.call("GET", "/private/v1/x", e.publish(api), nil)
 	description, _ := r.fault["description"].(string)
 	if r.status != 502 || r.code() != 101503 || !strings.Contains(description, "certificate") || strings.Contains(description, "127.0.0.1") {
 		t.Errorf("self-signed backend: %d %v", r.status, r.body)
@@ -511,11 +491,7 @@ func TestUpgrade(t *testing.T) {
 	defer backend.Close()
 	api := &db.API{Name: "Echo", Version: "v1", Context: "/echo", ProductionURL: backend.URL,
 		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
-	token := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	token := e.publish(api)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.api.URL, "http://"))
 	if err != nil {

@@ -249,11 +249,7 @@ func TestUsageOfBrokenCalls(t *testing.T) {
 	defer backend.Close()
 	api := &db.API{Name: "Broken", Version: "v1", Context: "/broken", ProductionURL: backend.URL,
 		Resources: []db.Resource{{Method: "GET", Path: "/reset"}, {Method: "GET", Path: "/stream"}}}
-	if err := e.db.CreateAPI(e.ctx, api); err != nil {
-		t.Fatal(err)
-	}
-	e.subscribe(e.alice.appID, api.ID, "Unlimited")
-	tok := e.token(e.alice.prodKey, e.alice.prodSecret, "")
+	tok := e.publish(api)
 	for _, path := range []string{"/broken/v1/reset", "/broken/v1/stream"} {
 		req, _ := http.NewRequest("GET", e.api.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
