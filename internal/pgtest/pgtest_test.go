@@ -1,0 +1,110 @@
+package pgtest_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apistore/apistore/internal/pgtest"
+)
+
+func connect(t *testing.T, dbURL string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", dbURL, err)
+	}
+	return conn
+}
+
+// TestNewDatabase makes two databases in a subtest, uses them, leaves a
+// connection open to one, and checks that both are gone once the subtest's
+// cleanup has run.
+func TestNewDatabase(t *testing.T) {
+	if pgtest.AdminURL() == "" {
+		t.Skip("APISTORE_TEST_POSTGRES not set: run under scripts/postgres.sh run")
+	}
+	ctx := context.Background()
+	var names []string
+	var leftOpen *pgx.Conn
+
+	t.Run("create", func(t *testing.T) {
+		urls := []string{pgtest.NewDatabase(t), pgtest.NewDatabase(t)}
+		if urls[0] == urls[1] {
+			t.Fatalf("two databases share a URL: %s", urls[0])
+		}
+		for i, u := range urls {
+			parsed, err := url.Parse(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := parsed.Query().Get("sslmode"); got != "disable" {
+				t.Errorf("%s: sslmode = %q, want disable", u, got)
+			}
+			conn := connect(t, u)
+			var name string
+			if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			if "/"+name != parsed.Path || !strings.HasPrefix(name, "apistore_test_") {
+				t.Errorf("URL %s connects to database %q", u, name)
+			}
+			names = append(names, name)
+
+			var relations int
+			err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`).Scan(&relations)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if relations != 0 {
+				t.Errorf("database %s is not empty: %d relations", name, relations)
+			}
+
+			// Each writes its own row; a shared database would show both.
+			if _, err := conn.Exec(ctx, "CREATE TABLE note (body text NOT NULL)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, "INSERT INTO note VALUES ($1)", name); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := conn.Query(ctx, "SELECT body FROM note")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(bodies) != 1 || bodies[0] != name {
+				t.Errorf("database %s holds %q, want only its own row", name, bodies)
+			}
+
+			if i == 0 {
+				leftOpen = conn // cleanup must end it to drop the database
+			} else {
+				conn.Close(ctx)
+			}
+		}
+	})
+	if len(names) != 2 || leftOpen == nil {
+		t.Fatal("the subtest did not make two databases")
+	}
+	defer leftOpen.Close(ctx)
+
+	admin := connect(t, pgtest.AdminURL())
+	defer admin.Close(ctx)
+	var left int
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = ANY($1)", names).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d of %q still exist after cleanup", left, names)
+	}
+	if err := leftOpen.Ping(ctx); err == nil {
+		t.Error("the connection left open survived its database")
+	}
+}
