@@ -2,7 +2,7 @@
 # packages) when missing, then runs every test.
 GO ?= go
 
-.PHONY: all build generate check-generate lint test test-go fuzz soak e2e deps bench
+.PHONY: all build generate check-generate lint test test-go test-postgres-smoke fuzz soak e2e deps bench
 
 all: build
 
@@ -26,6 +26,11 @@ test: deps check-generate lint test-go fuzz e2e
 
 test-go:
 	$(GO) test -race -count=1 ./...
+
+# A throw-away PostgreSQL (scripts/postgres.sh: installed with apt-get when
+# missing, stopped and removed afterwards) and the test of its helper package.
+test-postgres-smoke:
+	scripts/postgres.sh run $(GO) test -count=1 ./internal/pgtest/
 
 # Every fuzz target runs a few seconds past its committed seeds
 # (testdata/fuzz); FUZZTIME=10m make fuzz searches longer.

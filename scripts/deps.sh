@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need: Debian's Chromium (browser tests) and wrk
-# (the load tool's wrk mode), and the npm packages.
+# (the load tool's wrk mode), and the npm packages. PostgreSQL is not among
+# them: scripts/postgres.sh installs it when a test run first needs it.
 # Idempotent; safe to run non-interactively (CI=true, no stdin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
