@@ -4,64 +4,81 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/apistore/apistore/oauth"
 )
 
 // The hot reads — a consumer key at every client authentication, an access
-// token at every validation and introspection — are cached per database
-// Version: an entry is used only while no change that a cache could see has
-// been committed since it was read (by any connection or process: migration
-// 0023's triggers count them) and no write of this process ended access.
-// Such a change starts an empty generation, so a revoked token, a new secret
-// or a deleted key is never served from the cache; new tokens and spent
-// refresh tokens, the bulk of the commits, keep it. Callers get copies: the
-// cached values are shared.
+// token at every validation and introspection — are cached per access
+// generation (Freshness): an entry is used only while no change that a
+// cache could see has been committed since it was read, by any connection,
+// process or node. Such a change starts an empty generation, so a revoked
+// token, a new secret or a deleted key is never served from the cache; new
+// tokens and spent refresh tokens, the bulk of the commits, keep it.
+// Callers get copies that share nothing with the cached values.
 
 // maxCached bounds a generation; past it the next lookup starts a new one.
 const maxCached = 100_000
 
-type cacheGen struct {
-	version Version
-	size    atomic.Int64
-	clients sync.Map // consumer key → *oauth.Client
-	tokens  sync.Map // access hash → *oauth.TokenInfo
+// cachedStore is a Store with the cache in front of ClientByKey and
+// AccessToken.
+type cachedStore struct {
+	Store
+	gen atomic.Pointer[cacheGen]
 }
 
-// generation returns the cache of the current Version. The Version is read
-// before any query, so a row read afterwards is at least as new as it.
-func (d *DB) generation(ctx context.Context) (*cacheGen, error) {
-	v, err := d.Version(ctx)
+func withCache(s Store) *cachedStore { return &cachedStore{Store: s} }
+
+type cacheGen struct {
+	generation uint64
+	size       atomic.Int64
+	clients    sync.Map // consumer key → *oauth.Client
+	tokens     sync.Map // access hash → *oauth.TokenInfo
+}
+
+// current returns the cache of the current generation. The generation is
+// read before any query, so a row read afterwards is at least as new as it.
+func (c *cachedStore) current(ctx context.Context) (*cacheGen, error) {
+	n, err := c.Generation(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if g := d.cache.Load(); g != nil && g.version == v && g.size.Load() < maxCached {
+	if g := c.gen.Load(); g != nil && g.generation == n && g.size.Load() < maxCached {
 		return g, nil
 	}
-	g := &cacheGen{version: v}
-	d.cache.Store(g)
+	g := &cacheGen{generation: n}
+	c.gen.Store(g)
 	return g, nil
 }
 
 // cached looks key up in m of the current generation, or loads it and keeps
-// it there. A failed load (not found included) is not kept.
-func cached[K comparable, V any](ctx context.Context, d *DB, m func(*cacheGen) *sync.Map, key K, load func() (*V, error)) (*V, error) {
-	g, err := d.generation(ctx)
+// a clone there. A failed load (not found included) is not kept.
+func cached[K comparable, V any](ctx context.Context, c *cachedStore, m func(*cacheGen) *sync.Map, key K,
+	load func() (*V, error), clone func(*V) *V) (*V, error) {
+	g, err := c.current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if v, ok := m(g).Load(key); ok {
-		cp := *v.(*V)
-		return &cp, nil
+		return clone(v.(*V)), nil
 	}
 	v, err := load()
 	if err != nil {
 		return nil, err
 	}
-	cp := *v
-	m(g).Store(key, &cp)
+	m(g).Store(key, clone(v))
 	g.size.Add(1)
 	return v, nil
 }
 
-func clientsOf(g *cacheGen) *sync.Map { return &g.clients }
+// ClientByKey is the store's, through the cache.
+func (c *cachedStore) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
+	return cached(ctx, c, func(g *cacheGen) *sync.Map { return &g.clients }, consumerKey,
+		func() (*oauth.Client, error) { return c.Store.ClientByKey(ctx, consumerKey) }, (*oauth.Client).Clone)
+}
 
-func tokensOf(g *cacheGen) *sync.Map { return &g.tokens }
+// AccessToken is the store's, through the cache.
+func (c *cachedStore) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
+	return cached(ctx, c, func(g *cacheGen) *sync.Map { return &g.tokens }, h,
+		func() (*oauth.TokenInfo, error) { return c.Store.AccessToken(ctx, h) }, (*oauth.TokenInfo).Clone)
+}

@@ -1,248 +1,175 @@
-// Package db is apistore's SQLite storage: schema, migrations and every SQL
-// statement. It implements the store interfaces declared in package oauth.
+// Package db opens apistore's store: SQLite (package db/sqlite, the
+// embedded default) or PostgreSQL (package db/postgres, for clusters of
+// nodes sharing one database). Both implement Store and pass the
+// conformance suite in db/dbtest; Open picks one from a URL and puts the
+// validation cache (cache.go) in front of it.
 package db
 
 import (
 	"context"
-	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
 	"os"
-	"runtime"
-	"sort"
-	"strconv"
+	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/apistore/apistore/db/postgres"
+	"github.com/apistore/apistore/db/sqlite"
 	"github.com/apistore/apistore/oauth"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/apistore/apistore/portal"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// DB is an open apistore database: one writer connection, so writes never
-// contend for SQLite's lock, and a pool of read-only connections (WAL lets
-// them read while the writer writes).
-type DB struct {
-	w *sql.DB
-	r *sql.DB
-	// accessGen counts the writes that ended some access (a revoked token, a
-	// deleted key, application or subscription...). Caches of validation
-	// results compare it to drop stale entries at once.
-	accessGen atomic.Uint64
-	// jobs feeds the group-commit writer (batch.go).
-	jobs       chan writeJob
-	writerDone chan struct{}
-	// readStmts and writeStmts hold the hot paths' prepared statements.
-	readStmts  stmtCache
-	writeStmts map[string]*sql.Stmt
-	// watch is one dedicated connection that reads the access generation
-	// (genQ) and, kept open, keeps the WAL index (shm) in place; lastCheck
-	// is the generation last read and the index's header then (see Version).
-	watch     *sql.DB
-	genQ      *sql.Stmt
-	genMu     sync.Mutex
-	lastCheck atomic.Pointer[versionCheck]
-	shm       *os.File
-	path      string
-	// cache holds the hot reads of the current Version (cache.go).
-	cache atomic.Pointer[cacheGen]
+// Freshness proves that cached reads are current. Generation changes
+// whenever a change that a cache of validations could hold (a revoked
+// token, a deleted key, application, user or subscription, a retired API,
+// a changed scope…) is committed, by any connection, process or node; a
+// read that starts after such a commit returned sees the new value. It is
+// an error, never a stale value, when the store cannot tell.
+type Freshness interface {
+	Generation(ctx context.Context) (uint64, error)
 }
 
-// AccessGeneration changes whenever a write of this process ends some access.
-func (d *DB) AccessGeneration() uint64 { return d.accessGen.Load() }
+// Store is everything apistore keeps: what the oauth core, the handlers,
+// the gateway and the admin commands each declare they need.
+type Store interface {
+	oauth.Store
+	Freshness
 
-// accessChanged is called by every write that revokes or deletes access.
-func (d *DB) accessChanged() { d.accessGen.Add(1) }
+	// Close ends every connection; writes asked for afterwards fail.
+	Close() error
+	// Ping checks that the database answers a query.
+	Ping(ctx context.Context) error
+	// Location names the database: a file's path, or a PostgreSQL URL
+	// without its password.
+	Location() string
 
-// Open opens (creating it if needed) the database file and migrates it.
-func Open(path string) (*DB, error) {
-	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?"
-	w, err := sql.Open("sqlite", dsn+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetConnMaxIdleTime(0)
-	d := &DB{w: w, path: path}
-	if err := d.migrate(context.Background()); err != nil {
-		w.Close()
-		return nil, err
-	}
-	r, err := sql.Open("sqlite", dsn+common+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	readers := max(4, 2*runtime.NumCPU())
-	r.SetMaxOpenConns(readers)
-	r.SetMaxIdleConns(readers)
-	d.r = r
-	if d.watch, err = sql.Open("sqlite", dsn+common+"&_pragma=query_only(1)"); err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	d.watch.SetMaxOpenConns(1)
-	d.watch.SetConnMaxIdleTime(0)
-	d.readStmts.db = r
-	if err := d.prepareWrites(); err != nil {
-		d.Close()
-		return nil, err
-	}
-	if d.genQ, err = d.watch.Prepare(`SELECT n FROM access_generation`); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("prepare statements: %w", err)
-	}
-	var first int64 // opens the watch connection's WAL index, so the -shm file exists
-	if err := d.genQ.QueryRow().Scan(&first); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	d.shm = openWALIndex(path)
-	d.startWriter()
-	return d, nil
+	CreateUser(ctx context.Context, u *portal.User) error
+	UserAccount(ctx context.Context, username string) (*portal.User, error)
+	UserByID(ctx context.Context, id int64) (*portal.User, error)
+	DeleteUser(ctx context.Context, username string) error
+
+	CreateSession(ctx context.Context, id oauth.Hash, userID int64, now, expires time.Time) error
+	SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error)
+	DeleteSession(ctx context.Context, id oauth.Hash) error
+	SessionKeys(ctx context.Context, candidate []byte) ([]byte, error)
+
+	LoginCounts(ctx context.Context, keys []string, now time.Time) ([]portal.LoginCount, error)
+	ReserveLogin(ctx context.Context, keys []string, now, expires time.Time, admit func([]portal.LoginCount) bool) (int64, []portal.LoginCount, error)
+	SettleLogin(ctx context.Context, id int64, failed []string, now, resetBefore time.Time) ([]portal.LoginCount, error)
+	ClearLoginFailures(ctx context.Context, key string) error
+	DeleteStaleLoginCounts(ctx context.Context, before, now time.Time) (int64, error)
+
+	CreateApplication(ctx context.Context, a *portal.Application) error
+	CreateApplicationWithKeys(ctx context.Context, a *portal.Application, newKey func(oauth.KeyType) *oauth.Client) error
+	ApplicationsByOwner(ctx context.Context, ownerID int64) ([]portal.Application, error)
+	OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error)
+	UpdateApplication(ctx context.Context, a *portal.Application) error
+	DeleteApplication(ctx context.Context, ownerID, id int64) error
+
+	CreateKey(ctx context.Context, c *oauth.Client) error
+	KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error)
+	ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) error
+	RevokeApplicationTokens(ctx context.Context, keyID int64) error
+	UpdateKeySettings(ctx context.Context, keyID int64, grantTypes []string, callbackURL string, appTokenValidity time.Duration) error
+
+	PutScope(ctx context.Context, s oauth.Scope) error
+	Scopes(ctx context.Context) ([]oauth.Scope, error)
+
+	CreateAPI(ctx context.Context, a *portal.API) error
+	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
+	UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
+	SetAPIStatus(ctx context.Context, id int64, status string) error
+	PublishedAPIs(ctx context.Context) ([]portal.API, error)
+	AllAPIs(ctx context.Context) ([]portal.API, error)
+	APIByID(ctx context.Context, id int64) (*portal.API, error)
+	APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error)
+	SeedSample(ctx context.Context) error
+	PointSampleAPI(ctx context.Context, url string) error
+
+	Subscribe(ctx context.Context, appID, apiID int64, tier string) error
+	Unsubscribe(ctx context.Context, appID, apiID int64) error
+	SubscriptionTier(ctx context.Context, appID, apiID int64) (id int64, tier string, err error)
+	SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error)
+	SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error)
+	TakeQuota(ctx context.Context, k portal.QuotaKey, window time.Time, want, limit int) (int, error)
+	DeleteQuotasBefore(ctx context.Context, before time.Time) (int64, error)
+
+	SaveConsent(ctx context.Context, c *portal.Consent) error
+	RememberedScopes(ctx context.Context, userID, appID int64) ([]string, error)
+	Consents(ctx context.Context, userID int64) ([]portal.Consent, error)
+	RevokeConsent(ctx context.Context, userID, appID int64) error
+
+	RecordUsage(ctx context.Context, calls []portal.Usage) error
+	UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usage, error)
+	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
+
+	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
+	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)
+	DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error)
+
+	CreateTokens(ctx context.Context, tokens []*oauth.Token) error
+	DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error)
+	DeleteStaleCodes(ctx context.Context, now time.Time) (int64, error)
+
+	// RunAlone runs fn unless another process or node is running the job
+	// of that name (cleanup and retention jobs run on one node at a time);
+	// it reports whether fn ran.
+	RunAlone(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
 }
 
-// Close checkpoints the WAL and closes every connection.
-func (d *DB) Close() error {
-	if d.jobs != nil {
-		d.stopWriter()
-	}
-	stmtErr := d.readStmts.close()
-	for _, st := range d.writeStmts {
-		stmtErr = errors.Join(stmtErr, st.Close())
-	}
-	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	if d.shm != nil {
-		d.shm.Close()
-	}
-	return errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
-}
+// DatabaseFile is the SQLite database's name in the data directory.
+const DatabaseFile = "apistore.db"
 
-// Path is the database file's name.
-func (d *DB) Path() string { return d.path }
-
-// Ping checks that the database answers a query: a connection alone does
-// not show that the file is readable.
-func (d *DB) Ping(ctx context.Context) error {
-	var n int
-	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		return fmt.Errorf("ping database: %w", err)
-	}
-	return nil
-}
-
-// migrate applies the embedded migrations not yet recorded, each in its own
-// transaction.
-func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	latest := 0
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migrate: bad migration name %q", base)
-		}
-		if err := d.applyMigration(ctx, version, base, name); err != nil {
-			return fmt.Errorf("migrate %s: %w", base, err)
-		}
-		latest = max(latest, version)
-	}
-	// A database a newer apistore has migrated may hold data this one
-	// would misread or damage: refuse it rather than run on it.
-	var unknown sql.NullString
-	if err := d.w.QueryRowContext(ctx, `SELECT max(name) FROM schema_migrations WHERE version > ?`, latest).Scan(&unknown); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if unknown.Valid {
-		return fmt.Errorf("%w: it has migration %s, which this apistore does not know; run a newer apistore on it",
-			ErrNewerSchema, unknown.String)
-	}
-	return nil
+// IsPostgres reports whether a --database value names a PostgreSQL
+// database.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
 // ErrNewerSchema is returned by Open for a database a newer apistore has
-// migrated.
+// migrated: it may hold data this one would misread or damage.
 var ErrNewerSchema = errors.New("the database was written by a newer apistore")
 
-func (d *DB) applyMigration(ctx context.Context, version int, base, name string) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
-			return err
+// Open opens, and migrates, the store a --database value names: empty for
+// SQLite in dataDir (made, readable by its owner only, when missing), a
+// postgres:// URL for PostgreSQL.
+func Open(ctx context.Context, url, dataDir string) (Store, error) {
+	var s Store
+	switch {
+	case url == "":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
 		}
-		body, err := migrations.ReadFile(name)
+		path := filepath.Join(dataDir, DatabaseFile)
+		d, err := sqlite.Open(path)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%s: %w", path, newerSchema(err))
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return err
+		s = d
+	case IsPostgres(url):
+		_, err := postgres.Open(ctx, url)
+		return nil, newerSchema(err)
+	default:
+		return nil, fmt.Errorf("--database %q: give a postgres:// URL, or nothing for SQLite in the data directory", redact(url))
+	}
+	return withCache(s), nil
+}
+
+// newerSchema makes either store's refusal of a newer schema ErrNewerSchema.
+func newerSchema(err error) error {
+	if errors.Is(err, sqlite.ErrNewerSchema) || errors.Is(err, postgres.ErrNewerSchema) {
+		return fmt.Errorf("%w: %w", ErrNewerSchema, err)
+	}
+	return err
+}
+
+// redact hides a password in a URL-like value for messages.
+func redact(s string) string {
+	if at := strings.LastIndex(s, "@"); at >= 0 {
+		if colon := strings.Index(s, "://"); colon >= 0 && colon < at {
+			return s[:colon+3] + "…" + s[at:]
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			version, base, time.Now().UnixMilli())
-		return err
-	})
-}
-
-// tx runs fn in a write transaction, committing when it returns nil.
-func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := d.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-// millis stores a time as Unix milliseconds, and the zero time as NULL.
-func millis(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
-}
-
-// fromMillis is millis reversed.
-func fromMillis(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.UnixMilli(n.Int64)
-}
-
-// words splits a space-separated column; joinWords makes one.
-func words(s string) []string { return strings.Fields(s) }
-
-func joinWords(list []string) string { return strings.Join(list, " ") }
-
-// notFound wraps oauth.ErrNotFound for sql.ErrNoRows.
-func notFound(what string, err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, oauth.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// isUnique reports a UNIQUE constraint failure.
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	return s
 }

@@ -4,11 +4,11 @@
 // endpoint, and records each call.
 //
 // Validation results are cached in memory, but never outlive a change: the
-// cache is keyed by the database's Version (writes of this process that
-// end access, and any commit by any connection, including admin subcommands
-// run in another process), read on every request. Any change drops every cached token, subscription and route, so
-// a revoked token, a deleted user or a retired API is refused on the very
-// next request.
+// cache is keyed by the store's access generation, read on every request,
+// which every change that could end access moves, whoever commits it: this
+// process, an admin command, another node. Such a change drops every cached
+// token, subscription and route, so a revoked token, a deleted user or a
+// retired API is refused on the very next request.
 package gateway
 
 import (
@@ -27,8 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // Config tunes the gateway; zero fields take the defaults in New.
@@ -53,10 +53,28 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Store is what the gateway needs of storage.
+type Store interface {
+	// Generation is the access generation (db.Freshness): equal values
+	// mean nothing the gateway caches has changed.
+	Generation(ctx context.Context) (uint64, error)
+	PublishedAPIs(ctx context.Context) ([]portal.API, error)
+	// SubscriptionTier returns the id and tier of an application's
+	// subscription to an API, or ErrNotFound.
+	SubscriptionTier(ctx context.Context, appID, apiID int64) (id int64, tier string, err error)
+	// TakeQuota takes up to want of a window's limit calls (see throttle).
+	TakeQuota(ctx context.Context, k portal.QuotaKey, window time.Time, want, limit int) (int, error)
+	RecordUsage(ctx context.Context, calls []portal.Usage) error
+	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
+	DeleteQuotasBefore(ctx context.Context, before time.Time) (int64, error)
+	// RunAlone runs a job unless another node runs it.
+	RunAlone(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
+}
+
 // Gateway is the http.Handler of published APIs.
 type Gateway struct {
 	oauth    *oauth.Server
-	db       *db.DB
+	store    Store
 	now      func() time.Time
 	proxy    *httputil.ReverseProxy
 	throttle *throttle
@@ -66,9 +84,9 @@ type Gateway struct {
 	rebuild sync.Mutex // one reload of the routes at a time
 }
 
-// New returns a gateway over the oauth core and the database. Close it to
+// New returns a gateway over the oauth core and the store. Close it to
 // write the last usage records.
-func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
+func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	if cfg.Limits == nil {
 		cfg.Limits = DefaultLimits
 	}
@@ -91,14 +109,24 @@ func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
 		cfg.Now = time.Now
 	}
 	prune := func() {
-		n, err := d.DeleteUsageBefore(context.Background(), cfg.Now().Add(-cfg.UsageRetention))
+		ctx := context.Background()
+		_, err := d.RunAlone(ctx, "prune usage", func(ctx context.Context) error {
+			now := cfg.Now()
+			n, err := d.DeleteUsageBefore(ctx, now.Add(-cfg.UsageRetention))
+			if err != nil {
+				return err
+			}
+			q, err := d.DeleteQuotasBefore(ctx, now.Add(-time.Hour))
+			if n+q > 0 {
+				slog.Info("gateway: pruned usage", "deleted", n, "quota_windows", q)
+			}
+			return err
+		})
 		if err != nil {
 			slog.Error("gateway: prune usage", "err", err)
-		} else if n > 0 {
-			slog.Info("gateway: pruned usage", "deleted", n)
 		}
 	}
-	g := &Gateway{oauth: o, db: d, now: cfg.Now, throttle: newThrottle(cfg.Limits),
+	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
 		usage: newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch)}
 	g.proxy = newProxy(cfg)
 	return g
@@ -108,13 +136,41 @@ func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
 // (calling it again is harmless).
 func (g *Gateway) Close() { g.usage.close() }
 
-// snapshot is what the gateway knows as of one database state: the routes
-// and the tokens and subscriptions looked up since.
+// snapshot is what the gateway knows as of one access generation: the
+// routes and the tokens and subscriptions looked up since. Its values are
+// shared by concurrent requests, which only read them.
 type snapshot struct {
-	version db.Version
-	routes  routes
-	tokens  sync.Map // oauth.Hash → *oauth.TokenInfo
-	subs    sync.Map // subKey → subscription
+	generation uint64
+	routes     routes
+	tokens     boundedMap[oauth.Hash, *oauth.TokenInfo]
+	subs       boundedMap[subKey, subscription]
+}
+
+// maxCached bounds each of a snapshot's caches: past it, the cache starts
+// again empty, so a flood of distinct tokens cannot grow it without end.
+const maxCached = 100_000
+
+// boundedMap is a concurrent map of at most maxCached entries.
+type boundedMap[K comparable, V any] struct {
+	m    sync.Map
+	size atomic.Int64
+}
+
+func (b *boundedMap[K, V]) load(k K) (V, bool) {
+	v, ok := b.m.Load(k)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(V), true
+}
+
+func (b *boundedMap[K, V]) store(k K, v V) {
+	if b.size.Add(1) > maxCached {
+		b.m.Clear()
+		b.size.Store(1)
+	}
+	b.m.Store(k, v)
 }
 
 type subKey struct{ app, api int64 }
@@ -128,25 +184,25 @@ type subscription struct {
 // current returns the snapshot of the database's present state, rebuilding
 // it when anything was committed since.
 func (g *Gateway) current(ctx context.Context) (*snapshot, error) {
-	v, err := g.db.Version(ctx)
+	n, err := g.store.Generation(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s := g.state.Load(); s != nil && s.version == v {
+	if s := g.state.Load(); s != nil && s.generation == n {
 		return s, nil
 	}
 	g.rebuild.Lock()
 	defer g.rebuild.Unlock()
-	if s := g.state.Load(); s != nil && s.version == v {
+	if s := g.state.Load(); s != nil && s.generation == n {
 		return s, nil
 	}
-	// The version was read before the routes, so a change made meanwhile
+	// The generation was read before the routes, so a change made meanwhile
 	// makes the next request rebuild again rather than trust stale data.
-	apis, err := g.db.PublishedAPIs(ctx)
+	apis, err := g.store.PublishedAPIs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{version: v}
+	s := &snapshot{generation: n}
 	for i := range apis {
 		rt, err := newRoute(&apis[i])
 		if err != nil {
@@ -162,8 +218,7 @@ func (g *Gateway) current(ctx context.Context) (*snapshot, error) {
 // token validates a bearer token, through the snapshot's cache.
 func (g *Gateway) token(ctx context.Context, s *snapshot, bearer string) (*oauth.TokenInfo, *Refusal) {
 	h := oauth.HashOf(bearer)
-	if v, ok := s.tokens.Load(h); ok {
-		info := v.(*oauth.TokenInfo)
+	if info, ok := s.tokens.load(h); ok {
 		if !info.ExpiresAt.IsZero() && !g.now().Before(info.ExpiresAt) {
 			return nil, invalidToken("the access token expired")
 		}
@@ -177,7 +232,7 @@ func (g *Gateway) token(ctx context.Context, s *snapshot, bearer string) (*oauth
 		slog.ErrorContext(ctx, "gateway: validate token", "err", err)
 		return nil, internalError()
 	}
-	s.tokens.Store(h, info)
+	s.tokens.store(h, info)
 	return info, nil
 }
 
@@ -185,15 +240,15 @@ func (g *Gateway) token(ctx context.Context, s *snapshot, bearer string) (*oauth
 // the snapshot's cache.
 func (g *Gateway) subscription(ctx context.Context, s *snapshot, appID, apiID int64) (subscription, error) {
 	key := subKey{appID, apiID}
-	if v, ok := s.subs.Load(key); ok {
-		return v.(subscription), nil
+	if sub, ok := s.subs.load(key); ok {
+		return sub, nil
 	}
-	id, tier, err := g.db.SubscriptionTier(ctx, appID, apiID)
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
+	id, tier, err := g.store.SubscriptionTier(ctx, appID, apiID)
+	if err != nil && !errors.Is(err, portal.ErrNotFound) {
 		return subscription{}, err
 	}
 	sub := subscription{id: id, tier: tier}
-	s.subs.Store(key, sub)
+	s.subs.store(key, sub)
 	return sub, nil
 }
 
@@ -237,7 +292,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refusal.write(w)
 		return
 	}
-	call := db.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
+	call := portal.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	bc := &backendCall{}
@@ -283,7 +338,13 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		insufficientScope(res.Scope).write(w)
 		return
 	}
-	if ok, wait := g.throttle.allow(sub.id, sub.tier, g.now()); !ok {
+	ok, wait, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.tier, g.now())
+	switch {
+	case err != nil:
+		slog.ErrorContext(ctx, "gateway: count call", "err", err)
+		internalError().write(w)
+		return
+	case !ok:
 		w.Header().Set("Retry-After", retryAfter(wait))
 		throttled().write(w)
 		return

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/web"
 )
 
@@ -32,14 +32,13 @@ type keys struct {
 type env struct {
 	t       testing.TB
 	ctx     context.Context
-	path    string
-	db      *db.DB
+	db      db.Store
 	gw      *gateway.Gateway
 	clock   *fixture.Clock
 	api     *httptest.Server
 	prod    *httptest.Server
 	sandbox *httptest.Server
-	pizza   *db.API
+	pizza   *portal.API
 	alice   keys
 }
 
@@ -58,12 +57,8 @@ func backend(name string) *httptest.Server {
 
 func newEnv(t testing.TB, cfg gateway.Config) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), path: filepath.Join(t.TempDir(), "apistore.db"),
-		clock: fixture.NewClock(time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC))}
-	d, err := db.Open(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := &env{t: t, ctx: context.Background(), clock: fixture.NewClock(time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC))}
+	d := fixture.DB(t)
 	e.db = d
 	e.prod, e.sandbox = backend("production"), backend("sandbox")
 	t.Cleanup(e.prod.Close)
@@ -73,9 +68,9 @@ func newEnv(t testing.TB, cfg gateway.Config) *env {
 			t.Fatal(err)
 		}
 	}
-	e.pizza = &db.API{Name: "PizzaShackAPI", Version: "1.0.0", Context: "/pizzashack",
+	e.pizza = &portal.API{Name: "PizzaShackAPI", Version: "1.0.0", Context: "/pizzashack",
 		ProductionURL: e.prod.URL + "/base", SandboxURL: e.sandbox.URL,
-		Resources: []db.Resource{
+		Resources: []portal.Resource{
 			{Method: "GET", Path: "/menu"},
 			{Method: "POST", Path: "/order", Scope: "update"},
 			{Method: "GET", Path: "/order/{orderId}", Scope: "read"},
@@ -120,7 +115,7 @@ func (e *env) subscribe(appID, apiID int64, tier string) {
 
 // publish stores api, subscribes alice's application to it on the
 // Unlimited tier and returns a production access token of hers.
-func (e *env) publish(api *db.API) string {
+func (e *env) publish(api *portal.API) string {
 	e.t.Helper()
 	if err := e.db.CreateAPI(e.ctx, api); err != nil {
 		e.t.Fatal(err)

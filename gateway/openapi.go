@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
@@ -36,7 +36,7 @@ const MaxOpenAPIBytes = 4 << 20
 //
 // apiContext, unless empty, is the context to use instead (the document's
 // may be missing, unusable or taken).
-func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*db.API, []oauth.Scope, error) {
+func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*portal.API, []oauth.Scope, error) {
 	if len(data) > MaxOpenAPIBytes {
 		return nil, nil, fmt.Errorf("the document is larger than %d MiB", MaxOpenAPIBytes>>20)
 	}
@@ -55,7 +55,7 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*db.API, 
 	if doc.Info == nil {
 		return nil, nil, errors.New("the document has no info")
 	}
-	a := &db.API{Name: doc.Info.Title, Version: doc.Info.Version, Description: doc.Info.Description}
+	a := &portal.API{Name: doc.Info.Title, Version: doc.Info.Version, Description: doc.Info.Description}
 	switch {
 	case apiContext != "":
 		a.Context = apiContext
@@ -98,7 +98,7 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*db.API, 
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
-			a.Resources = append(a.Resources, db.Resource{Method: method, Path: path, Scope: scope})
+			a.Resources = append(a.Resources, portal.Resource{Method: method, Path: path, Scope: scope})
 			if scope != "" && !slices.ContainsFunc(scopes, func(s oauth.Scope) bool { return s.Name == scope }) {
 				if err := oauth.CheckScopeName(scope); err != nil {
 					return nil, nil, fmt.Errorf("%s %s: scope %q: %w", method, path, scope, err)
@@ -114,7 +114,7 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*db.API, 
 }
 
 // endpoints reads the production and sandbox URLs from the servers.
-func endpoints(doc *openapi3.T, a *db.API) error {
+func endpoints(doc *openapi3.T, a *portal.API) error {
 	for _, s := range doc.Servers {
 		u := s.URL
 		for name, v := range s.Variables {

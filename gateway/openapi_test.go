@@ -3,13 +3,13 @@ package gateway_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 const pizzaYAML = `openapi: 3.0.3
@@ -159,11 +159,7 @@ func TestFromOpenAPIContext(t *testing.T) {
 // TestImportIsAllOrNothing: an import that fails registers no scope.
 func TestImportIsAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	d, err := db.Open(filepath.Join(t.TempDir(), "apistore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := fixture.DB(t)
 	a, scopes, err := gateway.FromOpenAPI(ctx, []byte(pizzaYAML), "")
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +183,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	again.Resources[0].Scope = "fresh"
 	err = d.ImportAPI(ctx, again, append(scopes, oauth.Scope{Name: "fresh", Description: "new"}))
-	if !errors.Is(err, db.ErrConflict) {
+	if !errors.Is(err, portal.ErrConflict) {
 		t.Fatalf("second import: %v, want ErrConflict", err)
 	}
 	if got, _ := d.ScopesByName(ctx, []string{"fresh"}); len(got) != 0 {

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/portal"
 )
 
 func TestRoutesByKeyType(t *testing.T) {
@@ -201,8 +201,8 @@ func TestBackendDown(t *testing.T) {
 	}))
 	defer hanging.Close()
 	defer close(release)
-	api := &db.API{Name: "Down", Version: "v1", Context: "/down", ProductionURL: closed, SandboxURL: hanging.URL,
-		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	api := &portal.API{Name: "Down", Version: "v1", Context: "/down", ProductionURL: closed, SandboxURL: hanging.URL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
 
 	r := e.call("GET", "/down/v1/x", e.publish(api), nil)
 	if r.status != 502 || r.code() != 101503 {
@@ -285,8 +285,8 @@ func TestInformationalResponses(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 	}))
 	defer backend.Close()
-	api := &db.API{Name: "Uploads", Version: "v1", Context: "/uploads", ProductionURL: backend.URL,
-		Resources: []db.Resource{{Method: "POST", Path: "/*"}, {Method: "GET", Path: "/hints"}}}
+	api := &portal.API{Name: "Uploads", Version: "v1", Context: "/uploads", ProductionURL: backend.URL,
+		Resources: []portal.Resource{{Method: "POST", Path: "/*"}, {Method: "GET", Path: "/hints"}}}
 	tok := e.publish(api)
 
 	// As curl sends large uploads.
@@ -346,8 +346,8 @@ func TestBackendLocations(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	}))
 	defer backend.Close()
-	api := &db.API{Name: "Moved", Version: "v1", Context: "/moved", ProductionURL: backend.URL + "/base/",
-		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	api := &portal.API{Name: "Moved", Version: "v1", Context: "/moved", ProductionURL: backend.URL + "/base/",
+		Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
 	tok := e.publish(api)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	tests := []struct{ path, location, contentLocation string }{
@@ -398,8 +398,8 @@ func TestBackendStallsMidBody(t *testing.T) {
 		}
 	}))
 	defer backend.Close()
-	api := &db.API{Name: "Events", Version: "v1", Context: "/events", ProductionURL: backend.URL,
-		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	api := &portal.API{Name: "Events", Version: "v1", Context: "/events", ProductionURL: backend.URL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
 	tok := e.publish(api)
 	get := func(path string) (string, error, time.Duration) {
 		start := time.Now()
@@ -458,8 +458,8 @@ func TestUntrustedBackendCertificate(t *testing.T) {
 	backend := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	backend.Config.ErrorLog = log.New(io.Discard, "", 0) // the rejected handshake
 	defer backend.Close()
-	api := &db.API{Name: "Private", Version: "v1", Context: "/private", ProductionURL: backend.URL,
-		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	api := &portal.API{Name: "Private", Version: "v1", Context: "/private", ProductionURL: backend.URL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
 	r := e.call("GET", "/private/v1/x", e.publish(api), nil)
 	description, _ := r.fault["description"].(string)
 	if r.status != 502 || r.code() != 101503 || !strings.Contains(description, "certificate") || strings.Contains(description, "127.0.0.1") {
@@ -489,8 +489,8 @@ func TestUpgrade(t *testing.T) {
 		rw.Flush()
 	}))
 	defer backend.Close()
-	api := &db.API{Name: "Echo", Version: "v1", Context: "/echo", ProductionURL: backend.URL,
-		Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
+	api := &portal.API{Name: "Echo", Version: "v1", Context: "/echo", ProductionURL: backend.URL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
 	token := e.publish(api)
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(e.api.URL, "http://"))
@@ -513,7 +513,7 @@ func TestUpgrade(t *testing.T) {
 
 	// The server does not wait for a hijacked connection's handler: wait
 	// for the call's record, written at once (UsageBatch 1).
-	var got []db.Usage
+	var got []portal.Usage
 	for deadline := time.Now().Add(5 * time.Second); len(got) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if got, err = e.db.UsageOf(e.ctx, e.alice.appID, 10); err != nil {
 			t.Fatal(err)

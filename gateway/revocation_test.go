@@ -12,7 +12,9 @@ import (
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // TestRevocationIsInstant: every change that ends access is refused on the
@@ -44,10 +46,10 @@ func TestRevocationIsInstant(t *testing.T) {
 			return e.db.DeleteUser(e.ctx, "alice")
 		}, 401},
 		{"user removed by another process", func(e *env, _ string) error {
-			return e.otherProcess(func(d *db.DB) error { return d.DeleteUser(e.ctx, "alice") })
+			return e.otherProcess(func(d db.Store) error { return d.DeleteUser(e.ctx, "alice") })
 		}, 401},
 		{"token revoked by another process", func(e *env, token string) error {
-			return e.otherProcess(func(d *db.DB) error { return d.RevokeFamily(e.ctx, oauth.HashOf(token)) })
+			return e.otherProcess(func(d db.Store) error { return d.RevokeFamily(e.ctx, oauth.HashOf(token)) })
 		}, 401},
 		{"Re-generate (application token)", func(e *env, _ string) error {
 			return e.db.RevokeApplicationTokens(e.ctx, e.alice.prodKeyID)
@@ -63,7 +65,7 @@ func TestRevocationIsInstant(t *testing.T) {
 			return e.db.DeleteApplication(e.ctx, u.ID, e.alice.appID)
 		}, 401},
 		{"API retired", func(e *env, _ string) error {
-			return e.db.SetAPIStatus(e.ctx, e.pizza.ID, db.APIRetired)
+			return e.db.SetAPIStatus(e.ctx, e.pizza.ID, portal.APIRetired)
 		}, 404},
 	}
 	for _, tt := range tests {
@@ -116,16 +118,11 @@ func TestUsageRecorded(t *testing.T) {
 	}
 }
 
-// otherProcess runs a write through connections of its own, as an admin
-// subcommand in another process does: only SQLite's data_version can tell
-// the gateway about it.
-func (e *env) otherProcess(write func(*db.DB) error) error {
-	other, err := db.Open(e.path)
-	if err != nil {
-		return err
-	}
-	defer other.Close()
-	return write(other)
+// otherProcess runs a write through a store handle of its own, as an admin
+// subcommand in another process, or another node, does: only the access
+// generation can tell the gateway about it.
+func (e *env) otherProcess(write func(db.Store) error) error {
+	return write(fixture.OpenAgain(e.t, e.db))
 }
 
 // TestSecretRegeneration: a new consumer secret works at once, the old one
@@ -157,8 +154,9 @@ func TestSecretRegeneration(t *testing.T) {
 // gateway starts (and hourly).
 func TestUsagePruned(t *testing.T) {
 	e := newEnv(t, gateway.Config{})
+	e.gw.Close() // its own pruning at start is over: only one runs at a time
 	now := e.clock.Now()
-	calls := []db.Usage{
+	calls := []portal.Usage{
 		{At: now.Add(-2 * time.Hour), AppID: e.alice.appID, APIID: e.pizza.ID, Method: "GET", Resource: "/menu", Status: 200},
 		{At: now.Add(-30 * time.Minute), AppID: e.alice.appID, APIID: e.pizza.ID, Method: "GET", Resource: "/menu", Status: 200},
 	}
@@ -182,7 +180,7 @@ func TestNewAccessIsInstant(t *testing.T) {
 	for _, other := range []bool{false, true} {
 		t.Run(map[bool]string{false: "this process", true: "another process"}[other], func(t *testing.T) {
 			e := newEnv(t, gateway.Config{})
-			write := func(f func(d *db.DB) error) {
+			write := func(f func(d db.Store) error) {
 				t.Helper()
 				var err error
 				if other {
@@ -202,7 +200,7 @@ func TestNewAccessIsInstant(t *testing.T) {
 				}
 				e.token(bob.prodKey, bob.prodSecret, "read") // a commit that keeps the cache
 			}
-			write(func(d *db.DB) error { return d.Subscribe(e.ctx, bob.appID, e.pizza.ID, "Unlimited") })
+			write(func(d db.Store) error { return d.Subscribe(e.ctx, bob.appID, e.pizza.ID, "Unlimited") })
 			if r := e.call("GET", "/pizzashack/1.0.0/menu", token, nil); r.status != 200 {
 				t.Fatalf("after subscribing: %d %v", r.status, r.body)
 			}
@@ -210,9 +208,9 @@ func TestNewAccessIsInstant(t *testing.T) {
 			if r := e.call("GET", "/newapi/v1/x", token, nil); r.status != 404 {
 				t.Fatalf("before publishing: %d %v", r.status, r.body)
 			}
-			api := &db.API{Name: "New", Version: "v1", Context: "/newapi", ProductionURL: e.prod.URL,
-				Resources: []db.Resource{{Method: "GET", Path: "/*"}}}
-			write(func(d *db.DB) error {
+			api := &portal.API{Name: "New", Version: "v1", Context: "/newapi", ProductionURL: e.prod.URL,
+				Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
+			write(func(d db.Store) error {
 				if err := d.CreateAPI(e.ctx, api); err != nil {
 					return err
 				}
@@ -247,8 +245,8 @@ func TestUsageOfBrokenCalls(t *testing.T) {
 		}
 	}))
 	defer backend.Close()
-	api := &db.API{Name: "Broken", Version: "v1", Context: "/broken", ProductionURL: backend.URL,
-		Resources: []db.Resource{{Method: "GET", Path: "/reset"}, {Method: "GET", Path: "/stream"}}}
+	api := &portal.API{Name: "Broken", Version: "v1", Context: "/broken", ProductionURL: backend.URL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/reset"}, {Method: "GET", Path: "/stream"}}}
 	tok := e.publish(api)
 	for _, path := range []string{"/broken/v1/reset", "/broken/v1/stream"} {
 		req, _ := http.NewRequest("GET", e.api.URL+path, nil)

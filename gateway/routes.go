@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // Methods lists the HTTP methods a resource can have.
@@ -44,7 +44,7 @@ type Problem struct {
 
 // Check reports every problem with an API a publisher describes, in words
 // fit for a command line.
-func Check(a *db.API) error {
+func Check(a *portal.API) error {
 	var errs []error
 	for _, p := range Problems(a) {
 		errs = append(errs, errors.New(p.Message))
@@ -53,7 +53,7 @@ func Check(a *db.API) error {
 }
 
 // Problems lists what is wrong with an API, field by field, for a form.
-func Problems(a *db.API) []Problem {
+func Problems(a *portal.API) []Problem {
 	var out []Problem
 	add := func(field, format string, args ...any) {
 		out = append(out, Problem{field, fmt.Sprintf(format, args...)})
@@ -79,8 +79,8 @@ func Problems(a *db.API) []Problem {
 		add("production_url", "give a production or a sandbox endpoint URL")
 	}
 	for _, t := range a.Tiers {
-		if !slices.Contains(db.Tiers, t) {
-			add("tiers", "unknown tier %q (tiers: %s)", t, strings.Join(db.Tiers, ", "))
+		if !slices.Contains(portal.Tiers, t) {
+			add("tiers", "unknown tier %q (tiers: %s)", t, strings.Join(portal.Tiers, ", "))
 		}
 	}
 	if len(a.Resources) == 0 {
@@ -102,15 +102,15 @@ func Problems(a *db.API) []Problem {
 
 // ParseResources reads resources written one a line as METHOD /template
 // [scope], e.g. "POST /order update"; blank lines are skipped.
-func ParseResources(text string) ([]db.Resource, error) {
-	var out []db.Resource
+func ParseResources(text string) ([]portal.Resource, error) {
+	var out []portal.Resource
 	for i, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		switch len(f) {
 		case 0:
 			continue
 		case 2, 3:
-			r := db.Resource{Method: strings.ToUpper(f[0]), Path: f[1]}
+			r := portal.Resource{Method: strings.ToUpper(f[0]), Path: f[1]}
 			if len(f) == 3 {
 				r.Scope = f[2]
 			}
@@ -123,7 +123,7 @@ func ParseResources(text string) ([]db.Resource, error) {
 }
 
 // FormatResources writes resources as ParseResources reads them.
-func FormatResources(rs []db.Resource) string {
+func FormatResources(rs []portal.Resource) string {
 	var b strings.Builder
 	for _, r := range rs {
 		b.WriteString(r.Method + " " + r.Path)
@@ -150,7 +150,7 @@ func checkEndpoint(raw string) error {
 	return nil
 }
 
-func checkResource(r db.Resource) error {
+func checkResource(r portal.Resource) error {
 	if !slices.Contains(Methods, r.Method) {
 		return fmt.Errorf("resource %s %s: unknown method (methods: %s)", r.Method, r.Path, strings.Join(Methods, ", "))
 	}
@@ -254,19 +254,19 @@ func (t *template) match(path string) (score int, ok bool) {
 
 // resource is an API resource ready for matching.
 type resource struct {
-	db.Resource
+	portal.Resource
 	tpl template
 }
 
 // route is a published API ready for serving.
 type route struct {
-	api       *db.API
+	api       *portal.API
 	prefix    string // context/version, e.g. /pizzashack/1.0.0
 	resources []resource
 	endpoints map[string]*url.URL // by key type; absent: no such endpoint
 }
 
-func newRoute(a *db.API) (*route, error) {
+func newRoute(a *portal.API) (*route, error) {
 	rt := &route{api: a, prefix: a.Context + "/" + a.Version, endpoints: map[string]*url.URL{}}
 	for kt, raw := range map[string]string{"PRODUCTION": a.ProductionURL, "SANDBOX": a.SandboxURL} {
 		if raw == "" {

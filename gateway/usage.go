@@ -7,14 +7,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 )
 
 // recorder writes usage rows in batches from its own goroutine, so that the
 // proxy path only hands a value to a channel.
 type recorder struct {
-	calls   chan db.Usage
-	write   func(context.Context, []db.Usage) error
+	calls   chan portal.Usage
+	write   func(context.Context, []portal.Usage) error
 	prune   func() // deletes calls older than the retention; run at start and hourly
 	every   time.Duration
 	batch   int
@@ -24,8 +24,8 @@ type recorder struct {
 	dropped atomic.Int64
 }
 
-func newRecorder(write func(context.Context, []db.Usage) error, prune func(), every time.Duration, batch int) *recorder {
-	r := &recorder{calls: make(chan db.Usage, 2*batch), write: write, prune: prune, every: every, batch: batch,
+func newRecorder(write func(context.Context, []portal.Usage) error, prune func(), every time.Duration, batch int) *recorder {
+	r := &recorder{calls: make(chan portal.Usage, 2*batch), write: write, prune: prune, every: every, batch: batch,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
@@ -33,7 +33,7 @@ func newRecorder(write func(context.Context, []db.Usage) error, prune func(), ev
 
 // record queues a call; when the queue is full (the database cannot keep up)
 // the call is counted as dropped rather than slowing the request.
-func (r *recorder) record(u db.Usage) {
+func (r *recorder) record(u portal.Usage) {
 	select {
 	case r.calls <- u:
 	default:
@@ -48,7 +48,7 @@ func (r *recorder) run() {
 	defer tick.Stop()
 	hourly := time.NewTicker(time.Hour)
 	defer hourly.Stop()
-	buf := make([]db.Usage, 0, r.batch)
+	buf := make([]portal.Usage, 0, r.batch)
 	flush := func() {
 		if n := r.dropped.Swap(0); n > 0 {
 			slog.Warn("gateway: usage queue full, calls not recorded", "dropped", n)

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
 )
@@ -43,36 +43,48 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		return err
 	}
 	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, c.Request().Host)}
-	now := h.now()
+	ctx := c.Request().Context()
 	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
-	if wait := h.logins.reserve(now, userKey, addrKey); wait > 0 {
+	res, wait, err := h.logins.reserve(ctx, userKey, addrKey)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		view.Error = fmt.Sprintf("Too many failed log-ins. Wait %d minutes and try again.", int((wait+time.Minute-1)/time.Minute))
 		retryAfter(c, wait)
 		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
 	}
-	defer h.logins.release(userKey, addrKey)
-	u, err := h.db.UserAccount(c.Request().Context(), f.Username)
+	u, err := h.store.UserAccount(ctx, f.Username)
 	var ok bool
 	switch {
 	case isNotFound(err):
 		oauth.CheckPassword("", f.Password) // as slow as a real check
 	case err != nil:
-		return err
+		_, serr := h.logins.settle(ctx, res)
+		return errors.Join(err, serr)
 	default:
 		ok = oauth.CheckPassword(u.PasswordHash, f.Password)
 	}
 	if !ok {
-		locked := h.logins.fail(now, userKey, addrKey)
-		h.audit(c, db.AuditLoginFailed, f.Username, "", "store")
+		locked, err := h.logins.settle(ctx, res, userKey, addrKey)
+		if err != nil {
+			return err
+		}
+		h.audit(c, portal.AuditLoginFailed, f.Username, "", "store")
 		h.auditLockout(c, locked)
 		view.Error = "Invalid username or password."
 		return render(c, http.StatusUnauthorized, store.Login(h.page(c, "Log in", ""), view))
 	}
-	h.logins.succeed(userKey)
+	if _, err := h.logins.settle(ctx, res); err != nil {
+		return err
+	}
+	if err := h.logins.succeed(ctx, userKey); err != nil {
+		return err
+	}
 	if err := h.logIn(c, u); err != nil {
 		return err
 	}
-	h.audit(c, db.AuditLogin, u.Username, "", "store")
+	h.audit(c, portal.AuditLogin, u.Username, "", "store")
 	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
 }
 
@@ -139,16 +151,16 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := &db.User{User: oauth.User{Username: f.Username, PasswordHash: hash, Roles: []string{"subscriber"}}, Email: f.Email}
-	err = h.db.CreateUser(c.Request().Context(), u)
-	if errors.Is(err, db.ErrConflict) {
+	u := &portal.User{User: oauth.User{Username: f.Username, PasswordHash: hash, Roles: []string{"subscriber"}}, Email: f.Email}
+	err = h.store.CreateUser(c.Request().Context(), u)
+	if errors.Is(err, portal.ErrConflict) {
 		view.Errors = map[string]string{"username": "This username is taken; choose another."}
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
 	}
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditSignup, u.Username, "", "self sign-up, roles "+strings.Join(u.Roles, ","))
+	h.audit(c, portal.AuditSignup, u.Username, "", "self sign-up, roles "+strings.Join(u.Roles, ","))
 	if err := h.logIn(c, u); err != nil {
 		return err
 	}

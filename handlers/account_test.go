@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/web"
 )
 
@@ -303,16 +305,20 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestSessionSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	hashKey, blockKey, err := web.LoadSessionKeys(dir)
+	d := fixture.DB(t)
+	if err := d.SeedSample(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hashKey, blockKey, err := web.SessionKeys(context.Background(), d, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := newStore(t, handlers.WithSessionKeys(hashKey, blockKey))
+	first := serveStore(t, d, handlers.WithSessionKeys(hashKey, blockKey))
 	b := first.browser()
 	b.signUp("erin", "erin-password")
 	first.srv.Close()
 
-	hashKey, blockKey, err = web.LoadSessionKeys(dir)
+	hashKey, blockKey, err = web.SessionKeys(context.Background(), d, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
@@ -16,7 +16,7 @@ import (
 
 // Catalogue lists the published APIs, GET /store.
 func (h *Handlers) Catalogue(c echo.Context) error {
-	apis, err := h.db.PublishedAPIs(c.Request().Context())
+	apis, err := h.store.PublishedAPIs(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,7 @@ func (h *Handlers) Catalogue(c echo.Context) error {
 	return render(c, http.StatusOK, store.Catalogue(h.page(c, "APIs", layout.NavAPIs), views))
 }
 
-func apiView(a *db.API) store.APIView {
+func apiView(a *portal.API) store.APIView {
 	v := store.APIView{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context,
 		Description: a.Description, Tiers: a.Tiers}
 	for _, r := range a.Resources {
@@ -58,12 +58,12 @@ func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm)
 	if u := h.CurrentUser(c); u != nil {
 		ctx := c.Request().Context()
 		v.LoggedIn = true
-		apps, err := h.db.ApplicationsByOwner(ctx, u.ID)
+		apps, err := h.store.ApplicationsByOwner(ctx, u.ID)
 		if err != nil {
 			return err
 		}
 		v.Apps = appOptions(apps)
-		subs, err := h.db.SubscriptionsToAPI(ctx, u.ID, a.ID)
+		subs, err := h.store.SubscriptionsToAPI(ctx, u.ID, a.ID)
 		if err != nil {
 			return err
 		}
@@ -73,24 +73,24 @@ func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm)
 }
 
 // publishedAPI loads the published API with the URL's :id.
-func (h *Handlers) publishedAPI(c echo.Context) (*db.API, error) {
+func (h *Handlers) publishedAPI(c echo.Context) (*portal.API, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		return nil, echo.ErrNotFound
 	}
-	a, err := h.db.APIByID(c.Request().Context(), id)
-	if isNotFound(err) || (err == nil && a.Status != db.APIPublished) {
+	a, err := h.store.APIByID(c.Request().Context(), id)
+	if isNotFound(err) || (err == nil && a.Status != portal.APIPublished) {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such API. It may have been retired.")
 	}
 	return a, err
 }
 
-func subscriptionViews(subs []db.Subscription) []store.SubscriptionView {
+func subscriptionViews(subs []portal.Subscription) []store.SubscriptionView {
 	out := make([]store.SubscriptionView, len(subs))
 	for i, s := range subs {
 		out[i] = store.SubscriptionView{AppID: s.AppID, AppName: s.AppName, APIID: s.APIID, APIName: s.APIName,
 			APIVersion: s.APIVersion, APIContext: s.APIContext, Tier: s.Tier,
-			Retired: s.APIStatus == db.APIRetired, TierWithdrawn: !slices.Contains(s.APITiers, s.Tier)}
+			Retired: s.APIStatus == portal.APIRetired, TierWithdrawn: !slices.Contains(s.APITiers, s.Tier)}
 	}
 	return out
 }
@@ -123,8 +123,8 @@ func (h *Handlers) Subscribe(c echo.Context) error {
 	if len(form.Errors) > 0 {
 		return h.apiPage(c, http.StatusUnprocessableEntity, form)
 	}
-	err = h.db.Subscribe(c.Request().Context(), app.ID, a.ID, f.Tier)
-	if errors.Is(err, db.ErrConflict) {
+	err = h.store.Subscribe(c.Request().Context(), app.ID, a.ID, f.Tier)
+	if errors.Is(err, portal.ErrConflict) {
 		form.Errors["app"] = app.Name + " is already subscribed to this API."
 		return h.apiPage(c, http.StatusUnprocessableEntity, form)
 	}
@@ -132,7 +132,7 @@ func (h *Handlers) Subscribe(c echo.Context) error {
 		return err
 	}
 	client, detail := h.appAuditFields(c, app.ID, app.Name)
-	h.audit(c, db.AuditSubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s to API %s %s, tier %s", detail, a.Name, a.Version, f.Tier))
+	h.audit(c, portal.AuditSubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s to API %s %s, tier %s", detail, a.Name, a.Version, f.Tier))
 	if err := h.flash(c, fmt.Sprintf("%s is subscribed to %s %s at the %s tier.", app.Name, a.Name, a.Version, f.Tier)); err != nil {
 		return err
 	}

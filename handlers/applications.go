@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/components"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
@@ -28,7 +28,7 @@ func (f *applicationForm) trim() {
 
 // Applications lists the user's applications, GET /store/applications.
 func (h *Handlers) Applications(c echo.Context) error {
-	apps, err := h.db.ApplicationsByOwner(c.Request().Context(), h.CurrentUser(c).ID)
+	apps, err := h.store.ApplicationsByOwner(c.Request().Context(), h.CurrentUser(c).ID)
 	if err != nil {
 		return err
 	}
@@ -39,12 +39,12 @@ func (h *Handlers) Applications(c echo.Context) error {
 	return render(c, http.StatusOK, store.Applications(h.page(c, "My Applications", layout.NavApplications), views))
 }
 
-func applicationView(a *db.Application) store.ApplicationView {
+func applicationView(a *portal.Application) store.ApplicationView {
 	return store.ApplicationView{ID: a.ID, Name: a.Name, Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier}
 }
 
 // appOptions are the choices of an application picker.
-func appOptions(apps []db.Application) []components.Option {
+func appOptions(apps []portal.Application) []components.Option {
 	out := make([]components.Option, len(apps))
 	for i, a := range apps {
 		out[i] = components.Option{Value: strconv.FormatInt(a.ID, 10), Label: a.Name}
@@ -54,11 +54,11 @@ func appOptions(apps []db.Application) []components.Option {
 
 // NewApplication is the empty add form, GET /store/applications/new.
 func (h *Handlers) NewApplication(c echo.Context) error {
-	return h.applicationForm(c, http.StatusOK, store.ApplicationForm{Tier: db.Tiers[0]})
+	return h.applicationForm(c, http.StatusOK, store.ApplicationForm{Tier: portal.Tiers[0]})
 }
 
 func (h *Handlers) applicationForm(c echo.Context, status int, f store.ApplicationForm) error {
-	f.Tiers = db.Tiers
+	f.Tiers = portal.Tiers
 	title := "Add application"
 	if f.ID != 0 {
 		title = "Edit application"
@@ -68,7 +68,7 @@ func (h *Handlers) applicationForm(c echo.Context, status int, f store.Applicati
 
 // AddApplication creates an application, POST /store/applications.
 func (h *Handlers) AddApplication(c echo.Context) error {
-	return h.saveApplication(c, &db.Application{OwnerID: h.CurrentUser(c).ID}, "added")
+	return h.saveApplication(c, &portal.Application{OwnerID: h.CurrentUser(c).ID}, "added")
 }
 
 // EditApplication is the edit form, GET /store/applications/:id/edit.
@@ -92,7 +92,7 @@ func (h *Handlers) UpdateApplication(c echo.Context) error {
 
 // saveApplication validates the posted form into a and creates (a.ID == 0)
 // or updates it.
-func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done string) error {
+func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done string) error {
 	var f applicationForm
 	errs, err := h.bindForm(c, &f)
 	if err != nil {
@@ -105,14 +105,14 @@ func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done strin
 	a.Name, a.Description, a.CallbackURL, a.Tier = f.Name, f.Description, f.CallbackURL, f.Tier
 	ctx := c.Request().Context()
 	if a.ID == 0 {
-		err = h.db.CreateApplication(ctx, a)
+		err = h.store.CreateApplication(ctx, a)
 	} else {
-		err = h.db.UpdateApplication(ctx, a)
+		err = h.store.UpdateApplication(ctx, a)
 	}
 	if isNotFound(err) { // deleted meanwhile, e.g. in another tab
 		return errNoApplication
 	}
-	if errors.Is(err, db.ErrConflict) {
+	if errors.Is(err, portal.ErrConflict) {
 		view.Errors = map[string]string{"name": "You already have an application with this name."}
 		return h.applicationForm(c, http.StatusUnprocessableEntity, view)
 	}
@@ -120,11 +120,11 @@ func (h *Handlers) saveApplication(c echo.Context, a *db.Application, done strin
 		return err
 	}
 	if done == "added" {
-		h.audit(c, db.AuditApplicationCreated, h.CurrentUser(c).Username, "", "application "+a.Name)
+		h.audit(c, portal.AuditApplicationCreated, h.CurrentUser(c).Username, "", "application "+a.Name)
 	} else {
 		// The callback URL decides where codes and implicit tokens go.
 		client, detail := h.appAuditFields(c, a.ID, a.Name)
-		h.audit(c, db.AuditApplicationUpdated, h.CurrentUser(c).Username, client,
+		h.audit(c, portal.AuditApplicationUpdated, h.CurrentUser(c).Username, client,
 			fmt.Sprintf("%s: tier %s, callback URL %q", detail, a.Tier, a.CallbackURL))
 	}
 	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
@@ -150,14 +150,14 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 		return err
 	}
 	client, detail := h.appAuditFields(c, a.ID, a.Name)
-	err = h.db.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID)
+	err = h.store.DeleteApplication(c.Request().Context(), a.OwnerID, a.ID)
 	if isNotFound(err) { // deleted meanwhile: a double-clicked Delete, or another tab
 		return errNoApplication
 	}
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditApplicationDeleted, h.CurrentUser(c).Username, client, detail+"; its keys and tokens ended")
+	h.audit(c, portal.AuditApplicationDeleted, h.CurrentUser(c).Username, client, detail+"; its keys and tokens ended")
 	if err := h.flash(c, "Application "+a.Name+" deleted; its keys and tokens no longer work."); err != nil {
 		return err
 	}
@@ -171,12 +171,12 @@ var errNoApplication = echo.NewHTTPError(http.StatusNotFound,
 
 // ownedApplication loads the logged-in user's application with the id in
 // the URL or form; any other id is errNoApplication.
-func (h *Handlers) ownedApplication(c echo.Context, rawID string) (*db.Application, error) {
+func (h *Handlers) ownedApplication(c echo.Context, rawID string) (*portal.Application, error) {
 	id, err := strconv.ParseInt(rawID, 10, 64)
 	if err != nil {
 		return nil, errNoApplication
 	}
-	a, err := h.db.OwnedApplication(c.Request().Context(), h.CurrentUser(c).ID, id)
+	a, err := h.store.OwnedApplication(c.Request().Context(), h.CurrentUser(c).ID, id)
 	if isNotFound(err) {
 		return nil, errNoApplication
 	}

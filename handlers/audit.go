@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
@@ -18,21 +18,21 @@ import (
 const auditRole = "admin"
 
 // isAdmin reports whether u may read the audit trail.
-func isAdmin(u *db.User) bool { return u != nil && slices.Contains(u.Roles, auditRole) }
+func isAdmin(u *portal.User) bool { return u != nil && slices.Contains(u.Roles, auditRole) }
 
 // audit records a security event of this request. A failure to record is
 // logged, not returned: the trail must not turn a working request into an
 // error. Never pass a token, secret or password.
 func (h *Handlers) audit(c echo.Context, event, username, client, detail string) {
-	e := &db.AuditEvent{At: h.now(), Event: event, Username: username, Client: client,
+	e := &portal.AuditEvent{At: h.now(), Event: event, Username: username, Client: client,
 		Remote: c.RealIP(), Detail: detail}
-	if err := h.db.RecordAudit(c.Request().Context(), e); err != nil {
+	if err := h.store.RecordAudit(c.Request().Context(), e); err != nil {
 		slog.ErrorContext(c.Request().Context(), "audit", "event", event, "err", err)
 	}
 }
 
 // auditLockout records each lock a failed authentication just engaged: the
-// username, consumer key or address that is refused for loginLockout.
+// username, consumer key or address that is refused for LoginLockout.
 func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 	for _, k := range locked {
 		what, name := "username", k[2:]
@@ -49,8 +49,8 @@ func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 		case "consumer key":
 			client = name
 		}
-		h.audit(c, db.AuditLockout, username, client,
-			fmt.Sprintf("%s %s locked for %d minutes after %d failures", what, name, int(loginLockout/time.Minute), limitFor(k)))
+		h.audit(c, portal.AuditLockout, username, client,
+			fmt.Sprintf("%s %s locked for %d minutes after %d failures", what, name, int(LoginLockout/time.Minute), limitFor(k)))
 	}
 }
 
@@ -59,7 +59,7 @@ func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 // request, a log line of a client or another event shows), its name in the
 // detail. Read them before the application or its keys go.
 func (h *Handlers) appAuditFields(c echo.Context, appID int64, name string) (client, detail string) {
-	keys, err := h.db.KeysOfApplication(c.Request().Context(), appID)
+	keys, err := h.store.KeysOfApplication(c.Request().Context(), appID)
 	if err != nil {
 		slog.ErrorContext(c.Request().Context(), "audit", "err", err)
 	}
@@ -76,7 +76,7 @@ func (h *Handlers) AuditTrail(c echo.Context) error {
 	if !isAdmin(h.CurrentUser(c)) {
 		return echo.NewHTTPError(http.StatusForbidden, "The audit trail is for users with the admin role.")
 	}
-	events, err := h.db.AuditEvents(c.Request().Context(), 0)
+	events, err := h.store.AuditEvents(c.Request().Context(), 0)
 	if err != nil {
 		return err
 	}

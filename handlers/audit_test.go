@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 )
 
 // TestAuditTrailForAdminsOnly: failed log-ins land in the audit trail, which
@@ -64,21 +64,21 @@ func TestKeyEventsAreAudited(t *testing.T) {
 		}
 		// The Client column holds consumer keys, for every event alike;
 		// the application's name is in the detail.
-		keyless := e.Event == db.AuditLogin || e.Event == db.AuditApplicationCreated
+		keyless := e.Event == portal.AuditLogin || e.Event == portal.AuditApplicationCreated
 		if (e.Client == "") != keyless || strings.Contains(e.Client, "Audited") {
 			t.Errorf("event %s: Client %q, want the consumer key", e.Event, e.Client)
 		}
-		if e.Event == db.AuditApplicationDeleted && !strings.Contains(e.Detail, "Audited") {
+		if e.Event == portal.AuditApplicationDeleted && !strings.Contains(e.Detail, "Audited") {
 			t.Errorf("application_deleted: detail %q does not name the application", e.Detail)
 		}
-		if e.Event == db.AuditApplicationUpdated && (!strings.Contains(e.Detail, "Audited") || !strings.Contains(e.Detail, "https://evil.example/cb")) {
+		if e.Event == portal.AuditApplicationUpdated && (!strings.Contains(e.Detail, "Audited") || !strings.Contains(e.Detail, "https://evil.example/cb")) {
 			t.Errorf("application_updated: detail %q does not name the application and its callback URL", e.Detail)
 		}
 		got = append(got, e.Event)
 	}
 	slices.Reverse(got)
-	want := []string{db.AuditLogin, db.AuditApplicationCreated, db.AuditKeysGenerated, db.AuditKeyUpdated,
-		db.AuditApplicationUpdated, db.AuditAppTokensRevoked, db.AuditSecretRegenerated, db.AuditApplicationDeleted}
+	want := []string{portal.AuditLogin, portal.AuditApplicationCreated, portal.AuditKeysGenerated, portal.AuditKeyUpdated,
+		portal.AuditApplicationUpdated, portal.AuditAppTokensRevoked, portal.AuditSecretRegenerated, portal.AuditApplicationDeleted}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}

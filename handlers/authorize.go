@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/pages/consent"
 	"github.com/labstack/echo/v4"
 )
@@ -84,12 +84,12 @@ func (h *Handlers) Decide(c echo.Context) error {
 	if oerr != nil {
 		return h.authorizeAnswer(c, a.ErrorURL(oerr), nil)
 	}
-	err = h.db.SaveConsent(ctx, &db.Consent{UserID: u.ID, AppID: a.Client.AppID, Scopes: scopeNames(scopes),
+	err = h.store.SaveConsent(ctx, &portal.Consent{UserID: u.ID, AppID: a.Client.AppID, Scopes: scopeNames(scopes),
 		Remember: form.Get("remember") == "on", ApprovedAt: h.now()})
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditConsentGranted, u.Username, a.Client.ConsumerKey, strings.Join(scopeNames(scopes), " "))
+	h.audit(c, portal.AuditConsentGranted, u.Username, a.Client.ConsumerKey, strings.Join(scopeNames(scopes), " "))
 	return h.approve(c, a, u)
 }
 
@@ -135,7 +135,7 @@ func (h *Handlers) authorizeAnswer(c echo.Context, redirect string, err error) e
 }
 
 // approve issues the code or token for a consented request.
-func (h *Handlers) approve(c echo.Context, a *oauth.Authorization, u *db.User) error {
+func (h *Handlers) approve(c echo.Context, a *oauth.Authorization, u *portal.User) error {
 	to, oerr := h.oauth.Approve(c.Request().Context(), a, &u.User)
 	if oerr != nil {
 		to = a.ErrorURL(oerr)
@@ -147,7 +147,7 @@ func (h *Handlers) approve(c echo.Context, a *oauth.Authorization, u *db.User) e
 // of the application covering every one of the scopes; "default", which
 // grants nothing in particular, is always covered.
 func (h *Handlers) rememberedCovers(ctx context.Context, userID, appID int64, scopes []oauth.Scope) (bool, error) {
-	remembered, err := h.db.RememberedScopes(ctx, userID, appID)
+	remembered, err := h.store.RememberedScopes(ctx, userID, appID)
 	if isNotFound(err) {
 		return false, nil
 	}

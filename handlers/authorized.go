@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/consent"
 	"github.com/labstack/echo/v4"
@@ -15,7 +15,7 @@ import (
 // consent page, GET /store/authorized.
 func (h *Handlers) AuthorizedApps(c echo.Context) error {
 	u := h.CurrentUser(c)
-	list, err := h.db.Consents(c.Request().Context(), u.ID)
+	list, err := h.store.Consents(c.Request().Context(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -45,14 +45,14 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "Choose an application from the list.")
 	}
 	client, detail := h.consentAuditFields(c, f.AppID)
-	err = h.db.RevokeConsent(c.Request().Context(), h.CurrentUser(c).ID, f.AppID)
+	err = h.store.RevokeConsent(c.Request().Context(), h.CurrentUser(c).ID, f.AppID)
 	if isNotFound(err) {
 		return echo.NewHTTPError(http.StatusNotFound, "You have not authorized this application, or its access was already revoked.")
 	}
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditConsentRevoked, h.CurrentUser(c).Username, client, detail)
+	h.audit(c, portal.AuditConsentRevoked, h.CurrentUser(c).Username, client, detail)
 	if err := h.flash(c, "Access revoked: the application's tokens no longer work."); err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 // for the audit trail (see appAuditFields); one the user has not approved
 // is named by its id alone.
 func (h *Handlers) consentAuditFields(c echo.Context, appID int64) (client, detail string) {
-	consents, err := h.db.Consents(c.Request().Context(), h.CurrentUser(c).ID)
+	consents, err := h.store.Consents(c.Request().Context(), h.CurrentUser(c).ID)
 	if err != nil {
 		slog.ErrorContext(c.Request().Context(), "audit", "err", err)
 	}

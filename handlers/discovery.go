@@ -12,7 +12,7 @@ import (
 // offset) each describe themselves.
 func (h *Handlers) Discovery(c echo.Context) error {
 	ctx := c.Request().Context()
-	scopes, err := h.db.Scopes(ctx)
+	scopes, err := h.store.Scopes(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
 	"github.com/go-playground/validator/v10"
 	"github.com/gorilla/sessions"
@@ -15,7 +14,7 @@ import (
 // Handlers serves every endpoint; it is built once by web.New.
 type Handlers struct {
 	oauth *oauth.Server
-	db    *db.DB
+	store Store
 
 	sessions   *sessions.CookieStore
 	selfSignup bool
@@ -25,17 +24,17 @@ type Handlers struct {
 	storePort  atomic.Int64 // the store's listening port once known; see SetStorePort
 }
 
-// New returns handlers over the oauth core and the database. Without
-// options, sessions use random keys (lost at restart) and self sign-up is on.
-func New(o *oauth.Server, d *db.DB, opts ...Option) *Handlers {
-	h := &Handlers{oauth: o, db: d, selfSignup: true, now: time.Now}
+// New returns handlers over the oauth core and the store. Without options,
+// sessions use random keys (lost at restart) and self sign-up is on.
+func New(o *oauth.Server, s Store, opts ...Option) *Handlers {
+	h := &Handlers{oauth: o, store: s, selfSignup: true, now: time.Now}
 	for _, opt := range opts {
 		opt(h)
 	}
 	if h.sessions == nil {
 		h.sessions = newSessionStore(nil)
 	}
-	h.logins = newLoginLimiter()
+	h.logins = newLoginLimiter(s, func() time.Time { return h.now() })
 	h.validate = newValidator()
 	return h
 }

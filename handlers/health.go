@@ -25,7 +25,7 @@ func (h *Handlers) Readyz(c echo.Context) error {
 	noStore(c)
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	if err := h.db.Ping(ctx); err != nil {
+	if err := h.store.Ping(ctx); err != nil {
 		slog.ErrorContext(ctx, "readiness check", "err", err)
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}

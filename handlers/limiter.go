@@ -1,18 +1,21 @@
 package handlers
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/apistore/apistore/portal"
 )
 
 // Failed log-ins allowed per username, per consumer key and per client
-// address within loginLockout of each other; one more and log-ins (store
+// address within LoginLockout of each other; one more and log-ins (store
 // log-ins, the password grant, client authentication at /token, /revoke and
 // /introspect) for that name, key or address are refused, without checking
-// the password or secret, until loginLockout has passed since the last
+// the password or secret, until LoginLockout has passed since the last
 // failure. The address limit is higher because people share addresses; the
 // key limit too, because consumer keys are not secret (they appear in
 // /authorize URLs), so anyone can spend a key's failures and lock its
@@ -21,37 +24,46 @@ const (
 	userFailureLimit   = 5
 	clientFailureLimit = 10
 	addrFailureLimit   = 20
-	loginLockout       = 15 * time.Minute
-	// limiterMaxEntries bounds the memory a flood of made-up usernames can take.
-	limiterMaxEntries = 100_000
+	// LoginLockout is how long a lockout lasts, and how long a failure
+	// counts.
+	LoginLockout = 15 * time.Minute
+	// reservationLease bounds how long a password check holds its place: a
+	// node that died during one does not hold it for long.
+	reservationLease = 15 * time.Second
+	// pollEvery is how often an attempt waiting for room looks again, for
+	// the checks under way on other nodes, which cannot wake it.
+	pollEvery = 20 * time.Millisecond
+	// maxQueueWait bounds how long an attempt waits for room, past the
+	// lease of a dead node's reservations; then it is refused for a second
+	// (429), rather than hold its request for ever.
+	maxQueueWait = reservationLease + 5*time.Second
 )
 
-// loginLimiter counts recent failed log-ins per username and per address.
-// The counts live in memory: a restart forgives everyone, which is fine for
-// a limit measured in minutes.
+// loginLimiter counts failed log-ins per username, address and consumer
+// key. The counts live in the store (LoginCounters), so every node of a
+// cluster shares them, and a restart forgives no one.
 type loginLimiter struct {
-	mu       sync.Mutex
-	released sync.Cond // signalled when a reserved attempt ends or the queue moves
-	failures map[string]failureCount
-	// queue holds the attempts waiting for room, oldest first. An attempt
-	// goes ahead only when no older one waits under any of its keys, so a
-	// newcomer cannot overtake those waiting and each is served in turn.
+	store LoginCounters
+	now   func() time.Time
+	mu    sync.Mutex
+	// queue holds this node's attempts waiting for room, oldest first. An
+	// attempt goes ahead only when no older one waits under any of its
+	// keys, so a newcomer cannot overtake those waiting and each is served
+	// in turn.
 	queue []*queuedAttempt
+	// changed is closed, and replaced, when a reservation of this node ends
+	// or the queue moves: the waiting attempts look again.
+	changed chan struct{}
 }
 
 // queuedAttempt is an attempt waiting in reserve.
 type queuedAttempt struct{ keys []string }
 
-type failureCount struct {
-	n       int
-	last    time.Time
-	pending int // password checks reserved under this key and not yet settled
-}
+// reservation is a password check's place under its counters (id 0: none).
+type reservation struct{ id int64 }
 
-func newLoginLimiter() *loginLimiter {
-	l := &loginLimiter{failures: make(map[string]failureCount)}
-	l.released.L = &l.mu
-	return l
+func newLoginLimiter(s LoginCounters, now func() time.Time) *loginLimiter {
+	return &loginLimiter{store: s, now: now, changed: make(chan struct{})}
 }
 
 // limiterKeys are the counters a log-in attempt touches: its username (any
@@ -86,51 +98,103 @@ func limitFor(key string) int {
 }
 
 // wait returns how long log-ins under any of keys stay refused (0: allowed).
-func (l *loginLimiter) wait(now time.Time, keys ...string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lockedFor(now, keys)
+func (l *loginLimiter) wait(ctx context.Context, keys ...string) (time.Duration, error) {
+	now := l.now()
+	counts, err := l.store.LoginCounts(ctx, keys, now)
+	if err != nil {
+		return 0, err
+	}
+	return lockedFor(counts, now), nil
+}
+
+// lockedFor is how long the longest lockout among counts lasts from now.
+func lockedFor(counts []portal.LoginCount, now time.Time) time.Duration {
+	var longest time.Duration
+	for _, c := range counts {
+		if c.Failures >= limitFor(c.Key) {
+			longest = max(longest, c.Last.Add(LoginLockout).Sub(now))
+		}
+	}
+	return longest
+}
+
+// haveRoom reports whether one more attempt could fail under every counter
+// without going past its limit.
+func haveRoom(counts []portal.LoginCount, now time.Time) bool {
+	for _, c := range counts {
+		n := c.Failures
+		if now.Sub(c.Last) >= LoginLockout {
+			n = 0
+		}
+		if n+c.Pending >= limitFor(c.Key) {
+			return false
+		}
+	}
+	return true
 }
 
 // reserve is wait for an attempt that checks a password: when allowed, it
-// counts the attempt as pending under every key until release, and while
-// the failures and pending attempts of a key reach its limit, it waits for
-// one of them to end. Without it, concurrent guesses would all pass wait
-// before the first of them failed: a burst of requests checked any number
-// of passwords. release must follow a reservation (0 returned), after the
-// attempt's fail or succeed.
-func (l *loginLimiter) reserve(now time.Time, keys ...string) time.Duration {
+// reserves the attempt's place under every key until settle, and while the
+// failures and reservations of a key (on any node) reach its limit, it
+// waits for one of them to end. Without it, concurrent guesses would all
+// pass wait before the first of them failed: a burst of requests checked
+// any number of passwords. A reservation (wait 0) must be settled.
+func (l *loginLimiter) reserve(ctx context.Context, keys ...string) (reservation, time.Duration, error) {
+	me := &queuedAttempt{keys: keys}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	var me *queuedAttempt
-	defer func() { // runs before the unlock
-		if me != nil {
-			l.queue = slices.DeleteFunc(l.queue, func(q *queuedAttempt) bool { return q == me })
-			l.released.Broadcast() // the next in line may go
-		}
+	l.queue = append(l.queue, me)
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.queue = slices.DeleteFunc(l.queue, func(q *queuedAttempt) bool { return q == me })
+		l.wake() // the next in line may go
+		l.mu.Unlock()
 	}()
+	giveUp := time.Now().Add(maxQueueWait)
 	for {
-		if wait := l.lockedFor(now, keys); wait > 0 {
-			return wait
+		if time.Now().After(giveUp) {
+			return reservation{}, time.Second, nil
 		}
-		if !l.queuedBefore(me, keys) && l.haveRoom(now, keys) {
-			for _, k := range keys {
-				f := l.failures[k]
-				f.pending++
-				l.failures[k] = f
+		l.mu.Lock()
+		ahead := l.queuedBefore(me, keys)
+		changed := l.changed
+		l.mu.Unlock()
+		if !ahead {
+			now := l.now()
+			var wait time.Duration
+			id, _, err := l.store.ReserveLogin(ctx, keys, now, now.Add(reservationLease), func(counts []portal.LoginCount) bool {
+				wait = lockedFor(counts, now)
+				return wait <= 0 && haveRoom(counts, now)
+			})
+			switch {
+			case err != nil:
+				return reservation{}, 0, err
+			case wait > 0:
+				return reservation{}, wait, nil
+			case id != 0:
+				return reservation{id: id}, 0, nil
 			}
-			return 0
 		}
-		if me == nil {
-			me = &queuedAttempt{keys: keys}
-			l.queue = append(l.queue, me)
+		timer := time.NewTimer(pollEvery)
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return reservation{}, 0, ctx.Err()
 		}
-		l.released.Wait()
+		timer.Stop()
 	}
 }
 
-// queuedBefore reports whether an attempt queued before me (before anyone
-// when me is nil, a newcomer) waits under one of keys.
+// wake tells the waiting attempts to look again; l.mu is held.
+func (l *loginLimiter) wake() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// queuedBefore reports whether an attempt queued before me waits under one
+// of keys.
 func (l *loginLimiter) queuedBefore(me *queuedAttempt, keys []string) bool {
 	for _, q := range l.queue {
 		if q == me {
@@ -145,108 +209,29 @@ func (l *loginLimiter) queuedBefore(me *queuedAttempt, keys []string) bool {
 	return false
 }
 
-// haveRoom reports whether one more attempt could fail under every key
-// without going past its limit.
-func (l *loginLimiter) haveRoom(now time.Time, keys []string) bool {
-	for _, k := range keys {
-		f := l.failures[k]
-		n := f.n
-		if now.Sub(f.last) >= loginLockout {
-			n = 0
-		}
-		if n+f.pending >= limitFor(k) {
-			return false
+// settle ends a reservation (the zero one: none) and counts a failure under
+// each of failed; it returns the keys this failure locked (those that just
+// reached their limit), for the audit trail.
+func (l *loginLimiter) settle(ctx context.Context, r reservation, failed ...string) (locked []string, err error) {
+	now := l.now()
+	counts, err := l.store.SettleLogin(ctx, r.id, failed, now, now.Add(-LoginLockout))
+	if r.id != 0 {
+		l.mu.Lock()
+		l.wake()
+		l.mu.Unlock()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range counts {
+		if c.Failures == limitFor(c.Key) {
+			locked = append(locked, c.Key)
 		}
 	}
-	return true
-}
-
-// release ends a reservation.
-func (l *loginLimiter) release(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		f, ok := l.failures[k]
-		if !ok {
-			continue
-		}
-		f.pending = max(f.pending-1, 0)
-		if f.n == 0 && f.pending == 0 {
-			delete(l.failures, k)
-		} else {
-			l.failures[k] = f
-		}
-	}
-	l.released.Broadcast()
-}
-
-func (l *loginLimiter) lockedFor(now time.Time, keys []string) time.Duration {
-	var longest time.Duration
-	for _, k := range keys {
-		f := l.failures[k]
-		if f.n >= limitFor(k) {
-			longest = max(longest, f.last.Add(loginLockout).Sub(now))
-		}
-	}
-	return longest
-}
-
-// fail records a failed log-in under every key and returns the keys this
-// failure locked (those that just reached their limit), for the audit trail.
-func (l *loginLimiter) fail(now time.Time, keys ...string) (locked []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.failures) >= limiterMaxEntries {
-		l.forgetOld(now)
-	}
-	for _, k := range keys {
-		f := l.failures[k]
-		if now.Sub(f.last) >= loginLockout {
-			f.n = 0
-		}
-		f.n++
-		f.last = now
-		l.failures[k] = f
-		if f.n == limitFor(k) {
-			locked = append(locked, k)
-		}
-	}
-	return locked
+	return locked, nil
 }
 
 // succeed clears the failures of a key (the username that just logged in).
-func (l *loginLimiter) succeed(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if f := l.failures[key]; f.pending > 0 {
-		l.failures[key] = failureCount{pending: f.pending}
-		return
-	}
-	delete(l.failures, key)
-}
-
-// forgetOld drops counts that no longer matter; if a flood is still too big,
-// it drops the counts of addresses and consumer keys that are not locked,
-// and only then starts over rather than grow without bound. Usernames' counts
-// go last: failed client authentications are cheap to make from many
-// addresses, and would otherwise wipe out the count of a username under
-// attack; failed passwords cost an argon2id hash each and cannot fill the
-// table within a lockout.
-func (l *loginLimiter) forgetOld(now time.Time) {
-	for k, f := range l.failures {
-		if f.pending == 0 && now.Sub(f.last) >= loginLockout {
-			delete(l.failures, k)
-		}
-	}
-	if len(l.failures) < limiterMaxEntries {
-		return
-	}
-	for k, f := range l.failures {
-		if !strings.HasPrefix(k, "u:") && f.pending == 0 && f.n < limitFor(k) {
-			delete(l.failures, k)
-		}
-	}
-	if len(l.failures) >= limiterMaxEntries {
-		clear(l.failures)
-	}
+func (l *loginLimiter) succeed(ctx context.Context, key string) error {
+	return l.store.ClearLoginFailures(ctx, key)
 }

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
@@ -20,7 +20,7 @@ import (
 var publisherRoles = []string{"admin", "publisher"}
 
 // mayPublish reports whether a user has a role that publishes APIs.
-func mayPublish(u *db.User) bool {
+func mayPublish(u *portal.User) bool {
 	return slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(publisherRoles, r) })
 }
 
@@ -55,7 +55,7 @@ func (f *apiForm) trim() {
 
 // Publisher lists every API, GET /store/publisher.
 func (h *Handlers) Publisher(c echo.Context) error {
-	apis, err := h.db.AllAPIs(c.Request().Context())
+	apis, err := h.store.AllAPIs(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -69,11 +69,11 @@ func (h *Handlers) Publisher(c echo.Context) error {
 
 // NewAPI is the empty create form, GET /store/publisher/new.
 func (h *Handlers) NewAPI(c echo.Context) error {
-	return h.apiForm(c, http.StatusOK, store.APIForm{Tiers: db.Tiers})
+	return h.apiForm(c, http.StatusOK, store.APIForm{Tiers: portal.Tiers})
 }
 
 func (h *Handlers) apiForm(c echo.Context, status int, f store.APIForm) error {
-	f.AllTiers = db.Tiers
+	f.AllTiers = portal.Tiers
 	title := "Create API"
 	if f.ID != 0 {
 		title = "Edit " + f.Name
@@ -83,7 +83,7 @@ func (h *Handlers) apiForm(c echo.Context, status int, f store.APIForm) error {
 
 // CreateAPI publishes a new API, POST /store/publisher.
 func (h *Handlers) CreateAPI(c echo.Context) error {
-	return h.saveAPI(c, &db.API{Status: db.APIPublished}, "published")
+	return h.saveAPI(c, &portal.API{Status: portal.APIPublished}, "published")
 }
 
 // EditAPI is the edit form, GET /store/publisher/:id/edit.
@@ -108,7 +108,7 @@ func (h *Handlers) UpdateAPI(c echo.Context) error {
 
 // saveAPI validates the posted form into a and creates (a.ID == 0) or
 // updates it, registering the scopes its resources name.
-func (h *Handlers) saveAPI(c echo.Context, a *db.API, done string) error {
+func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	var f apiForm
 	errs, err := h.bindForm(c, &f)
 	if err != nil {
@@ -141,13 +141,13 @@ func (h *Handlers) saveAPI(c echo.Context, a *db.API, done string) error {
 		return err
 	}
 	if a.ID == 0 {
-		err = h.db.ImportAPI(ctx, a, scopes)
+		err = h.store.ImportAPI(ctx, a, scopes)
 	} else {
-		err = h.db.UpdateAPI(ctx, a, scopes)
+		err = h.store.UpdateAPI(ctx, a, scopes)
 	}
-	var overlap *db.OverlapError
+	var overlap *portal.OverlapError
 	switch {
-	case errors.Is(err, db.ErrConflict):
+	case errors.Is(err, portal.ErrConflict):
 		view.Errors["context"] = "Another API already has this context and version."
 		return h.apiForm(c, http.StatusUnprocessableEntity, view)
 	case errors.As(err, &overlap):
@@ -157,7 +157,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *db.API, done string) error {
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditAPIChanged, h.CurrentUser(c).Username, "",
+	h.audit(c, portal.AuditAPIChanged, h.CurrentUser(c).Username, "",
 		fmt.Sprintf("API %s %s (%s) %s: production %s, sandbox %s", a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL))
 	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
 		return err
@@ -168,14 +168,14 @@ func (h *Handlers) saveAPI(c echo.Context, a *db.API, done string) error {
 // newScopes are the scopes a's resources name that are not registered yet,
 // with a description for the consent page (a publisher can change it with
 // apistore scope create).
-func (h *Handlers) newScopes(c echo.Context, a *db.API) ([]oauth.Scope, error) {
+func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, error) {
 	var names []string
 	for _, r := range a.Resources {
 		if r.Scope != "" && !slices.Contains(names, r.Scope) {
 			names = append(names, r.Scope)
 		}
 	}
-	known, err := h.db.ScopesByName(c.Request().Context(), names)
+	known, err := h.store.ScopesByName(c.Request().Context(), names)
 	if err != nil {
 		return nil, err
 	}
@@ -190,12 +190,12 @@ func (h *Handlers) newScopes(c echo.Context, a *db.API) ([]oauth.Scope, error) {
 
 // RetireAPI stops the gateway serving an API, POST /store/publisher/:id/retire.
 func (h *Handlers) RetireAPI(c echo.Context) error {
-	return h.setAPIStatus(c, db.APIRetired, "retired: the gateway refuses its calls")
+	return h.setAPIStatus(c, portal.APIRetired, "retired: the gateway refuses its calls")
 }
 
 // PublishAPI serves a retired API again, POST /store/publisher/:id/publish.
 func (h *Handlers) PublishAPI(c echo.Context) error {
-	return h.setAPIStatus(c, db.APIPublished, "published")
+	return h.setAPIStatus(c, portal.APIPublished, "published")
 }
 
 func (h *Handlers) setAPIStatus(c echo.Context, status, done string) error {
@@ -203,10 +203,10 @@ func (h *Handlers) setAPIStatus(c echo.Context, status, done string) error {
 	if err != nil {
 		return err
 	}
-	if err := h.db.SetAPIStatus(c.Request().Context(), a.ID, status); err != nil {
+	if err := h.store.SetAPIStatus(c.Request().Context(), a.ID, status); err != nil {
 		return err
 	}
-	h.audit(c, db.AuditAPIChanged, h.CurrentUser(c).Username, "", fmt.Sprintf("API %s %s (%s) %s", a.Name, a.Version, a.Context, status))
+	h.audit(c, portal.AuditAPIChanged, h.CurrentUser(c).Username, "", fmt.Sprintf("API %s %s (%s) %s", a.Name, a.Version, a.Context, status))
 	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
 		return err
 	}
@@ -217,12 +217,12 @@ func (h *Handlers) setAPIStatus(c echo.Context, status, done string) error {
 var errNoAPI = echo.NewHTTPError(http.StatusNotFound, "There is no such API. It may have been deleted.")
 
 // anyAPI loads the API with the URL's :id, whatever its status.
-func (h *Handlers) anyAPI(c echo.Context) (*db.API, error) {
+func (h *Handlers) anyAPI(c echo.Context) (*portal.API, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
 		return nil, errNoAPI
 	}
-	a, err := h.db.APIByID(c.Request().Context(), id)
+	a, err := h.store.APIByID(c.Request().Context(), id)
 	if isNotFound(err) {
 		return nil, errNoAPI
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/portal"
 )
 
 // publisherForm is a valid create form, to be changed by each test.
@@ -73,13 +73,13 @@ func TestPublisherCreateEditRetire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var w *db.API
+	var w *portal.API
 	for i := range apis {
 		if apis[i].Context == "/weather" {
 			w = &apis[i]
 		}
 	}
-	if w == nil || w.Status != db.APIPublished || len(w.Resources) != 3 || strings.Join(w.Tiers, " ") != "Gold Bronze" {
+	if w == nil || w.Status != portal.APIPublished || len(w.Resources) != 3 || strings.Join(w.Tiers, " ") != "Gold Bronze" {
 		t.Fatalf("stored API %+v", w)
 	}
 	// The new scope is registered with a description; read keeps its own.
@@ -88,7 +88,7 @@ func TestPublisherCreateEditRetire(t *testing.T) {
 		t.Fatalf("scopes %v %v", scopes, err)
 	}
 	for _, s := range scopes {
-		if s.Description == "" || (s.Name == "read" && s.Description != db.SampleScopes[0].Description) {
+		if s.Description == "" || (s.Name == "read" && s.Description != portal.SampleScopes[0].Description) {
 			t.Errorf("scope %+v", s)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"net/http"
 
 	"github.com/a-h/templ"
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
 )
@@ -65,4 +65,4 @@ func (h *Handlers) ErrorPage(err error, c echo.Context) {
 }
 
 // isNotFound reports a missing row.
-func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, portal.ErrNotFound) }

@@ -3,8 +3,8 @@ package handlers
 import (
 	"net/http"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/labstack/echo/v4"
 )
 
@@ -29,7 +29,7 @@ func (h *Handlers) Revoke(c echo.Context) error {
 			hdr.Set("RevokedRefreshToken", rev.RefreshToken)
 		}
 		hdr.Set("AuthorizedUser", rev.Username)
-		h.audit(c, db.AuditTokenRevoked, rev.Username, r.ClientID, "/revoke")
+		h.audit(c, portal.AuditTokenRevoked, rev.Username, r.ClientID, "/revoke")
 	}
 	return c.NoContent(http.StatusOK)
 }

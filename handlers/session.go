@@ -34,8 +34,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
@@ -89,13 +89,13 @@ func (h *Handlers) saveSession(c echo.Context, s *sessions.Session) error {
 // CurrentUser returns the logged-in user, or nil. The session is looked up
 // in the database once per request, so logging out, or deleting the
 // account, ends it on the server even if a copy of the cookie lives on.
-func (h *Handlers) CurrentUser(c echo.Context) *db.User {
-	if u, ok := c.Get(userCacheKey).(*db.User); ok {
+func (h *Handlers) CurrentUser(c echo.Context) *portal.User {
+	if u, ok := c.Get(userCacheKey).(*portal.User); ok {
 		return u
 	}
-	var u *db.User
+	var u *portal.User
 	if sid, ok := h.session(c).Values[sessionIDKey].(string); ok && sid != "" {
-		found, err := h.db.SessionUser(c.Request().Context(), oauth.HashOf(sid), h.now())
+		found, err := h.store.SessionUser(c.Request().Context(), oauth.HashOf(sid), h.now())
 		if err == nil {
 			u = found
 		} else if !isNotFound(err) {
@@ -109,9 +109,9 @@ func (h *Handlers) CurrentUser(c echo.Context) *db.User {
 // logIn starts a new session for u, with a new random session id (stored
 // hashed) and form token: a cookie planted before login (session fixation)
 // is worth nothing afterwards.
-func (h *Handlers) logIn(c echo.Context, u *db.User) error {
+func (h *Handlers) logIn(c echo.Context, u *portal.User) error {
 	sid, now := oauth.NewSecret(), h.now()
-	if err := h.db.CreateSession(c.Request().Context(), oauth.HashOf(sid), u.ID, now, now.Add(sessionMaxAge*time.Second)); err != nil {
+	if err := h.store.CreateSession(c.Request().Context(), oauth.HashOf(sid), u.ID, now, now.Add(sessionMaxAge*time.Second)); err != nil {
 		return err
 	}
 	s := h.session(c)
@@ -124,7 +124,7 @@ func (h *Handlers) logIn(c echo.Context, u *db.User) error {
 func (h *Handlers) logOut(c echo.Context) error {
 	s := h.session(c)
 	if sid, ok := s.Values[sessionIDKey].(string); ok && sid != "" {
-		if err := h.db.DeleteSession(c.Request().Context(), oauth.HashOf(sid)); err != nil {
+		if err := h.store.DeleteSession(c.Request().Context(), oauth.HashOf(sid)); err != nil {
 			return err
 		}
 	}
@@ -132,7 +132,7 @@ func (h *Handlers) logOut(c echo.Context) error {
 	opts := *h.sessions.Options
 	opts.MaxAge = -1
 	s.Options = &opts
-	c.Set(userCacheKey, (*db.User)(nil))
+	c.Set(userCacheKey, (*portal.User)(nil))
 	return h.saveSession(c, s)
 }
 

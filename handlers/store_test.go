@@ -7,21 +7,21 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/web"
 )
 
-// storeEnv is a store served over real HTTPS on a real SQLite file.
+// storeEnv is a store served over real HTTPS on a real database.
 type storeEnv struct {
 	t     *testing.T
-	db    *db.DB
+	db    db.Store
 	oauth *oauth.Server
 	srv   *httptest.Server
 }
@@ -29,11 +29,7 @@ type storeEnv struct {
 // newStore starts the store on a fresh database with the sample API.
 func newStore(t *testing.T, opts ...handlers.Option) *storeEnv {
 	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "apistore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	d := fixture.DB(t)
 	if err := d.SeedSample(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +37,7 @@ func newStore(t *testing.T, opts ...handlers.Option) *storeEnv {
 }
 
 // serveStore starts a store on an open database.
-func serveStore(t *testing.T, d *db.DB, opts ...handlers.Option) *storeEnv {
+func serveStore(t *testing.T, d db.Store, opts ...handlers.Option) *storeEnv {
 	t.Helper()
 	o := oauth.NewServer(d, oauth.Validity{}, nil)
 	srv := httptest.NewTLSServer(web.New(web.Config{}, handlers.New(o, d, opts...)).Store())

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
@@ -62,14 +62,14 @@ func findKeyType(match func(keyTypeInfo) bool) (keyTypeInfo, bool) {
 // the first), GET /store/subscriptions.
 func (h *Handlers) Subscriptions(c echo.Context) error {
 	u := h.CurrentUser(c)
-	var app *db.Application
+	var app *portal.Application
 	if raw := c.QueryParam("app"); raw != "" {
 		var err error
 		if app, err = h.ownedApplication(c, raw); err != nil {
 			return err
 		}
 	} else {
-		apps, err := h.db.ApplicationsByOwner(c.Request().Context(), u.ID)
+		apps, err := h.store.ApplicationsByOwner(c.Request().Context(), u.ID)
 		if err != nil {
 			return err
 		}
@@ -82,10 +82,10 @@ func (h *Handlers) Subscriptions(c echo.Context) error {
 
 // subscriptionsPage renders My Subscriptions for app (nil: the user has
 // none), with r shown in its panel.
-func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *db.Application, r *revealed) error {
+func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *portal.Application, r *revealed) error {
 	ctx := c.Request().Context()
 	page := h.page(c, "My Subscriptions", layout.NavSubscriptions)
-	apps, err := h.db.ApplicationsByOwner(ctx, h.CurrentUser(c).ID)
+	apps, err := h.store.ApplicationsByOwner(ctx, h.CurrentUser(c).ID)
 	if err != nil {
 		return err
 	}
@@ -94,13 +94,13 @@ func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *db.Applica
 		return render(c, status, store.Subscriptions(page, v))
 	}
 	v.App = applicationView(app)
-	keys, err := h.db.KeysOfApplication(ctx, app.ID)
+	keys, err := h.store.KeysOfApplication(ctx, app.ID)
 	if err != nil {
 		return err
 	}
 	for _, kt := range keyTypes {
 		panel := store.KeyPanel{Type: kt.slug, Title: kt.title}
-		if i := slices.IndexFunc(keys, func(k db.Key) bool { return k.KeyType == kt.t }); i >= 0 {
+		if i := slices.IndexFunc(keys, func(k portal.Key) bool { return k.KeyType == kt.t }); i >= 0 {
 			h.describeKey(&panel, &keys[i])
 		} else {
 			panel.Form = h.defaultGenerateForm(app)
@@ -110,7 +110,7 @@ func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *db.Applica
 		}
 		v.Panels = append(v.Panels, panel)
 	}
-	subs, err := h.db.SubscriptionsOfApplication(ctx, app.ID)
+	subs, err := h.store.SubscriptionsOfApplication(ctx, app.ID)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *db.Applica
 }
 
 // describeKey fills a panel with what is kept of a key.
-func (h *Handlers) describeKey(p *store.KeyPanel, k *db.Key) {
+func (h *Handlers) describeKey(p *store.KeyPanel, k *portal.Key) {
 	p.Generated = true
 	p.ConsumerKey, p.GrantTypes, p.CallbackURL = k.ConsumerKey, k.GrantTypes, k.CallbackURL
 	validity := k.AppTokenValidity
@@ -168,7 +168,7 @@ func (h *Handlers) reveal(p *store.KeyPanel, r *revealed) {
 
 // defaultGenerateForm is the Generate form as first shown: the server's
 // validity, every grant but implicit, and the application's callback URL.
-func (h *Handlers) defaultGenerateForm(app *db.Application) store.GenerateForm {
+func (h *Handlers) defaultGenerateForm(app *portal.Application) store.GenerateForm {
 	return store.GenerateForm{
 		Validity:    strconv.FormatInt(int64(h.oauth.Validity().AppToken/time.Second), 10),
 		Grants:      h.grantChoices(oauth.DefaultGrantTypes),
@@ -199,7 +199,7 @@ func allIn(list, set []string) bool {
 
 // keyTarget loads the user's application and the key type named in the
 // URL (/store/subscriptions/:app/:type/…); anything else is a 404.
-func (h *Handlers) keyTarget(c echo.Context) (*db.Application, oauth.KeyType, error) {
+func (h *Handlers) keyTarget(c echo.Context) (*portal.Application, oauth.KeyType, error) {
 	app, err := h.ownedApplication(c, c.Param("app"))
 	if err != nil {
 		return nil, "", err
@@ -214,7 +214,7 @@ func (h *Handlers) keyTarget(c echo.Context) (*db.Application, oauth.KeyType, er
 // bindKeyForm reads a Generate or Update form for app's key of type kt.
 // When the form has errors it answers with the page showing them, and ok is
 // false (err is the rendering's).
-func (h *Handlers) bindKeyForm(c echo.Context, app *db.Application, kt oauth.KeyType) (f generateForm, validity time.Duration, ok bool, err error) {
+func (h *Handlers) bindKeyForm(c echo.Context, app *portal.Application, kt oauth.KeyType) (f generateForm, validity time.Duration, ok bool, err error) {
 	errs, err := h.bindForm(c, &f)
 	if err != nil {
 		return f, 0, false, err
@@ -251,8 +251,8 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 	secret := oauth.NewSecret()
 	key := &oauth.Client{AppID: app.ID, KeyType: kt, ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret),
 		GrantTypes: f.GrantTypes, CallbackURL: f.CallbackURL, Validity: oauth.Validity{AppToken: validity}}
-	err = h.db.CreateKey(c.Request().Context(), key)
-	if errors.Is(err, db.ErrConflict) {
+	err = h.store.CreateKey(c.Request().Context(), key)
+	if errors.Is(err, portal.ErrConflict) {
 		// Generated meanwhile, e.g. in another tab: show what exists.
 		return h.subscriptionsPage(c, http.StatusConflict, app, &revealed{keyType: kt,
 			message: "These keys were already generated; their secret cannot be shown again. Use Regenerate secret for a new one."})
@@ -260,7 +260,7 @@ func (h *Handlers) GenerateKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.audit(c, db.AuditKeysGenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name+" "+string(kt))
+	h.audit(c, portal.AuditKeysGenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name+" "+string(kt))
 	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: kt, secret: secret})
 }
 
@@ -275,10 +275,10 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	if err := h.db.UpdateKeySettings(c.Request().Context(), key.ID, f.GrantTypes, f.CallbackURL, validity); err != nil {
+	if err := h.store.UpdateKeySettings(c.Request().Context(), key.ID, f.GrantTypes, f.CallbackURL, validity); err != nil {
 		return err
 	}
-	h.audit(c, db.AuditKeyUpdated, h.CurrentUser(c).Username, key.ConsumerKey,
+	h.audit(c, portal.AuditKeyUpdated, h.CurrentUser(c).Username, key.ConsumerKey,
 		fmt.Sprintf("application %s: grant types %s, callback URL %q, validity %s s", app.Name, strings.Join(f.GrantTypes, ","), f.CallbackURL, f.Validity))
 	kt, _ := findKeyType(func(kt keyTypeInfo) bool { return kt.t == key.KeyType })
 	if err := h.flash(c, kt.title+" key settings saved."); err != nil {
@@ -290,8 +290,8 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 // showNewAppToken issues an application token for a key and shows My
 // Subscriptions with it (and whatever else r reveals); a key that does not
 // allow client_credentials gets a message instead.
-func (h *Handlers) showNewAppToken(c echo.Context, app *db.Application, consumerKey string, r *revealed) error {
-	client, err := h.db.ClientByKey(c.Request().Context(), consumerKey)
+func (h *Handlers) showNewAppToken(c echo.Context, app *portal.Application, consumerKey string, r *revealed) error {
+	client, err := h.store.ClientByKey(c.Request().Context(), consumerKey)
 	if err != nil {
 		return err
 	}
@@ -308,16 +308,16 @@ func (h *Handlers) showNewAppToken(c echo.Context, app *db.Application, consumer
 }
 
 // ownedKey returns the key of the URL's application and type, or a 404.
-func (h *Handlers) ownedKey(c echo.Context) (*db.Application, *db.Key, error) {
+func (h *Handlers) ownedKey(c echo.Context) (*portal.Application, *portal.Key, error) {
 	app, kt, err := h.keyTarget(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := h.db.KeysOfApplication(c.Request().Context(), app.ID)
+	keys, err := h.store.KeysOfApplication(c.Request().Context(), app.ID)
 	if err != nil {
 		return nil, nil, err
 	}
-	i := slices.IndexFunc(keys, func(k db.Key) bool { return k.KeyType == kt })
+	i := slices.IndexFunc(keys, func(k portal.Key) bool { return k.KeyType == kt })
 	if i < 0 {
 		return nil, nil, echo.NewHTTPError(http.StatusNotFound, "These keys have not been generated yet.")
 	}
@@ -331,10 +331,10 @@ func (h *Handlers) RegenerateToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.db.RevokeApplicationTokens(c.Request().Context(), key.ID); err != nil {
+	if err := h.store.RevokeApplicationTokens(c.Request().Context(), key.ID); err != nil {
 		return err
 	}
-	h.audit(c, db.AuditAppTokensRevoked, h.CurrentUser(c).Username, key.ConsumerKey, "Re-generate")
+	h.audit(c, portal.AuditAppTokensRevoked, h.CurrentUser(c).Username, key.ConsumerKey, "Re-generate")
 	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: key.KeyType})
 }
 
@@ -347,10 +347,10 @@ func (h *Handlers) RegenerateSecret(c echo.Context) error {
 		return err
 	}
 	secret := oauth.NewSecret()
-	if err := h.db.ReplaceSecret(c.Request().Context(), key.ID, oauth.HashOf(secret)); err != nil {
+	if err := h.store.ReplaceSecret(c.Request().Context(), key.ID, oauth.HashOf(secret)); err != nil {
 		return err
 	}
-	h.audit(c, db.AuditSecretRegenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name)
+	h.audit(c, portal.AuditSecretRegenerated, h.CurrentUser(c).Username, key.ConsumerKey, app.Name)
 	return h.showNewAppToken(c, app, key.ConsumerKey, &revealed{keyType: key.KeyType, secret: secret})
 }
 
@@ -371,7 +371,7 @@ func (h *Handlers) Unsubscribe(c echo.Context) error {
 	if _, err := h.bindForm(c, &f); err != nil {
 		return err
 	}
-	err = h.db.Unsubscribe(c.Request().Context(), app.ID, f.API)
+	err = h.store.Unsubscribe(c.Request().Context(), app.ID, f.API)
 	if isNotFound(err) {
 		return echo.NewHTTPError(http.StatusNotFound, "This application is not subscribed to that API.")
 	}
@@ -379,7 +379,7 @@ func (h *Handlers) Unsubscribe(c echo.Context) error {
 		return err
 	}
 	client, detail := h.appAuditFields(c, app.ID, app.Name)
-	h.audit(c, db.AuditUnsubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s from API %d", detail, f.API))
+	h.audit(c, portal.AuditUnsubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s from API %d", detail, f.API))
 	if err := h.flash(c, app.Name+" is unsubscribed; its tokens no longer reach that API."); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -76,12 +77,12 @@ func TestAPIPageSubscribeUnsubscribe(t *testing.T) {
 	if p := other.submit(unsubscribe, url.Values{"api": {"1"}}); p.status != http.StatusNotFound {
 		t.Errorf("bob unsubscribing alice's application: %d", p.status)
 	}
-	gen := env.db.AccessGeneration()
+	gen := fixture.Generation(t, env.db)
 	p = b.submit(unsubscribe, url.Values{"api": {"1"}, "from": {"subscriptions"}})
 	if p.status != http.StatusSeeOther || p.location != fmt.Sprintf("/store/subscriptions?app=%d", id) {
 		t.Fatalf("unsubscribe: %d to %q", p.status, p.location)
 	}
-	if env.db.AccessGeneration() == gen {
+	if fixture.Generation(t, env.db) == gen {
 		t.Error("unsubscribing did not change the access generation")
 	}
 	mustContain(t, b.get(fmt.Sprintf("/store/subscriptions?app=%d", id)).body, "not subscribed to any API yet")
@@ -138,7 +139,7 @@ func TestGenerateRegenerateKeys(t *testing.T) {
 	mustContain(t, later, `action="`+base+`/sandbox/generate"`)
 
 	// Re-generate: a new token, and the old ones (both application tokens) refused at once.
-	gen := env.db.AccessGeneration()
+	gen := fixture.Generation(t, env.db)
 	p = b.submit(base+"/production/token", nil)
 	if p.status != http.StatusOK {
 		t.Fatalf("re-generate: %d", p.status)
@@ -154,7 +155,7 @@ func TestGenerateRegenerateKeys(t *testing.T) {
 	if _, err := env.oauth.Validate(ctx, newToken); err != nil {
 		t.Errorf("new token: %v", err)
 	}
-	if env.db.AccessGeneration() == gen {
+	if fixture.Generation(t, env.db) == gen {
 		t.Error("Re-generate did not change the access generation")
 	}
 
@@ -277,7 +278,7 @@ func TestUpdateKeySettings(t *testing.T) {
 	} else {
 		mustContain(t, p.body, "<details class=\"update\" open>", "Enter the token validity in seconds")
 	}
-	gen := env.db.AccessGeneration()
+	gen := fixture.Generation(t, env.db)
 	p = b.submit(base+"/update", url.Values{"validity": {"-1"}, "grant_types": {"client_credentials", "implicit"},
 		"callback_url": {"http://localhost:9000/cb"}})
 	if p.status != http.StatusSeeOther {
@@ -285,7 +286,7 @@ func TestUpdateKeySettings(t *testing.T) {
 	}
 	page := b.get(fmt.Sprintf("/store/subscriptions?app=%d", id)).body
 	mustContain(t, page, "Production key settings saved.", "tokens never expire", "http://localhost:9000/cb", `value="implicit" checked`)
-	if env.db.AccessGeneration() == gen {
+	if fixture.Generation(t, env.db) == gen {
 		t.Error("narrowing a key's grants did not change the access generation")
 	}
 	_, oerr := env.oauth.Token(ctx, &oauth.TokenRequest{GrantType: oauth.GrantPassword, ClientID: key, ClientSecret: secret,

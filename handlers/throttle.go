@@ -1,12 +1,13 @@
 package handlers
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/labstack/echo/v4"
 )
 
@@ -18,7 +19,7 @@ type authAttempt struct {
 	username string // the password grant's username; "" otherwise
 	grant    string // the token request's grant type; "" at /revoke and /introspect
 	keys     []string
-	reserved []string // the keys a password check is reserved under (see loginLimiter.reserve)
+	reserved reservation // a password check's place (see loginLimiter.reserve)
 }
 
 func (h *Handlers) attempt(c echo.Context, client, username, grant string) authAttempt {
@@ -39,15 +40,18 @@ func (h *Handlers) attempt(c echo.Context, client, username, grant string) authA
 // timing are the same whether the user or client exists (429 with
 // Retry-After, RFC 6585 §4). An attempt with a password reserves its place
 // under the username and the address, so that concurrent guesses cannot
-// outrun the count; settle releases it.
+// outrun the count; settle ends it. A store that cannot say is a
+// server_error: no check goes ahead uncounted.
 func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
-	now := h.now()
-	wait := h.logins.wait(now, a.keys...)
-	if wait <= 0 && a.username != "" {
+	ctx := c.Request().Context()
+	wait, err := h.logins.wait(ctx, a.keys...)
+	if err == nil && wait <= 0 && a.username != "" {
 		userKey, addrKey := limiterKeys(a.username, c.RealIP())
-		if wait = h.logins.reserve(now, userKey, addrKey); wait <= 0 {
-			a.reserved = []string{userKey, addrKey}
-		}
+		a.reserved, wait, err = h.logins.reserve(ctx, userKey, addrKey)
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "login counters", "err", err)
+		return oauth.ErrServer()
 	}
 	if wait <= 0 {
 		return nil
@@ -64,35 +68,45 @@ func retryAfter(c echo.Context, wait time.Duration) {
 
 // settle counts and audits a failed client or user authentication, and
 // audits a replayed grant; any other outcome leaves the counters alone, and
-// a success clears the user's and the client's.
+// a success clears the user's and the client's. It ends the attempt's
+// reservation in every case.
 func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
-	now := h.now()
+	ctx := c.Request().Context()
 	userKey, addrKey := limiterKeys(a.username, c.RealIP())
+	var failed []string
 	switch {
 	case oerr == nil:
 		if a.username != "" {
-			h.logins.succeed(userKey)
+			h.logFailure(c, h.logins.succeed(ctx, userKey))
 		}
 		if a.client != "" {
-			h.logins.succeed(clientLimiterKey(a.client))
+			h.logFailure(c, h.logins.succeed(ctx, clientLimiterKey(a.client)))
 		}
 	case oerr.Code == oauth.ErrCodeInvalidClient:
-		keys := []string{addrKey}
+		failed = []string{addrKey}
 		if a.client != "" {
-			keys = append(keys, clientLimiterKey(a.client))
+			failed = append(failed, clientLimiterKey(a.client))
 		}
-		locked := h.logins.fail(now, keys...)
-		h.audit(c, db.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
-		h.auditLockout(c, locked)
+		h.audit(c, portal.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
 	case oerr.Replay:
-		h.audit(c, db.AuditGrantReplayed, "", a.client, a.grant+" presented again; its tokens were revoked")
+		h.audit(c, portal.AuditGrantReplayed, "", a.client, a.grant+" presented again; its tokens were revoked")
 	case a.username != "" && oerr.Code == oauth.ErrCodeInvalidGrant:
 		// The password grant's only invalid_grant: a wrong username or password.
-		locked := h.logins.fail(now, userKey, addrKey)
-		h.audit(c, db.AuditLoginFailed, a.username, a.client, "password grant")
-		h.auditLockout(c, locked)
+		failed = []string{userKey, addrKey}
+		h.audit(c, portal.AuditLoginFailed, a.username, a.client, "password grant")
 	}
-	if a.reserved != nil {
-		h.logins.release(a.reserved...)
+	if failed == nil && a.reserved.id == 0 {
+		return
+	}
+	locked, err := h.logins.settle(ctx, a.reserved, failed...)
+	h.logFailure(c, err)
+	h.auditLockout(c, locked)
+}
+
+// logFailure logs a failure to update the log-in counters, which the
+// answer already given cannot report.
+func (h *Handlers) logFailure(c echo.Context, err error) {
+	if err != nil {
+		slog.ErrorContext(c.Request().Context(), "login counters", "err", err)
 	}
 }

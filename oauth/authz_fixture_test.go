@@ -7,15 +7,16 @@ import (
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // authzFixture is a real SQLite database with a user, scopes and a clock the
 // tests move by hand, for the authorization, revocation and introspection
 // tests of this package.
 type authzFixture struct {
-	db    *db.DB
+	db    db.Store
 	srv   *oauth.Server
-	user  *db.User
+	user  *portal.User
 	clock *fixture.Clock
 }
 

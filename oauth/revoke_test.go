@@ -136,11 +136,11 @@ func TestRevoke(t *testing.T) {
 	})
 	t.Run("the generation moves", func(t *testing.T) {
 		tok := f.codeTokens(t, c)
-		gen := f.db.AccessGeneration()
+		gen := fixture.Generation(t, f.db)
 		if _, oerr := revoke(c, c.Secret, tok.AccessToken, ""); oerr != nil {
 			t.Fatal(oerr)
 		}
-		if f.db.AccessGeneration() == gen {
+		if fixture.Generation(t, f.db) == gen {
 			t.Fatal("revocation did not bump the access generation")
 		}
 	})

@@ -14,7 +14,7 @@ import (
 // stored: the store's Regenerate secret committing while a token request
 // that authenticated with the old secret is still being served.
 type replacingStore struct {
-	*db.DB
+	db.Store
 	keyID int64
 }
 
@@ -26,14 +26,14 @@ func (s replacingStore) CreateToken(ctx context.Context, t *oauth.Token) error {
 	if err := s.replace(ctx); err != nil {
 		return err
 	}
-	return s.DB.CreateToken(ctx, t)
+	return s.Store.CreateToken(ctx, t)
 }
 
 func (s replacingStore) RedeemCode(ctx context.Context, h oauth.Hash, t *oauth.Token) error {
 	if err := s.replace(ctx); err != nil {
 		return err
 	}
-	return s.DB.RedeemCode(ctx, h, t)
+	return s.Store.RedeemCode(ctx, h, t)
 }
 
 // TestNoTokenForAReplacedSecret: a token request authenticated with the old

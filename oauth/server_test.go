@@ -11,12 +11,13 @@ import (
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // env is a server with a settable clock over fixture.Docs's database.
 type env struct {
 	srv   *oauth.Server
-	db    *db.DB
+	db    db.Store
 	clock *fixture.Clock
 	key   fixture.Key // alice's production key
 }
@@ -176,7 +177,7 @@ func TestPerKeyValidityOverridesServer(t *testing.T) {
 	}
 	secret := oauth.NewSecret()
 	var production string
-	app := &db.Application{OwnerID: alice.ID, Name: "ShortLived"}
+	app := &portal.Application{OwnerID: alice.ID, Name: "ShortLived"}
 	err = e.db.CreateApplicationWithKeys(context.Background(), app, func(kt oauth.KeyType) *oauth.Client {
 		c := &oauth.Client{ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(secret), KeyType: kt,
 			GrantTypes: []string{oauth.GrantClientCredentials}, Validity: oauth.Validity{AppToken: 10 * time.Second}}
@@ -295,11 +296,11 @@ func TestValidateUnknownAndRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := e.db.AccessGeneration()
+	before := fixture.Generation(t, e.db)
 	if err := e.db.RevokeFamily(context.Background(), info.FamilyID); err != nil {
 		t.Fatal(err)
 	}
-	if e.db.AccessGeneration() == before {
+	if fixture.Generation(t, e.db) == before {
 		t.Error("revoking did not change the access generation")
 	}
 	if _, err := e.srv.Validate(context.Background(), resp.AccessToken); err == nil || !strings.Contains(err.Error(), "revoked") {

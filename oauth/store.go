@@ -74,6 +74,15 @@ type Client struct {
 	Validity    Validity
 }
 
+// Clone returns a copy of c that shares nothing with it, for caches that
+// hand the same key to many requests.
+func (c *Client) Clone() *Client {
+	cp := *c
+	cp.OwnerRoles = slices.Clone(c.OwnerRoles)
+	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	return &cp
+}
+
 // Allows reports whether the key may use the grant type.
 func (c *Client) Allows(grantType string) bool {
 	return slices.Contains(c.GrantTypes, grantType)
@@ -127,6 +136,14 @@ type TokenInfo struct {
 	AppID       int64
 	AppName     string
 	Username    string
+}
+
+// Clone returns a copy of t that shares nothing with it, for caches that
+// hand the same token to many requests.
+func (t *TokenInfo) Clone() *TokenInfo {
+	cp := *t
+	cp.Scopes = slices.Clone(t.Scopes)
+	return &cp
 }
 
 // ClientStore finds consumer keys.

@@ -20,6 +20,7 @@ import (
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/web"
 	"golang.org/x/oauth2"
 )
@@ -30,7 +31,7 @@ const consentCallback = "https://client.example.com/cb"
 // as the binary serves them on two ports, with alice's application
 // "ConsentApp" whose key allows the code, refresh and implicit grants.
 type authzEnv struct {
-	db         *db.DB
+	db         db.Store
 	store, api *httptest.Server
 	key        fixture.Key
 }
@@ -393,7 +394,7 @@ func TestConsentDecisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := slices.IndexFunc(events, func(ev db.AuditEvent) bool { return ev.Event == db.AuditConsentRevoked })
+		i := slices.IndexFunc(events, func(ev portal.AuditEvent) bool { return ev.Event == portal.AuditConsentRevoked })
 		if i < 0 || !strings.Contains(events[i].Client, key) || events[i].Username != "alice" || !strings.Contains(events[i].Detail, "ConsentApp") {
 			t.Errorf("consent_revoked event: %+v", events)
 		}

@@ -13,13 +13,14 @@ import (
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/web"
 )
 
 // lockoutEnv is the API application on fixture.Docs with a settable clock.
 type lockoutEnv struct {
 	url   string
-	db    *db.DB
+	db    db.Store
 	key   fixture.Key
 	clock *fixture.Clock
 }
@@ -82,8 +83,8 @@ func TestPasswordGrantLockout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Ten failures, and the lock each username's fifth one engaged.
-	if len(events) != 12 || events[0].Event != db.AuditLockout || events[0].Username != "nobody" || events[0].Remote == "" ||
-		events[1].Event != db.AuditLoginFailed || events[1].Username != "nobody" {
+	if len(events) != 12 || events[0].Event != portal.AuditLockout || events[0].Username != "nobody" || events[0].Remote == "" ||
+		events[1].Event != portal.AuditLoginFailed || events[1].Username != "nobody" {
 		t.Errorf("audit: %d events, latest %+v, %+v", len(events), events[0], events[1])
 	}
 }
@@ -169,7 +170,7 @@ func TestReplayedRefreshTokenIsAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Event != db.AuditGrantReplayed || events[0].Client != id || !strings.Contains(events[0].Detail, "refresh_token") {
+	if len(events) != 1 || events[0].Event != portal.AuditGrantReplayed || events[0].Client != id || !strings.Contains(events[0].Detail, "refresh_token") {
 		t.Errorf("audit: %+v", events)
 	}
 }

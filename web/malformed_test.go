@@ -107,7 +107,7 @@ func TestMalformedRequests(t *testing.T) {
 			if strings.HasPrefix(tt.path, "/store") {
 				base = e.store.URL
 			}
-			before := fixture.Digest(t, e.db, "audit_events", "sessions")
+			before := fixture.Digest(t, e.db, "audit_events", "sessions", "login_counts", "login_reservations")
 			req, err := http.NewRequest(tt.method, base+tt.path, strings.NewReader(tt.body))
 			if err != nil {
 				t.Fatal(err)
@@ -146,7 +146,7 @@ func TestMalformedRequests(t *testing.T) {
 				t.Errorf("body leaks or echoes raw input: %.500s", body)
 			}
 			if resp.StatusCode >= 400 {
-				if after := fixture.Digest(t, e.db, "audit_events", "sessions"); after != before {
+				if after := fixture.Digest(t, e.db, "audit_events", "sessions", "login_counts", "login_reservations"); after != before {
 					t.Error("a refused request changed the database")
 				}
 			}

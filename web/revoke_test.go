@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // revokeEnv is newTokenEnv with alice's key allowing every grant, a second
@@ -19,7 +19,7 @@ import (
 type revokeEnv struct {
 	*tokenEnv
 	srv   *oauth.Server
-	alice *db.User
+	alice *portal.User
 	other fixture.Key
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -9,37 +10,41 @@ import (
 )
 
 // Session keys: a 64-byte HMAC key that signs session cookies and a 32-byte
-// AES key that encrypts them, kept in the data directory so that a restart
-// does not log everyone out.
+// AES key that encrypts them. They are kept in the store, so that a restart
+// does not log everyone out and every node of a cluster reads the cookies
+// the others write.
 const (
-	sessionKeysFile = "session-keys"
-	hashKeyLen      = 64
-	blockKeyLen     = 32
+	hashKeyLen  = 64
+	blockKeyLen = 32
+	// legacySessionKeysFile is where apistore kept the keys before they
+	// moved into the store: a server upgraded in place keeps them, so
+	// its users stay logged in.
+	legacySessionKeysFile = "session-keys"
 )
 
-// LoadSessionKeys reads the session keys from dataDir, making them on first
-// start. Deleting the file logs everyone out at the next start.
-func LoadSessionKeys(dataDir string) (hashKey, blockKey []byte, err error) {
-	path := filepath.Join(dataDir, sessionKeysFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		b = make([]byte, hashKeyLen+blockKeyLen)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-		// O_EXCL: of two servers starting on one directory, one writes.
-		f, cerr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if cerr != nil {
-			return nil, nil, fmt.Errorf("make session keys: %w", cerr)
-		}
-		_, werr := f.Write(b)
-		if err := errors.Join(werr, f.Close()); err != nil {
-			os.Remove(path)
-			return nil, nil, fmt.Errorf("make session keys: %w", err)
-		}
+// KeyStore keeps the session keys every node shares.
+type KeyStore interface {
+	// SessionKeys returns the stored keys, or stores candidate and returns
+	// it when there are none.
+	SessionKeys(ctx context.Context, candidate []byte) ([]byte, error)
+}
+
+// SessionKeys returns the session keys from the store, making them on the
+// first start (from dataDir's old session-keys file, when there is one).
+func SessionKeys(ctx context.Context, s KeyStore, dataDir string) (hashKey, blockKey []byte, err error) {
+	candidate, err := os.ReadFile(filepath.Join(dataDir, legacySessionKeysFile))
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(candidate) != hashKeyLen+blockKeyLen) {
+		candidate = make([]byte, hashKeyLen+blockKeyLen)
+		_, _ = rand.Read(candidate) // crypto/rand.Read never fails (Go 1.24+)
 	} else if err != nil {
 		return nil, nil, fmt.Errorf("read session keys: %w", err)
 	}
+	b, err := s.SessionKeys(ctx, candidate)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(b) != hashKeyLen+blockKeyLen {
-		return nil, nil, fmt.Errorf("session keys %s: want %d bytes, found %d (delete it to make new keys)", path, hashKeyLen+blockKeyLen, len(b))
+		return nil, nil, fmt.Errorf("session keys: want %d bytes, the store holds %d", hashKeyLen+blockKeyLen, len(b))
 	}
 	return b[:hashKeyLen], b[hashKeyLen:], nil
 }

@@ -2,32 +2,44 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/apistore/apistore/internal/fixture"
 )
 
-func TestLoadSessionKeys(t *testing.T) {
-	dir := t.TempDir()
-	h1, b1, err := LoadSessionKeys(dir)
+// TestSessionKeys: the keys are made once and kept in the store, so every
+// node (here, two handles on one database with data directories of their
+// own) reads the same; a data directory's session-keys file from before
+// they moved into the store is taken over, so its sessions survive.
+func TestSessionKeys(t *testing.T) {
+	ctx := context.Background()
+	d := fixture.DB(t)
+	h1, b1, err := SessionKeys(ctx, d, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h1) != 64 || len(b1) != 32 {
+	if len(h1) != hashKeyLen || len(b1) != blockKeyLen {
 		t.Fatalf("key sizes %d, %d", len(h1), len(b1))
 	}
-	info, err := os.Stat(filepath.Join(dir, "session-keys"))
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("keys file: %v, mode %v", err, info.Mode())
-	}
-	h2, b2, err := LoadSessionKeys(dir)
+	h2, b2, err := SessionKeys(ctx, fixture.OpenAgain(t, d), t.TempDir())
 	if err != nil || !bytes.Equal(h1, h2) || !bytes.Equal(b1, b2) {
-		t.Fatal("the keys changed on a second start")
+		t.Fatalf("another node got other keys (%v)", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "session-keys"), []byte("short"), 0o600); err != nil {
+
+	legacy := bytes.Repeat([]byte{7}, hashKeyLen+blockKeyLen)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, legacySessionKeysFile), legacy, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := LoadSessionKeys(dir); err == nil {
-		t.Fatal("a truncated keys file was accepted")
+	fresh := fixture.DB(t)
+	h3, b3, err := SessionKeys(ctx, fresh, dir)
+	if err != nil || !bytes.Equal(append(h3, b3...), legacy) {
+		t.Fatalf("the old keys file was not taken over (%v)", err)
+	}
+	if h4, _, err := SessionKeys(ctx, fresh, t.TempDir()); err != nil || !bytes.Equal(h4, h3) {
+		t.Fatalf("the keys changed on a second start (%v)", err)
 	}
 }

@@ -25,7 +25,7 @@ import (
 // httptest.
 type tokenEnv struct {
 	url string
-	db  *db.DB
+	db  db.Store
 	key fixture.Key
 }
 

@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/db/sqlite"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -210,7 +210,7 @@ const revokeRate = 25000
 // revokes a new one.
 func prepareRevoke(ctx context.Context, e *env, _ int, d time.Duration) (call, error) {
 	n := max(1000, int(d.Seconds()*revokeRate))
-	d2, err := db.Open(e.dbPath)
+	d2, err := sqlite.Open(e.dbPath)
 	if err != nil {
 		return nil, err
 	}

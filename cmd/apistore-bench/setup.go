@@ -17,8 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/db/sqlite"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // env is a provisioned data directory, the server running on it and a
@@ -127,7 +128,7 @@ func (e *env) startRelay(backend string) error {
 // provision makes the user, scopes, an application with keys and an API
 // subscribed on the Unlimited tier.
 func (e *env) provision(ctx context.Context) error {
-	d, err := db.Open(e.dbPath)
+	d, err := sqlite.Open(e.dbPath)
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func (e *env) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	u := &db.User{User: oauth.User{Username: e.username, PasswordHash: hash, Roles: []string{"subscriber"}}}
+	u := &portal.User{User: oauth.User{Username: e.username, PasswordHash: hash, Roles: []string{"subscriber"}}}
 	if err := d.CreateUser(ctx, u); err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func (e *env) provision(ctx context.Context) error {
 		}
 	}
 	var key, secret string
-	app := &db.Application{OwnerID: u.ID, Name: "BenchApp", Tier: "Unlimited"}
+	app := &portal.Application{OwnerID: u.ID, Name: "BenchApp", Tier: "Unlimited"}
 	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
 		k, s := oauth.NewConsumerKey(), oauth.NewSecret()
 		if kt == oauth.Production {
@@ -161,8 +162,8 @@ func (e *env) provision(ctx context.Context) error {
 	}
 	e.key = key
 	e.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
-	api := &db.API{Name: "BenchAPI", Version: "1.0.0", Context: "/bench", ProductionURL: e.backURL, SandboxURL: e.backURL,
-		Resources: []db.Resource{{Method: "GET", Path: "/menu", Scope: "read"}, {Method: "POST", Path: "/order", Scope: "update"}}}
+	api := &portal.API{Name: "BenchAPI", Version: "1.0.0", Context: "/bench", ProductionURL: e.backURL, SandboxURL: e.backURL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/menu", Scope: "read"}, {Method: "POST", Path: "/order", Scope: "update"}}}
 	if err := d.CreateAPI(ctx, api); err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (e *env) preload(ctx context.Context, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	d, err := db.Open(e.dbPath)
+	d, err := sqlite.Open(e.dbPath)
 	if err != nil {
 		return 0, err
 	}

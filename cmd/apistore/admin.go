@@ -13,13 +13,14 @@ import (
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // userCreate adds a user; the password comes from --password or the first
 // line of standard input.
 func userCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("user create", "Adds a user. The password is read from standard input unless --password is given.", s)
-	dataDir := dataDirFlag(fs)
+	store := addStoreFlags(fs)
 	username := fs.String("username", "", "the user's name (required; case-insensitive unique)")
 	password := fs.String("password", "", "the password (default: read a line from standard input)")
 	roles := fs.String("role", "subscriber", "comma-separated roles, e.g. subscriber,admin")
@@ -45,19 +46,19 @@ func userCreate(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	d, err := openDB(*dataDir)
+	d, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u := &db.User{User: oauth.User{Username: *username, PasswordHash: hash, Roles: splitList(*roles)}, Email: *email}
+	u := &portal.User{User: oauth.User{Username: *username, PasswordHash: hash, Roles: splitList(*roles)}, Email: *email}
 	if err := d.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, db.ErrConflict) {
+		if errors.Is(err, portal.ErrConflict) {
 			return fmt.Errorf("user %q already exists", *username)
 		}
 		return err
 	}
-	auditCommand(ctx, d, s, db.AuditUserCreated, u.Username, "", "apistore user create, roles "+strings.Join(u.Roles, ","))
+	auditCommand(ctx, d, s, portal.AuditUserCreated, u.Username, "", "apistore user create, roles "+strings.Join(u.Roles, ","))
 	fmt.Fprintf(s.out, "created user %s (roles: %s)\n", u.Username, strings.Join(u.Roles, ", "))
 	return nil
 }
@@ -67,21 +68,21 @@ func userCreate(ctx context.Context, args []string, s stdio) error {
 // shown again.
 func appCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("app create", "Adds an application with production and sandbox keys and prints them as JSON.", s)
-	dataDir := dataDirFlag(fs)
+	store := addStoreFlags(fs)
 	owner := fs.String("owner", "", "username of the owner (required)")
 	name := fs.String("name", "", "application name (required; unique per owner)")
 	description := fs.String("description", "", "description")
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
-	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(db.Tiers, ", "))
+	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *owner == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("--owner and --name are required")
 	}
-	if !slices.Contains(db.Tiers, *tier) {
-		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(db.Tiers, ", "), *tier)
+	if !slices.Contains(portal.Tiers, *tier) {
+		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(portal.Tiers, ", "), *tier)
 	}
 	grantTypes := splitList(*grants)
 	if err := oauth.CheckGrantTypes(grantTypes); err != nil {
@@ -92,18 +93,18 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 			return fmt.Errorf("--callback-url: %w", err)
 		}
 	}
-	d, err := openDB(*dataDir)
+	d, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	u, err := d.UserAccount(ctx, *owner)
-	if errors.Is(err, db.ErrNotFound) {
+	if errors.Is(err, portal.ErrNotFound) {
 		return fmt.Errorf("no user %q", *owner)
 	} else if err != nil {
 		return err
 	}
-	app := &db.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
+	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
 	out := map[string]any{"name": app.Name}
 	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
 		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
@@ -111,7 +112,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 		return &oauth.Client{ConsumerKey: key, SecretHash: oauth.HashOf(secret), KeyType: kt,
 			GrantTypes: grantTypes, CallbackURL: *callback}
 	})
-	if errors.Is(err, db.ErrConflict) {
+	if errors.Is(err, portal.ErrConflict) {
 		return fmt.Errorf("%s already has an application named %q", u.Username, app.Name)
 	} else if err != nil {
 		return err
@@ -122,7 +123,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 			ids = append(ids, k["consumer_key"])
 		}
 	}
-	auditCommand(ctx, d, s, db.AuditApplicationCreated, u.Username, strings.Join(ids, " "), "apistore app create, application "+app.Name)
+	auditCommand(ctx, d, s, portal.AuditApplicationCreated, u.Username, strings.Join(ids, " "), "apistore app create, application "+app.Name)
 	enc := json.NewEncoder(s.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -131,7 +132,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 // scopeCreate adds a scope or updates its description and roles.
 func scopeCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("scope create", "Adds a scope, or changes an existing one: only the flags given (empty or not) change it.", s)
-	dataDir := dataDirFlag(fs)
+	store := addStoreFlags(fs)
 	name := fs.String("name", "", "scope name (required)")
 	description := fs.String("description", "", "what the scope allows, shown on the consent page")
 	roles := fs.String("roles", "", "comma-separated roles that may be granted the scope (empty: any user)")
@@ -141,7 +142,7 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 	if err := oauth.CheckScopeName(*name); err != nil {
 		return err
 	}
-	d, err := openDB(*dataDir)
+	d, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 	if err := d.PutScope(ctx, sc); err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, db.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, scope %s, roles %q", sc.Name, strings.Join(sc.Roles, ",")))
+	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, scope %s, roles %q", sc.Name, strings.Join(sc.Roles, ",")))
 	fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
 	return nil
 }
@@ -174,8 +175,8 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 // the store records what its users do; the address column says it came
 // from the command line. The command has done its work already, so a
 // failure to record is a warning, not the command's error.
-func auditCommand(ctx context.Context, d *db.DB, s stdio, event, username, client, detail string) {
-	e := &db.AuditEvent{At: time.Now(), Event: event, Username: username, Client: client, Remote: "command line", Detail: detail}
+func auditCommand(ctx context.Context, d db.Store, s stdio, event, username, client, detail string) {
+	e := &portal.AuditEvent{At: time.Now(), Event: event, Username: username, Client: client, Remote: "command line", Detail: detail}
 	if err := d.RecordAudit(ctx, e); err != nil {
 		fmt.Fprintf(s.err, "apistore: warning: %v\n", err)
 	}

@@ -51,7 +51,7 @@ func approveIn(t *testing.T, s *server, c *http.Client, authorizeURL string) *ur
 // encode it, then the code at /token) and the revocation of an implicit
 // grant's token with client_id alone, with the real curl on the binary.
 func TestWSO2AuthorizeCurl(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
 	s.admin(t, "s3cret-password\n", "user create", "--username", "alice")
 	var k keys
 	out := s.admin(t, "", "app create", "--owner", "alice", "--name", "DefaultApplication",

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/apistore/apistore/db"
@@ -75,20 +75,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// dataDirFlag adds --data-dir to fs.
-func dataDirFlag(fs *flag.FlagSet) *string {
-	return fs.String("data-dir", "./data", "directory of the database, TLS certificate and session keys")
+// storeFlags are the flags that say where the store is.
+type storeFlags struct {
+	dataDir  *string
+	database *string
 }
 
-// openDB opens (creating them if needed) the data directory and its database.
-func openDB(dataDir string) (*db.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+// addStoreFlags adds --data-dir and --database to fs.
+func addStoreFlags(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		dataDir: fs.String("data-dir", "./data", "directory of the SQLite database, TLS certificate and session keys"),
+		database: fs.String("database", "", "the database: empty for SQLite in the data directory, or a PostgreSQL URL "+
+			"(postgres://user:password@host:5432/apistore) that every node of a cluster shares"),
 	}
-	path := filepath.Join(dataDir, "apistore.db")
-	d, err := db.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return d, nil
+}
+
+// open opens (making the data directory and SQLite database if needed) and
+// migrates the store.
+func (f storeFlags) open(ctx context.Context) (db.Store, error) {
+	return db.Open(ctx, *f.database, *f.dataDir)
 }

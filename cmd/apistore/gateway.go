@@ -55,7 +55,7 @@ func (g *gatewayFlags) config() (gateway.Config, error) {
 // startGateway serves the sample PizzaShack backend on loopback, points the
 // sample API at it (its port changes from run to run) and returns the
 // gateway, with a function that stops both once the listeners are shut down.
-func startGateway(ctx context.Context, cfg gateway.Config, o *oauth.Server, d *db.DB) (*gateway.Gateway, func(), error) {
+func startGateway(ctx context.Context, cfg gateway.Config, o *oauth.Server, d db.Store) (*gateway.Gateway, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("sample backend: %w", err)

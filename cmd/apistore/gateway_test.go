@@ -12,15 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/apistore/apistore/db"
 )
 
 // runOK runs a subcommand and returns its output, failing the test on error.
 func runOK(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut); code != 0 {
+	if code := run(context.Background(), withDatabase(args), strings.NewReader(""), &out, &errOut); code != 0 {
 		t.Fatalf("apistore %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
 	}
 	return out.String()
@@ -30,7 +28,7 @@ func runOK(t *testing.T, args ...string) string {
 func runFails(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut); code == 0 {
+	if code := run(context.Background(), withDatabase(args), strings.NewReader(""), &out, &errOut); code == 0 {
 		t.Fatalf("apistore %s succeeded: %s", strings.Join(args, " "), out.String())
 	}
 	return errOut.String()
@@ -44,7 +42,7 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 	pr, pw := io.Pipe()
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0"},
+		done <- run(ctx, withDatabase([]string{"serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0"}),
 			strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
@@ -73,11 +71,7 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 func subscribe(t *testing.T, dataDir, owner, context string) {
 	t.Helper()
 	ctx := t.Context()
-	d, err := openDB(dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openStore(t, dataDir)
 	u, err := d.UserAccount(ctx, owner)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +99,7 @@ func subscribe(t *testing.T, dataDir, owner, context string) {
 // first start, and again after a restart, when its backend has another port;
 // apistore user delete, run meanwhile, ends the user's access at once.
 func TestSampleAPI(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	runOK(t, "user", "create", "--data-dir", dataDir, "--username", "alice", "--password", "a-long-password", "--role", "subscriber")
 	base, stop := startServe(t, dataDir)
 	var keys struct {
@@ -177,7 +171,7 @@ func call(t *testing.T, req *http.Request, status int, into any) {
 }
 
 func TestAPIImportCommand(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	doc := filepath.Join(dataDir, "weather.yaml")
 	os.WriteFile(doc, []byte(`openapi: 3.0.3
 info: {title: Weather, version: v1}
@@ -204,12 +198,7 @@ paths:
 		t.Errorf("overlapping import: %q", msg)
 	}
 	// --update replaces the resources, keeps the API (and so its subscriptions).
-	d, err := db.Open(filepath.Join(dataDir, "apistore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := d.APIByContext(context.Background(), "/weather", "v1")
-	d.Close()
+	before, err := openStore(t, dataDir).APIByContext(context.Background(), "/weather", "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,12 +213,7 @@ paths:
 	if out := runOK(t, "api", "import", "--data-dir", dataDir, "--update", changed); !strings.Contains(out, "updated Weather v1 at /weather/v1: 2 resources, scopes: alerts") {
 		t.Errorf("update output %q", out)
 	}
-	d, err = db.Open(filepath.Join(dataDir, "apistore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := d.APIByContext(context.Background(), "/weather", "v1")
-	d.Close()
+	after, err := openStore(t, dataDir).APIByContext(context.Background(), "/weather", "v1")
 	if err != nil || after.ID != before.ID || len(after.Resources) != 2 || after.Description != "Now with alerts" {
 		t.Errorf("after --update: %+v %v", after, err)
 	}
@@ -247,7 +231,7 @@ paths:
 }
 
 func TestUserDeleteCommand(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	runOK(t, "user", "create", "--data-dir", dataDir, "--username", "bob", "--password", "a-long-password")
 	if out := runOK(t, "user", "delete", "--data-dir", dataDir, "--username", "BOB"); out != "deleted user BOB\n" {
 		t.Errorf("output %q", out)
@@ -261,7 +245,7 @@ func TestUserDeleteCommand(t *testing.T) {
 // wins over APISTORE_FILE, as every flag wins over its variable, and that two
 // different files on the command line are refused.
 func TestFileArgumentBeatsEnvironment(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	runOK(t, "scope", "create", "--data-dir", dataDir, "--name", "read")
 	fromEnv, fromArg := filepath.Join(dataDir, "env.db"), filepath.Join(dataDir, "arg.db")
 	t.Setenv("APISTORE_FILE", fromEnv)

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
@@ -45,7 +44,7 @@ var urlLine = regexp.MustCompile(`^(store|https|http): (\S+)$`)
 func startServer(t *testing.T, dataDir string, env []string, flags ...string) *server {
 	t.Helper()
 	s := &server{dataDir: dataDir, urls: map[string]string{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, append([]string{"serve", "--data-dir", dataDir}, flags...)...)
+	s.cmd = exec.Command(bin, withDatabase(append([]string{"serve", "--data-dir", dataDir}, flags...))...)
 	s.cmd.Env = append(os.Environ(), env...)
 	stdout, _ := s.cmd.StdoutPipe()
 	s.cmd.Stderr = &lockedWriter{s}
@@ -116,7 +115,7 @@ func (s *server) stop(t *testing.T) {
 func (s *server) admin(t *testing.T, stdin, command string, flags ...string) string {
 	t.Helper()
 	args := append(strings.Fields(command), flags...)
-	cmd := exec.Command(bin, append(args, "--data-dir", s.dataDir)...)
+	cmd := exec.Command(bin, withDatabase(append(args, "--data-dir", s.dataDir))...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -164,7 +163,7 @@ func (k *keys) UnmarshalJSON(b []byte) error {
 // TestWSO2CurlCommands runs the Token API docs' curl commands, placeholders
 // filled in, against the binary.
 func TestWSO2CurlCommands(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
 	s.admin(t, "s3cret-password\n", "user create", "--username", "alice")
 	s.admin(t, "", "scope create", "--name", "read", "--description", "Read")
 	s.admin(t, "", "scope create", "--name", "update", "--description", "Update")
@@ -225,7 +224,7 @@ func TestWSO2CurlCommands(t *testing.T) {
 // TestNeverExpiringTokensWarned: a negative validity is allowed, and the
 // server warns about it at start.
 func TestNeverExpiringTokensWarned(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--refresh-token-validity", "-1")
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--refresh-token-validity", "-1")
 	s.stop(t)
 	log := s.log()
 	if !strings.Contains(log, "never expire") || !strings.Contains(log, "--refresh-token-validity") || strings.Contains(log, "--app-token-validity") {
@@ -259,7 +258,7 @@ func freeOffset(t *testing.T) int {
 // TestPortOffsetEnvAndRestart checks --port-offset, settings from the
 // environment, the certificate kept across restarts, and a clean SIGTERM.
 func TestPortOffsetEnvAndRestart(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	offset := freeOffset(t)
 	s := startServer(t, dataDir, []string{"APISTORE_APP_TOKEN_VALIDITY=120"}, "--port-offset", fmt.Sprint(offset))
 	want := map[string]string{
@@ -301,7 +300,7 @@ func TestPortOffsetEnvAndRestart(t *testing.T) {
 }
 
 func TestAdminCommandErrors(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	tests := []struct {
 		args   []string
 		stdin  string
@@ -331,7 +330,7 @@ func TestAdminCommandErrors(t *testing.T) {
 		{[]string{"serve", "--code-validity", "99999999999", "--store-port", "-1"}, "", 1, "--code-validity 99999999999 is more than"},
 	}
 	for _, tt := range tests {
-		cmd := exec.Command(bin, append(tt.args, "--data-dir", dataDir)...)
+		cmd := exec.Command(bin, withDatabase(append(tt.args, "--data-dir", dataDir))...)
 		cmd.Stdin = strings.NewReader(tt.stdin)
 		out, _ := cmd.CombinedOutput()
 		if cmd.ProcessState.ExitCode() != tt.code || !strings.Contains(string(out), tt.output) {
@@ -344,7 +343,7 @@ func TestAdminCommandErrors(t *testing.T) {
 // line on stderr, naming the command, with exit status 2 and nothing on
 // stdout, and that "apistore --help" lists the commands.
 func TestCommandLineMistakes(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	tests := []struct {
 		args []string
 		env  string
@@ -379,7 +378,7 @@ func TestCommandLineMistakes(t *testing.T) {
 // TestCorruptDatabase checks that every command refuses a damaged database
 // file with an error naming it, and leaves the file as it was.
 func TestCorruptDatabase(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	path := filepath.Join(dataDir, "apistore.db")
 	junk := bytes.Repeat([]byte("not a database "), 1000)
 	if err := os.WriteFile(path, junk, 0o600); err != nil {
@@ -391,7 +390,7 @@ func TestCorruptDatabase(t *testing.T) {
 		{"user", "delete", "--username", "carol"},
 		{"scope", "create", "--name", "read"},
 	} {
-		cmd := exec.Command(bin, append(args, "--data-dir", dataDir)...)
+		cmd := exec.Command(bin, withDatabase(append(args, "--data-dir", dataDir))...)
 		out, _ := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), path+": ") ||
 			!strings.Contains(string(out), "not a database") || strings.Contains(string(out), "goroutine") {
@@ -406,7 +405,7 @@ func TestCorruptDatabase(t *testing.T) {
 // TestServeThatCannotStart checks that a server that fails to start says
 // why, and does not claim to have stopped.
 func TestServeThatCannotStart(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0",
 		"--tls-cert", filepath.Join(dataDir, "missing.pem"), "--tls-key", filepath.Join(dataDir, "missing.key"))
 	out, _ := cmd.CombinedOutput()
@@ -419,15 +418,11 @@ func TestServeThatCannotStart(t *testing.T) {
 // TestScopeCreateChangesOnlyGivenFlags: running scope create again to fix a
 // description keeps the scope's roles; --roles "" opens it to anyone.
 func TestScopeCreateChangesOnlyGivenFlags(t *testing.T) {
-	s := &server{dataDir: t.TempDir()}
+	s := &server{dataDir: newDataDir(t)}
 	s.admin(t, "", "scope create", "--name", "update", "--description", "Change orders", "--roles", "admin,publisher")
 	s.admin(t, "", "scope create", "--name", "update", "--description", "Change or cancel orders")
 	scope := func() oauth.Scope {
-		d, err := db.Open(filepath.Join(s.dataDir, "apistore.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
+		d := openStore(t, s.dataDir)
 		list, err := d.ScopesByName(context.Background(), []string{"update"})
 		if err != nil || len(list) != 1 {
 			t.Fatalf("scope update: %v, %v", list, err)
@@ -446,9 +441,9 @@ func TestScopeCreateChangesOnlyGivenFlags(t *testing.T) {
 // TestEmptyEnvironmentVariable: an empty APISTORE_ variable is unset, so the
 // flag keeps its default.
 func TestEmptyEnvironmentVariable(t *testing.T) {
-	s := &server{dataDir: t.TempDir()}
+	s := &server{dataDir: newDataDir(t)}
 	s.admin(t, "alice-password\n", "user create", "--username", "alice")
-	cmd := exec.Command(bin, "app", "create", "--owner", "alice", "--name", "App", "--data-dir", s.dataDir)
+	cmd := exec.Command(bin, withDatabase([]string{"app", "create", "--owner", "alice", "--name", "App", "--data-dir", s.dataDir})...)
 	cmd.Env = append(os.Environ(), "APISTORE_TIER=", "APISTORE_GRANT_TYPES=")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("app create with empty APISTORE_TIER and APISTORE_GRANT_TYPES: %v\n%s", err, out)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/apistore/apistore/internal/fixture"
 )
 
 // anyPorts runs the binary on free ports.
@@ -69,7 +71,7 @@ func active(t *testing.T, s *server, id, secret, token string) bool {
 // three ports; the two HTTPS ports send HSTS and speak HTTP/2, the HTTP port
 // does neither.
 func TestProbesAndHSTSOnEveryListener(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, anyPorts...)
+	s := startServer(t, newDataDir(t), nil, anyPorts...)
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
 	for name, base := range s.urls {
 		base = strings.TrimSuffix(base, "/store")
@@ -98,7 +100,7 @@ func TestProbesAndHSTSOnEveryListener(t *testing.T) {
 // are being issued, then starts a second server on the copy: the tokens
 // issued before the backup are valid there.
 func TestBackupWhileServingAndStartOnTheCopy(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, anyPorts...)
+	s := startServer(t, newDataDir(t), nil, anyPorts...)
 	s.admin(t, "alice-password\n", "user create", "--username", "alice")
 	id, secret := appKeys(t, s, "--owner", "alice", "--name", "Backed")
 	issue := func() string {
@@ -123,7 +125,7 @@ func TestBackupWhileServingAndStartOnTheCopy(t *testing.T) {
 			}
 		}
 	}()
-	copyDir := t.TempDir()
+	copyDir := newDataDir(t)
 	out := s.admin(t, "", "backup", filepath.Join(copyDir, "apistore.db"))
 	close(stop)
 	<-done
@@ -131,9 +133,16 @@ func TestBackupWhileServingAndStartOnTheCopy(t *testing.T) {
 		t.Errorf("backup printed %q", out)
 	}
 	// A second backup to the same file refuses to overwrite it.
-	cmd := exec.Command(bin, "backup", filepath.Join(copyDir, "apistore.db"), "--data-dir", s.dataDir)
+	cmd := exec.Command(bin, withDatabase([]string{"backup", filepath.Join(copyDir, "apistore.db"), "--data-dir", s.dataDir})...)
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "already exists") {
 		t.Errorf("backup over an existing file: %v %s", err, out)
+	}
+	if fixture.Postgres() {
+		// pg_dump's archive, restored into the copy's own database.
+		restore := exec.Command("pg_restore", "--no-owner", "--dbname="+databaseOf(copyDir), filepath.Join(copyDir, "apistore.db"))
+		if out, err := restore.CombinedOutput(); err != nil {
+			t.Fatalf("pg_restore: %v\n%s", err, out)
+		}
 	}
 	restored := startServer(t, copyDir, nil, anyPorts...)
 	if !active(t, restored, id, secret, before) {
@@ -178,7 +187,7 @@ func submitForm(t *testing.T, c *http.Client, pageURL, page string, extra url.Va
 // then reads every line it logged: none holds a password, secret, code,
 // verifier or token used, nor its base64 form.
 func TestLogsHoldNoSecrets(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, append(anyPorts, "--log-format", "json")...)
+	s := startServer(t, newDataDir(t), nil, append(anyPorts, "--log-format", "json")...)
 	const password, wrongPassword = "alice-Pa55word", "not-alices-password"
 	s.admin(t, password+"\n", "user create", "--username", "alice", "--role", "subscriber,admin")
 	const callbackURL = "https://client.example.com/cb"
@@ -272,7 +281,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 // TestStrictFlag: serve --strict refuses the password grant and leaves it
 // out of the discovery document.
 func TestStrictFlag(t *testing.T) {
-	s := startServer(t, t.TempDir(), []string{"APISTORE_STRICT=true"}, anyPorts...)
+	s := startServer(t, newDataDir(t), []string{"APISTORE_STRICT=true"}, anyPorts...)
 	s.admin(t, "alice-password\n", "user create", "--username", "alice")
 	id, secret := appKeys(t, s, "--owner", "alice", "--name", "Strict")
 	status, body := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", id, secret,
@@ -293,10 +302,10 @@ func TestStrictFlag(t *testing.T) {
 // what leave an event each in the audit trail, marked as from the command
 // line, with no password or secret in it.
 func TestAdminCommandsAreAudited(t *testing.T) {
-	dir := t.TempDir()
+	dir := newDataDir(t)
 	run := func(stdin, command string, flags ...string) string {
 		t.Helper()
-		cmd := exec.Command(bin, append(append(strings.Fields(command), flags...), "--data-dir", dir)...)
+		cmd := exec.Command(bin, withDatabase(append(append(strings.Fields(command), flags...), "--data-dir", dir))...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -308,11 +317,7 @@ func TestAdminCommandsAreAudited(t *testing.T) {
 	keysJSON := run("", "app create", "--owner", "carol", "--name", "CarolsApp")
 	run("", "scope create", "--name", "write", "--roles", "admin")
 	run("", "user delete", "--username", "carol")
-	d, err := openDB(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openStore(t, dir)
 	events, err := d.AuditEvents(t.Context(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +348,7 @@ func TestAdminCommandsAreAudited(t *testing.T) {
 // TestSIGHUPKeepsServing: SIGHUP, which a closed terminal sends, neither
 // kills the server nor stops it; it says it ignored the signal.
 func TestSIGHUPKeepsServing(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, anyPorts...)
+	s := startServer(t, newDataDir(t), nil, anyPorts...)
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +374,7 @@ func TestSIGHUPKeepsServing(t *testing.T) {
 // TestPrintedURLsFollowBind: with --bind, the printed URLs name the address
 // that listens (localhost may not be it), and they answer.
 func TestPrintedURLsFollowBind(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, append(anyPorts, "--bind", "127.0.0.1")...)
+	s := startServer(t, newDataDir(t), nil, append(anyPorts, "--bind", "127.0.0.1")...)
 	for name, u := range s.urls {
 		parsed, err := url.Parse(u)
 		if err != nil || parsed.Hostname() != "127.0.0.1" {

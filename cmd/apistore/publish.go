@@ -9,15 +9,15 @@ import (
 	"os"
 	"strings"
 
-	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/portal"
 )
 
 // apiImport publishes an API described by an OpenAPI 3 document, with the
 // scopes its resources name, all or nothing.
 func apiImport(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("api import", "Publishes an API from an OpenAPI 3 document (YAML or JSON): apistore api import FILE [flags].", s)
-	dataDir := dataDirFlag(fs)
+	store := addStoreFlags(fs)
 	file := fs.String("file", "", "the OpenAPI document (or give it as the first argument)")
 	apiContext := fs.String("context", "", "the API's context, e.g. /pizzashack (default: the x-context extension, else from the title)")
 	update := fs.Bool("update", false, "replace the API of the same context and version (its fields, tiers and resources), keeping its status and subscriptions")
@@ -40,7 +40,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
-	d, err := openDB(*dataDir)
+	d, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -49,23 +49,23 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	if *update {
 		old, err := d.APIByContext(ctx, a.Context, a.Version)
 		if err != nil {
-			if errors.Is(err, db.ErrNotFound) {
+			if errors.Is(err, portal.ErrNotFound) {
 				return fmt.Errorf("--update: there is no API with context %s and version %s to update", a.Context, a.Version)
 			}
 			return err
 		}
 		a.ID, a.Status, done = old.ID, old.Status, "updated"
 		if len(a.Tiers) == 0 {
-			a.Tiers = db.Tiers
+			a.Tiers = portal.Tiers
 		}
 	}
-	var overlap *db.OverlapError
+	var overlap *portal.OverlapError
 	if *update {
 		err = d.UpdateAPI(ctx, a, scopes)
 	} else {
 		err = d.ImportAPI(ctx, a, scopes)
 	}
-	if errors.Is(err, db.ErrConflict) {
+	if errors.Is(err, portal.ErrConflict) {
 		return fmt.Errorf("an API with context %s and version %s already exists (--update replaces it)", a.Context, a.Version)
 	} else if errors.As(err, &overlap) {
 		return fmt.Errorf("context %s: %w (--context sets it)", a.Context, err)
@@ -76,7 +76,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	for i, sc := range scopes {
 		names[i] = sc.Name
 	}
-	auditCommand(ctx, d, s, db.AuditAPIChanged, "", "", fmt.Sprintf("apistore api import: API %s %s (%s) %s: production %s, sandbox %s",
+	auditCommand(ctx, d, s, portal.AuditAPIChanged, "", "", fmt.Sprintf("apistore api import: API %s %s (%s) %s: production %s, sandbox %s",
 		a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL))
 	fmt.Fprintf(s.out, "%s %s %s at %s/%s: %d resources, scopes: %s\n", done, a.Name, a.Version, a.Context, a.Version,
 		len(a.Resources), strings.Join(names, ", "))
@@ -122,7 +122,7 @@ func positionalFile(args []string) (string, []string) {
 // and tokens; a running gateway refuses their tokens from the next call.
 func userDelete(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("user delete", "Removes a user with their applications, keys, subscriptions and tokens.", s)
-	dataDir := dataDirFlag(fs)
+	store := addStoreFlags(fs)
 	username := fs.String("username", "", "the user's name (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -130,17 +130,17 @@ func userDelete(ctx context.Context, args []string, s stdio) error {
 	if *username == "" {
 		return errors.New("--username is required")
 	}
-	d, err := openDB(*dataDir)
+	d, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.DeleteUser(ctx, *username); errors.Is(err, db.ErrNotFound) {
+	if err := d.DeleteUser(ctx, *username); errors.Is(err, portal.ErrNotFound) {
 		return fmt.Errorf("no user %q", *username)
 	} else if err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, db.AuditUserDeleted, *username, "", "apistore user delete: applications, keys, subscriptions and tokens ended")
+	auditCommand(ctx, d, s, portal.AuditUserDeleted, *username, "", "apistore user delete: applications, keys, subscriptions and tokens ended")
 	fmt.Fprintf(s.out, "deleted user %s\n", *username)
 	return nil
 }

@@ -39,7 +39,7 @@ func curlHeaders(t *testing.T, args ...string) (int, http.Header) {
 // TestWSO2RevokeCurl runs the revocation page's curl command against the
 // binary, over plain HTTP as the docs do.
 func TestWSO2RevokeCurl(t *testing.T) {
-	s := startServer(t, t.TempDir(), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
 	s.admin(t, "s3cret-password\n", "user create", "--username", "admin")
 	var k keys
 	if err := json.Unmarshal([]byte(s.admin(t, "", "app create", "--owner", "admin", "--name", "DefaultApplication")), &k); err != nil {

@@ -22,7 +22,7 @@ import (
 func serve(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("serve", "Runs the store (HTTPS), the token endpoint and the gateway (HTTPS and HTTP).", s)
 	var cfg web.Config
-	dataDir := dataDirFlag(fs)
+	store := addStoreFlags(fs)
 	fs.StringVar(&cfg.Bind, "bind", "", "address to listen on (empty: every interface)")
 	fs.IntVar(&cfg.StorePort, "store-port", 9443, "HTTPS port of the store (0: any free port)")
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 8243, "HTTPS port of /token and the gateway (0: any free port)")
@@ -61,8 +61,8 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := checkPorts(cfg); err != nil {
 		return err
 	}
-	cfg.DataDir = *dataDir
-	d, err := openDB(cfg.DataDir)
+	cfg.DataDir = *store.dataDir
+	d, err := store.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,8 +81,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	defer stopGateway()
 	cfg.Gateway = gw
-	fmt.Fprintf(s.out, "apistore: data in %s\n", cfg.DataDir)
-	hashKey, blockKey, err := web.LoadSessionKeys(cfg.DataDir)
+	if db.IsPostgres(*store.database) {
+		fmt.Fprintf(s.out, "apistore: database %s; TLS files in %s\n", d.Location(), cfg.DataDir)
+	} else {
+		fmt.Fprintf(s.out, "apistore: data in %s\n", cfg.DataDir)
+	}
+	hashKey, blockKey, err := web.SessionKeys(ctx, d, cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -172,9 +176,10 @@ func validityFlags(app, user, refresh, code int) (oauth.Validity, error) {
 	return oauth.Validity{AppToken: sec(app), UserToken: sec(user), RefreshToken: sec(refresh), Code: sec(code)}, nil
 }
 
-// cleanTokens deletes stale tokens, and audit events older than
-// auditRetention, every interval until ctx is done.
-func cleanTokens(ctx context.Context, d *db.DB, every, auditRetention time.Duration) {
+// cleanTokens deletes stale tokens, codes and log-in counters, and audit
+// events older than auditRetention, every interval until ctx is done; of
+// the nodes sharing a database, one at a time.
+func cleanTokens(ctx context.Context, d db.Store, every, auditRetention time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -182,17 +187,22 @@ func cleanTokens(ctx context.Context, d *db.DB, every, auditRetention time.Durat
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			n, err := d.DeleteStaleTokens(ctx, now)
-			if err == nil {
-				var codes int64
-				codes, err = d.DeleteStaleCodes(ctx, now)
-				n += codes
-			}
-			if err == nil {
-				var events int64
-				events, err = d.DeleteAuditBefore(ctx, now.Add(-auditRetention))
-				n += events
-			}
+			var n int64
+			_, err := d.RunAlone(ctx, "cleanup", func(ctx context.Context) error {
+				for _, step := range []func() (int64, error){
+					func() (int64, error) { return d.DeleteStaleTokens(ctx, now) },
+					func() (int64, error) { return d.DeleteStaleCodes(ctx, now) },
+					func() (int64, error) { return d.DeleteStaleLoginCounts(ctx, now.Add(-handlers.LoginLockout), now) },
+					func() (int64, error) { return d.DeleteAuditBefore(ctx, now.Add(-auditRetention)) },
+				} {
+					k, err := step()
+					n += k
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 			if err != nil && ctx.Err() == nil {
 				slog.Error("cleanup", "err", err)
 			} else if n > 0 {

@@ -47,7 +47,7 @@ var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)"`)
 // that session keys kept in the data directory keep a user logged in across
 // a restart, and that APISTORE_SELF_SIGNUP=false closes the sign-up page.
 func TestStoreSessionsSurviveRestartAndSignupSwitch(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := newDataDir(t)
 	anyPort := []string{"--store-port", "0", "--https-port", "0", "--http-port", "0"}
 	s := startServer(t, dataDir, nil, anyPort...)
 	c := storeClient()

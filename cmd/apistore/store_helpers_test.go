@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
+)
+
+// databases maps the data directories newDataDir made to their --database
+// values, when the tests run on PostgreSQL.
+var databases sync.Map
+
+// newDataDir returns a fresh data directory for a test, with, when the
+// tests run on PostgreSQL, a fresh database that the commands given this
+// directory use (withDatabase).
+func newDataDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if url := fixture.Database(t); url != "" {
+		databases.Store(dir, url)
+	}
+	return dir
+}
+
+// withDatabase adds --database to a command line that names a data
+// directory of newDataDir's on PostgreSQL.
+func withDatabase(args []string) []string {
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			if url, ok := databases.Load(args[i+1]); ok {
+				return append(slices.Clone(args), "--database", url.(string))
+			}
+		}
+	}
+	return args
+}
+
+// databaseOf is the --database value of a data directory of newDataDir's.
+func databaseOf(dir string) string {
+	if url, ok := databases.Load(dir); ok {
+		return url.(string)
+	}
+	return ""
+}
+
+// openStore opens the store of a data directory of newDataDir's, closed at
+// cleanup.
+func openStore(t testing.TB, dir string) db.Store {
+	t.Helper()
+	d, err := db.Open(context.Background(), databaseOf(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}

@@ -1,0 +1,195 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/portal"
+)
+
+// checkOverlap returns an *OverlapError when a's prefix overlaps that of
+// an API other than a, published or retired (a retired API may be
+// published again). The same context and version is left to the unique
+// index (ErrConflict).
+func checkOverlap(ctx context.Context, tx *sql.Tx, a *portal.API) error {
+	prefix := a.Context + "/" + a.Version
+	var o portal.API
+	err := tx.QueryRowContext(ctx, `SELECT name, version, context, status FROM
+		(SELECT name, version, context, status, context || '/' || version AS p FROM apis WHERE id != ?1)
+		WHERE substr(?2, 1, length(p) + 1) = p || '/' OR substr(p, 1, length(?2) + 1) = ?2 || '/'
+		ORDER BY name, version LIMIT 1`, a.ID, prefix).Scan(&o.Name, &o.Version, &o.Context, &o.Status)
+	switch {
+	case err == sql.ErrNoRows:
+		return nil
+	case err != nil:
+		return fmt.Errorf("check API prefix %s: %w", prefix, err)
+	}
+	return &portal.OverlapError{Prefix: prefix, Other: o}
+}
+
+// CreateAPI stores an API with its resources in one transaction; a context
+// and version already used is ErrConflict, a prefix overlapping another
+// API's an *OverlapError.
+func (d *DB) CreateAPI(ctx context.Context, a *portal.API) error {
+	return d.tx(ctx, func(tx *sql.Tx) error { return insertAPI(ctx, tx, a) })
+}
+
+func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
+	if a.Status == "" {
+		a.Status = portal.APIPublished
+	}
+	if len(a.Tiers) == 0 {
+		a.Tiers = portal.Tiers
+	}
+	if err := checkOverlap(ctx, tx, a); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
+		tiers, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Name, a.Version, a.Context, a.Description,
+		a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create API: %w", err)
+	}
+	if a.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return insertResources(ctx, tx, a)
+}
+
+// insertResources stores a's resources under a.ID.
+func insertResources(ctx context.Context, tx *sql.Tx, a *portal.API) error {
+	for i := range a.Resources {
+		r := &a.Resources[i]
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_resources (api_id, method, path, scope) VALUES (?, ?, ?, ?)`,
+			a.ID, r.Method, r.Path, r.Scope)
+		if err != nil {
+			return fmt.Errorf("create API resource %s %s: %w", r.Method, r.Path, err)
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at`
+
+// PublishedAPIs lists the published APIs by name and version, with resources.
+func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
+	return d.listAPIs(ctx, `WHERE status = ?`, portal.APIPublished)
+}
+
+// listAPIs lists the APIs a WHERE clause selects, with their resources.
+func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.API, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+` FROM apis `+where+` ORDER BY name, version`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list APIs: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.API
+	for rows.Next() {
+		a, err := scanAPI(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list APIs: %w", err)
+		}
+		out = append(out, *a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list APIs: %w", err)
+	}
+	for i := range out {
+		if out[i].Resources, err = d.resources(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// APIByID returns an API with its resources.
+func (d *DB) APIByID(ctx context.Context, id int64) (*portal.API, error) {
+	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE id = ?`, id))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("API %d", id), err)
+	}
+	if a.Resources, err = d.resources(ctx, id); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// APIByContext returns the API with a context and version, with its
+// resources, whatever its status.
+func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error) {
+	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE context = ? AND version = ?`, apiContext, version))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("API %s %s", apiContext, version), err)
+	}
+	if a.Resources, err = d.resources(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func scanAPI(row interface{ Scan(...any) error }) (*portal.API, error) {
+	var a portal.API
+	var tiers string
+	var created int64
+	if err := row.Scan(&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
+		&tiers, &a.Status, &created); err != nil {
+		return nil, err
+	}
+	a.Tiers = words(tiers)
+	a.CreatedAt = time.UnixMilli(created)
+	return &a, nil
+}
+
+func (d *DB) resources(ctx context.Context, apiID int64) ([]portal.Resource, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT id, method, path, scope FROM api_resources WHERE api_id = ? ORDER BY path, method`, apiID)
+	if err != nil {
+		return nil, fmt.Errorf("load API resources: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.Resource
+	for rows.Next() {
+		var r portal.Resource
+		if err := rows.Scan(&r.ID, &r.Method, &r.Path, &r.Scope); err != nil {
+			return nil, fmt.Errorf("load API resources: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SeedSample publishes the sample API and its scopes, once: a sample API
+// deleted or retired later is not brought back, nor one whose context an
+// API imported earlier holds.
+func (d *DB) SeedSample(ctx context.Context) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ('sample_seeded', '1') ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("seed sample API: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		for _, s := range portal.SampleScopes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scopes (name, description) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+				s.Name, s.Description); err != nil {
+				return fmt.Errorf("seed sample scopes: %w", err)
+			}
+		}
+		// An API imported before the first start may hold the sample's
+		// place; it stays, without the sample.
+		var overlap *portal.OverlapError
+		if err := insertAPI(ctx, tx, portal.SampleAPI()); err != nil && !errors.Is(err, portal.ErrConflict) && !errors.As(err, &overlap) {
+			return err
+		}
+		return nil
+	})
+}

@@ -1,0 +1,179 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// execer is a connection or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// CreateApplication stores a new application; a name the owner already uses
+// (in any case) is ErrConflict.
+func (d *DB) CreateApplication(ctx context.Context, a *portal.Application) error {
+	return insertApplication(ctx, d.w, a)
+}
+
+func insertApplication(ctx context.Context, ex execer, a *portal.Application) error {
+	res, err := ex.ExecContext(ctx, `INSERT INTO applications (owner_id, name, description, callback_url, tier, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, a.OwnerID, a.Name, a.Description, a.CallbackURL, a.Tier, time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create application %q: %w", a.Name, portal.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create application: %w", err)
+	}
+	a.ID, err = res.LastInsertId()
+	return err
+}
+
+// CreateKey stores a consumer key for c.AppID and c.KeyType (only the
+// secret's hash is given); an application has at most one key of each type.
+func (d *DB) CreateKey(ctx context.Context, c *oauth.Client) error {
+	return insertKey(ctx, d.w, c)
+}
+
+func insertKey(ctx context.Context, ex execer, c *oauth.Client) error {
+	res, err := ex.ExecContext(ctx, `INSERT INTO consumer_keys (app_id, key_type, consumer_key, secret_hash, grant_types,
+		callback_url, app_token_validity, user_token_validity, refresh_token_validity, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.AppID, string(c.KeyType), c.ConsumerKey, c.SecretHash[:], joinWords(c.GrantTypes), c.CallbackURL,
+		seconds(c.Validity.AppToken), seconds(c.Validity.UserToken), seconds(c.Validity.RefreshToken), time.Now().UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("create %s key: %w", c.KeyType, portal.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	c.KeyID, err = res.LastInsertId()
+	return err
+}
+
+const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
+	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
+	a.id, a.name, u.id, u.username, u.roles
+	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
+	WHERE k.consumer_key = ?`
+
+// ClientByKey returns a consumer key with its application and owner.
+func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
+	var c oauth.Client
+	var secret []byte
+	var keyType, grants, roles string
+	var appV, userV, refreshV int64
+	err := d.queryRow(ctx, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
+		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.OwnerID, &c.Owner, &roles)
+	if err != nil {
+		return nil, notFound("consumer key", err)
+	}
+	copy(c.SecretHash[:], secret)
+	c.KeyType = oauth.KeyType(keyType)
+	c.GrantTypes = words(grants)
+	c.OwnerRoles = words(roles)
+	c.Validity = oauth.Validity{AppToken: fromSeconds(appV), UserToken: fromSeconds(userV), RefreshToken: fromSeconds(refreshV)}
+	return &c, nil
+}
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+func fromSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }
+
+// CreateApplicationWithKeys stores an application and its production and
+// sandbox keys in one transaction; newKey makes each key (the application id
+// is filled in here).
+func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *portal.Application, newKey func(oauth.KeyType) *oauth.Client) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if err := insertApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		for _, kt := range []oauth.KeyType{oauth.Production, oauth.Sandbox} {
+			c := newKey(kt)
+			c.AppID = a.ID
+			if err := insertKey(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at`
+
+func scanApplication(row interface{ Scan(...any) error }) (*portal.Application, error) {
+	var a portal.Application
+	var created int64
+	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = time.UnixMilli(created)
+	return &a, nil
+}
+
+// ApplicationsByOwner lists a user's applications by name.
+func (d *DB) ApplicationsByOwner(ctx context.Context, ownerID int64) ([]portal.Application, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+applicationColumns+` FROM applications
+		WHERE owner_id = ? ORDER BY name COLLATE NOCASE`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.Application
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list applications: %w", err)
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}
+
+// OwnedApplication returns the application id of ownerID; another owner's
+// application is ErrNotFound, as if it did not exist.
+func (d *DB) OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error) {
+	a, err := scanApplication(d.r.QueryRowContext(ctx, `SELECT `+applicationColumns+` FROM applications
+		WHERE id = ? AND owner_id = ?`, id, ownerID))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("application %d", id), err)
+	}
+	return a, nil
+}
+
+// UpdateApplication saves a.Name, Description, CallbackURL and Tier of an
+// application of a.OwnerID; a name the owner already uses is ErrConflict.
+func (d *DB) UpdateApplication(ctx context.Context, a *portal.Application) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE applications SET name = ?, description = ?, callback_url = ?, tier = ?
+		WHERE id = ? AND owner_id = ?`, a.Name, a.Description, a.CallbackURL, a.Tier, a.ID, a.OwnerID)
+	if isUnique(err) {
+		return fmt.Errorf("rename application to %q: %w", a.Name, portal.ErrConflict)
+	}
+	return oneRow(res, err, fmt.Sprintf("update application %d", a.ID))
+}
+
+// DeleteApplication deletes an application of ownerID with its keys,
+// tokens, codes and subscriptions (foreign keys cascade): all its access
+// ends at once.
+func (d *DB) DeleteApplication(ctx context.Context, ownerID, id int64) error {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM applications WHERE id = ? AND owner_id = ?`, id, ownerID)
+	return oneRow(res, err, fmt.Sprintf("delete application %d", id))
+}
+
+// oneRow checks that a write changed a row: none is ErrNotFound.
+func oneRow(res sql.Result, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	} else if n == 0 {
+		return fmt.Errorf("%s: %w", what, portal.ErrNotFound)
+	}
+	return nil
+}

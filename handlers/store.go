@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// What the handlers need of storage, by capability. Both stores (db/sqlite
+// and db/postgres) provide all of it.
+
+// Accounts finds and makes users.
+type Accounts interface {
+	CreateUser(ctx context.Context, u *portal.User) error
+	UserAccount(ctx context.Context, username string) (*portal.User, error)
+}
+
+// Sessions keeps the store's log-in sessions by the hash of their ids.
+type Sessions interface {
+	CreateSession(ctx context.Context, id oauth.Hash, userID int64, now, expires time.Time) error
+	SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error)
+	DeleteSession(ctx context.Context, id oauth.Hash) error
+}
+
+// LoginCounters keeps the brute-force counters that every node shares (see
+// loginLimiter).
+type LoginCounters interface {
+	LoginCounts(ctx context.Context, keys []string, now time.Time) ([]portal.LoginCount, error)
+	ReserveLogin(ctx context.Context, keys []string, now, expires time.Time, admit func([]portal.LoginCount) bool) (int64, []portal.LoginCount, error)
+	SettleLogin(ctx context.Context, id int64, failed []string, now, resetBefore time.Time) ([]portal.LoginCount, error)
+	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// Applications keeps a developer's applications and their keys.
+type Applications interface {
+	CreateApplication(ctx context.Context, a *portal.Application) error
+	ApplicationsByOwner(ctx context.Context, ownerID int64) ([]portal.Application, error)
+	OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error)
+	UpdateApplication(ctx context.Context, a *portal.Application) error
+	DeleteApplication(ctx context.Context, ownerID, id int64) error
+
+	CreateKey(ctx context.Context, c *oauth.Client) error
+	ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error)
+	KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error)
+	ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) error
+	RevokeApplicationTokens(ctx context.Context, keyID int64) error
+	UpdateKeySettings(ctx context.Context, keyID int64, grantTypes []string, callbackURL string, appTokenValidity time.Duration) error
+}
+
+// Catalog is the published APIs, their scopes and subscriptions to them.
+type Catalog interface {
+	PublishedAPIs(ctx context.Context) ([]portal.API, error)
+	AllAPIs(ctx context.Context) ([]portal.API, error)
+	APIByID(ctx context.Context, id int64) (*portal.API, error)
+	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
+	UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
+	SetAPIStatus(ctx context.Context, id int64, status string) error
+	Scopes(ctx context.Context) ([]oauth.Scope, error)
+	ScopesByName(ctx context.Context, names []string) ([]oauth.Scope, error)
+
+	Subscribe(ctx context.Context, appID, apiID int64, tier string) error
+	Unsubscribe(ctx context.Context, appID, apiID int64) error
+	SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error)
+	SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error)
+}
+
+// Consents keeps users' approvals of applications at the consent page.
+type Consents interface {
+	SaveConsent(ctx context.Context, c *portal.Consent) error
+	RememberedScopes(ctx context.Context, userID, appID int64) ([]string, error)
+	Consents(ctx context.Context, userID int64) ([]portal.Consent, error)
+	RevokeConsent(ctx context.Context, userID, appID int64) error
+}
+
+// AuditTrail keeps security events.
+type AuditTrail interface {
+	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
+	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)
+}
+
+// Pinger answers the readiness probe.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Store is all of the above.
+type Store interface {
+	Accounts
+	Sessions
+	LoginCounters
+	Applications
+	Catalog
+	Consents
+	AuditTrail
+	Pinger
+}

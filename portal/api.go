@@ -1,0 +1,81 @@
+package portal
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// API statuses.
+const (
+	APIPublished = "PUBLISHED"
+	APIRetired   = "RETIRED"
+)
+
+// Tiers are the throttling tiers, in display order.
+var Tiers = []string{"Unlimited", "Gold", "Silver", "Bronze"}
+
+// API is a published API of the catalogue.
+type API struct {
+	ID            int64
+	Name          string
+	Version       string
+	Context       string // e.g. /pizzashack
+	Description   string
+	ProductionURL string
+	SandboxURL    string
+	Tiers         []string
+	Status        string
+	CreatedAt     time.Time
+	Resources     []Resource
+}
+
+// Resource is one operation of an API: a method and URL template, and the
+// scope a token needs to call it (empty: any valid token).
+type Resource struct {
+	ID     int64
+	Method string
+	Path   string
+	Scope  string
+}
+
+// OverlapError is an API whose gateway prefix (context/version, e.g.
+// /pizzashack/1.0.0) would overlap another API's: one prefix is the other
+// followed by more path segments. The gateway routes a call to the shortest
+// prefix that fits, so the other API, or part of it, could not be reached.
+type OverlapError struct {
+	Prefix string // the prefix of the API being saved
+	Other  API    // the API already there (without resources)
+}
+
+func (e *OverlapError) Error() string {
+	status := ""
+	if e.Other.Status == APIRetired {
+		status = "retired "
+	}
+	return fmt.Sprintf("the gateway path %s/… overlaps that of the %sAPI %s %s (%s/%s/…): calls to one would reach the other; choose another context",
+		e.Prefix, status, e.Other.Name, e.Other.Version, e.Other.Context, e.Other.Version)
+}
+
+// SampleAPI is the pizza-ordering API published on first start, so that a
+// new user can subscribe and call something at once.
+func SampleAPI() *API {
+	return &API{
+		Name:        "PizzaShackAPI",
+		Version:     "1.0.0",
+		Context:     "/pizzashack",
+		Description: "Order pizza: read the menu, place an order and follow it.",
+		Resources: []Resource{
+			{Method: "GET", Path: "/menu"},
+			{Method: "POST", Path: "/order", Scope: "update"},
+			{Method: "GET", Path: "/order/{orderId}", Scope: "read"},
+		},
+	}
+}
+
+// SampleScopes are the scopes the sample API's resources name.
+var SampleScopes = []oauth.Scope{
+	{Name: "read", Description: "Read your orders"},
+	{Name: "update", Description: "Place and change orders"},
+}

@@ -1,0 +1,70 @@
+package portal
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Audit event names, as stored and shown to administrators.
+const (
+	AuditLoginFailed        = "login_failed"
+	AuditClientAuthFailed   = "client_auth_failed"
+	AuditKeysGenerated      = "keys_generated"
+	AuditSecretRegenerated  = "secret_regenerated"
+	AuditAppTokensRevoked   = "app_tokens_revoked"
+	AuditTokenRevoked       = "token_revoked"
+	AuditConsentGranted     = "consent_granted"
+	AuditConsentRevoked     = "consent_revoked"
+	AuditApplicationDeleted = "application_deleted"
+	AuditGrantReplayed      = "grant_replayed"
+	AuditLogin              = "login"
+	AuditLockout            = "lockout"
+	AuditSignup             = "signup"
+	AuditKeyUpdated         = "key_updated"
+	AuditApplicationCreated = "application_created"
+	AuditApplicationUpdated = "application_updated"
+	AuditSubscribed         = "subscribed"
+	AuditUnsubscribed       = "unsubscribed"
+	AuditAPIChanged         = "api_changed"
+	AuditUserCreated        = "user_created"
+	AuditUserDeleted        = "user_deleted"
+	AuditScopeChanged       = "scope_changed"
+)
+
+// AuditListingSize is how many events a listing shows when not told.
+const AuditListingSize = 200
+
+// auditMaxFieldLen bounds each text field of a stored event.
+const auditMaxFieldLen = 200
+
+// AuditEvent is one security event of the audit trail.
+type AuditEvent struct {
+	ID       int64
+	At       time.Time
+	Event    string
+	Username string // who acted or was named (a failed log-in's typed name)
+	Client   string // consumer key(s); an application is named in Detail
+	Remote   string // client address
+	Detail   string
+}
+
+// Clipped returns the event as stores keep it: each text field valid UTF-8
+// without NUL bytes (a typed username can hold anything, and PostgreSQL's
+// text refuses both), cut to a bounded length on a character boundary, so
+// that a flood of made-up names cannot grow rows without bound.
+func (e AuditEvent) Clipped() AuditEvent {
+	cut := func(s string) string {
+		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+		if len(s) <= auditMaxFieldLen {
+			return s
+		}
+		n := auditMaxFieldLen
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:n]
+	}
+	e.Username, e.Client, e.Remote, e.Detail = cut(e.Username), cut(e.Client), cut(e.Remote), cut(e.Detail)
+	return e
+}
