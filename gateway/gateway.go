@@ -51,6 +51,9 @@ type Config struct {
 	// Now is the clock of tier windows, token expiry and usage times
 	// (default time.Now).
 	Now func() time.Time
+	// Builtin maps the host:port of an endpoint served inside this process
+	// (portal.SampleEndpointHost) to the address it listens on here.
+	Builtin map[string]string
 }
 
 // Store is what the gateway needs of storage.

@@ -25,7 +25,7 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		// Backends are reached directly: an HTTP_PROXY of the environment
 		// must not see the calls.
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           builtinDialer(&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}, cfg.Builtin),
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
 		ResponseHeaderTimeout: cfg.BackendTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -54,6 +54,17 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		BufferPool:    &bufferPool{},
 		ErrorHandler:  backendError,
 		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+}
+
+// builtinDialer dials d, except that the endpoints served inside this
+// process (Config.Builtin) are reached at their local address.
+func builtinDialer(d *net.Dialer, builtin map[string]string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if local, ok := builtin[addr]; ok {
+			addr = local
+		}
+		return d.DialContext(ctx, network, addr)
 	}
 }
 

@@ -58,6 +58,17 @@ func (e *OverlapError) Error() string {
 		e.Prefix, status, e.Other.Name, e.Other.Version, e.Other.Context, e.Other.Version)
 }
 
+// SampleEndpoint is the address of the built-in sample backend: each node
+// serves it on a loopback port of its own, and its gateway sends calls for
+// this host there (gateway.Config.Builtin). A stable name, unlike the port,
+// so the sample API (or one copied from it) keeps working after a restart
+// and on every node of a cluster. The .internal top-level domain is
+// reserved for private use and never resolves on the Internet.
+const SampleEndpoint = "http://pizzashack.apistore.internal"
+
+// SampleEndpointHost is SampleEndpoint's host and port, as a dialer sees it.
+const SampleEndpointHost = "pizzashack.apistore.internal:80"
+
 // SampleAPI is the pizza-ordering API published on first start, so that a
 // new user can subscribe and call something at once.
 func SampleAPI() *API {

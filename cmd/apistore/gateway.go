@@ -14,6 +14,7 @@ import (
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/pizzashack"
+	"github.com/apistore/apistore/portal"
 )
 
 // gatewayFlags are serve's settings of the gateway.
@@ -52,9 +53,12 @@ func (g *gatewayFlags) config() (gateway.Config, error) {
 	}, nil
 }
 
-// startGateway serves the sample PizzaShack backend on loopback, points the
-// sample API at it (its port changes from run to run) and returns the
-// gateway, with a function that stops both once the listeners are shut down.
+// startGateway serves the sample PizzaShack backend on loopback, where the
+// gateway sends the sample endpoint's calls (portal.SampleEndpoint: its port
+// changes from run to run and node to node, its name does not), points the
+// sample API at it when a run before this one gave it its port, and returns
+// the gateway, with a function that stops both once the listeners are shut
+// down.
 func startGateway(ctx context.Context, cfg gateway.Config, o *oauth.Server, d db.Store) (*gateway.Gateway, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,10 +70,11 @@ func startGateway(ctx context.Context, cfg gateway.Config, o *oauth.Server, d db
 			slog.Error("sample backend stopped", "err", err)
 		}
 	}()
-	if err := d.PointSampleAPI(ctx, "http://"+ln.Addr().String()); err != nil {
+	if err := d.PointSampleAPI(ctx, portal.SampleEndpoint); err != nil {
 		srv.Close()
 		return nil, nil, err
 	}
+	cfg.Builtin = map[string]string{portal.SampleEndpointHost: ln.Addr().String()}
 	gw := gateway.New(o, d, cfg)
 	return gw, func() {
 		gw.Close()

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apistore/apistore/portal"
 )
 
 // runOK runs a subcommand and returns its output, failing the test on error.
@@ -135,6 +137,13 @@ func TestSampleAPI(t *testing.T) {
 	base, stop = startServe(t, dataDir)
 	defer stop()
 	call(t, bearer(t, "GET", base+"/pizzashack/1.0.0/menu", tok.AccessToken, ""), 200, &menu)
+	// The sample endpoint is a name that each run (and each node of a
+	// cluster) serves on its own port, not the port of one run: an API
+	// copied from it works after a restart too.
+	sample, err := openStore(t, dataDir).APIByContext(t.Context(), "/pizzashack", "1.0.0")
+	if err != nil || sample.ProductionURL != portal.SampleEndpoint || sample.SandboxURL != portal.SampleEndpoint {
+		t.Fatalf("the sample API's endpoints: %+v, %v", sample, err)
+	}
 
 	// apistore user delete, another process for SQLite, cuts access at once.
 	runOK(t, "user", "delete", "--data-dir", dataDir, "--username", "alice")
