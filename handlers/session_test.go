@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -48,7 +49,8 @@ func TestRequireLoginSendsToStoreAcrossPorts(t *testing.T) {
 }
 
 func FuzzSafeReturn(f *testing.F) {
-	for _, s := range []string{"/store", "https://localhost:8243/authorize", "//evil", "https://evil/", "/\\evil", "http://localhost.evil/"} {
+	for _, s := range []string{"/store", "https://localhost:8243/authorize", "//evil", "https://evil/", "/\\evil", "http://localhost.evil/",
+		"https://LOCALHOST:8243/authorize"} { // host names are case-insensitive (RFC 3986 §3.2.2)
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, target string) {
@@ -60,7 +62,7 @@ func FuzzSafeReturn(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted unparsable %q", got)
 		}
-		if u.Host != "" && u.Hostname() != "localhost" {
+		if u.Host != "" && !strings.EqualFold(u.Hostname(), "localhost") {
 			t.Fatalf("accepted %q, a redirect to host %q", got, u.Hostname())
 		}
 		if u.Host == "" && (u.Scheme != "" || len(got) < 1 || got[0] != '/' || (len(got) > 1 && got[1] == '/')) {
