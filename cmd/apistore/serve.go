@@ -23,7 +23,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("serve", "Runs the store (HTTPS), the token endpoint and the gateway (HTTPS and HTTP).", s)
 	var cfg web.Config
 	dataDir := dataDirFlag(fs)
-	fs.StringVar(&cfg.Bind, "bind", "", "address to listen on (empty: every interface)")
+	fs.StringVar(&cfg.Bind, "bind", "localhost", "address to listen on: loopback by default; :: or 0.0.0.0 for every interface")
 	fs.IntVar(&cfg.StorePort, "store-port", 9443, "HTTPS port of the store (0: any free port)")
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 8243, "HTTPS port of /token and the gateway (0: any free port)")
 	fs.IntVar(&cfg.HTTPPort, "http-port", 8280, "HTTP port of /token and the gateway (0: any free port)")
