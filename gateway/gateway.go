@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -51,6 +52,9 @@ type Config struct {
 	// Now is the clock of tier windows, token expiry and usage times
 	// (default time.Now).
 	Now func() time.Time
+	// TrustedProxies are the callers whose X-Forwarded-For, -Proto and
+	// -Host are passed on to backends; other callers' are replaced.
+	TrustedProxies []netip.Prefix
 }
 
 // Gateway is the http.Handler of published APIs.

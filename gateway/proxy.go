@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +44,7 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 			pr.Out.Host = "" // the backend's own host, from the URL
 			pr.Out.Header.Del("Authorization")
 			dropOwnCookies(pr.Out)
-			pr.SetXForwarded()
+			forward(pr, cfg.TrustedProxies)
 		},
 		ModifyResponse: modifyResponse(cfg.BackendTimeout),
 		Transport:      transport,
@@ -55,6 +57,38 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 		ErrorHandler:  backendError,
 		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+}
+
+// forward sets the X-Forwarded-For, -Proto and -Host headers of a call to a
+// backend. A trusted proxy's are passed on (its chain, then the proxy
+// itself): it speaks for the client, and knows whether the client used
+// HTTPS. Anyone else's are replaced with what the gateway sees, or a
+// client could pass for any address or scheme.
+func forward(pr *httputil.ProxyRequest, trusted []netip.Prefix) {
+	if !fromTrustedProxy(pr.In, trusted) {
+		pr.SetXForwarded()
+		return
+	}
+	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	pr.SetXForwarded()
+	for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+		if v := pr.In.Header.Get(h); v != "" {
+			pr.Out.Header.Set(h, v)
+		}
+	}
+}
+
+// fromTrustedProxy reports whether r's peer is in trusted.
+func fromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(addr) })
 }
 
 // ownCookiePrefix starts the names of apistore's own cookies (the store's

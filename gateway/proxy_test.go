@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/netip"
 	"net/textproto"
 	"slices"
 	"strconv"
@@ -521,5 +522,52 @@ func TestUpgrade(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Status != http.StatusSwitchingProtocols {
 		t.Fatalf("recorded %+v; want one call with 101", got)
+	}
+}
+
+// TestForwardedHeadersFromTrustedProxiesOnly: a backend learns the caller's
+// address and scheme from X-Forwarded-For and X-Forwarded-Proto. Behind a
+// proxy in --trusted-proxies, the gateway passes on what the proxy says
+// (the chain, then the proxy itself); from any other caller those headers
+// are the gateway's own, whatever the caller wrote.
+func TestForwardedHeadersFromTrustedProxiesOnly(t *testing.T) {
+	forged := []string{"X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.example.com"}
+	for _, tt := range []struct {
+		name                string
+		trusted             []netip.Prefix
+		wantFor, wantProto  string
+		wantHostFromRequest bool
+	}{
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, "203.0.113.9, 127.0.0.1", "https", false},
+		{"untrusted caller", nil, "127.0.0.1", "http", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, gateway.Config{TrustedProxies: tt.trusted})
+			r := e.call("GET", "/pizzashack/1.0.0/menu", e.token(e.alice.prodKey, e.alice.prodSecret, "read"), nil, forged...)
+			if r.status != http.StatusOK {
+				t.Fatalf("call: %d %v", r.status, r.body)
+			}
+			header := r.body["header"].(map[string]any)
+			get := func(name string) string {
+				v, _ := header[name].([]any)
+				if len(v) != 1 {
+					return fmt.Sprint(v)
+				}
+				return v[0].(string)
+			}
+			if got := get("X-Forwarded-For"); got != tt.wantFor {
+				t.Errorf("X-Forwarded-For %q, want %q", got, tt.wantFor)
+			}
+			if got := get("X-Forwarded-Proto"); got != tt.wantProto {
+				t.Errorf("X-Forwarded-Proto %q, want %q", got, tt.wantProto)
+			}
+			wantHost := "api.example.com"
+			if tt.wantHostFromRequest {
+				wantHost = strings.TrimPrefix(e.api.URL, "http://")
+			}
+			if got := get("X-Forwarded-Host"); got != wantHost {
+				t.Errorf("X-Forwarded-Host %q, want %q", got, wantHost)
+			}
+		})
 	}
 }

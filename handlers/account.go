@@ -27,7 +27,7 @@ func (f *loginForm) trim() { f.Username = strings.TrimSpace(f.Username) }
 
 // ShowLogin is the log-in page, GET /store/login?return=…
 func (h *Handlers) ShowLogin(c echo.Context) error {
-	ret := safeReturn(c.QueryParam("return"), c.Request().Host)
+	ret := safeReturn(c.QueryParam("return"), h.returnHosts(c))
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
@@ -42,7 +42,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if _, err := h.bindForm(c, &f); err != nil {
 		return err
 	}
-	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, c.Request().Host)}
+	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c))}
 	now := h.now()
 	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
 	if wait := h.logins.reserve(now, userKey, addrKey); wait > 0 {
@@ -114,7 +114,7 @@ func (h *Handlers) ShowSignup(c echo.Context) error {
 	if !h.selfSignup {
 		return errSignupOff
 	}
-	ret := safeReturn(c.QueryParam("return"), c.Request().Host)
+	ret := safeReturn(c.QueryParam("return"), h.returnHosts(c))
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
@@ -131,7 +131,7 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, c.Request().Host), Errors: errs}
+	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs}
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
 	}

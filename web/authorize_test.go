@@ -5,7 +5,6 @@ import (
 	"errors"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -35,7 +34,11 @@ type authzEnv struct {
 	key        fixture.Key
 }
 
-func newAuthzEnv(t *testing.T) *authzEnv {
+func newAuthzEnv(t *testing.T) *authzEnv { t.Helper(); return newAuthzEnvWith(t, web.Config{}) }
+
+// newAuthzEnvWith is newAuthzEnv with the given configuration; without
+// public URLs, the httptest servers' are the store's and the API's.
+func newAuthzEnvWith(t *testing.T, cfg web.Config) *authzEnv {
 	t.Helper()
 	d, _ := fixture.Docs(t)
 	alice, err := d.UserAccount(context.Background(), "alice")
@@ -45,11 +48,13 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 	key, _ := fixture.AppWithCallback(t, d, alice, "ConsentApp", consentCallback,
 		oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantImplicit)
 	h := handlers.New(oauth.NewServer(d, oauth.Validity{}, nil), d)
-	srv := web.New(web.Config{}, h)
+	srv := web.New(cfg, h)
 	e := &authzEnv{db: d, key: key, store: httptest.NewTLSServer(srv.Store()), api: httptest.NewTLSServer(srv.API())}
 	t.Cleanup(e.store.Close)
 	t.Cleanup(e.api.Close)
-	h.SetStorePort(e.store.Listener.Addr().(*net.TCPAddr).Port)
+	if cfg.StorePublicURL == "" {
+		h.SetURLs(e.store.URL, e.api.URL)
+	}
 	return e
 }
 

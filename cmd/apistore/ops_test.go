@@ -387,7 +387,8 @@ func TestPrintedURLsFollowBind(t *testing.T) {
 
 // TestListensOnLoopbackByDefault: without --bind, the server answers on
 // loopback only, so a first run on a laptop or a shared host is not open to
-// the network; --bind :: opens every interface.
+// the network; --bind :: opens every interface, with a warning that the
+// URLs apistore writes name localhost without --public-url.
 func TestListensOnLoopbackByDefault(t *testing.T) {
 	external := nonLoopbackAddress(t)
 	for _, tt := range []struct {
@@ -415,6 +416,9 @@ func TestListensOnLoopbackByDefault(t *testing.T) {
 			} else {
 				conn.Close()
 			}
+		}
+		if warned := strings.Contains(s.log(), "without --public-url"); warned != tt.open {
+			t.Errorf("%v: warned about URLs naming localhost: %v, want %v", tt.flags, warned, tt.open)
 		}
 		s.stop(t)
 	}

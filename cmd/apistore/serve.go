@@ -30,6 +30,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs.IntVar(&cfg.PortOffset, "port-offset", 0, "added to every port, as WSO2's port offset")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file (default: a self-signed one made in the data directory)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	addListenFlags(fs, &cfg)
 	appV := fs.Int("app-token-validity", 3600, "seconds an application (client_credentials) token lives; negative: never expires")
 	userV := fs.Int("user-token-validity", 3600, "seconds a user access token lives; negative: never expires")
 	refreshV := fs.Int("refresh-token-validity", 86400, "seconds a refresh token lives; negative: never expires")
@@ -61,6 +62,8 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := checkPorts(cfg); err != nil {
 		return err
 	}
+	warnDerivedURLs(cfg)
+	gwConfig.TrustedProxies = cfg.TrustedProxies
 	cfg.DataDir = *dataDir
 	d, err := openDB(cfg.DataDir)
 	if err != nil {
