@@ -52,6 +52,9 @@ type Config struct {
 	// Now is the clock of tier windows, token expiry and usage times
 	// (default time.Now).
 	Now func() time.Time
+	// BodyTimeout bounds each pause in a caller's request body (default
+	// 30s; past it the caller gets 408).
+	BodyTimeout time.Duration
 	// TrustedProxies are the callers whose X-Forwarded-For, -Proto and
 	// -Host are passed on to backends; other callers' are replaced.
 	TrustedProxies []netip.Prefix
@@ -81,6 +84,9 @@ func New(o *oauth.Server, d *db.DB, cfg Config) *Gateway {
 	}
 	if cfg.BackendTimeout <= 0 {
 		cfg.BackendTimeout = 60 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	if cfg.UsageInterval <= 0 {
 		cfg.UsageInterval = time.Second
@@ -297,7 +303,7 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		noEndpoint(strings.ToLower(string(info.KeyType))).write(w)
 		return
 	}
-	bc.endpoint, bc.prefix = endpoint, rt.prefix
+	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
 	ctx, bc.cancel = context.WithCancel(ctx)
 	defer bc.cancel()
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))

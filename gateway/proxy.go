@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 			pr.Out.Header.Del("Authorization")
 			dropOwnCookies(pr.Out)
 			forward(pr, cfg.TrustedProxies)
+			if bc, ok := pr.Out.Context().Value(backendCallKey{}).(*backendCall); ok {
+				pr.Out.Body = bc.watchCaller(pr.Out.Body, cfg.BodyTimeout)
+			}
 		},
 		ModifyResponse: modifyResponse(cfg.BackendTimeout),
 		Transport:      transport,
@@ -130,6 +134,13 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 // when it could not be reached or broke off. The error's text (hosts,
 // addresses) stays in the log.
 func backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if bc, ok := r.Context().Value(backendCallKey{}).(*backendCall); ok && bc.callerStalled.Load() {
+		// The caller's body stopped; net/http closes the connection after
+		// this answer, as what is left of the body cannot be read.
+		w.Header().Set("Connection", "close")
+		requestTimeout().write(w)
+		return
+	}
 	if r.Context().Err() != nil {
 		// The caller went away; nobody reads an answer.
 		w.WriteHeader(statusClientClosed)
@@ -157,10 +168,12 @@ func backendError(w http.ResponseWriter, r *http.Request, err error) {
 // endpoint appears on the gateway (the API's context and version), and how
 // to abort the call when the backend stalls.
 type backendCall struct {
-	endpoint *url.URL
-	prefix   string
-	cancel   context.CancelFunc
-	stalled  atomic.Bool // the backend paused its answer past the timeout
+	endpoint      *url.URL
+	prefix        string
+	caller        http.ResponseWriter // the answer to the caller, whose read deadline bounds its body
+	cancel        context.CancelFunc
+	stalled       atomic.Bool // the backend paused its answer past the timeout
+	callerStalled atomic.Bool // the caller paused its request body past the timeout
 }
 
 type backendCallKey struct{}
@@ -205,6 +218,40 @@ func (bc *backendCall) watch(body io.ReadCloser, idle time.Duration) io.ReadClos
 	})
 	t.Stop()
 	return &idleBody{ReadCloser: body, timer: t, idle: idle}
+}
+
+// watchCaller bounds each pause in the caller's request body: every read
+// of it may wait idle at most (the connection's read deadline, moved on
+// with each read), so a caller that stops sending holds neither the
+// connection nor the backend call for longer. Once the body has ended the
+// deadline is lifted, as net/http keeps reading the connection in the
+// background while the answer streams back.
+func (bc *backendCall) watchCaller(body io.ReadCloser, idle time.Duration) io.ReadCloser {
+	if body == nil || body == http.NoBody || bc.caller == nil || idle <= 0 {
+		return body
+	}
+	return &callerBody{ReadCloser: body, bc: bc, rc: http.NewResponseController(bc.caller), idle: idle}
+}
+
+// callerBody is a caller's request body whose pauses are bounded.
+type callerBody struct {
+	io.ReadCloser
+	bc   *backendCall
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+// Read reads from the caller, waiting at most idle.
+func (b *callerBody) Read(p []byte) (int, error) {
+	timed := b.rc.SetReadDeadline(time.Now().Add(b.idle)) == nil
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.bc.callerStalled.Store(true)
+	case err == io.EOF && timed:
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // idleBody is a backend's body whose reads are timed.

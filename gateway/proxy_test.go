@@ -571,3 +571,55 @@ func TestForwardedHeadersFromTrustedProxiesOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledRequestBodyIsCutOff: a caller that pauses its request body
+// longer than BodyTimeout (--body-timeout) gets 408 with WSO2's fault and
+// frees the connection and the backend call; one that keeps sending, slowly,
+// is served.
+func TestStalledRequestBodyIsCutOff(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	e := newEnv(t, gateway.Config{BodyTimeout: timeout})
+	token := e.token(e.alice.prodKey, e.alice.prodSecret, "read update")
+	send := func(missing int, parts ...string) (*http.Response, string, time.Duration) {
+		t.Helper()
+		conn, err := net.Dial("tcp", e.api.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		size := 0
+		for _, p := range parts {
+			size += len(p)
+		}
+		start := time.Now()
+		fmt.Fprintf(conn, "POST /pizzashack/1.0.0/order HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", token, size+missing)
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(timeout / 3)
+			}
+			io.WriteString(conn, p)
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body), time.Since(start)
+	}
+	order := []string{`{"pizzaType":`, `"Pepperoni",`, `"quantity":1,`, `"customer":"alice"`, `}`}
+	resp, body, took := send(0, order...)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a body sent slowly, without a long pause: %d %s", resp.StatusCode, body)
+	}
+	resp, body, took = send(1, order...) // one byte never comes
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(body, fmt.Sprintf(`"code":%d`, gateway.CodeRequestTimeout)) {
+		t.Fatalf("stalled body: %d %s, want 408 with code %d", resp.StatusCode, body, gateway.CodeRequestTimeout)
+	}
+	// The body trickled in for over a timeout, then paused for one.
+	if took > 3*timeout+2*time.Second {
+		t.Errorf("answered after %v", took)
+	}
+}

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/apistore/apistore/oauth"
 	"github.com/labstack/echo/v4"
@@ -55,6 +57,10 @@ func readPost(c echo.Context, endpoint string) (string, *oauth.Error) {
 // readForm reads a form body of at most oauth.MaxFormBytes.
 func readForm(req *http.Request) (string, *oauth.Error) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, oauth.MaxFormBytes+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) { // web's body deadline
+		return "", &oauth.Error{Code: oauth.ErrCodeInvalidRequest, Status: http.StatusRequestTimeout,
+			Description: "the request body took too long to arrive"}
+	}
 	if err != nil {
 		return "", oauth.ErrInvalidRequest("the request body could not be read")
 	}

@@ -43,6 +43,13 @@ type Config struct {
 	// (the address log-in limits count, and the audit trail and the log
 	// show); any other peer is the client itself, whatever it writes.
 	TrustedProxies []netip.Prefix
+	// HeaderTimeout bounds the TLS handshake and a request's headers
+	// (default 10s); BodyTimeout a form's body on the store and the OAuth
+	// endpoints (default 30s; then 408).
+	HeaderTimeout, BodyTimeout time.Duration
+	// MaxConnsPerAddress is how many connections one client address (an
+	// IPv6 /64) may hold at once on each listener; 0: no limit.
+	MaxConnsPerAddress int
 	// Gateway serves the published APIs on the HTTPS and HTTP listeners,
 	// below the OAuth endpoints; nil serves none.
 	Gateway http.Handler
@@ -58,6 +65,12 @@ type Server struct {
 
 // New builds the store and API applications over h.
 func New(cfg Config, h *handlers.Handlers) *Server {
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 10 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
 	if cfg.StorePublicURL != "" {
 		h.SetURLs(cfg.StorePublicURL, cfg.PublicURL)
 	}
@@ -74,12 +87,13 @@ func (s *Server) Store() http.Handler { return s.store }
 func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	e := newEcho(cfg, cfg.PublicURL)
 	gateway := cfg.Gateway
-	e.Any("/token", h.Token)
-	e.Any("/revoke", h.Revoke)
-	e.Any("/introspect", h.Introspect)
+	form := bodyDeadline(cfg.BodyTimeout)
+	e.Any("/token", h.Token, form)
+	e.Any("/revoke", h.Revoke, form)
+	e.Any("/introspect", h.Introspect, form)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
 	probes(e, h)
-	authorizeRoutes(e, h)
+	authorizeRoutes(e, h, form)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
 	if gateway != nil {
 		// Echo prefers static routes to this wildcard, so the OAuth
@@ -102,7 +116,7 @@ func serveGateway(gateway http.Handler) echo.HandlerFunc {
 
 func newStoreApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	e := newEcho(cfg, cfg.StorePublicURL)
-	storeRoutes(e, h)
+	storeRoutes(e, h, bodyDeadline(cfg.BodyTimeout))
 	probes(e, h)
 	return e
 }
@@ -284,7 +298,8 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("listen for %s: %w", sp.name, err)
 		}
-		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		ln = limitConns(ln, s.cfg.MaxConnsPerAddress, s.cfg.TrustedProxies)
+		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: s.cfg.HeaderTimeout, IdleTimeout: 2 * time.Minute}
 		if sp.scheme == "https" {
 			srv.Handler = hsts(sp.handler)
 			// Each server its own copy: net/http adjusts it for HTTP/2.

@@ -10,9 +10,9 @@ import (
 
 // storeRoutes adds the developer portal's pages to e. Every POST carries the
 // session's form token (h.CSRF); pages about one's own data need a login.
-func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
+func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFunc) {
 	e.HTTPErrorHandler = h.ErrorPage
-	e.Use(securityHeaders, limitBody, h.CSRF)
+	e.Use(securityHeaders, deadline, limitBody, h.CSRF)
 	e.StaticFS("/store/static", static.FS)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/store") })
 

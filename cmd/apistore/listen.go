@@ -9,20 +9,36 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apistore/apistore/web"
 )
 
-// addListenFlags registers where serve is reached from outside: the public
+// addListenFlags registers where serve is reached from outside (the public
 // URLs that replace the listeners' own in what apistore writes, and the
-// proxies whose forwarding headers are believed.
+// proxies whose forwarding headers are believed) and how long and how
+// often a client may hold a connection.
 func addListenFlags(fs *flag.FlagSet, cfg *web.Config) {
+	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", 10*time.Second, "how long a client may take for the TLS handshake and a request's headers")
+	fs.DurationVar(&cfg.BodyTimeout, "body-timeout", 30*time.Second, "how long a client may take to send a form (store, /token, /revoke, /introspect, /authorize), and the longest pause in a request body the gateway forwards; then 408")
+	fs.IntVar(&cfg.MaxConnsPerAddress, "max-conns-per-address", 256, "connections one client address (an IPv6 /64) may hold open at once on each port; more are closed at once (0: no limit; --trusted-proxies are not limited)")
 	fs.Func("public-url", "base URL clients reach /token, /authorize and the gateway at, e.g. https://api.example.com behind a proxy: the issuer and the discovery document's URLs (default: each listener's own, https://localhost:8243 and http://localhost:8280)",
 		func(v string) (err error) { cfg.PublicURL, err = parsePublicURL(v, false); return err })
 	fs.Func("store-public-url", "base URL clients reach the store at, e.g. https://portal.example.com (default: the store listener's own, https://localhost:9443); the token port's pages link there",
 		func(v string) (err error) { cfg.StorePublicURL, err = parsePublicURL(v, true); return err })
 	fs.Func("trusted-proxies", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For (the client's address) and X-Forwarded-Proto are believed (default: none; the peer is the client)",
 		func(v string) (err error) { cfg.TrustedProxies, err = parseTrustedProxies(v); return err })
+}
+
+// checkListenFlags refuses timeouts and limits that would make no sense.
+func checkListenFlags(cfg web.Config) error {
+	if cfg.HeaderTimeout <= 0 || cfg.BodyTimeout <= 0 {
+		return errors.New("--header-timeout and --body-timeout must be positive")
+	}
+	if cfg.MaxConnsPerAddress < 0 {
+		return errors.New("--max-conns-per-address must not be negative (0: no limit)")
+	}
+	return nil
 }
 
 // parsePublicURL checks a base URL: http or https (https only for the

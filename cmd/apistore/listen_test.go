@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParsePublicURL(t *testing.T) {
@@ -82,5 +88,39 @@ func TestPublicURLFlags(t *testing.T) {
 		if got := issuer(s.urls[l], "evil.example"); got != s.urls[l] {
 			t.Errorf("%s listener: issuer %q, want its own URL %s", l, got, s.urls[l])
 		}
+	}
+}
+
+// TestSlowClientFlags: --max-conns-per-address and --body-timeout reach the
+// listeners: a third idle connection from one address is closed at once,
+// and a token request whose body stalls is answered 408.
+func TestSlowClientFlags(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, append(anyPorts, "--max-conns-per-address", "2", "--body-timeout", "500ms")...)
+	u, _ := url.Parse(s.urls["http"])
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	first, _ := dial(), dial()
+	third := dial()
+	third.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := third.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("third connection: %v, want it closed", err)
+	}
+	start := time.Now()
+	fmt.Fprintf(first, "POST /token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=", u.Host)
+	first.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(first), nil)
+	if err != nil {
+		t.Fatalf("stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || time.Since(start) > 3*time.Second {
+		t.Errorf("stalled body: %d after %v, want 408 after about 500ms", resp.StatusCode, time.Since(start))
 	}
 }

@@ -323,6 +323,8 @@ func TestAdminCommandErrors(t *testing.T) {
 		{[]string{"frobnicate"}, "", 2, "unknown command"},
 		{[]string{"serve", "--user-token-validity", "0"}, "", 1, "must not be 0"},
 		{[]string{"serve", "--help"}, "", 0, "APISTORE_USER_TOKEN_VALIDITY"},
+		{[]string{"serve", "--body-timeout", "0s"}, "", 1, "--header-timeout and --body-timeout must be positive"},
+		{[]string{"serve", "--max-conns-per-address", "-1"}, "", 1, "--max-conns-per-address must not be negative"},
 		{[]string{"serve", "--port-offset", "-10000"}, "", 1, "--port-offset -10000 takes --store-port 9443 outside 1 to 65535"},
 		{[]string{"serve", "--port-offset", "60000"}, "", 1, "--port-offset 60000 takes --store-port 9443 outside 1 to 65535"},
 		{[]string{"serve", "--port-offset", "9223372036854775807"}, "", 1, "outside 1 to 65535"},

@@ -62,8 +62,11 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := checkPorts(cfg); err != nil {
 		return err
 	}
+	if err := checkListenFlags(cfg); err != nil {
+		return err
+	}
 	warnDerivedURLs(cfg)
-	gwConfig.TrustedProxies = cfg.TrustedProxies
+	gwConfig.TrustedProxies, gwConfig.BodyTimeout = cfg.TrustedProxies, cfg.BodyTimeout
 	cfg.DataDir = *dataDir
 	d, err := openDB(cfg.DataDir)
 	if err != nil {
