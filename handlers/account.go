@@ -51,15 +51,21 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
 	}
 	defer h.logins.release(userKey, addrKey)
-	u, err := h.db.UserAccount(c.Request().Context(), f.Username)
-	var ok bool
+	ctx := c.Request().Context()
+	u, err := h.db.UserAccount(ctx, f.Username)
+	hash := "" // an unknown user: as slow as a real check, and no match
 	switch {
 	case isNotFound(err):
-		oauth.CheckPassword("", f.Password) // as slow as a real check
 	case err != nil:
 		return err
 	default:
-		ok = oauth.CheckPassword(u.PasswordHash, f.Password)
+		hash = u.PasswordHash
+	}
+	ok, err := oauth.CheckPasswordFor(ctx, passwordSource(c), hash, f.Password)
+	if errors.Is(err, oauth.ErrPasswordBusy) {
+		return errBusy(c)
+	} else if err != nil {
+		return fmt.Errorf("check password: %w", err)
 	}
 	if !ok {
 		locked := h.logins.fail(now, userKey, addrKey)
@@ -74,6 +80,13 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	}
 	h.audit(c, db.AuditLogin, u.Username, "", "store")
 	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
+}
+
+// errBusy answers a log-in or sign-up when too many password checks wait
+// already: 503 with Retry-After, as the overload passes in moments.
+func errBusy(c echo.Context) error {
+	retryAfter(c, time.Second)
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a moment and try again.")
 }
 
 // orStore is target, or the store's front page when there is none.
@@ -132,18 +145,37 @@ func (h *Handlers) SignUp(c echo.Context) error {
 		return err
 	}
 	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs}
+	taken := func() error {
+		view.Errors = map[string]string{"username": "This username is taken; choose another."}
+		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+	}
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
 	}
-	hash, err := oauth.HashPassword(f.Password)
-	if err != nil {
+	ctx := c.Request().Context()
+	// A taken name is said before the password is hashed, for nothing.
+	if _, err := h.db.UserAccount(ctx, f.Username); err == nil {
+		return taken()
+	} else if !isNotFound(err) {
+		return err
+	}
+	done, wait := h.reserveSignup(c)
+	if wait > 0 {
+		retryAfter(c, wait)
+		view.Error = fmt.Sprintf("Too many sign-ups from your address. Wait %d minutes and try again.", int((wait+time.Minute-1)/time.Minute))
+		return render(c, http.StatusTooManyRequests, store.Signup(h.page(c, "Sign up", ""), view))
+	}
+	hash, err := oauth.HashPasswordFor(ctx, passwordSource(c), f.Password)
+	done()
+	if errors.Is(err, oauth.ErrPasswordBusy) {
+		return errBusy(c)
+	} else if err != nil {
 		return err
 	}
 	u := &db.User{User: oauth.User{Username: f.Username, PasswordHash: hash, Roles: []string{"subscriber"}}, Email: f.Email}
-	err = h.db.CreateUser(c.Request().Context(), u)
+	err = h.db.CreateUser(ctx, u)
 	if errors.Is(err, db.ErrConflict) {
-		view.Errors = map[string]string{"username": "This username is taken; choose another."}
-		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+		return taken()
 	}
 	if err != nil {
 		return err

@@ -21,7 +21,12 @@ const (
 	userFailureLimit   = 5
 	clientFailureLimit = 10
 	addrFailureLimit   = 20
-	loginLockout       = 15 * time.Minute
+	// signupLimit is how many accounts one address may sign up within
+	// loginLockout of each other: each costs an argon2id hash, and a
+	// flood of accounts is spam. People behind one address sign up far
+	// more slowly than that.
+	signupLimit  = 10
+	loginLockout = 15 * time.Minute
 	// limiterMaxEntries bounds the memory a flood of made-up usernames can take.
 	limiterMaxEntries = 100_000
 )
@@ -75,12 +80,18 @@ func addressBlock(addr string) string {
 // clientLimiterKey is the counter of a consumer key's failed authentications.
 func clientLimiterKey(consumerKey string) string { return "c:" + consumerKey }
 
+// signupLimiterKey is the counter of an address's sign-ups: each one counts
+// as a "failure" here (fail), and reserve holds back concurrent ones.
+func signupLimiterKey(addr string) string { return "s:" + addressBlock(addr) }
+
 func limitFor(key string) int {
 	switch key[:2] {
 	case "a:":
 		return addrFailureLimit
 	case "c:":
 		return clientFailureLimit
+	case "s:":
+		return signupLimit
 	}
 	return userFailureLimit
 }

@@ -57,6 +57,27 @@ func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
 		Description: "too many failed authentication attempts; retry later"}
 }
 
+// passwordSource is who a password hash is computed for, so that hashing is
+// shared fairly between addresses (oauth.CheckPasswordFor): the address,
+// an IPv6 one with its /64, as the limits count it.
+func passwordSource(c echo.Context) string { return addressBlock(c.RealIP()) }
+
+// reserveSignup holds a place for a sign-up from the request's address
+// among the few an address may make (signupLimit). It returns how long
+// sign-ups stay refused, or, with 0, done, which counts the sign-up and
+// frees the place once its password is hashed.
+func (h *Handlers) reserveSignup(c echo.Context) (done func(), wait time.Duration) {
+	key := signupLimiterKey(c.RealIP())
+	if wait := h.logins.reserve(h.now(), key); wait > 0 {
+		return nil, wait
+	}
+	return func() {
+		locked := h.logins.fail(h.now(), key)
+		h.logins.release(key)
+		h.auditLockout(c, locked)
+	}, 0
+}
+
 // retryAfter tells the client how many seconds a lockout lasts.
 func retryAfter(c echo.Context, wait time.Duration) {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/apistore/apistore/oauth"
 	"github.com/labstack/echo/v4"
@@ -29,8 +30,12 @@ func (h *Handlers) Token(c echo.Context) error {
 	if oerr := h.throttle(c, &att); oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
+	tr.Source = passwordSource(c)
 	resp, oerr := h.oauth.Token(req.Context(), tr)
 	h.settle(c, att, oerr)
+	if oerr != nil && oerr.Status == http.StatusServiceUnavailable {
+		retryAfter(c, time.Second)
+	}
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
