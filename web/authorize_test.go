@@ -380,7 +380,16 @@ func TestConsentDecisions(t *testing.T) {
 		if list.status != http.StatusOK || !strings.Contains(list.body, "ConsentApp") || !strings.Contains(list.body, "Revoke access") {
 			t.Fatalf("authorized applications: %d\n%s", list.status, list.body)
 		}
-		p := ua.submit(list, nil)
+		// Revoke access asks first (a page of its own), then revokes.
+		link := regexp.MustCompile(`href="(/store/authorized/revoke\?app_id=\d+)"`).FindStringSubmatch(list.body)
+		if link == nil {
+			t.Fatalf("no Revoke access link:\n%s", list.body)
+		}
+		confirm := ua.get(e.store.URL + link[1])
+		if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "Revoke access of ConsentApp?") {
+			t.Fatalf("Revoke access confirmation: %d\n%s", confirm.status, confirm.body)
+		}
+		p := ua.submit(confirm, nil)
 		if p.status != http.StatusOK || p.url.Path != "/store/authorized" || !strings.Contains(p.body, "Access revoked") ||
 			strings.Contains(p.body, "ConsentApp") {
 			t.Fatalf("after revoking: %d at %s\n%s", p.status, p.url, p.body)
