@@ -4,6 +4,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -306,15 +307,14 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 			srv.TLSConfig = tlsConfig.Clone()
 			ln = tls.NewListener(ln, srv.TLSConfig)
 		}
-		base := fmt.Sprintf("%s://%s", sp.scheme, net.JoinHostPort(s.urlHost(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
-		if sp.public != "" {
-			base = sp.public
-		}
+		own := sp.scheme + "://" + net.JoinHostPort(s.urlHost(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		// What the handlers write into URLs: the public URL, else this.
+		base := cmp.Or(sp.public, own)
 		srv.BaseContext = func(net.Listener) context.Context {
 			return handlers.WithListenerURL(context.Background(), base)
 		}
 		publicURLs = append(publicURLs, base)
-		ls = append(ls, listener{sp.name, ln, srv, fmt.Sprintf("%s://%s%s", sp.scheme, net.JoinHostPort(s.urlHost(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)), sp.path)})
+		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})
 	}
 	s.h.SetURLs(publicURLs[0], publicURLs[1:]...)
 	errs := make(chan error, len(ls))
