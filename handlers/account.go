@@ -166,7 +166,7 @@ func (h *Handlers) SignUp(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, store.Signup(h.page(c, "Sign up", ""), view))
 	}
 	hash, err := oauth.HashPasswordFor(ctx, passwordSource(c), f.Password)
-	done()
+	done(err == nil)
 	if errors.Is(err, oauth.ErrPasswordBusy) {
 		return errBusy(c)
 	} else if err != nil {

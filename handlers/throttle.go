@@ -64,15 +64,18 @@ func passwordSource(c echo.Context) string { return addressBlock(c.RealIP()) }
 
 // reserveSignup holds a place for a sign-up from the request's address
 // among the few an address may make (signupLimit). It returns how long
-// sign-ups stay refused, or, with 0, done, which counts the sign-up and
-// frees the place once its password is hashed.
-func (h *Handlers) reserveSignup(c echo.Context) (done func(), wait time.Duration) {
+// sign-ups stay refused, or, with 0, done, which frees the place once the
+// password is hashed, counting the sign-up if it was (hashed is true).
+func (h *Handlers) reserveSignup(c echo.Context) (done func(hashed bool), wait time.Duration) {
 	key := signupLimiterKey(c.RealIP())
 	if wait := h.logins.reserve(h.now(), key); wait > 0 {
 		return nil, wait
 	}
-	return func() {
-		locked := h.logins.fail(h.now(), key)
+	return func(hashed bool) {
+		var locked []string
+		if hashed {
+			locked = h.logins.fail(h.now(), key)
+		}
 		h.logins.release(key)
 		h.auditLockout(c, locked)
 	}, 0
