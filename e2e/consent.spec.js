@@ -119,7 +119,9 @@ test('log in, approve, deny, remember, and revoke access', async ({ server, page
   const row = page.getByRole('row', { name: /PizzaClient/ });
   await expect(row).toContainText('remembered');
   await expectFits(page);
-  await row.getByRole('button', { name: 'Revoke access' }).click();
+  await row.getByRole('link', { name: 'Revoke access' }).click();
+  await expect(page.getByRole('heading', { name: 'Revoke access of PizzaClient?' })).toBeVisible();
+  await page.getByRole('button', { name: 'Revoke access' }).click();
   await expect(page.getByRole('status')).toContainText('Access revoked');
   await expect(page.getByRole('row', { name: /PizzaClient/ })).toHaveCount(0);
 

@@ -82,7 +82,8 @@ test('publish an API, subscribe, generate keys, call it through the gateway', as
     await page.getByRole('link', { name: 'My Subscriptions' }).click();
     await page.getByLabel('Application').selectOption({ label: 'EchoApp' });
     await page.getByRole('button', { name: 'Show' }).click();
-    await page.getByTestId('production-panel').getByRole('button', { name: 'Re-generate' }).click();
+    await page.getByTestId('production-panel').getByRole('link', { name: 'Re-generate' }).click();
+    await page.getByRole('button', { name: 'Re-generate' }).click();
     const newToken = await page.getByTestId('production-access-token').innerText();
     resp = await request.get(`${server.https}/echo/v1/hello`, { headers: bearer });
     expect(resp.status()).toBe(401);

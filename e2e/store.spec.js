@@ -131,16 +131,28 @@ test('the store journey: sign up, application, subscription, keys at /token', as
   await expect(production.getByText('1800 seconds')).toBeVisible();
   await expect(page.getByTestId('production-token-status')).toContainText(/^expires \d{4}-/);
 
-  // Re-generate: a new token; the old application tokens are refused at once.
-  await production.getByRole('button', { name: 'Re-generate' }).click();
+  // Re-generate asks first, on a page of its own; then a new token, and the
+  // old application tokens are refused at once.
+  await production.getByRole('link', { name: 'Re-generate' }).click();
+  await expect(page.getByRole('heading', { name: 'Re-generate the Production application token of PizzaApp?' })).toBeVisible();
+  await expectFits(page);
+  await page.getByRole('button', { name: 'Re-generate' }).click();
   const newToken = await panelValue(page, 'production-access-token');
   expect(newToken).not.toBe(appToken);
   expect(await active(request, server, key, secret, appToken)).toBe(false);
   expect(await active(request, server, key, secret, ccToken)).toBe(false);
   expect(await active(request, server, key, secret, newToken)).toBe(true);
 
-  // Regenerate secret: the old secret stops working at once.
-  await production.getByRole('button', { name: 'Regenerate secret' }).click();
+  // Regenerate secret asks first: Cancel changes nothing; confirmed, the old
+  // secret stops working at once.
+  await production.getByRole('link', { name: 'Regenerate secret' }).click();
+  await expect(page.getByRole('heading', { name: 'Regenerate the Production consumer secret of PizzaApp?' })).toBeVisible();
+  await page.getByRole('link', { name: 'Cancel' }).click();
+  await expect(page.getByTestId('production-consumer-key')).toHaveText(key);
+  resp = await token(request, server, key, secret, { grant_type: 'client_credentials' });
+  expect(resp.status()).toBe(200);
+  await production.getByRole('link', { name: 'Regenerate secret' }).click();
+  await page.getByRole('button', { name: 'Regenerate secret' }).click();
   const newSecret = await panelValue(page, 'production-consumer-secret');
   expect(newSecret).not.toBe(secret);
   resp = await token(request, server, key, secret, { grant_type: 'client_credentials' });

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -54,6 +55,12 @@ type Config struct {
 	// Builtin maps the host:port of an endpoint served inside this process
 	// (portal.SampleEndpointHost) to the address it listens on here.
 	Builtin map[string]string
+	// BodyTimeout bounds each pause in a caller's request body (default
+	// 30s; past it the caller gets 408).
+	BodyTimeout time.Duration
+	// TrustedProxies are the callers whose X-Forwarded-For, -Proto and
+	// -Host are passed on to backends; other callers' are replaced.
+	TrustedProxies []netip.Prefix
 }
 
 // Store is what the gateway needs of storage.
@@ -98,6 +105,9 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	}
 	if cfg.BackendTimeout <= 0 {
 		cfg.BackendTimeout = 60 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	if cfg.UsageInterval <= 0 {
 		cfg.UsageInterval = time.Second
@@ -357,7 +367,7 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		noEndpoint(strings.ToLower(string(info.KeyType))).write(w)
 		return
 	}
-	bc.endpoint, bc.prefix = endpoint, rt.prefix
+	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
 	ctx, bc.cancel = context.WithCancel(ctx)
 	defer bc.cancel()
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))

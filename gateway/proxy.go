@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +45,10 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 			pr.Out.Host = "" // the backend's own host, from the URL
 			pr.Out.Header.Del("Authorization")
 			dropOwnCookies(pr.Out)
-			pr.SetXForwarded()
+			forward(pr, cfg.TrustedProxies)
+			if bc, ok := pr.Out.Context().Value(backendCallKey{}).(*backendCall); ok {
+				pr.Out.Body = bc.watchCaller(pr.Out.Body, cfg.BodyTimeout)
+			}
 		},
 		ModifyResponse: modifyResponse(cfg.BackendTimeout),
 		Transport:      transport,
@@ -66,6 +72,38 @@ func builtinDialer(d *net.Dialer, builtin map[string]string) func(ctx context.Co
 		}
 		return d.DialContext(ctx, network, addr)
 	}
+}
+
+// forward sets the X-Forwarded-For, -Proto and -Host headers of a call to a
+// backend. A trusted proxy's are passed on (its chain, then the proxy
+// itself): it speaks for the client, and knows whether the client used
+// HTTPS. Anyone else's are replaced with what the gateway sees, or a
+// client could pass for any address or scheme.
+func forward(pr *httputil.ProxyRequest, trusted []netip.Prefix) {
+	if !fromTrustedProxy(pr.In, trusted) {
+		pr.SetXForwarded()
+		return
+	}
+	pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	pr.SetXForwarded()
+	for _, h := range []string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+		if v := pr.In.Header.Get(h); v != "" {
+			pr.Out.Header.Set(h, v)
+		}
+	}
+}
+
+// fromTrustedProxy reports whether r's peer is in trusted.
+func fromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := ap.Addr().Unmap()
+	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(addr) })
 }
 
 // ownCookiePrefix starts the names of apistore's own cookies (the store's
@@ -107,6 +145,13 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 // when it could not be reached or broke off. The error's text (hosts,
 // addresses) stays in the log.
 func backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if bc, ok := r.Context().Value(backendCallKey{}).(*backendCall); ok && bc.callerStalled.Load() {
+		// The caller's body stopped; net/http closes the connection after
+		// this answer, as what is left of the body cannot be read.
+		w.Header().Set("Connection", "close")
+		requestTimeout().write(w)
+		return
+	}
 	if r.Context().Err() != nil {
 		// The caller went away; nobody reads an answer.
 		w.WriteHeader(statusClientClosed)
@@ -134,10 +179,12 @@ func backendError(w http.ResponseWriter, r *http.Request, err error) {
 // endpoint appears on the gateway (the API's context and version), and how
 // to abort the call when the backend stalls.
 type backendCall struct {
-	endpoint *url.URL
-	prefix   string
-	cancel   context.CancelFunc
-	stalled  atomic.Bool // the backend paused its answer past the timeout
+	endpoint      *url.URL
+	prefix        string
+	caller        http.ResponseWriter // the answer to the caller, whose read deadline bounds its body
+	cancel        context.CancelFunc
+	stalled       atomic.Bool // the backend paused its answer past the timeout
+	callerStalled atomic.Bool // the caller paused its request body past the timeout
 }
 
 type backendCallKey struct{}
@@ -182,6 +229,40 @@ func (bc *backendCall) watch(body io.ReadCloser, idle time.Duration) io.ReadClos
 	})
 	t.Stop()
 	return &idleBody{ReadCloser: body, timer: t, idle: idle}
+}
+
+// watchCaller bounds each pause in the caller's request body: every read
+// of it may wait idle at most (the connection's read deadline, moved on
+// with each read), so a caller that stops sending holds neither the
+// connection nor the backend call for longer. Once the body has ended the
+// deadline is lifted, as net/http keeps reading the connection in the
+// background while the answer streams back.
+func (bc *backendCall) watchCaller(body io.ReadCloser, idle time.Duration) io.ReadCloser {
+	if body == nil || body == http.NoBody || bc.caller == nil || idle <= 0 {
+		return body
+	}
+	return &callerBody{ReadCloser: body, bc: bc, rc: http.NewResponseController(bc.caller), idle: idle}
+}
+
+// callerBody is a caller's request body whose pauses are bounded.
+type callerBody struct {
+	io.ReadCloser
+	bc   *backendCall
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+// Read reads from the caller, waiting at most idle.
+func (b *callerBody) Read(p []byte) (int, error) {
+	timed := b.rc.SetReadDeadline(time.Now().Add(b.idle)) == nil
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.bc.callerStalled.Store(true)
+	case err == io.EOF && timed:
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // idleBody is a backend's body whose reads are timed.

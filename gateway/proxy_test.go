@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"net/netip"
 	"net/textproto"
 	"slices"
 	"strconv"
@@ -521,5 +522,104 @@ func TestUpgrade(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Status != http.StatusSwitchingProtocols {
 		t.Fatalf("recorded %+v; want one call with 101", got)
+	}
+}
+
+// TestForwardedHeadersFromTrustedProxiesOnly: a backend learns the caller's
+// address and scheme from X-Forwarded-For and X-Forwarded-Proto. Behind a
+// proxy in --trusted-proxies, the gateway passes on what the proxy says
+// (the chain, then the proxy itself); from any other caller those headers
+// are the gateway's own, whatever the caller wrote.
+func TestForwardedHeadersFromTrustedProxiesOnly(t *testing.T) {
+	forged := []string{"X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.example.com"}
+	for _, tt := range []struct {
+		name                string
+		trusted             []netip.Prefix
+		wantFor, wantProto  string
+		wantHostFromRequest bool
+	}{
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, "203.0.113.9, 127.0.0.1", "https", false},
+		{"untrusted caller", nil, "127.0.0.1", "http", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, gateway.Config{TrustedProxies: tt.trusted})
+			r := e.call("GET", "/pizzashack/1.0.0/menu", e.token(e.alice.prodKey, e.alice.prodSecret, "read"), nil, forged...)
+			if r.status != http.StatusOK {
+				t.Fatalf("call: %d %v", r.status, r.body)
+			}
+			header := r.body["header"].(map[string]any)
+			get := func(name string) string {
+				v, _ := header[name].([]any)
+				if len(v) != 1 {
+					return fmt.Sprint(v)
+				}
+				return v[0].(string)
+			}
+			if got := get("X-Forwarded-For"); got != tt.wantFor {
+				t.Errorf("X-Forwarded-For %q, want %q", got, tt.wantFor)
+			}
+			if got := get("X-Forwarded-Proto"); got != tt.wantProto {
+				t.Errorf("X-Forwarded-Proto %q, want %q", got, tt.wantProto)
+			}
+			wantHost := "api.example.com"
+			if tt.wantHostFromRequest {
+				wantHost = strings.TrimPrefix(e.api.URL, "http://")
+			}
+			if got := get("X-Forwarded-Host"); got != wantHost {
+				t.Errorf("X-Forwarded-Host %q, want %q", got, wantHost)
+			}
+		})
+	}
+}
+
+// TestStalledRequestBodyIsCutOff: a caller that pauses its request body
+// longer than BodyTimeout (--body-timeout) gets 408 with WSO2's fault and
+// frees the connection and the backend call; one that keeps sending, slowly,
+// is served.
+func TestStalledRequestBodyIsCutOff(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	e := newEnv(t, gateway.Config{BodyTimeout: timeout})
+	token := e.token(e.alice.prodKey, e.alice.prodSecret, "read update")
+	send := func(missing int, parts ...string) (*http.Response, string, time.Duration) {
+		t.Helper()
+		conn, err := net.Dial("tcp", e.api.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		size := 0
+		for _, p := range parts {
+			size += len(p)
+		}
+		start := time.Now()
+		fmt.Fprintf(conn, "POST /pizzashack/1.0.0/order HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", token, size+missing)
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(timeout / 3)
+			}
+			io.WriteString(conn, p)
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body), time.Since(start)
+	}
+	order := []string{`{"pizzaType":`, `"Pepperoni",`, `"quantity":1,`, `"customer":"alice"`, `}`}
+	resp, body, took := send(0, order...)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a body sent slowly, without a long pause: %d %s", resp.StatusCode, body)
+	}
+	resp, body, took = send(1, order...) // one byte never comes
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(body, fmt.Sprintf(`"code":%d`, gateway.CodeRequestTimeout)) {
+		t.Fatalf("stalled body: %d %s, want 408 with code %d", resp.StatusCode, body, gateway.CodeRequestTimeout)
+	}
+	// The body trickled in for over a timeout, then paused for one.
+	if took > 3*timeout+2*time.Second {
+		t.Errorf("answered after %v", took)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	CodeThrottled          = 900800 // over the subscription tier's limit
 	CodeBackendUnreachable = 101503 // the backend refused or dropped the connection
 	CodeBackendTimeout     = 101504 // the backend did not answer in time
+	CodeRequestTimeout     = 101001 // the caller's request stalled (Synapse's "receiver I/O error receiving")
 	CodeInternal           = 900900 // the gateway itself failed
 )
 
@@ -115,6 +116,11 @@ func methodNotAllowed(method string) *Refusal {
 func throttled() *Refusal {
 	return &Refusal{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: "Message throttled out",
 		Description: "you have exceeded your quota for this API: see Retry-After"}
+}
+
+func requestTimeout() *Refusal {
+	return &Refusal{Status: http.StatusRequestTimeout, Code: CodeRequestTimeout, Message: "Request timeout",
+		Description: "the request body paused for longer than the gateway waits; send it again"}
 }
 
 func internalError() *Refusal {

@@ -27,7 +27,7 @@ func (f *loginForm) trim() { f.Username = strings.TrimSpace(f.Username) }
 
 // ShowLogin is the log-in page, GET /store/login?return=…
 func (h *Handlers) ShowLogin(c echo.Context) error {
-	ret := safeReturn(c.QueryParam("return"), c.Request().Host)
+	ret := safeReturn(c.QueryParam("return"), h.returnHosts(c))
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
@@ -42,7 +42,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if _, err := h.bindForm(c, &f); err != nil {
 		return err
 	}
-	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, c.Request().Host)}
+	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c))}
 	ctx := c.Request().Context()
 	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
 	res, wait, err := h.logins.reserve(ctx, userKey, addrKey)
@@ -55,15 +55,22 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
 	}
 	u, err := h.store.UserAccount(ctx, f.Username)
-	var ok bool
+	hash := "" // an unknown user: as slow as a real check, and no match
 	switch {
 	case isNotFound(err):
-		oauth.CheckPassword("", f.Password) // as slow as a real check
 	case err != nil:
 		_, serr := h.logins.settle(ctx, res)
 		return errors.Join(err, serr)
 	default:
-		ok = oauth.CheckPassword(u.PasswordHash, f.Password)
+		hash = u.PasswordHash
+	}
+	ok, err := oauth.CheckPasswordFor(ctx, passwordSource(c), hash, f.Password)
+	if err != nil {
+		_, serr := h.logins.settle(ctx, res)
+		if errors.Is(err, oauth.ErrPasswordBusy) {
+			return errors.Join(errBusy(c), serr)
+		}
+		return errors.Join(fmt.Errorf("check password: %w", err), serr)
 	}
 	if !ok {
 		locked, err := h.logins.settle(ctx, res, userKey, addrKey)
@@ -86,6 +93,13 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	}
 	h.audit(c, portal.AuditLogin, u.Username, "", "store")
 	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
+}
+
+// errBusy answers a log-in or sign-up when too many password checks wait
+// already: 503 with Retry-After, as the overload passes in moments.
+func errBusy(c echo.Context) error {
+	retryAfter(c, time.Second)
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a moment and try again.")
 }
 
 // orStore is target, or the store's front page when there is none.
@@ -126,7 +140,7 @@ func (h *Handlers) ShowSignup(c echo.Context) error {
 	if !h.selfSignup {
 		return errSignupOff
 	}
-	ret := safeReturn(c.QueryParam("return"), c.Request().Host)
+	ret := safeReturn(c.QueryParam("return"), h.returnHosts(c))
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
@@ -143,19 +157,41 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, c.Request().Host), Errors: errs}
+	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs}
+	taken := func() error {
+		view.Errors = map[string]string{"username": "This username is taken; choose another."}
+		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+	}
 	if len(errs) > 0 {
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
 	}
-	hash, err := oauth.HashPassword(f.Password)
+	ctx := c.Request().Context()
+	// A taken name is said before the password is hashed, for nothing.
+	if _, err := h.store.UserAccount(ctx, f.Username); err == nil {
+		return taken()
+	} else if !isNotFound(err) {
+		return err
+	}
+	done, wait, err := h.reserveSignup(c)
 	if err != nil {
 		return err
 	}
+	if wait > 0 {
+		retryAfter(c, wait)
+		view.Error = fmt.Sprintf("Too many sign-ups from your address. Wait %d minutes and try again.", int((wait+time.Minute-1)/time.Minute))
+		return render(c, http.StatusTooManyRequests, store.Signup(h.page(c, "Sign up", ""), view))
+	}
+	hash, err := oauth.HashPasswordFor(ctx, passwordSource(c), f.Password)
+	done(err == nil)
+	if errors.Is(err, oauth.ErrPasswordBusy) {
+		return errBusy(c)
+	} else if err != nil {
+		return err
+	}
 	u := &portal.User{User: oauth.User{Username: f.Username, PasswordHash: hash, Roles: []string{"subscriber"}}, Email: f.Email}
-	err = h.store.CreateUser(c.Request().Context(), u)
+	err = h.store.CreateUser(ctx, u)
 	if errors.Is(err, portal.ErrConflict) {
-		view.Errors = map[string]string{"username": "This username is taken; choose another."}
-		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+		return taken()
 	}
 	if err != nil {
 		return err

@@ -41,6 +41,10 @@ func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 			what = "address"
 		case "c:":
 			what = "consumer key"
+		case "s:":
+			h.audit(c, portal.AuditLockout, "", "", fmt.Sprintf("address %s: sign-ups refused for %d minutes after %d sign-ups",
+				name, int(LoginLockout/time.Minute), signupLimit))
+			continue
 		}
 		username, client := "", ""
 		switch what {

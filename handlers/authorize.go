@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/apistore/apistore/oauth"
@@ -103,7 +101,7 @@ func (h *Handlers) checkAuthorize(c echo.Context, rawQuery string) (*oauth.Autho
 	}
 	a, oerr := h.oauth.CheckAuthorize(c.Request().Context(), r)
 	if a != nil {
-		a.Issuer = issuer(c)
+		a.Issuer = listenerURL(c)
 	}
 	switch {
 	case oerr == nil:
@@ -173,11 +171,9 @@ func scopeNames(scopes []oauth.Scope) []string {
 // ToStore sends store links followed on the token port (the consent page's
 // header and log-out form) to the store's own port; 307 keeps a POST a POST.
 func (h *Handlers) ToStore(c echo.Context) error {
-	port := h.storePort.Load()
-	if port == 0 {
+	store := h.storeURL()
+	if store == "" {
 		return echo.ErrNotFound
 	}
-	req := c.Request()
-	target := "https://" + net.JoinHostPort(hostname(req.Host), strconv.FormatInt(port, 10)) + req.URL.RequestURI()
-	return c.Redirect(http.StatusTemporaryRedirect, target)
+	return c.Redirect(http.StatusTemporaryRedirect, store+c.Request().URL.RequestURI())
 }

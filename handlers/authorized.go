@@ -27,6 +27,29 @@ func (h *Handlers) AuthorizedApps(c echo.Context) error {
 	return render(c, http.StatusOK, consent.Authorized(h.page(c, "Authorized applications", layout.NavAuthorized), apps))
 }
 
+// ConfirmRevokeAccess asks before RevokeAccess, GET
+// /store/authorized/revoke?app_id=…
+func (h *Handlers) ConfirmRevokeAccess(c echo.Context) error {
+	id, err := strconv.ParseInt(c.QueryParam("app_id"), 10, 64)
+	if err != nil || id <= 0 {
+		return echo.NewHTTPError(http.StatusBadRequest, "Choose an application from the list.")
+	}
+	list, err := h.store.Consents(c.Request().Context(), h.CurrentUser(c).ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range list {
+		if a.AppID == id {
+			return render(c, http.StatusOK, consent.ConfirmRevoke(h.page(c, "Revoke access of "+a.AppName, layout.NavAuthorized),
+				consent.App{ID: a.AppID, Name: a.AppName, Owner: a.Owner}))
+		}
+	}
+	return errNotAuthorized
+}
+
+// errNotAuthorized answers for an application the user has not approved.
+var errNotAuthorized = echo.NewHTTPError(http.StatusNotFound, "You have not authorized this application, or its access was already revoked.")
+
 // revokeAccessForm names the application whose approval to withdraw.
 type revokeAccessForm struct {
 	AppID int64 `form:"app_id" validate:"required,gt=0"`
@@ -47,7 +70,7 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 	client, detail := h.consentAuditFields(c, f.AppID)
 	err = h.store.RevokeConsent(c.Request().Context(), h.CurrentUser(c).ID, f.AppID)
 	if isNotFound(err) {
-		return echo.NewHTTPError(http.StatusNotFound, "You have not authorized this application, or its access was already revoked.")
+		return errNotAuthorized
 	}
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ type Handlers struct {
 	now        func() time.Time
 	logins     *loginLimiter
 	validate   *validator.Validate
-	storePort  atomic.Int64 // the store's listening port once known; see SetStorePort
+	urls       atomic.Pointer[publicURLs] // where the listeners are reached, once known; see SetURLs
 }
 
 // New returns handlers over the oauth core and the store. Without options,

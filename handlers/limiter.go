@@ -24,6 +24,11 @@ const (
 	userFailureLimit   = 5
 	clientFailureLimit = 10
 	addrFailureLimit   = 20
+	// signupLimit is how many accounts one address may sign up within
+	// LoginLockout of each other: each costs an argon2id hash, and a
+	// flood of accounts is spam. People behind one address sign up far
+	// more slowly than that.
+	signupLimit = 10
 	// LoginLockout is how long a lockout lasts, and how long a failure
 	// counts.
 	LoginLockout = 15 * time.Minute
@@ -87,12 +92,18 @@ func addressBlock(addr string) string {
 // clientLimiterKey is the counter of a consumer key's failed authentications.
 func clientLimiterKey(consumerKey string) string { return "c:" + consumerKey }
 
+// signupLimiterKey is the counter of an address's sign-ups: each one counts
+// as a "failure" here (fail), and reserve holds back concurrent ones.
+func signupLimiterKey(addr string) string { return "s:" + addressBlock(addr) }
+
 func limitFor(key string) int {
 	switch key[:2] {
 	case "a:":
 		return addrFailureLimit
 	case "c:":
 		return clientFailureLimit
+	case "s:":
+		return signupLimit
 	}
 	return userFailureLimit
 }

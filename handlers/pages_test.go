@@ -69,7 +69,7 @@ func TestReloadingAFormAnswer(t *testing.T) {
 	id := b.addApplication("Shop")
 	for _, path := range []string{
 		fmt.Sprintf("/store/subscriptions/%d/production/generate", id),
-		fmt.Sprintf("/store/subscriptions/%d/sandbox/secret", id),
+		fmt.Sprintf("/store/subscriptions/%d/sandbox/update", id), // …/token and …/secret ask first (TestDestructiveActionsAskFirst)
 		fmt.Sprintf("/store/applications/%d", id),
 		"/store/apis/1/subscribe",
 		"/store/logout",

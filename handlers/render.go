@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,10 +15,12 @@ import (
 )
 
 // render writes a page. It renders into a buffer first, so a failing
-// component becomes an error page instead of half a page.
+// component becomes an error page instead of half a page. Rendering ignores
+// the request's cancellation: net/http cancels a request whose body broke
+// off (a 408 for a stalled one), and its error page must still be written.
 func render(c echo.Context, status int, comp templ.Component) error {
 	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	if err := comp.Render(context.WithoutCancel(c.Request().Context()), &buf); err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
 	// Store pages show personal data and, once, secrets: never cache them.

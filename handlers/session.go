@@ -3,7 +3,7 @@ package handlers
 // The store's building blocks, for every handler that shows a page or takes
 // a form (the consent page of /authorize included):
 //
-//   - h.CurrentUser(c) is the logged-in *db.User, or nil for an anonymous
+//   - h.CurrentUser(c) is the logged-in *portal.User, or nil for an anonymous
 //     visitor. It works on any route of either port: the session cookie has
 //     Path=/ and no Domain, and cookies ignore ports.
 //   - h.RequireLogin is route middleware that sends an anonymous visitor to
@@ -27,10 +27,9 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,10 +200,6 @@ func (h *Handlers) RequireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// SetStorePort tells the handlers where the store listens, once web has
-// bound it, so that RequireLogin on another port can send people there.
-func (h *Handlers) SetStorePort(port int) { h.storePort.Store(int64(port)) }
-
 // loginURL is the log-in page with this request as its return target. Only
 // GET requests come back: a form cannot be re-posted after logging in.
 func (h *Handlers) loginURL(c echo.Context) string {
@@ -212,36 +207,18 @@ func (h *Handlers) loginURL(c echo.Context) string {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return loginPath
 	}
-	storePort := h.storePort.Load()
-	if storePort == 0 || localPort(req) == storePort {
+	store, here := h.storeURL(), listenerURL(c)
+	if store == "" || here == store {
 		return loginPath + "?return=" + url.QueryEscape(req.URL.RequestURI())
 	}
-	here := c.Scheme() + "://" + req.Host + req.URL.RequestURI()
-	store := url.URL{Scheme: "https", Host: net.JoinHostPort(hostname(req.Host), strconv.FormatInt(storePort, 10)), Path: loginPath}
-	return store.String() + "?return=" + url.QueryEscape(here)
-}
-
-// localPort is the port the request arrived on, or 0 when unknown.
-func localPort(req *http.Request) int64 {
-	if addr, ok := req.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
-		return int64(addr.Port)
-	}
-	return 0
-}
-
-// hostname strips the port from a Host header.
-func hostname(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
+	return store + loginPath + "?return=" + url.QueryEscape(here+req.URL.RequestURI())
 }
 
 // safeReturn returns target if it is a place to send someone after logging
-// in: a path on this server, or an http(s) URL on the host the store was
-// reached on (any port, for the consent page). Anything else, which would
-// make the log-in page an open redirect, is "".
-func safeReturn(target, storeHost string) string {
+// in: a path on this server, or an http(s) URL on one of apistore's hosts
+// (any port, for the consent page on the token port). Anything else, which
+// would make the log-in page an open redirect, is "".
+func safeReturn(target string, hosts []string) string {
 	if target == "" || strings.ContainsAny(target, "\\\r\n\t") {
 		return ""
 	}
@@ -255,7 +232,8 @@ func safeReturn(target, storeHost string) string {
 		}
 		return target
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || !strings.EqualFold(u.Hostname(), hostname(storeHost)) {
+	ours := slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(u.Hostname(), h) })
+	if (u.Scheme != "https" && u.Scheme != "http") || !ours {
 		return ""
 	}
 	return target

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -20,26 +21,33 @@ func TestRequireLoginSendsToStoreAcrossPorts(t *testing.T) {
 
 	tests := []struct {
 		name, method, url string
-		port, storePort   int
+		listener, store   string // public URLs; "": not known
 		want              string
 	}{
-		{"store page", http.MethodGet, "https://localhost:9443/store/applications?x=1", 9443, 9443,
+		{"store page", http.MethodGet, "https://localhost:9443/store/applications?x=1", "https://localhost:9443", "https://localhost:9443",
 			"/store/login?return=" + url.QueryEscape("/store/applications?x=1")},
-		{"store port unknown (tests)", http.MethodGet, "https://localhost:9443/store/applications", 9443, 0,
+		{"store URL unknown (tests)", http.MethodGet, "https://localhost:9443/store/applications", "https://localhost:9443", "",
 			"/store/login?return=" + url.QueryEscape("/store/applications")},
-		{"consent page on the token port", http.MethodGet, "https://localhost:8243/authorize?client_id=k&scope=a+b", 8243, 9443,
+		{"consent page on the token port", http.MethodGet, "https://localhost:8243/authorize?client_id=k&scope=a+b", "https://localhost:8243", "https://localhost:9443",
 			"https://localhost:9443/store/login?return=" + url.QueryEscape("https://localhost:8243/authorize?client_id=k&scope=a+b")},
-		{"IPv6 host", http.MethodGet, "https://[::1]:8243/authorize", 8243, 9444,
+		{"IPv6 host", http.MethodGet, "https://[::1]:8243/authorize", "https://[::1]:8243", "https://[::1]:9444",
 			"https://[::1]:9444/store/login?return=" + url.QueryEscape("https://[::1]:8243/authorize")},
-		{"a form is not replayed", http.MethodPost, "https://localhost:9443/store/applications", 9443, 9443, "/store/login"},
+		{"public URLs, whatever the Host header", http.MethodGet, "https://evil.example/authorize", "https://api.example.com", "https://portal.example.com",
+			"https://portal.example.com/store/login?return=" + url.QueryEscape("https://api.example.com/authorize")},
+		{"listener unknown: the connection's address", http.MethodGet, "https://evil.example/authorize", "", "https://localhost:9443",
+			"https://localhost:9443/store/login?return=" + url.QueryEscape("https://127.0.0.1:8243/authorize")},
+		{"a form is not replayed", http.MethodPost, "https://localhost:9443/store/applications", "https://localhost:9443", "https://localhost:9443", "/store/login"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h.SetStorePort(tt.storePort)
+			h.SetURLs(tt.store)
 			req := httptest.NewRequest(tt.method, tt.url, nil)
-			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{Port: tt.port}))
+			ctx := context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8243})
+			if tt.listener != "" {
+				ctx = WithListenerURL(ctx, tt.listener)
+			}
 			rec := httptest.NewRecorder()
-			e.ServeHTTP(rec, req)
+			e.ServeHTTP(rec, req.WithContext(ctx))
 			if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != tt.want {
 				t.Errorf("got %d to %q, want %q", rec.Code, rec.Header().Get("Location"), tt.want)
 			}
@@ -48,11 +56,12 @@ func TestRequireLoginSendsToStoreAcrossPorts(t *testing.T) {
 }
 
 func FuzzSafeReturn(f *testing.F) {
-	for _, s := range []string{"/store", "https://localhost:8243/authorize", "//evil", "https://evil/", "/\\evil", "http://localhost.evil/"} {
+	for _, s := range []string{"/store", "https://localhost:8243/authorize", "//evil", "https://evil/", "/\\evil", "http://localhost.evil/",
+		"https://LOCALHOST:8243/authorize"} { // host names are case-insensitive (RFC 3986 §3.2.2)
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, target string) {
-		got := safeReturn(target, "localhost:9443")
+		got := safeReturn(target, []string{"localhost"})
 		if got == "" {
 			return
 		}
@@ -60,7 +69,7 @@ func FuzzSafeReturn(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted unparsable %q", got)
 		}
-		if u.Host != "" && u.Hostname() != "localhost" {
+		if u.Host != "" && !strings.EqualFold(u.Hostname(), "localhost") {
 			t.Fatalf("accepted %q, a redirect to host %q", got, u.Hostname())
 		}
 		if u.Host == "" && (u.Scheme != "" || len(got) < 1 || got[0] != '/' || (len(got) > 1 && got[1] == '/')) {

@@ -324,6 +324,34 @@ func (h *Handlers) ownedKey(c echo.Context) (*portal.Application, *portal.Key, e
 	return app, &keys[i], nil
 }
 
+// ConfirmRegenerateToken asks before Re-generate, GET
+// /store/subscriptions/:app/:type/token.
+func (h *Handlers) ConfirmRegenerateToken(c echo.Context) error {
+	return h.confirmKeyAction(c, "token")
+}
+
+// ConfirmRegenerateSecret asks before Regenerate secret, GET
+// /store/subscriptions/:app/:type/secret.
+func (h *Handlers) ConfirmRegenerateSecret(c echo.Context) error {
+	return h.confirmKeyAction(c, "secret")
+}
+
+// confirmKeyAction is the page that asks before action ("token" or
+// "secret") on the URL's key, which must exist.
+func (h *Handlers) confirmKeyAction(c echo.Context, action string) error {
+	app, key, err := h.ownedKey(c)
+	if err != nil {
+		return err
+	}
+	kt, _ := findKeyType(func(kt keyTypeInfo) bool { return kt.t == key.KeyType })
+	title := "Re-generate"
+	if action == "secret" {
+		title = "Regenerate secret"
+	}
+	return render(c, http.StatusOK, store.ConfirmKeyAction(h.page(c, title, layout.NavSubscriptions),
+		store.KeyActionView{AppID: app.ID, AppName: app.Name, Type: kt.slug, Title: kt.title, Action: action}))
+}
+
 // RegenerateToken revokes a key's application tokens at once and issues a
 // new one, POST /store/subscriptions/:app/:type/token.
 func (h *Handlers) RegenerateToken(c echo.Context) error {

@@ -61,6 +61,33 @@ func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
 		Description: "too many failed authentication attempts; retry later"}
 }
 
+// passwordSource is who a password hash is computed for, so that hashing is
+// shared fairly between addresses (oauth.CheckPasswordFor): the address,
+// an IPv6 one with its /64, as the limits count it.
+func passwordSource(c echo.Context) string { return addressBlock(c.RealIP()) }
+
+// reserveSignup holds a place for a sign-up from the request's address
+// among the few an address may make (signupLimit). It returns how long
+// sign-ups stay refused, or, with 0, done, which frees the place once the
+// password is hashed, counting the sign-up if it was (hashed is true).
+func (h *Handlers) reserveSignup(c echo.Context) (done func(hashed bool), wait time.Duration, err error) {
+	ctx := c.Request().Context()
+	key := signupLimiterKey(c.RealIP())
+	res, wait, err := h.logins.reserve(ctx, key)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	return func(hashed bool) {
+		var counted []string
+		if hashed {
+			counted = []string{key}
+		}
+		locked, err := h.logins.settle(ctx, res, counted...)
+		h.logFailure(c, err)
+		h.auditLockout(c, locked)
+	}, 0, nil
+}
+
 // retryAfter tells the client how many seconds a lockout lasts.
 func retryAfter(c echo.Context, wait time.Duration) {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))

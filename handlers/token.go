@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/apistore/apistore/oauth"
 	"github.com/labstack/echo/v4"
@@ -27,8 +30,12 @@ func (h *Handlers) Token(c echo.Context) error {
 	if oerr := h.throttle(c, &att); oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
+	tr.Source = passwordSource(c)
 	resp, oerr := h.oauth.Token(req.Context(), tr)
 	h.settle(c, att, oerr)
+	if oerr != nil && oerr.Status == http.StatusServiceUnavailable {
+		retryAfter(c, time.Second)
+	}
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
@@ -55,6 +62,10 @@ func readPost(c echo.Context, endpoint string) (string, *oauth.Error) {
 // readForm reads a form body of at most oauth.MaxFormBytes.
 func readForm(req *http.Request) (string, *oauth.Error) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, oauth.MaxFormBytes+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) { // web's body deadline
+		return "", &oauth.Error{Code: oauth.ErrCodeInvalidRequest, Status: http.StatusRequestTimeout,
+			Description: "the request body took too long to arrive"}
+	}
 	if err != nil {
 		return "", oauth.ErrInvalidRequest("the request body could not be read")
 	}

@@ -70,6 +70,13 @@ func ErrUnsupportedGrantType(description string) *Error {
 	return newError(ErrCodeUnsupportedGrantType, http.StatusBadRequest, description)
 }
 
+// ErrBusy is an overload: too many password checks wait already (503,
+// temporarily_unavailable; retry shortly).
+func ErrBusy() *Error {
+	return newError(ErrCodeTemporarilyUnavailable, http.StatusServiceUnavailable,
+		"the server is busy checking passwords; retry in a moment")
+}
+
 // ErrAccessDenied means the resource owner denied the request (RFC 6749 §4.1.2.1).
 func ErrAccessDenied(description string) *Error {
 	return newError(ErrCodeAccessDenied, http.StatusForbidden, description)

@@ -25,6 +25,10 @@ type TokenRequest struct {
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
+	// Source is who sent the request (the client's address): the password
+	// grant's hashing is shared fairly between sources (see
+	// CheckPasswordFor). Not a form parameter; the caller sets it.
+	Source string
 }
 
 // tokenParams are the parameters a token request may carry once at most

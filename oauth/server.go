@@ -117,13 +117,23 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 		return nil, ErrInvalidRequest("username and password are required")
 	}
 	u, err := s.store.UserByName(ctx, r.Username)
+	hash := dummyPasswordHash // an unknown user costs the same work
 	switch {
 	case errors.Is(err, ErrNotFound):
-		CheckPassword(dummyPasswordHash, r.Password)
-		return nil, ErrInvalidGrant("invalid username or password")
 	case err != nil:
 		return nil, internal(ctx, "load user", err)
-	case !CheckPassword(u.PasswordHash, r.Password):
+	default:
+		hash = u.PasswordHash
+	}
+	ok, err := CheckPasswordFor(ctx, r.Source, hash, r.Password)
+	switch {
+	case errors.Is(err, ErrPasswordBusy):
+		return nil, ErrBusy()
+	case ctx.Err() != nil: // the client went away while waiting its turn
+		return nil, ErrServer()
+	case err != nil:
+		return nil, internal(ctx, "check password", err)
+	case !ok || u == nil:
 		return nil, ErrInvalidGrant("invalid username or password")
 	}
 	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)

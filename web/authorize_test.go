@@ -5,7 +5,6 @@ import (
 	"errors"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -36,7 +35,11 @@ type authzEnv struct {
 	key        fixture.Key
 }
 
-func newAuthzEnv(t *testing.T) *authzEnv {
+func newAuthzEnv(t *testing.T) *authzEnv { t.Helper(); return newAuthzEnvWith(t, web.Config{}) }
+
+// newAuthzEnvWith is newAuthzEnv with the given configuration; without
+// public URLs, the httptest servers' are the store's and the API's.
+func newAuthzEnvWith(t *testing.T, cfg web.Config) *authzEnv {
 	t.Helper()
 	d, _ := fixture.Docs(t)
 	alice, err := d.UserAccount(context.Background(), "alice")
@@ -46,11 +49,13 @@ func newAuthzEnv(t *testing.T) *authzEnv {
 	key, _ := fixture.AppWithCallback(t, d, alice, "ConsentApp", consentCallback,
 		oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantImplicit)
 	h := handlers.New(oauth.NewServer(d, oauth.Validity{}, nil), d)
-	srv := web.New(web.Config{}, h)
+	srv := web.New(cfg, h)
 	e := &authzEnv{db: d, key: key, store: httptest.NewTLSServer(srv.Store()), api: httptest.NewTLSServer(srv.API())}
 	t.Cleanup(e.store.Close)
 	t.Cleanup(e.api.Close)
-	h.SetStorePort(e.store.Listener.Addr().(*net.TCPAddr).Port)
+	if cfg.StorePublicURL == "" {
+		h.SetURLs(e.store.URL, e.api.URL)
+	}
 	return e
 }
 
@@ -376,7 +381,16 @@ func TestConsentDecisions(t *testing.T) {
 		if list.status != http.StatusOK || !strings.Contains(list.body, "ConsentApp") || !strings.Contains(list.body, "Revoke access") {
 			t.Fatalf("authorized applications: %d\n%s", list.status, list.body)
 		}
-		p := ua.submit(list, nil)
+		// Revoke access asks first (a page of its own), then revokes.
+		link := regexp.MustCompile(`href="(/store/authorized/revoke\?app_id=\d+)"`).FindStringSubmatch(list.body)
+		if link == nil {
+			t.Fatalf("no Revoke access link:\n%s", list.body)
+		}
+		confirm := ua.get(e.store.URL + link[1])
+		if confirm.status != http.StatusOK || !strings.Contains(confirm.body, "Revoke access of ConsentApp?") {
+			t.Fatalf("Revoke access confirmation: %d\n%s", confirm.status, confirm.body)
+		}
+		p := ua.submit(confirm, nil)
 		if p.status != http.StatusOK || p.url.Path != "/store/authorized" || !strings.Contains(p.body, "Access revoked") ||
 			strings.Contains(p.body, "ConsentApp") {
 			t.Fatalf("after revoking: %d at %s\n%s", p.status, p.url, p.body)

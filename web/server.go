@@ -4,6 +4,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -32,6 +33,24 @@ type Config struct {
 	PortOffset int    // added to every non-zero port, as WSO2's offset
 	TLSCert    string
 	TLSKey     string
+	// PublicURL is the base URL (scheme://host[:port]) clients reach the
+	// HTTPS and HTTP listeners at, when a proxy or another name stands in
+	// front of them: the issuer and the URLs of the discovery document.
+	// Empty: each listener's own address.
+	PublicURL string
+	// StorePublicURL is the same for the store.
+	StorePublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (the address log-in limits count, and the audit trail and the log
+	// show); any other peer is the client itself, whatever it writes.
+	TrustedProxies []netip.Prefix
+	// HeaderTimeout bounds the TLS handshake and a request's headers
+	// (default 10s); BodyTimeout a form's body on the store and the OAuth
+	// endpoints (default 30s; then 408).
+	HeaderTimeout, BodyTimeout time.Duration
+	// MaxConnsPerAddress is how many connections one client address (an
+	// IPv6 /64) may hold at once on each listener; 0: no limit.
+	MaxConnsPerAddress int
 	// Gateway serves the published APIs on the HTTPS and HTTP listeners,
 	// below the OAuth endpoints; nil serves none.
 	Gateway http.Handler
@@ -47,7 +66,16 @@ type Server struct {
 
 // New builds the store and API applications over h.
 func New(cfg Config, h *handlers.Handlers) *Server {
-	return &Server{cfg: cfg, h: h, store: newStoreApp(h), api: newAPIApp(h, cfg.Gateway)}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 10 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	if cfg.StorePublicURL != "" {
+		h.SetURLs(cfg.StorePublicURL, cfg.PublicURL)
+	}
+	return &Server{cfg: cfg, h: h, store: newStoreApp(h, cfg), api: newAPIApp(h, cfg)}
 }
 
 // API returns the token-endpoint-and-gateway application, for tests that
@@ -57,14 +85,16 @@ func (s *Server) API() http.Handler { return s.api }
 // Store returns the store application, for tests.
 func (s *Server) Store() http.Handler { return s.store }
 
-func newAPIApp(h *handlers.Handlers, gateway http.Handler) *echo.Echo {
-	e := newEcho()
-	e.Any("/token", h.Token)
-	e.Any("/revoke", h.Revoke)
-	e.Any("/introspect", h.Introspect)
+func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
+	e := newEcho(cfg, cfg.PublicURL)
+	gateway := cfg.Gateway
+	form := bodyDeadline(cfg.BodyTimeout)
+	e.Any("/token", h.Token, form)
+	e.Any("/revoke", h.Revoke, form)
+	e.Any("/introspect", h.Introspect, form)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
 	probes(e, h)
-	authorizeRoutes(e, h)
+	authorizeRoutes(e, h, form)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
 	if gateway != nil {
 		// Echo prefers static routes to this wildcard, so the OAuth
@@ -85,9 +115,9 @@ func serveGateway(gateway http.Handler) echo.HandlerFunc {
 	}
 }
 
-func newStoreApp(h *handlers.Handlers) *echo.Echo {
-	e := newEcho()
-	storeRoutes(e, h)
+func newStoreApp(h *handlers.Handlers, cfg Config) *echo.Echo {
+	e := newEcho(cfg, cfg.StorePublicURL)
+	storeRoutes(e, h, bodyDeadline(cfg.BodyTimeout))
 	probes(e, h)
 	return e
 }
@@ -99,15 +129,41 @@ func probes(e *echo.Echo, h *handlers.Handlers) {
 	e.GET("/readyz", h.Readyz)
 }
 
-func newEcho() *echo.Echo {
+// newEcho is an application whose public base URL is publicURL (empty:
+// the listener's address, which Run sets).
+func newEcho(cfg Config, publicURL string) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// The peer address, never X-Forwarded-For: log-in limits count per
-	// address, and a client could write any address into a header.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = clientIP(cfg.TrustedProxies)
 	e.HTTPErrorHandler = jsonErrorHandler
+	if publicURL != "" {
+		e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				req := c.Request()
+				c.SetRequest(req.WithContext(handlers.WithListenerURL(req.Context(), publicURL)))
+				return next(c)
+			}
+		})
+	}
 	e.Use(requestLog, recoverPanics)
 	return e
+}
+
+// clientIP is the client's address: the peer's, or, when the peer is a
+// trusted proxy, the nearest address in X-Forwarded-For that is not one.
+// Log-in limits count per address, and a client could write any address
+// into a header: only a trusted proxy's word is taken.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	// echo trusts loopback, link-local and private addresses unless told
+	// otherwise: only the configured ranges are proxies here.
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Masked().Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // recoverPanics turns a handler's panic into a 500 answer (through the
@@ -190,7 +246,7 @@ type listener struct {
 	name string
 	ln   net.Listener
 	srv  *http.Server
-	url  string
+	url  string // where it listens, as printed
 }
 
 // urlHost is the host of the printed URLs: localhost when every interface
@@ -221,12 +277,14 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		name, scheme, path string
 		port               int
 		handler            http.Handler
+		public             string // the configured public URL, if any
 	}{
-		{"store", "https", "/store", s.cfg.StorePort, s.store},
-		{"https", "https", "", s.cfg.HTTPSPort, s.api},
-		{"http", "http", "", s.cfg.HTTPPort, s.api},
+		{"store", "https", "/store", s.cfg.StorePort, s.store, s.cfg.StorePublicURL},
+		{"https", "https", "", s.cfg.HTTPSPort, s.api, s.cfg.PublicURL},
+		{"http", "http", "", s.cfg.HTTPPort, s.api, s.cfg.PublicURL},
 	}
 	var ls []listener
+	var publicURLs []string // store first
 	defer func() {
 		for _, l := range ls {
 			l.ln.Close()
@@ -241,19 +299,24 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("listen for %s: %w", sp.name, err)
 		}
-		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		ln = limitConns(ln, s.cfg.MaxConnsPerAddress, s.cfg.TrustedProxies)
+		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: s.cfg.HeaderTimeout, IdleTimeout: 2 * time.Minute}
 		if sp.scheme == "https" {
 			srv.Handler = hsts(sp.handler)
 			// Each server its own copy: net/http adjusts it for HTTP/2.
 			srv.TLSConfig = tlsConfig.Clone()
 			ln = tls.NewListener(ln, srv.TLSConfig)
 		}
-		actual := ln.Addr().(*net.TCPAddr).Port
-		if sp.name == "store" {
-			s.h.SetStorePort(actual)
+		own := sp.scheme + "://" + net.JoinHostPort(s.urlHost(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		// What the handlers write into URLs: the public URL, else this.
+		base := cmp.Or(sp.public, own)
+		srv.BaseContext = func(net.Listener) context.Context {
+			return handlers.WithListenerURL(context.Background(), base)
 		}
-		ls = append(ls, listener{sp.name, ln, srv, fmt.Sprintf("%s://%s%s", sp.scheme, net.JoinHostPort(s.urlHost(), strconv.Itoa(actual)), sp.path)})
+		publicURLs = append(publicURLs, base)
+		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})
 	}
+	s.h.SetURLs(publicURLs[0], publicURLs[1:]...)
 	errs := make(chan error, len(ls))
 	for _, l := range ls {
 		fmt.Fprintf(out, "%s: %s\n", l.name, l.url)

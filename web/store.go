@@ -10,9 +10,9 @@ import (
 
 // storeRoutes adds the developer portal's pages to e. Every POST carries the
 // session's form token (h.CSRF); pages about one's own data need a login.
-func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
+func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFunc) {
 	e.HTTPErrorHandler = h.ErrorPage
-	e.Use(securityHeaders, limitBody, h.CSRF)
+	e.Use(securityHeaders, deadline, limitBody, h.CSRF)
 	e.StaticFS("/store/static", static.FS)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/store") })
 
@@ -34,13 +34,16 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers) {
 	s.GET("/applications/:id/delete", h.ConfirmDeleteApplication, login)
 	s.POST("/applications/:id/delete", h.DeleteApplication, login)
 	s.GET("/authorized", h.AuthorizedApps, login)
+	s.GET("/authorized/revoke", h.ConfirmRevokeAccess, login)
 	s.POST("/authorized/revoke", h.RevokeAccess, login)
 	s.POST("/applications/:id/unsubscribe", h.Unsubscribe, login)
 	s.GET("/apis/:id", h.ShowAPI)
 	s.POST("/apis/:id/subscribe", h.Subscribe, login)
 	s.GET("/subscriptions", h.Subscriptions, login)
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
+	s.GET("/subscriptions/:app/:type/token", h.ConfirmRegenerateToken, login)
 	s.POST("/subscriptions/:app/:type/token", h.RegenerateToken, login)
+	s.GET("/subscriptions/:app/:type/secret", h.ConfirmRegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/update", h.UpdateKey, login)
 	s.GET("/admin/audit", h.AuditTrail, login)

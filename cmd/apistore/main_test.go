@@ -322,6 +322,8 @@ func TestAdminCommandErrors(t *testing.T) {
 		{[]string{"frobnicate"}, "", 2, "unknown command"},
 		{[]string{"serve", "--user-token-validity", "0"}, "", 1, "must not be 0"},
 		{[]string{"serve", "--help"}, "", 0, "APISTORE_USER_TOKEN_VALIDITY"},
+		{[]string{"serve", "--body-timeout", "0s"}, "", 1, "--header-timeout and --body-timeout must be positive"},
+		{[]string{"serve", "--max-conns-per-address", "-1"}, "", 1, "--max-conns-per-address must not be negative"},
 		{[]string{"serve", "--port-offset", "-10000"}, "", 1, "--port-offset -10000 takes --store-port 9443 outside 1 to 65535"},
 		{[]string{"serve", "--port-offset", "60000"}, "", 1, "--port-offset 60000 takes --store-port 9443 outside 1 to 65535"},
 		{[]string{"serve", "--port-offset", "9223372036854775807"}, "", 1, "outside 1 to 65535"},
@@ -355,6 +357,10 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"serve"}, "APISTORE_PORT_OFFSET=abc", `apistore serve: APISTORE_PORT_OFFSET="abc"`},
 		{[]string{"user", "create", "--bogus"}, "", "apistore user create: flag provided but not defined: -bogus"},
 		{[]string{"backup", "--data-dir"}, "", "apistore backup: flag needs an argument: -data-dir"},
+		{[]string{"serve", "--public-url", "api.example.com"}, "", `apistore serve: invalid value "api.example.com" for flag -public-url: want an http or https URL`},
+		{[]string{"serve", "--public-url", "https://api.example.com/v1"}, "", `apistore serve: invalid value "https://api.example.com/v1" for flag -public-url: want the scheme, host and port alone`},
+		{[]string{"serve", "--store-public-url", "http://portal.example.com"}, "", `apistore serve: invalid value "http://portal.example.com" for flag -store-public-url: the store's URL must be https`},
+		{[]string{"serve"}, "APISTORE_TRUSTED_PROXIES=10.0.0.0/8,proxy.local", `apistore serve: APISTORE_TRUSTED_PROXIES="10.0.0.0/8,proxy.local": "proxy.local" is neither an address nor a CIDR range`},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, tt.args...)

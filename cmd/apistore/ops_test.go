@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -386,4 +388,60 @@ func TestPrintedURLsFollowBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// TestListensOnLoopbackByDefault: without --bind, the server answers on
+// loopback only, so a first run on a laptop or a shared host is not open to
+// the network; --bind :: opens every interface, with a warning that the
+// URLs apistore writes name localhost without --public-url.
+func TestListensOnLoopbackByDefault(t *testing.T) {
+	external := nonLoopbackAddress(t)
+	for _, tt := range []struct {
+		flags []string
+		open  bool
+	}{
+		{nil, false},
+		{[]string{"--bind", "::"}, true},
+	} {
+		s := startServer(t, t.TempDir(), nil, append(anyPorts, tt.flags...)...)
+		for name, u := range s.urls {
+			parsed, _ := url.Parse(u)
+			if parsed.Hostname() != "localhost" {
+				t.Errorf("%v: %s is %s, want localhost", tt.flags, name, u)
+			}
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort(external.String(), parsed.Port()), 2*time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			if open := err == nil; open != tt.open {
+				t.Errorf("%v: %s port from %s: reachable %v, want %v (%v)", tt.flags, name, external, open, tt.open, err)
+			}
+			if conn, err := net.DialTimeout("tcp", "localhost:"+parsed.Port(), 2*time.Second); err != nil {
+				t.Errorf("%v: %s port on localhost: %v", tt.flags, name, err)
+			} else {
+				conn.Close()
+			}
+		}
+		if warned := strings.Contains(s.log(), "without --public-url"); warned != tt.open {
+			t.Errorf("%v: warned about URLs naming localhost: %v, want %v", tt.flags, warned, tt.open)
+		}
+		s.stop(t)
+	}
+}
+
+// nonLoopbackAddress is an address of this machine other than loopback's,
+// one a remote client could connect to; the test is skipped without one.
+func nonLoopbackAddress(t *testing.T) netip.Addr {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && !p.Addr().IsLoopback() && !p.Addr().IsLinkLocalUnicast() {
+			return p.Addr()
+		}
+	}
+	t.Skip("no network address besides loopback")
+	return netip.Addr{}
 }

@@ -23,13 +23,14 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("serve", "Runs the store (HTTPS), the token endpoint and the gateway (HTTPS and HTTP).", s)
 	var cfg web.Config
 	store := addStoreFlags(fs)
-	fs.StringVar(&cfg.Bind, "bind", "", "address to listen on (empty: every interface)")
+	fs.StringVar(&cfg.Bind, "bind", "localhost", "address to listen on: loopback by default; :: or 0.0.0.0 for every interface")
 	fs.IntVar(&cfg.StorePort, "store-port", 9443, "HTTPS port of the store (0: any free port)")
 	fs.IntVar(&cfg.HTTPSPort, "https-port", 8243, "HTTPS port of /token and the gateway (0: any free port)")
 	fs.IntVar(&cfg.HTTPPort, "http-port", 8280, "HTTP port of /token and the gateway (0: any free port)")
 	fs.IntVar(&cfg.PortOffset, "port-offset", 0, "added to every port, as WSO2's port offset")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file (default: a self-signed one made in the data directory)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	addListenFlags(fs, &cfg)
 	appV := fs.Int("app-token-validity", 3600, "seconds an application (client_credentials) token lives; negative: never expires")
 	userV := fs.Int("user-token-validity", 3600, "seconds a user access token lives; negative: never expires")
 	refreshV := fs.Int("refresh-token-validity", 86400, "seconds a refresh token lives; negative: never expires")
@@ -61,6 +62,11 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := checkPorts(cfg); err != nil {
 		return err
 	}
+	if err := checkListenFlags(cfg); err != nil {
+		return err
+	}
+	warnDerivedURLs(cfg)
+	gwConfig.TrustedProxies, gwConfig.BodyTimeout = cfg.TrustedProxies, cfg.BodyTimeout
 	cfg.DataDir = *store.dataDir
 	d, err := store.open(ctx)
 	if err != nil {
