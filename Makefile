@@ -1,8 +1,8 @@
-# apistore: `make test` installs what the tests need (Debian's chromium and wrk, npm
-# packages) when missing, then runs every test.
+# apistore: `make test` installs what the tests need (Debian's chromium, wrk,
+# nginx and postgresql, npm packages) when missing, then runs every test.
 GO ?= go
 
-.PHONY: all build generate check-generate lint test test-go test-postgres-smoke fuzz soak e2e deps bench
+.PHONY: all build generate check-generate lint test test-go test-postgres fuzz soak e2e deps bench
 
 all: build
 
@@ -22,15 +22,18 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-test: deps check-generate lint test-go fuzz e2e
+test: deps check-generate lint test-go test-postgres fuzz e2e
 
 test-go:
 	$(GO) test -race -count=1 ./...
 
-# A throw-away PostgreSQL (scripts/postgres.sh: installed with apt-get when
-# missing, stopped and removed afterwards) and the test of its helper package.
-test-postgres-smoke:
-	scripts/postgres.sh run $(GO) test -count=1 ./internal/pgtest/
+# The packages whose tests touch storage, once more on PostgreSQL: a
+# throw-away server (scripts/postgres.sh: installed with apt-get when
+# missing, stopped and removed afterwards) and a fresh database per test.
+# The PostgreSQL conformance run and the cluster test run only here.
+STORAGE_PACKAGES = ./db/... ./internal/pgtest ./oauth ./handlers ./web ./gateway ./cmd/apistore
+test-postgres:
+	scripts/postgres.sh run env APISTORE_TEST_STORE=postgres $(GO) test -race -count=1 $(STORAGE_PACKAGES)
 
 # Every fuzz target runs a few seconds past its committed seeds
 # (testdata/fuzz); FUZZTIME=10m make fuzz searches longer. scripts/fuzz.sh
