@@ -2,21 +2,292 @@
 // pgx: schema, migrations and every SQL statement. It implements the same
 // storage interfaces as package sqlite and passes the same conformance
 // suite (db/dbtest).
+//
+// Nodes sharing one database share everything that changes behaviour:
+// the access generation that keeps their validation caches exact
+// (generation.go), the brute-force counters, the tier quotas, the session
+// cookies' keys and the job locks. The database named must be the primary:
+// a read replica lags behind commits, and the generation read there would
+// not prove that a cache is fresh.
 package postgres
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // ErrNewerSchema is returned by Open for a database a newer apistore has
 // migrated.
 var ErrNewerSchema = errors.New("the database was written by a newer apistore")
 
-// DB is an open PostgreSQL store.
-type DB struct{}
+// ErrClosed is the error of a call made once Close has begun.
+var ErrClosed = errors.New("the database is closed")
 
-// Open connects to the database at url and migrates it.
+// connectTimeout bounds each new connection when the URL sets none
+// (connect_timeout): without it an unreachable server would hold a request
+// for as long as the operating system retries.
+const connectTimeout = 10 * time.Second
+
+// DB is an open PostgreSQL store: a pool of connections for the queries,
+// and one connection of its own for the access generation's reads.
+type DB struct {
+	pool     *pgxpool.Pool
+	gen      generationReader
+	location string
+	// stop ends what runs on its own (generation reads) at Close.
+	stop   context.CancelFunc
+	closed atomic.Bool
+}
+
+// Open connects to the database at url and migrates it. The URL may tune
+// the pool as pgxpool allows (pool_max_conns…); by default it holds
+// max(8, 4×CPUs) connections, and connections name themselves apistore
+// (application_name) unless the URL names them.
 func Open(ctx context.Context, url string) (*DB, error) {
-	return nil, errors.New("PostgreSQL: not implemented yet")
+	cfg, err := poolConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	if err := migrate(ctx, cfg.ConnConfig); err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	// The generation's reads have a connection of their own: when every
+	// pooled one is busy, a read waiting for one would hold up every
+	// request that validates a token.
+	genCfg := cfg.Copy()
+	genCfg.MaxConns, genCfg.MinConns, genCfg.MinIdleConns = 1, 0, 0
+	genPool, err := pgxpool.NewWithConfig(ctx, genCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	base, stop := context.WithCancel(context.Background())
+	d := &DB{pool: pool, location: withoutPassword(url), stop: stop}
+	d.gen.pool, d.gen.base = genPool, base
+	return d, nil
+}
+
+// poolConfig parses url and sets what the URL leaves unset.
+func poolConfig(url string) (*pgxpool.Config, error) {
+	// pgxpool.ParseConfig drops pool_max_conns from the parameters it
+	// returns; pgx.ParseConfig keeps it, so that it shows here whether the
+	// URL set it.
+	plain, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if _, set := plain.RuntimeParams["pool_max_conns"]; !set {
+		// Each request holds a connection for a few short statements;
+		// PostgreSQL waits on disk and network, not CPU, so more than one
+		// per CPU keeps it busy.
+		cfg.MaxConns = int32(max(8, 4*runtime.NumCPU()))
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "apistore"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	return cfg, nil
+}
+
+// withoutPassword is url with any password taken out, in the user
+// information or as a parameter.
+func withoutPassword(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "postgres://…" // unreachable: pgx parsed it already
+	}
+	if u.User != nil {
+		if _, set := u.User.Password(); set {
+			u.User = url.User(u.User.Username())
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Del("password")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Close ends every connection; calls made afterwards return an error.
+func (d *DB) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	d.stop()
+	d.gen.pool.Close()
+	d.pool.Close()
+	return nil
+}
+
+// Location names the database: its URL without the password.
+func (d *DB) Location() string { return d.location }
+
+// Ping checks that the database answers a query on apistore's schema: a
+// connection alone does not show that the database is the right one.
+func (d *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := d.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// querier is the pool or a transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// exec runs a write statement, refusing text PostgreSQL cannot store
+// (text.go) before sending it.
+func exec(ctx context.Context, q querier, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := checkText(args); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := q.Exec(ctx, sql, args...)
+	return tag, textError(err)
+}
+
+// queryRow runs a query for one row. Text PostgreSQL cannot hold can match
+// no row: the row is then pgx.ErrNoRows (ErrNotFound through notFound),
+// as SQLite would answer, and the query is not sent.
+func queryRow(ctx context.Context, q querier, sql string, args ...any) pgx.Row {
+	if checkText(args) != nil {
+		return errRow{pgx.ErrNoRows}
+	}
+	return q.QueryRow(ctx, sql, args...)
+}
+
+// query runs a query for rows; text PostgreSQL cannot hold is refused.
+func query(ctx context.Context, q querier, sql string, args ...any) (pgx.Rows, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, sql, args...)
+	return rows, textError(err)
+}
+
+// writeRow runs a write that returns a row (INSERT … RETURNING), scanning
+// it into dest; text PostgreSQL cannot store is refused, as by exec.
+func writeRow(ctx context.Context, q querier, sql string, args []any, dest ...any) error {
+	if err := checkText(args); err != nil {
+		return err
+	}
+	return textError(q.QueryRow(ctx, sql, args...).Scan(dest...))
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// maxAttempts bounds the runs of a statement or transaction that
+// PostgreSQL chose as a deadlock's victim.
+const maxAttempts = 3
+
+// retryable reports an error after which the whole transaction may run
+// again: a deadlock or a serialisation failure, whose transaction
+// PostgreSQL rolled back. Locks on the access generation are taken in one
+// order (migration 0023), but foreign keys' cascades lock rows table by
+// table, and a refresh rotation that locked its token and then checks its
+// key can meet the deletion of that key's application coming the other way.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// exec is exec on the pool, run again when PostgreSQL broke a deadlock by
+// rolling it back.
+func (d *DB) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	for attempt := 1; ; attempt++ {
+		tag, err := exec(ctx, d.pool, sql, args...)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return tag, err
+		}
+	}
+}
+
+// tx runs fn in a transaction, committing when it returns nil. fn runs
+// again (from the start, in a new transaction) when PostgreSQL rolled the
+// transaction back to break a deadlock; it must use only tx.
+func (d *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, d.pool, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return textError(err)
+		}
+	}
+}
+
+// lockAccess locks the access generation's row, as the triggers of
+// migration 0023 do before a statement that may bump it, for a transaction
+// that locks other rows first and bumps the generation afterwards: taking
+// it first keeps the one lock order.
+func lockAccess(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT 1 FROM access_generation WHERE id = 1 FOR NO KEY UPDATE`)
+	return err
+}
+
+// millis stores a time as Unix milliseconds, and the zero time as NULL.
+func millis(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixMilli()
+	return &n
+}
+
+// fromMillis is millis reversed.
+func fromMillis(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(*n)
+}
+
+// notFound wraps oauth.ErrNotFound for pgx.ErrNoRows.
+func notFound(what string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, oauth.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isUnique reports a unique (or primary key) violation, by its SQLSTATE.
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// oneRow checks that a write changed a row: none is ErrNotFound.
+func oneRow(tag pgconn.CommandTag, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, portal.ErrNotFound)
+	}
+	return nil
 }

@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// CreateApplication stores a new application; a name the owner already uses
+// (in any case) is ErrConflict.
+func (d *DB) CreateApplication(ctx context.Context, a *portal.Application) error {
+	return insertApplication(ctx, d.pool, a)
+}
+
+func insertApplication(ctx context.Context, q querier, a *portal.Application) error {
+	err := writeRow(ctx, q, `INSERT INTO applications (owner_id, name, description, callback_url, tier, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		[]any{a.OwnerID, a.Name, a.Description, a.CallbackURL, a.Tier, time.Now().UnixMilli()}, &a.ID)
+	if isUnique(err) {
+		return fmt.Errorf("create application %q: %w", a.Name, portal.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create application: %w", err)
+	}
+	return nil
+}
+
+// CreateKey stores a consumer key for c.AppID and c.KeyType (only the
+// secret's hash is given); an application has at most one key of each type.
+func (d *DB) CreateKey(ctx context.Context, c *oauth.Client) error {
+	return insertKey(ctx, d.pool, c)
+}
+
+func insertKey(ctx context.Context, q querier, c *oauth.Client) error {
+	err := writeRow(ctx, q, `INSERT INTO consumer_keys (app_id, key_type, consumer_key, secret_hash, grant_types,
+		callback_url, app_token_validity, user_token_validity, refresh_token_validity, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		[]any{c.AppID, string(c.KeyType), c.ConsumerKey, c.SecretHash[:], joinWords(c.GrantTypes), c.CallbackURL,
+			seconds(c.Validity.AppToken), seconds(c.Validity.UserToken), seconds(c.Validity.RefreshToken),
+			time.Now().UnixMilli()}, &c.KeyID)
+	if isUnique(err) {
+		return fmt.Errorf("create %s key: %w", c.KeyType, portal.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	return nil
+}
+
+const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
+	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
+	a.id, a.name, u.id, u.username, u.roles
+	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
+	WHERE k.consumer_key = $1`
+
+// ClientByKey returns a consumer key with its application and owner.
+func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
+	var c oauth.Client
+	var secret []byte
+	var keyType, grants, roles string
+	var appV, userV, refreshV int64
+	err := queryRow(ctx, d.pool, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
+		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.OwnerID, &c.Owner, &roles)
+	if err != nil {
+		return nil, notFound("consumer key", err)
+	}
+	copy(c.SecretHash[:], secret)
+	c.KeyType = oauth.KeyType(keyType)
+	c.GrantTypes = words(grants)
+	c.OwnerRoles = words(roles)
+	c.Validity = oauth.Validity{AppToken: fromSeconds(appV), UserToken: fromSeconds(userV), RefreshToken: fromSeconds(refreshV)}
+	return &c, nil
+}
+
+// CreateApplicationWithKeys stores an application and its production and
+// sandbox keys in one transaction; newKey makes each key (the application id
+// is filled in here).
+func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *portal.Application, newKey func(oauth.KeyType) *oauth.Client) error {
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		if err := insertApplication(ctx, tx, a); err != nil {
+			return err
+		}
+		for _, kt := range []oauth.KeyType{oauth.Production, oauth.Sandbox} {
+			c := newKey(kt)
+			c.AppID = a.ID
+			if err := insertKey(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at`
+
+func scanApplication(row interface{ Scan(...any) error }) (*portal.Application, error) {
+	var a portal.Application
+	var created int64
+	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = time.UnixMilli(created)
+	return &a, nil
+}
+
+// ApplicationsByOwner lists a user's applications by name, ignoring case
+// as SQLite's NOCASE does (lower() of "C" text folds ASCII only).
+func (d *DB) ApplicationsByOwner(ctx context.Context, ownerID int64) ([]portal.Application, error) {
+	rows, err := query(ctx, d.pool, `SELECT `+applicationColumns+` FROM applications
+		WHERE owner_id = $1 ORDER BY lower(name)`, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("list applications: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.Application
+	for rows.Next() {
+		a, err := scanApplication(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list applications: %w", err)
+		}
+		out = append(out, *a)
+	}
+	return out, rows.Err()
+}
+
+// OwnedApplication returns the application id of ownerID; another owner's
+// application is ErrNotFound, as if it did not exist.
+func (d *DB) OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error) {
+	a, err := scanApplication(queryRow(ctx, d.pool, `SELECT `+applicationColumns+` FROM applications
+		WHERE id = $1 AND owner_id = $2`, id, ownerID))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("application %d", id), err)
+	}
+	return a, nil
+}
+
+// UpdateApplication saves a.Name, Description, CallbackURL and Tier of an
+// application of a.OwnerID; a name the owner already uses is ErrConflict.
+func (d *DB) UpdateApplication(ctx context.Context, a *portal.Application) error {
+	tag, err := d.exec(ctx, `UPDATE applications SET name = $1, description = $2, callback_url = $3, tier = $4
+		WHERE id = $5 AND owner_id = $6`, a.Name, a.Description, a.CallbackURL, a.Tier, a.ID, a.OwnerID)
+	if isUnique(err) {
+		return fmt.Errorf("rename application to %q: %w", a.Name, portal.ErrConflict)
+	}
+	return oneRow(tag, err, fmt.Sprintf("update application %d", a.ID))
+}
+
+// DeleteApplication deletes an application of ownerID with its keys,
+// tokens, codes and subscriptions (foreign keys cascade): all its access
+// ends at once.
+func (d *DB) DeleteApplication(ctx context.Context, ownerID, id int64) error {
+	tag, err := d.exec(ctx, `DELETE FROM applications WHERE id = $1 AND owner_id = $2`, id, ownerID)
+	return oneRow(tag, err, fmt.Sprintf("delete application %d", id))
+}

@@ -1,0 +1,60 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// CreateCode stores a new authorization code.
+func (d *DB) CreateCode(ctx context.Context, c *oauth.Code) error {
+	_, err := d.exec(ctx, `INSERT INTO codes (hash, key_id, user_id, redirect_uri, scopes, challenge,
+		challenge_method, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.Hash[:], c.KeyID, c.UserID, c.RedirectURI, joinWords(c.Scopes), c.Challenge, c.ChallengeMethod,
+		c.IssuedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("create code: %w", err)
+	}
+	return nil
+}
+
+// CodeByHash returns the authorization code hashing to h.
+func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) {
+	var c oauth.Code
+	var scopes string
+	var issued, expires int64
+	var family []byte
+	err := queryRow(ctx, d.pool, `SELECT key_id, user_id, redirect_uri, scopes, challenge, challenge_method,
+		issued_at, expires_at, used, family_id FROM codes WHERE hash = $1`, h[:]).Scan(&c.KeyID, &c.UserID,
+		&c.RedirectURI, &scopes, &c.Challenge, &c.ChallengeMethod, &issued, &expires, &c.Used, &family)
+	if err != nil {
+		return nil, notFound("authorization code", err)
+	}
+	c.Hash = h
+	c.Scopes = words(scopes)
+	c.IssuedAt = time.UnixMilli(issued)
+	c.ExpiresAt = time.UnixMilli(expires)
+	copy(c.FamilyID[:], family)
+	return &c, nil
+}
+
+// RedeemCode marks a code used and stores the token issued for it in one
+// transaction; of concurrent exchanges of one code only one succeeds.
+func (d *DB) RedeemCode(ctx context.Context, h oauth.Hash, t *oauth.Token) error {
+	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t,
+		`UPDATE codes SET used = true, family_id = $1 WHERE hash = $2 AND NOT used`, t.FamilyID[:], h[:])
+}
+
+// DeleteStaleCodes removes expired codes, except used ones whose tokens
+// still exist: a replay of those must still revoke them.
+func (d *DB) DeleteStaleCodes(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := d.exec(ctx, `DELETE FROM codes WHERE expires_at <= $1
+		AND (NOT used OR NOT EXISTS (SELECT 1 FROM tokens t WHERE t.access_hash = codes.family_id
+			OR (t.family_id = codes.family_id AND t.family_id <> t.access_hash)))`, now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("delete stale codes: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

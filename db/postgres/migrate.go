@@ -1,0 +1,115 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The migrations carry SQLite's version numbers and names
+// (db/sqlite/migrations), each the same step in PostgreSQL's dialect, so
+// that one schema_migrations listing reads alike on both stores.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrateLock is the advisory lock key held while a process migrates:
+// "apistore" in ASCII.
+const migrateLock int64 = 0x61706973746f7265
+
+// afterMigration, when set (by tests), is called after each migration this
+// process applied.
+var afterMigration func(name string)
+
+// migrate applies the embedded migrations not yet recorded, each in its own
+// transaction, on a connection of its own. Nodes starting together take
+// turns: each holds a session advisory lock while it migrates, and the
+// others wait for it, then find nothing left to do. A database that holds a
+// migration this build does not know is refused, untouched.
+func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		return fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	// Closing the connection also releases the lock, whatever happened.
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
+		return fmt.Errorf("migrate: wait for another process's migration: %w", err)
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrateLock)
+
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	type migration struct {
+		version    int
+		base, path string
+	}
+	var list []migration
+	latest := 0
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migrate: bad migration name %q", base)
+		}
+		list = append(list, migration{version, base, name})
+		latest = max(latest, version)
+	}
+	// A database a newer apistore has migrated may hold data this one
+	// would misread or damage: refuse it rather than run on it, before
+	// changing anything.
+	var unknown *string
+	if err := conn.QueryRow(ctx, `SELECT max(name) FROM schema_migrations WHERE version > $1`, latest).Scan(&unknown); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if unknown != nil {
+		return fmt.Errorf("%w: it has migration %s, which this apistore does not know; run a newer apistore on it",
+			ErrNewerSchema, *unknown)
+	}
+	for _, m := range list {
+		if err := applyMigration(ctx, conn, m.version, m.base, m.path); err != nil {
+			return fmt.Errorf("migrate %s: %w", m.base, err)
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, conn *pgx.Conn, version int, base, path string) error {
+	applied := false
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		body, err := migrations.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		// Sent as one simple-protocol query: a file holds many statements.
+		if _, err := tx.Exec(ctx, string(body), pgx.QueryExecModeSimpleProtocol); err != nil {
+			return err
+		}
+		applied = true
+		_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			version, base, time.Now().UnixMilli())
+		return err
+	})
+	if err == nil && applied && afterMigration != nil {
+		afterMigration(base)
+	}
+	return err
+}

@@ -1,0 +1,248 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/apistore/apistore/oauth"
+)
+
+// CreateToken stores a new token; ErrSecretReplaced when t.SecretHash is
+// set and no longer the key's secret.
+func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
+	tag, err := d.exec(ctx, insertToken, tokenArgs(t)...)
+	return tokenStored(tag, err, "create token")
+}
+
+// insertToken stores a token unless $11, the secret hash its request was
+// authenticated against, is given and no longer the key's: the secret was
+// regenerated (ReplaceSecret) after the request read it, and the token must
+// not outlive the revocation that went with it.
+//
+// The key's row is read FOR KEY SHARE, the lock the foreign key's check
+// takes anyway, and ReplaceSecret locks it FOR UPDATE, which that lock
+// conflicts with, so the two cannot interleave: an insert that locked the
+// key first commits before ReplaceSecret goes on, whose revocation then
+// sees its token; one that comes second waits for ReplaceSecret's commit,
+// reads the key again and finds the new secret.
+const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
+	issued_at, expires_at, refresh_expires_at)
+	SELECT $1::bytea, $2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::bigint, $10::bigint
+	WHERE $11::bytea IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = $4 AND secret_hash = $11 FOR KEY SHARE)`
+
+// storeToken runs insertToken in tx.
+func storeToken(ctx context.Context, tx pgx.Tx, what string, t *oauth.Token) error {
+	tag, err := exec(ctx, tx, insertToken, tokenArgs(t)...)
+	return tokenStored(tag, err, what)
+}
+
+// tokenStored is insertToken's outcome: oauth.ErrSecretReplaced when it
+// stored nothing, the key's secret having changed.
+func tokenStored(tag pgconn.CommandTag, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, oauth.ErrSecretReplaced)
+	}
+	return nil
+}
+
+func tokenArgs(t *oauth.Token) []any {
+	var refresh []byte
+	if t.HasRefresh() {
+		refresh = t.RefreshHash[:]
+	}
+	var secret []byte
+	if !t.SecretHash.IsZero() {
+		secret = t.SecretHash[:]
+	}
+	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret}
+}
+
+const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
+	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used`
+
+// tokenDest returns scan destinations for tokenColumns and a function that
+// finishes t once scanned.
+func tokenDest(t *oauth.Token) ([]any, func()) {
+	var access, refresh, family []byte
+	var scopes string
+	var issued int64
+	var expires, refreshExpires *int64
+	dest := []any{&access, &refresh, &family, &t.KeyID, &t.UserID, &scopes, &t.GrantType,
+		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed}
+	return dest, func() {
+		copy(t.AccessHash[:], access)
+		copy(t.RefreshHash[:], refresh)
+		copy(t.FamilyID[:], family)
+		t.Scopes = words(scopes)
+		t.IssuedAt = time.UnixMilli(issued)
+		t.ExpiresAt = fromMillis(expires)
+		t.RefreshExpiresAt = fromMillis(refreshExpires)
+	}
+}
+
+// AccessToken returns the token with its key, application and user.
+func (d *DB) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
+	return d.tokenInfo(ctx, "access token", `t.access_hash = $1`, h)
+}
+
+// RefreshTokenInfo is AccessToken for the token whose refresh token hashes to h.
+func (d *DB) RefreshTokenInfo(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
+	return d.tokenInfo(ctx, "refresh token", `t.refresh_hash = $1`, h)
+}
+
+func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*oauth.TokenInfo, error) {
+	var info oauth.TokenInfo
+	var keyType string
+	dest, finish := tokenDest(&info.Token)
+	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
+	err := queryRow(ctx, d.pool, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
+		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
+		JOIN users u ON u.id = t.user_id WHERE `+where, h[:]).Scan(dest...)
+	if err != nil {
+		return nil, notFound(what, err)
+	}
+	finish()
+	info.KeyType = oauth.KeyType(keyType)
+	return &info, nil
+}
+
+// RefreshToken returns the token whose refresh token hashes to h.
+func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
+	var t oauth.Token
+	dest, finish := tokenDest(&t)
+	if err := queryRow(ctx, d.pool, `SELECT `+tokenColumns+` FROM tokens t WHERE t.refresh_hash = $1`, h[:]).Scan(dest...); err != nil {
+		return nil, notFound("refresh token", err)
+	}
+	finish()
+	return &t, nil
+}
+
+// RotateRefresh marks a refresh token used and stores its successor in one
+// transaction; of concurrent rotations of one token only one succeeds.
+func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next,
+		`UPDATE tokens SET refresh_used = true WHERE refresh_hash = $1 AND NOT refresh_used AND NOT revoked`, used[:])
+}
+
+// spendAndIssue runs an update that marks a one-time grant (refresh token,
+// authorization code) used and, when it changed exactly one row, stores the
+// token issued for it; otherwise the grant was spent already: errSpent. The
+// update locks the grant's row: a concurrent one waits for this
+// transaction, then finds the grant spent (or, if this one rolled back,
+// unspent) and acts on that.
+func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, update string, args ...any) error {
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := exec(ctx, tx, update, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return errSpent
+		}
+		return storeToken(ctx, tx, what, t)
+	})
+}
+
+// inFamily matches the tokens of the chain $1 in a way that can use both
+// the access_hash index (the first token) and the partial family index (the
+// rest; see migration 0003).
+const inFamily = `(access_hash = $1 OR (family_id = $1 AND family_id <> access_hash))`
+
+// RevokeFamily revokes every token of a refresh chain.
+func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
+	if _, err := d.exec(ctx, `UPDATE tokens SET revoked = true WHERE `+inFamily, family[:]); err != nil {
+		return fmt.Errorf("revoke token family: %w", err)
+	}
+	return nil
+}
+
+// RevokeToken revokes one access token and the refresh token issued with it.
+func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
+	if _, err := d.exec(ctx, `UPDATE tokens SET revoked = true WHERE access_hash = $1`, access[:]); err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
+}
+
+// usedRefreshRetention is how long a used refresh token is kept, when it
+// would never expire, to recognise a replay (as in package sqlite).
+const usedRefreshRetention = 90 * 24 * time.Hour
+
+// tokenCleanupChunk is how many token ids one DELETE of DeleteStaleTokens
+// covers (a variable for tests).
+var tokenCleanupChunk int64 = 5000
+
+// DeleteStaleTokens removes revoked tokens and tokens whose access and
+// refresh tokens have both expired. Used refresh tokens stay until they
+// expire, so that a replay is still recognised and revokes its chain; those
+// that never expire, for usedRefreshRetention after they were issued.
+//
+// It deletes a range of ids at a time, each in its own short statement: a
+// deletion locks the access generation for as long as it runs (migration
+// 0023), and with it every revocation and change on every node, and holds
+// the locks of the rows it deletes.
+func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
+	var lo, hi *int64
+	if err := d.pool.QueryRow(ctx, `SELECT min(id), max(id) FROM tokens`).Scan(&lo, &hi); err != nil {
+		return 0, fmt.Errorf("delete stale tokens: %w", err)
+	}
+	if lo == nil {
+		return 0, nil
+	}
+	var total int64
+	for from := *lo; from <= *hi; from += tokenCleanupChunk {
+		tag, err := d.exec(ctx, `DELETE FROM tokens WHERE id >= $3 AND id < $4 AND (revoked
+			OR (expires_at IS NOT NULL AND expires_at <= $1
+			    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= $1)
+			         OR (refresh_used AND refresh_expires_at IS NULL AND issued_at <= $2))))`,
+			now.UnixMilli(), now.Add(-usedRefreshRetention).UnixMilli(), from, from+tokenCleanupChunk)
+		if err != nil {
+			return total, fmt.Errorf("delete stale tokens: %w", err)
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
+}
+
+// tokenBatch is how many tokens CreateTokens sends in one round trip.
+const tokenBatch = 1000
+
+// CreateTokens stores many tokens in one transaction, for bulk loads such as
+// the benchmark's preloaded database. The inserts are pipelined, a batch at
+// a time; each still refuses a token whose secret changed, as CreateToken.
+func (d *DB) CreateTokens(ctx context.Context, tokens []*oauth.Token) error {
+	for _, t := range tokens {
+		if err := checkText(tokenArgs(t)); err != nil {
+			return fmt.Errorf("create tokens: %w", err)
+		}
+	}
+	return d.tx(ctx, func(tx pgx.Tx) error {
+		for start := 0; start < len(tokens); start += tokenBatch {
+			chunk := tokens[start:min(start+tokenBatch, len(tokens))]
+			var b pgx.Batch
+			for _, t := range chunk {
+				b.Queue(insertToken, tokenArgs(t)...)
+			}
+			res := tx.SendBatch(ctx, &b)
+			for range chunk {
+				tag, err := res.Exec()
+				if err := tokenStored(tag, textError(err), "create tokens"); err != nil {
+					res.Close()
+					return err
+				}
+			}
+			if err := res.Close(); err != nil {
+				return fmt.Errorf("create tokens: %w", err)
+			}
+		}
+		return nil
+	})
+}

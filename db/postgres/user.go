@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// CreateUser stores a new user; a taken username (in any case) is ErrConflict.
+func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
+	err := writeRow(ctx, d.pool, `INSERT INTO users (username, password_hash, email, roles, created_at)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		[]any{u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli()}, &u.ID)
+	if isUnique(err) {
+		return fmt.Errorf("create user %q: %w", u.Username, portal.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	return nil
+}
+
+const userColumns = `id, username, password_hash, email, roles, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
+	var u portal.User
+	var roles string
+	var created int64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created); err != nil {
+		return nil, err
+	}
+	u.Roles = words(roles)
+	u.CreatedAt = time.UnixMilli(created)
+	return &u, nil
+}
+
+// UserByName finds a user by username, ignoring case.
+func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, error) {
+	u, err := d.UserAccount(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return &u.User, nil
+}
+
+// byUsername matches $1 as SQLite's NOCASE does, through the unique index
+// on lower(username) (migration 0001).
+const byUsername = `lower(username) = lower($1 COLLATE "C")`
+
+// UserAccount is UserByName with the account's store details.
+func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, error) {
+	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username))
+	if err != nil {
+		return nil, notFound("user "+username, err)
+	}
+	return u, nil
+}
+
+// UserByID finds a user by id.
+func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
+	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(fmt.Sprintf("user %d", id), err)
+	}
+	return u, nil
+}
+
+// UserRoles returns the roles of the user with the id.
+func (d *DB) UserRoles(ctx context.Context, id int64) ([]string, error) {
+	var roles string
+	if err := queryRow(ctx, d.pool, `SELECT roles FROM users WHERE id = $1`, id).Scan(&roles); err != nil {
+		return nil, notFound(fmt.Sprintf("user %d", id), err)
+	}
+	return words(roles), nil
+}
+
+// DeleteUser removes a user with their applications, keys, subscriptions and
+// tokens (the schema cascades); their tokens stop working at once.
+func (d *DB) DeleteUser(ctx context.Context, username string) error {
+	if !textOK(username) { // no such user can exist
+		return fmt.Errorf("delete user %s: %w", username, portal.ErrNotFound)
+	}
+	tag, err := d.exec(ctx, `DELETE FROM users WHERE `+byUsername, username)
+	return oneRow(tag, err, "delete user "+username)
+}
