@@ -148,8 +148,11 @@ func Open(ctx context.Context, url, dataDir string) (Store, error) {
 		}
 		s = d
 	case IsPostgres(url):
-		_, err := postgres.Open(ctx, url)
-		return nil, newerSchema(err)
+		d, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", redact(url), newerSchema(err))
+		}
+		s = d
 	default:
 		return nil, fmt.Errorf("--database %q: give a postgres:// URL, or nothing for SQLite in the data directory", redact(url))
 	}
