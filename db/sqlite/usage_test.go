@@ -10,6 +10,7 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
+// usageBatch is n calls of one application, a millisecond apart.
 func usageBatch(n int) []portal.Usage {
 	calls := make([]portal.Usage, n)
 	for i := range calls {
@@ -17,26 +18,6 @@ func usageBatch(n int) []portal.Usage {
 			APIVersion: "1.0.0", Method: "GET", Resource: "/menu", KeyType: "PRODUCTION", Status: 200, Latency: time.Millisecond}
 	}
 	return calls
-}
-
-// TestRecordUsage: a batch is written whole and reads back newest first.
-func TestRecordUsage(t *testing.T) {
-	d, err := sqlite.Open(filepath.Join(t.TempDir(), "apistore.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ctx := context.Background()
-	if err := d.RecordUsage(ctx, usageBatch(1200)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := d.UsageOf(ctx, 1, 2000)
-	if err != nil || len(got) != 1200 {
-		t.Fatalf("%d calls read back, %v", len(got), err)
-	}
-	if u := got[0]; u.Resource != "/menu" || u.Status != 200 || u.Latency != time.Millisecond || u.At.UnixMilli() != 1_800_000_001_199 {
-		t.Errorf("newest call %+v", u)
-	}
 }
 
 // BenchmarkRecordUsage writes a batch of 500 calls.

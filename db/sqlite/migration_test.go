@@ -1,0 +1,91 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apistore/apistore/db/sqlite"
+	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/portal"
+)
+
+// Migrations are the SQLite store's own: these tests change a database
+// file behind its back, as an older or newer apistore would have left it.
+
+// TestNewerSchemaRefused: a database a newer apistore has migrated is not
+// opened, and is left as it was.
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9000, '9000_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	d, err = sqlite.Open(path)
+	if err == nil {
+		d.Close()
+		t.Fatal("a database of a newer schema was opened")
+	}
+	if !errors.Is(err, sqlite.ErrNewerSchema) || !strings.Contains(err.Error(), "9000_future.sql") {
+		t.Errorf("error %q does not say the database is newer, naming its migration", err)
+	}
+}
+
+// TestConsentMigration: an approval remembered before migration 0022 is
+// still remembered, with its scopes, after it.
+func TestConsentMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := fixture.User(t, d, "alice", "alice-password")
+	key, _ := fixture.App(t, d, alice, "App")
+	other, _ := fixture.App(t, d, alice, "Other")
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Put the database back as it was before 0022, holding one remembered
+	// and one plain approval.
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`ALTER TABLE consents DROP COLUMN remembered_scopes`,
+		`DELETE FROM schema_migrations WHERE version = 22`,
+		fmt.Sprintf(`INSERT INTO consents (user_id, app_id, scopes, remember, approved_at) VALUES (%d, %d, 'read update', 1, 0), (%d, %d, 'read', 0, 0)`,
+			alice.ID, key.AppID, alice.ID, other.AppID),
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	d, err = sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, err := d.RememberedScopes(ctx, alice.ID, key.AppID); err != nil || !slices.Equal(got, []string{"read", "update"}) {
+		t.Errorf("remembered approval after migrating: %v, %v", got, err)
+	}
+	if _, err := d.RememberedScopes(ctx, alice.ID, other.AppID); !errors.Is(err, portal.ErrNotFound) {
+		t.Errorf("plain approval remembered after migrating: %v", err)
+	}
+}
