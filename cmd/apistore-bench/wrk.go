@@ -37,7 +37,7 @@ func (e *env) driveWrk(ctx context.Context, wrk, u, authorization string, conns 
 
 var (
 	wrkTotal   = regexp.MustCompile(`(\d+) requests in ([\d.]+\w+),`)
-	wrkPercent = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+\w+)$`)
+	wrkPercent = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+\w+)[ \t]*$`)
 	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )

@@ -17,6 +17,8 @@ func TestParseWrk(t *testing.T) {
 	}{
 		{"testdata/wrk.txt", 79332, 1100 * time.Millisecond, 154 * time.Microsecond, 6610 * time.Microsecond, 0},
 		{"testdata/wrk-errors.txt", 2403, 1100 * time.Millisecond, 815 * time.Microsecond, 2030 * time.Microsecond, 2403},
+		// Latencies of a second or more come with a trailing space.
+		{"testdata/wrk-seconds.txt", 20326, 3780 * time.Millisecond, 3460 * time.Microsecond, 1480 * time.Millisecond, 0},
 	}
 	for _, tt := range tests {
 		out, err := os.ReadFile(tt.file)
