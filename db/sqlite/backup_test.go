@@ -11,6 +11,9 @@ import (
 	"github.com/apistore/apistore/oauth"
 )
 
+// TestBackupIsAConsistentCopyWhileWriting: VACUUM INTO copies one snapshot
+// while tokens keep being issued, into a new owner-only file that apistore
+// opens; a missing directory or an existing file is refused.
 func TestBackupIsAConsistentCopyWhileWriting(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "apistore.db")
@@ -56,6 +59,9 @@ func TestBackupIsAConsistentCopyWhileWriting(t *testing.T) {
 	}
 	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("the copy, which holds password hashes, is not owner-only: %v, %v", fi.Mode(), err)
+	}
+	if result := fixture.IntegrityCheck(t, dst); result != "ok" {
+		t.Errorf("the copy is not a consistent database: %s", result)
 	}
 	c, err := sqlite.Open(dst)
 	if err != nil {

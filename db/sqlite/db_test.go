@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apistore/apistore/db/sqlite"
@@ -12,6 +14,11 @@ import (
 	"github.com/apistore/apistore/oauth"
 )
 
+// TestReopenKeepsDataAndMigratesOnce: Close leaves everything in the
+// database file, its WAL checkpointed and emptied even while another
+// process has the database open (SQLite does it by itself only at the last
+// connection's close), and opening the file again finds the data and
+// applies no migration a second time.
 func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apistore.db")
 	d, err := sqlite.Open(path)
@@ -19,8 +26,23 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := fixture.User(t, d, "alice", "alice-password")
+	otherProcess, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherProcess.Close()
+	if err := otherProcess.Ping(); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("WAL has %d bytes after Close", fi.Size())
+	}
+	applied := appliedMigrations(t, path)
+	if len(applied) == 0 {
+		t.Fatal("no migration recorded")
 	}
 	d, err = sqlite.Open(path)
 	if err != nil {
@@ -31,10 +53,37 @@ func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
 	if err != nil || got.Username != "alice" {
 		t.Fatalf("after reopen: %v, %v", got, err)
 	}
-	// WAL is left checkpointed and truncated by Close.
-	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
-		t.Errorf("WAL has %d bytes after Close", fi.Size())
+	if again := appliedMigrations(t, path); !slices.Equal(again, applied) {
+		t.Errorf("reopening changed the recorded migrations:\n%q\nthen\n%q", applied, again)
 	}
+}
+
+// appliedMigrations lists the migrations recorded in the database at path,
+// with the time each was applied.
+func appliedMigrations(t *testing.T, path string) []string {
+	t.Helper()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query(`SELECT version || ' ' || name || ' ' || applied_at FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func TestSecretsAndTokensAreStoredHashed(t *testing.T) {

@@ -1,10 +1,12 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -35,6 +37,10 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err = sqlite.Open(path)
 	if err == nil {
 		d.Close()
@@ -42,6 +48,12 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	if !errors.Is(err, sqlite.ErrNewerSchema) || !strings.Contains(err.Error(), "9000_future.sql") {
 		t.Errorf("error %q does not say the database is newer, naming its migration", err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the refused database file changed (%v)", err)
+	}
+	if wal, err := os.ReadFile(path + "-wal"); err == nil && len(wal) > 0 {
+		t.Errorf("the refused database has %d bytes of WAL waiting to be checkpointed into it", len(wal))
 	}
 }
 
