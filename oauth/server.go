@@ -231,9 +231,10 @@ func (s *Server) refreshReused(ctx context.Context, family Hash) *Error {
 // narrowScopes keeps the requested scopes that were originally granted (RFC
 // 6749 §6); requesting none of them, or nothing, keeps the original scopes.
 func narrowScopes(original, requested []string) []string {
+	granted := nameSet(original)
 	var out []string
 	for _, s := range requested {
-		if slices.Contains(original, s) {
+		if granted[s] {
 			out = append(out, s)
 		}
 	}
@@ -241,6 +242,25 @@ func narrowScopes(original, requested []string) []string {
 		return original
 	}
 	return out
+}
+
+// nameSet holds names for lookups in constant time, so that comparing two
+// lists costs their lengths, not their product.
+func nameSet(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
+}
+
+// scopesByName indexes scopes by their names.
+func scopesByName(scopes []Scope) map[string]Scope {
+	m := make(map[string]Scope, len(scopes))
+	for _, sc := range scopes {
+		m[sc.Name] = sc
+	}
+	return m
 }
 
 // grantableScopes keeps the requested scopes that are registered and that
@@ -253,9 +273,9 @@ func (s *Server) grantableScopes(ctx context.Context, requested, roles []string)
 		if err != nil {
 			return nil, internal(ctx, "load scopes", err)
 		}
+		byName := scopesByName(registered)
 		for _, name := range requested {
-			i := slices.IndexFunc(registered, func(sc Scope) bool { return sc.Name == name })
-			if i >= 0 && rolesAllow(registered[i].Roles, roles) {
+			if sc, ok := byName[name]; ok && rolesAllow(sc.Roles, roles) {
 				granted = append(granted, name)
 			}
 		}
