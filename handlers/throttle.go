@@ -53,6 +53,12 @@ func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
 		return nil
 	}
 	retryAfter(c, wait)
+	return errLockedOut()
+}
+
+// errLockedOut answers a request from a client, user or address that
+// failed to authenticate too often (see retryAfter for how long).
+func errLockedOut() *oauth.Error {
 	return &oauth.Error{Code: oauth.ErrCodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
 		Description: "too many failed authentication attempts; retry later"}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -149,6 +150,27 @@ func TestClientAuthenticationLockout(t *testing.T) {
 	e.clock.Advance(15 * time.Minute)
 	if status, _, _ := e.post(t, "/token", id, secret, cc); status != http.StatusOK {
 		t.Errorf("after 15 minutes: %d", status)
+	}
+}
+
+// TestLockedOutAddressIsRefusedFirst: once an address is locked, its
+// requests to /token, /revoke and /introspect are refused before their
+// bodies are read or parsed, so a body that would cost work (62 KB of
+// scopes) or be refused for its form gets the lockout's 429 all the same.
+func TestLockedOutAddressIsRefusedFirst(t *testing.T) {
+	e := newLockoutEnv(t)
+	for i := range 20 {
+		e.post(t, "/introspect", "unknown-key-"+strconv.Itoa(i), "s", url.Values{"token": {"t"}})
+	}
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	for _, path := range []string{"/token", "/revoke", "/introspect"} {
+		for _, body := range []string{"grant_type=client_credentials&scope=" + url.QueryEscape(manyScopes(8000)), "token=%zz&grant_type=%zz"} {
+			resp, raw := sendForm(t, http.DefaultClient, e.url+path, body, map[string]string{"Authorization": basic(id, secret)})
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+				!strings.Contains(raw, oauth.ErrCodeTemporarilyUnavailable) {
+				t.Errorf("%s from a locked-out address, %d-byte body: %d %.200s", path, len(body), resp.StatusCode, raw)
+			}
+		}
 	}
 }
 
