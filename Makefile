@@ -34,7 +34,8 @@ test-go:
 FUZZTIME ?= 3s
 FUZZ_TARGETS = oauth:FuzzParseBasicAuth oauth:FuzzParseForm oauth:FuzzPKCE oauth:FuzzParseAuthorizeRequest \
 	oauth:FuzzRedirectURIMatching oauth:FuzzParseScope oauth:FuzzParseTokenRequest oauth:FuzzParseTokenHintRequest \
-	handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind gateway:FuzzBearerToken
+	handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind gateway:FuzzBearerToken \
+	gateway:FuzzCanonicalMatch
 
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

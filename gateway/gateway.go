@@ -218,13 +218,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		internalError().write(w)
 		return
 	}
+	if len(r.URL.Path) > maxPathBytes {
+		pathTooLong().write(w)
+		return
+	}
+	if problem := pathProblem(r.URL); problem != "" {
+		notCanonical(problem).write(w)
+		return
+	}
 	rt, rest := s.routes.find(r.URL.Path)
 	if rt == nil {
 		notFound("no published API has this context and version").write(w)
-		return
-	}
-	if hasDotSegment(rest) {
-		notFound("the API has no resource for this path").write(w)
 		return
 	}
 	res, pathKnown := rt.resource(r.Method, rest)
@@ -307,20 +311,22 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	ctx, bc.cancel = context.WithCancel(ctx)
 	defer bc.cancel()
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
-	out.URL = backendURL(endpoint, r.URL, len(r.URL.Path)-len(rest))
+	out.URL = backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
 	g.proxy.ServeHTTP(w, out)
 }
 
-// backendURL is the endpoint joined with the part of in's path after the
-// API's context and version (prefixLen bytes), and in's query.
-func backendURL(endpoint, in *url.URL, prefixLen int) *url.URL {
+// backendURL is the endpoint joined with rest, the part of in's path
+// after the API's context and version (prefixSegments segments), and in's
+// query. The backend gets exactly the path that was matched: rest as the
+// caller encoded it (a canonical path has no encoded slash, dot or
+// percent, so decoding it once gives rest), else Go's encoding of rest.
+func backendURL(endpoint, in *url.URL, rest string, prefixSegments int) *url.URL {
 	u := *endpoint
-	rest := in.Path[prefixLen:]
 	u.Path = strings.TrimSuffix(endpoint.Path, "/") + rest
-	if in.RawPath != "" {
-		// The context and version are plain text, so the escaped path has
-		// the same prefix.
-		u.RawPath = strings.TrimSuffix(endpoint.EscapedPath(), "/") + in.RawPath[prefixLen:]
+	u.RawPath = ""
+	raw := afterSegments(in.EscapedPath(), prefixSegments)
+	if decoded, err := url.PathUnescape(raw); err == nil && decoded == rest {
+		u.RawPath = strings.TrimSuffix(endpoint.EscapedPath(), "/") + raw
 	}
 	if u.Path == "" {
 		u.Path = "/"

@@ -143,6 +143,7 @@ func TestPublisherValidation(t *testing.T) {
 		{"bad method", "resources", "FETCH /x", "unknown method"},
 		{"bad template", "resources", "GET /a/{", "bad URL template part"},
 		{"repeated parameter", "resources", "GET /a/{id}/{id}", "the parameter {id} appears twice"},
+		{"path parameter in a template", "resources", "GET /a;v=1", "a ; cannot be called through the gateway"},
 		{"taken context", "context", "/pizzashack", ""},
 		{"overlapping context", "context", "/pizzashack/1.0.0", "The gateway path /pizzashack/1.0.0/v1/… overlaps that of the API PizzaShackAPI 1.0.0 (/pizzashack/1.0.0/…)"},
 	}

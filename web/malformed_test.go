@@ -199,14 +199,17 @@ func TestMalformedGatewayCalls(t *testing.T) {
 		{"token not UTF-8", "GET", "/pizzashack/1.0.0/menu", "Bearer \xff\xfe", 401},
 		{"two schemes", "GET", "/pizzashack/1.0.0/menu", "Basic " + unsubscribed, 401},
 		{"unsubscribed application", "GET", "/pizzashack/1.0.0/menu", "Bearer " + unsubscribed, 403},
-		{"dot segments", "GET", "/pizzashack/1.0.0/x/../menu", "Bearer " + unsubscribed, 404},
-		{"encoded dot segments", "GET", "/pizzashack/1.0.0/%2e%2e/menu", "Bearer " + unsubscribed, 404},
-		{"empty parameter segment", "GET", "/pizzashack/1.0.0/order//", "Bearer " + unsubscribed, 404},
-		{"NUL in path", "GET", "/pizzashack/1.0.0/menu%00", "Bearer " + unsubscribed, 404},
+		{"dot segments", "GET", "/pizzashack/1.0.0/x/../menu", "Bearer " + unsubscribed, 400},
+		{"encoded dot segments", "GET", "/pizzashack/1.0.0/%2e%2e/menu", "Bearer " + unsubscribed, 400},
+		{"empty parameter segment", "GET", "/pizzashack/1.0.0/order//", "Bearer " + unsubscribed, 400},
+		{"NUL in path", "GET", "/pizzashack/1.0.0/menu%00", "Bearer " + unsubscribed, 400},
+		{"path parameter", "GET", "/pizzashack/1.0.0/menu;jsessionid=1", "Bearer " + unsubscribed, 400},
+		{"path too long", "GET", "/pizzashack/1.0.0/" + strings.Repeat("a", 9000), "Bearer " + unsubscribed, 414},
 		{"invalid UTF-8 in path", "GET", "/pizzashack/1.0.0/%ff%fe", "Bearer " + unsubscribed, 404},
-		{"SQL in path", "GET", "/pizzashack/1.0.0/order/" + url.PathEscape(hostile), "Bearer " + unsubscribed, 404},
+		{"SQL in path", "GET", "/pizzashack/1.0.0/order/" + url.PathEscape(hostile), "Bearer " + unsubscribed, 400}, // ; and control characters
 		{"unknown method", "BREW", "/pizzashack/1.0.0/menu", "Bearer " + unsubscribed, 405},
-		{"unknown API", "GET", "/" + url.PathEscape(hostile) + "/1.0.0/menu", "Bearer " + unsubscribed, 404},
+		{"unknown API", "GET", "/" + url.PathEscape(hostile) + "/1.0.0/menu", "Bearer " + unsubscribed, 400},
+		{"unknown API, canonical", "GET", "/" + url.PathEscape("<script>") + "/1.0.0/menu", "Bearer " + unsubscribed, 404},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := fixture.Digest(t, d, "api_usage")
