@@ -115,6 +115,13 @@ func notCanonical(problem string) *Refusal {
 		Description: "the path is not in canonical form: " + problem + "; call the resource by its canonical path"}
 }
 
+// methodOverridden refuses a call that names another method than its own
+// (see methodOverride).
+func methodOverridden(problem string) *Refusal {
+	return &Refusal{Status: http.StatusBadRequest, Code: CodeNoMatchingResource, Message: "Method override refused",
+		Description: "the request's method is not clear: " + problem}
+}
+
 // pathTooLong refuses a path over maxPathBytes.
 func pathTooLong() *Refusal {
 	return &Refusal{Status: http.StatusRequestURITooLong, Code: CodeNoMatchingResource, Message: "URI too long",
