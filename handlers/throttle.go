@@ -112,14 +112,14 @@ func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 			keys = append(keys, clientLimiterKey(a.client))
 		}
 		locked := h.logins.fail(now, keys...)
-		h.audit(c, db.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
+		h.audit(c, db.AuditClientAuthFailed, "", h.auditConsumerKey(c, a.client), c.Request().URL.Path)
 		h.auditLockout(c, locked)
 	case oerr.Replay:
 		h.audit(c, db.AuditGrantReplayed, "", a.client, a.grant+" presented again; its tokens were revoked")
 	case a.username != "" && oerr.Code == oauth.ErrCodeInvalidGrant:
 		// The password grant's only invalid_grant: a wrong username or password.
 		locked := h.logins.fail(now, userKey, addrKey)
-		h.audit(c, db.AuditLoginFailed, a.username, a.client, "password grant")
+		h.audit(c, db.AuditLoginFailed, h.auditUsername(c, a.username), a.client, "password grant")
 		h.auditLockout(c, locked)
 	}
 	if a.reserved != nil {

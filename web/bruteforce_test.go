@@ -82,10 +82,32 @@ func TestPasswordGrantLockout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Ten failures, and the lock each username's fifth one engaged.
-	if len(events) != 12 || events[0].Event != db.AuditLockout || events[0].Username != "nobody" || events[0].Remote == "" ||
-		events[1].Event != db.AuditLoginFailed || events[1].Username != "nobody" {
-		t.Errorf("audit: %d events, latest %+v, %+v", len(events), events[0], events[1])
+	// Ten failures, and the lock each username's fifth one engaged; the
+	// unknown username is masked (it may be a password typed in the wrong
+	// field), the known one is not.
+	if len(events) != 12 || events[0].Event != db.AuditLockout || !strings.HasPrefix(events[0].Username, "(unknown user ") ||
+		events[0].Remote == "" || strings.Contains(events[0].Detail, "nobody") ||
+		events[1].Event != db.AuditLoginFailed || events[1].Username != events[0].Username ||
+		events[6].Event != db.AuditLockout || events[6].Username != "alice" {
+		t.Errorf("audit: %d events, latest %+v, %+v, alice's lockout %+v", len(events), events[0], events[1], events[min(6, len(events)-1)])
+	}
+}
+
+// TestUnknownConsumerKeysAreMaskedInTheAuditTrail: a consumer key that
+// matches no application may be a secret pasted in the wrong field; failed
+// client authentications record it masked, a known key as it is.
+func TestUnknownConsumerKeysAreMaskedInTheAuditTrail(t *testing.T) {
+	e := newLockoutEnv(t)
+	const typed = "s3cr3t-pasted-as-the-key"
+	e.post(t, "/token", typed, "x", url.Values{"grant_type": {"client_credentials"}})
+	e.post(t, "/token", e.key.ConsumerKey, "wrong", url.Values{"grant_type": {"client_credentials"}})
+	events, err := e.db.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || events[0].Client != e.key.ConsumerKey || !strings.HasPrefix(events[1].Client, "(unknown key ") ||
+		strings.Contains(events[1].Client+events[1].Detail, typed) {
+		t.Errorf("audit: %+v", events)
 	}
 }
 
