@@ -20,17 +20,27 @@ var DefaultDroppedResponseHeaders = []string{"Server", "X-Powered-By", "X-AspNet
 // a request stands for. The gateway matches resources and checks scopes by
 // method, so a GET standing for a DELETE must not reach such a backend
 // unchecked.
-var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+var methodOverrideHeaders = canonical("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
 
 // urlOverrideHeaders name, in IIS, Symfony and Zend, the path a request
 // stands for: a backend would serve another resource than the one matched.
 // They are never passed on.
-var urlOverrideHeaders = []string{"X-Original-URL", "X-Rewrite-URL"}
+var urlOverrideHeaders = canonical("X-Original-URL", "X-Rewrite-URL")
 
 // clientAddressHeaders are headers besides X-Forwarded-For that backends
 // behind nginx or a CDN read as the client's address: a trusted proxy's
 // are passed on, anyone else's are dropped.
-var clientAddressHeaders = []string{"X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP"}
+var clientAddressHeaders = canonical("X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP")
+
+// canonical spells header names as http.Header keys them, once: looking
+// them up or deleting them on every call then costs no allocation.
+func canonical(names ...string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = textproto.CanonicalMIMEHeaderKey(n)
+	}
+	return out
+}
 
 // methodOverride returns the method a call names besides its own, in
 // methodOverrideHeaders or a _method query parameter; "" when it names
@@ -38,7 +48,7 @@ var clientAddressHeaders = []string{"X-Real-IP", "X-Client-IP", "True-Client-IP"
 func methodOverride(r *http.Request) (method, problem string) {
 	var named []string
 	for _, h := range methodOverrideHeaders {
-		for _, v := range r.Header.Values(h) {
+		for _, v := range r.Header[h] {
 			named = append(named, strings.ToUpper(strings.TrimSpace(v)))
 		}
 	}
@@ -84,16 +94,16 @@ func methodParams(query string) []string {
 // caller that is not a trusted proxy.
 func requestHeaders(h http.Header, passMethodOverride, trustedProxy bool) {
 	for _, name := range urlOverrideHeaders {
-		h.Del(name)
+		delete(h, name)
 	}
 	if !passMethodOverride {
 		for _, name := range methodOverrideHeaders {
-			h.Del(name)
+			delete(h, name)
 		}
 	}
 	if !trustedProxy {
 		for _, name := range clientAddressHeaders {
-			h.Del(name)
+			delete(h, name)
 		}
 	}
 }
