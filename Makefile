@@ -41,7 +41,9 @@ test-postgres:
 # input is reported there and never lands in testdata/fuzz by itself.
 FUZZTIME ?= 3s
 FUZZ_TARGETS = oauth:FuzzParseBasicAuth oauth:FuzzParseForm oauth:FuzzPKCE oauth:FuzzParseAuthorizeRequest \
-	oauth:FuzzRedirectURIMatching handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind
+	oauth:FuzzRedirectURIMatching oauth:FuzzParseScope oauth:FuzzParseTokenRequest oauth:FuzzParseTokenHintRequest \
+	handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind gateway:FuzzBearerToken \
+	gateway:FuzzCanonicalMatch gateway:FuzzMethodOverride gateway:FuzzSetsOwnCookie
 
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

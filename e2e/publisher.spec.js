@@ -40,9 +40,13 @@ test('publish an API, subscribe, generate keys, call it through the gateway', as
     await page.getByRole('button', { name: 'Create API' }).click();
     await expect(page.getByText('it must start with /')).toBeVisible();
     await expect(page.getByLabel('Name')).toHaveValue('Echo');
+    // notes.write is a new scope: the page asks who may be granted it.
+    await expect(page.getByText('The resources add the scope notes.write: choose who may be granted it.')).toBeVisible();
+    await page.getByLabel('Only users with the roles below').check();
+    await page.getByLabel('Roles for new scopes').fill('admin');
     await page.getByLabel('Context').fill('/echo');
     await page.getByRole('button', { name: 'Create API' }).click();
-    await expect(page.getByRole('status')).toContainText('API Echo v1 published.');
+    await expect(page.getByRole('status')).toContainText('API Echo v1 published. New scope notes.write: users with the role admin.');
     await expect(page.getByRole('row', { name: /Echo/ })).toContainText('/echo/v1');
 
     // Subscribe an application, generate production keys.

@@ -61,6 +61,14 @@ type Config struct {
 	// TrustedProxies are the callers whose X-Forwarded-For, -Proto and
 	// -Host are passed on to backends; other callers' are replaced.
 	TrustedProxies []netip.Prefix
+	// DropResponseHeaders are the headers of a backend's answers that
+	// callers never see: nil means DefaultDroppedResponseHeaders (Server,
+	// X-Powered-By and the like), an empty list drops none.
+	DropResponseHeaders []string
+	// PassMethodOverride passes X-HTTP-Method-Override and its kin on to
+	// backends, and checks a call as both its method and the one it
+	// names; without it a call naming another method is refused.
+	PassMethodOverride bool
 }
 
 // Store is what the gateway needs of storage.
@@ -92,6 +100,9 @@ type Gateway struct {
 
 	state   atomic.Pointer[snapshot]
 	rebuild sync.Mutex // one reload of the routes at a time
+
+	responses          *responseFilter
+	passMethodOverride bool
 }
 
 // New returns a gateway over the oauth core and the store. Close it to
@@ -140,8 +151,9 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 		}
 	}
 	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
-		usage: newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch)}
-	g.proxy = newProxy(cfg)
+		usage:     newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch),
+		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride}
+	g.proxy = newProxy(cfg, g.responses)
 	return g
 }
 
@@ -276,16 +288,41 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		internalError().write(w)
 		return
 	}
+	if len(r.URL.Path) > maxPathBytes {
+		pathTooLong().write(w)
+		return
+	}
+	if problem := pathProblem(r.URL); problem != "" {
+		notCanonical(problem).write(w)
+		return
+	}
+	override, problem := methodOverride(r)
+	switch {
+	case problem != "":
+		methodOverridden(problem).write(w)
+		return
+	case override != "" && !g.passMethodOverride:
+		methodOverridden("it names the method " + override + " besides its own (" + r.Method +
+			"); the gateway checks calls by their own method and does not pass such overrides on: send a " + override + " request").write(w)
+		return
+	}
 	rt, rest := s.routes.find(r.URL.Path)
 	if rt == nil {
 		notFound("no published API has this context and version").write(w)
 		return
 	}
-	if hasDotSegment(rest) {
-		notFound("the API has no resource for this path").write(w)
-		return
-	}
 	res, pathKnown := rt.resource(r.Method, rest)
+	// A call standing for another method (passed on by configuration)
+	// must be allowed as that method too: the backend may honour either.
+	var overridden *resource
+	if res != nil && override != "" {
+		overridden, _ = rt.resource(override, rest)
+		if overridden == nil {
+			w.Header().Set("Allow", rt.allowed(rest))
+			methodNotAllowed(override).write(w)
+			return
+		}
+	}
 	if res == nil {
 		if pathKnown {
 			w.Header().Set("Allow", rt.allowed(rest))
@@ -307,7 +344,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	call := portal.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses}
 	bc := &backendCall{}
 	finished := false
 	defer func() {
@@ -326,7 +363,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.usage.record(call)
 	}()
-	g.serveAuthorized(rec, r, s, rt, res, info, rest, bc)
+	g.serveAuthorized(rec, r, s, rt, []*resource{res, overridden}, info, rest, bc)
 	finished = true
 }
 
@@ -335,8 +372,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const statusClientClosed = 499
 
 // serveAuthorized goes on once the token is valid: subscription, scope, tier,
-// endpoint, then the backend.
-func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, res *resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
+// endpoint, then the backend. The token must have the scope of every one of
+// resources (the call's, and the one of a method it stands for; nil for
+// none).
+func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, resources []*resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
 	ctx := r.Context()
 	sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
 	switch {
@@ -347,9 +386,12 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	case sub.id == 0:
 		notSubscribed().write(w)
 		return
-	case res.Scope != "" && !slices.Contains(info.Scopes, res.Scope):
-		insufficientScope(res.Scope).write(w)
-		return
+	}
+	for _, res := range resources {
+		if res != nil && res.Scope != "" && !slices.Contains(info.Scopes, res.Scope) {
+			insufficientScope(res.Scope).write(w)
+			return
+		}
 	}
 	ok, wait, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.tier, g.now())
 	switch {
@@ -371,20 +413,22 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	ctx, bc.cancel = context.WithCancel(ctx)
 	defer bc.cancel()
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
-	out.URL = backendURL(endpoint, r.URL, len(r.URL.Path)-len(rest))
+	out.URL = backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
 	g.proxy.ServeHTTP(w, out)
 }
 
-// backendURL is the endpoint joined with the part of in's path after the
-// API's context and version (prefixLen bytes), and in's query.
-func backendURL(endpoint, in *url.URL, prefixLen int) *url.URL {
+// backendURL is the endpoint joined with rest, the part of in's path
+// after the API's context and version (prefixSegments segments), and in's
+// query. The backend gets exactly the path that was matched: rest as the
+// caller encoded it (a canonical path has no encoded slash, dot or
+// percent, so decoding it once gives rest), else Go's encoding of rest.
+func backendURL(endpoint, in *url.URL, rest string, prefixSegments int) *url.URL {
 	u := *endpoint
-	rest := in.Path[prefixLen:]
 	u.Path = strings.TrimSuffix(endpoint.Path, "/") + rest
-	if in.RawPath != "" {
-		// The context and version are plain text, so the escaped path has
-		// the same prefix.
-		u.RawPath = strings.TrimSuffix(endpoint.EscapedPath(), "/") + in.RawPath[prefixLen:]
+	u.RawPath = ""
+	raw := afterSegments(in.EscapedPath(), prefixSegments)
+	if decoded, err := url.PathUnescape(raw); err == nil && decoded == rest {
+		u.RawPath = strings.TrimSuffix(endpoint.EscapedPath(), "/") + raw
 	}
 	if u.Path == "" {
 		u.Path = "/"
@@ -416,14 +460,20 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(max(secs, 1), 10)
 }
 
-// statusRecorder remembers the status written, for the usage record.
+// statusRecorder remembers the status written, for the usage record, and
+// cleans the backend's 1xx informational answers (103 Early Hints), which
+// ReverseProxy writes straight through, without ModifyResponse.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status    int
+	responses *responseFilter
 }
 
 // WriteHeader remembers the status and writes it.
 func (s *statusRecorder) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols && s.responses != nil {
+		s.responses.clean(s.Header())
+	}
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
 }

@@ -23,7 +23,7 @@ import (
 // already carries the backend's URL; Rewrite has ReverseProxy drop the
 // hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers of the
 // caller, and the caller's credentials are not passed on.
-func newProxy(cfg Config) *httputil.ReverseProxy {
+func newProxy(cfg Config, responses *responseFilter) *httputil.ReverseProxy {
 	transport := &http.Transport{
 		// Backends are reached directly: an HTTP_PROXY of the environment
 		// must not see the calls.
@@ -45,12 +45,13 @@ func newProxy(cfg Config) *httputil.ReverseProxy {
 			pr.Out.Host = "" // the backend's own host, from the URL
 			pr.Out.Header.Del("Authorization")
 			dropOwnCookies(pr.Out)
+			requestHeaders(pr.Out.Header, cfg.PassMethodOverride, fromTrustedProxy(pr.In, cfg.TrustedProxies))
 			forward(pr, cfg.TrustedProxies)
 			if bc, ok := pr.Out.Context().Value(backendCallKey{}).(*backendCall); ok {
 				pr.Out.Body = bc.watchCaller(pr.Out.Body, cfg.BodyTimeout)
 			}
 		},
-		ModifyResponse: modifyResponse(cfg.BackendTimeout),
+		ModifyResponse: modifyResponse(cfg.BackendTimeout, responses),
 		Transport:      transport,
 		// No periodic flush: ReverseProxy already streams responses of
 		// unknown length and event streams chunk by chunk; a response of
@@ -189,9 +190,12 @@ type backendCall struct {
 
 type backendCallKey struct{}
 
-// modifyResponse adjusts a backend's answer on its way to the caller.
-func modifyResponse(idle time.Duration) func(*http.Response) error {
+// modifyResponse adjusts a backend's answer on its way to the caller: the
+// final answer or a 101 (1xx informational answers go through
+// statusRecorder instead).
+func modifyResponse(idle time.Duration, responses *responseFilter) func(*http.Response) error {
 	return func(res *http.Response) error {
+		responses.clean(res.Header)
 		bc, ok := res.Request.Context().Value(backendCallKey{}).(*backendCall)
 		if !ok {
 			return nil

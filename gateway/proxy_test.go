@@ -83,7 +83,7 @@ func TestRefusals(t *testing.T) {
 		{"not subscribed", "GET", "/pizzashack/1.0.0/menu", bobs, 403, 900908, `Bearer realm="apistore"`},
 		{"scope lacking", "POST", "/pizzashack/1.0.0/order", read, 403, 900910, `Bearer realm="apistore", error="insufficient_scope"`},
 		{"no resource", "GET", "/pizzashack/1.0.0/nothing", read, 404, 900906, ""},
-		{"dot segment", "GET", "/pizzashack/1.0.0/files/../order/1", read, 404, 900906, ""},
+		{"dot segment", "GET", "/pizzashack/1.0.0/files/../order/1", read, 400, 900906, ""},
 		{"method not allowed", "DELETE", "/pizzashack/1.0.0/menu", read, 405, 900906, ""},
 		{"unknown API", "GET", "/pizzashack/2.0.0/menu", read, 404, 900906, ""},
 		{"unknown context", "GET", "/nothing", read, 404, 900906, ""},
@@ -529,9 +529,11 @@ func TestUpgrade(t *testing.T) {
 // address and scheme from X-Forwarded-For and X-Forwarded-Proto. Behind a
 // proxy in --trusted-proxies, the gateway passes on what the proxy says
 // (the chain, then the proxy itself); from any other caller those headers
-// are the gateway's own, whatever the caller wrote.
+// are the gateway's own, whatever the caller wrote, and X-Real-IP and the
+// like are dropped.
 func TestForwardedHeadersFromTrustedProxiesOnly(t *testing.T) {
-	forged := []string{"X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.example.com"}
+	forged := []string{"X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "api.example.com",
+		"X-Real-IP", "203.0.113.9", "True-Client-IP", "203.0.113.9"}
 	for _, tt := range []struct {
 		name                string
 		trusted             []netip.Prefix
@@ -567,6 +569,14 @@ func TestForwardedHeadersFromTrustedProxiesOnly(t *testing.T) {
 			}
 			if got := get("X-Forwarded-Host"); got != wantHost {
 				t.Errorf("X-Forwarded-Host %q, want %q", got, wantHost)
+			}
+			// Other headers naming the client's address, which backends
+			// behind nginx or a CDN read, are a trusted proxy's word only.
+			trusted := tt.trusted != nil
+			for _, h := range []string{"X-Real-Ip", "True-Client-Ip"} {
+				if _, passed := header[h]; passed != trusted {
+					t.Errorf("%s passed on: %v, want %v", h, passed, trusted)
+				}
 			}
 		})
 	}

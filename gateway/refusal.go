@@ -108,6 +108,26 @@ func notFound(description string) *Refusal {
 		Description: description}
 }
 
+// notCanonical refuses a path that a backend could read as another one
+// than the gateway matches (see pathProblem).
+func notCanonical(problem string) *Refusal {
+	return &Refusal{Status: http.StatusBadRequest, Code: CodeNoMatchingResource, Message: "Path not canonical",
+		Description: "the path is not in canonical form: " + problem + "; call the resource by its canonical path"}
+}
+
+// methodOverridden refuses a call that names another method than its own
+// (see methodOverride).
+func methodOverridden(problem string) *Refusal {
+	return &Refusal{Status: http.StatusBadRequest, Code: CodeNoMatchingResource, Message: "Method override refused",
+		Description: "the request's method is not clear: " + problem}
+}
+
+// pathTooLong refuses a path over maxPathBytes.
+func pathTooLong() *Refusal {
+	return &Refusal{Status: http.StatusRequestURITooLong, Code: CodeNoMatchingResource, Message: "URI too long",
+		Description: "the path is longer than " + strconv.Itoa(maxPathBytes>>10) + " KiB"}
+}
+
 func methodNotAllowed(method string) *Refusal {
 	return &Refusal{Status: http.StatusMethodNotAllowed, Code: CodeNoMatchingResource, Message: "Method not allowed",
 		Description: "the API's resource does not accept " + method}

@@ -157,6 +157,12 @@ func checkResource(r portal.Resource) error {
 	if _, err := compileTemplate(r.Path); err != nil {
 		return fmt.Errorf("resource %s %s: %w", r.Method, r.Path, err)
 	}
+	// The gateway refuses calls with a ; in their path (see pathProblem):
+	// such a template could never be called. Checked here, not when
+	// routing, so that an API saved before still runs.
+	if strings.Contains(r.Path, ";") {
+		return fmt.Errorf("resource %s %s: a ; cannot be called through the gateway, which refuses path parameters (;…)", r.Method, r.Path)
+	}
 	// The gateway would serve it (a parameter matches any segment), but a
 	// backend binding parameters by name gets one value for two segments.
 	// Checked here, not when routing, so that an API saved before still runs.
@@ -371,15 +377,4 @@ func (rs *routes) find(path string) (*route, string) {
 		}
 	}
 	return nil, ""
-}
-
-// hasDotSegment reports a . or .. segment, which a backend could resolve to
-// a resource other than the one matched (and scope-checked) here.
-func hasDotSegment(path string) bool {
-	for part := range strings.SplitSeq(path, "/") {
-		if part == "." || part == ".." {
-			return true
-		}
-	}
-	return false
 }

@@ -77,7 +77,11 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		h.audit(c, portal.AuditLoginFailed, f.Username, "", "store")
+		name := h.maskName("user", f.Username) // no such account: maybe a password typed in the wrong field
+		if u != nil {
+			name = u.Username
+		}
+		h.audit(c, portal.AuditLoginFailed, name, "", "store")
 		h.auditLockout(c, locked)
 		view.Error = "Invalid username or password."
 		return render(c, http.StatusUnauthorized, store.Login(h.page(c, "Log in", ""), view))

@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/web"
 )
 
@@ -385,5 +387,43 @@ func TestLogInForgiving(t *testing.T) {
 	}
 	if b.username() != "erin" {
 		t.Error("a stale log-out form logged the user out")
+	}
+}
+
+// TestUnknownUsernamesAreMaskedInTheAuditTrail: a failed log-in's
+// username is often a password typed in the wrong field. An unknown one is
+// recorded masked (a keyed hash: the same name always shows the same, so
+// repeated tries stay visible), in the failure and in the lockout it
+// causes; a known one is recorded as the account spells it.
+func TestUnknownUsernamesAreMaskedInTheAuditTrail(t *testing.T) {
+	env := newStore(t)
+	env.browser().signUp("carol", "carol-password")
+	b := env.browser()
+	const typed = "Tr0ub4dor&3-secret"
+	for range 5 {
+		b.logIn(typed, "guess-guess")
+	}
+	b.logIn("CAROL", "guess-guess")
+	events, err := env.db.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var masks []string
+	for _, e := range events {
+		if strings.Contains(strings.ToLower(e.Username+e.Client+e.Detail), strings.ToLower(typed)) {
+			t.Errorf("the typed username is in the trail: %+v", e)
+		}
+		if e.Event == portal.AuditLoginFailed && e.Username != "carol" {
+			masks = append(masks, e.Username)
+		}
+	}
+	if len(events) < 8 || events[0].Event != portal.AuditLoginFailed || events[0].Username != "carol" {
+		t.Fatalf("latest events %+v, want carol's failure (as the account spells her name) first", events[:min(3, len(events))])
+	}
+	if events[1].Event != portal.AuditLockout || !strings.HasPrefix(events[1].Username, "(unknown user ") {
+		t.Errorf("lockout of the unknown name: %+v", events[1])
+	}
+	if len(masks) != 5 || !strings.HasPrefix(masks[0], "(unknown user ") || len(slices.Compact(slices.Clone(masks))) != 1 {
+		t.Errorf("the unknown name's failures are recorded as %q, want one mask five times", masks)
 	}
 }

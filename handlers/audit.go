@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,8 +33,46 @@ func (h *Handlers) audit(c echo.Context, event, username, client, detail string)
 	}
 }
 
+// maskName is how the audit trail shows a name a client typed that
+// matches no account or key: often a password or secret typed in the
+// wrong field, it must not be kept in clear. The mask is a keyed hash,
+// the same for the same name (any case: names are case-insensitive), so
+// repeated tries of one name show as such, and of no use without the
+// server's key, which is not in the database. Parentheses never appear in
+// a username or consumer key.
+func (h *Handlers) maskName(kind, name string) string {
+	mac := hmac.New(sha256.New, h.auditKey)
+	mac.Write([]byte(kind + "\x00" + strings.ToLower(name)))
+	return fmt.Sprintf("(unknown %s %x)", kind, mac.Sum(nil)[:6])
+}
+
+// auditUsername is a typed username as the audit trail records it: the
+// account's spelling, or masked when there is no such account.
+func (h *Handlers) auditUsername(c echo.Context, typed string) string {
+	if typed == "" {
+		return ""
+	}
+	if u, err := h.store.UserAccount(c.Request().Context(), typed); err == nil {
+		return u.Username
+	}
+	return h.maskName("user", typed)
+}
+
+// auditConsumerKey is a typed consumer key as the audit trail records it:
+// as it is when a key has it, masked otherwise.
+func (h *Handlers) auditConsumerKey(c echo.Context, typed string) string {
+	if typed == "" {
+		return ""
+	}
+	if _, err := h.store.ClientByKey(c.Request().Context(), typed); err == nil {
+		return typed
+	}
+	return h.maskName("key", typed)
+}
+
 // auditLockout records each lock a failed authentication just engaged: the
-// username, consumer key or address that is refused for LoginLockout.
+// username, consumer key or address that is refused for LoginLockout
+// (names that match no account or key masked, see maskName).
 func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 	for _, k := range locked {
 		what, name := "username", k[2:]
@@ -49,9 +89,11 @@ func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 		username, client := "", ""
 		switch what {
 		case "username":
-			username = name
+			username = h.auditUsername(c, name)
+			name = username
 		case "consumer key":
-			client = name
+			client = h.auditConsumerKey(c, name)
+			name = client
 		}
 		h.audit(c, portal.AuditLockout, username, client,
 			fmt.Sprintf("%s %s locked for %d minutes after %d failures", what, name, int(LoginLockout/time.Minute), limitFor(k)))

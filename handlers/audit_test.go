@@ -12,7 +12,8 @@ import (
 )
 
 // TestAuditTrailForAdminsOnly: failed log-ins land in the audit trail, which
-// only the admin role may read, with HTML in a typed username escaped.
+// only the admin role may read, with HTML in names escaped (an
+// application's; a typed username that matches no account is masked).
 func TestAuditTrailForAdminsOnly(t *testing.T) {
 	env := newStore(t)
 	if p := env.browser().get("/store/admin/audit"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/store/login") {
@@ -24,13 +25,14 @@ func TestAuditTrailForAdminsOnly(t *testing.T) {
 		t.Errorf("publisher: %d, want 403", p.status)
 	}
 	mustNotContain(t, pub.get("/store").body, `href="/store/admin/audit"`)
+	pub.addApplication("<script>y</script>")
 	admin := env.publisher("ada", "admin")
 	p := admin.get("/store/admin/audit")
 	if p.status != http.StatusOK {
 		t.Fatalf("admin: %d", p.status)
 	}
-	mustContain(t, p.body, `href="/store/admin/audit"`, "login_failed", "&lt;script&gt;x&lt;/script&gt;")
-	mustNotContain(t, p.body, "<script>x")
+	mustContain(t, p.body, `href="/store/admin/audit"`, "login_failed", "(unknown user ", "&lt;script&gt;y&lt;/script&gt;")
+	mustNotContain(t, p.body, "<script>x", "&lt;script&gt;x", "<script>y")
 }
 
 // TestKeyEventsAreAudited: logging in, adding an application, Generate,

@@ -23,6 +23,9 @@ import (
 // covers the request.
 func (h *Handlers) Authorize(c echo.Context) error {
 	ctx := c.Request().Context()
+	if oerr := oauth.CheckAuthorizeQuery(c.Request().URL.RawQuery); oerr != nil {
+		return authorizeErrorPage(oerr)
+	}
 	a, redirect, err := h.checkAuthorize(c, c.Request().URL.RawQuery)
 	if a == nil {
 		return err
@@ -152,8 +155,12 @@ func (h *Handlers) rememberedCovers(ctx context.Context, userID, appID int64, sc
 	if err != nil {
 		return false, err
 	}
+	covered := make(map[string]bool, len(remembered))
+	for _, name := range remembered {
+		covered[name] = true
+	}
 	for _, s := range scopes {
-		if s.Name != oauth.DefaultScope && !slices.Contains(remembered, s.Name) {
+		if s.Name != oauth.DefaultScope && !covered[s.Name] {
 			return false, nil
 		}
 	}

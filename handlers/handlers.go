@@ -8,6 +8,7 @@ import (
 
 	"github.com/apistore/apistore/oauth"
 	"github.com/go-playground/validator/v10"
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 )
 
@@ -22,6 +23,7 @@ type Handlers struct {
 	logins     *loginLimiter
 	validate   *validator.Validate
 	urls       atomic.Pointer[publicURLs] // where the listeners are reached, once known; see SetURLs
+	auditKey   []byte                     // keys the masks of unknown names in the audit trail; see maskName
 }
 
 // New returns handlers over the oauth core and the store. Without options,
@@ -33,6 +35,9 @@ func New(o *oauth.Server, s Store, opts ...Option) *Handlers {
 	}
 	if h.sessions == nil {
 		h.sessions = newSessionStore(nil)
+	}
+	if h.auditKey == nil {
+		h.auditKey = securecookie.GenerateRandomKey(32)
 	}
 	h.logins = newLoginLimiter(s, func() time.Time { return h.now() })
 	h.validate = newValidator()

@@ -1,15 +1,25 @@
 package handlers
 
-import "time"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"time"
+)
 
 // Option configures Handlers.
 type Option func(*Handlers)
 
 // WithSessionKeys signs and encrypts session cookies with keys that outlive
 // a restart (see web.LoadSessionKeys): a 64-byte signing key and a 32-byte
-// encryption key.
+// encryption key. The key of the audit trail's masked names is derived from
+// the signing key, so a name keeps its mask across restarts.
 func WithSessionKeys(hashKey, blockKey []byte) Option {
-	return func(h *Handlers) { h.sessions = newSessionStore([][]byte{hashKey, blockKey}) }
+	return func(h *Handlers) {
+		h.sessions = newSessionStore([][]byte{hashKey, blockKey})
+		mac := hmac.New(sha256.New, hashKey)
+		mac.Write([]byte("apistore audit trail: masked names"))
+		h.auditKey = mac.Sum(nil)
+	}
 }
 
 // WithSelfSignup switches the store's Sign up page on or off.

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/oauth"
@@ -45,6 +47,48 @@ type apiForm struct {
 	SandboxURL    string   `form:"sandbox_url" validate:"max=2000"`
 	Tiers         []string `form:"tiers" validate:"required"`
 	Resources     string   `form:"resources" validate:"required,max=20000"`
+	// Who may be granted the scopes the resources add: newScopeRoles (the
+	// roles in NewScopeRoles) or newScopeAnyone. Asked only when there
+	// are new scopes, and then required: a scope without roles may be
+	// granted to any user, which must be a choice, not a default.
+	NewScopeAccess string `form:"new_scope_access"`
+	NewScopeRoles  string `form:"new_scope_roles" validate:"max=500"`
+}
+
+// The choices of apiForm.NewScopeAccess.
+const (
+	newScopeRoles  = "roles"
+	newScopeAnyone = "anyone"
+)
+
+var rolePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// newScopeRolesFor checks the form's choice of who may be granted the new
+// scopes and returns their roles (nil: any user), or the field and message
+// of what is wrong.
+func (f *apiForm) newScopeRolesFor(names []string) (roles []string, field, message string) {
+	switch f.NewScopeAccess {
+	case newScopeAnyone:
+		return nil, "", ""
+	case newScopeRoles:
+		for r := range strings.FieldsFuncSeq(f.NewScopeRoles, func(c rune) bool { return c == ',' || unicode.IsSpace(c) }) {
+			if !rolePattern.MatchString(r) {
+				return nil, "new_scope_roles", fmt.Sprintf("%q is not a role name: use letters, digits, dots, dashes or underscores, e.g. admin.", r)
+			}
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+		if len(roles) == 0 {
+			return nil, "new_scope_roles", "Name at least one role, or choose Any user."
+		}
+		return roles, "", ""
+	}
+	scopes, them := "scope "+names[0], "it"
+	if len(names) > 1 {
+		scopes, them = "scopes "+strings.Join(names, ", "), "them"
+	}
+	return nil, "new_scope_access", fmt.Sprintf("The resources add the %s: choose who may be granted %s.", scopes, them)
 }
 
 func (f *apiForm) trim() {
@@ -115,7 +159,8 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 		return err
 	}
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
-		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs}
+		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
+		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -132,13 +177,26 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 			view.Errors[p.Field] = sentence(p.Message)
 		}
 	}
-	if len(view.Errors) > 0 {
-		return h.apiForm(c, http.StatusUnprocessableEntity, view)
-	}
 	ctx := c.Request().Context()
 	scopes, err := h.newScopes(c, a)
 	if err != nil {
 		return err
+	}
+	if len(scopes) > 0 {
+		names := make([]string, len(scopes))
+		for i, sc := range scopes {
+			names[i] = sc.Name
+		}
+		roles, field, message := f.newScopeRolesFor(names)
+		if field != "" && view.Errors[field] == "" {
+			view.Errors[field] = message
+		}
+		for i := range scopes {
+			scopes[i].Roles = roles
+		}
+	}
+	if len(view.Errors) > 0 {
+		return h.apiForm(c, http.StatusUnprocessableEntity, view)
 	}
 	if a.ID == 0 {
 		err = h.store.ImportAPI(ctx, a, scopes)
@@ -157,9 +215,10 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	if err != nil {
 		return err
 	}
+	added := newScopesSentence(scopes)
 	h.audit(c, portal.AuditAPIChanged, h.CurrentUser(c).Username, "",
-		fmt.Sprintf("API %s %s (%s) %s: production %s, sandbox %s", a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL))
-	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
+		strings.TrimSpace(fmt.Sprintf("API %s %s (%s) %s: production %s, sandbox %s. %s", a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL, added)))
+	if err := h.flash(c, strings.TrimSpace("API "+a.Name+" "+a.Version+" "+done+". "+added)); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/store/publisher")
@@ -186,6 +245,29 @@ func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, erro
 		}
 	}
 	return out, nil
+}
+
+// newScopesSentence says which scopes a save registered and who may be
+// granted them ("" for none).
+func newScopesSentence(scopes []oauth.Scope) string {
+	if len(scopes) == 0 {
+		return ""
+	}
+	names := make([]string, len(scopes))
+	for i, sc := range scopes {
+		names[i] = sc.Name
+	}
+	who := "any user"
+	if roles := scopes[0].Roles; len(roles) > 0 {
+		who = "users with the role " + roles[0]
+		if len(roles) > 1 {
+			who = "users with the roles " + strings.Join(roles, ", ")
+		}
+	}
+	if len(names) == 1 {
+		return "New scope " + names[0] + ": " + who + "."
+	}
+	return "New scopes " + strings.Join(names, ", ") + ": " + who + "."
 }
 
 // RetireAPI stops the gateway serving an API, POST /store/publisher/:id/retire.

@@ -18,6 +18,7 @@ func publisherForm() url.Values {
 		"name": {"Weather"}, "version": {"v1"}, "context": {"/weather"}, "description": {"Forecasts <b>daily</b>"},
 		"production_url": {"https://weather.example.com/api"}, "sandbox_url": {""},
 		"tiers": {"Gold", "Bronze"}, "resources": {"GET /today\r\nGET /day/{date} read\r\nPOST /alerts alerts.write\r\n"},
+		"new_scope_access": {"roles"}, "new_scope_roles": {"admin"},
 	}
 }
 
@@ -88,7 +89,8 @@ func TestPublisherCreateEditRetire(t *testing.T) {
 		t.Fatalf("scopes %v %v", scopes, err)
 	}
 	for _, s := range scopes {
-		if s.Description == "" || (s.Name == "read" && s.Description != portal.SampleScopes[0].Description) {
+		if s.Description == "" || (s.Name == "read" && s.Description != portal.SampleScopes[0].Description) ||
+			(s.Name == "alerts.write" && strings.Join(s.Roles, " ") != "admin") {
 			t.Errorf("scope %+v", s)
 		}
 	}
@@ -143,6 +145,7 @@ func TestPublisherValidation(t *testing.T) {
 		{"bad method", "resources", "FETCH /x", "unknown method"},
 		{"bad template", "resources", "GET /a/{", "bad URL template part"},
 		{"repeated parameter", "resources", "GET /a/{id}/{id}", "the parameter {id} appears twice"},
+		{"path parameter in a template", "resources", "GET /a;v=1", "a ; cannot be called through the gateway"},
 		{"taken context", "context", "/pizzashack", ""},
 		{"overlapping context", "context", "/pizzashack/1.0.0", "The gateway path /pizzashack/1.0.0/v1/… overlaps that of the API PizzaShackAPI 1.0.0 (/pizzashack/1.0.0/…)"},
 	}
@@ -171,3 +174,82 @@ func TestPublisherValidation(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPublisherNewScopesNeedRoles: a scope the Publisher page registers
+// used to get no roles, so any user could be granted it. Who may be granted
+// new scopes is now a choice the page asks for whenever the resources name
+// scopes not registered yet: users with the roles named, or any user.
+// Existing scopes keep their roles.
+func TestPublisherNewScopesNeedRoles(t *testing.T) {
+	env := newStore(t)
+	ctx := context.Background()
+	b := env.publisher("root", "admin")
+	form := publisherForm()
+	form.Del("new_scope_access")
+	form.Del("new_scope_roles")
+	p := b.submit("/store/publisher", form)
+	if p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("no choice: %d, want 422", p.status)
+	}
+	mustContain(t, p.body, "The resources add the scope alerts.write: choose who may be granted it.")
+	for _, tt := range []struct{ access, roles, message string }{
+		{"roles", "", "Name at least one role, or choose Any user."},
+		{"roles", "admin, bad role!", "&#34;role!&#34; is not a role name"},
+		{"everyone", "", "choose who may be granted it"},
+	} {
+		form.Set("new_scope_access", tt.access)
+		form.Set("new_scope_roles", tt.roles)
+		if p := b.submit("/store/publisher", form); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, tt.message) {
+			t.Errorf("%s %q: %d, want 422 with %q", tt.access, tt.roles, p.status, tt.message)
+		}
+	}
+	if s, _ := env.db.ScopesByName(ctx, []string{"alerts.write"}); len(s) != 0 {
+		t.Fatalf("a refused form registered %+v", s)
+	}
+	form.Set("new_scope_access", "roles")
+	form.Set("new_scope_roles", "admin, ops")
+	if p := b.submit("/store/publisher", form); p.status != http.StatusSeeOther {
+		t.Fatalf("with roles: %d\n%s", p.status, p.body)
+	}
+	mustContain(t, b.get("/store/publisher").body, "New scope alerts.write: users with the roles admin, ops.")
+	w := apiByContext(t, env, "/weather")
+
+	// Editing: a new scope for any user; alerts.write keeps its roles; no
+	// new scope, no question.
+	form.Set("resources", "POST /alerts alerts.write\nGET /alerts alerts.read")
+	form.Set("new_scope_access", "anyone")
+	form.Set("new_scope_roles", "ignored")
+	if p := b.submit("/store/publisher/"+itoa(w.ID), form); p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	scopes, err := env.db.ScopesByName(ctx, []string{"alerts.write", "alerts.read"})
+	if err != nil || len(scopes) != 2 {
+		t.Fatalf("scopes %+v %v", scopes, err)
+	}
+	for _, s := range scopes {
+		if want := map[string]string{"alerts.write": "admin ops", "alerts.read": ""}[s.Name]; strings.Join(s.Roles, " ") != want {
+			t.Errorf("scope %s: roles %q, want %q", s.Name, s.Roles, want)
+		}
+	}
+	form.Del("new_scope_access")
+	form.Del("new_scope_roles")
+	if p := b.submit("/store/publisher/"+itoa(w.ID), form); p.status != http.StatusSeeOther {
+		t.Errorf("edit without new scopes: %d", p.status)
+	}
+}
+
+// apiByContext finds a stored API by its context.
+func apiByContext(t *testing.T, env *storeEnv, context string) *portal.API {
+	t.Helper()
+	apis, err := env.db.AllAPIs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range apis {
+		if apis[i].Context == context {
+			return &apis[i]
+		}
+	}
+	t.Fatalf("no API at %s", context)
+	return nil
+}

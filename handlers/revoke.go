@@ -51,7 +51,7 @@ func (h *Handlers) Introspect(c echo.Context) error {
 // readTokenHintRequest reads and parses a revocation or introspection
 // request, and refuses it when its client or address failed too often.
 func (h *Handlers) readTokenHintRequest(c echo.Context, endpoint string) (*oauth.TokenHintRequest, authAttempt, *oauth.Error) {
-	body, oerr := readPost(c, endpoint)
+	body, oerr := h.readPost(c, endpoint)
 	if oerr != nil {
 		return nil, authAttempt{}, oerr
 	}

@@ -24,8 +24,8 @@ type authAttempt struct {
 
 func (h *Handlers) attempt(c echo.Context, client, username, grant string) authAttempt {
 	a := authAttempt{client: client, username: username, grant: grant}
-	userKey, addrKey := limiterKeys(username, c.RealIP())
-	a.keys = append(a.keys, addrKey)
+	// The address was checked already, before the body was read (readPost).
+	userKey, _ := limiterKeys(username, c.RealIP())
 	if client != "" {
 		a.keys = append(a.keys, clientLimiterKey(client))
 	}
@@ -44,7 +44,11 @@ func (h *Handlers) attempt(c echo.Context, client, username, grant string) authA
 // server_error: no check goes ahead uncounted.
 func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
 	ctx := c.Request().Context()
-	wait, err := h.logins.wait(ctx, a.keys...)
+	var wait time.Duration
+	var err error
+	if len(a.keys) > 0 {
+		wait, err = h.logins.wait(ctx, a.keys...)
+	}
 	if err == nil && wait <= 0 && a.username != "" {
 		userKey, addrKey := limiterKeys(a.username, c.RealIP())
 		a.reserved, wait, err = h.logins.reserve(ctx, userKey, addrKey)
@@ -57,6 +61,12 @@ func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
 		return nil
 	}
 	retryAfter(c, wait)
+	return errLockedOut()
+}
+
+// errLockedOut answers a request from a client, user or address that
+// failed to authenticate too often (see retryAfter for how long).
+func errLockedOut() *oauth.Error {
 	return &oauth.Error{Code: oauth.ErrCodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
 		Description: "too many failed authentication attempts; retry later"}
 }
@@ -114,13 +124,13 @@ func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 		if a.client != "" {
 			failed = append(failed, clientLimiterKey(a.client))
 		}
-		h.audit(c, portal.AuditClientAuthFailed, "", a.client, c.Request().URL.Path)
+		h.audit(c, portal.AuditClientAuthFailed, "", h.auditConsumerKey(c, a.client), c.Request().URL.Path)
 	case oerr.Replay:
 		h.audit(c, portal.AuditGrantReplayed, "", a.client, a.grant+" presented again; its tokens were revoked")
 	case a.username != "" && oerr.Code == oauth.ErrCodeInvalidGrant:
 		// The password grant's only invalid_grant: a wrong username or password.
 		failed = []string{userKey, addrKey}
-		h.audit(c, portal.AuditLoginFailed, a.username, a.client, "password grant")
+		h.audit(c, portal.AuditLoginFailed, h.auditUsername(c, a.username), a.client, "password grant")
 	}
 	if failed == nil && a.reserved.id == 0 {
 		return

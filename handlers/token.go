@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -14,7 +15,7 @@ import (
 // Token is the token endpoint, POST /token (RFC 6749 §3.2).
 func (h *Handlers) Token(c echo.Context) error {
 	req := c.Request()
-	body, oerr := readPost(c, "token")
+	body, oerr := h.readPost(c, "token")
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
@@ -44,8 +45,10 @@ func (h *Handlers) Token(c echo.Context) error {
 
 // readPost starts every client-authenticated POST endpoint (token,
 // revocation, introspection): no caching, POST only, one Authorization
-// header, a bounded form body.
-func readPost(c echo.Context, endpoint string) (string, *oauth.Error) {
+// header, a bounded form body. The cheap refusals come first: a body
+// announced too large, and an address locked out for its failures, are
+// answered before the body is read, so neither costs any parsing.
+func (h *Handlers) readPost(c echo.Context, endpoint string) (string, *oauth.Error) {
 	req := c.Request()
 	noStore(c)
 	if req.Method != http.MethodPost {
@@ -53,10 +56,29 @@ func readPost(c echo.Context, endpoint string) (string, *oauth.Error) {
 		return "", &oauth.Error{Code: oauth.ErrCodeInvalidRequest,
 			Description: "the " + endpoint + " endpoint accepts only POST", Status: http.StatusMethodNotAllowed}
 	}
+	if req.ContentLength > oauth.MaxFormBytes {
+		return "", errTooLarge()
+	}
+	_, addrKey := limiterKeys("", c.RealIP())
+	wait, err := h.logins.wait(req.Context(), addrKey)
+	if err != nil {
+		slog.ErrorContext(req.Context(), "login counters", "err", err)
+		return "", oauth.ErrServer()
+	}
+	if wait > 0 {
+		retryAfter(c, wait)
+		return "", errLockedOut()
+	}
 	if len(req.Header.Values("Authorization")) > 1 {
 		return "", oauth.ErrInvalidRequest("the Authorization header is repeated")
 	}
 	return readForm(req)
+}
+
+// errTooLarge answers a form body over oauth.MaxFormBytes.
+func errTooLarge() *oauth.Error {
+	return &oauth.Error{Code: oauth.ErrCodeInvalidRequest, Status: http.StatusRequestEntityTooLarge,
+		Description: "the request body is larger than 64 KiB"}
 }
 
 // readForm reads a form body of at most oauth.MaxFormBytes.
@@ -70,8 +92,7 @@ func readForm(req *http.Request) (string, *oauth.Error) {
 		return "", oauth.ErrInvalidRequest("the request body could not be read")
 	}
 	if len(body) > oauth.MaxFormBytes {
-		return "", &oauth.Error{Code: oauth.ErrCodeInvalidRequest, Status: http.StatusRequestEntityTooLarge,
-			Description: "the request body is larger than 64 KiB"}
+		return "", errTooLarge()
 	}
 	return string(body), nil
 }

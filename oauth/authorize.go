@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -26,6 +27,22 @@ type AuthorizeRequest struct {
 	CodeChallengeMethod string
 }
 
+// MaxAuthorizeQuery bounds the query of an authorization request, in bytes:
+// room for a 2,000-character redirect URI, a long state and many scopes,
+// all percent-encoded, and well under what browsers and proxies carry.
+// Longer requests are refused before they are parsed.
+const MaxAuthorizeQuery = 16 << 10
+
+// CheckAuthorizeQuery refuses an authorization request's query longer than
+// MaxAuthorizeQuery. It applies to the query as sent: the consent form
+// posts the same parameters back re-encoded, which may be longer.
+func CheckAuthorizeQuery(rawQuery string) *Error {
+	if len(rawQuery) > MaxAuthorizeQuery {
+		return ErrInvalidRequest(fmt.Sprintf("the request's query is longer than %d KiB", MaxAuthorizeQuery>>10))
+	}
+	return nil
+}
+
 // authorizeParams may each appear once (RFC 6749 §3.1).
 var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state",
 	"code_challenge", "code_challenge_method"}
@@ -37,11 +54,15 @@ func ParseAuthorizeRequest(rawQuery string) (*AuthorizeRequest, *Error) {
 	if oerr != nil {
 		return nil, oerr
 	}
+	scope, oerr := parseScopeParam(form["scope"])
+	if oerr != nil {
+		return nil, oerr
+	}
 	return &AuthorizeRequest{
 		ResponseType:        form["response_type"],
 		ClientID:            form["client_id"],
 		RedirectURI:         form["redirect_uri"],
-		Scope:               ParseScope(form["scope"]),
+		Scope:               scope,
 		State:               form["state"],
 		CodeChallenge:       form["code_challenge"],
 		CodeChallengeMethod: form["code_challenge_method"],
@@ -145,16 +166,16 @@ func (s *Server) ConsentScopes(ctx context.Context, a *Authorization, u *User) (
 	if err != nil {
 		return nil, internal(ctx, "load scopes", err)
 	}
+	byName := scopesByName(registered)
 	out := make([]Scope, 0, len(names))
 	for _, n := range names {
-		sc := Scope{Name: n}
-		if n == DefaultScope {
-			sc.Description = "Basic access, without any named permission"
-		}
-		for _, r := range registered {
-			if r.Name == n {
-				sc = r
-			}
+		sc, ok := byName[n]
+		switch {
+		case ok:
+		case n == DefaultScope:
+			sc = Scope{Name: n, Description: "Basic access, without any named permission"}
+		default:
+			sc = Scope{Name: n}
 		}
 		out = append(out, sc)
 	}

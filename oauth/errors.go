@@ -60,6 +60,12 @@ func ErrInvalidGrant(description string) *Error {
 	return newError(ErrCodeInvalidGrant, http.StatusBadRequest, description)
 }
 
+// ErrInvalidScope is a requested scope that is invalid, unknown or wider
+// than granted (RFC 6749 §5.2; a refresh's scope, §6).
+func ErrInvalidScope(description string) *Error {
+	return newError(ErrCodeInvalidScope, http.StatusBadRequest, description)
+}
+
 // ErrUnauthorizedClient means the client may not use this grant type.
 func ErrUnauthorizedClient(description string) *Error {
 	return newError(ErrCodeUnauthorizedClient, http.StatusBadRequest, description)

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/base64"
+	"fmt"
 	"mime"
 	"net/url"
 	"slices"
@@ -104,7 +105,9 @@ func ParseTokenRequest(contentType, authorization, body string) (*TokenRequest, 
 		CodeVerifier: form["code_verifier"],
 	}
 	if s, ok := form["scope"]; ok {
-		r.Scope = ParseScope(s)
+		if r.Scope, oerr = parseScopeParam(s); oerr != nil {
+			return nil, oerr
+		}
 	}
 	if r.ClientID, r.ClientSecret, oerr = clientCredentials(authorization, r.ClientID, r.ClientSecret); oerr != nil {
 		return nil, oerr
@@ -167,14 +170,53 @@ func ParseBasicAuth(header string) (id, secret string, ok bool) {
 	return id, secret, true
 }
 
+// MaxScopes is how many scope names one request may carry, repeats
+// included: far more than any application asks for, and few enough that
+// looking them up stays cheap. More is refused before any of them is.
+const MaxScopes = 200
+
+// parseScopeParam parses a request's scope parameter, refusing one that
+// names more than MaxScopes scopes (counted before anything is allocated).
+func parseScopeParam(s string) ([]string, *Error) {
+	n := 0
+	for range strings.FieldsSeq(s) {
+		if n++; n > MaxScopes {
+			return nil, ErrInvalidRequest(fmt.Sprintf("the scope parameter names more than %d scopes; ask for at most %d scopes", MaxScopes, MaxScopes))
+		}
+	}
+	return ParseScope(s), nil
+}
+
+// smallScopeSet is how many distinct scopes ParseScope compares one by
+// one before it keeps them in a map: cheaper for the usual handful, and
+// linear however many there are.
+const smallScopeSet = 8
+
 // ParseScope splits a space-separated scope string (RFC 6749 §3.3), dropping
-// empty and repeated entries and keeping the order.
+// empty and repeated entries and keeping the order. Its cost is linear in
+// the length of s.
 func ParseScope(s string) []string {
 	var out []string
-	for _, f := range strings.Fields(s) {
-		if !slices.Contains(out, f) {
-			out = append(out, f)
+	var seen map[string]bool
+	for f := range strings.FieldsSeq(s) {
+		switch {
+		case seen == nil && len(out) < smallScopeSet:
+			if slices.Contains(out, f) {
+				continue
+			}
+		case seen == nil:
+			seen = make(map[string]bool, 2*smallScopeSet)
+			for _, o := range out {
+				seen[o] = true
+			}
+			fallthrough
+		default:
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
 		}
+		out = append(out, f)
 	}
 	return out
 }

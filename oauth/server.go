@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -186,7 +187,11 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	if err != nil {
 		return nil, internal(ctx, "load user roles", err)
 	}
-	scopes, oerr := s.grantableScopes(ctx, narrowScopes(old.Scopes, r.Scope), roles)
+	requested, oerr := refreshScopes(old.Scopes, r.Scope, c.KeyType)
+	if oerr != nil {
+		return nil, oerr
+	}
+	scopes, oerr := s.grantableScopes(ctx, requested, roles)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -228,19 +233,57 @@ func (s *Server) refreshReused(ctx context.Context, family Hash) *Error {
 	return e
 }
 
-// narrowScopes keeps the requested scopes that were originally granted (RFC
-// 6749 §6); requesting none of them, or nothing, keeps the original scopes.
-func narrowScopes(original, requested []string) []string {
+// refreshScopes is what a refresh asks for (RFC 6749 §6): the original
+// scopes when it names none, else the ones it names, every one of which
+// must have been granted originally (invalid_scope otherwise). The key's
+// own type (scope=PRODUCTION in the WSO2 docs' refresh example, a leftover
+// of WSO2's key-type scopes) names no scope and is left out, unless a scope
+// of that name was granted.
+func refreshScopes(original, requested []string, keyType KeyType) ([]string, *Error) {
+	granted := nameSet(original)
 	var out []string
 	for _, s := range requested {
-		if slices.Contains(original, s) {
+		switch {
+		case granted[s]:
 			out = append(out, s)
+		case s == string(keyType):
+		default:
+			return nil, ErrInvalidScope("the scope " + quoteShort(s) + " was not granted to this refresh token; ask for some of " +
+				quoteShort(strings.Join(original, " ")) + ", or for no scope to keep them all")
 		}
 	}
 	if len(out) == 0 {
-		return original
+		return original, nil
 	}
-	return out
+	return out, nil
+}
+
+// quoteShort quotes s for an error description, cut to 100 bytes: the
+// text is the client's own, and may be long.
+func quoteShort(s string) string {
+	if len(s) > 100 {
+		s = strings.ToValidUTF8(s[:100], "") + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// nameSet holds names for lookups in constant time, so that comparing two
+// lists costs their lengths, not their product.
+func nameSet(names []string) map[string]bool {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
+}
+
+// scopesByName indexes scopes by their names.
+func scopesByName(scopes []Scope) map[string]Scope {
+	m := make(map[string]Scope, len(scopes))
+	for _, sc := range scopes {
+		m[sc.Name] = sc
+	}
+	return m
 }
 
 // grantableScopes keeps the requested scopes that are registered and that
@@ -253,9 +296,9 @@ func (s *Server) grantableScopes(ctx context.Context, requested, roles []string)
 		if err != nil {
 			return nil, internal(ctx, "load scopes", err)
 		}
+		byName := scopesByName(registered)
 		for _, name := range requested {
-			i := slices.IndexFunc(registered, func(sc Scope) bool { return sc.Name == name })
-			if i >= 0 && rolesAllow(registered[i].Roles, roles) {
+			if sc, ok := byName[name]; ok && rolesAllow(sc.Roles, roles) {
 				granted = append(granted, name)
 			}
 		}

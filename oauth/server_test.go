@@ -200,14 +200,14 @@ func TestRefreshRotation(t *testing.T) {
 	first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "root", Password: "root-password",
 		Scope: []string{"read", "update"}})
 
-	// A refresh may narrow the scopes; scopes never granted are ignored.
+	// A refresh may narrow the scopes; the key's type (PRODUCTION) is no scope.
 	second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken,
 		Scope: []string{"read", "PRODUCTION"}})
 	if second.Scope != "read" || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken ||
 		second.AccessToken == first.AccessToken {
 		t.Fatalf("refresh gave %+v", second)
 	}
-	// Asking for nothing that was granted keeps the original scopes (the WSO2
+	// Asking for the key's type alone keeps the original scopes (the WSO2
 	// docs refresh with scope=PRODUCTION).
 	third := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: second.RefreshToken,
 		Scope: []string{"PRODUCTION"}})
@@ -232,6 +232,28 @@ func TestRefreshRotation(t *testing.T) {
 	}
 	if _, err := e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: third.RefreshToken}); err == nil {
 		t.Error("the newest refresh token still works after a replay")
+	}
+}
+
+// TestRefreshAskingForAScopeNeverGranted: RFC 6749 §6, "The requested
+// scope MUST NOT include any scope not originally granted": such a refresh
+// is refused with invalid_scope, and its refresh token stays usable. The
+// key's own key type, which the WSO2 docs' refresh example sends as
+// scope=PRODUCTION, names no scope and is ignored.
+func TestRefreshAskingForAScopeNeverGranted(t *testing.T) {
+	e := newEnv(t, oauth.Validity{})
+	first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "root", Password: "root-password",
+		Scope: []string{"read"}})
+	for _, scope := range [][]string{{"update"}, {"read", "update"}, {"SANDBOX"}, {"unknown"}} {
+		_, err := e.token(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken, Scope: scope})
+		if err == nil || err.Code != oauth.ErrCodeInvalidScope || err.Status != 400 || !strings.Contains(err.Description, scope[len(scope)-1]) {
+			t.Errorf("refresh asking for %q: %v, want invalid_scope naming it", scope, err)
+		}
+	}
+	next := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken,
+		Scope: []string{"PRODUCTION", "read"}})
+	if next.Scope != "read" {
+		t.Errorf("refresh with scope PRODUCTION read: %q, want read", next.Scope)
 	}
 }
 

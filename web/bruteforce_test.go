@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,10 +83,32 @@ func TestPasswordGrantLockout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Ten failures, and the lock each username's fifth one engaged.
-	if len(events) != 12 || events[0].Event != portal.AuditLockout || events[0].Username != "nobody" || events[0].Remote == "" ||
-		events[1].Event != portal.AuditLoginFailed || events[1].Username != "nobody" {
-		t.Errorf("audit: %d events, latest %+v, %+v", len(events), events[0], events[1])
+	// Ten failures, and the lock each username's fifth one engaged; the
+	// unknown username is masked (it may be a password typed in the wrong
+	// field), the known one is not.
+	if len(events) != 12 || events[0].Event != portal.AuditLockout || !strings.HasPrefix(events[0].Username, "(unknown user ") ||
+		events[0].Remote == "" || strings.Contains(events[0].Detail, "nobody") ||
+		events[1].Event != portal.AuditLoginFailed || events[1].Username != events[0].Username ||
+		events[6].Event != portal.AuditLockout || events[6].Username != "alice" {
+		t.Errorf("audit: %d events, latest %+v, %+v, alice's lockout %+v", len(events), events[0], events[1], events[min(6, len(events)-1)])
+	}
+}
+
+// TestUnknownConsumerKeysAreMaskedInTheAuditTrail: a consumer key that
+// matches no application may be a secret pasted in the wrong field; failed
+// client authentications record it masked, a known key as it is.
+func TestUnknownConsumerKeysAreMaskedInTheAuditTrail(t *testing.T) {
+	e := newLockoutEnv(t)
+	const typed = "s3cr3t-pasted-as-the-key"
+	e.post(t, "/token", typed, "x", url.Values{"grant_type": {"client_credentials"}})
+	e.post(t, "/token", e.key.ConsumerKey, "wrong", url.Values{"grant_type": {"client_credentials"}})
+	events, err := e.db.AuditEvents(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || events[0].Client != e.key.ConsumerKey || !strings.HasPrefix(events[1].Client, "(unknown key ") ||
+		strings.Contains(events[1].Client+events[1].Detail, typed) {
+		t.Errorf("audit: %+v", events)
 	}
 }
 
@@ -150,6 +173,27 @@ func TestClientAuthenticationLockout(t *testing.T) {
 	e.clock.Advance(15 * time.Minute)
 	if status, _, _ := e.post(t, "/token", id, secret, cc); status != http.StatusOK {
 		t.Errorf("after 15 minutes: %d", status)
+	}
+}
+
+// TestLockedOutAddressIsRefusedFirst: once an address is locked, its
+// requests to /token, /revoke and /introspect are refused before their
+// bodies are read or parsed, so a body that would cost work (62 KB of
+// scopes) or be refused for its form gets the lockout's 429 all the same.
+func TestLockedOutAddressIsRefusedFirst(t *testing.T) {
+	e := newLockoutEnv(t)
+	for i := range 20 {
+		e.post(t, "/introspect", "unknown-key-"+strconv.Itoa(i), "s", url.Values{"token": {"t"}})
+	}
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	for _, path := range []string{"/token", "/revoke", "/introspect"} {
+		for _, body := range []string{"grant_type=client_credentials&scope=" + url.QueryEscape(manyScopes(8000)), "token=%zz&grant_type=%zz"} {
+			resp, raw := sendForm(t, http.DefaultClient, e.url+path, body, map[string]string{"Authorization": basic(id, secret)})
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+				!strings.Contains(raw, oauth.ErrCodeTemporarilyUnavailable) {
+				t.Errorf("%s from a locked-out address, %d-byte body: %d %.200s", path, len(body), resp.StatusCode, raw)
+			}
+		}
 	}
 }
 

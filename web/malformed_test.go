@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,6 +70,8 @@ func TestMalformedRequests(t *testing.T) {
 		{"token SQL client_id", "POST", "/token", form, "grant_type=client_credentials&client_id=" + q(hostile) + "&client_secret=x", "", 401, "invalid_client"},
 		{"token wrong secret", "POST", "/token", form, "grant_type=client_credentials", bad, 401, "invalid_client"},
 		{"token SQL scope", "POST", "/token", form, "grant_type=client_credentials&scope=" + q(hostile), good, 200, ""},
+		{"token too many scopes", "POST", "/token", form, "grant_type=client_credentials&scope=" + q(manyScopes(oauth.MaxScopes+1)), good, 400, "invalid_request"},
+		{"token 8,000 scopes", "POST", "/token", form, "grant_type=client_credentials&scope=" + q(manyScopes(8000)), good, 400, "invalid_request"},
 		{"token SQL refresh token", "POST", "/token", form, "grant_type=refresh_token&refresh_token=" + q(hostile), good, 400, "invalid_grant"},
 		{"token SQL code", "POST", "/token", form, "grant_type=authorization_code&code=" + q(hostile) + "&redirect_uri=" + q(hostile), good, 400, "invalid_grant"},
 		{"revoke huge body", "POST", "/revoke", form, "token=" + strings.Repeat("a", 1<<20), good, 413, "invalid_request"},
@@ -86,6 +89,12 @@ func TestMalformedRequests(t *testing.T) {
 		{"authorize invalid UTF-8", "GET", "/authorize?response_type=code&client_id=%ff%fe", "", "", "", 400, ""},
 		{"authorize repeated client_id", "GET", "/authorize?response_type=code&client_id=a&client_id=b", "", "", "", 400, ""},
 		{"authorize SQL client_id", "GET", "/authorize?response_type=code&client_id=" + q(hostile), "", "", "", 400, ""},
+		{"authorize too many scopes", "GET", "/authorize?response_type=code&client_id=" + e.key.ConsumerKey +
+			"&scope=" + q(manyScopes(oauth.MaxScopes+1)), "", "", "", 400, ""},
+		{"authorize query too long", "GET", "/authorize?response_type=code&client_id=" + e.key.ConsumerKey +
+			"&state=" + strings.Repeat("s", oauth.MaxAuthorizeQuery), "", "", "", 400, ""},
+		{"authorize 64,000 scopes", "GET", "/authorize?response_type=code&client_id=" + e.key.ConsumerKey +
+			"&scope=" + q(manyScopes(64_000)), "", "", "", 400, ""},
 		{"authorize POST without form token", "POST", "/authorize", form, "decision=approve&client_id=" + e.key.ConsumerKey, "", 403, ""},
 		{"authorize POST huge", "POST", "/authorize", form, "decision=" + strings.Repeat("a", 1<<20), "", 413, ""},
 		{"store login huge", "POST", "/store/login", form, "csrf_token=" + csrf[1] + "&username=" + strings.Repeat("a", 1<<20), "", 413, ""},
@@ -154,6 +163,15 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
+// manyScopes is a scope parameter of n distinct names.
+func manyScopes(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "s" + strconv.Itoa(i)
+	}
+	return strings.Join(names, " ")
+}
+
 // TestMalformedGatewayCalls sends the gateway broken API calls: each is
 // refused with a 4xx JSON error (a WSO2 fault from the gateway; echo's own
 // for a method no route has), never a 5xx, and changes nothing.
@@ -181,14 +199,17 @@ func TestMalformedGatewayCalls(t *testing.T) {
 		{"token not UTF-8", "GET", "/pizzashack/1.0.0/menu", "Bearer \xff\xfe", 401},
 		{"two schemes", "GET", "/pizzashack/1.0.0/menu", "Basic " + unsubscribed, 401},
 		{"unsubscribed application", "GET", "/pizzashack/1.0.0/menu", "Bearer " + unsubscribed, 403},
-		{"dot segments", "GET", "/pizzashack/1.0.0/x/../menu", "Bearer " + unsubscribed, 404},
-		{"encoded dot segments", "GET", "/pizzashack/1.0.0/%2e%2e/menu", "Bearer " + unsubscribed, 404},
-		{"empty parameter segment", "GET", "/pizzashack/1.0.0/order//", "Bearer " + unsubscribed, 404},
-		{"NUL in path", "GET", "/pizzashack/1.0.0/menu%00", "Bearer " + unsubscribed, 404},
+		{"dot segments", "GET", "/pizzashack/1.0.0/x/../menu", "Bearer " + unsubscribed, 400},
+		{"encoded dot segments", "GET", "/pizzashack/1.0.0/%2e%2e/menu", "Bearer " + unsubscribed, 400},
+		{"empty parameter segment", "GET", "/pizzashack/1.0.0/order//", "Bearer " + unsubscribed, 400},
+		{"NUL in path", "GET", "/pizzashack/1.0.0/menu%00", "Bearer " + unsubscribed, 400},
+		{"path parameter", "GET", "/pizzashack/1.0.0/menu;jsessionid=1", "Bearer " + unsubscribed, 400},
+		{"path too long", "GET", "/pizzashack/1.0.0/" + strings.Repeat("a", 9000), "Bearer " + unsubscribed, 414},
 		{"invalid UTF-8 in path", "GET", "/pizzashack/1.0.0/%ff%fe", "Bearer " + unsubscribed, 404},
-		{"SQL in path", "GET", "/pizzashack/1.0.0/order/" + url.PathEscape(hostile), "Bearer " + unsubscribed, 404},
+		{"SQL in path", "GET", "/pizzashack/1.0.0/order/" + url.PathEscape(hostile), "Bearer " + unsubscribed, 400}, // ; and control characters
 		{"unknown method", "BREW", "/pizzashack/1.0.0/menu", "Bearer " + unsubscribed, 405},
-		{"unknown API", "GET", "/" + url.PathEscape(hostile) + "/1.0.0/menu", "Bearer " + unsubscribed, 404},
+		{"unknown API", "GET", "/" + url.PathEscape(hostile) + "/1.0.0/menu", "Bearer " + unsubscribed, 400},
+		{"unknown API, canonical", "GET", "/" + url.PathEscape("<script>") + "/1.0.0/menu", "Bearer " + unsubscribed, 404},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := fixture.Digest(t, d, "api_usage")

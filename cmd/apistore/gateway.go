@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/apistore/apistore/db"
@@ -23,6 +26,47 @@ type gatewayFlags struct {
 	connectTimeout       time.Duration
 	backendTimeout       time.Duration
 	usageRetention       time.Duration
+	dropHeaders          headerList
+	passMethodOverride   bool
+}
+
+// headerList is a comma-separated list of header names, printed as it is
+// read, so that --help shows the default list.
+type headerList []string
+
+// String is the list as the flag takes it.
+func (l *headerList) String() string { return strings.Join(*l, ",") }
+
+// Set reads the list; "" or "none" is a list of none (an empty
+// environment variable counts as unset, so it needs the word).
+func (l *headerList) Set(v string) error {
+	names := []string{}
+	if strings.EqualFold(strings.TrimSpace(v), "none") {
+		*l = names
+		return nil
+	}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !isHeaderName(item) {
+			return fmt.Errorf("%q is not a header name", item)
+		}
+		names = append(names, textproto.CanonicalMIMEHeaderKey(item))
+	}
+	*l = names
+	return nil
+}
+
+// isHeaderName reports whether s is an RFC 9110 §5.1 field name (a token).
+func isHeaderName(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // addGatewayFlags registers the gateway's flags on serve's flag set.
@@ -34,6 +78,9 @@ func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	fs.DurationVar(&g.connectTimeout, "backend-connect-timeout", 5*time.Second, "how long the gateway tries to connect to a backend")
 	fs.DurationVar(&g.backendTimeout, "backend-timeout", 60*time.Second, "how long the gateway waits for a backend's response headers (then 504), or for more of its body (then the answer is cut off)")
 	fs.DurationVar(&g.usageRetention, "usage-retention", 90*24*time.Hour, "how long the gateway's usage records are kept")
+	g.dropHeaders = slices.Clone(gateway.DefaultDroppedResponseHeaders)
+	fs.Var(&g.dropHeaders, "gateway-drop-response-headers", "comma-separated headers of backends' answers that callers never see, as they name the backend's software or machines (none: pass them all)")
+	fs.BoolVar(&g.passMethodOverride, "gateway-pass-method-override", false, "pass X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override and _method on to backends, checking each call as both its own method and the one it names; otherwise a call naming another method than its own is refused")
 	return g
 }
 
@@ -50,6 +97,9 @@ func (g *gatewayFlags) config() (gateway.Config, error) {
 		ConnectTimeout: g.connectTimeout,
 		BackendTimeout: g.backendTimeout,
 		UsageRetention: g.usageRetention,
+		// Never nil, which would mean the default list: empty drops none.
+		DropResponseHeaders: append([]string{}, g.dropHeaders...),
+		PassMethodOverride:  g.passMethodOverride,
 	}, nil
 }
 

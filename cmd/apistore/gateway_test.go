@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -271,5 +273,39 @@ func TestFileArgumentBeatsEnvironment(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err == nil {
 		t.Error("backup --file A B wrote A")
+	}
+}
+
+// TestGatewayHeaderFlags: --gateway-drop-response-headers replaces the
+// list of backend headers callers never see (empty: none), and
+// --gateway-pass-method-override passes method overrides on.
+func TestGatewayHeaderFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		drop     []string
+		override bool
+		err      string
+	}{
+		{nil, gateway.DefaultDroppedResponseHeaders, false, ""},
+		{[]string{"--gateway-drop-response-headers", ""}, []string{}, false, ""},
+		{[]string{"--gateway-drop-response-headers", "None"}, []string{}, false, ""},
+		{[]string{"--gateway-drop-response-headers", "server, x-internal-node,"}, []string{"Server", "X-Internal-Node"}, false, ""},
+		{[]string{"--gateway-pass-method-override"}, gateway.DefaultDroppedResponseHeaders, true, ""},
+		{[]string{"--gateway-drop-response-headers", "Server,X Node"}, nil, false, `"X Node" is not a header name`},
+	} {
+		fs := newFlags("serve", "", stdio{out: io.Discard, err: io.Discard})
+		g := addGatewayFlags(fs)
+		err := parseFlags(fs, tt.args)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: %v, want %s", tt.args, err, tt.err)
+			}
+			continue
+		}
+		cfg, cerr := g.config()
+		if err != nil || cerr != nil || !slices.Equal(cfg.DropResponseHeaders, tt.drop) || (cfg.DropResponseHeaders == nil) ||
+			cfg.PassMethodOverride != tt.override {
+			t.Errorf("%q: %q %v (%v %v), want %q %v", tt.args, cfg.DropResponseHeaders, cfg.PassMethodOverride, err, cerr, tt.drop, tt.override)
+		}
 	}
 }

@@ -361,6 +361,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"serve", "--public-url", "https://api.example.com/v1"}, "", `apistore serve: invalid value "https://api.example.com/v1" for flag -public-url: want the scheme, host and port alone`},
 		{[]string{"serve", "--store-public-url", "http://portal.example.com"}, "", `apistore serve: invalid value "http://portal.example.com" for flag -store-public-url: the store's URL must be https`},
 		{[]string{"serve"}, "APISTORE_TRUSTED_PROXIES=10.0.0.0/8,proxy.local", `apistore serve: APISTORE_TRUSTED_PROXIES="10.0.0.0/8,proxy.local": "proxy.local" is neither an address nor a CIDR range`},
+		{[]string{"serve", "--gateway-drop-response-headers", "Server,X:Node"}, "", `apistore serve: invalid value "Server,X:Node" for flag -gateway-drop-response-headers: "X:Node" is not a header name`},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, tt.args...)
