@@ -17,16 +17,21 @@ import (
 // user and application ("cons" in ASCII).
 const consentLock int32 = 0x636f6e73
 
+// lockConsent makes the changes of one user's consent to one application
+// take turns, as SQLite's single writer does: SaveConsent reads the scopes
+// granted before and extends them in Go, and must not drop what a
+// concurrent approval added, nor bring back what a revocation removed.
+func lockConsent(ctx context.Context, tx pgx.Tx, userID, appID int64) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, consentLock, lockKey(fmt.Sprintf("%d/%d", userID, appID)))
+	return err
+}
+
 // SaveConsent records an approval. Its scopes join those granted before; if
 // it is to be remembered, it replaces the remembered approval, else that
-// stays as it was. The scopes granted before are read and extended in Go,
-// so concurrent approvals of one application by one user take turns (an
-// advisory lock per pair): one must not drop what the other added, as
-// SQLite's single writer guarantees.
+// stays as it was.
 func (d *DB) SaveConsent(ctx context.Context, c *portal.Consent) error {
 	err := d.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`,
-			consentLock, lockKey(fmt.Sprintf("%d/%d", c.UserID, c.AppID))); err != nil {
+		if err := lockConsent(ctx, tx, c.UserID, c.AppID); err != nil {
 			return err
 		}
 		var before string
@@ -102,6 +107,9 @@ func (d *DB) Consents(ctx context.Context, userID int64) ([]portal.Consent, erro
 func (d *DB) RevokeConsent(ctx context.Context, userID, appID int64) error {
 	err := d.tx(ctx, func(tx pgx.Tx) error {
 		if err := lockAccess(ctx, tx); err != nil {
+			return err
+		}
+		if err := lockConsent(ctx, tx, userID, appID); err != nil {
 			return err
 		}
 		tag, err := exec(ctx, tx, `DELETE FROM consents WHERE user_id = $1 AND app_id = $2`, userID, appID)

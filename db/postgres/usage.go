@@ -33,10 +33,16 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	return nil
 }
 
-// UsageOf lists an application's recorded calls, newest first, at most limit.
+// UsageOf lists an application's recorded calls, newest first, at most
+// limit; a negative limit is none, as SQLite reads LIMIT -1 (PostgreSQL
+// refuses a negative LIMIT, and reads NULL as none).
 func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usage, error) {
+	var bound *int
+	if limit >= 0 {
+		bound = &limit
+	}
 	rows, err := query(ctx, d.pool, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, latency_us
-		FROM api_usage WHERE app_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, appID, limit)
+		FROM api_usage WHERE app_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, appID, bound)
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
 	}
