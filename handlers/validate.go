@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -89,6 +90,9 @@ func (h *Handlers) bindForm(c echo.Context, dst any) (map[string]string, error) 
 var (
 	errNotAForm = echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send this form from its page in the store.")
 	errNotUTF8  = echo.NewHTTPError(http.StatusBadRequest, "The form holds text that is not UTF-8. Retype it and try again.")
+	// A NUL byte is no character anyone types, and PostgreSQL's text
+	// cannot hold one: refused alike on every store.
+	errNUL = echo.NewHTTPError(http.StatusBadRequest, "The form holds a NUL character. Retype it and try again.")
 )
 
 // checkFormBody accepts only form encodings (echo's Bind would also take
@@ -106,6 +110,9 @@ func checkFormBody(c echo.Context) error {
 	for name, values := range params {
 		if !utf8.ValidString(name) || !allUTF8(values) {
 			return errNotUTF8
+		}
+		if strings.ContainsRune(name, 0) || slices.ContainsFunc(values, func(v string) bool { return strings.ContainsRune(v, 0) }) {
+			return errNUL
 		}
 	}
 	return nil

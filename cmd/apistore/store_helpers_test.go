@@ -32,7 +32,9 @@ func withDatabase(args []string) []string {
 	for i, a := range args {
 		if a == "--data-dir" && i+1 < len(args) {
 			if url, ok := databases.Load(args[i+1]); ok {
-				return append(slices.Clone(args), "--database", url.(string))
+				// Beside --data-dir, not at the end: a command's positional
+				// argument may come last.
+				return slices.Concat(args[:i+2], []string{"--database", url.(string)}, args[i+2:])
 			}
 		}
 	}
