@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apistore/apistore/db/sqlite"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -26,41 +25,84 @@ type call func(ctx context.Context, worker int, c *http.Client) error
 // errExhausted stops a worker whose path has no work left (revoke tokens).
 var errExhausted = errors.New("no more work")
 
-// path is one hot path: prepare readies a call for a run at conns
-// connections lasting d. A path that is a single GET answered 200 has a
-// target instead, its URL and Authorization header, so that --wrk can drive
-// it too.
+// runSpec is one run: a path at conns connections for dur, against the
+// first nodes of deployment d (worker w calls node w mod nodes).
+type runSpec struct {
+	e     *env
+	d     *deployment
+	nodes int
+	conns int
+	dur   time.Duration
+	round int // 1, 2, … when a section repeats its runs
+}
+
+// api is the token endpoint and gateway's base URL for worker w.
+func (r *runSpec) api(w int) string { return r.d.nodes[w%r.nodes].api }
+
+// path is one hot path: prepare readies a call for a run. A path that is a
+// single GET answered 200 has a target instead, its URL for a worker and
+// its Authorization header, so that --wrk can drive it too.
 type path struct {
 	name    string
-	prepare func(ctx context.Context, e *env, conns int, d time.Duration) (call, error)
-	target  func(ctx context.Context, e *env) (u, authorization string, err error)
+	prepare func(ctx context.Context, r *runSpec) (call, error)
+	target  func(ctx context.Context, r *runSpec) (u func(worker int) string, authorization string, err error)
 }
 
 // getPath is a path of GETs to target.
-func getPath(name string, target func(ctx context.Context, e *env) (string, string, error)) path {
-	return path{name: name, target: target, prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
-		u, authorization, err := target(ctx, e)
+func getPath(name string, target func(ctx context.Context, r *runSpec) (func(int) string, string, error)) path {
+	return path{name: name, target: target, prepare: func(ctx context.Context, r *runSpec) (call, error) {
+		u, authorization, err := target(ctx, r)
 		if err != nil {
 			return nil, err
 		}
-		return e.get(u, authorization), nil
+		return func(ctx context.Context, w int, c *http.Client) error {
+			_, err := do(ctx, c, http.MethodGet, u(w), "", authorization)
+			return err
+		}, nil
 	}}
 }
 
+// gatewayTarget GETs resource through the gateway, with a token that has
+// the read scope; tls says over HTTPS.
+func gatewayTarget(resource string, tls bool) func(ctx context.Context, r *runSpec) (func(int) string, string, error) {
+	return func(ctx context.Context, r *runSpec) (func(int) string, string, error) {
+		tok, err := r.d.token(ctx, "grant_type=client_credentials&scope=read")
+		if err != nil {
+			return nil, "", err
+		}
+		return func(w int) string {
+			if tls {
+				return r.d.nodes[w%r.nodes].apiTLS + resource
+			}
+			return r.api(w) + resource
+		}, "Bearer " + tok.AccessToken, nil
+	}
+}
+
+// fixedTarget GETs the same URL from every worker, without credentials.
+func fixedTarget(u func(e *env) string) func(ctx context.Context, r *runSpec) (func(int) string, string, error) {
+	return func(_ context.Context, r *runSpec) (func(int) string, string, error) {
+		s := u(r.e)
+		return func(int) string { return s }, "", nil
+	}
+}
+
+// paths are the hot paths of apistore against the tool's own backend, and
+// that backend called directly and through the relay.
 var paths = []path{
-	{name: "token_client_credentials", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
-		return e.post("/token", "grant_type=client_credentials", nil), nil
+	{name: "token_client_credentials", prepare: func(ctx context.Context, r *runSpec) (call, error) {
+		return r.post("/token", "grant_type=client_credentials", nil), nil
 	}},
-	{name: "token_password", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
-		return e.post("/token", "grant_type=password&username="+e.username+"&password="+e.password, nil), nil
+	{name: "token_password", prepare: func(ctx context.Context, r *runSpec) (call, error) {
+		return r.post("/token", "grant_type=password&username="+r.d.username+"&password="+r.d.password, nil), nil
 	}},
 	{name: "token_refresh", prepare: prepareRefresh},
-	{name: "introspect", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
-		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
+	{name: "introspect", prepare: func(ctx context.Context, r *runSpec) (call, error) {
+		tok, err := r.d.token(ctx, "grant_type=client_credentials&scope=read")
 		if err != nil {
 			return nil, err
 		}
-		return e.post("/introspect", "token="+tok.AccessToken, func(body []byte) error {
+		return r.post("/introspect", "token="+tok.AccessToken, func(body []byte) error {
 			if !strings.Contains(string(body), `"active":true`) {
 				return fmt.Errorf("introspection answered %s", body)
 			}
@@ -68,33 +110,28 @@ var paths = []path{
 		}), nil
 	}},
 	{name: "revoke", prepare: prepareRevoke},
-	getPath("gateway", func(ctx context.Context, e *env) (string, string, error) {
-		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
-		if err != nil {
-			return "", "", err
-		}
-		return e.api + e.gateway, "Bearer " + tok.AccessToken, nil
-	}),
-	{name: "gateway_validation", prepare: func(ctx context.Context, e *env, _ int, _ time.Duration) (call, error) {
+	getPath("gateway", gatewayTarget(gatewayPath, false)),
+	{name: "gateway_validation", prepare: func(ctx context.Context, r *runSpec) (call, error) {
 		// The gateway's own work without the backend: routing, token,
 		// subscription, then a refusal for the scope the token lacks.
-		tok, err := e.token(ctx, "grant_type=client_credentials&scope=read")
+		tok, err := r.d.token(ctx, "grant_type=client_credentials&scope=read")
 		if err != nil {
 			return nil, err
 		}
 		auth := "Bearer " + tok.AccessToken
-		return func(ctx context.Context, _ int, c *http.Client) error {
-			_, err := e.request(ctx, c, http.MethodPost, e.api+e.gatewayScoped, "", auth, http.StatusForbidden)
+		return func(ctx context.Context, w int, c *http.Client) error {
+			_, err := request(ctx, c, http.MethodPost, r.api(w)+gatewayScopedPath, "", auth, http.StatusForbidden)
 			return err
 		}, nil
 	}},
-	getPath("backend_direct", func(_ context.Context, e *env) (string, string, error) {
-		return e.backURL + "/menu", "", nil
-	}),
-	getPath("backend_relay", func(_ context.Context, e *env) (string, string, error) {
-		return e.relayURL + "/menu", "", nil
-	}),
+	getPath("backend_direct", fixedTarget(func(e *env) string { return e.backURL + "/menu" })),
+	getPath("backend_relay", fixedTarget(func(e *env) string { return e.relayURL + "/menu" })),
 }
+
+// storePaths are the paths whose work is apistore's, which the PostgreSQL
+// comparison runs on each store.
+var storePaths = []string{"token_client_credentials", "token_password", "token_refresh", "introspect", "revoke",
+	"gateway", "gateway_validation"}
 
 func pathNames() []string {
 	var names []string
@@ -105,18 +142,19 @@ func pathNames() []string {
 }
 
 func pathByName(name string) (path, bool) {
-	i := slices.IndexFunc(paths, func(p path) bool { return p.name == name })
-	if i < 0 {
-		return path{}, false
+	for _, list := range [][]path{paths, baselinePaths} {
+		if i := slices.IndexFunc(list, func(p path) bool { return p.name == name }); i >= 0 {
+			return list[i], true
+		}
 	}
-	return paths[i], true
+	return path{}, false
 }
 
 // post is a call that POSTs a form with the production key and expects 200;
 // check, when given, looks at the body.
-func (e *env) post(endpoint, form string, check func([]byte) error) call {
-	return func(ctx context.Context, _ int, c *http.Client) error {
-		body, err := e.do(ctx, c, http.MethodPost, e.api+endpoint, form, e.basic)
+func (r *runSpec) post(endpoint, form string, check func([]byte) error) call {
+	return func(ctx context.Context, w int, c *http.Client) error {
+		body, err := do(ctx, c, http.MethodPost, r.api(w)+endpoint, form, r.d.basic)
 		if err == nil && check != nil {
 			err = check(body)
 		}
@@ -124,20 +162,12 @@ func (e *env) post(endpoint, form string, check func([]byte) error) call {
 	}
 }
 
-// get is a call that GETs a URL and expects 200.
-func (e *env) get(u, authorization string) call {
-	return func(ctx context.Context, _ int, c *http.Client) error {
-		_, err := e.do(ctx, c, http.MethodGet, u, "", authorization)
-		return err
-	}
-}
-
-func (e *env) do(ctx context.Context, c *http.Client, method, u, form, authorization string) ([]byte, error) {
-	return e.request(ctx, c, method, u, form, authorization, http.StatusOK)
+func do(ctx context.Context, c *http.Client, method, u, form, authorization string) ([]byte, error) {
+	return request(ctx, c, method, u, form, authorization, http.StatusOK)
 }
 
 // request makes one request and expects the status want.
-func (e *env) request(ctx context.Context, c *http.Client, method, u, form, authorization string, want int) ([]byte, error) {
+func request(ctx context.Context, c *http.Client, method, u, form, authorization string, want int) ([]byte, error) {
 	var body io.Reader
 	if form != "" {
 		body = strings.NewReader(form)
@@ -167,9 +197,9 @@ func (e *env) request(ctx context.Context, c *http.Client, method, u, form, auth
 	return raw, nil
 }
 
-// token asks /token for a token outside any measurement.
-func (e *env) token(ctx context.Context, form string) (*oauth.TokenResponse, error) {
-	raw, err := e.do(ctx, http.DefaultClient, http.MethodPost, e.api+"/token", form, e.basic)
+// token asks the first node's /token for a token outside any measurement.
+func (d *deployment) token(ctx context.Context, form string) (*oauth.TokenResponse, error) {
+	raw, err := do(ctx, http.DefaultClient, http.MethodPost, d.nodes[0].api+"/token", form, d.basic)
 	if err != nil {
 		return nil, err
 	}
@@ -179,18 +209,18 @@ func (e *env) token(ctx context.Context, form string) (*oauth.TokenResponse, err
 
 // prepareRefresh gives each worker its own refresh chain, started with a
 // password grant; each call spends the current refresh token.
-func prepareRefresh(ctx context.Context, e *env, conns int, _ time.Duration) (call, error) {
-	chains := make([]string, conns)
+func prepareRefresh(ctx context.Context, r *runSpec) (call, error) {
+	chains := make([]string, r.conns)
 	for i := range chains {
-		tok, err := e.token(ctx, "grant_type=password&username="+e.username+"&password="+e.password)
+		tok, err := r.d.token(ctx, "grant_type=password&username="+r.d.username+"&password="+r.d.password)
 		if err != nil {
 			return nil, err
 		}
 		chains[i] = tok.RefreshToken
 	}
 	return func(ctx context.Context, w int, c *http.Client) error {
-		raw, err := e.do(ctx, c, http.MethodPost, e.api+"/token",
-			"grant_type=refresh_token&refresh_token="+url.QueryEscape(chains[w]), e.basic)
+		raw, err := do(ctx, c, http.MethodPost, r.api(w)+"/token",
+			"grant_type=refresh_token&refresh_token="+url.QueryEscape(chains[w]), r.d.basic)
 		if err != nil {
 			return err
 		}
@@ -206,68 +236,63 @@ func prepareRefresh(ctx context.Context, e *env, conns int, _ time.Duration) (ca
 // revokeRate bounds how many tokens a revoke run may need per second.
 const revokeRate = 25000
 
-// prepareRevoke stores enough fresh tokens for the run in bulk; each call
-// revokes a new one.
-func prepareRevoke(ctx context.Context, e *env, _ int, d time.Duration) (call, error) {
-	n := max(1000, int(d.Seconds()*revokeRate))
-	d2, err := sqlite.Open(e.dbPath)
+// prepareRevoke stores enough fresh tokens for the run in bulk, through
+// the store; each call revokes a new one.
+func prepareRevoke(ctx context.Context, r *runSpec) (call, error) {
+	n := max(1000, int(r.dur.Seconds()*revokeRate))
+	s, err := r.d.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer d2.Close()
-	client, err := d2.ClientByKey(ctx, e.key)
+	defer s.Close()
+	plain, err := storeTokens(ctx, s, r.d.key, n, time.Hour)
 	if err != nil {
-		return nil, err
-	}
-	plain := make([]string, n)
-	stored := make([]*oauth.Token, n)
-	now := time.Now()
-	for i := range plain {
-		plain[i] = oauth.NewSecret()
-		h := oauth.HashOf(plain[i])
-		stored[i] = &oauth.Token{AccessHash: h, FamilyID: h, KeyID: client.KeyID, UserID: client.OwnerID,
-			Scopes: []string{"default"}, GrantType: oauth.GrantClientCredentials, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
-	}
-	if err := d2.CreateTokens(ctx, stored); err != nil {
 		return nil, err
 	}
 	var next atomic.Int64
-	return func(ctx context.Context, _ int, c *http.Client) error {
+	return func(ctx context.Context, w int, c *http.Client) error {
 		i := next.Add(1) - 1
 		if i >= int64(n) {
 			return errExhausted
 		}
-		_, err := e.do(ctx, c, http.MethodPost, e.api+"/revoke", "token="+plain[i], e.basic)
+		_, err := do(ctx, c, http.MethodPost, r.api(w)+"/revoke", "token="+plain[i], r.d.basic)
 		return err
 	}, nil
 }
 
-// result is one path at one connection count.
+// result is one run: a path at one connection count.
 type result struct {
-	path      string
-	conns     int
-	requests  int
-	errors    int
-	firstErr  error
-	elapsed   time.Duration
-	p50, p99  time.Duration
-	peakRSS   int64 // bytes; 0 when unknown
-	rssScoped bool  // peakRSS is this run's own peak, not the process's
+	path     string
+	store    string // the deployment's name; "" when no apistore store is involved
+	nodes    int
+	conns    int
+	round    int
+	requests int
+	errors   int
+	firstErr error
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	peakRSS  int64 // bytes, the largest of the nodes'; 0 when unknown
+	cpu      cpuUse
 }
 
-func (r result) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+func (r result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
 
-// suite runs every chosen path at every connection count.
-func (e *env) suite(ctx context.Context, o *options) ([]result, error) {
+// suite runs every chosen path at every connection count on SQLite.
+func (e *env) suite(ctx context.Context, names []string) ([]result, error) {
 	var out []result
-	for _, name := range o.paths {
+	for _, name := range names {
 		p, _ := pathByName(name)
-		for _, conns := range o.conns {
-			r, err := e.run(ctx, o, p, conns)
+		for _, conns := range e.o.conns {
+			r, err := e.run(ctx, p, &runSpec{e: e, d: e.sqlite, nodes: 1, conns: conns, dur: e.o.duration}, e.o.wrk)
 			if err != nil {
 				return nil, fmt.Errorf("prepare %s: %w", name, err)
 			}
-			r.path = name
 			out = append(out, r)
 			if ctx.Err() != nil {
 				return out, ctx.Err()
@@ -277,26 +302,75 @@ func (e *env) suite(ctx context.Context, o *options) ([]result, error) {
 	return out, nil
 }
 
-// run drives p at conns connections: with wrk when --wrk names it and p is
-// a plain GET, else with the built-in client.
-func (e *env) run(ctx context.Context, o *options, p path, conns int) (result, error) {
-	if o.wrk != "" && p.target != nil {
-		u, authorization, err := p.target(ctx, e)
+// run drives p as rs says: with wrk when wrk is given and p is a plain GET,
+// else with the built-in client.
+func (e *env) run(ctx context.Context, p path, rs *runSpec, wrk string) (result, error) {
+	var r result
+	if wrk != "" && p.target != nil {
+		u, authorization, err := p.target(ctx, rs)
 		if err != nil {
 			return result{}, err
 		}
-		return e.driveWrk(ctx, o.wrk, u, authorization, conns, o.duration), nil
+		r = e.measure(rs, func() result { return driveWrk(ctx, wrk, u(0), authorization, rs.conns, rs.dur) })
+	} else {
+		c, err := p.prepare(ctx, rs)
+		if err != nil {
+			return result{}, err
+		}
+		r = e.measure(rs, func() result { return drive(ctx, c, rs.conns, rs.dur) })
 	}
-	c, err := p.prepare(ctx, e, conns, o.duration)
-	if err != nil {
-		return result{}, err
+	r.path, r.conns, r.round = p.name, rs.conns, rs.round
+	if rs.d != nil {
+		r.store, r.nodes = rs.d.name, rs.nodes
 	}
-	return e.drive(ctx, c, conns, o.duration), nil
+	return r, nil
+}
+
+// measure runs fn and adds the servers' peak RSS and CPU time to its result.
+func (e *env) measure(rs *runSpec, fn func() result) result {
+	var pids []int
+	if rs.d != nil {
+		for _, n := range rs.d.nodes[:rs.nodes] {
+			pids = append(pids, n.pid())
+		}
+	}
+	for _, pid := range pids {
+		resetPeakRSS(pid)
+	}
+	before := e.cpuNow(pids)
+	r := fn()
+	r.cpu = e.cpuNow(pids).sub(before)
+	for _, pid := range pids {
+		r.peakRSS = max(r.peakRSS, peakRSS(pid))
+	}
+	return r
+}
+
+// cpuNow reads the CPU time used so far by the apistore processes pids and
+// the PostgreSQL server, those the tool can see.
+func (e *env) cpuNow(pids []int) cpuUse {
+	c := unknownCPU()
+	if len(pids) > 0 {
+		c.apistore = 0
+		for _, pid := range pids {
+			t, ok := processCPU(pid)
+			if !ok {
+				c.apistore = -1
+				break
+			}
+			c.apistore += t
+		}
+	}
+	if e.pg != nil && e.pg.postmaster > 0 {
+		if t, ok := treeCPU(e.pg.postmaster); ok {
+			c.postgres = t
+		}
+	}
+	return c
 }
 
 // drive runs conns workers for d and measures them.
-func (e *env) drive(ctx context.Context, c call, conns int, d time.Duration) result {
-	scoped := resetPeakRSS(e.server.Process.Pid)
+func drive(ctx context.Context, c call, conns int, d time.Duration) result {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
 		DisableCompression: true}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
@@ -329,7 +403,7 @@ func (e *env) drive(ctx context.Context, c call, conns int, d time.Duration) res
 		}()
 	}
 	wg.Wait()
-	r := result{conns: conns, elapsed: slices.MaxFunc(ends, time.Time.Compare).Sub(start), rssScoped: scoped}
+	r := result{conns: conns, elapsed: slices.MaxFunc(ends, time.Time.Compare).Sub(start)}
 	var all []time.Duration
 	for w := range conns {
 		all = append(all, lat[w]...)
@@ -343,7 +417,6 @@ func (e *env) drive(ctx context.Context, c call, conns int, d time.Duration) res
 		slices.Sort(all)
 		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
 	}
-	r.peakRSS = peakRSS(e.server.Process.Pid)
 	return r
 }
 
@@ -368,16 +441,25 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
-// printResults writes a Markdown table, then the gateway's overhead.
+func formatRSS(b int64) string {
+	if b <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// printResults writes a Markdown table of the SQLite runs, then the
+// gateway's overhead.
 func printResults(w io.Writer, title string, results []result) {
-	fmt.Fprintf(w, "### %s\n\n| path | conns | req/s | p50 | p99 | errors | server peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n", title)
+	fmt.Fprintf(w, "### %s\n\n| path | conns | req/s | p50 | p99 | errors | server CPU/req | server peak RSS |\n"+
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n", title)
 	for _, r := range results {
-		rss := "?"
-		if r.peakRSS > 0 {
-			rss = fmt.Sprintf("%.0f MiB", float64(r.peakRSS)/(1<<20))
+		cpu := perRequest(r.cpu.apistore, r.requests)
+		if strings.HasPrefix(r.path, "backend_") {
+			cpu = "–" // the tool's own backend: the server is idle
 		}
-		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %d | %s |\n", r.path, r.conns, r.rate(),
-			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, rss)
+		fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %d | %s | %s |\n", r.path, r.conns, r.rate(),
+			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.errors, cpu, formatRSS(r.peakRSS))
 	}
 	fmt.Fprintln(w)
 	for _, via := range []struct{ path, what string }{{"gateway", "Gateway"}, {"backend_relay", "A byte-copying TCP relay"}} {
@@ -393,10 +475,15 @@ func printResults(w io.Writer, title string, results []result) {
 			}
 		}
 	}
+	printErrors(w, results)
+	fmt.Fprintln(w)
+}
+
+// printErrors writes each run's first error.
+func printErrors(w io.Writer, results []result) {
 	for _, r := range results {
 		if r.firstErr != nil {
 			fmt.Fprintf(w, "First error of %s at %d connections: %v\n", r.path, r.conns, r.firstErr)
 		}
 	}
-	fmt.Fprintln(w)
 }

@@ -1,8 +1,9 @@
 // Command apistore-bench measures apistore's hot paths as a client would: it
 // starts the real server binary on a temporary data directory, provisions a
-// user, an application, an API and tokens itself, and drives each path at
-// several connection counts for a set time, printing requests per second,
-// p50 and p99 latency, errors and the server's peak RSS per run.
+// user, an application, an API and tokens itself (through package db, as
+// the server's own store), and drives each path at several connection
+// counts for a set time, printing requests per second, p50 and p99 latency,
+// errors, the server's CPU time per request and its peak RSS per run.
 //
 //	go build -o bin/apistore ./cmd/apistore
 //	go run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --preload 1000000
@@ -10,6 +11,12 @@
 // With --wrk, the paths that are plain GETs (the gateway, the backend called
 // directly and through a byte-copying relay) are driven by wrk instead, a
 // load generator that takes less of the shared CPU.
+//
+// With --database (auto, or a postgres:// URL), the paths also run on
+// PostgreSQL, with each number of nodes of --nodes sharing the database,
+// beside SQLite and beside two baselines measured with pgx on the same
+// server: one INSERT of a token's row per request, one SELECT of a row by
+// its key per request.
 package main
 
 import (
@@ -21,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,9 +49,16 @@ type options struct {
 	bin      string
 	duration time.Duration
 	conns    []int
-	paths    []string
+	paths    []string // of the SQLite suite; none with --paths none
 	preload  int
 	wrk      string
+
+	database       string // "", auto or a postgres:// URL
+	postgresScript string
+	nodes          []int
+	pgPaths        []string
+
+	rounds int
 }
 
 func parseOptions(args []string, out io.Writer) (*options, error) {
@@ -53,28 +68,32 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.bin, "bin", "bin/apistore", "the apistore binary to start")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each path is driven at each connection count")
 	conns := fs.String("conns", "1,16,64", "comma-separated connection counts")
-	names := fs.String("paths", strings.Join(pathNames(), ","), "comma-separated paths to drive")
-	fs.IntVar(&o.preload, "preload", 0, "then run every path again on a database holding this many more live tokens")
+	names := fs.String("paths", strings.Join(pathNames(), ","), "comma-separated paths to drive on SQLite, or none")
+	fs.IntVar(&o.preload, "preload", 0, "then run the SQLite paths again on a database holding this many more live tokens")
 	fs.StringVar(&o.wrk, "wrk", "", "drive the paths that are plain GETs (gateway, backend_direct, backend_relay) with this wrk binary")
+	fs.StringVar(&o.database, "database", "", "also compare PostgreSQL with SQLite: auto for a throw-away server started with --postgres-script, "+
+		"or the postgres:// URL of a server whose user may create databases (the tool makes its own and drops it)")
+	fs.StringVar(&o.postgresScript, "postgres-script", "scripts/postgres.sh", "the script that starts a throw-away PostgreSQL for --database auto")
+	nodes := fs.String("nodes", "1,2", "comma-separated numbers of apistore nodes sharing the PostgreSQL database")
+	pgNames := fs.String("pg-paths", strings.Join(storePaths, ","), "comma-separated paths run on each store by --database")
+	fs.IntVar(&o.rounds, "rounds", 1, "how many times the PostgreSQL comparison runs each path, one after the other")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	for _, c := range strings.Split(*conns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(c))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("--conns: %q is not a positive number", c)
-		}
-		o.conns = append(o.conns, n)
+	var err error
+	if o.conns, err = positiveList("--conns", *conns); err != nil {
+		return nil, err
 	}
-	for _, p := range strings.Split(*names, ",") {
-		p = strings.TrimSpace(p)
-		if _, ok := pathByName(p); !ok {
-			return nil, fmt.Errorf("--paths: unknown path %q (known: %s)", p, strings.Join(pathNames(), ", "))
+	if *names != "none" {
+		if o.paths, err = pathList("--paths", *names, pathNames()); err != nil {
+			return nil, err
 		}
-		o.paths = append(o.paths, p)
 	}
 	if o.duration <= 0 {
 		return nil, errors.New("--duration must be positive")
+	}
+	if o.rounds < 1 {
+		return nil, errors.New("--rounds must be positive")
 	}
 	if o.wrk != "" {
 		wrk, err := exec.LookPath(o.wrk)
@@ -83,10 +102,45 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 		}
 		o.wrk = wrk
 	}
+	if o.database != "" {
+		if o.database != "auto" && !strings.HasPrefix(o.database, "postgres://") && !strings.HasPrefix(o.database, "postgresql://") {
+			return nil, errors.New("--database: give auto or a postgres:// URL")
+		}
+		if o.nodes, err = positiveList("--nodes", *nodes); err != nil {
+			return nil, err
+		}
+		if o.pgPaths, err = pathList("--pg-paths", *pgNames, storePaths); err != nil {
+			return nil, err
+		}
+	}
 	return o, nil
 }
 
-// run provisions, starts the server and prints one table per database size.
+func positiveList(flag, v string) ([]int, error) {
+	var out []int
+	for _, c := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flag, c)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func pathList(flag, v string, known []string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(known, p) {
+			return nil, fmt.Errorf("%s: unknown path %q (known: %s)", flag, p, strings.Join(known, ", "))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// run provisions, starts the servers and prints one table per part.
 func run(ctx context.Context, args []string, out io.Writer) error {
 	o, err := parseOptions(args, out)
 	if err != nil {
@@ -101,24 +155,38 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.wrk != "" {
 		fmt.Fprintf(out, "; plain GETs driven by %s", o.wrk)
 	}
-	fmt.Fprint(out, "\n\n")
-	results, err := e.suite(ctx, o)
-	if err != nil {
-		return err
+	if o.database != "" {
+		fmt.Fprintf(out, "; PostgreSQL with %v nodes", o.nodes)
 	}
-	printResults(out, "Fresh database", results)
-	failed := countErrors(results)
-	if o.preload > 0 {
-		perToken, err := e.preload(ctx, o.preload)
+	fmt.Fprint(out, "\n\n")
+	failed := 0
+	if len(o.paths) > 0 {
+		results, err := e.suite(ctx, o.paths)
 		if err != nil {
 			return err
 		}
-		results, err := e.suite(ctx, o)
-		if err != nil {
-			return err
-		}
-		printResults(out, fmt.Sprintf("With %d more live tokens stored (%.0f bytes on disk per token)", o.preload, perToken), results)
+		printResults(out, "Fresh database", results)
 		failed += countErrors(results)
+		if o.preload > 0 {
+			perToken, err := e.preload(ctx, o.preload)
+			if err != nil {
+				return err
+			}
+			results, err := e.suite(ctx, o.paths)
+			if err != nil {
+				return err
+			}
+			printResults(out, fmt.Sprintf("With %d more live tokens stored (%.0f bytes on disk per token)", o.preload, perToken), results)
+			failed += countErrors(results)
+		}
+	}
+	if e.pgStore != nil {
+		results, err := e.postgresSuite(ctx)
+		printPostgres(out, results)
+		failed += countErrors(results)
+		if err != nil {
+			return err
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d requests failed: the results above do not count", failed)

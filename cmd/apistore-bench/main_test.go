@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -53,8 +54,39 @@ func TestSmokeWrk(t *testing.T) {
 	}
 }
 
+// TestSmokePostgres runs the PostgreSQL comparison briefly on the server of
+// APISTORE_TEST_POSTGRES (scripts/postgres.sh run sets it): every store
+// path on SQLite, on one node and on two, and both baselines.
+func TestSmokePostgres(t *testing.T) {
+	admin := os.Getenv("APISTORE_TEST_POSTGRES")
+	if admin == "" {
+		t.Skip("APISTORE_TEST_POSTGRES is not set: run under scripts/postgres.sh run")
+	}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--bin", bin, "--paths", "none", "--database", admin, "--nodes", "1,2",
+		"--duration", "300ms", "--conns", "4"}, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, name := range storePaths {
+		for _, want := range []string{"| " + name + " | SQLite | 1 | 4 |", "| " + name + " | PostgreSQL | 1 | 4 |", "| " + name + " | PostgreSQL | 2 | 4 |"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%q missing:\n%s", want, out.String())
+			}
+		}
+	}
+	for _, want := range []string{"| pg_insert_baseline | pgx | – | 4 |", "| pg_select_baseline | pgx | – | 4 |",
+		"the INSERT baseline (target ≥ 0.7)", "SQLite's (target ≥ 0.8)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("%q missing:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestOptions(t *testing.T) {
-	for _, args := range [][]string{{"--conns", "0"}, {"--conns", "x"}, {"--paths", "nope"}, {"--duration", "0s"}, {"--wrk", "no-such-wrk"}} {
+	for _, args := range [][]string{{"--conns", "0"}, {"--conns", "x"}, {"--paths", "nope"}, {"--duration", "0s"}, {"--wrk", "no-such-wrk"},
+		{"--database", "mysql://db"}, {"--database", "auto", "--nodes", "0"}, {"--database", "auto", "--pg-paths", "backend_direct"},
+		{"--rounds", "0"}} {
 		if _, err := parseOptions(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseOptions(%v) accepted", args)
 		}

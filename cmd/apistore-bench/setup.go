@@ -17,60 +17,118 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apistore/apistore/db/sqlite"
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
 
-// env is a provisioned data directory, the server running on it and a
-// loopback backend for the gateway.
+// env is what the runs share: a loopback backend and a relay to it, the
+// SQLite deployment and, when asked for, a PostgreSQL one.
 type env struct {
-	dir     string
-	dbPath  string
-	bin     string
-	server  *exec.Cmd
-	api     string // http://localhost:PORT of the token endpoint and gateway
+	o       *options
+	dir     string // temporary; every data directory is in it
 	backend *http.Server
 	backURL string
 	// relayURL reaches the backend through a TCP relay that copies bytes
 	// without reading them: the most any proxy could do on this machine.
 	relayURL string
 	relay    net.Listener
+	sqlite   *deployment
+	pg       *postgresServer // nil without --database
+	pgStore  *deployment     // nil without --database
+}
+
+// deployment is a store provisioned for the benchmark and the apistore
+// nodes ("apistore serve") serving it.
+type deployment struct {
+	name     string // as the tables show it
+	database string // serve's --database: "" for SQLite in the first node's data directory
+	nodes    []*node
 	key      string // the production consumer key
 	basic    string // Authorization header of the production key
-	gateway  string // path of the benchmark API's resource through the gateway
-	// gatewayScoped is a resource needing a scope the benchmark's tokens lack.
-	gatewayScoped string
-	username      string
-	password      string
+	username string
+	password string
+}
+
+// node is one "apistore serve" process with its own data directory.
+type node struct {
+	dir    string
+	cmd    *exec.Cmd
+	api    string // http://127.0.0.1:PORT of the token endpoint and gateway
+	apiTLS string // https://127.0.0.1:PORT, the same over TLS
 }
 
 const (
 	benchUser     = "bench"
 	benchPassword = "bench-password"
+
+	// The benchmark API's resources through the gateway: one any token
+	// may call, one needing a scope the benchmark's tokens lack.
+	gatewayPath       = "/bench/1.0.0/menu"
+	gatewayScopedPath = "/bench/1.0.0/order"
 )
 
-// setUp provisions a fresh data directory directly through package db, then
-// starts the server on it.
+// setUp starts the backends, provisions each store through package db and
+// starts the servers on it.
 func setUp(ctx context.Context, o *options) (*env, error) {
 	dir, err := os.MkdirTemp("", "apistore-bench-")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{dir: dir, dbPath: filepath.Join(dir, "apistore.db"), bin: o.bin, username: benchUser, password: benchPassword}
-	if err := e.startBackend(); err != nil {
-		e.close()
-		return nil, err
-	}
-	if err := e.provision(ctx); err != nil {
-		e.close()
-		return nil, err
-	}
-	if err := e.start(); err != nil {
+	e := &env{o: o, dir: dir}
+	if err := e.setUp(ctx); err != nil {
 		e.close()
 		return nil, err
 	}
 	return e, nil
+}
+
+func (e *env) setUp(ctx context.Context) error {
+	if err := e.startBackend(); err != nil {
+		return err
+	}
+	e.sqlite = e.newDeployment("SQLite", "", 1)
+	if err := e.sqlite.provision(ctx, e.backURL); err != nil {
+		return fmt.Errorf("provision SQLite: %w", err)
+	}
+	if err := e.sqlite.start(e.o.bin); err != nil {
+		return err
+	}
+	if e.o.database != "" {
+		pg, err := startPostgres(ctx, e.o, e.dir)
+		if err != nil {
+			return err
+		}
+		e.pg = pg
+		e.pgStore = e.newDeployment("PostgreSQL", pg.url, slicesMax(e.o.nodes))
+		if err := e.pgStore.provision(ctx, e.backURL); err != nil {
+			return fmt.Errorf("provision PostgreSQL: %w", err)
+		}
+		if err := e.pgStore.start(e.o.bin); err != nil {
+			return err
+		}
+		if err := pg.findServer(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func slicesMax(s []int) int {
+	m := 0
+	for _, v := range s {
+		m = max(m, v)
+	}
+	return m
+}
+
+// newDeployment names n nodes' data directories.
+func (e *env) newDeployment(name, database string, n int) *deployment {
+	d := &deployment{name: name, database: database, username: benchUser, password: benchPassword}
+	for i := range n {
+		d.nodes = append(d.nodes, &node{dir: filepath.Join(e.dir, fmt.Sprintf("%s-%d", strings.ToLower(name), i+1))})
+	}
+	return d
 }
 
 // backendBody is what the loopback backend answers: 200 bytes of JSON.
@@ -125,108 +183,161 @@ func (e *env) startRelay(backend string) error {
 	return nil
 }
 
-// provision makes the user, scopes, an application with keys and an API
-// subscribed on the Unlimited tier.
-func (e *env) provision(ctx context.Context) error {
-	d, err := sqlite.Open(e.dbPath)
+// open opens the deployment's store as the servers do (db.Open), for
+// provisioning and bulk writes.
+func (d *deployment) open(ctx context.Context) (db.Store, error) {
+	return db.Open(ctx, d.database, d.nodes[0].dir)
+}
+
+// provision makes, through the store's interface, the user, scopes, an
+// application with keys and the benchmark API (backend backURL) subscribed
+// on the Unlimited tier.
+func (d *deployment) provision(ctx context.Context, backURL string) error {
+	s, err := d.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	hash, err := oauth.HashPassword(e.password)
+	defer s.Close()
+	hash, err := oauth.HashPassword(d.password)
 	if err != nil {
 		return err
 	}
-	u := &portal.User{User: oauth.User{Username: e.username, PasswordHash: hash, Roles: []string{"subscriber"}}}
-	if err := d.CreateUser(ctx, u); err != nil {
+	u := &portal.User{User: oauth.User{Username: d.username, PasswordHash: hash, Roles: []string{"subscriber"}}}
+	if err := s.CreateUser(ctx, u); err != nil {
 		return err
 	}
 	// Anyone may have read; update only admins, so the benchmark's tokens
 	// lack it (the gateway_validation path).
 	for _, sc := range []oauth.Scope{{Name: "read", Description: "Read"}, {Name: "update", Description: "Update", Roles: []string{"admin"}}} {
-		if err := d.PutScope(ctx, sc); err != nil {
+		if err := s.PutScope(ctx, sc); err != nil {
 			return err
 		}
 	}
 	var key, secret string
 	app := &portal.Application{OwnerID: u.ID, Name: "BenchApp", Tier: "Unlimited"}
-	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
-		k, s := oauth.NewConsumerKey(), oauth.NewSecret()
+	err = s.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
+		k, sec := oauth.NewConsumerKey(), oauth.NewSecret()
 		if kt == oauth.Production {
-			key, secret = k, s
+			key, secret = k, sec
 		}
-		return &oauth.Client{ConsumerKey: k, SecretHash: oauth.HashOf(s), KeyType: kt, GrantTypes: oauth.DefaultGrantTypes}
+		return &oauth.Client{ConsumerKey: k, SecretHash: oauth.HashOf(sec), KeyType: kt, GrantTypes: oauth.DefaultGrantTypes}
 	})
 	if err != nil {
 		return err
 	}
-	e.key = key
-	e.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
-	api := &portal.API{Name: "BenchAPI", Version: "1.0.0", Context: "/bench", ProductionURL: e.backURL, SandboxURL: e.backURL,
-		Resources: []portal.Resource{{Method: "GET", Path: "/menu", Scope: "read"}, {Method: "POST", Path: "/order", Scope: "update"}}}
-	if err := d.CreateAPI(ctx, api); err != nil {
+	d.key = key
+	d.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
+	resources := []portal.Resource{{Method: "GET", Path: "/menu", Scope: "read"}, {Method: "POST", Path: "/order", Scope: "update"}}
+	api := &portal.API{Name: "BenchAPI", Version: "1.0.0", Context: "/bench", ProductionURL: backURL, SandboxURL: backURL, Resources: resources}
+	if err := s.CreateAPI(ctx, api); err != nil {
 		return err
 	}
-	e.gateway, e.gatewayScoped = "/bench/1.0.0/menu", "/bench/1.0.0/order"
-	return d.Subscribe(ctx, app.ID, api.ID, "Unlimited")
+	return s.Subscribe(ctx, app.ID, api.ID, "Unlimited")
 }
 
-var httpLine = regexp.MustCompile(`^http: (http://\S+)$`)
+var listenLine = regexp.MustCompile(`^(https?): (https?://\S+)$`)
 
-// start runs "apistore serve" on free ports and waits for its HTTP URL.
-func (e *env) start() error {
-	e.server = exec.Command(e.bin, "serve", "--data-dir", e.dir, "--store-port", "0", "--https-port", "0", "--http-port", "0")
+// start starts every node that is not running.
+func (d *deployment) start(bin string) error {
+	for _, n := range d.nodes {
+		if n.cmd != nil {
+			continue
+		}
+		if err := n.start(bin, d.database); err != nil {
+			return fmt.Errorf("%s node: %w", d.name, err)
+		}
+	}
+	return nil
+}
+
+// start runs "apistore serve" on free ports and waits for its URLs.
+func (n *node) start(bin, database string) error {
+	args := []string{"serve", "--data-dir", n.dir, "--store-port", "0", "--https-port", "0", "--http-port", "0"}
+	if database != "" {
+		args = append(args, "--database", database)
+	}
+	cmd := exec.Command(bin, args...)
+	if err := os.MkdirAll(n.dir, 0o700); err != nil {
+		return err
+	}
 	// The server's request log would drown the results; it is kept in the
 	// data directory while the run lasts.
-	logFile, err := os.OpenFile(filepath.Join(e.dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logFile, err := os.OpenFile(filepath.Join(n.dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	e.server.Stderr = logFile
-	stdout, err := e.server.StdoutPipe()
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	if err := e.server.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", e.bin, err)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", bin, err)
 	}
-	found := make(chan string, 1)
+	n.cmd = cmd
+	found := make(chan [2]string, 2)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := httpLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
+				// The server listens on loopback; wrk would try ::1 first
+				// for localhost.
+				found <- [2]string{m[1], strings.Replace(m[2], "//localhost:", "//127.0.0.1:", 1)}
 			}
 		}
 	}()
-	select {
-	case e.api = <-found:
-		return nil
-	case <-time.After(30 * time.Second):
-		return errors.New("the server printed no http URL within 30 s")
+	timeout := time.After(30 * time.Second)
+	for n.api == "" || n.apiTLS == "" {
+		select {
+		case m := <-found:
+			if m[0] == "http" {
+				n.api = m[1]
+			} else {
+				n.apiTLS = m[1]
+			}
+		case <-timeout:
+			return fmt.Errorf("the server printed no http and https URLs within 30 s (see %s)", filepath.Join(n.dir, "server.log"))
+		}
 	}
+	return nil
 }
 
-// stopServer ends the server with SIGTERM (it finishes in-flight requests).
-func (e *env) stopServer() {
-	if e.server == nil || e.server.Process == nil {
+// stop ends the server with SIGTERM (it finishes in-flight requests).
+func (n *node) stop() {
+	if n.cmd == nil || n.cmd.Process == nil {
 		return
 	}
-	e.server.Process.Signal(syscall.SIGTERM)
+	n.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { e.server.Wait(); close(done) }()
+	go func() { n.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		e.server.Process.Kill()
+		n.cmd.Process.Kill()
 		<-done
 	}
-	e.server = nil
+	n.cmd, n.api, n.apiTLS = nil, "", ""
+}
+
+func (n *node) pid() int { return n.cmd.Process.Pid }
+
+func (d *deployment) stop() {
+	for _, n := range d.nodes {
+		n.stop()
+	}
 }
 
 func (e *env) close() {
-	e.stopServer()
+	if e.sqlite != nil {
+		e.sqlite.stop()
+	}
+	if e.pgStore != nil {
+		e.pgStore.stop()
+	}
+	if e.pg != nil {
+		e.pg.close()
+	}
 	if e.relay != nil {
 		e.relay.Close()
 	}
@@ -236,46 +347,58 @@ func (e *env) close() {
 	os.RemoveAll(e.dir)
 }
 
-// preload stops the server, adds n live tokens in bulk and starts it again;
-// it returns the database's growth per token, after a checkpoint.
+// preload stops the SQLite node, adds n live tokens in bulk and starts it
+// again; it returns the database's growth per token, after a checkpoint.
 func (e *env) preload(ctx context.Context, n int) (float64, error) {
-	e.stopServer()
-	before, err := fileSize(e.dbPath)
+	d := e.sqlite
+	d.stop()
+	path := filepath.Join(d.nodes[0].dir, db.DatabaseFile)
+	before, err := fileSize(path)
 	if err != nil {
 		return 0, err
 	}
-	d, err := sqlite.Open(e.dbPath)
+	s, err := d.open(ctx)
 	if err != nil {
 		return 0, err
 	}
-	client, err := d.ClientByKey(ctx, e.key)
-	if err != nil {
-		d.Close()
+	if _, err := storeTokens(ctx, s, d.key, n, 24*time.Hour); err != nil {
+		s.Close()
 		return 0, err
+	}
+	if err := s.Close(); err != nil { // checkpoints the WAL into the file
+		return 0, err
+	}
+	after, err := fileSize(path)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / float64(n), d.start(e.o.bin)
+}
+
+// storeTokens writes n live tokens of the key in bulk, through the store,
+// and returns them as a client would present them.
+func storeTokens(ctx context.Context, s db.Store, key string, n int, validity time.Duration) ([]string, error) {
+	client, err := s.ClientByKey(ctx, key)
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	const chunk = 10000
+	plain := make([]string, 0, n)
 	tokens := make([]*oauth.Token, 0, chunk)
-	for i := 0; i < n; i++ {
-		h := oauth.HashOf(oauth.NewSecret())
+	for i := range n {
+		plain = append(plain, oauth.NewSecret())
+		h := oauth.HashOf(plain[i])
 		tokens = append(tokens, &oauth.Token{AccessHash: h, FamilyID: h, KeyID: client.KeyID, UserID: client.OwnerID,
-			Scopes: []string{"read"}, GrantType: oauth.GrantClientCredentials, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+			Scopes: []string{"read"}, GrantType: oauth.GrantClientCredentials, IssuedAt: now, ExpiresAt: now.Add(validity)})
 		if len(tokens) == chunk || i == n-1 {
-			if err := d.CreateTokens(ctx, tokens); err != nil {
-				d.Close()
-				return 0, err
+			if err := s.CreateTokens(ctx, tokens); err != nil {
+				return nil, err
 			}
 			tokens = tokens[:0]
 		}
 	}
-	if err := d.Close(); err != nil { // checkpoints the WAL into the file
-		return 0, err
-	}
-	after, err := fileSize(e.dbPath)
-	if err != nil {
-		return 0, err
-	}
-	return float64(after-before) / float64(n), e.start()
+	return plain, nil
 }
 
 func fileSize(path string) (int64, error) {
@@ -284,4 +407,29 @@ func fileSize(path string) (int64, error) {
 		return 0, err
 	}
 	return fi.Size(), nil
+}
+
+// waitListening waits until every address accepts connections, or the
+// process (when given) has exited, or the timeout passes.
+func waitListening(addrs []string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, a := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				return errors.New("it exited")
+			default:
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s accepts no connection after %v", a, timeout)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }

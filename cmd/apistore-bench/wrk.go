@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"os/exec"
@@ -16,8 +15,7 @@ import (
 // connections and reads its report. wrk costs the shared CPU less than the
 // built-in client, so a ratio to the backend's direct throughput comes out
 // nearer what the server side alone allows.
-func (e *env) driveWrk(ctx context.Context, wrk, u, authorization string, conns int, d time.Duration) result {
-	scoped := resetPeakRSS(e.server.Process.Pid)
+func driveWrk(ctx context.Context, wrk, u, authorization string, conns int, d time.Duration) result {
 	args := []string{"-t", strconv.Itoa(min(conns, runtime.NumCPU())), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))) + "s", "--latency"}
 	if authorization != "" {
@@ -31,7 +29,7 @@ func (e *env) driveWrk(ctx context.Context, wrk, u, authorization string, conns 
 	if err != nil {
 		r.errors, r.firstErr = max(r.errors, 1), fmt.Errorf("wrk: %w", err)
 	}
-	r.conns, r.rssScoped, r.peakRSS = conns, scoped, peakRSS(e.server.Process.Pid)
+	r.conns = conns
 	return r
 }
 
@@ -67,7 +65,7 @@ func parseWrk(out []byte) (result, error) {
 		}
 	}
 	if r.p50 == 0 || r.p99 == 0 {
-		return r, errors.New("no latency distribution in its report (run with --latency)")
+		return r, fmt.Errorf("no latency distribution in its report (run with --latency): %q", out)
 	}
 	var counts []int
 	if m := wrkNon2xx.FindSubmatch(out); m != nil {
