@@ -61,7 +61,7 @@ func processCPU(pid int) (time.Duration, bool) {
 }
 
 // treeCPU is the CPU time used so far by a server that forks a process per
-// connection (PostgreSQL): the parent, its live children
+// worker or connection (nginx, PostgreSQL): the parent, its live children
 // and every child that has ended (the kernel adds those to the parent's
 // waited time once it reaps them). A child that ended but was not reaped
 // yet is missed until it is, so a connection closed during a run can move
@@ -99,10 +99,10 @@ func processTree(root int) []int {
 // cpuUse is the CPU time each side of a run used during it; a negative
 // value means it is not known (a process on another machine, or none).
 type cpuUse struct {
-	apistore, postgres time.Duration
+	apistore, postgres, nginx time.Duration
 }
 
-func unknownCPU() cpuUse { return cpuUse{-1, -1} }
+func unknownCPU() cpuUse { return cpuUse{-1, -1, -1} }
 
 func (c cpuUse) sub(before cpuUse) cpuUse {
 	d := func(a, b time.Duration) time.Duration {
@@ -111,7 +111,7 @@ func (c cpuUse) sub(before cpuUse) cpuUse {
 		}
 		return a - b
 	}
-	return cpuUse{d(c.apistore, before.apistore), d(c.postgres, before.postgres)}
+	return cpuUse{d(c.apistore, before.apistore), d(c.postgres, before.postgres), d(c.nginx, before.nginx)}
 }
 
 // perRequest formats a CPU time divided over n requests, in µs.

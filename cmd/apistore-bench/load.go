@@ -33,7 +33,8 @@ type runSpec struct {
 	nodes int
 	conns int
 	dur   time.Duration
-	round int // 1, 2, … when a section repeats its runs
+	round int    // 1, 2, … when a section repeats its runs
+	load  string // what runs alongside: "" for nothing
 }
 
 // api is the token endpoint and gateway's base URL for worker w.
@@ -142,7 +143,7 @@ func pathNames() []string {
 }
 
 func pathByName(name string) (path, bool) {
-	for _, list := range [][]path{paths, baselinePaths} {
+	for _, list := range [][]path{paths, baselinePaths, nginxPaths} {
 		if i := slices.IndexFunc(list, func(p path) bool { return p.name == name }); i >= 0 {
 			return list[i], true
 		}
@@ -267,6 +268,7 @@ type result struct {
 	nodes    int
 	conns    int
 	round    int
+	load     string
 	requests int
 	errors   int
 	firstErr error
@@ -274,6 +276,11 @@ type result struct {
 	p50, p99 time.Duration
 	peakRSS  int64 // bytes, the largest of the nodes'; 0 when unknown
 	cpu      cpuUse
+	// clientCPU is the load generator's CPU time when it is a process of
+	// its own (wrk), else 0.
+	clientCPU time.Duration
+	// alongside is the rate of the load that ran alongside, if any.
+	alongside float64
 }
 
 func (r result) rate() float64 {
@@ -319,7 +326,7 @@ func (e *env) run(ctx context.Context, p path, rs *runSpec, wrk string) (result,
 		}
 		r = e.measure(rs, func() result { return drive(ctx, c, rs.conns, rs.dur) })
 	}
-	r.path, r.conns, r.round = p.name, rs.conns, rs.round
+	r.path, r.conns, r.round, r.load = p.name, rs.conns, rs.round, rs.load
 	if rs.d != nil {
 		r.store, r.nodes = rs.d.name, rs.nodes
 	}
@@ -346,8 +353,8 @@ func (e *env) measure(rs *runSpec, fn func() result) result {
 	return r
 }
 
-// cpuNow reads the CPU time used so far by the apistore processes pids and
-// the PostgreSQL server, those the tool can see.
+// cpuNow reads the CPU time used so far by the apistore processes pids,
+// the PostgreSQL server and nginx, those the tool can see.
 func (e *env) cpuNow(pids []int) cpuUse {
 	c := unknownCPU()
 	if len(pids) > 0 {
@@ -364,6 +371,11 @@ func (e *env) cpuNow(pids []int) cpuUse {
 	if e.pg != nil && e.pg.postmaster > 0 {
 		if t, ok := treeCPU(e.pg.postmaster); ok {
 			c.postgres = t
+		}
+	}
+	if e.nginx != nil && e.nginx.cmd != nil {
+		if t, ok := treeCPU(e.nginx.cmd.Process.Pid); ok {
+			c.nginx = t
 		}
 	}
 	return c

@@ -17,6 +17,11 @@
 // beside SQLite and beside two baselines measured with pgx on the same
 // server: one INSERT of a token's row per request, one SELECT of a row by
 // its key per request.
+//
+// With --nginx (and --wrk), one nginx serves a fixed answer as the backend
+// and proxies to it, in plain HTTP and with TLS; the gateway is driven
+// against that same backend, with and without a load of /token requests
+// alongside.
 package main
 
 import (
@@ -58,10 +63,16 @@ type options struct {
 	nodes          []int
 	pgPaths        []string
 
+	nginx     string // the nginx binary; "" for no comparison with nginx
+	tokenRate int
+
 	rounds int
 }
 
-func parseOptions(args []string, out io.Writer) (*options, error) {
+// notes are what parseOptions decided to skip, printed with the results.
+type notes []string
+
+func parseOptions(args []string, out io.Writer) (*options, notes, error) {
 	fs := flag.NewFlagSet("apistore-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	o := &options{}
@@ -70,50 +81,65 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	conns := fs.String("conns", "1,16,64", "comma-separated connection counts")
 	names := fs.String("paths", strings.Join(pathNames(), ","), "comma-separated paths to drive on SQLite, or none")
 	fs.IntVar(&o.preload, "preload", 0, "then run the SQLite paths again on a database holding this many more live tokens")
-	fs.StringVar(&o.wrk, "wrk", "", "drive the paths that are plain GETs (gateway, backend_direct, backend_relay) with this wrk binary")
+	fs.StringVar(&o.wrk, "wrk", "", "drive the paths that are plain GETs (gateway, backend_direct, backend_relay, the nginx comparison) with this wrk binary")
 	fs.StringVar(&o.database, "database", "", "also compare PostgreSQL with SQLite: auto for a throw-away server started with --postgres-script, "+
 		"or the postgres:// URL of a server whose user may create databases (the tool makes its own and drops it)")
 	fs.StringVar(&o.postgresScript, "postgres-script", "scripts/postgres.sh", "the script that starts a throw-away PostgreSQL for --database auto")
 	nodes := fs.String("nodes", "1,2", "comma-separated numbers of apistore nodes sharing the PostgreSQL database")
 	pgNames := fs.String("pg-paths", strings.Join(storePaths, ","), "comma-separated paths run on each store by --database")
-	fs.IntVar(&o.rounds, "rounds", 1, "how many times the PostgreSQL comparison runs each path, one after the other")
+	fs.StringVar(&o.nginx, "nginx", "", "compare the gateway with nginx (needs --wrk): auto when installed, or the nginx binary")
+	fs.IntVar(&o.tokenRate, "token-rate", 500, "requests per second of the /token load run alongside the nginx comparison")
+	fs.IntVar(&o.rounds, "rounds", 1, "how many times the PostgreSQL and nginx comparisons run each path, one after the other")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var skipped notes
 	var err error
 	if o.conns, err = positiveList("--conns", *conns); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if *names != "none" {
 		if o.paths, err = pathList("--paths", *names, pathNames()); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if o.duration <= 0 {
-		return nil, errors.New("--duration must be positive")
+		return nil, nil, errors.New("--duration must be positive")
 	}
-	if o.rounds < 1 {
-		return nil, errors.New("--rounds must be positive")
+	if o.rounds < 1 || o.tokenRate < 1 {
+		return nil, nil, errors.New("--rounds and --token-rate must be positive")
 	}
 	if o.wrk != "" {
 		wrk, err := exec.LookPath(o.wrk)
 		if err != nil {
-			return nil, fmt.Errorf("--wrk: %w", err)
+			return nil, nil, fmt.Errorf("--wrk: %w", err)
 		}
 		o.wrk = wrk
 	}
 	if o.database != "" {
 		if o.database != "auto" && !strings.HasPrefix(o.database, "postgres://") && !strings.HasPrefix(o.database, "postgresql://") {
-			return nil, errors.New("--database: give auto or a postgres:// URL")
+			return nil, nil, errors.New("--database: give auto or a postgres:// URL")
 		}
 		if o.nodes, err = positiveList("--nodes", *nodes); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if o.pgPaths, err = pathList("--pg-paths", *pgNames, storePaths); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return o, nil
+	if o.nginx != "" {
+		bin, err := findNginx(o.nginx)
+		switch {
+		case err != nil:
+			return nil, nil, fmt.Errorf("--nginx: %w", err)
+		case o.wrk == "":
+			return nil, nil, errors.New("--nginx needs --wrk")
+		case bin == "":
+			skipped = append(skipped, "nginx is not installed (scripts/deps.sh installs it): the comparison with nginx is skipped.")
+		}
+		o.nginx = bin
+	}
+	return o, skipped, nil
 }
 
 func positiveList(flag, v string) ([]int, error) {
@@ -142,7 +168,7 @@ func pathList(flag, v string, known []string) ([]string, error) {
 
 // run provisions, starts the servers and prints one table per part.
 func run(ctx context.Context, args []string, out io.Writer) error {
-	o, err := parseOptions(args, out)
+	o, skipped, err := parseOptions(args, out)
 	if err != nil {
 		return err
 	}
@@ -158,7 +184,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.database != "" {
 		fmt.Fprintf(out, "; PostgreSQL with %v nodes", o.nodes)
 	}
+	if o.nginx != "" {
+		fmt.Fprintf(out, "; nginx (%s) beside the gateway", o.nginx)
+	}
 	fmt.Fprint(out, "\n\n")
+	for _, n := range skipped {
+		fmt.Fprintln(out, n)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintln(out)
+	}
 	failed := 0
 	if len(o.paths) > 0 {
 		results, err := e.suite(ctx, o.paths)
@@ -183,6 +218,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if e.pgStore != nil {
 		results, err := e.postgresSuite(ctx)
 		printPostgres(out, results)
+		failed += countErrors(results)
+		if err != nil {
+			return err
+		}
+	}
+	if e.nginx != nil {
+		results, err := e.nginxSuite(ctx)
+		printNginx(out, results)
 		failed += countErrors(results)
 		if err != nil {
 			return err

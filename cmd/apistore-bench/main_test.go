@@ -83,11 +83,38 @@ func TestSmokePostgres(t *testing.T) {
 	}
 }
 
+// TestSmokeNginx runs the comparison with nginx briefly, with and without
+// the /token load alongside.
+func TestSmokeNginx(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("wrk is not installed: scripts/deps.sh installs it")
+	}
+	if nginx, _ := findNginx("auto"); nginx == "" {
+		t.Skip("nginx is not installed: scripts/deps.sh installs it")
+	}
+	args := []string{"--bin", bin, "--paths", "none", "--wrk", "wrk", "--nginx", "auto", "--duration", "1s", "--conns", "2",
+		"--token-rate", "50"}
+	var out bytes.Buffer
+	if err := run(context.Background(), args, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, p := range nginxPaths {
+		for _, want := range []string{"| " + p.name + " | – | 2 |", "| " + p.name + " | /token "} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%q missing:\n%s", want, out.String())
+			}
+		}
+	}
+	if !strings.Contains(out.String(), "| 2 | /token | 1 |") {
+		t.Errorf("ratios missing:\n%s", out.String())
+	}
+}
+
 func TestOptions(t *testing.T) {
 	for _, args := range [][]string{{"--conns", "0"}, {"--conns", "x"}, {"--paths", "nope"}, {"--duration", "0s"}, {"--wrk", "no-such-wrk"},
 		{"--database", "mysql://db"}, {"--database", "auto", "--nodes", "0"}, {"--database", "auto", "--pg-paths", "backend_direct"},
-		{"--rounds", "0"}} {
-		if _, err := parseOptions(args, &bytes.Buffer{}); err == nil {
+		{"--nginx", "auto"}, {"--wrk", "wrk", "--nginx", "no-such-nginx"}, {"--rounds", "0"}} {
+		if _, _, err := parseOptions(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseOptions(%v) accepted", args)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,7 +24,7 @@ import (
 )
 
 // env is what the runs share: a loopback backend and a relay to it, the
-// SQLite deployment and, when asked for, a PostgreSQL one.
+// SQLite deployment and, when asked for, a PostgreSQL one and an nginx.
 type env struct {
 	o       *options
 	dir     string // temporary; every data directory is in it
@@ -36,6 +37,7 @@ type env struct {
 	sqlite   *deployment
 	pg       *postgresServer // nil without --database
 	pgStore  *deployment     // nil without --database
+	nginx    *nginx          // nil without --nginx
 }
 
 // deployment is a store provisioned for the benchmark and the apistore
@@ -66,6 +68,14 @@ const (
 	// may call, one needing a scope the benchmark's tokens lack.
 	gatewayPath       = "/bench/1.0.0/menu"
 	gatewayScopedPath = "/bench/1.0.0/order"
+	// gatewayNginxPath is the API whose backend is nginx, subscribed on
+	// the Gold tier.
+	gatewayNginxPath = "/nginx/1.0.0/menu"
+
+	// goldLimit is the Gold tier's limit (requests per minute) given to the
+	// servers: far above any load here, so that every call takes the
+	// throttle's path and none is refused.
+	goldLimit = 100_000_000
 )
 
 // setUp starts the backends, provisions each store through package db and
@@ -87,12 +97,27 @@ func (e *env) setUp(ctx context.Context) error {
 	if err := e.startBackend(); err != nil {
 		return err
 	}
+	nginxBackend := ""
+	if e.o.nginx != "" {
+		n, err := reserveNginx(e.o.nginx, filepath.Join(e.dir, "nginx"))
+		if err != nil {
+			return err
+		}
+		e.nginx, nginxBackend = n, n.backendURL()
+	}
 	e.sqlite = e.newDeployment("SQLite", "", 1)
-	if err := e.sqlite.provision(ctx, e.backURL); err != nil {
+	if err := e.sqlite.provision(ctx, e.backURL, nginxBackend); err != nil {
 		return fmt.Errorf("provision SQLite: %w", err)
 	}
 	if err := e.sqlite.start(e.o.bin); err != nil {
 		return err
+	}
+	if e.nginx != nil {
+		// The certificate is the one the SQLite node made on its first start.
+		dir := e.sqlite.nodes[0].dir
+		if err := e.nginx.start(ctx, filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")); err != nil {
+			return err
+		}
 	}
 	if e.o.database != "" {
 		pg, err := startPostgres(ctx, e.o, e.dir)
@@ -101,7 +126,7 @@ func (e *env) setUp(ctx context.Context) error {
 		}
 		e.pg = pg
 		e.pgStore = e.newDeployment("PostgreSQL", pg.url, slicesMax(e.o.nodes))
-		if err := e.pgStore.provision(ctx, e.backURL); err != nil {
+		if err := e.pgStore.provision(ctx, e.backURL, ""); err != nil {
 			return fmt.Errorf("provision PostgreSQL: %w", err)
 		}
 		if err := e.pgStore.start(e.o.bin); err != nil {
@@ -191,8 +216,9 @@ func (d *deployment) open(ctx context.Context) (db.Store, error) {
 
 // provision makes, through the store's interface, the user, scopes, an
 // application with keys and the benchmark API (backend backURL) subscribed
-// on the Unlimited tier.
-func (d *deployment) provision(ctx context.Context, backURL string) error {
+// on the Unlimited tier; with nginxURL, also an API whose backend is nginx,
+// subscribed on the Gold tier.
+func (d *deployment) provision(ctx context.Context, backURL, nginxURL string) error {
 	s, err := d.open(ctx)
 	if err != nil {
 		return err
@@ -232,7 +258,17 @@ func (d *deployment) provision(ctx context.Context, backURL string) error {
 	if err := s.CreateAPI(ctx, api); err != nil {
 		return err
 	}
-	return s.Subscribe(ctx, app.ID, api.ID, "Unlimited")
+	if err := s.Subscribe(ctx, app.ID, api.ID, "Unlimited"); err != nil {
+		return err
+	}
+	if nginxURL == "" {
+		return nil
+	}
+	api = &portal.API{Name: "NginxBackend", Version: "1.0.0", Context: "/nginx", ProductionURL: nginxURL, SandboxURL: nginxURL, Resources: resources}
+	if err := s.CreateAPI(ctx, api); err != nil {
+		return err
+	}
+	return s.Subscribe(ctx, app.ID, api.ID, "Gold")
 }
 
 var listenLine = regexp.MustCompile(`^(https?): (https?://\S+)$`)
@@ -252,7 +288,8 @@ func (d *deployment) start(bin string) error {
 
 // start runs "apistore serve" on free ports and waits for its URLs.
 func (n *node) start(bin, database string) error {
-	args := []string{"serve", "--data-dir", n.dir, "--store-port", "0", "--https-port", "0", "--http-port", "0"}
+	args := []string{"serve", "--data-dir", n.dir, "--store-port", "0", "--https-port", "0", "--http-port", "0",
+		"--tier-gold", strconv.Itoa(goldLimit)}
 	if database != "" {
 		args = append(args, "--database", database)
 	}
@@ -337,6 +374,9 @@ func (e *env) close() {
 	}
 	if e.pg != nil {
 		e.pg.close()
+	}
+	if e.nginx != nil {
+		e.nginx.stop()
 	}
 	if e.relay != nil {
 		e.relay.Close()

@@ -21,10 +21,12 @@ func driveWrk(ctx context.Context, wrk, u, authorization string, conns int, d ti
 	if authorization != "" {
 		args = append(args, "-H", "Authorization: "+authorization)
 	}
-	out, err := exec.CommandContext(ctx, wrk, append(args, u)...).Output()
+	cmd := exec.CommandContext(ctx, wrk, append(args, u)...)
+	out, err := cmd.Output()
 	var r result
 	if err == nil {
 		r, err = parseWrk(out)
+		r.clientCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if err != nil {
 		r.errors, r.firstErr = max(r.errors, 1), fmt.Errorf("wrk: %w", err)
