@@ -21,7 +21,7 @@
 // With --nginx (and --wrk), one nginx serves a fixed answer as the backend
 // and proxies to it, in plain HTTP and with TLS; the gateway is driven
 // against that same backend, with and without a load of /token requests
-// alongside.
+// alongside, and --profile records where the server's CPU goes with perf.
 package main
 
 import (
@@ -65,6 +65,8 @@ type options struct {
 
 	nginx     string // the nginx binary; "" for no comparison with nginx
 	tokenRate int
+	profile   string // where perf's profiles go; "" for none
+	perf      string
 
 	rounds int
 }
@@ -89,6 +91,8 @@ func parseOptions(args []string, out io.Writer) (*options, notes, error) {
 	pgNames := fs.String("pg-paths", strings.Join(storePaths, ","), "comma-separated paths run on each store by --database")
 	fs.StringVar(&o.nginx, "nginx", "", "compare the gateway with nginx (needs --wrk): auto when installed, or the nginx binary")
 	fs.IntVar(&o.tokenRate, "token-rate", 500, "requests per second of the /token load run alongside the nginx comparison")
+	fs.StringVar(&o.profile, "profile", "", "with --nginx, profile the server under the gateway's wrk load with perf, keeping the profiles in this directory")
+	fs.StringVar(&o.perf, "perf", "perf", "the perf binary for --profile")
 	fs.IntVar(&o.rounds, "rounds", 1, "how many times the PostgreSQL and nginx comparisons run each path, one after the other")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
@@ -138,6 +142,17 @@ func parseOptions(args []string, out io.Writer) (*options, notes, error) {
 			skipped = append(skipped, "nginx is not installed (scripts/deps.sh installs it): the comparison with nginx is skipped.")
 		}
 		o.nginx = bin
+	}
+	if o.profile != "" {
+		if o.nginx == "" {
+			o.profile = ""
+			skipped = append(skipped, "--profile profiles the nginx comparison's gateway runs, which are skipped.")
+		} else if perf, err := exec.LookPath(o.perf); err != nil {
+			o.profile = ""
+			skipped = append(skipped, fmt.Sprintf("%s is not installed (Debian's linux-perf): no profiles.", o.perf))
+		} else {
+			o.perf = perf
+		}
 	}
 	return o, skipped, nil
 }
@@ -229,6 +244,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		failed += countErrors(results)
 		if err != nil {
 			return err
+		}
+		if o.profile != "" {
+			profiles, err := e.profileSuite(ctx)
+			printProfiles(out, profiles, o.profile)
+			for _, p := range profiles {
+				failed += p.run.errors
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if failed > 0 {

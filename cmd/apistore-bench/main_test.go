@@ -84,7 +84,7 @@ func TestSmokePostgres(t *testing.T) {
 }
 
 // TestSmokeNginx runs the comparison with nginx briefly, with and without
-// the /token load alongside.
+// the /token load alongside, and profiles it when perf can.
 func TestSmokeNginx(t *testing.T) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Skip("wrk is not installed: scripts/deps.sh installs it")
@@ -94,6 +94,11 @@ func TestSmokeNginx(t *testing.T) {
 	}
 	args := []string{"--bin", bin, "--paths", "none", "--wrk", "wrk", "--nginx", "auto", "--duration", "1s", "--conns", "2",
 		"--token-rate", "50"}
+	_, perfErr := exec.LookPath("perf")
+	profile := perfErr == nil && os.Geteuid() == 0 // perf may see only its own user's processes' user space otherwise
+	if profile {
+		args = append(args, "--profile", t.TempDir())
+	}
 	var out bytes.Buffer
 	if err := run(context.Background(), args, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
@@ -107,6 +112,9 @@ func TestSmokeNginx(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "| 2 | /token | 1 |") {
 		t.Errorf("ratios missing:\n%s", out.String())
+	}
+	if profile && !strings.Contains(out.String(), layerProxy) {
+		t.Errorf("profile missing:\n%s", out.String())
 	}
 }
 
