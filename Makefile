@@ -59,10 +59,19 @@ deps:
 e2e: deps
 	npm run e2e
 
-# Go benchmarks of the core, then the load tool against the real binary
-# (every hot path at 1, 16 and 64 connections, fresh and with 1,000,000
-# stored tokens); BENCHMARKS.md reports the figures.
+# Go benchmarks of the core, then the load tool against the real binary:
+# every hot path at 1, 16 and 64 connections, fresh and with 1,000,000
+# stored tokens, and the plain GETs again under wrk; the same paths on
+# PostgreSQL with one and two nodes beside SQLite and beside pgx baselines,
+# on a throw-away server (scripts/postgres.sh installs PostgreSQL when
+# missing); the gateway beside nginx on nginx's own backend, in HTTP and
+# HTTPS, with and without a /token load alongside, three rounds, then perf
+# profiles of the server (in bin/profiles; skipped without perf).
+# BENCHMARKS.md reports the figures.
 bench: build deps
 	$(GO) test -run '^$$' -bench . -benchmem ./oauth ./gateway
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --preload 1000000
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --wrk wrk --paths gateway,backend_direct,backend_relay
+	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --paths none --database auto --nodes 1,2
+	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 16,64 --paths none --wrk wrk --nginx auto \
+		--rounds 3 --token-rate 500 --profile bin/profiles
