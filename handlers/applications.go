@@ -17,7 +17,7 @@ import (
 // applicationForm is the add and edit form of an application.
 type applicationForm struct {
 	Name        string `form:"name" validate:"required,max=100,oneline"`
-	Description string `form:"description" validate:"max=1000"`
+	Description string `form:"description" validate:"max=1000,text"`
 	CallbackURL string `form:"callback_url" validate:"callback"`
 	Tier        string `form:"tier" validate:"required,oneof=Unlimited Gold Silver Bronze"`
 }

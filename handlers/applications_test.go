@@ -76,6 +76,7 @@ func TestApplicationValidation(t *testing.T) {
 		{"name with a text-direction override", "name", "Shop \u202eelgooG", "Use visible characters only"},
 		{"duplicate name, other case", "name", "TAKEN", "You already have an application with this name."},
 		{"long description", "description", strings.Repeat("d", 1001), "Use at most 1000 characters."},
+		{"description with a NUL", "description", "kept\x00text", "Use text only"},
 		{"relative callback", "callback_url", "/callback", "The callback URL must be an absolute URL"},
 		{"http callback off loopback", "callback_url", "http://app.example.com/cb", "An http callback URL must be on localhost"},
 		{"callback with fragment", "callback_url", "https://app.example.com/cb#x", "must not have a fragment"},

@@ -39,10 +39,10 @@ func (h *Handlers) RequirePublisher(next echo.HandlerFunc) echo.HandlerFunc {
 
 // apiForm is the create and edit form of an API.
 type apiForm struct {
-	Name          string   `form:"name" validate:"required,max=100"`
+	Name          string   `form:"name" validate:"required,max=100,oneline"`
 	Version       string   `form:"version" validate:"required,max=30"`
 	Context       string   `form:"context" validate:"required,max=100"`
-	Description   string   `form:"description" validate:"max=2000"`
+	Description   string   `form:"description" validate:"max=2000,text"`
 	ProductionURL string   `form:"production_url" validate:"max=2000"`
 	SandboxURL    string   `form:"sandbox_url" validate:"max=2000"`
 	Tiers         []string `form:"tiers" validate:"required"`
@@ -52,7 +52,7 @@ type apiForm struct {
 	// are new scopes, and then required: a scope without roles may be
 	// granted to any user, which must be a choice, not a default.
 	NewScopeAccess string `form:"new_scope_access"`
-	NewScopeRoles  string `form:"new_scope_roles" validate:"max=500"`
+	NewScopeRoles  string `form:"new_scope_roles" validate:"max=500,oneline"`
 }
 
 // The choices of apiForm.NewScopeAccess.

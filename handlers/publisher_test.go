@@ -135,6 +135,8 @@ func TestPublisherValidation(t *testing.T) {
 		name, field, value, message string
 	}{
 		{"no name", "name", "", "Fill this in."},
+		{"name with a line break", "name", "Weather\nAPI", "Use visible characters only"},
+		{"description with a NUL", "description", "Forecasts\x00", "Use text only"},
 		{"bad context", "context", "weather", "it must start with /"},
 		{"reserved context", "context", "/token", "is reserved for apistore"},
 		{"bad version", "version", "v 1", "Version &#34;v 1&#34;"},

@@ -6,7 +6,6 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -31,6 +30,15 @@ var checks = map[string]func(string) error{
 	"oneline": func(s string) error {
 		if strings.ContainsFunc(s, hiddenRune) {
 			return errors.New("use visible characters only: no line breaks, control or text-direction characters")
+		}
+		return nil
+	},
+	// text is free text of several lines (a description): no control
+	// characters but line breaks and tabs. A NUL in particular is no
+	// character anyone types, and PostgreSQL's text cannot hold one.
+	"text": func(s string) error {
+		if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) {
+			return errors.New("use text only: no control characters but line breaks and tabs")
 		}
 		return nil
 	},
@@ -90,9 +98,6 @@ func (h *Handlers) bindForm(c echo.Context, dst any) (map[string]string, error) 
 var (
 	errNotAForm = echo.NewHTTPError(http.StatusUnsupportedMediaType, "Send this form from its page in the store.")
 	errNotUTF8  = echo.NewHTTPError(http.StatusBadRequest, "The form holds text that is not UTF-8. Retype it and try again.")
-	// A NUL byte is no character anyone types, and PostgreSQL's text
-	// cannot hold one: refused alike on every store.
-	errNUL = echo.NewHTTPError(http.StatusBadRequest, "The form holds a NUL character. Retype it and try again.")
 )
 
 // checkFormBody accepts only form encodings (echo's Bind would also take
@@ -110,9 +115,6 @@ func checkFormBody(c echo.Context) error {
 	for name, values := range params {
 		if !utf8.ValidString(name) || !allUTF8(values) {
 			return errNotUTF8
-		}
-		if strings.ContainsRune(name, 0) || slices.ContainsFunc(values, func(v string) bool { return strings.ContainsRune(v, 0) }) {
-			return errNUL
 		}
 	}
 	return nil

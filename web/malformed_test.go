@@ -102,7 +102,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"store signup SQL and HTML", "POST", "/store/signup", form, "csrf_token=" + csrf[1] + "&username=" + q(hostile) +
 			"&password=" + q(hostile) + "&password_confirm=x&email=" + q(hostile), "", 0, ""},
 		{"store application invalid UTF-8", "POST", "/store/applications", form, "csrf_token=" + csrf[1] + "&name=%ff%fe&tier=Unlimited", "", 400, ""},
-		{"store application NUL", "POST", "/store/applications", form, "csrf_token=" + csrf[1] + "&name=App&description=a%00b&tier=Unlimited", "", 400, ""},
+		{"store application NUL", "POST", "/store/applications", form, "csrf_token=" + csrf[1] + "&name=App&description=a%00b&tier=Unlimited", "", 422, ""},
 		{"store application JSON body", "POST", "/store/applications", "application/json", `{"name":"x","csrf_token":"` + csrf[1] + `"}`, "", 403, ""},
 		{"store application JSON body with the token header", "POST", "/store/applications", "application/json", `{"name":"x","tier":"Unlimited"}`, "csrf:" + csrf[1], 415, ""},
 		{"store application without form token", "POST", "/store/applications", form, "name=x", "", 403, ""},
