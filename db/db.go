@@ -116,6 +116,16 @@ type Store interface {
 	// of that name (cleanup and retention jobs run on one node at a time);
 	// it reports whether fn ran.
 	RunAlone(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
+
+	// Accounts: what users do to their own account (My account) and
+	// administrators to accounts; see handlers.Accounts and
+	// handlers.Sessions.
+	StartSession(ctx context.Context, s portal.Session) error
+	LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*portal.Session, *portal.User, error)
+	TouchSession(ctx context.Context, id oauth.Hash, at time.Time, address string) error
+	UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error)
+	EndSession(ctx context.Context, userID int64, id oauth.Hash) error
+	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
 }
 
 // DatabaseFile is the SQLite database's name in the data directory.

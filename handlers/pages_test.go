@@ -35,6 +35,7 @@ func TestEveryPageAnonymousAndLoggedIn(t *testing.T) {
 		{fmt.Sprintf("/store/applications/%d/delete", id), false, http.StatusOK, "Delete Shop?"},
 		{"/store/subscriptions", false, http.StatusOK, "Production"},
 		{fmt.Sprintf("/store/subscriptions?app=%d", id), false, http.StatusOK, "Sandbox"},
+		{"/store/account", false, http.StatusOK, "My account"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -46,7 +46,8 @@ const (
 	sessionMaxAge = 12 * 60 * 60 // seconds; a session lasts a working day
 	sessionIDKey  = "sid"
 	csrfKey       = "csrf"
-	userCacheKey  = "apistore.user" // echo.Context key of the loaded user
+	userCacheKey  = "apistore.user"    // echo.Context key of the loaded user
+	sessCacheKey  = "apistore.session" // echo.Context key of the loaded session
 	csrfField     = "csrf_token"
 	csrfHeader    = "X-CSRF-Token"
 	loginPath     = "/store/login"
@@ -86,18 +87,22 @@ func (h *Handlers) saveSession(c echo.Context, s *sessions.Session) error {
 }
 
 // CurrentUser returns the logged-in user, or nil. The session is looked up
-// in the database once per request, so logging out, or deleting the
-// account, ends it on the server even if a copy of the cookie lives on.
+// in the database once per request, so logging out, ending the session
+// from another (My account), or deleting the account ends it on the server
+// even if a copy of the cookie lives on.
 func (h *Handlers) CurrentUser(c echo.Context) *portal.User {
 	if u, ok := c.Get(userCacheKey).(*portal.User); ok {
 		return u
 	}
 	var u *portal.User
 	if sid, ok := h.session(c).Values[sessionIDKey].(string); ok && sid != "" {
-		found, err := h.store.SessionUser(c.Request().Context(), oauth.HashOf(sid), h.now())
-		if err == nil {
+		s, found, err := h.store.LiveSession(c.Request().Context(), oauth.HashOf(sid), h.now())
+		switch {
+		case err == nil:
 			u = found
-		} else if !isNotFound(err) {
+			h.touch(c, s)
+			c.Set(sessCacheKey, s)
+		case !isNotFound(err):
 			slog.ErrorContext(c.Request().Context(), "load session user", "err", err)
 		}
 	}
@@ -105,17 +110,51 @@ func (h *Handlers) CurrentUser(c echo.Context) *portal.User {
 	return u
 }
 
+// currentSession is the logged-in user's session, or nil (after
+// CurrentUser).
+func (h *Handlers) currentSession(c echo.Context) *portal.Session {
+	if h.CurrentUser(c) == nil {
+		return nil
+	}
+	s, _ := c.Get(sessCacheKey).(*portal.Session)
+	return s
+}
+
+// sessionTouchEvery is how stale a session's "last active" time may be in
+// the user's list of sessions: recording every request would be a write for
+// each page shown.
+const sessionTouchEvery = 5 * time.Minute
+
+// touch records that a session is in use, and from where, when the time
+// recorded is older than sessionTouchEvery or the address changed. A
+// failure is logged: the list of sessions is not worth failing a page for.
+func (h *Handlers) touch(c echo.Context, s *portal.Session) {
+	now, addr := h.now(), c.RealIP()
+	if now.Sub(s.LastSeenAt) < sessionTouchEvery && s.Address == addr {
+		return
+	}
+	if err := h.store.TouchSession(c.Request().Context(), s.ID, now, addr); err != nil {
+		slog.ErrorContext(c.Request().Context(), "touch session", "err", err)
+		return
+	}
+	s.LastSeenAt, s.Address = now, addr
+}
+
 // logIn starts a new session for u, with a new random session id (stored
 // hashed) and form token: a cookie planted before login (session fixation)
-// is worth nothing afterwards.
+// is worth nothing afterwards. The session keeps the address and browser
+// it began from, for the user's list of sessions.
 func (h *Handlers) logIn(c echo.Context, u *portal.User) error {
 	sid, now := oauth.NewSecret(), h.now()
-	if err := h.store.CreateSession(c.Request().Context(), oauth.HashOf(sid), u.ID, now, now.Add(sessionMaxAge*time.Second)); err != nil {
+	ps := portal.Session{ID: oauth.HashOf(sid), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(sessionMaxAge * time.Second), Address: c.RealIP(), UserAgent: userAgent(c)}
+	if err := h.store.StartSession(c.Request().Context(), ps); err != nil {
 		return err
 	}
 	s := h.session(c)
 	s.Values = map[any]any{sessionIDKey: sid, csrfKey: oauth.NewSecret()}
 	c.Set(userCacheKey, u)
+	c.Set(sessCacheKey, &ps)
 	return h.saveSession(c, s)
 }
 
@@ -132,6 +171,7 @@ func (h *Handlers) logOut(c echo.Context) error {
 	opts.MaxAge = -1
 	s.Options = &opts
 	c.Set(userCacheKey, (*portal.User)(nil))
+	c.Set(sessCacheKey, (*portal.Session)(nil))
 	return h.saveSession(c, s)
 }
 

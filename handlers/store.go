@@ -19,9 +19,13 @@ type Accounts interface {
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.
 type Sessions interface {
-	CreateSession(ctx context.Context, id oauth.Hash, userID int64, now, expires time.Time) error
-	SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error)
+	StartSession(ctx context.Context, s portal.Session) error
+	LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*portal.Session, *portal.User, error)
+	TouchSession(ctx context.Context, id oauth.Hash, at time.Time, address string) error
 	DeleteSession(ctx context.Context, id oauth.Hash) error
+	UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error)
+	EndSession(ctx context.Context, userID int64, id oauth.Hash) error
+	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
 }
 
 // LoginCounters keeps the brute-force counters that every node shares (see

@@ -32,6 +32,12 @@ const (
 	AuditScopeChanged       = "scope_changed"
 )
 
+// Audit event names of accounts: what users do to their own, and
+// administrators to anyone's.
+const (
+	AuditSessionEnded = "session_ended"
+)
+
 // AuditListingSize is how many events a listing shows when not told.
 const AuditListingSize = 200
 

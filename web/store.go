@@ -47,6 +47,9 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/update", h.UpdateKey, login)
 	s.GET("/admin/audit", h.AuditTrail, login)
+	s.GET("/account", h.ShowAccount, login)
+	s.POST("/account/sessions/end", h.EndSession, login)
+	s.POST("/account/sessions/end-others", h.EndOtherSessions, login)
 
 	publisher := []echo.MiddlewareFunc{login, h.RequirePublisher}
 	s.GET("/publisher", h.Publisher, publisher...)

@@ -1,0 +1,183 @@
+package dbtest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// The accounts' part of the suite (issue 18): what users do to their own
+// account and administrators to accounts. It registers itself here rather
+// than in groups and covered, which other work changes too.
+func init() {
+	groups = append(groups, group{"Accounts", testAccounts})
+	for _, m := range []string{"StartSession", "LiveSession", "TouchSession", "UserSessions", "EndSession", "EndOtherSessions"} {
+		covered[m] = "Accounts"
+	}
+}
+
+func testAccounts(t *testing.T, s *suite) {
+	t.Run("sessions", func(t *testing.T) { testSessionList(t, s) })
+}
+
+// session starts a session of u that began at start and lasts an hour.
+func session(t testing.TB, d db.Store, u *portal.User, start time.Time, address string) portal.Session {
+	t.Helper()
+	ps := portal.Session{ID: oauth.HashOf(oauth.NewSecret()), UserID: u.ID, CreatedAt: start, LastSeenAt: start,
+		ExpiresAt: start.Add(time.Hour), Address: address, UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0 " + address}
+	if err := d.StartSession(t.Context(), ps); err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+func testSessionList(t *testing.T, s *suite) {
+	t.Run("a started session is live with its user, address and browser on every node until it expires", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		alice := user(t, d, "alice", "admin")
+		started := session(t, d, alice, t0, "192.0.2.1")
+		for i, h := range []db.Store{d, other} {
+			got, u, err := h.LiveSession(t.Context(), started.ID, t0.Add(time.Minute))
+			if err != nil {
+				t.Fatalf("handle %d: %v", i, err)
+			}
+			if got.ID != started.ID || got.UserID != alice.ID || !got.CreatedAt.Equal(t0) || !got.LastSeenAt.Equal(t0) ||
+				!got.ExpiresAt.Equal(t0.Add(time.Hour)) || got.Address != "192.0.2.1" || got.UserAgent != started.UserAgent {
+				t.Errorf("handle %d: session %+v, want %+v", i, got, started)
+			}
+			if u.ID != alice.ID || u.Username != "alice" || !sameWords(u.Roles, []string{"admin"}) || u.Email != "alice@example.com" {
+				t.Errorf("handle %d: user %+v", i, u)
+			}
+			gs, gu, err := h.LiveSession(t.Context(), started.ID, t0.Add(time.Hour))
+			if err == nil || !errors.Is(err, portal.ErrNotFound) {
+				t.Errorf("handle %d: expired session: %+v %+v, %v", i, gs, gu, err)
+			}
+		}
+		gs, gu, err := d.LiveSession(t.Context(), oauth.HashOf("unknown"), t0)
+		if !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("unknown session: %+v %+v, %v", gs, gu, err)
+		}
+	})
+
+	t.Run("touching records when and where a session was last used", func(t *testing.T) {
+		d, again := s.open(t)
+		alice := user(t, d, "alice")
+		ps := session(t, d, alice, t0, "192.0.2.1")
+		if err := again(t).TouchSession(t.Context(), ps.ID, t0.Add(10*time.Minute), "2001:db8::1"); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := d.LiveSession(t.Context(), ps.ID, t0.Add(11*time.Minute))
+		if err != nil || !got.LastSeenAt.Equal(t0.Add(10*time.Minute)) || got.Address != "2001:db8::1" || !got.CreatedAt.Equal(t0) {
+			t.Errorf("after touching: %+v, %v", got, err)
+		}
+		if err := d.TouchSession(t.Context(), oauth.HashOf("ended"), t0, "192.0.2.9"); err != nil {
+			t.Errorf("touching an ended session: %v", err)
+		}
+	})
+
+	t.Run("a user's sessions are listed most recently used first, without others' or expired ones", func(t *testing.T) {
+		d := s.store(t)
+		alice, bob := user(t, d, "alice"), user(t, d, "bob")
+		old := session(t, d, alice, t0.Add(-50*time.Minute), "192.0.2.1")
+		newer := session(t, d, alice, t0.Add(-10*time.Minute), "192.0.2.2")
+		session(t, d, alice, t0.Add(-2*time.Hour), "192.0.2.3") // expired an hour ago
+		session(t, d, bob, t0, "192.0.2.4")
+		if err := d.TouchSession(t.Context(), old.ID, t0.Add(-time.Minute), "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+		list, err := d.UserSessions(t.Context(), alice.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := names(list, func(s portal.Session) string { return s.Address })
+		if fmt.Sprint(got) != "[192.0.2.1 192.0.2.2]" {
+			t.Errorf("alice's sessions by address: %v, want the one used a minute ago, then the one started ten minutes ago", got)
+		}
+		if len(list) == 2 && (list[1].ID != newer.ID || list[0].UserAgent != old.UserAgent) {
+			t.Errorf("sessions: %+v", list)
+		}
+		if list, err := d.UserSessions(t.Context(), 999_999, t0); err != nil || len(list) != 0 {
+			t.Errorf("no such user: %v, %v", list, err)
+		}
+	})
+
+	t.Run("a user ends their own sessions only", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		alice, bob := user(t, d, "alice"), user(t, d, "bob")
+		mine, theirs := session(t, d, alice, t0, "192.0.2.1"), session(t, d, bob, t0, "192.0.2.2")
+		if err := d.EndSession(t.Context(), alice.ID, theirs.ID); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("alice ending bob's session: %v, want ErrNotFound", err)
+		}
+		if _, _, err := other.LiveSession(t.Context(), theirs.ID, t0); err != nil {
+			t.Errorf("bob's session after alice tried to end it: %v", err)
+		}
+		if err := d.EndSession(t.Context(), alice.ID, mine.ID); err != nil {
+			t.Fatal(err)
+		}
+		gs, gu, err := other.LiveSession(t.Context(), mine.ID, t0)
+		if !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("ended session on the other node: %+v %+v, %v", gs, gu, err)
+		}
+		if err := d.EndSession(t.Context(), alice.ID, mine.ID); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("ending it again: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ending the other sessions keeps the one named and the other users'", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		alice, bob := user(t, d, "alice"), user(t, d, "bob")
+		keep := session(t, d, alice, t0, "192.0.2.1")
+		ends := []portal.Session{session(t, d, alice, t0, "192.0.2.2"), session(t, d, alice, t0, "192.0.2.3")}
+		bobs := session(t, d, bob, t0, "192.0.2.4")
+		n, err := d.EndOtherSessions(t.Context(), alice.ID, keep.ID)
+		if err != nil || n != 2 {
+			t.Fatalf("ended %d, %v; want 2", n, err)
+		}
+		for _, e := range ends {
+			if _, _, err := other.LiveSession(t.Context(), e.ID, t0); !errors.Is(err, portal.ErrNotFound) {
+				t.Errorf("session from %s: %v, want ended", e.Address, err)
+			}
+		}
+		for _, k := range []portal.Session{keep, bobs} {
+			if _, _, err := other.LiveSession(t.Context(), k.ID, t0); err != nil {
+				t.Errorf("session from %s: %v, want kept", k.Address, err)
+			}
+		}
+		if n, err := d.EndOtherSessions(t.Context(), alice.ID, oauth.Hash{}); err != nil || n != 1 {
+			t.Errorf("ending every session (zero hash): %d, %v; want 1", n, err)
+		}
+		if n, err := d.EndOtherSessions(t.Context(), alice.ID, oauth.Hash{}); err != nil || n != 0 {
+			t.Errorf("with none left: %d, %v", n, err)
+		}
+	})
+
+	t.Run("starting a session sweeps out expired ones", func(t *testing.T) {
+		d := s.store(t)
+		alice := user(t, d, "alice")
+		session(t, d, alice, t0, "192.0.2.1")
+		session(t, d, alice, t0.Add(2*time.Hour), "192.0.2.2") // the first expired an hour before
+		if n, err := d.EndOtherSessions(t.Context(), alice.ID, oauth.Hash{}); err != nil || n != 1 {
+			t.Errorf("sessions left: %d, %v; want the new one alone", n, err)
+		}
+	})
+
+	t.Run("sessions end with their user", func(t *testing.T) {
+		d := s.store(t)
+		alice := user(t, d, "alice")
+		ps := session(t, d, alice, t0, "192.0.2.1")
+		if err := d.DeleteUser(t.Context(), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.LiveSession(t.Context(), ps.ID, t0); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("session of a deleted user: %v", err)
+		}
+	})
+}

@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// What a user does to their own account (My account) and what an
+// administrator does to accounts: sessions, passwords, disabling.
+
+// StartSession records a new log-in session, valid until s.ExpiresAt.
+// Expired sessions are swept out on the way, so the table stays as small as
+// the number of people logged in.
+func (d *DB) StartSession(ctx context.Context, s portal.Session) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, s.CreatedAt.UnixMilli()); err != nil {
+			return fmt.Errorf("sweep sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen_at, address, user_agent)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, s.ID[:], s.UserID, s.CreatedAt.UnixMilli(), s.ExpiresAt.UnixMilli(),
+			s.CreatedAt.UnixMilli(), s.Address, s.UserAgent); err != nil {
+			return fmt.Errorf("start session: %w", err)
+		}
+		return nil
+	})
+}
+
+const sessionColumns = `s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.address, s.user_agent`
+
+func scanSession(row interface{ Scan(...any) error }, extra ...any) (*portal.Session, error) {
+	var s portal.Session
+	var id []byte
+	var created, seen, expires int64
+	if err := row.Scan(append([]any{&id, &s.UserID, &created, &seen, &expires, &s.Address, &s.UserAgent}, extra...)...); err != nil {
+		return nil, err
+	}
+	copy(s.ID[:], id)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = time.UnixMilli(created), time.UnixMilli(seen), time.UnixMilli(expires)
+	return &s, nil
+}
+
+// LiveSession returns an unexpired session with its user, or ErrNotFound.
+func (d *DB) LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*portal.Session, *portal.User, error) {
+	var u portal.User
+	var roles string
+	var created int64
+	s, err := scanSession(d.queryRow(ctx, `SELECT `+sessionColumns+`, u.id, u.username, u.password_hash, u.email, u.roles,
+		u.created_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?`,
+		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created)
+	if err != nil {
+		return nil, nil, notFound("session", err)
+	}
+	u.Roles, u.CreatedAt = words(roles), time.UnixMilli(created)
+	return s, &u, nil
+}
+
+// TouchSession records that a session was used at a time, from an address.
+// An ended session is not an error: there is nothing to record.
+func (d *DB) TouchSession(ctx context.Context, id oauth.Hash, at time.Time, address string) error {
+	if _, err := d.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?, address = ? WHERE id_hash = ?`,
+		at.UnixMilli(), address, id[:]); err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	return nil
+}
+
+// UserSessions lists a user's unexpired sessions, the most recently used
+// first.
+func (d *DB) UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = ? AND s.expires_at > ? ORDER BY s.last_seen_at DESC, s.created_at DESC`, userID, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+// EndSession ends one of a user's sessions: ErrNotFound when the user has
+// no such session (another user's is not theirs to end).
+func (d *DB) EndSession(ctx context.Context, userID int64, id oauth.Hash) error {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ? AND user_id = ?`, id[:], userID)
+	return oneRow(res, err, "end session")
+}
+
+// EndOtherSessions ends every session of a user but keep (the zero hash:
+// every one) and returns how many ended.
+func (d *DB) EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error) {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, userID, keep[:])
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
