@@ -126,6 +126,8 @@ type Store interface {
 	UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error)
 	EndSession(ctx context.Context, userID int64, id oauth.Hash) error
 	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
+	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
+	SetEmail(ctx context.Context, userID int64, email string) error
 }
 
 // DatabaseFile is the SQLite database's name in the data directory.

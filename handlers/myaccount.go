@@ -19,11 +19,20 @@ const accountPath = "/store/account"
 // ShowAccount is the My account page, GET /store/account: the user's
 // profile and the sessions logged in to their account.
 func (h *Handlers) ShowAccount(c echo.Context) error {
+	return h.renderAccount(c, http.StatusOK, nil)
+}
+
+// renderAccount shows the My account page, as edit (when not nil) makes
+// it: a refused form with its messages.
+func (h *Handlers) renderAccount(c echo.Context, status int, edit func(*store.AccountView)) error {
 	v, err := h.accountView(c)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, store.Account(h.page(c, "My account", layout.NavAccount), v))
+	if edit != nil {
+		edit(&v)
+	}
+	return render(c, status, store.Account(h.page(c, "My account", layout.NavAccount), v))
 }
 
 // accountView is what the My account page shows of the logged-in user.

@@ -11,10 +11,12 @@ import (
 // What the handlers need of storage, by capability. Both stores (db/sqlite
 // and db/postgres) provide all of it.
 
-// Accounts finds and makes users.
+// Accounts finds, makes and changes users.
 type Accounts interface {
 	CreateUser(ctx context.Context, u *portal.User) error
 	UserAccount(ctx context.Context, username string) (*portal.User, error)
+	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
+	SetEmail(ctx context.Context, userID int64, email string) error
 }
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.

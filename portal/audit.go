@@ -35,7 +35,9 @@ const (
 // Audit event names of accounts: what users do to their own, and
 // administrators to anyone's.
 const (
-	AuditSessionEnded = "session_ended"
+	AuditSessionEnded    = "session_ended"
+	AuditPasswordChanged = "password_changed"
+	AuditEmailChanged    = "email_changed"
 )
 
 // AuditListingSize is how many events a listing shows when not told.

@@ -17,3 +17,10 @@ type Session struct {
 	Address    string // the client address it was last used from
 	UserAgent  string // the browser's User-Agent, as sent (clipped)
 }
+
+// Ended is what a change to an account ended at once: log-in sessions, and
+// tokens (access tokens with their refresh tokens).
+type Ended struct {
+	Sessions int64
+	Tokens   int64
+}

@@ -50,6 +50,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/account", h.ShowAccount, login)
 	s.POST("/account/sessions/end", h.EndSession, login)
 	s.POST("/account/sessions/end-others", h.EndOtherSessions, login)
+	s.POST("/account/password", h.ChangePassword, login)
+	s.POST("/account/email", h.ChangeEmail, login)
 
 	publisher := []echo.MiddlewareFunc{login, h.RequirePublisher}
 	s.GET("/publisher", h.Publisher, publisher...)

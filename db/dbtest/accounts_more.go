@@ -16,13 +16,15 @@ import (
 // than in groups and covered, which other work changes too.
 func init() {
 	groups = append(groups, group{"Accounts", testAccounts})
-	for _, m := range []string{"StartSession", "LiveSession", "TouchSession", "UserSessions", "EndSession", "EndOtherSessions"} {
+	for _, m := range []string{"StartSession", "LiveSession", "TouchSession", "UserSessions", "EndSession", "EndOtherSessions",
+		"ChangePassword", "SetEmail"} {
 		covered[m] = "Accounts"
 	}
 }
 
 func testAccounts(t *testing.T, s *suite) {
 	t.Run("sessions", func(t *testing.T) { testSessionList(t, s) })
+	t.Run("passwords", func(t *testing.T) { testPasswordChange(t, s) })
 }
 
 // session starts a session of u that began at start and lasts an hour.
@@ -178,6 +180,104 @@ func testSessionList(t *testing.T, s *suite) {
 		}
 		if _, _, err := d.LiveSession(t.Context(), ps.ID, t0); !errors.Is(err, portal.ErrNotFound) {
 			t.Errorf("session of a deleted user: %v", err)
+		}
+	})
+}
+
+func testPasswordChange(t *testing.T, s *suite) {
+	t.Run("a new password ends the other sessions and the password grant's tokens, at once on every node", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		ctx := t.Context()
+		w := build(t, d)
+		next := successor(w.aliceToken)
+		if err := d.RotateRefresh(ctx, w.aliceToken.RefreshHash, next); err != nil {
+			t.Fatal(err)
+		}
+		elsewhere := session(t, d, w.alice, t0, "192.0.2.7")
+		for _, tok := range []*oauth.Token{next, w.sandboxToken, w.appToken, w.aliceOnBob, w.bobToken} {
+			if ended(t, other, tok.AccessHash) { // fills the other node's cache
+				t.Fatal("a token ended before the change")
+			}
+		}
+		before := generation(t, other)
+		got, err := d.ChangePassword(ctx, w.alice.ID, "$new-hash$", w.aliceSession)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != (portal.Ended{Sessions: 1, Tokens: 3}) {
+			t.Errorf("ended %+v, want the other session and 3 tokens (the chain of two and the sandbox key's)", got)
+		}
+		if generation(t, other) == before {
+			t.Error("the access generation did not move")
+		}
+		for _, tt := range []struct {
+			name  string
+			tok   *oauth.Token
+			ended bool
+		}{
+			{"the password grant's token, refreshed since", w.aliceToken, true},
+			{"the token its refresh token gave", next, true},
+			{"the password grant's token of another key", w.sandboxToken, true},
+			{"alice's application token (client_credentials)", w.appToken, false},
+			{"alice's token of the consent page (authorization code)", w.aliceOnBob, false},
+			{"bob's token on alice's application", w.bobToken, false},
+		} {
+			if got := ended(t, other, tt.tok.AccessHash); got != tt.ended {
+				t.Errorf("%s: ended %v, want %v", tt.name, got, tt.ended)
+			}
+		}
+		if _, _, err := other.LiveSession(ctx, w.aliceSession, t0); err != nil {
+			t.Errorf("the session kept: %v", err)
+		}
+		if _, _, err := other.LiveSession(ctx, elsewhere.ID, t0); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("alice's other session: %v, want ended", err)
+		}
+		if _, _, err := other.LiveSession(ctx, w.bobSession, t0); err != nil {
+			t.Errorf("bob's session: %v", err)
+		}
+		if u, err := other.UserAccount(ctx, "alice"); err != nil || u.PasswordHash != "$new-hash$" {
+			t.Errorf("alice: %+v, %v", u, err)
+		}
+		if u, err := other.UserAccount(ctx, "bob"); err != nil || u.PasswordHash != w.bob.PasswordHash {
+			t.Errorf("bob's password changed too: %+v, %v", u, err)
+		}
+	})
+
+	t.Run("with no session to keep, every session ends", func(t *testing.T) {
+		d := s.store(t)
+		w := build(t, d)
+		got, err := d.ChangePassword(t.Context(), w.alice.ID, "$new-hash$", oauth.Hash{})
+		if err != nil || got.Sessions != 1 {
+			t.Errorf("ended %+v, %v; want alice's one session", got, err)
+		}
+	})
+
+	t.Run("no such user", func(t *testing.T) {
+		d := s.store(t)
+		w := build(t, d)
+		if _, err := d.ChangePassword(t.Context(), 999_999, "$new-hash$", oauth.Hash{}); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("ChangePassword: %v, want ErrNotFound", err)
+		}
+		if err := d.SetEmail(t.Context(), 999_999, "x@example.com"); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("SetEmail: %v, want ErrNotFound", err)
+		}
+		if ended(t, d, w.aliceToken.AccessHash) {
+			t.Error("a failed change ended a token")
+		}
+	})
+
+	t.Run("a new email address", func(t *testing.T) {
+		d, again := s.open(t)
+		alice, bob := user(t, d, "alice"), user(t, d, "bob")
+		if err := d.SetEmail(t.Context(), alice.ID, "alice@new.example"); err != nil {
+			t.Fatal(err)
+		}
+		if u, err := again(t).UserAccount(t.Context(), "alice"); err != nil || u.Email != "alice@new.example" {
+			t.Errorf("alice: %+v, %v", u, err)
+		}
+		if u, err := d.UserByID(t.Context(), bob.ID); err != nil || u.Email != "bob@example.com" {
+			t.Errorf("bob: %+v, %v", u, err)
 		}
 	})
 }

@@ -106,3 +106,55 @@ func (d *DB) EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ChangePassword gives a user a new password hash and, in the same
+// transaction, ends what the old password may have let someone else hold:
+// every session of the user but keep (the zero hash: every one), and the
+// tokens of the password grant with their refresh chains. Tokens the user
+// granted at the consent page stay: they are managed on Authorized Apps.
+// ErrNotFound for no such user. The access generation is locked first
+// (lockAccess), as always before the rows it guards.
+func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error) {
+	var ended portal.Ended
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockAccess(ctx, tx); err != nil {
+			return err
+		}
+		tag, err := exec(ctx, tx, `UPDATE users SET password_hash = $1 WHERE id = $2`, passwordHash, userID)
+		if err := oneRow(tag, err, fmt.Sprintf("user %d", userID)); err != nil {
+			return err
+		}
+		ended, err = endPasswordAccess(ctx, tx, userID, keep)
+		return err
+	})
+	if err != nil {
+		return portal.Ended{}, fmt.Errorf("change password: %w", err)
+	}
+	return ended, nil
+}
+
+// endPasswordAccess ends, in tx, a user's sessions but keep and the tokens
+// of the user's password grants: those issued by the grant, and every
+// token of their refresh chains.
+func endPasswordAccess(ctx context.Context, tx pgx.Tx, userID int64, keep oauth.Hash) (portal.Ended, error) {
+	var ended portal.Ended
+	tag, err := exec(ctx, tx, `DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keep[:])
+	if err != nil {
+		return ended, fmt.Errorf("end sessions: %w", err)
+	}
+	ended.Sessions = tag.RowsAffected()
+	tag, err = exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE user_id = $1 AND NOT revoked
+		AND (grant_type = $2 OR family_id IN (SELECT family_id FROM tokens WHERE user_id = $1 AND grant_type = $2))`,
+		userID, oauth.GrantPassword)
+	if err != nil {
+		return ended, fmt.Errorf("revoke tokens: %w", err)
+	}
+	ended.Tokens = tag.RowsAffected()
+	return ended, nil
+}
+
+// SetEmail changes a user's email address; ErrNotFound for no such user.
+func (d *DB) SetEmail(ctx context.Context, userID int64, email string) error {
+	tag, err := d.exec(ctx, `UPDATE users SET email = $1 WHERE id = $2`, email, userID)
+	return oneRow(tag, err, fmt.Sprintf("set email of user %d", userID))
+}
