@@ -128,6 +128,7 @@ type Store interface {
 	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
+	CountUsersWithRole(ctx context.Context, role string) (int, error)
 }
 
 // DatabaseFile is the SQLite database's name in the data directory.

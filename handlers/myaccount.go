@@ -129,3 +129,108 @@ func (h *Handlers) EndOtherSessions(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, accountPath+"#sessions")
 }
+
+// deleteAccountView is what the page that asks before deleting the user's
+// account says will go.
+func (h *Handlers) deleteAccountView(c echo.Context) (store.DeleteAccountView, error) {
+	u, ctx := h.CurrentUser(c), c.Request().Context()
+	v := store.DeleteAccountView{Username: u.Username}
+	apps, err := h.store.ApplicationsByOwner(ctx, u.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, a := range apps {
+		v.Applications = append(v.Applications, a.Name)
+	}
+	consents, err := h.store.Consents(ctx, u.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, a := range consents {
+		v.Authorized = append(v.Authorized, a.AppName)
+	}
+	v.OnlyAdmin, err = h.onlyAdmin(c, u)
+	return v, err
+}
+
+// onlyAdmin reports whether u is the last user with the admin role, who
+// may not go: no one would be left to manage users or read the audit trail.
+func (h *Handlers) onlyAdmin(c echo.Context, u *portal.User) (bool, error) {
+	if !isAdmin(u) {
+		return false, nil
+	}
+	n, err := h.store.CountUsersWithRole(c.Request().Context(), auditRole)
+	return n <= 1, err
+}
+
+// ConfirmDeleteAccount asks before DeleteAccount, GET /store/account/delete.
+func (h *Handlers) ConfirmDeleteAccount(c echo.Context) error {
+	v, err := h.deleteAccountView(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, store.DeleteAccount(h.page(c, "Delete your account", layout.NavAccount), v))
+}
+
+// deleteAccountForm confirms deleting one's account.
+type deleteAccountForm struct {
+	Current string `form:"current_password" validate:"required"`
+}
+
+// DeleteAccount deletes the user's own account, POST /store/account/delete,
+// after checking the password: the user, their applications with their
+// keys and subscriptions, every token issued for the user or to their keys,
+// their consents and sessions go at once (the schema cascades; the gateway
+// refuses the tokens at the next call).
+func (h *Handlers) DeleteAccount(c echo.Context) error {
+	var f deleteAccountForm
+	errs, err := h.bindForm(c, &f)
+	if err != nil {
+		return err
+	}
+	v, err := h.deleteAccountView(c)
+	if err != nil {
+		return err
+	}
+	page := func(status int) error {
+		return render(c, status, store.DeleteAccount(h.page(c, "Delete your account", layout.NavAccount), v))
+	}
+	if v.OnlyAdmin {
+		return page(http.StatusConflict)
+	}
+	if errs != nil {
+		v.PasswordError = errs["current_password"]
+		return page(http.StatusUnprocessableEntity)
+	}
+	u := h.CurrentUser(c)
+	check, err := h.checkOwnPassword(c, u, f.Current, "delete the account")
+	if err != nil {
+		return err
+	}
+	if !check.ok {
+		if check.status == http.StatusTooManyRequests {
+			v.Alert = check.problem
+		} else {
+			v.PasswordError = check.problem
+		}
+		return page(check.status)
+	}
+	if err := h.store.DeleteUser(c.Request().Context(), u.Username); err != nil {
+		return err
+	}
+	detail := "deleted their own account at My account"
+	if len(v.Applications) > 0 {
+		detail += ", with the applications " + strings.Join(v.Applications, ", ")
+	}
+	h.audit(c, portal.AuditUserDeleted, u.Username, "", detail)
+	// The sessions went with the account; the cookie keeps only a goodbye.
+	s := h.session(c)
+	s.Values = map[any]any{}
+	s.AddFlash("Your account " + u.Username + " is deleted. Everything issued for it has stopped working.")
+	c.Set(userCacheKey, (*portal.User)(nil))
+	c.Set(sessCacheKey, (*portal.Session)(nil))
+	if err := h.saveSession(c, s); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/store")
+}

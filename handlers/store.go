@@ -17,6 +17,8 @@ type Accounts interface {
 	UserAccount(ctx context.Context, username string) (*portal.User, error)
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
+	DeleteUser(ctx context.Context, username string) error
+	CountUsersWithRole(ctx context.Context, role string) (int, error)
 }
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.

@@ -52,6 +52,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/account/sessions/end-others", h.EndOtherSessions, login)
 	s.POST("/account/password", h.ChangePassword, login)
 	s.POST("/account/email", h.ChangeEmail, login)
+	s.GET("/account/delete", h.ConfirmDeleteAccount, login)
+	s.POST("/account/delete", h.DeleteAccount, login)
 
 	publisher := []echo.MiddlewareFunc{login, h.RequirePublisher}
 	s.GET("/publisher", h.Publisher, publisher...)

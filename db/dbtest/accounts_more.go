@@ -17,7 +17,7 @@ import (
 func init() {
 	groups = append(groups, group{"Accounts", testAccounts})
 	for _, m := range []string{"StartSession", "LiveSession", "TouchSession", "UserSessions", "EndSession", "EndOtherSessions",
-		"ChangePassword", "SetEmail"} {
+		"ChangePassword", "SetEmail", "CountUsersWithRole"} {
 		covered[m] = "Accounts"
 	}
 }
@@ -25,6 +25,20 @@ func init() {
 func testAccounts(t *testing.T, s *suite) {
 	t.Run("sessions", func(t *testing.T) { testSessionList(t, s) })
 	t.Run("passwords", func(t *testing.T) { testPasswordChange(t, s) })
+	t.Run("roles", func(t *testing.T) { testRoleCount(t, s) })
+}
+
+func testRoleCount(t *testing.T, s *suite) {
+	d := s.store(t)
+	user(t, d, "alice", "subscriber", "admin")
+	user(t, d, "bob", "subscriber")
+	user(t, d, "carol", "administrator", "admins", "xadmin")
+	user(t, d, "dave")
+	for role, want := range map[string]int{"admin": 1, "subscriber": 2, "administrator": 1, "nobody": 0, "": 0, "adm%": 0} {
+		if n, err := d.CountUsersWithRole(t.Context(), role); err != nil || n != want {
+			t.Errorf("%q: %d, %v; want %d", role, n, err, want)
+		}
+	}
 }
 
 // session starts a session of u that began at start and lasts an hour.

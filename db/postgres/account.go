@@ -158,3 +158,13 @@ func (d *DB) SetEmail(ctx context.Context, userID int64, email string) error {
 	tag, err := d.exec(ctx, `UPDATE users SET email = $1 WHERE id = $2`, email, userID)
 	return oneRow(tag, err, fmt.Sprintf("set email of user %d", userID))
 }
+
+// CountUsersWithRole counts the users holding a role (none hold "").
+func (d *DB) CountUsersWithRole(ctx context.Context, role string) (int, error) {
+	var n int
+	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM users WHERE $1 <> '' AND position(' ' || $1 || ' ' IN ' ' || roles || ' ') > 0`,
+		role).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users with role %s: %w", role, err)
+	}
+	return n, nil
+}

@@ -153,3 +153,13 @@ func (d *DB) SetEmail(ctx context.Context, userID int64, email string) error {
 	res, err := d.w.ExecContext(ctx, `UPDATE users SET email = ? WHERE id = ?`, email, userID)
 	return oneRow(res, err, fmt.Sprintf("set email of user %d", userID))
 }
+
+// CountUsersWithRole counts the users holding a role (none hold "").
+func (d *DB) CountUsersWithRole(ctx context.Context, role string) (int, error) {
+	var n int
+	if err := d.queryRow(ctx, `SELECT count(*) FROM users WHERE ?1 <> '' AND instr(' ' || roles || ' ', ' ' || ?1 || ' ') > 0`,
+		role).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users with role %s: %w", role, err)
+	}
+	return n, nil
+}
