@@ -129,6 +129,10 @@ type Store interface {
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
 	CountUsersWithRole(ctx context.Context, role string) (int, error)
+	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)
+	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
+	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)
+	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
 }
 
 // DatabaseFile is the SQLite database's name in the data directory.

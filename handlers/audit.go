@@ -85,6 +85,10 @@ func (h *Handlers) auditLockout(c echo.Context, locked []string) {
 			h.audit(c, portal.AuditLockout, "", "", fmt.Sprintf("address %s: sign-ups refused for %d minutes after %d sign-ups",
 				name, int(LoginLockout/time.Minute), signupLimit))
 			continue
+		case "r:":
+			h.audit(c, portal.AuditLockout, "", "", fmt.Sprintf("address %s: password reset requests refused for %d minutes after %d requests",
+				name, int(LoginLockout/time.Minute), resetRequestLimit))
+			continue
 		}
 		username, client := "", ""
 		switch what {

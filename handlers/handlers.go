@@ -24,12 +24,16 @@ type Handlers struct {
 	validate   *validator.Validate
 	urls       atomic.Pointer[publicURLs] // where the listeners are reached, once known; see SetURLs
 	auditKey   []byte                     // keys the masks of unknown names in the audit trail; see maskName
+
+	mailer        Mailer        // nil: the server sends no mail
+	resetValidity time.Duration // how long an emailed reset link works
+	outbox        outbox        // mail being sent; see mail.go
 }
 
 // New returns handlers over the oauth core and the store. Without options,
 // sessions use random keys (lost at restart) and self sign-up is on.
 func New(o *oauth.Server, s Store, opts ...Option) *Handlers {
-	h := &Handlers{oauth: o, store: s, selfSignup: true, now: time.Now}
+	h := &Handlers{oauth: o, store: s, selfSignup: true, now: time.Now, resetValidity: DefaultResetValidity}
 	for _, opt := range opts {
 		opt(h)
 	}

@@ -29,6 +29,12 @@ const (
 	// flood of accounts is spam. People behind one address sign up far
 	// more slowly than that.
 	signupLimit = 10
+	// resetRequestLimit is how many password resets one address may ask
+	// for within LoginLockout of each other, and resetMailLimit how many
+	// links one account is sent: each request may mail someone, and a
+	// mailbox must not be flooded with links.
+	resetRequestLimit = 10
+	resetMailLimit    = 3
 	// LoginLockout is how long a lockout lasts, and how long a failure
 	// counts.
 	LoginLockout = 15 * time.Minute
@@ -96,6 +102,13 @@ func clientLimiterKey(consumerKey string) string { return "c:" + consumerKey }
 // as a "failure" here (fail), and reserve holds back concurrent ones.
 func signupLimiterKey(addr string) string { return "s:" + addressBlock(addr) }
 
+// resetLimiterKey counts an address's requests for password resets, as
+// signupLimiterKey counts sign-ups; resetMailKey counts the reset links
+// mailed to an account (any case: usernames are case-insensitive).
+func resetLimiterKey(addr string) string { return "r:" + addressBlock(addr) }
+
+func resetMailKey(username string) string { return "m:" + strings.ToLower(username) }
+
 func limitFor(key string) int {
 	switch key[:2] {
 	case "a:":
@@ -104,6 +117,10 @@ func limitFor(key string) int {
 		return clientFailureLimit
 	case "s:":
 		return signupLimit
+	case "r:":
+		return resetRequestLimit
+	case "m:":
+		return resetMailLimit
 	}
 	return userFailureLimit
 }

@@ -31,3 +31,16 @@ func WithSelfSignup(on bool) Option {
 func WithClock(now func() time.Time) Option {
 	return func(h *Handlers) { h.now = now }
 }
+
+// WithMailer sends the store's email through m: password reset links, and
+// notices of changes to an account. Without it, the "Forgot your
+// password?" page says to ask an administrator for a link.
+func WithMailer(m Mailer) Option {
+	return func(h *Handlers) { h.mailer = m }
+}
+
+// WithPasswordResetValidity sets how long an emailed reset link works
+// (DefaultResetValidity when not set).
+func WithPasswordResetValidity(d time.Duration) Option {
+	return func(h *Handlers) { h.resetValidity = d }
+}

@@ -113,6 +113,7 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 	if err := h.logIn(c, u); err != nil {
 		return err
 	}
+	h.notifyPasswordChanged(c, u, "at My account")
 	others := max(ended.Sessions-1, 0) // this browser's was one of them
 	h.audit(c, portal.AuditPasswordChanged, u.Username, "", fmt.Sprintf("at My account: %s logged out, %s of the password grant revoked",
 		count(others, "other session"), count(ended.Tokens, "token")))
@@ -172,6 +173,9 @@ func (h *Handlers) ChangeEmail(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditEmailChanged, u.Username, "", fmt.Sprintf("at My account, from %q to %q", u.Email, f.Email))
+	if !strings.EqualFold(u.Email, f.Email) {
+		h.notifyEmailChanged(c, u, u.Email, f.Email)
+	}
 	if err := h.flash(c, "Email changed to "+f.Email+"."); err != nil {
 		return err
 	}

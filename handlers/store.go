@@ -19,6 +19,10 @@ type Accounts interface {
 	SetEmail(ctx context.Context, userID int64, email string) error
 	DeleteUser(ctx context.Context, username string) error
 	CountUsersWithRole(ctx context.Context, role string) (int, error)
+	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)
+	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
+	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)
+	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
 }
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.

@@ -81,15 +81,21 @@ func passwordSource(c echo.Context) string { return addressBlock(c.RealIP()) }
 // sign-ups stay refused, or, with 0, done, which frees the place once the
 // password is hashed, counting the sign-up if it was (hashed is true).
 func (h *Handlers) reserveSignup(c echo.Context) (done func(hashed bool), wait time.Duration, err error) {
+	return h.reserveCounted(c, signupLimiterKey(c.RealIP()))
+}
+
+// reserveCounted holds a place under an address's counter of sign-ups
+// (signupLimiterKey) or reset requests (resetLimiterKey), as reserveSignup
+// says.
+func (h *Handlers) reserveCounted(c echo.Context, key string) (done func(counted bool), wait time.Duration, err error) {
 	ctx := c.Request().Context()
-	key := signupLimiterKey(c.RealIP())
 	res, wait, err := h.logins.reserve(ctx, key)
 	if err != nil || wait > 0 {
 		return nil, wait, err
 	}
-	return func(hashed bool) {
+	return func(count bool) {
 		var counted []string
-		if hashed {
+		if count {
 			counted = []string{key}
 		}
 		locked, err := h.logins.settle(ctx, res, counted...)

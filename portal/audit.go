@@ -35,9 +35,12 @@ const (
 // Audit event names of accounts: what users do to their own, and
 // administrators to anyone's.
 const (
-	AuditSessionEnded    = "session_ended"
-	AuditPasswordChanged = "password_changed"
-	AuditEmailChanged    = "email_changed"
+	AuditSessionEnded       = "session_ended"
+	AuditPasswordChanged    = "password_changed"
+	AuditEmailChanged       = "email_changed"
+	AuditPasswordResetAsked = "password_reset_asked"
+	AuditPasswordReset      = "password_reset"
+	AuditResetLinkMade      = "reset_link_made"
 )
 
 // AuditListingSize is how many events a listing shows when not told.

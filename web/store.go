@@ -23,6 +23,10 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	e.POST(handlers.LogOutPath, h.LogOut)
 	s.GET("/signup", h.ShowSignup)
 	s.POST("/signup", h.SignUp)
+	s.GET("/password/forgot", h.ShowForgotPassword)
+	s.POST("/password/forgot", h.ForgotPassword)
+	s.GET("/password/reset", h.ShowResetPassword)
+	s.POST("/password/reset", h.ResetPassword)
 
 	// Per route, not a Group's Use: that would also send unknown paths to the log-in page.
 	login := h.RequireLogin

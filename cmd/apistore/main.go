@@ -28,6 +28,8 @@ Usage:
   apistore app create [flags]    add an application with production and sandbox keys
   apistore scope create [flags]  add a scope, or change the flags given of one
   apistore user delete [flags]   remove a user, their applications and tokens
+  apistore user reset-link       print a link that sets a new password for a user
+  apistore mail test --to ADDR   send a test message through the --smtp-… settings
   apistore api import FILE       publish an API from an OpenAPI 3 document
   apistore backup FILE           copy the database consistently, also while serving
 
@@ -44,13 +46,15 @@ type stdio struct {
 
 // commands maps "verb" or "noun verb" to its implementation.
 var commands = map[string]func(context.Context, []string, stdio) error{
-	"serve":        serve,
-	"user create":  userCreate,
-	"app create":   appCreate,
-	"scope create": scopeCreate,
-	"user delete":  userDelete,
-	"api import":   apiImport,
-	"backup":       backup,
+	"serve":           serve,
+	"user create":     userCreate,
+	"app create":      appCreate,
+	"scope create":    scopeCreate,
+	"user delete":     userDelete,
+	"user reset-link": userResetLink,
+	"mail test":       mailTest,
+	"api import":      apiImport,
+	"backup":          backup,
 }
 
 // run dispatches to a subcommand and returns the exit code.

@@ -41,6 +41,8 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	strict := fs.Bool("strict", false, "follow the OAuth 2.0 Security BCP (RFC 9700) over WSO2 compatibility: no password or implicit grant, PKCE S256 required (see SECURITY.md)")
 	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json")
 	gwFlags := addGatewayFlags(fs)
+	mail := addMailFlags(fs)
+	resetValidity := fs.Duration("password-reset-validity", handlers.DefaultResetValidity, "how long a password reset link mailed by the store works (1m to 168h)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,6 +60,13 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	gwConfig, err := gwFlags.config()
 	if err != nil {
 		return err
+	}
+	m, err := mail.mailer()
+	if err != nil {
+		return err
+	}
+	if *resetValidity < time.Minute || *resetValidity > 7*24*time.Hour {
+		return fmt.Errorf("--password-reset-validity %v: give 1m to 168h", *resetValidity)
 	}
 	if err := checkPorts(cfg); err != nil {
 		return err
@@ -96,7 +105,13 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	h := handlers.New(srv, d, handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup))
+	opts := []handlers.Option{handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup),
+		handlers.WithPasswordResetValidity(*resetValidity)}
+	if m != nil {
+		opts = append(opts, handlers.WithMailer(m))
+		fmt.Fprintf(s.out, "apistore: mail through %s\n", m.Server())
+	}
+	h := handlers.New(srv, d, opts...)
 	if err := web.New(cfg, h).Run(ctx, s.out); err != nil {
 		return err // it failed to start, or stopped on this error
 	}

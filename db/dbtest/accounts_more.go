@@ -17,7 +17,8 @@ import (
 func init() {
 	groups = append(groups, group{"Accounts", testAccounts})
 	for _, m := range []string{"StartSession", "LiveSession", "TouchSession", "UserSessions", "EndSession", "EndOtherSessions",
-		"ChangePassword", "SetEmail", "CountUsersWithRole"} {
+		"ChangePassword", "SetEmail", "CountUsersWithRole", "UsersByEmail", "CreatePasswordReset", "PasswordResetUser",
+		"ResetPassword"} {
 		covered[m] = "Accounts"
 	}
 }
@@ -26,6 +27,7 @@ func testAccounts(t *testing.T, s *suite) {
 	t.Run("sessions", func(t *testing.T) { testSessionList(t, s) })
 	t.Run("passwords", func(t *testing.T) { testPasswordChange(t, s) })
 	t.Run("roles", func(t *testing.T) { testRoleCount(t, s) })
+	t.Run("resets", func(t *testing.T) { testPasswordResets(t, s) })
 }
 
 func testRoleCount(t *testing.T, s *suite) {
@@ -292,6 +294,171 @@ func testPasswordChange(t *testing.T, s *suite) {
 		}
 		if u, err := d.UserByID(t.Context(), bob.ID); err != nil || u.Email != "bob@example.com" {
 			t.Errorf("bob: %+v, %v", u, err)
+		}
+	})
+}
+
+// resetLink stores a new reset link for u, made at t0 and good for an hour.
+func resetLink(t testing.TB, d db.Store, u *portal.User) oauth.Hash {
+	t.Helper()
+	h := oauth.HashOf(oauth.NewSecret())
+	if err := d.CreatePasswordReset(t.Context(), h, u.ID, t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func testPasswordResets(t *testing.T, s *suite) {
+	t.Run("a link is its user's on every node until it expires", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		alice := user(t, d, "alice")
+		link := resetLink(t, d, alice)
+		for i, h := range []db.Store{d, other} {
+			if u, err := h.PasswordResetUser(t.Context(), link, t0.Add(time.Hour-time.Millisecond)); err != nil || u.ID != alice.ID || u.Username != "alice" {
+				t.Errorf("handle %d: %+v, %v", i, u, err)
+			}
+			u, err := h.PasswordResetUser(t.Context(), link, t0.Add(time.Hour))
+			mustNotFound(t, "an expired link", u, err)
+			u, err = h.PasswordResetUser(t.Context(), oauth.HashOf("unknown"), t0)
+			mustNotFound(t, "an unknown link", u, err)
+		}
+	})
+
+	t.Run("a link changes the password once and ends what the old one gave", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		w := build(t, d)
+		link, second := resetLink(t, d, w.alice), resetLink(t, d, w.alice)
+		bobs := resetLink(t, d, w.bob)
+		for _, tok := range []*oauth.Token{w.aliceToken, w.aliceOnBob} {
+			ended(t, other, tok.AccessHash) // fills the other node's cache
+		}
+		u, got, err := d.ResetPassword(t.Context(), link, "$reset-hash$", t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.ID != w.alice.ID || u.Username != "alice" || u.PasswordHash != "$reset-hash$" || u.Email != "alice@example.com" {
+			t.Errorf("user %+v", u)
+		}
+		if got != (portal.Ended{Sessions: 1, Tokens: 2}) {
+			t.Errorf("ended %+v, want alice's session and her 2 password grant tokens", got)
+		}
+		if stored, err := other.UserAccount(t.Context(), "alice"); err != nil || stored.PasswordHash != "$reset-hash$" {
+			t.Errorf("alice on the other node: %+v, %v", stored, err)
+		}
+		if !ended(t, other, w.aliceToken.AccessHash) || ended(t, other, w.aliceOnBob.AccessHash) {
+			t.Error("the password grant's token lives on, or the consent page's ended")
+		}
+		if _, _, err := other.LiveSession(t.Context(), w.aliceSession, t0); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("alice's session: %v, want ended", err)
+		}
+		for name, h := range map[string]oauth.Hash{"the link used": link, "alice's other link": second} {
+			u, ended, err := other.ResetPassword(t.Context(), h, "$again$", t0.Add(2*time.Minute))
+			if !errors.Is(err, portal.ErrNotFound) || u != nil || ended != (portal.Ended{}) {
+				t.Errorf("%s: %+v %+v, %v; want ErrNotFound", name, u, ended, err)
+			}
+		}
+		if u, err := other.PasswordResetUser(t.Context(), bobs, t0); err != nil || u.ID != w.bob.ID {
+			t.Errorf("bob's link: %+v, %v", u, err)
+		}
+	})
+
+	t.Run("an expired link changes nothing", func(t *testing.T) {
+		d := s.store(t)
+		w := build(t, d)
+		link := resetLink(t, d, w.alice)
+		u, got, err := d.ResetPassword(t.Context(), link, "$reset-hash$", t0.Add(time.Hour))
+		if !errors.Is(err, portal.ErrNotFound) || u != nil || got != (portal.Ended{}) {
+			t.Errorf("%+v %+v, %v; want ErrNotFound", u, got, err)
+		}
+		if stored, err := d.UserAccount(t.Context(), "alice"); err != nil || stored.PasswordHash != w.alice.PasswordHash {
+			t.Errorf("alice: %+v, %v", stored, err)
+		}
+		if ended(t, d, w.aliceToken.AccessHash) {
+			t.Error("a token ended")
+		}
+	})
+
+	t.Run("of two nodes using one link at once, one wins", func(t *testing.T) {
+		d, again := s.open(t)
+		handles := []db.Store{d, again(t)}
+		alice := user(t, d, "alice")
+		link := resetLink(t, d, alice)
+		errs := make([]error, 8)
+		together(len(errs), func(i int) {
+			_, _, errs[i] = handles[i%2].ResetPassword(t.Context(), link, fmt.Sprintf("$hash %d$", i), t0)
+		})
+		won := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && won >= 0:
+				t.Errorf("uses %d and %d both won", won, i)
+			case err == nil:
+				won = i
+			case !errors.Is(err, portal.ErrNotFound):
+				t.Errorf("use %d: %v", i, err)
+			}
+		}
+		if u, err := d.UserAccount(t.Context(), "alice"); err != nil || won < 0 || u.PasswordHash != fmt.Sprintf("$hash %d$", won) {
+			t.Errorf("alice: %+v, %v; winner %d", u, err, won)
+		}
+	})
+
+	t.Run("a new password voids the links; links go with their user", func(t *testing.T) {
+		d := s.store(t)
+		alice, bob := user(t, d, "alice"), user(t, d, "bob")
+		link, bobs := resetLink(t, d, alice), resetLink(t, d, bob)
+		if _, err := d.ChangePassword(t.Context(), alice.ID, "$new$", oauth.Hash{}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := d.PasswordResetUser(t.Context(), link, t0)
+		mustNotFound(t, "a link made before the password changed", u, err)
+		if err := d.DeleteUser(t.Context(), "bob"); err != nil {
+			t.Fatal(err)
+		}
+		u, err = d.PasswordResetUser(t.Context(), bobs, t0)
+		mustNotFound(t, "a deleted user's link", u, err)
+	})
+
+	t.Run("making a link sweeps out expired ones", func(t *testing.T) {
+		d := s.store(t)
+		alice := user(t, d, "alice")
+		old := resetLink(t, d, alice)
+		fresh := oauth.HashOf(oauth.NewSecret())
+		if err := d.CreatePasswordReset(t.Context(), fresh, alice.ID, t0.Add(2*time.Hour), t0.Add(3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		u, err := d.PasswordResetUser(t.Context(), old, t0) // before it expired, but swept
+		mustNotFound(t, "an expired link, swept", u, err)
+		if u, err := d.PasswordResetUser(t.Context(), fresh, t0.Add(2*time.Hour)); err != nil || u.ID != alice.ID {
+			t.Errorf("the new link: %+v, %v", u, err)
+		}
+	})
+
+	t.Run("users are found by email address in any case", func(t *testing.T) {
+		d := s.store(t)
+		user(t, d, "alice")
+		bob := user(t, d, "Bob")
+		user(t, d, "carol")
+		if err := d.SetEmail(t.Context(), bob.ID, "Alice@Example.com"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			email string
+			want  []string
+		}{
+			{"alice@example.com", []string{"alice", "Bob"}},
+			{"ALICE@EXAMPLE.COM", []string{"alice", "Bob"}},
+			{"carol@example.com", []string{"carol"}},
+			{"nobody@example.com", nil},
+			{"", nil},
+			{"bad\x00text", nil},
+		} {
+			got, err := d.UsersByEmail(t.Context(), tt.email)
+			if err != nil || !sameWords(names(got, func(u portal.User) string { return u.Username }), tt.want) {
+				t.Errorf("%q: %v, %v; want %v", tt.email, names(got, func(u portal.User) string { return u.Username }), err, tt.want)
+			}
 		}
 	})
 }

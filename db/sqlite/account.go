@@ -128,9 +128,10 @@ func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash stri
 	return ended, nil
 }
 
-// endPasswordAccess ends, in tx, a user's sessions but keep and the tokens
-// of the user's password grants: those issued by the grant, and every
-// token of their refresh chains.
+// endPasswordAccess ends, in tx, what a password gave: a user's sessions but
+// keep, the tokens of the user's password grants (those issued by the
+// grant, and every token of their refresh chains) and the user's reset
+// links.
 func endPasswordAccess(ctx context.Context, tx *sql.Tx, userID int64, keep oauth.Hash) (portal.Ended, error) {
 	var ended portal.Ended
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, userID, keep[:])
@@ -145,6 +146,9 @@ func endPasswordAccess(ctx context.Context, tx *sql.Tx, userID int64, keep oauth
 		return ended, fmt.Errorf("revoke tokens: %w", err)
 	}
 	ended.Tokens, _ = res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
+		return ended, fmt.Errorf("void reset links: %w", err)
+	}
 	return ended, nil
 }
 
@@ -162,4 +166,83 @@ func (d *DB) CountUsersWithRole(ctx context.Context, role string) (int, error) {
 		return 0, fmt.Errorf("count users with role %s: %w", role, err)
 	}
 	return n, nil
+}
+
+// CreatePasswordReset stores a reset link's token hash for a user until
+// expires; expired links are swept out on the way.
+func (d *DB) CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE expires_at <= ?`, now.UnixMilli()); err != nil {
+			return fmt.Errorf("sweep reset links: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			token[:], userID, now.UnixMilli(), expires.UnixMilli()); err != nil {
+			return fmt.Errorf("create reset link: %w", err)
+		}
+		return nil
+	})
+}
+
+// PasswordResetUser returns the user a reset link is good for, or
+// ErrNotFound when the link is unknown, used or expired by now.
+func (d *DB) PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error) {
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE id = (SELECT user_id FROM password_resets WHERE token_hash = ? AND expires_at > ?)`, token[:], now.UnixMilli()))
+	if err != nil {
+		return nil, notFound("reset link", err)
+	}
+	return u, nil
+}
+
+// ResetPassword uses a reset link: in one transaction the link goes, the
+// user gets the new password hash and, as with ChangePassword, every
+// session of the user, every token of the password grant and the user's
+// other links end. ErrNotFound when the link is unknown, used or expired
+// by now: of two uses of one link, one wins.
+func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error) {
+	var u *portal.User
+	var ended portal.Ended
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var userID int64
+		if err := tx.QueryRowContext(ctx, `DELETE FROM password_resets WHERE token_hash = ? AND expires_at > ? RETURNING user_id`,
+			token[:], now.UnixMilli()).Scan(&userID); err != nil {
+			return notFound("reset link", err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)
+		if err := oneRow(res, err, fmt.Sprintf("user %d", userID)); err != nil {
+			return err
+		}
+		if ended, err = endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
+			return err
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
+		return err
+	})
+	if err != nil {
+		return nil, portal.Ended{}, fmt.Errorf("reset password: %w", err)
+	}
+	return u, ended, nil
+}
+
+// UsersByEmail returns the users with an email address, in any case, by
+// username (at most 10: an address shared by more is no one's to reset).
+func (d *DB) UsersByEmail(ctx context.Context, email string) ([]portal.User, error) {
+	if email == "" {
+		return nil, nil
+	}
+	rows, err := d.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ? COLLATE NOCASE
+		ORDER BY username COLLATE NOCASE LIMIT 10`, email)
+	if err != nil {
+		return nil, fmt.Errorf("users by email: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("users by email: %w", err)
+		}
+		out = append(out, *u)
+	}
+	return out, rows.Err()
 }
