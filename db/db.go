@@ -133,6 +133,10 @@ type Store interface {
 	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
 	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)
 	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
+	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
+	EnableUser(ctx context.Context, username string) (*portal.User, error)
+	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	RecentLoginCounts(ctx context.Context, since time.Time, limit int) ([]portal.LoginCount, error)
 }
 
 // DatabaseFile is the SQLite database's name in the data directory.

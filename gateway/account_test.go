@@ -7,9 +7,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
+	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
@@ -90,6 +91,20 @@ func TestAccountChangesEndAccessAtOnce(t *testing.T) {
 				e.t.Fatalf("change password: %d", status)
 			}
 		}, true, false, true},
+		{"user disabled on the Users page", func(e *env) {
+			if status := e.storeBrowser("root", "root-password").submit("/store/admin/users/disable",
+				url.Values{"username": {"alice"}}); status != http.StatusSeeOther {
+				e.t.Fatalf("disable: %d", status)
+			}
+		}, false, false, false},
+		{"user disabled by another process (apistore user disable)", func(e *env) {
+			if err := e.otherProcess(func(d db.Store) error {
+				_, _, err := d.DisableUser(e.ctx, "alice", time.Now())
+				return err
+			}); err != nil {
+				e.t.Fatal(err)
+			}
+		}, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,9 +136,9 @@ func TestAccountChangesEndAccessAtOnce(t *testing.T) {
 					t.Errorf("%s, the next call: %d %v, want %d", tok.name, r.status, r.body, want)
 				}
 			}
-			if strings.HasPrefix(tt.name, "account deleted") {
+			if !tt.app {
 				if status := e.tokenStatus(e.alice.prodKey, e.alice.prodSecret); status != 401 {
-					t.Errorf("the deleted account's key at /token: %d", status)
+					t.Errorf("the account's key at /token: %d", status)
 				}
 			}
 		})

@@ -89,6 +89,11 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if _, err := h.logins.settle(ctx, res); err != nil {
 		return err
 	}
+	if u.Disabled { // said only to whoever knows the password
+		h.audit(c, portal.AuditLoginFailed, u.Username, "", "store: the account is disabled")
+		view.Error = "This account is disabled. Ask an administrator to enable it."
+		return render(c, http.StatusForbidden, store.Login(h.page(c, "Log in", ""), view))
+	}
 	if err := h.logins.succeed(ctx, userKey); err != nil {
 		return err
 	}

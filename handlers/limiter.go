@@ -109,6 +109,23 @@ func resetLimiterKey(addr string) string { return "r:" + addressBlock(addr) }
 
 func resetMailKey(username string) string { return "m:" + strings.ToLower(username) }
 
+// UnlockKeys are the counters an unlock clears (apistore user unlock): a
+// username's failed log-ins and the reset links mailed to it, and an
+// address's failed log-ins, sign-ups and reset requests (an IPv6 address
+// counts with its /64). Either may be "".
+func UnlockKeys(username, address string) []string {
+	var keys []string
+	if username != "" {
+		userKey, _ := limiterKeys(username, "")
+		keys = append(keys, userKey, resetMailKey(username))
+	}
+	if address != "" {
+		_, addrKey := limiterKeys("", address)
+		keys = append(keys, addrKey, signupLimiterKey(address), resetLimiterKey(address))
+	}
+	return keys
+}
+
 func limitFor(key string) int {
 	switch key[:2] {
 	case "a:":
@@ -133,6 +150,12 @@ func (l *loginLimiter) wait(ctx context.Context, keys ...string) (time.Duration,
 		return 0, err
 	}
 	return lockedFor(counts, now), nil
+}
+
+// LockedFor is how long the longest lockout among counts lasts from now
+// (0: none), for the admin commands.
+func LockedFor(counts []portal.LoginCount, now time.Time) time.Duration {
+	return lockedFor(counts, now)
 }
 
 // lockedFor is how long the longest lockout among counts lasts from now.

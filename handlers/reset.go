@@ -118,6 +118,9 @@ func (h *Handlers) mailResetLink(ctx context.Context, u *portal.User, base, remo
 	if u.Email == "" {
 		return "the account has no email address; nothing sent"
 	}
+	if u.Disabled {
+		return "the account is disabled; nothing sent"
+	}
 	key := resetMailKey(u.Username)
 	if wait, err := h.logins.wait(ctx, key); err != nil {
 		slog.ErrorContext(ctx, "password reset", "err", err)

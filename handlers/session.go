@@ -98,6 +98,7 @@ func (h *Handlers) CurrentUser(c echo.Context) *portal.User {
 	if sid, ok := h.session(c).Values[sessionIDKey].(string); ok && sid != "" {
 		s, found, err := h.store.LiveSession(c.Request().Context(), oauth.HashOf(sid), h.now())
 		switch {
+		case err == nil && found.Disabled: // disabled since: DisableUser ended its sessions, but one may have begun meanwhile
 		case err == nil:
 			u = found
 			h.touch(c, s)

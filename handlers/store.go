@@ -23,6 +23,9 @@ type Accounts interface {
 	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
 	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)
 	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
+	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
+	EnableUser(ctx context.Context, username string) (*portal.User, error)
+	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
 }
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.
@@ -43,6 +46,7 @@ type LoginCounters interface {
 	ReserveLogin(ctx context.Context, keys []string, now, expires time.Time, admit func([]portal.LoginCount) bool) (int64, []portal.LoginCount, error)
 	SettleLogin(ctx context.Context, id int64, failed []string, now, resetBefore time.Time) ([]portal.LoginCount, error)
 	ClearLoginFailures(ctx context.Context, key string) error
+	RecentLoginCounts(ctx context.Context, since time.Time, limit int) ([]portal.LoginCount, error)
 }
 
 // Applications keeps a developer's applications and their keys.

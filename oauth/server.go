@@ -136,6 +136,8 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 		return nil, internal(ctx, "check password", err)
 	case !ok || u == nil:
 		return nil, ErrInvalidGrant("invalid username or password")
+	case u.Disabled: // said only to whoever knows the password
+		return nil, ErrInvalidGrant("the account is disabled")
 	}
 	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
 	if oerr != nil {
@@ -184,6 +186,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	// Only the scopes a new request could get now: a scope restricted to
 	// other roles since the chain began is dropped.
 	roles, err := s.store.UserRoles(ctx, old.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrInvalidGrant("the user's account is disabled or deleted")
+	}
 	if err != nil {
 		return nil, internal(ctx, "load user roles", err)
 	}

@@ -94,6 +94,7 @@ type User struct {
 	Username     string
 	PasswordHash string
 	Roles        []string
+	Disabled     bool // by an administrator: no log-in, no token
 }
 
 // Scope is a registered scope. A scope with no roles may be granted to anyone;
@@ -148,7 +149,8 @@ func (t *TokenInfo) Clone() *TokenInfo {
 
 // ClientStore finds consumer keys.
 type ClientStore interface {
-	// ClientByKey returns the key with its application and owner, or ErrNotFound.
+	// ClientByKey returns the key with its application and owner, or
+	// ErrNotFound (also for a key of a disabled owner's application).
 	ClientByKey(ctx context.Context, consumerKey string) (*Client, error)
 }
 
@@ -156,7 +158,8 @@ type ClientStore interface {
 type UserStore interface {
 	// UserByName returns the user (case-insensitive username), or ErrNotFound.
 	UserByName(ctx context.Context, username string) (*User, error)
-	// UserRoles returns the roles of the user with the id, or ErrNotFound.
+	// UserRoles returns the roles of the user with the id, or ErrNotFound
+	// (also for a disabled user).
 	UserRoles(ctx context.Context, id int64) ([]string, error)
 }
 
@@ -171,7 +174,9 @@ type TokenStore interface {
 	// CreateToken stores a new token; it returns only once the row is committed.
 	// It returns ErrSecretReplaced when t.SecretHash is no longer the key's.
 	CreateToken(ctx context.Context, t *Token) error
-	// AccessToken returns the token whose access token hashes to h, or ErrNotFound.
+	// AccessToken returns the token whose access token hashes to h, or
+	// ErrNotFound (also when its user, or its application's owner, is
+	// disabled).
 	AccessToken(ctx context.Context, h Hash) (*TokenInfo, error)
 	// RefreshToken returns the token whose refresh token hashes to h, or ErrNotFound.
 	RefreshToken(ctx context.Context, h Hash) (*Token, error)

@@ -11,6 +11,9 @@ type User struct {
 	oauth.User
 	Email     string
 	CreatedAt time.Time
+	// DisabledAt is when an administrator disabled the account (zero: it
+	// is enabled); User.Disabled says the same to the oauth core.
+	DisabledAt time.Time
 }
 
 // Consent is a user's approval of an application at the consent page.

@@ -41,6 +41,9 @@ const (
 	AuditPasswordResetAsked = "password_reset_asked"
 	AuditPasswordReset      = "password_reset"
 	AuditResetLinkMade      = "reset_link_made"
+	AuditUserDisabled       = "user_disabled"
+	AuditUserEnabled        = "user_enabled"
+	AuditLockoutCleared     = "lockout_cleared"
 )
 
 // AuditListingSize is how many events a listing shows when not told.

@@ -51,6 +51,12 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/update", h.UpdateKey, login)
 	s.GET("/admin/audit", h.AuditTrail, login)
+	admin := []echo.MiddlewareFunc{login, h.RequireAdmin}
+	s.GET("/admin/users", h.Users, admin...)
+	s.GET("/admin/users/disable", h.ConfirmDisableUser, admin...)
+	s.POST("/admin/users/disable", h.DisableUser, admin...)
+	s.POST("/admin/users/enable", h.EnableUser, admin...)
+	s.POST("/admin/users/unlock", h.Unlock, admin...)
 	s.GET("/account", h.ShowAccount, login)
 	s.POST("/account/sessions/end", h.EndSession, login)
 	s.POST("/account/sessions/end-others", h.EndOtherSessions, login)

@@ -188,3 +188,134 @@ func TestMailFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestUserAdminCommands(t *testing.T) {
+	dir := newDataDir(t)
+	for _, u := range [][]string{{"alice", "subscriber", "alice@example.com"}, {"bob", "admin", "bob@example.com"}, {"carol", "subscriber", ""}} {
+		args := []string{"user", "create", "--data-dir", dir, "--username", u[0], "--role", u[1]}
+		if u[2] != "" {
+			args = append(args, "--email", u[2])
+		}
+		if code, _, errOut := apistore(t, nil, u[0]+"-password\n", args...); code != 0 {
+			t.Fatalf("user create %s: %s", u[0], errOut)
+		}
+	}
+	d := openStore(t, dir)
+	now := time.Now()
+	for range 5 {
+		if _, err := d.SettleLogin(context.Background(), 0, []string{"u:carol"}, now, now.Add(-15*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		if _, err := d.SettleLogin(context.Background(), 0, []string{"a:192.0.2.7"}, now, now.Add(-15*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(want string, args ...string) string {
+		t.Helper()
+		code, out, errOut := apistore(t, nil, "", append(args[:2:2], append([]string{"--data-dir", dir}, args[2:]...)...)...)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("apistore %v: exit %d, stdout %q, stderr %q; want %q", args, code, out, errOut, want)
+		}
+		return out
+	}
+	list := run("USERNAME", "user", "list")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], "alice@example.com") ||
+		!strings.Contains(lines[2], "admin") || !strings.Contains(lines[3], "carol") || !strings.Contains(lines[3], "locked out until") ||
+		!strings.HasSuffix(lines[1], "active") {
+		t.Errorf("user list:\n%s", list)
+	}
+	if out := run("alice", "user", "list", "--filter", "ALI", "--json"); strings.Count(out, "\n") != 1 ||
+		!strings.Contains(out, `"username":"alice","email":"alice@example.com","roles":["subscriber"]`) {
+		t.Errorf("user list --json: %s", out)
+	}
+	run("disabled user alice: 0 sessions logged out, 0 tokens revoked", "user", "disable", "--username", "ALICE")
+	if out := run("alice", "user", "list", "--filter", "alice"); !strings.Contains(out, "disabled since") {
+		t.Errorf("user list after disabling:\n%s", out)
+	}
+	run("user alice was disabled already", "user", "disable", "--username", "alice")
+	run("enabled user alice", "user", "enable", "--username", "alice")
+	run("unlocked username carol: forgot failed log-ins (5)", "user", "unlock", "--username", "CAROL")
+	run("username carol has no failures to forget", "user", "unlock", "--username", "carol")
+	run("unlocked address 192.0.2.7: forgot failed log-ins (20)", "user", "unlock", "--address", "192.0.2.7")
+	if out := run("carol", "user", "list"); strings.Contains(out, "locked") {
+		t.Errorf("still locked:\n%s", out)
+	}
+	code, out, errOut := apistore(t, nil, "", "user", "disable", "--data-dir", dir, "--username", "bob")
+	if code != 0 || !strings.Contains(out, "disabled user bob") || !strings.Contains(errOut, "no enabled user has the admin role now") {
+		t.Errorf("disable the only admin: exit %d, %q, %q; want a warning", code, out, errOut)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"user", "disable", "--username", "nobody"}, 1, `no user "nobody"`},
+		{[]string{"user", "enable", "--username", "nobody"}, 1, `no user "nobody"`},
+		{[]string{"user", "disable"}, 2, "--username is required"},
+		{[]string{"user", "unlock"}, 2, "give --username or --address"},
+		{[]string{"user", "unlock", "--username", "carol", "--address", "192.0.2.7"}, 2, "give --username or --address"},
+		{[]string{"user", "unlock", "--address", "192.0.2"}, 2, "is not an IP address"},
+		{[]string{"user", "list", "--limit", "0"}, 2, "--limit must be positive"},
+	} {
+		code, _, errOut := apistore(t, nil, "", append(tt.args, "--data-dir", dir)...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.want)
+		}
+	}
+	events, err := d.AuditEvents(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range events {
+		if e.Remote == "command line" {
+			seen[e.Event]++
+		}
+	}
+	if seen[portal.AuditUserDisabled] != 2 || seen[portal.AuditUserEnabled] != 1 || seen[portal.AuditLockoutCleared] != 2 {
+		t.Errorf("audited from the command line: %v", seen)
+	}
+}
+
+// TestUserDisableStopsARunningServer: a user disabled by the command, in
+// another process, is refused by the running server at once: their tokens,
+// on another's application too, and their application's keys.
+func TestUserDisableStopsARunningServer(t *testing.T) {
+	s := startServer(t, newDataDir(t), nil, anyPorts...)
+	s.admin(t, "alice-password\n", "user create", "--username", "alice")
+	s.admin(t, "bob-password\n", "user create", "--username", "bob")
+	aliceID, aliceSecret := appKeys(t, s, "--owner", "alice", "--name", "AliceApp")
+	bobID, bobSecret := appKeys(t, s, "--owner", "bob", "--name", "BobApp")
+	_, tok := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", bobID, bobSecret,
+		url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}})
+	access, _ := tok["access_token"].(string)
+	for range 2 {
+		if !active(t, s, bobID, bobSecret, access) {
+			t.Fatal("alice's token is not active")
+		}
+	}
+	s.admin(t, "", "user disable", "--username", "alice")
+	if active(t, s, bobID, bobSecret, access) {
+		t.Error("alice's token is active after user disable")
+	}
+	if status, body := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", aliceID, aliceSecret,
+		url.Values{"grant_type": {"client_credentials"}}); status != http.StatusUnauthorized {
+		t.Errorf("alice's key: %d %v", status, body)
+	}
+	if status, body := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", bobID, bobSecret,
+		url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}}); status != http.StatusBadRequest ||
+		body["error_description"] != "the account is disabled" {
+		t.Errorf("alice's password grant: %d %v", status, body)
+	}
+	s.admin(t, "", "user enable", "--username", "alice")
+	if status, _ := postOAuth(t, http.DefaultClient, s.urls["http"]+"/token", aliceID, aliceSecret,
+		url.Values{"grant_type": {"client_credentials"}}); status != http.StatusOK {
+		t.Errorf("alice's key once enabled: %d", status)
+	}
+	if active(t, s, bobID, bobSecret, access) {
+		t.Error("the token ended by disabling is active again")
+	}
+}

@@ -29,6 +29,9 @@ Usage:
   apistore scope create [flags]  add a scope, or change the flags given of one
   apistore user delete [flags]   remove a user, their applications and tokens
   apistore user reset-link       print a link that sets a new password for a user
+  apistore user list             list the users, with their status
+  apistore user disable|enable   stop a user (sessions, tokens, applications) or let them back
+  apistore user unlock           end the lockout of a username or an address
   apistore mail test --to ADDR   send a test message through the --smtp-… settings
   apistore api import FILE       publish an API from an OpenAPI 3 document
   apistore backup FILE           copy the database consistently, also while serving
@@ -52,6 +55,10 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"scope create":    scopeCreate,
 	"user delete":     userDelete,
 	"user reset-link": userResetLink,
+	"user list":       userList,
+	"user disable":    userDisable,
+	"user enable":     userEnable,
+	"user unlock":     userUnlock,
 	"mail test":       mailTest,
 	"api import":      apiImport,
 	"backup":          backup,

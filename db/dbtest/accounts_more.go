@@ -18,7 +18,7 @@ func init() {
 	groups = append(groups, group{"Accounts", testAccounts})
 	for _, m := range []string{"StartSession", "LiveSession", "TouchSession", "UserSessions", "EndSession", "EndOtherSessions",
 		"ChangePassword", "SetEmail", "CountUsersWithRole", "UsersByEmail", "CreatePasswordReset", "PasswordResetUser",
-		"ResetPassword"} {
+		"ResetPassword", "DisableUser", "EnableUser", "ListUsers", "RecentLoginCounts"} {
 		covered[m] = "Accounts"
 	}
 }
@@ -28,6 +28,8 @@ func testAccounts(t *testing.T, s *suite) {
 	t.Run("passwords", func(t *testing.T) { testPasswordChange(t, s) })
 	t.Run("roles", func(t *testing.T) { testRoleCount(t, s) })
 	t.Run("resets", func(t *testing.T) { testPasswordResets(t, s) })
+	t.Run("disabled", func(t *testing.T) { testDisabledUsers(t, s) })
+	t.Run("listing", func(t *testing.T) { testAccountListings(t, s) })
 }
 
 func testRoleCount(t *testing.T, s *suite) {
@@ -40,6 +42,12 @@ func testRoleCount(t *testing.T, s *suite) {
 		if n, err := d.CountUsersWithRole(t.Context(), role); err != nil || n != want {
 			t.Errorf("%q: %d, %v; want %d", role, n, err, want)
 		}
+	}
+	if _, _, err := d.DisableUser(t.Context(), "alice", t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.CountUsersWithRole(t.Context(), "admin"); err != nil || n != 0 {
+		t.Errorf("admins once the only one is disabled: %d, %v", n, err)
 	}
 }
 
@@ -459,6 +467,199 @@ func testPasswordResets(t *testing.T, s *suite) {
 			if err != nil || !sameWords(names(got, func(u portal.User) string { return u.Username }), tt.want) {
 				t.Errorf("%q: %v, %v; want %v", tt.email, names(got, func(u portal.User) string { return u.Username }), err, tt.want)
 			}
+		}
+	})
+}
+
+func testDisabledUsers(t *testing.T, s *suite) {
+	t.Run("a disabled user and their applications lose every access at once, on every node", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		ctx := t.Context()
+		w := build(t, d)
+		bobOwn := token(w.bobKey, w.bob, oauth.GrantPassword)
+		save(t, d, bobOwn)
+		gone := []*oauth.Token{w.aliceToken, w.appToken, w.sandboxToken, w.aliceOnBob, w.bobToken}
+		for _, tok := range append(gone, bobOwn) {
+			if ended(t, other, tok.AccessHash) { // fills the other node's cache
+				t.Fatal("a token ended before")
+			}
+		}
+		if _, err := other.ClientByKey(ctx, w.key.ConsumerKey); err != nil {
+			t.Fatal(err)
+		}
+		before := generation(t, other)
+		u, got, err := d.DisableUser(ctx, "ALICE", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Username != "alice" || !u.Disabled || !u.DisabledAt.Equal(t0) {
+			t.Errorf("user %+v", u)
+		}
+		if got != (portal.Ended{Sessions: 1, Tokens: 5}) {
+			t.Errorf("ended %+v, want alice's session and 5 tokens (4 for her, 1 for bob on her application)", got)
+		}
+		if generation(t, other) == before {
+			t.Error("the access generation did not move")
+		}
+		for i, tok := range gone {
+			if !ended(t, other, tok.AccessHash) {
+				t.Errorf("token %d still valid", i)
+			}
+		}
+		if ended(t, other, bobOwn.AccessHash) {
+			t.Error("bob's token on his own application ended")
+		}
+		c, err := other.ClientByKey(ctx, w.key.ConsumerKey)
+		mustNotFound(t, "a key of alice's application", c, err)
+		if c, err := other.ClientByKey(ctx, w.bobKey.ConsumerKey); err != nil || c.Owner != "bob" {
+			t.Errorf("bob's key: %+v, %v", c, err)
+		}
+		roles, err := other.UserRoles(ctx, w.alice.ID)
+		if !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("UserRoles of a disabled user: %v, %v; want ErrNotFound", roles, err)
+		}
+		if ou, err := other.UserByName(ctx, "alice"); err != nil || !ou.Disabled {
+			t.Errorf("UserByName: %+v, %v; want the user, disabled", ou, err)
+		}
+		if pu, err := other.UserAccount(ctx, "alice"); err != nil || !pu.Disabled || !pu.DisabledAt.Equal(t0) {
+			t.Errorf("UserAccount: %+v, %v", pu, err)
+		}
+		for name, code := range map[string]*oauth.Code{"bob's code on alice's application": w.bobCode, "alice's code": w.aliceCode} {
+			got, err := other.CodeByHash(ctx, code.Hash)
+			mustNotFound(t, name, got, err)
+		}
+		if _, _, err := other.LiveSession(ctx, w.aliceSession, t0); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("alice's session: %v, want ended", err)
+		}
+		if _, _, err := other.LiveSession(ctx, w.bobSession, t0); err != nil {
+			t.Errorf("bob's session: %v", err)
+		}
+		// A session or a token made while she is disabled (one whose request
+		// began before) says so, or is not found.
+		late := session(t, d, w.alice, t0, "192.0.2.9")
+		if _, lu, err := other.LiveSession(ctx, late.ID, t0); err != nil || !lu.Disabled {
+			t.Errorf("a session started after: %+v, %v; want the user, disabled", lu, err)
+		}
+		lateToken := token(w.other, w.alice, oauth.GrantClientCredentials)
+		save(t, d, lateToken)
+		if !ended(t, other, lateToken.AccessHash) {
+			t.Error("a token stored after disabling is valid")
+		}
+		// Again: nothing more to end, and the time stays.
+		if u, got, err := d.DisableUser(ctx, "alice", t0.Add(time.Hour)); err != nil || got != (portal.Ended{}) || !u.DisabledAt.Equal(t0) {
+			t.Errorf("disabling again: %+v %+v, %v", u, got, err)
+		}
+	})
+
+	t.Run("enabling gives nothing back, but allows anew", func(t *testing.T) {
+		d, again := s.open(t)
+		other := again(t)
+		ctx := t.Context()
+		w := build(t, d)
+		if _, _, err := d.DisableUser(ctx, "alice", t0); err != nil {
+			t.Fatal(err)
+		}
+		u, err := d.EnableUser(ctx, "Alice")
+		if err != nil || u.Username != "alice" || u.Disabled || !u.DisabledAt.IsZero() {
+			t.Fatalf("enabled: %+v, %v", u, err)
+		}
+		if !ended(t, other, w.aliceToken.AccessHash) || !ended(t, other, w.appToken.AccessHash) {
+			t.Error("a token ended by disabling came back")
+		}
+		fresh := token(w.key, w.alice, oauth.GrantClientCredentials)
+		save(t, d, fresh)
+		if ended(t, other, fresh.AccessHash) {
+			t.Error("a new token after enabling is not valid")
+		}
+		if c, err := other.ClientByKey(ctx, w.key.ConsumerKey); err != nil || c.Owner != "alice" {
+			t.Errorf("alice's key: %+v, %v", c, err)
+		}
+		if roles, err := other.UserRoles(ctx, w.alice.ID); err != nil || !sameWords(roles, []string{"subscriber"}) {
+			t.Errorf("roles: %v, %v", roles, err)
+		}
+		if u, err := d.EnableUser(ctx, "alice"); err != nil || u.Disabled {
+			t.Errorf("enabling an enabled user: %+v, %v", u, err)
+		}
+	})
+
+	t.Run("no such user", func(t *testing.T) {
+		d := s.store(t)
+		u, ended, err := d.DisableUser(t.Context(), "nobody", t0)
+		if !errors.Is(err, portal.ErrNotFound) || u != nil || ended != (portal.Ended{}) {
+			t.Errorf("DisableUser: %+v %+v, %v", u, ended, err)
+		}
+		u, err = d.EnableUser(t.Context(), "nobody")
+		mustNotFound(t, "EnableUser", u, err)
+	})
+}
+
+func testAccountListings(t *testing.T, s *suite) {
+	t.Run("users by a part of their name or address, in any case, by name", func(t *testing.T) {
+		d := s.store(t)
+		for _, name := range []string{"carol", "Alice", "bob", "alicia", "dave"} {
+			user(t, d, name)
+		}
+		dave, err := d.UserAccount(t.Context(), "dave")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetEmail(t.Context(), dave.ID, "dave@ALI.example"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			filter string
+			limit  int
+			want   []string
+		}{
+			{"", 100, []string{"Alice", "alicia", "bob", "carol", "dave"}},
+			{"", 2, []string{"Alice", "alicia"}},
+			{"ALI", 100, []string{"Alice", "alicia", "dave"}},
+			{"example.com", 100, []string{"Alice", "alicia", "bob", "carol"}},
+			{"%", 100, nil},
+			{"_", 100, nil},
+			{"nobody", 100, nil},
+		} {
+			got, err := d.ListUsers(t.Context(), tt.filter, tt.limit)
+			if err != nil || !sameWords(names(got, func(u portal.User) string { return u.Username }), tt.want) {
+				t.Errorf("%q, %d: %v, %v; want %v", tt.filter, tt.limit, names(got, func(u portal.User) string { return u.Username }), err, tt.want)
+			}
+		}
+	})
+
+	t.Run("recent counters, the latest first", func(t *testing.T) {
+		d, again := s.open(t)
+		for _, f := range []struct {
+			key string
+			at  time.Time
+		}{
+			{"u:old", t0.Add(-time.Hour)},
+			{"u:alice", t0},
+			{"a:192.0.2.1", t0.Add(time.Minute)},
+			{"u:alice", t0.Add(2 * time.Minute)},
+			{"c:KEY", t0.Add(3 * time.Minute)},
+		} {
+			if _, err := d.SettleLogin(t.Context(), 0, []string{f.key}, f.at, f.at.Add(-lockout)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := again(t).RecentLoginCounts(t.Context(), t0.Add(-lockout), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []portal.LoginCount{{Key: "c:KEY", Failures: 1, Last: t0.Add(3 * time.Minute)},
+			{Key: "u:alice", Failures: 2, Last: t0.Add(2 * time.Minute)}, {Key: "a:192.0.2.1", Failures: 1, Last: t0.Add(time.Minute)}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+		if got, err := d.RecentLoginCounts(t.Context(), t0.Add(-lockout), 1); err != nil || len(got) != 1 || got[0].Key != "c:KEY" {
+			t.Errorf("limit 1: %+v, %v", got, err)
+		}
+		if err := d.ClearLoginFailures(t.Context(), "u:alice"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.RecentLoginCounts(t.Context(), t0.Add(-lockout), 100); err != nil || len(got) != 2 {
+			t.Errorf("after clearing alice's: %+v, %v", got, err)
 		}
 	})
 }

@@ -50,13 +50,15 @@ func (d *DB) LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*po
 	var u portal.User
 	var roles string
 	var created int64
+	var disabled *int64
 	s, err := scanSession(queryRow(ctx, d.pool, `SELECT `+sessionColumns+`, u.id, u.username, u.password_hash, u.email, u.roles,
-		u.created_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2`,
-		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created)
+		u.created_at, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2`,
+		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled)
 	if err != nil {
 		return nil, nil, notFound("session", err)
 	}
 	u.Roles, u.CreatedAt = words(roles), time.UnixMilli(created)
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil
 	return s, &u, nil
 }
 
@@ -163,10 +165,12 @@ func (d *DB) SetEmail(ctx context.Context, userID int64, email string) error {
 	return oneRow(tag, err, fmt.Sprintf("set email of user %d", userID))
 }
 
-// CountUsersWithRole counts the users holding a role (none hold "").
+// CountUsersWithRole counts the enabled users holding a role (none hold
+// "").
 func (d *DB) CountUsersWithRole(ctx context.Context, role string) (int, error) {
 	var n int
-	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM users WHERE $1 <> '' AND position(' ' || $1 || ' ' IN ' ' || roles || ' ') > 0`,
+	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM users
+		WHERE $1 <> '' AND position(' ' || $1 || ' ' IN ' ' || roles || ' ') > 0 AND disabled_at IS NULL`,
 		role).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users with role %s: %w", role, err)
 	}
@@ -252,6 +256,134 @@ func (d *DB) UsersByEmail(ctx context.Context, email string) ([]portal.User, err
 			return nil, fmt.Errorf("users by email: %w", err)
 		}
 		out = append(out, *u)
+	}
+	return out, rows.Err()
+}
+
+// DisableUser disables an account at a time and, in the same transaction,
+// ends everything it gave: its sessions, its unused reset links, every
+// token issued for the user or to the keys of the user's applications (for
+// anyone), and the unused codes of either. Disabling a disabled account
+// changes nothing (Ended is zero). ErrNotFound for no such user. The
+// access generation is locked first (lockAccess).
+func (d *DB) DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error) {
+	var u *portal.User
+	var ended portal.Ended
+	if !textOK(username) { // no such user can exist
+		return nil, ended, fmt.Errorf("disable user %s: %w", username, portal.ErrNotFound)
+	}
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		ended = portal.Ended{}
+		if err := lockAccess(ctx, tx); err != nil {
+			return err
+		}
+		tag, err := exec(ctx, tx, `UPDATE users SET disabled_at = $1 WHERE `+byUsername2+` AND disabled_at IS NULL`,
+			at.UnixMilli(), username)
+		if err != nil {
+			return err
+		}
+		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username)); err != nil {
+			return notFound("user "+username, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // disabled already
+		}
+		if tag, err = exec(ctx, tx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		ended.Sessions = tag.RowsAffected()
+		keys := `(SELECT k.id FROM consumer_keys k JOIN applications a ON a.id = k.app_id WHERE a.owner_id = $1)`
+		if tag, err = exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE NOT revoked AND (user_id = $1 OR key_id IN `+keys+`)`,
+			u.ID); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		ended.Tokens = tag.RowsAffected()
+		if _, err := exec(ctx, tx, `DELETE FROM codes WHERE NOT used AND (user_id = $1 OR key_id IN `+keys+`)`, u.ID); err != nil {
+			return fmt.Errorf("delete codes: %w", err)
+		}
+		if _, err := exec(ctx, tx, `DELETE FROM password_resets WHERE user_id = $1`, u.ID); err != nil {
+			return fmt.Errorf("void reset links: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, portal.Ended{}, fmt.Errorf("disable user: %w", err)
+	}
+	return u, ended, nil
+}
+
+// byUsername2 is byUsername for a username given as $2.
+const byUsername2 = `lower(username) = lower($2 COLLATE "C")`
+
+// EnableUser enables a disabled account (an enabled one stays so). What
+// disabling ended stays ended: the user logs in and gets tokens anew.
+// ErrNotFound for no such user.
+func (d *DB) EnableUser(ctx context.Context, username string) (*portal.User, error) {
+	if !textOK(username) {
+		return nil, fmt.Errorf("enable user %s: %w", username, portal.ErrNotFound)
+	}
+	var u *portal.User
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := exec(ctx, tx, `UPDATE users SET disabled_at = NULL WHERE `+byUsername+` AND disabled_at IS NOT NULL`,
+			username); err != nil {
+			return err
+		}
+		var err error
+		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username)); err != nil {
+			return notFound("user "+username, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enable user: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers returns the users whose username or email address holds filter
+// (any case; "": every user), by username, at most limit of them.
+func (d *DB) ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error) {
+	if !textOK(filter) {
+		return nil, nil
+	}
+	rows, err := query(ctx, d.pool, `SELECT `+userColumns+` FROM users
+		WHERE $1 = '' OR position(lower($1 COLLATE "C") IN lower(username)) > 0 OR position(lower($1 COLLATE "C") IN lower(email)) > 0
+		ORDER BY lower(username), username LIMIT $2`, filter, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, *u)
+	}
+	return out, rows.Err()
+}
+
+// RecentLoginCounts returns the brute-force counters whose last failure was
+// at or after since, the latest first, at most limit of them (Pending is
+// not counted).
+func (d *DB) RecentLoginCounts(ctx context.Context, since time.Time, limit int) ([]portal.LoginCount, error) {
+	rows, err := query(ctx, d.pool, `SELECT key, failures, last_failure FROM login_counts
+		WHERE last_failure >= $1 ORDER BY last_failure DESC, key LIMIT $2`, since.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent login counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.LoginCount
+	for rows.Next() {
+		var c portal.LoginCount
+		var key []byte
+		var last int64
+		if err := rows.Scan(&key, &c.Failures, &last); err != nil {
+			return nil, fmt.Errorf("recent login counts: %w", err)
+		}
+		c.Key, c.Last = string(key), time.UnixMilli(last)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

@@ -56,9 +56,10 @@ const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.g
 	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
 	a.id, a.name, u.id, u.username, u.roles
 	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
-	WHERE k.consumer_key = $1`
+	WHERE k.consumer_key = $1 AND u.disabled_at IS NULL`
 
-// ClientByKey returns a consumer key with its application and owner.
+// ClientByKey returns a consumer key with its application and owner; the
+// keys of a disabled user's applications are not found.
 func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
 	var c oauth.Client
 	var secret []byte

@@ -23,17 +23,19 @@ func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
 	return nil
 }
 
-const userColumns = `id, username, password_hash, email, roles, created_at`
+const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	var u portal.User
 	var roles string
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created); err != nil {
+	var disabled *int64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled); err != nil {
 		return nil, err
 	}
 	u.Roles = words(roles)
 	u.CreatedAt = time.UnixMilli(created)
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil
 	return &u, nil
 }
 
@@ -68,10 +70,11 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
 	return u, nil
 }
 
-// UserRoles returns the roles of the user with the id.
+// UserRoles returns the roles of the user with the id; a disabled user is
+// not found, so a refresh of the user's tokens fails.
 func (d *DB) UserRoles(ctx context.Context, id int64) ([]string, error) {
 	var roles string
-	if err := queryRow(ctx, d.pool, `SELECT roles FROM users WHERE id = $1`, id).Scan(&roles); err != nil {
+	if err := queryRow(ctx, d.pool, `SELECT roles FROM users WHERE id = $1 AND disabled_at IS NULL`, id).Scan(&roles); err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}
 	return words(roles), nil

@@ -75,7 +75,9 @@ func tokenDest(t *oauth.Token) ([]any, func()) {
 	}
 }
 
-// AccessToken returns the token with its key, application and user.
+// AccessToken returns the token with its key, application and user; a
+// token of a disabled user, or issued to a key of a disabled user's
+// application, is not found.
 func (d *DB) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
 	return d.tokenInfo(ctx, "access token", `t.access_hash = ?`, h)
 }
@@ -92,7 +94,8 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
 	err := d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
 		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
-		JOIN users u ON u.id = t.user_id WHERE `+where, h[:]).Scan(dest...)
+		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
+		WHERE u.disabled_at IS NULL AND o.disabled_at IS NULL AND `+where, h[:]).Scan(dest...)
 	if err != nil {
 		return nil, notFound(what, err)
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -24,17 +25,19 @@ func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
 	return err
 }
 
-const userColumns = `id, username, password_hash, email, roles, created_at`
+const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	var u portal.User
 	var roles string
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created); err != nil {
+	var disabled sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled); err != nil {
 		return nil, err
 	}
 	u.Roles = words(roles)
 	u.CreatedAt = time.UnixMilli(created)
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled.Valid
 	return &u, nil
 }
 
@@ -65,10 +68,11 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
 	return u, nil
 }
 
-// UserRoles returns the roles of the user with the id.
+// UserRoles returns the roles of the user with the id; a disabled user is
+// not found, so a refresh of the user's tokens fails.
 func (d *DB) UserRoles(ctx context.Context, id int64) ([]string, error) {
 	var roles string
-	if err := d.queryRow(ctx, `SELECT roles FROM users WHERE id = ?`, id).Scan(&roles); err != nil {
+	if err := d.queryRow(ctx, `SELECT roles FROM users WHERE id = ? AND disabled_at IS NULL`, id).Scan(&roles); err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}
 	return words(roles), nil

@@ -54,7 +54,7 @@ func Audit(p layout.Page, rows []AuditRow) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"heading\"><h1>Audit trail</h1></div><p class=\"lead\">Log-ins (failed, locked out and succeeded), sign-ups, failed client authentications, applications added and deleted, keys generated, updated and their tokens or secrets renewed, subscriptions, tokens revoked, refresh tokens and codes replayed, consents given or withdrawn, publisher changes and admin commands; Client is the consumer key. The latest 200, newest first.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"heading\"><h1>Audit trail</h1></div><p class=\"lead\">Log-ins (failed, locked out and succeeded), sign-ups, failed client authentications, applications added and deleted, keys generated, updated and their tokens or secrets renewed, subscriptions, tokens revoked, refresh tokens and codes replayed, consents given or withdrawn, publisher changes, changes to accounts (sessions logged out, passwords, email addresses, resets, accounts deleted, disabled and enabled, lockouts cleared) and admin commands; Client is the consumer key. The latest 200, newest first.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
