@@ -106,7 +106,8 @@ func (h *Handlers) Publisher(c echo.Context) error {
 	views := make([]store.PublisherAPIView, len(apis))
 	for i, a := range apis {
 		views[i] = store.PublisherAPIView{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context, Status: a.Status,
-			Resources: len(a.Resources), ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL}
+			Resources: len(a.Resources), ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL,
+			ProductionBuiltin: a.ProductionURL == portal.SampleEndpoint, SandboxBuiltin: a.SandboxURL == portal.SampleEndpoint}
 	}
 	return render(c, http.StatusOK, store.Publisher(h.page(c, "Publisher", layout.NavPublisher), views))
 }
@@ -117,7 +118,7 @@ func (h *Handlers) NewAPI(c echo.Context) error {
 }
 
 func (h *Handlers) apiForm(c echo.Context, status int, f store.APIForm) error {
-	f.AllTiers = portal.Tiers
+	f.AllTiers, f.SampleEndpoint = portal.Tiers, portal.SampleEndpoint
 	title := "Create API"
 	if f.ID != 0 {
 		title = "Edit " + f.Name
