@@ -45,6 +45,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/apis/:id", h.ShowAPI)
 	s.GET("/apis/:id/openapi.json", h.DefinitionJSON)
 	s.GET("/apis/:id/openapi.yaml", h.DefinitionYAML)
+	s.POST("/apis/:id/console/token", h.ConsoleToken, login)
 	s.POST("/apis/:id/subscribe", h.Subscribe, login)
 	s.GET("/subscriptions", h.Subscriptions, login)
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)

@@ -11,10 +11,10 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// UpdateAPI saves an API's fields, status and resources (replacing them)
-// and registers scopes as ImportAPI does, in one transaction; a context and
-// version another API uses is ErrConflict, a prefix overlapping another
-// API's an *OverlapError. An edit can narrow access (a new scope, a retired
+// UpdateAPI saves an API's fields, status, CORS settings, definition and
+// resources (replacing them) and registers scopes as ImportAPI does, in one
+// transaction; a context and version another API uses is ErrConflict, a
+// prefix overlapping another API's an *OverlapError. An edit can narrow access (a new scope, a retired
 // API), so the gateway's caches are told.
 func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error {
 	return d.tx(ctx, func(tx pgx.Tx) error {
