@@ -117,3 +117,18 @@ test('the gateway answers preflights without a token, for the store only by defa
   expect(resp.status()).toBe(403);
   expect(resp.headers()['access-control-allow-origin']).toBeUndefined();
 });
+
+test('the reference renders the definition with the vendored renderer, within the CSP', async ({ server, page }) => {
+  const consoleErrors = watchConsole(page);
+  await page.goto(server.store);
+  await page.getByRole('link', { name: 'PizzaShackAPI' }).click();
+  await page.getByRole('link', { name: 'reference' }).click();
+  await expect(page.getByRole('heading', { name: 'PizzaShackAPI 1.0.0 reference' })).toBeVisible();
+  const doc = page.locator('rapi-doc');
+  // An operation shows its parameters, request schema and example, and answers.
+  await doc.locator('[data-content-id="post-/order"]').first().click();
+  await expect(doc.getByText('pizzaType').filter({ visible: true }).first()).toBeVisible();
+  await expect(doc.getByText('The order, placed').filter({ visible: true }).first()).toBeVisible();
+  await page.screenshot({ path: test.info().outputPath('api-reference.png'), fullPage: true });
+  expect(consoleErrors).toEqual([]);
+});

@@ -173,3 +173,30 @@ func TestConsoleToken(t *testing.T) {
 		t.Error("no console_token audit event")
 	}
 }
+
+// TestAPIReference checks the reference page: RapiDoc over the API's
+// definition, the one page whose policy lets inline styles in (its
+// renderer's components carry them), scripts still the store's own.
+func TestAPIReference(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	id := env.sampleID()
+	p := b.get(fmt.Sprintf("/store/apis/%d/reference", id))
+	if p.status != http.StatusOK {
+		t.Fatalf("status %d", p.status)
+	}
+	mustContain(t, p.body, "<rapi-doc", fmt.Sprintf(`spec-url="/store/apis/%d/openapi.json"`, id), `src="/store/static/rapidoc-min.js"`, `allow-try="false"`)
+	csp := p.header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "style-src 'self' 'unsafe-inline'") || !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "script-src") {
+		t.Errorf("reference CSP %q", csp)
+	}
+	if csp := b.get(fmt.Sprintf("/store/apis/%d", id)).header.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("API page CSP %q lets inline styles in", csp)
+	}
+	if js := b.get("/store/static/rapidoc-min.js"); js.status != http.StatusOK || !strings.HasPrefix(js.body, "/*! RapiDoc") {
+		t.Errorf("the renderer: status %d", js.status)
+	}
+	if p := b.get("/store/apis/999/reference"); p.status != http.StatusNotFound {
+		t.Errorf("an unknown API's reference: status %d", p.status)
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/portal"
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 )
@@ -61,4 +63,14 @@ func (h *Handlers) downloadDefinition(c echo.Context, ext, mime string, encode f
 	name := strings.Trim(strings.ReplaceAll(a.Context, "/", "-"), "-") + "-" + a.Version + "." + ext
 	c.Response().Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	return c.Blob(http.StatusOK, mime+"; charset=utf-8", data)
+}
+
+// APIReference is a published API's documentation rendered from its
+// definition, GET /store/apis/:id/reference.
+func (h *Handlers) APIReference(c echo.Context) error {
+	a, err := h.publishedAPI(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, store.Reference(h.page(c, a.Name+" reference", layout.NavAPIs), apiView(a)))
 }
