@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"net/textproto"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -161,4 +164,33 @@ func corsRefusal(h http.Header) {
 	if h.Get("Access-Control-Allow-Origin") != "" {
 		h.Set("Access-Control-Expose-Headers", strings.Join(refusalHeaders, ", "))
 	}
+}
+
+// token is an RFC 9110 §5.6.2 token: a header name or a method.
+var token = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// corsProblems checks an API's CORS settings, field by field.
+func corsProblems(c portal.CORS) []Problem {
+	var out []Problem
+	for _, o := range c.Origins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+			strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+			out = append(out, Problem{"cors_origins", fmt.Sprintf("origin %q: write scheme://host[:port], e.g. https://app.example.com, or * for any", o)})
+		}
+	}
+	for _, h := range c.Headers {
+		if !token.MatchString(h) {
+			out = append(out, Problem{"cors_headers", fmt.Sprintf("%q is not a header name", h)})
+		}
+	}
+	for _, m := range c.Methods {
+		if !token.MatchString(m) || m != strings.ToUpper(m) {
+			out = append(out, Problem{"cors_methods", fmt.Sprintf("%q is not a method: write it in capitals, e.g. GET", m)})
+		}
+	}
+	return out
 }

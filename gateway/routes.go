@@ -97,7 +97,7 @@ func Problems(a *portal.API) []Problem {
 		}
 		seen[key] = true
 	}
-	return out
+	return append(out, corsProblems(a.CORS)...)
 }
 
 // ParseResources reads resources written one a line as METHOD /template
