@@ -83,11 +83,11 @@ test('try-it console: sign up, subscribe, Generate, then real calls through the 
   await expect(page.getByTestId('op-2-body')).toContainText('900910');
   await expect(page.getByTestId('op-2-hint')).toHaveText(/The token lacks the scope read/);
   await expectFits(page);
-  await page.screenshot({
+  await page.getByTestId('op-0').locator('.console-result details').evaluate((d) => { d.open = true; });
+  await tryIt.screenshot({
     path: process.env.UPDATE_SCREENSHOTS
       ? path.resolve(__dirname, '..', 'docs', 'api-console.png')
       : test.info().outputPath('api-console.png'),
-    fullPage: true,
   });
 
   // With read ticked as well, the same call goes through.
