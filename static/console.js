@@ -32,13 +32,17 @@
       const resp = await fetch(form.dataset.tokenUrl, {
         method: 'POST',
         credentials: 'same-origin',
+        redirect: 'manual', // a session that ended is sent to the log-in page
         headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams(new FormData(form)),
       });
       const answer = await resp.json().catch(() => ({}));
-      if (!resp.ok) {
+      if (!resp.ok || !answer.access_token) {
         token = null;
-        status.textContent = answer.error || `No token: the store answered ${resp.status}.`;
+        for (const button of sendButtons()) button.disabled = true;
+        status.textContent = resp.type === 'opaqueredirect'
+          ? 'No token: your session has ended. Reload the page and log in again.'
+          : answer.error || `No token: the store answered ${resp.status}. Reload the page and try again.`;
         return;
       }
       token = answer.access_token;
