@@ -34,9 +34,9 @@ test('try-it console: sign up, subscribe, Generate, then real calls through the 
   await page.getByLabel('Tier').selectOption('Gold');
   await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
   await expect(page.getByRole('status')).toContainText('PizzaApp is subscribed');
-  await expect(page.locator('#try')).toContainText('generate its keys on My Subscriptions');
+  await expect(page.locator('#try')).toContainText('then generate its keys, to try this API here');
 
-  await page.locator('#try').getByRole('link', { name: 'My Subscriptions' }).click();
+  await page.locator('#try').getByRole('link', { name: 'generate its keys' }).click();
   await page.getByTestId('production-panel').getByRole('button', { name: 'Generate' }).click();
   const key = await page.getByTestId('production-consumer-key').innerText();
 

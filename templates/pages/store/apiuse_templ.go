@@ -477,7 +477,7 @@ func tryAPI(v ConsoleView, loggedIn bool, loginURL string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else if len(v.Apps) == 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<p>Subscribe an application, then generate its keys on <a href=\"/store/subscriptions\">My Subscriptions</a>, to try this API here.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<p>Subscribe an application, then <a href=\"/store/subscriptions\">generate its keys</a>, to try this API here.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
