@@ -24,6 +24,10 @@ func TestDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	imported31, imported31Scopes, err := gateway.FromOpenAPI(ctx, []byte(pizzaJSON), "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Changed after publishing: a resource dropped, one added, a scope changed.
 	changed := *imported
 	changed.Resources = slices.DeleteFunc(slices.Clone(imported.Resources), func(r portal.Resource) bool { return r.Method == "DELETE" })
@@ -44,6 +48,7 @@ func TestDefinition(t *testing.T) {
 		keyTypes string
 	}{
 		{"imported", imported, importedScopes, "production and sandbox"},
+		{"imported, OpenAPI 3.1 in JSON", imported31, imported31Scopes, "production keys"},
 		{"changed after publishing", &changed, importedScopes, "production and sandbox"},
 		{"made on the Publisher page", publisher, nil, "production keys"},
 		{"the sample", portal.SampleAPI(), portal.SampleScopes, "keys"},
@@ -59,7 +64,8 @@ func TestDefinition(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if strings.Contains(string(data), "pizza.example.com") || strings.Contains(string(data), "backend.internal") {
+				if strings.Contains(string(data), "pizza.example.com") || strings.Contains(string(data), "backend.internal") ||
+					strings.Contains(string(data), "127.0.0.1:9999") {
 					t.Errorf("the definition names the backend:\n%s", data)
 				}
 				loader := openapi3.NewLoader()

@@ -200,3 +200,23 @@ func TestAPIReference(t *testing.T) {
 		t.Errorf("an unknown API's reference: status %d", p.status)
 	}
 }
+
+// TestUnreadableDefinition: an imported document that no longer reads does
+// not take the API's pages down; one made from the resources stands in.
+func TestUnreadableDefinition(t *testing.T) {
+	env := newStore(t)
+	a := &portal.API{Name: "Old", Version: "v1", Context: "/old", ProductionURL: "https://old.example.com",
+		Resources: []portal.Resource{{Method: "GET", Path: "/things"}}, Definition: []byte(`{"openapi": "3.0.3", "paths": 7}`)}
+	if err := env.db.CreateAPI(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	b := env.browser()
+	if p := b.get(fmt.Sprintf("/store/apis/%d", a.ID)); p.status != http.StatusOK || !strings.Contains(p.body, "/old/v1/things") {
+		t.Errorf("API page: %d", p.status)
+	}
+	p := b.get(fmt.Sprintf("/store/apis/%d/openapi.json", a.ID))
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(p.body))
+	if p.status != http.StatusOK || err != nil || doc.Paths.Value("/things") == nil {
+		t.Errorf("definition: %d %v", p.status, err)
+	}
+}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -33,7 +34,17 @@ func (h *Handlers) definition(c echo.Context, a *portal.API) (*openapi3.T, error
 	if err != nil {
 		return nil, err
 	}
-	return gateway.Definition(ctx, a, scopes, h.where(c))
+	doc, err := gateway.Definition(ctx, a, scopes, h.where(c))
+	if err != nil && len(a.Definition) > 0 {
+		// An imported document that no longer reads (a stricter
+		// kin-openapi, say) must not take the API's pages down: the one
+		// made from the resources stands in.
+		slog.WarnContext(ctx, "store: imported definition unusable, made one from the resources", "api", a.ID, "err", err)
+		plain := *a
+		plain.Definition = nil
+		return gateway.Definition(ctx, &plain, scopes, h.where(c))
+	}
+	return doc, err
 }
 
 // DefinitionJSON downloads a published API's OpenAPI definition,
