@@ -111,3 +111,27 @@ func TestCORS(t *testing.T) {
 		})
 	}
 }
+
+// TestCORSSettingsChangeAtOnce: a publisher's change of an API's CORS
+// settings holds from the next request, as any change of the API does.
+func TestCORSSettingsChangeAtOnce(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	e.gw.SetStoreOrigin(storeOrigin)
+	preflight := func(origin string) int {
+		return e.call("OPTIONS", "/pizzashack/1.0.0/menu", "", nil, "Origin", origin, "Access-Control-Request-Method", "GET").status
+	}
+	const app = "https://app.example.com"
+	if got := preflight(app); got != http.StatusForbidden {
+		t.Fatalf("before: %d, want 403", got)
+	}
+	e.pizza.CORS.Origins = []string{app}
+	if err := e.db.UpdateAPI(e.ctx, e.pizza, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := preflight(app); got != http.StatusNoContent {
+		t.Errorf("after: %d, want 204", got)
+	}
+	if got := preflight(storeOrigin); got != http.StatusForbidden {
+		t.Errorf("the store, no longer listed: %d, want 403", got)
+	}
+}
