@@ -30,6 +30,7 @@ const (
 	AuditUserCreated        = "user_created"
 	AuditUserDeleted        = "user_deleted"
 	AuditScopeChanged       = "scope_changed"
+	AuditConsoleToken       = "console_token"
 )
 
 // Audit event names of accounts: what users do to their own, and
