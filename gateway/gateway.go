@@ -69,6 +69,11 @@ type Config struct {
 	// backends, and checks a call as both its method and the one it
 	// names; without it a call naming another method is refused.
 	PassMethodOverride bool
+
+	// standardTransport sends every call through http.Transport, none
+	// through backendTransport's own connections: tests run the calls
+	// the two carry differently through both.
+	standardTransport bool
 }
 
 // Store is what the gateway needs of storage.
@@ -159,7 +164,10 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 
 // Close writes the usage still queued; call it once no request is in flight
 // (calling it again is harmless).
-func (g *Gateway) Close() { g.usage.close() }
+func (g *Gateway) Close() {
+	g.usage.close()
+	g.proxy.Transport.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+}
 
 // snapshot is what the gateway knows as of one access generation: the
 // routes and the tokens and subscriptions looked up since. Its values are

@@ -40,6 +40,10 @@ func newProxy(cfg Config, responses *responseFilter) *httputil.ReverseProxy {
 		// transport must not add its own and then decompress the answer.
 		DisableCompression: true,
 	}
+	var backends http.RoundTripper = newBackendTransport(transport, cfg.BackendTimeout)
+	if cfg.standardTransport {
+		backends = transport
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.Host = "" // the backend's own host, from the URL
@@ -52,7 +56,7 @@ func newProxy(cfg Config, responses *responseFilter) *httputil.ReverseProxy {
 			}
 		},
 		ModifyResponse: modifyResponse(cfg.BackendTimeout, responses),
-		Transport:      transport,
+		Transport:      backends,
 		// No periodic flush: ReverseProxy already streams responses of
 		// unknown length and event streams chunk by chunk; a response of
 		// known length goes out in as few writes as it fits (flushing after
