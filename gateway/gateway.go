@@ -396,7 +396,7 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		return
 	}
 	for _, res := range resources {
-		if res != nil && res.Scope != "" && !slices.Contains(info.Scopes, res.Scope) {
+		if res != nil && !hasScope(info, res) {
 			insufficientScope(res.Scope).write(w)
 			return
 		}
@@ -423,6 +423,12 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
 	out.URL = backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
 	g.proxy.ServeHTTP(w, out)
+}
+
+// hasScope reports whether a token may call a resource: it has the
+// resource's scope, or the resource needs none.
+func hasScope(info *oauth.TokenInfo, res *resource) bool {
+	return res.Scope == "" || slices.Contains(info.Scopes, res.Scope)
 }
 
 // backendURL is the endpoint joined with rest, the part of in's path
