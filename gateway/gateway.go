@@ -70,9 +70,9 @@ type Config struct {
 	// names; without it a call naming another method is refused.
 	PassMethodOverride bool
 
-	// standardTransport sends every call through http.Transport, none
-	// through backendTransport's own connections: tests run the calls
-	// the two carry differently through both.
+	// standardTransport sends every call through httputil.ReverseProxy
+	// and http.Transport, none through directProxy and backendTransport:
+	// tests run the calls they carry differently through both.
 	standardTransport bool
 }
 
@@ -100,6 +100,7 @@ type Gateway struct {
 	store    Store
 	now      func() time.Time
 	proxy    *httputil.ReverseProxy
+	direct   *directProxy // nil: every call through proxy
 	throttle *throttle
 	usage    *recorder
 
@@ -158,7 +159,15 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
 		usage:     newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch),
 		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride}
-	g.proxy = newProxy(cfg, g.responses)
+	buffers := &bufferPool{}
+	transport := newTransport(cfg)
+	var backends http.RoundTripper = transport
+	if !cfg.standardTransport {
+		own := newBackendTransport(transport, cfg.BackendTimeout)
+		backends = own
+		g.direct = newDirectProxy(cfg, own, g.responses, buffers)
+	}
+	g.proxy = newProxy(cfg, g.responses, backends, buffers)
 	return g
 }
 
@@ -420,8 +429,12 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
 	ctx, bc.cancel = context.WithCancel(ctx)
 	defer bc.cancel()
+	target := backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
+	if g.direct != nil && g.direct.serve(ctx, w, r, bc, target) {
+		return
+	}
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
-	out.URL = backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
+	out.URL = target
 	g.proxy.ServeHTTP(w, out)
 }
 

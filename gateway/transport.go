@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -53,16 +54,49 @@ func (t *backendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if !plainCall(req) {
 		return t.fallback.RoundTrip(req)
 	}
-	addr := req.URL.Host
-	if req.URL.Port() == "" {
-		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	// As http.Transport: the User-Agent set, else Go's; set empty, none.
+	ua, set := req.Header["User-Agent"]
+	agent := "Go-http-client/1.1"
+	if set {
+		agent = ""
+		if len(ua) > 0 {
+			agent = ua[0]
+		}
+	}
+	out := &outgoing{method: req.Method, target: req.URL.RequestURI(), host: req.URL.Host, userAgent: agent,
+		header: req.Header, skip: transportSkips}
+	var got1xx func(int, textproto.MIMEHeader) error
+	if trace := httptrace.ContextClientTrace(req.Context()); trace != nil {
+		got1xx = trace.Got1xxResponse
+	}
+	return t.send(req.Context(), req.URL, out, req, got1xx)
+}
+
+// transportSkips are the header fields http.Transport writes on its own
+// terms, or not at all.
+func transportSkips(name string) bool {
+	switch name {
+	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
+
+// send sends out to the backend at u over a kept-alive connection and
+// reads the answer's header; req is the call the answer is to (its method
+// says whether the answer has a body).
+func (t *backendTransport) send(ctx context.Context, u *url.URL, out *outgoing, req *http.Request,
+	got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 	for {
-		c, reused, err := t.conn(req.Context(), addr)
+		c, reused, err := t.conn(ctx, addr)
 		if err != nil {
 			return nil, err
 		}
-		res, err := c.exchange(req, t.headerTimeout)
+		res, err := c.exchange(ctx, out, req, t.headerTimeout, got1xx)
 		if err == nil {
 			return res, nil
 		}
@@ -70,7 +104,7 @@ func (t *backendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		// A backend may close a kept-alive connection just as it is
 		// taken: a call that got nothing back from it is sent again, on a
 		// new one (the calls here can be replayed, see plainCall).
-		if !reused || !errors.Is(err, errNothingRead) || req.Context().Err() != nil {
+		if !reused || !errors.Is(err, errNothingRead) || ctx.Err() != nil {
 			return nil, err
 		}
 	}
@@ -93,20 +127,36 @@ func (t *backendTransport) CloseIdleConnections() {
 
 // plainCall reports whether req goes over the transport's own connections:
 // plain HTTP, no body, a method that http.Transport would also send again
-// on a fresh connection (RFC 9110 §9.2.2), no protocol upgrade, and a
-// header http.Transport would send as it is (else it says what is wrong).
+// on a fresh connection (RFC 9110 §9.2.2), and a header it can send as it
+// is (see sendable).
 func plainCall(req *http.Request) bool {
-	if req.URL.Scheme != "http" || (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0 ||
-		req.Close || len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || req.URL.Host == "" || req.Host != "" {
+	return req.URL.Scheme == "http" && req.URL.Host != "" && req.Host == "" && bodiless(req) && sendable(req.Header)
+}
+
+// bodiless reports whether a call has no body, and a method that can be
+// replayed (RFC 9110 §9.2.2).
+func bodiless(req *http.Request) bool {
+	if (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0 || req.Close ||
+		len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 {
 		return false
 	}
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-	default:
-		return false
+		return true
 	}
-	for name, values := range req.Header {
-		if name == "Connection" || name == "Upgrade" || name == "Expect" || !httpguts.ValidHeaderFieldName(name) {
+	return false
+}
+
+// sendable reports whether a header goes as it is: no protocol upgrade,
+// Expect, Te or Connection (whose fields say what else to drop), and every
+// name and value valid (else http.Transport says what is wrong).
+func sendable(h http.Header) bool {
+	for name, values := range h {
+		switch name {
+		case "Connection", "Upgrade", "Expect", "Te":
+			return false
+		}
+		if !httpguts.ValidHeaderFieldName(name) {
 			return false
 		}
 		for _, v := range values {
@@ -211,14 +261,24 @@ var errNothingRead = errors.New("backend closed the connection before answering"
 // read or write at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// exchange writes req and reads the answer's header; the body is read as
+// outgoing is a request as backendConn writes it: the request line, Host,
+// a User-Agent unless empty, the header but for the fields skip names,
+// then extra, name and value pairs.
+type outgoing struct {
+	method, target, host, userAgent string
+	header                          http.Header
+	skip                            func(name string) bool
+	extra                           []string
+}
+
+// exchange writes out and reads the answer's header; the body is read as
 // the caller reads the answer's.
-func (c *backendConn) exchange(req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
-	ctx := req.Context()
+func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Request, headerTimeout time.Duration,
+	got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	// Cancelling the call (the caller went away, the backend stalled)
 	// ends whatever the connection is waiting for.
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
-	if err := c.writeRequest(req); err != nil {
+	if err := c.write(out); err != nil {
 		stop()
 		return nil, errors.Join(errNothingRead, err)
 	}
@@ -226,7 +286,7 @@ func (c *backendConn) exchange(req *http.Request, headerTimeout time.Duration) (
 		stop()
 		return nil, err
 	}
-	res, err := c.readResponse(req)
+	res, err := c.readResponse(req, got1xx)
 	if err == nil {
 		err = c.SetReadDeadline(time.Time{})
 	}
@@ -241,46 +301,45 @@ func (c *backendConn) exchange(req *http.Request, headerTimeout time.Duration) (
 	return res, nil
 }
 
-// writeRequest writes the request's line and header, as http.Transport
-// would: Host from the URL, a User-Agent only when it has a value, the
-// rest of the header as it is.
-func (c *backendConn) writeRequest(req *http.Request) error {
+// write writes a request.
+func (c *backendConn) write(out *outgoing) error {
 	w := c.bw
-	w.WriteString(req.Method)
+	w.WriteString(out.method)
 	w.WriteByte(' ')
-	w.WriteString(req.URL.RequestURI())
+	w.WriteString(out.target)
 	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(req.URL.Host)
+	w.WriteString(out.host)
 	w.WriteString("\r\n")
-	if ua := req.Header.Get("User-Agent"); ua != "" {
-		w.WriteString("User-Agent: ")
-		w.WriteString(ua)
-		w.WriteString("\r\n")
-	} else if _, set := req.Header["User-Agent"]; !set {
-		w.WriteString("User-Agent: Go-http-client/1.1\r\n")
+	if out.userAgent != "" {
+		writeField(w, "User-Agent", out.userAgent)
 	}
-	for name, values := range req.Header {
-		switch name {
-		case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+	for name, values := range out.header {
+		if out.skip(name) {
 			continue
 		}
 		for _, v := range values {
-			w.WriteString(name)
-			w.WriteString(": ")
-			w.WriteString(textproto.TrimString(v))
-			w.WriteString("\r\n")
+			writeField(w, name, v)
 		}
+	}
+	for i := 0; i+1 < len(out.extra); i += 2 {
+		writeField(w, out.extra[i], out.extra[i+1])
 	}
 	w.WriteString("\r\n")
 	return w.Flush()
 }
 
+func writeField(w *bufio.Writer, name, value string) {
+	w.WriteString(name)
+	w.WriteString(": ")
+	w.WriteString(textproto.TrimString(value))
+	w.WriteString("\r\n")
+}
+
 // readResponse reads the answer's header, passing 1xx informational
-// answers to the call's httptrace.ClientTrace (ReverseProxy forwards them;
-// as in http.Transport, each one passed on starts the header's bound
-// again, and a 101 nobody asked for is an error here, one ReverseProxy
-// reports there).
-func (c *backendConn) readResponse(req *http.Request) (*http.Response, error) {
+// answers to got1xx (ReverseProxy forwards them; as in http.Transport,
+// each one passed on starts the header's bound again, and a 101 nobody
+// asked for is an error here, one ReverseProxy reports there).
+func (c *backendConn) readResponse(req *http.Request, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	c.limit.left = maxResponseHeader
 	defer func() { c.limit.left = -1 }()
 	if _, err := c.br.Peek(1); err != nil {
@@ -302,8 +361,8 @@ func (c *backendConn) readResponse(req *http.Request) (*http.Response, error) {
 		if code == http.StatusSwitchingProtocols {
 			return nil, errors.New("the backend switched protocols unasked")
 		}
-		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(code, textproto.MIMEHeader(res.Header)); err != nil {
+		if got1xx != nil {
+			if err := got1xx(code, textproto.MIMEHeader(res.Header)); err != nil {
 				return nil, err
 			}
 			c.limit.left = maxResponseHeader

@@ -86,6 +86,23 @@ func (b *oddBackend) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello")
 	case "/many-hints":
 		raw(strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", 10) + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	case "/answer-header":
+		h := w.Header()
+		h.Set("Connection", "X-Hop")
+		h.Set("X-Hop", "dropped")
+		h.Set("Keep-Alive", "timeout=5")
+		h.Set("Server", "backend/1.0")
+		h["Set-Cookie"] = []string{"apistore_session=planted", "theirs=1"}
+		h.Set("Location", "http://"+r.Host+"/moved?x=1")
+		h.Add("X-Many", "a")
+		h.Add("X-Many", "b")
+		h.Set("Trailer", "X-Sum")
+		io.WriteString(w, "hello")
+		h.Set("X-Sum", "5")
+	case "/events":
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Content-Length", "9")
+		io.WriteString(w, "data: 1\n\n")
 	case "/header":
 		names := make([]string, 0, len(r.Header))
 		for name, values := range r.Header {
@@ -96,6 +113,27 @@ func (b *oddBackend) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// oddEnv is a gateway over cfg serving an oddBackend's GET and OPTIONS at
+// /odd/v1, and a token for it.
+func oddEnv(t *testing.T, cfg gateway.Config) (*env, *oddBackend, string) {
+	e := newEnv(t, cfg)
+	b := newOddBackend(t)
+	api := &portal.API{Name: "Odd", Version: "v1", Context: "/odd", ProductionURL: b.URL,
+		Resources: []portal.Resource{{Method: "GET", Path: "/*"}, {Method: "OPTIONS", Path: "/*"}}}
+	return e, b, e.publish(api)
+}
+
+// sameThroughBoth checks that what was seen through each transport (by
+// name) is the same, and returns it.
+func sameThroughBoth(t *testing.T, what string, seen map[string][]string) []string {
+	t.Helper()
+	own, std := seen[transports[0].name], seen[transports[1].name]
+	if !slices.Equal(own, std) {
+		t.Errorf("%s\n%q\nthrough its own connections, and\n%q\nthrough http.Transport", what, own, std)
+	}
+	return own
 }
 
 // connections is how many connections calls came on, since the last time.
@@ -110,11 +148,12 @@ func (b *oddBackend) connections() int {
 // answer is what a caller sees of a call: status, 1xx answers, header and
 // body.
 type answer struct {
-	status int
-	hints  []int
-	header http.Header
-	body   string
-	err    error
+	status  int
+	hints   []int
+	header  http.Header
+	trailer http.Header
+	body    string
+	err     error
 }
 
 func (e *env) fetch(method, path, token string, header ...string) answer {
@@ -136,7 +175,7 @@ func (e *env) fetch(method, path, token string, header ...string) answer {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	a.status, a.header, a.body, a.err = resp.StatusCode, resp.Header, string(body), err
+	a.status, a.header, a.trailer, a.body, a.err = resp.StatusCode, resp.Header, resp.Trailer, string(body), err
 	return a
 }
 
@@ -164,11 +203,7 @@ func TestTransportsAnswer(t *testing.T) {
 	}
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
-			e := newEnv(t, tr.cfg(gateway.Config{BackendTimeout: 300 * time.Millisecond}))
-			b := newOddBackend(t)
-			api := &portal.API{Name: "Odd", Version: "v1", Context: "/odd", ProductionURL: b.URL,
-				Resources: []portal.Resource{{Method: "GET", Path: "/*"}, {Method: "OPTIONS", Path: "/*"}}}
-			tok := e.publish(api)
+			e, b, tok := oddEnv(t, tr.cfg(gateway.Config{BackendTimeout: 300 * time.Millisecond}))
 			for _, c := range cases {
 				// Twice: the second call may come on the connection the
 				// first left.
@@ -201,15 +236,16 @@ func TestTransportsSendTheSameRequest(t *testing.T) {
 		{"GET", "/odd/v1/header?q=1&r=%20", nil},
 		{"GET", "/odd/v1/header", []string{"User-Agent", "curl/8.0", "Accept", "a", "Accept", "b", "X-Empty", "", "Accept-Encoding", "gzip"}},
 		{"HEAD", "/odd/v1/header", []string{"Te", "trailers", "Cookie", "a=1; apistore_session=x"}},
+		{"GET", "/odd/v1/header?a;b=1&c=%zz&d=1", nil},
+		{"GET", "/odd/v1/header?b=1", []string{"Cookie", "a=1", "X-Real-IP", "192.0.2.1", "X-Original-URL", "/admin",
+			"Forwarded", "for=192.0.2.1", "X-Forwarded-For", "192.0.2.1", "Proxy-Authorization", "Basic eA==", "Keep-Alive", "300",
+			"User-Agent", "one", "User-Agent", "two"}},
+		{"OPTIONS", "/odd/v1/header", []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "example.com", "Accept", ""}},
 	}
 	got := map[string][]string{}
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
-			e := newEnv(t, tr.cfg(gateway.Config{}))
-			b := newOddBackend(t)
-			api := &portal.API{Name: "Odd", Version: "v1", Context: "/odd", ProductionURL: b.URL,
-				Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
-			tok := e.publish(api)
+			e, b, tok := oddEnv(t, tr.cfg(gateway.Config{}))
 			for _, c := range calls {
 				a := e.fetch(c.method, c.path, tok, c.header...)
 				// The addresses differ from run to run.
@@ -219,12 +255,30 @@ func TestTransportsSendTheSameRequest(t *testing.T) {
 			}
 		})
 	}
-	own, std := got[transports[0].name], got[transports[1].name]
-	if !slices.Equal(own, std) {
-		t.Errorf("the backend got\n%q\nthrough its own connections, and\n%q\nthrough http.Transport", own, std)
-	}
+	own := sameThroughBoth(t, "the backend got", got)
 	if len(own) == 0 || !strings.HasPrefix(own[0], "200 ") || !strings.Contains(own[0], "GET BACKEND /header?q=1&r=%20") {
 		t.Errorf("the backend got %q", own)
+	}
+}
+
+// TestTransportsPassTheSameAnswer: what a caller gets of a backend's answer
+// (header, body, trailers) is the same whichever way the call went.
+func TestTransportsPassTheSameAnswer(t *testing.T) {
+	got := map[string][]string{}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			e, _, tok := oddEnv(t, tr.cfg(gateway.Config{}))
+			for _, path := range []string{"/answer-header", "/events", "/chunked", "/hints", "/no-content", "/missing"} {
+				a := e.fetch("GET", "/odd/v1"+path, tok)
+				a.header.Del("Date")
+				got[tr.name] = append(got[tr.name], fmt.Sprint(a.status, a.hints, a.header, a.trailer, a.body))
+			}
+		})
+	}
+	own := sameThroughBoth(t, "the caller got", got)
+	if len(own) == 0 || !strings.Contains(own[0], "Location:[/odd/v1/moved?x=1]") || strings.Contains(own[0], "X-Hop") ||
+		strings.Contains(own[0], "planted") || !strings.Contains(own[0], "map[X-Sum:[5]]") {
+		t.Errorf("the caller got %q", own)
 	}
 }
 
