@@ -26,7 +26,8 @@ import (
 // other call goes through http.Transport, which knows what this does not:
 // TLS and HTTP/2, protocol upgrades, request bodies (an early answer while
 // the body is still being sent, Expect: 100-continue, trailers), and
-// retrying a call that cannot be replayed.
+// calls that could not be sent again should a kept-alive connection turn
+// out closed (its reader goroutine notices that before a call is sent).
 type backendTransport struct {
 	fallback      *http.Transport
 	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
