@@ -291,7 +291,7 @@ func TestTransportsRetryClosedConnections(t *testing.T) {
 			e := newEnv(t, tr.cfg(gateway.Config{}))
 			var mu sync.Mutex
 			var open []io.Closer
-			backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.WriteString(w, "hello")
 			}))
 			backend.Config.ConnState = func(c net.Conn, s http.ConnState) {
@@ -301,6 +301,7 @@ func TestTransportsRetryClosedConnections(t *testing.T) {
 					mu.Unlock()
 				}
 			}
+			backend.Start()
 			defer backend.Close()
 			api := &portal.API{Name: "Odd", Version: "v1", Context: "/odd", ProductionURL: backend.URL,
 				Resources: []portal.Resource{{Method: "GET", Path: "/*"}}}
