@@ -148,6 +148,7 @@ func (b *oddBackend) connections() int {
 // answer is what a caller sees of a call: status, 1xx answers, header and
 // body.
 type answer struct {
+	proto   string
 	status  int
 	hints   []int
 	header  http.Header
@@ -158,10 +159,16 @@ type answer struct {
 
 func (e *env) fetch(method, path, token string, header ...string) answer {
 	e.t.Helper()
+	return fetchVia(e.t, http.DefaultClient, e.api.URL, method, path, token, header...)
+}
+
+// fetchVia calls the gateway at base with client.
+func fetchVia(t testing.TB, client *http.Client, base, method, path, token string, header ...string) answer {
+	t.Helper()
 	var a answer
-	req, err := http.NewRequest(method, e.api.URL+path, nil)
+	req, err := http.NewRequest(method, base+path, nil)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -169,13 +176,13 @@ func (e *env) fetch(method, path, token string, header ...string) answer {
 	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error { a.hints = append(a.hints, code); return nil }}))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	a.status, a.header, a.trailer, a.body, a.err = resp.StatusCode, resp.Header, resp.Trailer, string(body), err
+	a.proto, a.status, a.header, a.trailer, a.body, a.err = resp.Proto, resp.StatusCode, resp.Header, resp.Trailer, string(body), err
 	return a
 }
 
@@ -262,21 +269,31 @@ func TestTransportsSendTheSameRequest(t *testing.T) {
 }
 
 // TestTransportsPassTheSameAnswer: what a caller gets of a backend's answer
-// (header, body, trailers) is the same whichever way the call went.
+// (header, body, trailers) is the same whichever way the call went, over
+// HTTP/1.1 and over HTTP/2 (as the HTTPS port serves it).
 func TestTransportsPassTheSameAnswer(t *testing.T) {
 	got := map[string][]string{}
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			e, _, tok := oddEnv(t, tr.cfg(gateway.Config{}))
-			for _, path := range []string{"/answer-header", "/events", "/chunked", "/hints", "/no-content", "/missing"} {
-				a := e.fetch("GET", "/odd/v1"+path, tok)
-				a.header.Del("Date")
-				got[tr.name] = append(got[tr.name], fmt.Sprint(a.status, a.hints, a.header, a.trailer, a.body))
+			h2 := httptest.NewUnstartedServer(e.api.Config.Handler)
+			h2.EnableHTTP2 = true
+			h2.StartTLS()
+			defer h2.Close()
+			for _, c := range []struct {
+				client *http.Client
+				base   string
+			}{{http.DefaultClient, e.api.URL}, {h2.Client(), h2.URL}} {
+				for _, path := range []string{"/answer-header", "/events", "/chunked", "/hints", "/no-content", "/missing"} {
+					a := fetchVia(t, c.client, c.base, "GET", "/odd/v1"+path, tok)
+					a.header.Del("Date")
+					got[tr.name] = append(got[tr.name], fmt.Sprint(a.proto, " ", a.status, a.hints, a.header, a.trailer, a.body))
+				}
 			}
 		})
 	}
 	own := sameThroughBoth(t, "the caller got", got)
-	if len(own) == 0 || !strings.Contains(own[0], "Location:[/odd/v1/moved?x=1]") || strings.Contains(own[0], "X-Hop") ||
+	if len(own) != 12 || !strings.HasPrefix(own[6], "HTTP/2.0 200") || !strings.Contains(own[0], "Location:[/odd/v1/moved?x=1]") || strings.Contains(own[0], "X-Hop") ||
 		strings.Contains(own[0], "planted") || !strings.Contains(own[0], "map[X-Sum:[5]]") {
 		t.Errorf("the caller got %q", own)
 	}
