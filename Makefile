@@ -43,7 +43,7 @@ FUZZTIME ?= 3s
 FUZZ_TARGETS = oauth:FuzzParseBasicAuth oauth:FuzzParseForm oauth:FuzzPKCE oauth:FuzzParseAuthorizeRequest \
 	oauth:FuzzRedirectURIMatching oauth:FuzzParseScope oauth:FuzzParseTokenRequest oauth:FuzzParseTokenHintRequest \
 	handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind gateway:FuzzBearerToken \
-	gateway:FuzzCanonicalMatch gateway:FuzzMethodOverride gateway:FuzzSetsOwnCookie
+	gateway:FuzzCanonicalMatch gateway:FuzzMethodOverride gateway:FuzzSetsOwnCookie gateway:FuzzPlainQuery
 
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)

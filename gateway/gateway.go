@@ -69,6 +69,11 @@ type Config struct {
 	// backends, and checks a call as both its method and the one it
 	// names; without it a call naming another method is refused.
 	PassMethodOverride bool
+
+	// standardTransport sends every call through httputil.ReverseProxy
+	// and http.Transport, none through directProxy and backendTransport:
+	// tests run the calls they carry differently through both.
+	standardTransport bool
 }
 
 // Store is what the gateway needs of storage.
@@ -95,6 +100,7 @@ type Gateway struct {
 	store    Store
 	now      func() time.Time
 	proxy    *httputil.ReverseProxy
+	direct   *directProxy // nil: every call through proxy
 	throttle *throttle
 	usage    *recorder
 
@@ -154,13 +160,24 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
 		usage:     newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch),
 		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride}
-	g.proxy = newProxy(cfg, g.responses)
+	buffers := &bufferPool{}
+	transport := newTransport(cfg)
+	var backends http.RoundTripper = transport
+	if !cfg.standardTransport {
+		own := newBackendTransport(transport, cfg.BackendTimeout)
+		backends = own
+		g.direct = newDirectProxy(cfg, own, g.responses, buffers)
+	}
+	g.proxy = newProxy(cfg, g.responses, backends, buffers)
 	return g
 }
 
 // Close writes the usage still queued; call it once no request is in flight
 // (calling it again is harmless).
-func (g *Gateway) Close() { g.usage.close() }
+func (g *Gateway) Close() {
+	g.usage.close()
+	g.proxy.Transport.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+}
 
 // snapshot is what the gateway knows as of one access generation: the
 // routes and the tokens and subscriptions looked up since. Its values are
@@ -394,7 +411,7 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		return
 	}
 	for _, res := range resources {
-		if res != nil && res.Scope != "" && !slices.Contains(info.Scopes, res.Scope) {
+		if res != nil && !hasScope(info, res) {
 			insufficientScope(res.Scope).write(w)
 			return
 		}
@@ -418,9 +435,19 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
 	ctx, bc.cancel = context.WithCancel(ctx)
 	defer bc.cancel()
+	target := backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
+	if g.direct != nil && g.direct.serve(ctx, w, r, bc, target) {
+		return
+	}
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
-	out.URL = backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
+	out.URL = target
 	g.proxy.ServeHTTP(w, out)
+}
+
+// hasScope reports whether a token may call a resource: it has the
+// resource's scope, or the resource needs none.
+func hasScope(info *oauth.TokenInfo, res *resource) bool {
+	return res.Scope == "" || slices.Contains(info.Scopes, res.Scope)
 }
 
 // backendURL is the endpoint joined with rest, the part of in's path

@@ -19,12 +19,9 @@ import (
 	"time"
 )
 
-// newProxy returns the reverse proxy to backends. The request it is given
-// already carries the backend's URL; Rewrite has ReverseProxy drop the
-// hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers of the
-// caller, and the caller's credentials are not passed on.
-func newProxy(cfg Config, responses *responseFilter) *httputil.ReverseProxy {
-	transport := &http.Transport{
+// newTransport returns the http.Transport to backends.
+func newTransport(cfg Config) *http.Transport {
+	return &http.Transport{
 		// Backends are reached directly: an HTTP_PROXY of the environment
 		// must not see the calls.
 		Proxy:                 nil,
@@ -40,6 +37,14 @@ func newProxy(cfg Config, responses *responseFilter) *httputil.ReverseProxy {
 		// transport must not add its own and then decompress the answer.
 		DisableCompression: true,
 	}
+}
+
+// newProxy returns the reverse proxy to backends over transport. The
+// request it is given already carries the backend's URL; Rewrite has
+// ReverseProxy drop the hop-by-hop headers (RFC 9110 §7.6.1) and
+// forwarding headers of the caller, and the caller's credentials are not
+// passed on.
+func newProxy(cfg Config, responses *responseFilter, transport http.RoundTripper, buffers *bufferPool) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.Host = "" // the backend's own host, from the URL
@@ -58,7 +63,7 @@ func newProxy(cfg Config, responses *responseFilter) *httputil.ReverseProxy {
 		// known length goes out in as few writes as it fits (flushing after
 		// every write cost a quarter of the gateway's CPU).
 		FlushInterval: 0,
-		BufferPool:    &bufferPool{},
+		BufferPool:    buffers,
 		ErrorHandler:  backendError,
 		ErrorLog:      slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
@@ -142,23 +147,29 @@ func (b *bufferPool) Get() []byte {
 // Put returns a buffer for reuse.
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
-// backendError answers a failed backend call: 504 when it timed out, 502
+// backendError answers a failed backend call of ReverseProxy.
+func backendError(w http.ResponseWriter, r *http.Request, err error) {
+	bc, _ := r.Context().Value(backendCallKey{}).(*backendCall)
+	backendFailed(w, r.Context(), bc, r.URL.Host, err)
+}
+
+// backendFailed answers a failed backend call: 504 when it timed out, 502
 // when it could not be reached or broke off. The error's text (hosts,
 // addresses) stays in the log.
-func backendError(w http.ResponseWriter, r *http.Request, err error) {
-	if bc, ok := r.Context().Value(backendCallKey{}).(*backendCall); ok && bc.callerStalled.Load() {
+func backendFailed(w http.ResponseWriter, ctx context.Context, bc *backendCall, host string, err error) {
+	if bc != nil && bc.callerStalled.Load() {
 		// The caller's body stopped; net/http closes the connection after
 		// this answer, as what is left of the body cannot be read.
 		w.Header().Set("Connection", "close")
 		requestTimeout().write(w)
 		return
 	}
-	if r.Context().Err() != nil {
+	if ctx.Err() != nil {
 		// The caller went away; nobody reads an answer.
 		w.WriteHeader(statusClientClosed)
 		return
 	}
-	slog.WarnContext(r.Context(), "gateway: backend call failed", "host", r.URL.Host, "err", err)
+	slog.WarnContext(ctx, "gateway: backend call failed", "host", host, "err", err)
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		(&Refusal{Status: http.StatusGatewayTimeout, Code: CodeBackendTimeout, Message: "Gateway timeout",
@@ -195,17 +206,23 @@ type backendCallKey struct{}
 // statusRecorder instead).
 func modifyResponse(idle time.Duration, responses *responseFilter) func(*http.Response) error {
 	return func(res *http.Response) error {
-		responses.clean(res.Header)
-		bc, ok := res.Request.Context().Value(backendCallKey{}).(*backendCall)
-		if !ok {
-			return nil
-		}
-		bc.rewriteLocations(res)
-		corsBackendAnswer(bc.caller.Header(), res.Header) // CORS hook (cors.go)
-		if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil && res.Body != http.NoBody {
-			res.Body = bc.watch(res.Body, idle)
-		}
+		bc, _ := res.Request.Context().Value(backendCallKey{}).(*backendCall)
+		bc.adjust(res, idle, responses)
 		return nil
+	}
+}
+
+// adjust cleans an answer's header, points its locations at the gateway
+// and times its body's reads (see watch); a nil bc only cleans.
+func (bc *backendCall) adjust(res *http.Response, idle time.Duration, responses *responseFilter) {
+	responses.clean(res.Header)
+	if bc == nil {
+		return
+	}
+	bc.rewriteLocations(res)
+	corsBackendAnswer(bc.caller.Header(), res.Header) // CORS hook (cors.go)
+	if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil && res.Body != http.NoBody {
+		res.Body = bc.watch(res.Body, idle)
 	}
 }
 

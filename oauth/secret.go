@@ -13,8 +13,16 @@ import (
 // can reach them), which keeps the token endpoint fast.
 type Hash [sha256.Size]byte
 
-// HashOf hashes a secret or token string.
-func HashOf(s string) Hash { return sha256.Sum256([]byte(s)) }
+// HashOf hashes a secret or token string. Secrets and tokens (43
+// characters) are copied to the stack first: converting the string would
+// allocate, on every call the gateway checks.
+func HashOf(s string) Hash {
+	var buf [64]byte
+	if len(s) <= len(buf) {
+		return sha256.Sum256(append(buf[:0], s...))
+	}
+	return sha256.Sum256([]byte(s))
+}
 
 // IsZero reports whether h is unset.
 func (h Hash) IsZero() bool { return h == Hash{} }

@@ -8,7 +8,6 @@ import (
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/web"
-	"github.com/labstack/echo/v4"
 )
 
 // TestAPIRoutesAreReserved: every endpoint of the token port is served
@@ -19,7 +18,7 @@ func TestAPIRoutesAreReserved(t *testing.T) {
 	o := oauth.NewServer(d, oauth.Validity{}, nil)
 	gw := gateway.New(o, d, gateway.Config{})
 	defer gw.Close()
-	e := web.New(web.Config{Gateway: gw}, handlers.New(o, d)).API().(*echo.Echo)
+	e := web.APIEcho(web.New(web.Config{Gateway: gw}, handlers.New(o, d)))
 	for _, r := range e.Routes() {
 		if r.Path != "/*" && !gateway.Reserved(r.Path) {
 			t.Errorf("route %s %s is not reserved in package gateway: an API context could shadow it", r.Method, r.Path)

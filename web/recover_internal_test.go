@@ -22,27 +22,41 @@ func TestPanicsAreRecovered(t *testing.T) {
 	defer slog.SetDefault(prev)
 	const secret = "the-secret-in-a-panic"
 	e := newEcho(Config{}, "")
-	e.GET("/boom", func(echo.Context) error { panic(secret) })
-	e.GET("/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
-	srv := httptest.NewServer(e)
+	e.GET("/store/boom", func(echo.Context) error { panic(secret) })
+	e.GET("/store/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
+	// The gateway's calls, served ahead of echo, the same way.
+	srv := httptest.NewServer(&gatewayFirst{echo: e, gateway: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/boom":
+			panic(secret)
+		case "/api/abort":
+			panic(http.ErrAbortHandler)
+		}
+	})})
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL + "/boom")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), secret) || strings.Contains(string(body), "goroutine") {
-		t.Errorf("panic answered %d %q, want 500 without the panic's value or a stack", resp.StatusCode, body)
-	}
-	if l := logs.String(); !strings.Contains(l, "handler panicked") || !strings.Contains(l, "path=/boom") ||
-		!strings.Contains(l, "goroutine") || strings.Contains(l, secret) {
-		t.Errorf("log %q: want the path and stack, not the panic's value", l)
+	for _, path := range []string{"/store/boom", "/api/boom"} {
+		logs.Reset()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInternalServerError || string(body) != `{"error":"Internal Server Error"}`+"\n" ||
+			resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: panic answered %d %q, want 500 without the panic's value or a stack", path, resp.StatusCode, body)
+		}
+		if l := logs.String(); !strings.Contains(l, "handler panicked") || !strings.Contains(l, "path="+path) ||
+			!strings.Contains(l, "goroutine") || strings.Contains(l, secret) {
+			t.Errorf("%s: log %q: want the path and stack, not the panic's value", path, l)
+		}
 	}
 
-	if resp, err := http.Get(srv.URL + "/abort"); err == nil {
-		resp.Body.Close()
-		t.Errorf("http.ErrAbortHandler answered %d instead of aborting the connection", resp.StatusCode)
+	for _, path := range []string{"/store/abort", "/api/abort"} {
+		if resp, err := http.Get(srv.URL + path); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: http.ErrAbortHandler answered %d instead of aborting the connection", path, resp.StatusCode)
+		}
 	}
 }

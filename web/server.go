@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/static"
 	"github.com/labstack/echo/v4"
@@ -64,6 +66,15 @@ type Server struct {
 	api   *echo.Echo
 }
 
+// apiHandler is the token port's handler: API calls go straight to the
+// gateway, ahead of echo (see gatewayFirst).
+func (s *Server) apiHandler() http.Handler {
+	if s.cfg.Gateway == nil {
+		return s.api
+	}
+	return &gatewayFirst{gateway: s.cfg.Gateway, echo: s.api}
+}
+
 // New builds the store and API applications over h.
 func New(cfg Config, h *handlers.Handlers) *Server {
 	if cfg.HeaderTimeout <= 0 {
@@ -81,14 +92,14 @@ func New(cfg Config, h *handlers.Handlers) *Server {
 
 // API returns the token-endpoint-and-gateway application, for tests that
 // serve it with httptest.
-func (s *Server) API() http.Handler { return s.api }
+func (s *Server) API() http.Handler { return s.apiHandler() }
 
 // Store returns the store application, for tests.
 func (s *Server) Store() http.Handler { return s.store }
 
 func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	e := newEcho(cfg, cfg.PublicURL)
-	gateway := cfg.Gateway
+	gw := cfg.Gateway
 	form := bodyDeadline(cfg.BodyTimeout)
 	e.Any("/token", h.Token, form)
 	e.Any("/revoke", h.Revoke, form)
@@ -97,10 +108,10 @@ func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	probes(e, h)
 	authorizeRoutes(e, h, form)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
-	if gateway != nil {
+	if gw != nil {
 		// Echo prefers static routes to this wildcard, so the OAuth
 		// endpoints keep priority over API contexts.
-		e.Any(gatewayRoute, serveGateway(gateway))
+		e.Any(gatewayRoute, serveGateway(gw))
 	}
 	return e
 }
@@ -111,6 +122,36 @@ func tellStoreOrigin(gateway http.Handler, store string) {
 	if g, ok := gateway.(interface{ SetStoreOrigin(string) }); ok {
 		g.SetStoreOrigin(store)
 	}
+}
+
+// gatewayFirst serves API calls without echo: echo's context, router and
+// middleware cost each call more than the gateway's own checks. A path
+// whose first segment is reserved for the port's own endpoints
+// (gateway.Reserved) goes to echo, which hands the calls no route of its
+// own matches to the gateway as before; every other path goes to the
+// gateway directly, as echo would route it. Gateway calls were never
+// request-logged (see gatewayRoute), and a panic is recovered as
+// recoverPanics does.
+type gatewayFirst struct {
+	gateway http.Handler
+	echo    *echo.Echo
+}
+
+// ServeHTTP routes one request.
+func (g *gatewayFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if gateway.Reserved(r.URL.Path) {
+		g.echo.ServeHTTP(w, r)
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic(r, v)
+			w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+			w.WriteHeader(http.StatusInternalServerError)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": http.StatusText(http.StatusInternalServerError)})
+		}
+	}()
+	g.gateway.ServeHTTP(w, r)
 }
 
 // serveGateway hands API calls to the gateway with net/http's own
@@ -187,16 +228,22 @@ func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 			if v == nil {
 				return
 			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			req := c.Request()
-			slog.ErrorContext(req.Context(), "handler panicked", "method", req.Method, "path", req.URL.Path,
-				"panic_type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+			logPanic(c.Request(), v)
 			err = echo.NewHTTPError(http.StatusInternalServerError)
 		}()
 		return next(c)
 	}
+}
+
+// logPanic logs a handler's panic with its stack but not its value, which
+// could hold a secret; http.ErrAbortHandler goes on panicking: net/http
+// aborts the connection with it.
+func logPanic(req *http.Request, v any) {
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	slog.ErrorContext(req.Context(), "handler panicked", "method", req.Method, "path", req.URL.Path,
+		"panic_type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
 }
 
 // jsonErrorHandler answers errors that escaped a handler without leaking
@@ -289,8 +336,8 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		public             string // the configured public URL, if any
 	}{
 		{"store", "https", "/store", s.cfg.StorePort, s.store, s.cfg.StorePublicURL},
-		{"https", "https", "", s.cfg.HTTPSPort, s.api, s.cfg.PublicURL},
-		{"http", "http", "", s.cfg.HTTPPort, s.api, s.cfg.PublicURL},
+		{"https", "https", "", s.cfg.HTTPSPort, s.apiHandler(), s.cfg.PublicURL},
+		{"http", "http", "", s.cfg.HTTPPort, s.apiHandler(), s.cfg.PublicURL},
 	}
 	var ls []listener
 	var publicURLs []string // store first
