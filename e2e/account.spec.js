@@ -97,9 +97,9 @@ test('a forgotten password: ask an administrator, whose link sets a new one once
   await page.goto(`${server.store}/login`);
   await page.getByRole('link', { name: 'Forgot your password?' }).click();
   await expect(page.getByText('This server sends no email')).toBeVisible();
-  await expect(page.getByText('apistore user reset-link --username NAME')).toBeVisible();
+  await expect(page.getByText('apistore user reset-password --username NAME')).toBeVisible();
 
-  const link = await server.admin('user reset-link', { username: 'alice', 'store-public-url': new URL(server.store).origin });
+  const link = await server.admin('user reset-password', { username: 'alice', 'store-public-url': new URL(server.store).origin });
   expect(link).toMatch(/^https:\/\/localhost:\d+\/store\/password\/reset\?token=[\w-]{43}$/);
   await page.goto(link);
   await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
