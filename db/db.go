@@ -126,7 +126,7 @@ type Store interface {
 	UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error)
 	EndSession(ctx context.Context, userID int64, id oauth.Hash) error
 	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
-	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
+	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
 	CountUsersWithRole(ctx context.Context, role string) (int, error)
 	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)
