@@ -105,7 +105,7 @@ type Store interface {
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
-	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)
+	AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error)
 	DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error)
 
 	CreateTokens(ctx context.Context, tokens []*oauth.Token) error

@@ -404,7 +404,7 @@ func TestUnknownUsernamesAreMaskedInTheAuditTrail(t *testing.T) {
 		b.logIn(typed, "guess-guess")
 	}
 	b.logIn("CAROL", "guess-guess")
-	events, err := env.db.AuditEvents(t.Context(), 0)
+	events, err := env.db.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

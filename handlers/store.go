@@ -93,7 +93,7 @@ type Consents interface {
 // AuditTrail keeps security events.
 type AuditTrail interface {
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
-	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)
+	AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error)
 }
 
 // Pinger answers the readiness probe.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
@@ -63,7 +64,8 @@ func (h *Handlers) Users(c echo.Context) error {
 		if i < len(counts) {
 			if wait := lockedFor(counts[i:i+1], now); wait > 0 {
 				row.Locked, row.LockRef = true, h.lockoutRef(keys[i])
-				row.Status += ", locked out until " + formatTime(now.Add(wait))
+				row.Status += fmt.Sprintf(", locked out until %s after %s", formatTime(now.Add(wait)), count(int64(counts[i].Failures), "failed log-in"))
+				row.WhyURL = templ.SafeURL(auditURL(store.AuditFilter{User: u.Username, Since: now.Add(-2 * LoginLockout).UTC().Format(auditTimeLayout)}, 0))
 			}
 		}
 		v.Users = append(v.Users, row)

@@ -404,7 +404,7 @@ func TestConsentDecisions(t *testing.T) {
 		}
 		// The trail names the application as every event does: its
 		// consumer keys under Client, its name in the detail.
-		events, err := e.db.AuditEvents(context.Background(), 0)
+		events, err := e.db.AuditEvents(context.Background(), portal.AuditQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,7 +85,7 @@ func TestUserResetPassword(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d and %q", tt.args, code, out, errOut, tt.code, tt.want)
 		}
 	}
-	events, err := openStore(t, dir).AuditEvents(context.Background(), 0)
+	events, err := openStore(t, dir).AuditEvents(context.Background(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestUserAdminCommands(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.want)
 		}
 	}
-	events, err := d.AuditEvents(context.Background(), 0)
+	events, err := d.AuditEvents(context.Background(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
