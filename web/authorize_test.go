@@ -513,3 +513,44 @@ func TestCodeExchangeErrorsOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestConsentFormAnsweredOnce: the consent page's form, posted again (the
+// browser's Back after Approve, a double click), issues no second code and
+// no second audit entry; a form of the session not yet answered still
+// works, and a new request gets a new form.
+func TestConsentFormAnsweredOnce(t *testing.T) {
+	e := newAuthzEnv(t)
+	ua := e.loggedIn(t)
+	cfg := e.config("read")
+	consentPage := ua.get(cfg.AuthCodeURL("state-1"))
+	other := ua.get(cfg.AuthCodeURL("state-2")) // another tab, answered later
+	if code := callback(t, ua.submit(consentPage, url.Values{"decision": {"approve"}}), false).Get("code"); code == "" {
+		t.Fatal("no code")
+	}
+	for _, decision := range []string{"approve", "deny"} {
+		again := ua.submit(consentPage, url.Values{"decision": {decision}})
+		if again.status != http.StatusConflict || again.location != "" {
+			t.Fatalf("%s again: %d to %q", decision, again.status, again.location)
+		}
+		if !strings.Contains(again.body, "You have answered this request already.") {
+			t.Errorf("%s again: %s", decision, again.body)
+		}
+	}
+	forged := ua.submit(other, url.Values{"decision": {"approve"}, "consent_id": {"not-a-form-of-this-session"}})
+	if forged.status != http.StatusConflict {
+		t.Errorf("a form id not of this session: %d", forged.status)
+	}
+	if v := callback(t, ua.submit(other, url.Values{"decision": {"deny"}}), false); v.Get("error") != "access_denied" || v.Get("state") != "state-2" {
+		t.Errorf("the other tab's form: %v", v)
+	}
+	if code := approvedCode(t, ua, cfg.AuthCodeURL("state-1")); code == "" {
+		t.Error("the same request asked again is a new question")
+	}
+	events, err := e.db.AuditEvents(context.Background(), portal.AuditQuery{Event: portal.AuditConsentGranted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Errorf("%d consent_granted events, want 2 (one per form approved)", len(events))
+	}
+}
