@@ -148,6 +148,11 @@ func TestPublisherValidation(t *testing.T) {
 		{"bad template", "resources", "GET /a/{", "bad URL template part"},
 		{"repeated parameter", "resources", "GET /a/{id}/{id}", "the parameter {id} appears twice"},
 		{"path parameter in a template", "resources", "GET /a;v=1", "a ; cannot be called through the gateway"},
+		{"every bad line, each on its own", "resources", "GET /ok\nGET\nFETCH /x\nGET /a/{id}/{id}\nGET /ok\nGET /fine read",
+			"Line 2: write METHOD /path and an optional scope, e.g. POST /order update.\n" +
+				"Line 3: resource FETCH /x: unknown method (methods: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS).\n" +
+				"Line 4: resource GET /a/{id}/{id}: the parameter {id} appears twice; give each its own name.\n" +
+				"Line 5: resource GET /ok is listed on line 1 already.</p>"},
 		{"taken context", "context", "/pizzashack", ""},
 		{"overlapping context", "context", "/pizzashack/1.0.0", "The gateway path /pizzashack/1.0.0/v1/… overlaps that of the API PizzaShackAPI 1.0.0 (/pizzashack/1.0.0/…)"},
 	}
