@@ -1,10 +1,11 @@
 // Accounts in a real browser (issue 18): My account (sessions, email,
-// password, deleting the account), a forgotten password with an
+// password, deleting the account), a forgotten password by mail and with an
 // administrator's reset link, and the administrators' Users page with the
 // audit trail it fills.
 const path = require('node:path');
 const { test, expect } = require('./server');
 const { expectFits, watchConsole } = require('./layout');
+const { startMailbox } = require('./mailbox');
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0';
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1';
@@ -195,4 +196,68 @@ test('administrators: Users disables, enables and unlocks, and the audit trail s
   expect(consoleErrors).toEqual([]);
   await bob.context.close();
   await guesser.context.close();
+});
+
+// mailTest runs the server with a mail sink as its SMTP server.
+const mailTest = test.extend({
+  mailbox: async ({}, use) => {
+    const mailbox = await startMailbox();
+    await use(mailbox);
+    await mailbox.close();
+  },
+  serverEnv: async ({ mailbox }, use) => {
+    await use({ APISTORE_SMTP_URL: `smtp://127.0.0.1:${mailbox.port}?tls=none`, APISTORE_SMTP_FROM: 'apistore <noreply@example.com>' });
+  },
+});
+
+// mailText is a message's text with quoted-printable soft breaks and escapes undone.
+function mailText(message) {
+  return message.data.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+mailTest('a forgotten password by mail: the same answer for anyone, a link that works once and logs out everywhere', async ({ server, page, browser, mailbox }) => {
+  await server.admin('user create', { username: 'alice', password: 'alice-password', email: 'alice@example.com' });
+  const phone = await browse(browser, IPHONE);
+  await logIn(phone.page, server, 'alice', 'alice-password');
+  await expect(phone.page.getByTestId('username')).toHaveText('alice');
+  const consoleErrors = watchConsole(page);
+
+  // An unknown name gets the same page, and no mail.
+  const ask = async (name) => {
+    await page.goto(`${server.store}/login`);
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.getByLabel('Username or email').fill(name);
+    await page.getByRole('button', { name: 'Email me a link' }).click();
+    return (await page.locator('main').innerText()).replace(name, 'NAME');
+  };
+  const unknown = await ask('nobody@example.com');
+  const known = await ask('alice@example.com');
+  expect(known).toBe(unknown);
+  expect(known).toContain('If an account matches NAME');
+  await expectFits(page);
+
+  const mail = await mailbox.next();
+  expect(mail.to).toEqual(['alice@example.com']);
+  const link = mailText(mail).match(/https:\/\/\S+\/store\/password\/reset\?token=[\w-]+/)[0];
+  expect(new URL(link).origin).toBe(new URL(server.store).origin);
+  expect(mailbox.messages).toHaveLength(1); // none for the unknown name
+
+  await page.goto(link);
+  await expect(page.getByTestId('reset-username')).toHaveText('alice');
+  await page.getByLabel('New password', { exact: true }).fill('mailed-password');
+  await page.getByLabel('New password again').fill('mailed-password');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await expect(page.getByText('Your password is changed')).toBeVisible();
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('mailed-password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByTestId('username')).toHaveText('alice');
+
+  // The reset logged out the phone, and the link works once.
+  await phone.page.goto(`${server.store}/applications`);
+  await expect(phone.page).toHaveURL(/\/store\/login\?return=/);
+  await page.goto(link);
+  await expect(page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
+  expect(consoleErrors).toEqual([]);
+  await phone.context.close();
 });
