@@ -37,6 +37,9 @@ func (h *Handlers) Authorize(c echo.Context) error {
 	if redirect != "" {
 		return h.authorizeAnswer(c, redirect, nil)
 	}
+	if h.answered(c, &a.Request) {
+		return errConsentAnswered
+	}
 	scopes, oerr := h.oauth.ConsentScopes(ctx, a, &u.User)
 	if oerr != nil {
 		return h.authorizeAnswer(c, a.ErrorURL(oerr), nil)
@@ -82,7 +85,7 @@ func (h *Handlers) Decide(c echo.Context) error {
 	if a == nil || redirect != "" {
 		return h.authorizeAnswer(c, redirect, err)
 	}
-	if ok, err := h.answerConsentForm(c, form.Get(consentIDField)); err != nil {
+	if ok, err := h.answerConsentForm(c, form.Get(consentIDField), &a.Request); err != nil {
 		return err
 	} else if !ok {
 		return errConsentAnswered

@@ -504,7 +504,7 @@ func TestCodeExchangeErrorsOverHTTP(t *testing.T) {
 	}
 	for _, tt := range failures {
 		t.Run(tt.name, func(t *testing.T) {
-			code := approvedCode(t, ua, cfg.AuthCodeURL("s", tt.auth...))
+			code := approvedCode(t, ua, cfg.AuthCodeURL("s-"+tt.name, tt.auth...)) // a state is one request's
 			_, err := cfg.Exchange(ctx, code, tt.exch...)
 			var re *oauth2.RetrieveError
 			if !errors.As(err, &re) || re.ErrorCode != oauth.ErrCodeInvalidGrant || re.Response.StatusCode != http.StatusBadRequest {
@@ -514,10 +514,11 @@ func TestCodeExchangeErrorsOverHTTP(t *testing.T) {
 	}
 }
 
-// TestConsentFormAnsweredOnce: the consent page's form, posted again (the
-// browser's Back after Approve, a double click), issues no second code and
-// no second audit entry; a form of the session not yet answered still
-// works, and a new request gets a new form.
+// TestConsentFormAnsweredOnce: the consent page's form, posted again (a
+// double click, Back to a kept page), and the answered request's address
+// loaded again (Back after Approve) issue no second code and no second
+// audit entry; a form of the session not yet answered still works, and a
+// new request gets a new form.
 func TestConsentFormAnsweredOnce(t *testing.T) {
 	e := newAuthzEnv(t)
 	ua := e.loggedIn(t)
@@ -543,8 +544,13 @@ func TestConsentFormAnsweredOnce(t *testing.T) {
 	if v := callback(t, ua.submit(other, url.Values{"decision": {"deny"}}), false); v.Get("error") != "access_denied" || v.Get("state") != "state-2" {
 		t.Errorf("the other tab's form: %v", v)
 	}
-	if code := approvedCode(t, ua, cfg.AuthCodeURL("state-1")); code == "" {
-		t.Error("the same request asked again is a new question")
+	// The answered request's address loaded again (Back after Approve)
+	// is not asked again; a new request is.
+	if p := ua.get(cfg.AuthCodeURL("state-1")); p.status != http.StatusConflict || strings.Contains(p.body, "Approve") {
+		t.Errorf("the answered request again: %d", p.status)
+	}
+	if code := approvedCode(t, ua, cfg.AuthCodeURL("state-3")); code == "" {
+		t.Error("a new request was not asked")
 	}
 	events, err := e.db.AuditEvents(context.Background(), portal.AuditQuery{Event: portal.AuditConsentGranted})
 	if err != nil {
