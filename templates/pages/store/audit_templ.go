@@ -219,7 +219,7 @@ func Audit(p layout.Page, v AuditView) templ.Component {
 					}
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<div class=\"table\"><table><thead><tr><th>Time</th><th>Event</th><th>User</th><th>Client</th><th>Address</th><th>Detail</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<div class=\"table\"><table class=\"audit\"><thead><tr><th>Time</th><th>Event</th><th>User</th><th>Client</th><th>Address</th><th>Detail</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
