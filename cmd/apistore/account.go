@@ -102,6 +102,8 @@ func userList(ctx context.Context, args []string, s stdio) error {
 		CreatedAt   time.Time  `json:"created_at"`
 		DisabledAt  *time.Time `json:"disabled_at,omitempty"`
 		LockedUntil *time.Time `json:"locked_until,omitempty"`
+		// FailedLogins is why: the failed log-ins that locked the account.
+		FailedLogins int `json:"failed_logins,omitempty"`
 	}
 	rows := make([]row, len(users))
 	for i, u := range users {
@@ -116,7 +118,7 @@ func userList(ctx context.Context, args []string, s stdio) error {
 		if i < len(counts) {
 			if wait := handlers.LockedFor(counts[i:i+1], now); wait > 0 {
 				until := now.Add(wait).UTC()
-				r.LockedUntil = &until
+				r.LockedUntil, r.FailedLogins = &until, counts[i].Failures
 			}
 		}
 		rows[i] = r
@@ -138,7 +140,7 @@ func userList(ctx context.Context, args []string, s stdio) error {
 			status = "disabled since " + r.DisabledAt.Format("2006-01-02 15:04 UTC")
 		}
 		if r.LockedUntil != nil {
-			status += ", locked out until " + r.LockedUntil.Format("15:04 UTC")
+			status += fmt.Sprintf(", locked out until %s after %d failed log-ins", r.LockedUntil.Format("15:04 UTC"), r.FailedLogins)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Username, orDash(r.Email), orDash(strings.Join(r.Roles, ",")),
 			r.CreatedAt.Format("2006-01-02"), status)

@@ -228,8 +228,12 @@ func TestUserAdminCommands(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(list), "\n")
 	if len(lines) != 4 || !strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], "alice@example.com") ||
 		!strings.Contains(lines[2], "admin") || !strings.Contains(lines[3], "carol") || !strings.Contains(lines[3], "locked out until") ||
+		!strings.Contains(lines[3], "after 5 failed log-ins") ||
 		!strings.HasSuffix(lines[1], "active") {
 		t.Errorf("user list:\n%s", list)
+	}
+	if out := run("carol", "user", "list", "--filter", "carol", "--json"); !strings.Contains(out, `"failed_logins":5`) {
+		t.Errorf("user list --json of a locked user: %s", out)
 	}
 	if out := run("alice", "user", "list", "--filter", "ALI", "--json"); strings.Count(out, "\n") != 1 ||
 		!strings.Contains(out, `"username":"alice","email":"alice@example.com","roles":["subscriber"]`) {
