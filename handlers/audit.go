@@ -136,6 +136,15 @@ func auditFilter(c echo.Context) (store.AuditFilter, portal.AuditQuery, map[stri
 		Client: strings.TrimSpace(c.QueryParam("client")), Since: c.QueryParam("since"), Until: c.QueryParam("until")}
 	q := portal.AuditQuery{Username: f.User, Client: f.Client, Limit: portal.AuditListingSize + 1}
 	errs := map[string]string{}
+	for _, tt := range []struct {
+		field string
+		value *string
+	}{{"user", &q.Username}, {"client", &q.Client}} {
+		if !searchable(*tt.value) {
+			errs[tt.field] = "Use text only: no control characters."
+			*tt.value = ""
+		}
+	}
 	if f.Event != "" {
 		if slices.Contains(portal.AuditEventNames, f.Event) {
 			q.Event = f.Event

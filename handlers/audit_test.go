@@ -161,7 +161,9 @@ func TestAuditTrailFiltersAndPages(t *testing.T) {
 		{"since=yesterday", "Give a date and time"},
 		{"until=2026-13-45T99:00", "Give a date and time"},
 		{"since=2026-03-01T12:05&until=2026-03-01T12:01", "Give a time after From."},
-		{"before=-1&user=%00", "No event matches the filter."},
+		{"before=-1&user=%00", "Use text only: no control characters."},
+		{"client=a%01b", "Use text only: no control characters."},
+		{"user=%ff", "Use text only: no control characters."},
 	} {
 		t.Run("bad filter "+tt.query, func(t *testing.T) {
 			p := admin.get("/store/admin/audit?" + tt.query)

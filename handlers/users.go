@@ -40,9 +40,12 @@ func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handlers) Users(c echo.Context) error {
 	ctx, now := c.Request().Context(), h.now()
 	filter := strings.TrimSpace(c.QueryParam("q"))
-	list, err := h.store.ListUsers(ctx, filter, usersListed+1)
-	if err != nil {
-		return err
+	var list []portal.User
+	if searchable(filter) {
+		var err error
+		if list, err = h.store.ListUsers(ctx, filter, usersListed+1); err != nil {
+			return err
+		}
 	}
 	v := store.UsersView{Filter: filter, More: len(list) > usersListed}
 	list = list[:min(len(list), usersListed)]

@@ -78,6 +78,13 @@ func TestDisableAndEnableUser(t *testing.T) {
 	if p := root.get("/store/admin/users?q=ALI"); !strings.Contains(p.body, `user-alice`) || strings.Contains(p.body, `user-bob`) {
 		t.Error("the filter does not find alice alone")
 	}
+	// A search no name can match (a NUL, which PostgreSQL's text cannot
+	// hold; invalid UTF-8) finds no one, and is no error.
+	for _, q := range []string{"al%00i", "%ff"} {
+		if p := root.get("/store/admin/users?q=" + q); p.status != http.StatusOK || !strings.Contains(p.body, "No user matches") {
+			t.Errorf("q=%s: %d", q, p.status)
+		}
+	}
 
 	p = root.get("/store/admin/users/disable?username=alice")
 	mustContain(t, p.body, "Disable alice?", "Shop", "App of alice", "Disable alice</button>", "Cancel")

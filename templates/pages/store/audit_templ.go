@@ -176,11 +176,11 @@ func Audit(p layout.Page, v AuditView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Field(components.Input{Name: "user", Label: "User", Value: v.Filter.User}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Field(components.Input{Name: "user", Label: "User", Value: v.Filter.User, Error: v.Errors["user"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Field(components.Input{Name: "client", Label: "Client", Value: v.Filter.Client}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Field(components.Input{Name: "client", Label: "Client", Value: v.Filter.Client, Error: v.Errors["client"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
