@@ -103,6 +103,7 @@ type Gateway struct {
 
 	responses          *responseFilter
 	passMethodOverride bool
+	storeOrigin        atomic.Pointer[string] // see SetStoreOrigin
 }
 
 // New returns a gateway over the oauth core and the store. Close it to
@@ -309,6 +310,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, rest := s.routes.find(r.URL.Path)
 	if rt == nil {
 		notFound("no published API has this context and version").write(w)
+		return
+	}
+	// CORS hook (cors.go): from here on every answer carries the API's
+	// CORS headers; a preflight is answered here, without a token.
+	if g.cors(w, r, rt) {
 		return
 	}
 	res, pathKnown := rt.resource(r.Method, rest)

@@ -32,6 +32,8 @@ const MaxOpenAPIBytes = 4 << 20
 //   - x-scope-roles: the roles that may have each scope, e.g.
 //     {update: [admin]} (default: anyone).
 //
+// The document itself becomes the API's Definition (see Definition).
+//
 // Errors name the problem in the document.
 //
 // apiContext, unless empty, is the context to use instead (the document's
@@ -109,6 +111,9 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*portal.A
 	}
 	if err := Check(a); err != nil {
 		return nil, nil, err
+	}
+	if a.Definition, err = doc.MarshalJSON(); err != nil {
+		return nil, nil, fmt.Errorf("keep the document: %w", err)
 	}
 	return a, scopes, nil
 }

@@ -201,6 +201,7 @@ func modifyResponse(idle time.Duration, responses *responseFilter) func(*http.Re
 			return nil
 		}
 		bc.rewriteLocations(res)
+		corsBackendAnswer(bc.caller.Header(), res.Header) // CORS hook (cors.go)
 		if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil && res.Body != http.NoBody {
 			res.Body = bc.watch(res.Body, idle)
 		}

@@ -49,6 +49,7 @@ func (f *Refusal) write(w http.ResponseWriter) {
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
+	corsRefusal(h) // CORS hook (cors.go): a browser app may read the fault
 	w.WriteHeader(f.Status)
 	_ = json.NewEncoder(w).Encode(faultBody{fault{f.Code, f.Message, f.Description}})
 }

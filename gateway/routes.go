@@ -97,7 +97,7 @@ func Problems(a *portal.API) []Problem {
 		}
 		seen[key] = true
 	}
-	return out
+	return append(out, corsProblems(a.CORS)...)
 }
 
 // ParseResources reads resources written one a line as METHOD /template
@@ -282,10 +282,11 @@ type route struct {
 	prefix    string // context/version, e.g. /pizzashack/1.0.0
 	resources []resource
 	endpoints map[string]*url.URL // by key type; absent: no such endpoint
+	cors      *corsPolicy
 }
 
 func newRoute(a *portal.API) (*route, error) {
-	rt := &route{api: a, prefix: a.Context + "/" + a.Version, endpoints: map[string]*url.URL{}}
+	rt := &route{api: a, prefix: a.Context + "/" + a.Version, endpoints: map[string]*url.URL{}, cors: newCORSPolicy(a)}
 	for kt, raw := range map[string]string{"PRODUCTION": a.ProductionURL, "SANDBOX": a.SandboxURL} {
 		if raw == "" {
 			continue

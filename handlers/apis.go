@@ -55,6 +55,7 @@ func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm)
 		return err
 	}
 	v := store.APIPageView{API: apiView(a), Form: form, LoginURL: h.loginURL(c)}
+	var subs []portal.Subscription
 	if u := h.CurrentUser(c); u != nil {
 		ctx := c.Request().Context()
 		v.LoggedIn = true
@@ -63,11 +64,13 @@ func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm)
 			return err
 		}
 		v.Apps = appOptions(apps)
-		subs, err := h.store.SubscriptionsToAPI(ctx, u.ID, a.ID)
-		if err != nil {
+		if subs, err = h.store.SubscriptionsToAPI(ctx, u.ID, a.ID); err != nil {
 			return err
 		}
 		v.Subscriptions = subscriptionViews(subs)
+	}
+	if v.Use, err = h.useView(c, a, subs); err != nil {
+		return err
 	}
 	return render(c, status, store.API(h.page(c, a.Name, layout.NavAPIs), v))
 }

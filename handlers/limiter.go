@@ -144,12 +144,24 @@ func limitFor(key string) int {
 
 // wait returns how long log-ins under any of keys stay refused (0: allowed).
 func (l *loginLimiter) wait(ctx context.Context, keys ...string) (time.Duration, error) {
+	wait, _, err := l.check(ctx, keys...)
+	return wait, err
+}
+
+// check is wait that also returns the keys with failures counted, those a
+// success has to clear (see succeed).
+func (l *loginLimiter) check(ctx context.Context, keys ...string) (wait time.Duration, failing []string, err error) {
 	now := l.now()
 	counts, err := l.store.LoginCounts(ctx, keys, now)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return lockedFor(counts, now), nil
+	for _, c := range counts {
+		if c.Failures > 0 {
+			failing = append(failing, c.Key)
+		}
+	}
+	return lockedFor(counts, now), failing, nil
 }
 
 // LockedFor is how long the longest lockout among counts lasts from now

@@ -53,6 +53,15 @@ type apiForm struct {
 	// granted to any user, which must be a choice, not a default.
 	NewScopeAccess string `form:"new_scope_access"`
 	NewScopeRoles  string `form:"new_scope_roles" validate:"max=500,oneline"`
+	// The API's CORS settings at the gateway, space- or comma-separated.
+	CORSOrigins string `form:"cors_origins" validate:"max=2000,oneline"`
+	CORSHeaders string `form:"cors_headers" validate:"max=1000,oneline"`
+	CORSMethods string `form:"cors_methods" validate:"max=200,oneline"`
+}
+
+// list splits a space- or comma-separated field.
+func list(s string) []string {
+	return strings.FieldsFunc(s, func(c rune) bool { return c == ',' || unicode.IsSpace(c) })
 }
 
 // The choices of apiForm.NewScopeAccess.
@@ -71,7 +80,7 @@ func (f *apiForm) newScopeRolesFor(names []string) (roles []string, field, messa
 	case newScopeAnyone:
 		return nil, "", ""
 	case newScopeRoles:
-		for r := range strings.FieldsFuncSeq(f.NewScopeRoles, func(c rune) bool { return c == ',' || unicode.IsSpace(c) }) {
+		for _, r := range list(f.NewScopeRoles) {
 			if !rolePattern.MatchString(r) {
 				return nil, "new_scope_roles", fmt.Sprintf("%q is not a role name: use letters, digits, dots, dashes or underscores, e.g. admin.", r)
 			}
@@ -139,7 +148,8 @@ func (h *Handlers) EditAPI(c echo.Context) error {
 	}
 	return h.apiForm(c, http.StatusOK, store.APIForm{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context,
 		Description: a.Description, ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL, Tiers: a.Tiers,
-		Resources: gateway.FormatResources(a.Resources)})
+		Resources: gateway.FormatResources(a.Resources), CORSOrigins: strings.Join(a.CORS.Origins, " "),
+		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " ")})
 }
 
 // UpdateAPI saves the edit form, POST /store/publisher/:id.
@@ -161,7 +171,8 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	}
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
 		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
-		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles}
+		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles, CORSOrigins: f.CORSOrigins, CORSHeaders: f.CORSHeaders,
+		CORSMethods: f.CORSMethods}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -170,6 +181,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	}
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
+	a.CORS = portal.CORS{Origins: list(f.CORSOrigins), Headers: list(f.CORSHeaders), Methods: list(f.CORSMethods)}
 	// Every bad resource line is reported, one a line; other fields have
 	// one message each.
 	var resourceErrs []string

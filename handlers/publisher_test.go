@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,6 +155,9 @@ func TestPublisherValidation(t *testing.T) {
 				"Line 4: resource GET /a/{id}/{id}: the parameter {id} appears twice; give each its own name.\n" +
 				"Line 5: resource GET /ok is listed on line 1 already.</p>"},
 		{"taken context", "context", "/pizzashack", ""},
+		{"bad CORS origin", "cors_origins", "https://app.example.com/path", "Origin &#34;https://app.example.com/path&#34;: write scheme://host[:port]"},
+		{"bad CORS header", "cors_headers", "X-Trace X(y)", "&#34;X(y)&#34; is not a header name"},
+		{"bad CORS method", "cors_methods", "get", "&#34;get&#34; is not a method"},
 		{"overlapping context", "context", "/pizzashack/1.0.0", "The gateway path /pizzashack/1.0.0/v1/… overlaps that of the API PizzaShackAPI 1.0.0 (/pizzashack/1.0.0/…)"},
 	}
 	for _, tt := range tests {
@@ -259,4 +263,35 @@ func apiByContext(t *testing.T, env *storeEnv, context string) *portal.API {
 	}
 	t.Fatalf("no API at %s", context)
 	return nil
+}
+
+// TestPublisherCORSSettings checks that the Publisher form saves an API's
+// CORS settings, shows them again and leaves them empty for the defaults.
+func TestPublisherCORSSettings(t *testing.T) {
+	env := newStore(t)
+	b := env.publisher("root", "admin")
+	form := publisherForm()
+	form.Set("cors_origins", "https://app.example.com, http://localhost:3000")
+	form.Set("cors_headers", "Authorization X-Trace")
+	form.Set("cors_methods", "GET POST")
+	if p := b.submit("/store/publisher", form); p.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	a := apiByContext(t, env, "/weather")
+	want := portal.CORS{Origins: []string{"https://app.example.com", "http://localhost:3000"}, Headers: []string{"Authorization", "X-Trace"},
+		Methods: []string{"GET", "POST"}}
+	if !slices.Equal(a.CORS.Origins, want.Origins) || !slices.Equal(a.CORS.Headers, want.Headers) || !slices.Equal(a.CORS.Methods, want.Methods) {
+		t.Errorf("CORS %+v, want %+v", a.CORS, want)
+	}
+	edit := b.get("/store/publisher/" + itoa(a.ID) + "/edit").body
+	mustContain(t, edit, `value="https://app.example.com http://localhost:3000"`, `value="Authorization X-Trace"`, `value="GET POST"`)
+	form.Del("cors_origins")
+	form.Del("cors_headers")
+	form.Del("cors_methods")
+	if p := b.submit("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	if a := apiByContext(t, env, "/weather"); len(a.CORS.Origins)+len(a.CORS.Headers)+len(a.CORS.Methods) != 0 {
+		t.Errorf("CORS %+v, want the defaults", a.CORS)
+	}
 }

@@ -19,6 +19,7 @@ type authAttempt struct {
 	username string // the password grant's username; "" otherwise
 	grant    string // the token request's grant type; "" at /revoke and /introspect
 	keys     []string
+	failing  []string    // those of keys with failures counted when the attempt began
 	reserved reservation // a password check's place (see loginLimiter.reserve)
 }
 
@@ -47,7 +48,7 @@ func (h *Handlers) throttle(c echo.Context, a *authAttempt) *oauth.Error {
 	var wait time.Duration
 	var err error
 	if len(a.keys) > 0 {
-		wait, err = h.logins.wait(ctx, a.keys...)
+		wait, a.failing, err = h.logins.check(ctx, a.keys...)
 	}
 	if err == nil && wait <= 0 && a.username != "" {
 		userKey, addrKey := limiterKeys(a.username, c.RealIP())
@@ -111,19 +112,17 @@ func retryAfter(c echo.Context, wait time.Duration) {
 
 // settle counts and audits a failed client or user authentication, and
 // audits a replayed grant; any other outcome leaves the counters alone, and
-// a success clears the user's and the client's. It ends the attempt's
-// reservation in every case.
+// a success clears the user's and the client's failures, when the attempt
+// began with some counted (most successes have none: no write for them).
+// It ends the attempt's reservation in every case.
 func (h *Handlers) settle(c echo.Context, a authAttempt, oerr *oauth.Error) {
 	ctx := c.Request().Context()
 	userKey, addrKey := limiterKeys(a.username, c.RealIP())
 	var failed []string
 	switch {
 	case oerr == nil:
-		if a.username != "" {
-			h.logFailure(c, h.logins.succeed(ctx, userKey))
-		}
-		if a.client != "" {
-			h.logFailure(c, h.logins.succeed(ctx, clientLimiterKey(a.client)))
+		for _, key := range a.failing {
+			h.logFailure(c, h.logins.succeed(ctx, key))
 		}
 	case oerr.Code == oauth.ErrCodeInvalidClient:
 		failed = []string{addrKey}

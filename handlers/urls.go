@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -50,6 +51,7 @@ func listenerURL(c echo.Context) string {
 // publicURLs are where clients reach the store and the API listeners.
 type publicURLs struct {
 	store string
+	api   []string // the API listeners' base URLs, HTTPS first
 	hosts []string // host names of every listener: where a log-in may return to
 }
 
@@ -59,6 +61,13 @@ type publicURLs struct {
 // to the store's log-in page, which sends them back.
 func (h *Handlers) SetURLs(store string, api ...string) {
 	u := &publicURLs{store: store}
+	for _, base := range api {
+		if strings.HasPrefix(base, "https:") {
+			u.api = append([]string{base}, u.api...)
+		} else if base != "" {
+			u.api = append(u.api, base)
+		}
+	}
 	for _, base := range append([]string{store}, api...) {
 		if parsed, err := url.Parse(base); err == nil && parsed.Host != "" {
 			u.hosts = append(u.hosts, parsed.Hostname())
@@ -73,6 +82,34 @@ func (h *Handlers) storeURL() string {
 		return u.store
 	}
 	return ""
+}
+
+// apiURLs are the API listeners' base URLs (the gateway's and the OAuth
+// endpoints'), HTTPS first; when web has not said (a test serving one
+// application), the request's own listener.
+func (h *Handlers) apiURLs(c echo.Context) []string {
+	if u := h.urls.Load(); u != nil && len(u.api) > 0 {
+		return u.api
+	}
+	return []string{listenerURL(c)}
+}
+
+// APIOrigins are the origins of the API listeners as the store's pages
+// call them from a browser: HTTPS only, as a page served over HTTPS may
+// not call plain HTTP. web names them in the store's Content Security
+// Policy; empty until SetURLs.
+func (h *Handlers) APIOrigins() []string {
+	u := h.urls.Load()
+	if u == nil {
+		return nil
+	}
+	var out []string
+	for _, base := range u.api {
+		if strings.HasPrefix(base, "https:") {
+			out = append(out, base)
+		}
+	}
+	return out
 }
 
 // returnHosts are the host names a log-in on this request may send the

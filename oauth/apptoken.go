@@ -1,6 +1,9 @@
 package oauth
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // IssueApplicationToken issues an application access token for a key, as
 // the client_credentials grant would (RFC 6749 §4.4), for the store's
@@ -15,3 +18,26 @@ func (s *Server) IssueApplicationToken(ctx context.Context, c *Client) (*TokenRe
 
 // Validity returns the server's token lifetimes, defaults filled in.
 func (s *Server) Validity() Validity { return s.validity }
+
+// GrantConsole is the grant type recorded for the tokens of the store's
+// try-it console, so the token store and the audit trail tell them from
+// the tokens a client asked /token for. No client can ask for it.
+const GrantConsole = "console"
+
+// ConsoleValidity is the longest a console token lives: the time to try an
+// API, not to build on it.
+const ConsoleValidity = 15 * time.Minute
+
+// IssueConsoleToken issues an access token for a key to the store's try-it
+// console, on behalf of the key's owner, who is logged in: as the
+// client_credentials grant would (RFC 6749 §4.4), with the requested
+// scopes the owner's roles allow, but short-lived (ConsoleValidity, or the
+// key's application token validity if shorter), without a refresh token,
+// and marked GrantConsole.
+func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []string) (*TokenResponse, *Error) {
+	granted, err := s.grantableScopes(ctx, scopes, c.OwnerRoles)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, c, c.OwnerID, granted, GrantConsole, Hash{})
+}

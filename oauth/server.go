@@ -339,9 +339,10 @@ func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []st
 }
 
 // refreshAllowed says whether a token of this grant gets a refresh token:
-// never for client_credentials (RFC 6749 §4.4.3) or implicit (§4.2.2).
+// never for client_credentials (RFC 6749 §4.4.3), implicit (§4.2.2) or
+// the console.
 func refreshAllowed(c *Client, grant string) bool {
-	return grant != GrantClientCredentials && grant != GrantImplicit && c.Allows(GrantRefreshToken)
+	return grant != GrantClientCredentials && grant != GrantImplicit && grant != GrantConsole && c.Allows(GrantRefreshToken)
 }
 
 // newToken makes a token and its response. A zero family starts a new chain.
@@ -349,8 +350,14 @@ func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string
 	now := s.now()
 	v := c.Validity.orDefault(s.validity)
 	lifetime := v.UserToken
-	if grant == GrantClientCredentials {
+	switch grant {
+	case GrantClientCredentials:
 		lifetime = v.AppToken
+	case GrantConsole:
+		lifetime = ConsoleValidity
+		if v.AppToken > 0 && v.AppToken < lifetime {
+			lifetime = v.AppToken
+		}
 	}
 	access := NewSecret()
 	t := &Token{

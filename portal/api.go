@@ -1,6 +1,7 @@
 package portal
 
 import (
+	_ "embed" // the sample API's definition
 	"fmt"
 	"time"
 
@@ -29,7 +30,30 @@ type API struct {
 	Status        string
 	CreatedAt     time.Time
 	Resources     []Resource
+	// CORS is what the gateway lets browser apps of other origins call.
+	CORS CORS
+	// Definition is the OpenAPI 3 document (JSON) the API was imported
+	// from; empty for an API made on the Publisher page. Only APIByID and
+	// APIByContext load it: lists leave it empty.
+	Definition []byte
 }
+
+// CORS is an API's cross-origin settings at the gateway (the Fetch
+// standard's CORS protocol). An empty list means its default.
+type CORS struct {
+	// Origins may call the API from a browser: scheme://host[:port], or *
+	// for any. Default: the store's own origin, so its console works.
+	Origins []string
+	// Headers a browser may send besides the CORS-safelisted ones.
+	// Default: DefaultCORSHeaders.
+	Headers []string
+	// Methods a browser may use. Default: those of the API's resources.
+	Methods []string
+}
+
+// DefaultCORSHeaders are the request headers allowed by default: what a
+// browser app, and the store's console, send to an API.
+var DefaultCORSHeaders = []string{"Authorization", "Content-Type", "Accept", "Accept-Language", "Content-Language"}
 
 // Resource is one operation of an API: a method and URL template, and the
 // scope a token needs to call it (empty: any valid token).
@@ -69,10 +93,17 @@ const SampleEndpoint = "http://pizzashack.apistore.internal"
 // SampleEndpointHost is SampleEndpoint's host and port, as a dialer sees it.
 const SampleEndpointHost = "pizzashack.apistore.internal:80"
 
+// sampleDefinition describes the sample API's operations, with the
+// schemas and examples of its backend (package pizzashack).
+//
+//go:embed pizzashack.openapi.json
+var sampleDefinition []byte
+
 // SampleAPI is the pizza-ordering API published on first start, so that a
 // new user can subscribe and call something at once.
 func SampleAPI() *API {
 	return &API{
+		Definition:  sampleDefinition,
 		Name:        "PizzaShackAPI",
 		Version:     "1.0.0",
 		Context:     "/pizzashack",

@@ -30,6 +30,7 @@ const (
 	AuditUserCreated        = "user_created"
 	AuditUserDeleted        = "user_deleted"
 	AuditScopeChanged       = "scope_changed"
+	AuditConsoleToken       = "console_token"
 )
 
 // Audit event names of accounts: what users do to their own, and
@@ -57,6 +58,7 @@ var AuditEventNames = []string{
 	AuditApplicationCreated, AuditApplicationUpdated, AuditApplicationDeleted, AuditKeysGenerated, AuditKeyUpdated,
 	AuditSecretRegenerated, AuditAppTokensRevoked, AuditTokenRevoked, AuditGrantReplayed,
 	AuditConsentGranted, AuditConsentRevoked, AuditSubscribed, AuditUnsubscribed, AuditAPIChanged, AuditScopeChanged,
+	AuditConsoleToken,
 }
 
 // AuditQuery picks events from the trail: each field set narrows it (text

@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds every asset, served by web under /store/static/.
 //
-//go:embed *.css *.js *.svg
+//go:embed *.css *.js *.svg rapidoc.LICENSE.txt
 var FS embed.FS

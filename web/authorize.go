@@ -10,7 +10,7 @@ import (
 // store's HTML error page, and the store's security headers keep them out
 // of frames (clickjacking a consent page would approve for the user).
 func authorizeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFunc) {
-	page := []echo.MiddlewareFunc{htmlErrors(h), securityHeaders, deadline, limitBody}
+	page := []echo.MiddlewareFunc{htmlErrors(h), securityHeaders(h), deadline, limitBody}
 	e.GET("/authorize", h.Authorize, page...)
 	e.POST("/authorize", h.Decide, append(page, h.CSRF)...)
 	// The consent page's header links and log-out form point into the store.

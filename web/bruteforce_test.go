@@ -140,6 +140,27 @@ func TestConcurrentGuessesAreCounted(t *testing.T) {
 	}
 }
 
+// TestASuccessClearsFailures: a user's and a client's failures end with
+// their next success, so failures short of the limit, a success and as
+// many failures again lock neither (4 and 5 each time, under the limits
+// of 5 and 10 but over them together; 18 for the address, under its 20).
+func TestASuccessClearsFailures(t *testing.T) {
+	e := newLockoutEnv(t)
+	id, secret := e.key.ConsumerKey, e.key.Secret
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	for round := range 2 {
+		for range 4 {
+			e.post(t, "/token", id, secret, password("alice", "wrong-password"))
+		}
+		for range 5 {
+			e.post(t, "/token", id, "wrong-secret", cc)
+		}
+		if status, _, code := e.post(t, "/token", id, secret, password("alice", "alice-password")); status != http.StatusOK {
+			t.Fatalf("round %d: the right password after 4 failures: %d %s", round, status, code)
+		}
+	}
+}
+
 // TestClientAuthenticationLockout: ten wrong secrets lock a consumer key at
 // every client-authenticated endpoint; twenty failures lock the address.
 func TestClientAuthenticationLockout(t *testing.T) {

@@ -120,3 +120,19 @@ func checkNoCORS(t *testing.T, what string, h http.Header) {
 		}
 	}
 }
+
+// TestStoreMayConnectToTheGateway: the store's scripts may connect to the
+// gateway's HTTPS origin, which the API page's console calls, and to no
+// other; the reference page alone lets inline styles in, for its renderer.
+func TestStoreMayConnectToTheGateway(t *testing.T) {
+	e := newAuthzEnv(t)
+	ua := e.userAgent(t)
+	csp := ua.get(e.store.URL + "/store/apis/1").header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' "+e.api.URL+";") {
+		t.Errorf("CSP %q does not let scripts connect to the gateway at %s", csp, e.api.URL)
+	}
+	ref := ua.get(e.store.URL + "/store/apis/1/reference")
+	if got := ref.header.Get("Content-Security-Policy"); got != strings.Replace(csp, "default-src 'self'; ", "default-src 'self'; style-src 'self' 'unsafe-inline'; ", 1) {
+		t.Errorf("reference CSP %q, want the store's with inline styles only", got)
+	}
+}

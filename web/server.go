@@ -74,6 +74,7 @@ func New(cfg Config, h *handlers.Handlers) *Server {
 	}
 	if cfg.StorePublicURL != "" {
 		h.SetURLs(cfg.StorePublicURL, cfg.PublicURL)
+		tellStoreOrigin(cfg.Gateway, cfg.StorePublicURL)
 	}
 	return &Server{cfg: cfg, h: h, store: newStoreApp(h, cfg), api: newAPIApp(h, cfg)}
 }
@@ -102,6 +103,14 @@ func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 		e.Any(gatewayRoute, serveGateway(gateway))
 	}
 	return e
+}
+
+// tellStoreOrigin tells the gateway the store's origin, which its APIs'
+// CORS settings allow by default so that the store's console can call them.
+func tellStoreOrigin(gateway http.Handler, store string) {
+	if g, ok := gateway.(interface{ SetStoreOrigin(string) }); ok {
+		g.SetStoreOrigin(store)
+	}
 }
 
 // serveGateway hands API calls to the gateway with net/http's own
@@ -317,6 +326,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})
 	}
 	s.h.SetURLs(publicURLs[0], publicURLs[1:]...)
+	tellStoreOrigin(s.cfg.Gateway, publicURLs[0])
 	errs := make(chan error, len(ls))
 	for _, l := range ls {
 		fmt.Fprintf(out, "%s: %s\n", l.name, l.url)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/static"
@@ -12,7 +13,7 @@ import (
 // session's form token (h.CSRF); pages about one's own data need a login.
 func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFunc) {
 	e.HTTPErrorHandler = h.ErrorPage
-	e.Use(securityHeaders, deadline, limitBody, h.CSRF)
+	e.Use(securityHeaders(h), deadline, limitBody, h.CSRF)
 	e.StaticFS("/store/static", static.FS)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/store") })
 
@@ -42,6 +43,10 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/authorized/revoke", h.RevokeAccess, login)
 	s.POST("/applications/:id/unsubscribe", h.Unsubscribe, login)
 	s.GET("/apis/:id", h.ShowAPI)
+	s.GET("/apis/:id/openapi.json", h.DefinitionJSON)
+	s.GET("/apis/:id/openapi.yaml", h.DefinitionYAML)
+	s.GET("/apis/:id/reference", h.APIReference, rendererStyles(h))
+	s.POST("/apis/:id/console/token", h.ConsoleToken, login)
 	s.POST("/apis/:id/subscribe", h.Subscribe, login)
 	s.GET("/subscriptions", h.Subscriptions, login)
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
@@ -75,6 +80,32 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/publisher/:id/publish", h.PublishAPI, publisher...)
 }
 
+// contentSecurityPolicy is the store's policy: everything from the store
+// itself, scripts connecting to the API origins too. inlineStyles lets
+// styles come from style elements and attributes as well, for the API
+// reference's renderer alone (see rendererStyles); scripts stay 'self'.
+func contentSecurityPolicy(apiOrigins []string, inlineStyles bool) string {
+	styles := ""
+	if inlineStyles {
+		styles = "style-src 'self' 'unsafe-inline'; "
+	}
+	return "default-src 'self'; " + styles + "connect-src " + strings.Join(append([]string{"'self'"}, apiOrigins...), " ") +
+		"; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// rendererStyles is the one relaxation of the policy, on the API reference
+// page: RapiDoc's web components carry their styles in style elements,
+// which a 'self' policy blocks. Scripts, connections and frames keep the
+// store's policy, so no script but the store's own runs there.
+func rendererStyles(hs *handlers.Handlers) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("Content-Security-Policy", contentSecurityPolicy(hs.APIOrigins(), true))
+			return next(c)
+		}
+	}
+}
+
 // maxFormBytes bounds a store form; nothing the store takes comes near it.
 const maxFormBytes = 64 << 10
 
@@ -91,15 +122,19 @@ func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 
 // securityHeaders keeps pages out of frames, scripts to our own files, and
 // browsers from guessing content types. There is no form-action directive:
-// the log-in form redirects to the consent page on another port.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		return next(c)
+// the log-in form redirects to the consent page on another port. Scripts
+// may connect to the store and to the gateway's HTTPS listener, which the
+// API page's console calls.
+func securityHeaders(hs *handlers.Handlers) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", contentSecurityPolicy(hs.APIOrigins(), false))
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			return next(c)
+		}
 	}
 }

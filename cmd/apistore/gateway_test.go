@@ -208,9 +208,18 @@ paths:
 		"context /weather/v1/today: the gateway path /weather/v1/today/v1/… overlaps that of the API Weather v1 (/weather/v1/…)") {
 		t.Errorf("overlapping import: %q", msg)
 	}
-	// --update replaces the resources, keeps the API (and so its subscriptions).
-	before, err := openStore(t, dataDir).APIByContext(context.Background(), "/weather", "v1")
+	// --update replaces the resources and the definition, keeps the API
+	// (and so its subscriptions) and its CORS settings.
+	st := openStore(t, dataDir)
+	before, err := st.APIByContext(context.Background(), "/weather", "v1")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(before.Definition), `"/today"`) {
+		t.Errorf("the imported document is not kept: %q", before.Definition)
+	}
+	before.CORS = portal.CORS{Origins: []string{"https://app.example.com"}}
+	if err := st.UpdateAPI(context.Background(), before, nil); err != nil {
 		t.Fatal(err)
 	}
 	changed := filepath.Join(dataDir, "weather2.yaml")
@@ -225,7 +234,8 @@ paths:
 		t.Errorf("update output %q", out)
 	}
 	after, err := openStore(t, dataDir).APIByContext(context.Background(), "/weather", "v1")
-	if err != nil || after.ID != before.ID || len(after.Resources) != 2 || after.Description != "Now with alerts" {
+	if err != nil || after.ID != before.ID || len(after.Resources) != 2 || after.Description != "Now with alerts" ||
+		!strings.Contains(string(after.Definition), `"/alerts"`) || !slices.Equal(after.CORS.Origins, before.CORS.Origins) {
 		t.Errorf("after --update: %+v %v", after, err)
 	}
 	if msg := runFails(t, "api", "import", changed, "--update", "--data-dir", dataDir, "--context", "/nowhere"); !strings.Contains(msg, "no API with context /nowhere and version v1 to update") {

@@ -54,7 +54,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 			}
 			return err
 		}
-		a.ID, a.Status, done = old.ID, old.Status, "updated"
+		a.ID, a.Status, a.CORS, done = old.ID, old.Status, old.CORS, "updated"
 		if len(a.Tiers) == 0 {
 			a.Tiers = portal.Tiers
 		}

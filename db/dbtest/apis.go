@@ -49,6 +49,42 @@ func testAPIs(t *testing.T, s *suite) {
 		}
 	})
 
+	t.Run("an API keeps its CORS settings and definition; lists leave the definition out", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		a := newAPI("Pizza", "/pizza", "v1")
+		a.CORS = portal.CORS{Origins: []string{"https://app.example.com", "*"}, Headers: []string{"Authorization", "X-Trace"}, Methods: []string{"GET"}}
+		a.Definition = []byte(`{"openapi":"3.0.3","info":{"title":"Pizza \u00e9","version":"v1"},"paths":{}}`)
+		if err := d.CreateAPI(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		check := func(when string, want portal.CORS, wantDef []byte) {
+			t.Helper()
+			got, err := d.APIByID(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.CORS.Origins, want.Origins) || !slices.Equal(got.CORS.Headers, want.Headers) ||
+				!slices.Equal(got.CORS.Methods, want.Methods) || string(got.Definition) != string(wantDef) {
+				t.Errorf("%s: CORS %+v, definition %q; want %+v, %q", when, got.CORS, got.Definition, want, wantDef)
+			}
+			byContext, err := d.APIByContext(ctx, a.Context, a.Version)
+			if err != nil || string(byContext.Definition) != string(wantDef) {
+				t.Errorf("%s: APIByContext definition %q, %v", when, byContext.Definition, err)
+			}
+			list, err := d.PublishedAPIs(ctx)
+			if err != nil || len(list) != 1 || list[0].Definition != nil || !slices.Equal(list[0].CORS.Origins, want.Origins) {
+				t.Errorf("%s: listed %+v, %v; want the CORS settings without the definition", when, list, err)
+			}
+		}
+		check("created", a.CORS, a.Definition)
+		a.CORS, a.Definition = portal.CORS{Origins: []string{"https://other.example.com"}}, nil
+		if err := d.UpdateAPI(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+		check("updated", a.CORS, nil)
+	})
+
 	t.Run("an API keeps the tiers it was given", func(t *testing.T) {
 		d := s.store(t)
 		a := newAPI("Pizza", "/pizza", "v1")

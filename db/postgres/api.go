@@ -49,9 +49,11 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 		return err
 	}
 	err := writeRow(ctx, q, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
-		tiers, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		[]any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
-			time.Now().UnixMilli()}, &a.ID)
+			time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers),
+			joinWords(a.CORS.Methods)}, &a.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -73,7 +75,11 @@ func insertResources(ctx context.Context, q querier, a *portal.API) error {
 	return nil
 }
 
-const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at`
+const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
+	cors_origins, cors_headers, cors_methods`
+
+// oneAPIColumns are apiColumns and the definition, which only single APIs load.
+const oneAPIColumns = apiColumns + `, definition`
 
 // PublishedAPIs lists the published APIs by name and version, with resources.
 func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
@@ -96,7 +102,7 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 	var out []portal.API
 	var ids []int64
 	for rows.Next() {
-		a, err := scanAPI(rows)
+		a, err := scanAPI(rows, false)
 		if err != nil {
 			return nil, fmt.Errorf("list APIs: %w", err)
 		}
@@ -131,7 +137,7 @@ func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*por
 }
 
 func (d *DB) oneAPI(ctx context.Context, what, where string, args ...any) (*portal.API, error) {
-	a, err := scanAPI(queryRow(ctx, d.pool, `SELECT `+apiColumns+` FROM apis WHERE `+where, args...))
+	a, err := scanAPI(queryRow(ctx, d.pool, `SELECT `+oneAPIColumns+` FROM apis WHERE `+where, args...), true)
 	if err != nil {
 		return nil, notFound(what, err)
 	}
@@ -143,13 +149,22 @@ func (d *DB) oneAPI(ctx context.Context, what, where string, args ...any) (*port
 	return a, nil
 }
 
-func scanAPI(row interface{ Scan(...any) error }) (*portal.API, error) {
+// scanAPI reads apiColumns, or oneAPIColumns when withDefinition.
+func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.API, error) {
 	var a portal.API
-	var tiers string
+	var tiers, origins, headers, methods, definition string
 	var created int64
-	if err := row.Scan(&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created); err != nil {
+	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
+		&tiers, &a.Status, &created, &origins, &headers, &methods}
+	if withDefinition {
+		dest = append(dest, &definition)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	a.CORS = portal.CORS{Origins: words(origins), Headers: words(headers), Methods: words(methods)}
+	if definition != "" {
+		a.Definition = []byte(definition)
 	}
 	a.Tiers = words(tiers)
 	a.CreatedAt = time.UnixMilli(created)

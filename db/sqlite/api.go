@@ -48,8 +48,9 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
-		tiers, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Name, a.Version, a.Context, a.Description,
-		a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, time.Now().UnixMilli())
+		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
+		time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods))
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -78,7 +79,11 @@ func insertResources(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 	return nil
 }
 
-const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at`
+const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
+	cors_origins, cors_headers, cors_methods`
+
+// oneAPIColumns are apiColumns and the definition, which only single APIs load.
+const oneAPIColumns = apiColumns + `, definition`
 
 // PublishedAPIs lists the published APIs by name and version, with resources.
 func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
@@ -94,7 +99,7 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 	defer rows.Close()
 	var out []portal.API
 	for rows.Next() {
-		a, err := scanAPI(rows)
+		a, err := scanAPI(rows, false)
 		if err != nil {
 			return nil, fmt.Errorf("list APIs: %w", err)
 		}
@@ -113,7 +118,7 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 
 // APIByID returns an API with its resources.
 func (d *DB) APIByID(ctx context.Context, id int64) (*portal.API, error) {
-	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE id = ?`, id))
+	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+oneAPIColumns+` FROM apis WHERE id = ?`, id), true)
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("API %d", id), err)
 	}
@@ -126,7 +131,7 @@ func (d *DB) APIByID(ctx context.Context, id int64) (*portal.API, error) {
 // APIByContext returns the API with a context and version, with its
 // resources, whatever its status.
 func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error) {
-	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+apiColumns+` FROM apis WHERE context = ? AND version = ?`, apiContext, version))
+	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+oneAPIColumns+` FROM apis WHERE context = ? AND version = ?`, apiContext, version), true)
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("API %s %s", apiContext, version), err)
 	}
@@ -136,13 +141,22 @@ func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*por
 	return a, nil
 }
 
-func scanAPI(row interface{ Scan(...any) error }) (*portal.API, error) {
+// scanAPI reads apiColumns, or oneAPIColumns when withDefinition.
+func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.API, error) {
 	var a portal.API
-	var tiers string
+	var tiers, origins, headers, methods, definition string
 	var created int64
-	if err := row.Scan(&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created); err != nil {
+	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
+		&tiers, &a.Status, &created, &origins, &headers, &methods}
+	if withDefinition {
+		dest = append(dest, &definition)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	a.CORS = portal.CORS{Origins: words(origins), Headers: words(headers), Methods: words(methods)}
+	if definition != "" {
+		a.Definition = []byte(definition)
 	}
 	a.Tiers = words(tiers)
 	a.CreatedAt = time.UnixMilli(created)

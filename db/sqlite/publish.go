@@ -14,10 +14,10 @@ func (d *DB) AllAPIs(ctx context.Context) ([]portal.API, error) {
 	return d.listAPIs(ctx, ``)
 }
 
-// UpdateAPI saves an API's fields, status and resources (replacing them)
-// and registers scopes as ImportAPI does, in one transaction; a context and
-// version another API uses is ErrConflict, a prefix overlapping another
-// API's an *OverlapError. An edit can narrow access (a new
+// UpdateAPI saves an API's fields, status, CORS settings, definition and
+// resources (replacing them) and registers scopes as ImportAPI does, in one
+// transaction; a context and version another API uses is ErrConflict, a
+// prefix overlapping another API's an *OverlapError. An edit can narrow access (a new
 // scope, a retired API), so the gateway's caches are told.
 func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error {
 	err := d.tx(ctx, func(tx *sql.Tx) error {
@@ -28,8 +28,10 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE apis SET name = ?, version = ?, context = ?, description = ?,
-			production_url = ?, sandbox_url = ?, tiers = ?, status = ? WHERE id = ?`, a.Name, a.Version, a.Context,
-			a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, a.ID)
+			production_url = ?, sandbox_url = ?, tiers = ?, status = ?, definition = ?, cors_origins = ?,
+			cors_headers = ?, cors_methods = ? WHERE id = ?`, a.Name, a.Version, a.Context,
+			a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, string(a.Definition),
+			joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods), a.ID)
 		if isUnique(err) {
 			return fmt.Errorf("update API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 		}
