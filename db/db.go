@@ -105,7 +105,7 @@ type Store interface {
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
-	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)
+	AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error)
 	DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error)
 
 	CreateTokens(ctx context.Context, tokens []*oauth.Token) error
@@ -126,7 +126,7 @@ type Store interface {
 	UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error)
 	EndSession(ctx context.Context, userID int64, id oauth.Hash) error
 	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
-	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
+	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
 	CountUsersWithRole(ctx context.Context, role string) (int, error)
 	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)

@@ -148,3 +148,29 @@ test('a bad client_id or redirect_uri shows an error page and never redirects', 
     await expect(page.getByText('This authorization request cannot be handled')).toBeVisible();
   }
 });
+
+test('the header\'s Sign up keeps the way back to the consent page, and a consent form is answered once', async ({ server, page, callback }) => {
+  const { consumer_key: key } = await setUp(server, callback.url);
+  const consoleErrors = watchConsole(page);
+
+  // Sent to log in from /authorize, a newcomer takes the header's Sign up.
+  await page.goto(authorizeURL(server, key, { response_type: 'code', scope: 'read', state: 'first' }));
+  await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
+  await page.getByRole('banner').getByRole('link', { name: 'Sign up' }).click();
+  await page.getByLabel('Username').fill('newcomer');
+  await page.getByLabel('Password', { exact: true }).fill('newcomer-password');
+  await page.getByLabel('Password again').fill('newcomer-password');
+  await page.getByLabel('Email').fill('newcomer@example.com');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await expect(page.getByRole('heading', { name: 'Authorize PizzaClient' })).toBeVisible();
+
+  // Approve, then Back: the request is not asked, nor answered, again.
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByRole('heading', { name: 'Client callback' })).toBeVisible();
+  expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
+  await page.goBack();
+  await expect(page.getByText('You have answered this request already.')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Approve' })).toHaveCount(0);
+  expect(new URL(page.url()).origin).toBe(new URL(server.https).origin);
+  expect(consoleErrors).toEqual([]);
+});

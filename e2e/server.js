@@ -16,14 +16,15 @@ const TAIL_LINES = 50;
 
 // Starts `apistore serve` and resolves once it has printed its three URLs:
 // { store, https, http, dataDir, admin(command, flags), output(), tail(), stop() }.
-async function startServer() {
+// env adds environment variables (APISTORE_… settings) to the server's.
+async function startServer(env = {}) {
   const bin = process.env.APISTORE_BIN;
   if (!bin) throw new Error('APISTORE_BIN is not set: run the tests with `npm run e2e`');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'apistore-data-'));
   const proc = spawn(
     bin,
     ['serve', '--data-dir', dataDir, '--store-port', '0', '--https-port', '0', '--http-port', '0'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const closed = new Promise((resolve) => proc.once('close', resolve));
   const lines = [];
@@ -84,8 +85,12 @@ async function startServer() {
 }
 
 const test = base.test.extend({
-  server: async ({}, use, testInfo) => {
-    const server = await startServer();
+  // serverEnv: environment variables for the server, e.g.
+  // test.use({ serverEnv: { APISTORE_SELF_SIGNUP: 'false' } }), or a
+  // fixture of a spec's own that depends on another (a mail server's port).
+  serverEnv: [{}, { option: true }],
+  server: async ({ serverEnv }, use, testInfo) => {
+    const server = await startServer(serverEnv);
     await use(server);
     await server.stop();
     if (testInfo.status !== testInfo.expectedStatus) console.error(server.tail());

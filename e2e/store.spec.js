@@ -56,7 +56,7 @@ test('the store journey: sign up, application, subscription, keys at /token', as
     await page.getByLabel('Name').fill(name);
     await page.getByLabel('Description').fill(`The ${name} <b>app</b>`);
     await page.getByLabel('Callback URL').fill('https://pizza.example.com/callback');
-    await page.getByLabel('Throttling tier').selectOption('Gold');
+    await page.getByLabel('Application tier').selectOption('Gold');
     await page.getByRole('button', { name: 'Add application' }).click();
     await expect(page.getByRole('status')).toContainText(`Application ${name} added.`);
   }

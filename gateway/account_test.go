@@ -87,7 +87,8 @@ func TestAccountChangesEndAccessAtOnce(t *testing.T) {
 		}, false, false, false},
 		{"password changed at My account", func(e *env) {
 			if status := e.storeBrowser("alice", "alice-password").submit("/store/account/password", url.Values{
-				"current_password": {"alice-password"}, "password": {"a-new-password"}, "password_confirm": {"a-new-password"}}); status != http.StatusSeeOther {
+				"current_password": {"alice-password"}, "password": {"a-new-password"}, "password_confirm": {"a-new-password"},
+				"end_others": {"true"}}); status != http.StatusSeeOther {
 				e.t.Fatalf("change password: %d", status)
 			}
 		}, true, false, true},

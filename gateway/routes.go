@@ -101,25 +101,37 @@ func Problems(a *portal.API) []Problem {
 }
 
 // ParseResources reads resources written one a line as METHOD /template
-// [scope], e.g. "POST /order update"; blank lines are skipped.
+// [scope], e.g. "POST /order update"; blank lines are skipped. Every line
+// is checked as Problems checks a resource, and the error names each bad
+// line ("line 3: …"), one a line, beside the resources of the good ones.
 func ParseResources(text string) ([]portal.Resource, error) {
 	var out []portal.Resource
+	var errs []error
+	seen := map[string]int{} // METHOD /path: the line that first had it
 	for i, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
-		switch len(f) {
-		case 0:
+		if len(f) == 0 {
 			continue
-		case 2, 3:
-			r := portal.Resource{Method: strings.ToUpper(f[0]), Path: f[1]}
-			if len(f) == 3 {
-				r.Scope = f[2]
-			}
-			out = append(out, r)
-		default:
-			return nil, fmt.Errorf("line %d: write METHOD /path and an optional scope, e.g. POST /order update", i+1)
 		}
+		if len(f) > 3 || len(f) == 1 {
+			errs = append(errs, fmt.Errorf("line %d: write METHOD /path and an optional scope, e.g. POST /order update", i+1))
+			continue
+		}
+		r := portal.Resource{Method: strings.ToUpper(f[0]), Path: f[1]}
+		if len(f) == 3 {
+			r.Scope = f[2]
+		}
+		key := r.Method + " " + r.Path
+		if err := checkResource(r); err != nil {
+			errs = append(errs, fmt.Errorf("line %d: %w", i+1, err))
+		} else if first, ok := seen[key]; ok {
+			errs = append(errs, fmt.Errorf("line %d: resource %s is listed on line %d already", i+1, key, first))
+		} else {
+			seen[key] = i + 1
+		}
+		out = append(out, r)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // FormatResources writes resources as ParseResources reads them.

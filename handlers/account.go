@@ -43,6 +43,13 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		return err
 	}
 	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c))}
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	if action := form.Get(keptActionField); keptAction(action) { // a form sent while logged out, carried through
+		view.KeptAction, view.Kept = action, keptFields(form, keptPrefix)
+	}
 	ctx := c.Request().Context()
 	userKey, addrKey := limiterKeys(f.Username, c.RealIP())
 	res, wait, err := h.logins.reserve(ctx, userKey, addrKey)
@@ -101,6 +108,9 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditLogin, u.Username, "", "store")
+	if view.KeptAction != "" {
+		return h.resendPage(c, view.KeptAction, form)
+	}
 	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
 }
 

@@ -270,11 +270,16 @@ func TestSignUpKeepsReturn(t *testing.T) {
 		if tt.want == "/store" {
 			signupLink = "/store/signup"
 		}
-		mustContain(t, login.body, `href="`+html.EscapeString(signupLink)+`"`)
+		// Both the card's Sign up and the header's keep the way back.
+		if n := strings.Count(login.body, `href="`+html.EscapeString(signupLink)+`"`); n != 2 {
+			t.Errorf("%d Sign up links keep the return, want 2 (the header's and the card's)\n%s", n, login.body)
+		}
 		signup := b.get(signupLink)
 		if tt.want != "/store" {
-			mustContain(t, signup.body, `name="return" value="`+html.EscapeString(tt.target)+`"`,
-				`href="/store/login?return=`+html.EscapeString(url.QueryEscape(tt.target))+`"`)
+			mustContain(t, signup.body, `name="return" value="`+html.EscapeString(tt.target)+`"`)
+			if n := strings.Count(signup.body, `href="/store/login?return=`+html.EscapeString(url.QueryEscape(tt.target))+`"`); n != 2 {
+				t.Errorf("%d Log in links keep the return, want 2 (the header's and the card's)", n)
+			}
 		}
 		name := "user" + strconv.Itoa(len(tt.target))
 		p := b.submit("/store/signup", url.Values{"username": {name}, "password": {"password1"},
@@ -404,7 +409,7 @@ func TestUnknownUsernamesAreMaskedInTheAuditTrail(t *testing.T) {
 		b.logIn(typed, "guess-guess")
 	}
 	b.logIn("CAROL", "guess-guess")
-	events, err := env.db.AuditEvents(t.Context(), 0)
+	events, err := env.db.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestConsoleToken(t *testing.T) {
 	if err != nil || info.GrantType != oauth.GrantConsole || info.AppID != app {
 		t.Fatalf("token info %+v, %v", info, err)
 	}
-	events, err := env.db.AuditEvents(ctx, 50)
+	events, err := env.db.AuditEvents(ctx, portal.AuditQuery{Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/a-h/templ"
 
 	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
@@ -120,20 +124,110 @@ func (h *Handlers) appAuditFields(c echo.Context, appID int64, name string) (cli
 	return strings.Join(ids, " "), "application " + name
 }
 
-// AuditTrail lists the latest security events for administrators, GET
-// /store/admin/audit.
+// auditTimeLayout is how the Audit page's time filters are typed (an
+// <input type=datetime-local>), in UTC.
+const auditTimeLayout = "2006-01-02T15:04"
+
+// auditFilter reads the Audit page's query: the filters, and the page to
+// show (older than the event ?before names). Bad values are reported per
+// field and left out of the query, never an error page.
+func auditFilter(c echo.Context) (store.AuditFilter, portal.AuditQuery, map[string]string) {
+	f := store.AuditFilter{Event: c.QueryParam("event"), User: strings.TrimSpace(c.QueryParam("user")),
+		Client: strings.TrimSpace(c.QueryParam("client")), Since: c.QueryParam("since"), Until: c.QueryParam("until")}
+	q := portal.AuditQuery{Username: f.User, Client: f.Client, Limit: portal.AuditListingSize + 1}
+	errs := map[string]string{}
+	for _, tt := range []struct {
+		field string
+		value *string
+	}{{"user", &q.Username}, {"client", &q.Client}} {
+		if !searchable(*tt.value) {
+			errs[tt.field] = "Use text only: no control characters."
+			*tt.value = ""
+		}
+	}
+	if f.Event != "" {
+		if slices.Contains(portal.AuditEventNames, f.Event) {
+			q.Event = f.Event
+		} else {
+			errs["event"] = "There is no such event."
+		}
+	}
+	for _, tt := range []struct {
+		field, value string
+		into         *time.Time
+	}{{"since", f.Since, &q.Since}, {"until", f.Until, &q.Until}} {
+		if tt.value == "" {
+			continue
+		}
+		at, err := time.Parse(auditTimeLayout, tt.value)
+		if err != nil {
+			errs[tt.field] = "Give a date and time, e.g. 2026-01-31T14:00 (UTC)."
+			continue
+		}
+		*tt.into = at
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
+		errs["until"] = "Give a time after From."
+		q.Until = time.Time{}
+	}
+	if b := c.QueryParam("before"); b != "" {
+		if id, err := strconv.ParseInt(b, 10, 64); err == nil && id > 0 {
+			q.BeforeID = id
+		}
+	}
+	return f, q, errs
+}
+
+// auditURL is the Audit page with filter f, older than the event before
+// (0: the newest).
+func auditURL(f store.AuditFilter, before int64) string {
+	v := url.Values{}
+	for k, val := range map[string]string{"event": f.Event, "user": f.User, "client": f.Client, "since": f.Since, "until": f.Until} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if before > 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return auditPath
+	}
+	return auditPath + "?" + v.Encode()
+}
+
+// auditPath is the Audit page's route.
+const auditPath = "/store/admin/audit"
+
+// AuditTrail lists security events for administrators, newest first, GET
+// /store/admin/audit: filtered by event, user, client and time range
+// (?event, ?user, ?client, ?since, ?until), a page of AuditListingSize at
+// a time (?before: older than that event).
 func (h *Handlers) AuditTrail(c echo.Context) error {
 	if !isAdmin(h.CurrentUser(c)) {
 		return echo.NewHTTPError(http.StatusForbidden, "The audit trail is for users with the admin role.")
 	}
-	events, err := h.store.AuditEvents(c.Request().Context(), 0)
+	f, q, errs := auditFilter(c)
+	events, err := h.store.AuditEvents(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
-	rows := make([]store.AuditRow, len(events))
+	v := store.AuditView{Filter: f, Errors: errs, Events: portal.AuditEventNames}
+	if len(events) > portal.AuditListingSize {
+		events = events[:portal.AuditListingSize]
+		v.OlderURL = templ.SafeURL(auditURL(f, events[len(events)-1].ID))
+	}
+	if q.BeforeID > 0 {
+		v.NewestURL = templ.SafeURL(auditURL(f, 0))
+	}
+	v.Rows = make([]store.AuditRow, len(events))
 	for i, e := range events {
-		rows[i] = store.AuditRow{At: formatTime(e.At), Event: e.Event, Username: e.Username,
+		v.Rows[i] = store.AuditRow{At: formatTime(e.At), Event: e.Event, Username: e.Username,
 			Client: e.Client, Remote: e.Remote, Detail: e.Detail}
 	}
-	return render(c, http.StatusOK, store.Audit(h.page(c, "Audit trail", layout.NavAudit), rows))
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	return render(c, status, store.Audit(h.page(c, "Audit trail", layout.NavAudit), v))
 }

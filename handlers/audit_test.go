@@ -2,11 +2,14 @@ package handlers_test
 
 import (
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apistore/apistore/portal"
 )
@@ -55,7 +58,7 @@ func TestKeyEventsAreAudited(t *testing.T) {
 			t.Fatalf("%s: %d", path, p.status)
 		}
 	}
-	events, err := b.env.db.AuditEvents(t.Context(), 0)
+	events, err := b.env.db.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,4 +87,95 @@ func TestKeyEventsAreAudited(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
+}
+
+// TestAuditTrailFiltersAndPages: the Audit page filters by event, user,
+// client and time range, pages beyond its first 200 events, answers bad
+// filters with field messages (never an error page), and lets event names
+// break only between words.
+func TestAuditTrailFiltersAndPages(t *testing.T) {
+	env := newStore(t)
+	admin := env.publisher("ada", "admin")
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	record := func(i int, e portal.AuditEvent) {
+		t.Helper()
+		e.At, e.Detail = base.Add(time.Duration(i)*time.Minute), fmt.Sprintf("event-%03d.", i)
+		if err := env.db.RecordAudit(t.Context(), &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 250 {
+		record(i, portal.AuditEvent{Event: portal.AuditKeysGenerated, Username: "bob", Client: "ck-bob"})
+	}
+	record(250, portal.AuditEvent{Event: portal.AuditPasswordResetAsked, Username: "carol", Client: "ck-carol"})
+	record(251, portal.AuditEvent{Event: portal.AuditLoginFailed, Username: "carol"})
+
+	details := func(body string) []string { return regexp.MustCompile(`event-\d{3}\.`).FindAllString(body, -1) }
+	t.Run("paging", func(t *testing.T) {
+		p := admin.get("/store/admin/audit")
+		got := details(p.body)
+		if p.status != http.StatusOK || len(got) != 200 || got[0] != "event-251." || got[199] != "event-052." {
+			t.Fatalf("first page: %d, %d events from %v", p.status, len(got), got[:min(len(got), 1)])
+		}
+		older := regexp.MustCompile(`href="(/store/admin/audit\?before=\d+)">Older events`).FindStringSubmatch(p.body)
+		if older == nil {
+			t.Fatal("no link to older events")
+		}
+		p = admin.get(html.UnescapeString(older[1]))
+		got = details(p.body)
+		// ada's own log-in events came first, with no detail of this form.
+		if len(got) != 52 || got[0] != "event-051." || got[51] != "event-000." {
+			t.Errorf("second page: %d events, %v", len(got), got)
+		}
+		mustContain(t, p.body, `href="/store/admin/audit">Newest events`)
+		mustNotContain(t, p.body, "Older events")
+	})
+
+	for _, tt := range []struct {
+		name  string
+		query string
+		want  []string
+	}{
+		{"an event", "event=password_reset_asked", []string{"event-250."}},
+		{"a user, in any case", "user=CAROL", []string{"event-251.", "event-250."}},
+		{"a client", "client=ck-carol", []string{"event-250."}},
+		{"a time range", "since=2026-03-01T12:01&until=2026-03-01T12:03", []string{"event-002.", "event-001."}},
+		{"everything together", "event=keys_generated&user=bob&client=ck-bob&since=2026-03-01T12:00&until=2026-03-01T12:01", []string{"event-000."}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := admin.get("/store/admin/audit?" + tt.query)
+			if got := details(p.body); p.status != http.StatusOK || !slices.Equal(got, tt.want) {
+				t.Errorf("%d, %v; want %v", p.status, got, tt.want)
+			}
+			mustContain(t, p.body, `>Clear</a>`)
+		})
+	}
+
+	t.Run("a filter's page links keep the filter", func(t *testing.T) {
+		p := admin.get("/store/admin/audit?user=bob")
+		mustContain(t, p.body, `href="/store/admin/audit?before=`, `&amp;user=bob">Older events`)
+	})
+
+	for _, tt := range []struct{ query, message string }{
+		{"event=no_such_event", "There is no such event."},
+		{"since=yesterday", "Give a date and time"},
+		{"until=2026-13-45T99:00", "Give a date and time"},
+		{"since=2026-03-01T12:05&until=2026-03-01T12:01", "Give a time after From."},
+		{"before=-1&user=%00", "Use text only: no control characters."},
+		{"client=a%01b", "Use text only: no control characters."},
+		{"user=%ff", "Use text only: no control characters."},
+	} {
+		t.Run("bad filter "+tt.query, func(t *testing.T) {
+			p := admin.get("/store/admin/audit?" + tt.query)
+			if p.status >= 500 {
+				t.Fatalf("%d", p.status)
+			}
+			mustContain(t, p.body, tt.message)
+		})
+	}
+
+	t.Run("event names break between words only", func(t *testing.T) {
+		mustContain(t, admin.get("/store/admin/audit?event=password_reset_asked").body,
+			`<code class="event">password_<wbr>reset_<wbr>asked</code>`)
+	})
 }

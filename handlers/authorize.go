@@ -37,6 +37,9 @@ func (h *Handlers) Authorize(c echo.Context) error {
 	if redirect != "" {
 		return h.authorizeAnswer(c, redirect, nil)
 	}
+	if h.answered(c, &a.Request) {
+		return errConsentAnswered
+	}
 	scopes, oerr := h.oauth.ConsentScopes(ctx, a, &u.User)
 	if oerr != nil {
 		return h.authorizeAnswer(c, a.ErrorURL(oerr), nil)
@@ -57,12 +60,17 @@ func (h *Handlers) Authorize(c echo.Context) error {
 		view.Fields = append(view.Fields, consent.Field{Name: name, Value: values[0]})
 	}
 	slices.SortFunc(view.Fields, func(x, y consent.Field) int { return strings.Compare(x.Name, y.Name) })
+	id, err := h.newConsentForm(c)
+	if err != nil {
+		return err
+	}
+	view.Fields = append(view.Fields, consent.Field{Name: consentIDField, Value: id})
 	return render(c, http.StatusOK, consent.Form(h.page(c, "Authorize "+a.Client.AppName, ""), view))
 }
 
 // Decide takes the consent form, POST /authorize (CSRF-checked by route
-// middleware): Approve sends a code or token back, Deny sends access_denied
-// (RFC 6749 §4.1.2.1). The request is checked again from the posted fields;
+// middleware), once (see answerConsentForm): Approve sends a code or token
+// back, Deny sends access_denied (RFC 6749 §4.1.2.1). The request is checked again from the posted fields;
 // the scopes come from the user's roles, never from the form.
 func (h *Handlers) Decide(c echo.Context) error {
 	u := h.CurrentUser(c)
@@ -76,6 +84,11 @@ func (h *Handlers) Decide(c echo.Context) error {
 	a, redirect, err := h.checkAuthorize(c, form.Encode())
 	if a == nil || redirect != "" {
 		return h.authorizeAnswer(c, redirect, err)
+	}
+	if ok, err := h.answerConsentForm(c, form.Get(consentIDField), &a.Request); err != nil {
+		return err
+	} else if !ok {
+		return errConsentAnswered
 	}
 	if form.Get("decision") != "approve" {
 		return h.authorizeAnswer(c, a.ErrorURL(oauth.ErrAccessDenied("the user denied the request")), nil)

@@ -61,7 +61,7 @@ func (b *browser) loggedIn() bool {
 
 func auditEvents(t *testing.T, env *storeEnv, event string) []portal.AuditEvent {
 	t.Helper()
-	all, err := env.db.AuditEvents(context.Background(), 0)
+	all, err := env.db.AuditEvents(context.Background(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

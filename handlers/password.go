@@ -66,10 +66,14 @@ type passwordChangeForm struct {
 	Current         string `form:"current_password" validate:"required"`
 	Password        string `form:"password" validate:"password"`
 	PasswordConfirm string `form:"password_confirm" validate:"eqfield=Password"`
+	// EndOthers is the form's "Log out my other sessions…" box, ticked
+	// when the page shows it: a form without it ends nothing else.
+	EndOthers bool `form:"end_others"`
 }
 
 // ChangePassword sets a new password, POST /store/account/password, after
-// checking the current one. Every session of the account ends, this one
+// checking the current one. With the form's box ticked (as it is unless
+// the user unticks it) every session of the account ends, this one
 // included (the browser gets a new session at once), and so do the tokens
 // of the password grant: whoever learnt the old password, and used it,
 // holds nothing afterwards.
@@ -83,7 +87,9 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 		errs = map[string]string{"password": "Choose a new password, not the one you have now."}
 	}
 	refuse := func(status int, errs map[string]string, alert string) error {
-		return h.renderAccount(c, status, func(v *store.AccountView) { v.PasswordErrors, v.PasswordAlert = errs, alert })
+		return h.renderAccount(c, status, func(v *store.AccountView) {
+			v.PasswordErrors, v.PasswordAlert, v.KeepOthers = errs, alert, !f.EndOthers
+		})
 	}
 	if len(errs) > 0 {
 		return refuse(http.StatusUnprocessableEntity, errs, "")
@@ -106,21 +112,26 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	ended, err := h.store.ChangePassword(ctx, u.ID, hash, oauth.Hash{})
+	ended, err := h.store.ChangePassword(ctx, u.ID, hash, oauth.Hash{}, f.EndOthers)
 	if err != nil {
 		return err
 	}
-	if err := h.logIn(c, u); err != nil {
-		return err
+	if f.EndOthers {
+		if err := h.logIn(c, u); err != nil {
+			return err
+		}
 	}
 	h.notifyPasswordChanged(c, u, "at My account")
 	others := max(ended.Sessions-1, 0) // this browser's was one of them
-	h.audit(c, portal.AuditPasswordChanged, u.Username, "", fmt.Sprintf("at My account: %s logged out, %s of the password grant revoked",
-		count(others, "other session"), count(ended.Tokens, "token")))
+	detail := fmt.Sprintf("at My account: %s logged out, %s of the password grant revoked", count(others, "other session"), count(ended.Tokens, "token"))
 	msg := "Password changed."
-	if others > 0 || ended.Tokens > 0 {
+	if !f.EndOthers {
+		detail = "at My account: other sessions and tokens of the password grant kept"
+		msg = "Password changed. Your other sessions and the tokens of the password grant are kept."
+	} else if others > 0 || ended.Tokens > 0 {
 		msg = fmt.Sprintf("Password changed: %s logged out, %s of the password grant revoked.", count(others, "other session"), count(ended.Tokens, "token"))
 	}
+	h.audit(c, portal.AuditPasswordChanged, u.Username, "", detail)
 	if err := h.flash(c, msg); err != nil {
 		return err
 	}

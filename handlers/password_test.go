@@ -83,7 +83,8 @@ func TestChangePassword(t *testing.T) {
 	bob := env.browser()
 	bob.signUp("bob", "bob-password")
 	toks := env.tokensOf(t, "alice", "old-password")
-	change := url.Values{"current_password": {"old-password"}, "password": {"brand-new-pass"}, "password_confirm": {"brand-new-pass"}}
+	change := url.Values{"current_password": {"old-password"}, "password": {"brand-new-pass"}, "password_confirm": {"brand-new-pass"},
+		"end_others": {"true"}}
 
 	t.Run("a forged form changes nothing", func(t *testing.T) {
 		form := url.Values{}
@@ -134,6 +135,10 @@ func TestChangePassword(t *testing.T) {
 		}
 	})
 
+	t.Run("the box to end the others is ticked on the page", func(t *testing.T) {
+		mustContain(t, laptop.get("/store/account").body, `<input type="checkbox" name="end_others" value="true" checked>`)
+	})
+
 	t.Run("a new password ends the other sessions and the password grant's tokens at once", func(t *testing.T) {
 		before := laptop.cookie("apistore_session").Value
 		p := laptop.submit("/store/account/password", change)
@@ -177,6 +182,38 @@ func TestChangePassword(t *testing.T) {
 			t.Errorf("audit: %+v", got)
 		}
 	})
+}
+
+// TestChangePasswordKeepingSessions: with the box unticked, a new password
+// leaves the sessions and the password grant's tokens as they were.
+func TestChangePasswordKeepingSessions(t *testing.T) {
+	env := newStore(t)
+	laptop := env.browser()
+	laptop.signUp("alice", "old-password")
+	phone := env.browser()
+	phone.logIn("alice", "old-password")
+	toks := env.tokensOf(t, "alice", "old-password")
+	p := laptop.submit("/store/account/password", url.Values{"current_password": {"old-password"}, "password": {"brand-new-pass"},
+		"password_confirm": {"brand-new-pass"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("change: %d\n%s", p.status, p.body)
+	}
+	mustContain(t, laptop.get("/store/account").body, "Password changed. Your other sessions and the tokens of the password grant are kept.")
+	if !phone.loggedIn() || !laptop.loggedIn() {
+		t.Error("a session ended")
+	}
+	if !env.valid(t, toks.password.AccessToken) || !env.refreshes(t, toks.key, toks.password.RefreshToken) {
+		t.Error("the password grant's token ended")
+	}
+	if !env.passwordIs(t, "alice", "brand-new-pass") {
+		t.Error("the password did not change")
+	}
+	if got := auditEvents(t, env, portal.AuditPasswordChanged); len(got) != 1 || !strings.Contains(got[0].Detail, "kept") {
+		t.Errorf("audit: %+v", got)
+	}
+	// A refused form keeps the box as it was.
+	p = laptop.submit("/store/account/password", url.Values{"current_password": {"brand-new-pass"}, "password": {"short"}, "password_confirm": {"short"}})
+	mustContain(t, p.body, `<input type="checkbox" name="end_others" value="true">`)
 }
 
 func TestChangePasswordLockout(t *testing.T) {

@@ -182,13 +182,25 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
 	a.CORS = portal.CORS{Origins: list(f.CORSOrigins), Headers: list(f.CORSHeaders), Methods: list(f.CORSMethods)}
-	if a.Resources, err = gateway.ParseResources(f.Resources); err != nil && view.Errors["resources"] == "" {
-		view.Errors["resources"] = sentence(err.Error())
+	// Every bad resource line is reported, one a line; other fields have
+	// one message each.
+	var resourceErrs []string
+	a.Resources, err = gateway.ParseResources(f.Resources)
+	if err != nil {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			resourceErrs = append(resourceErrs, sentence(line))
+		}
 	}
 	for _, p := range gateway.Problems(a) {
-		if view.Errors[p.Field] == "" {
+		switch {
+		case p.Field == "resources" && err == nil: // else ParseResources said it, by line
+			resourceErrs = append(resourceErrs, sentence(p.Message))
+		case p.Field != "resources" && view.Errors[p.Field] == "":
 			view.Errors[p.Field] = sentence(p.Message)
 		}
+	}
+	if len(resourceErrs) > 0 && view.Errors["resources"] == "" {
+		view.Errors["resources"] = strings.Join(resourceErrs, "\n")
 	}
 	ctx := c.Request().Context()
 	scopes, err := h.newScopes(c, a)

@@ -149,6 +149,11 @@ func TestPublisherValidation(t *testing.T) {
 		{"bad template", "resources", "GET /a/{", "bad URL template part"},
 		{"repeated parameter", "resources", "GET /a/{id}/{id}", "the parameter {id} appears twice"},
 		{"path parameter in a template", "resources", "GET /a;v=1", "a ; cannot be called through the gateway"},
+		{"every bad line, each on its own", "resources", "GET /ok\nGET\nFETCH /x\nGET /a/{id}/{id}\nGET /ok\nGET /fine read",
+			"Line 2: write METHOD /path and an optional scope, e.g. POST /order update.\n" +
+				"Line 3: resource FETCH /x: unknown method (methods: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS).\n" +
+				"Line 4: resource GET /a/{id}/{id}: the parameter {id} appears twice; give each its own name.\n" +
+				"Line 5: resource GET /ok is listed on line 1 already.</p>"},
 		{"taken context", "context", "/pizzashack", ""},
 		{"bad CORS origin", "cors_origins", "https://app.example.com/path", "Origin &#34;https://app.example.com/path&#34;: write scheme://host[:port]"},
 		{"bad CORS header", "cors_headers", "X-Trace X(y)", "&#34;X(y)&#34; is not a header name"},

@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultResetValidity is how long an emailed password reset link works.
-const DefaultResetValidity = time.Hour
+const DefaultResetValidity = 30 * time.Minute
 
 // ResetPath is the page a reset link opens.
 const ResetPath = "/store/password/reset"

@@ -72,13 +72,13 @@ func TestPasswordResetByEmail(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("ask: %d", p.status)
 	}
-	mustContain(t, p.body, "If an account matches <strong>ALICE</strong>", "within 60 minutes")
+	mustContain(t, p.body, "If an account matches <strong>ALICE</strong>", "within 30 minutes")
 
 	m := smtp.Next(t, mailWait)
 	if len(m.To) != 1 || m.To[0] != "alice@example.com" || m.Subject != "Reset your apistore password" {
 		t.Fatalf("mail to %v: %q", m.To, m.Subject)
 	}
-	mustContain(t, m.Body, "Hello alice,", "within 60 minutes", "from the address 127.0.0.1")
+	mustContain(t, m.Body, "Hello alice,", "within 30 minutes", "from the address 127.0.0.1")
 	link := resetLink(t, env, m)
 
 	p = visitor.get(link)
@@ -138,7 +138,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 	mustNotContain(t, notice.Body, token)
 
 	if got := auditEvents(t, env, portal.AuditPasswordResetAsked); len(got) != 1 || got[0].Username != "alice" ||
-		got[0].Detail != "link mailed to alice@example.com, valid 60 minutes" || got[0].Remote != "127.0.0.1" {
+		got[0].Detail != "link mailed to alice@example.com, valid 30 minutes" || got[0].Remote != "127.0.0.1" {
 		t.Errorf("audit of the request: %+v", got)
 	}
 	if got := auditEvents(t, env, portal.AuditPasswordReset); len(got) != 1 || got[0].Username != "alice" {
@@ -294,7 +294,7 @@ func TestForgotPasswordWithoutMail(t *testing.T) {
 	env := newStore(t)
 	b := env.browser()
 	p := b.get("/store/password/forgot")
-	mustContain(t, p.body, "This server sends no email", "apistore user reset-link --username NAME")
+	mustContain(t, p.body, "This server sends no email", "apistore user reset-password --username NAME")
 	mustNotContain(t, p.body, "Email me a link")
 	if p := b.askReset("alice"); p.status != http.StatusNotFound {
 		t.Errorf("ask: %d", p.status)

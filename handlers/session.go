@@ -224,6 +224,9 @@ func (h *Handlers) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
 				// is nothing to protect, and nothing to do.
 				return c.Redirect(http.StatusSeeOther, "/store")
 			}
+			if kept, err := h.keptFormPage(c); kept || err != nil {
+				return err
+			}
 			return errForgedForm
 		}
 		return next(c)

@@ -15,7 +15,7 @@ import (
 type Accounts interface {
 	CreateUser(ctx context.Context, u *portal.User) error
 	UserAccount(ctx context.Context, username string) (*portal.User, error)
-	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error)
+	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
 	DeleteUser(ctx context.Context, username string) error
 	CountUsersWithRole(ctx context.Context, role string) (int, error)
@@ -93,7 +93,7 @@ type Consents interface {
 // AuditTrail keeps security events.
 type AuditTrail interface {
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
-	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)
+	AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error)
 }
 
 // Pinger answers the readiness probe.

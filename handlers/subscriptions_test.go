@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apistore/apistore/internal/fixture"
@@ -34,6 +35,8 @@ func TestAPIPageSubscribeUnsubscribe(t *testing.T) {
 	}
 	mustContain(t, p.body, "PizzaShackAPI", "1.0.0", "/pizzashack", "/order/{orderId}", ">read<", ">update<",
 		`href="/store/login?return=%2Fstore%2Fapis%2F1"`)
+	// The breadcrumb names the page it leads to.
+	mustContain(t, p.body, `<nav class="crumbs muted" aria-label="Breadcrumb"><a href="/store">APIs</a> / <span aria-current="page">PizzaShackAPI 1.0.0</span></nav>`)
 	for _, path := range []string{"/store/apis/999", "/store/apis/x"} {
 		if p := anon.get(path); p.status != http.StatusNotFound {
 			t.Errorf("%s: %d", path, p.status)
@@ -72,6 +75,11 @@ func TestAPIPageSubscribeUnsubscribe(t *testing.T) {
 		mustContain(t, p.body, "Shop is already subscribed to this API.")
 	}
 	mustContain(t, b.get(fmt.Sprintf("/store/subscriptions?app=%d", id)).body, "Subscribed APIs", "PizzaShackAPI", "Gold")
+	// Shop's own tier (Gold, from addApplication) is named as the
+	// application's, the subscription's as the subscription's.
+	mustContain(t, b.get(fmt.Sprintf("/store/subscriptions?app=%d", id)).body,
+		`whose application tier is <span data-testid="app-tier">Gold</span>; the gateway limits calls by each subscription's own tier`,
+		"<th>Subscription tier</th>")
 
 	unsubscribe := fmt.Sprintf("/store/applications/%d/unsubscribe", id)
 	if p := other.submit(unsubscribe, url.Values{"api": {"1"}}); p.status != http.StatusNotFound {
@@ -113,6 +121,11 @@ func TestGenerateRegenerateKeys(t *testing.T) {
 		t.Fatalf("generate: %d\n%s", p.status, p.body)
 	}
 	mustContain(t, p.body, "shown once", "in 1200 seconds")
+	// The new token's expiry is said once, beside it, not again as the
+	// application token's status.
+	if n := strings.Count(p.body, "expires"); n != 1 || strings.Contains(p.body, `data-testid="production-token-status"`) {
+		t.Errorf("the expiry is said %d times:\n%s", n, p.body)
+	}
 	key := shown(t, p.body, "production-consumer-key")
 	secret := shown(t, p.body, "production-consumer-secret")
 	token := shown(t, p.body, "production-access-token")

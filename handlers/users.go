@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
@@ -39,9 +40,12 @@ func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handlers) Users(c echo.Context) error {
 	ctx, now := c.Request().Context(), h.now()
 	filter := strings.TrimSpace(c.QueryParam("q"))
-	list, err := h.store.ListUsers(ctx, filter, usersListed+1)
-	if err != nil {
-		return err
+	var list []portal.User
+	if searchable(filter) {
+		var err error
+		if list, err = h.store.ListUsers(ctx, filter, usersListed+1); err != nil {
+			return err
+		}
 	}
 	v := store.UsersView{Filter: filter, More: len(list) > usersListed}
 	list = list[:min(len(list), usersListed)]
@@ -63,7 +67,8 @@ func (h *Handlers) Users(c echo.Context) error {
 		if i < len(counts) {
 			if wait := lockedFor(counts[i:i+1], now); wait > 0 {
 				row.Locked, row.LockRef = true, h.lockoutRef(keys[i])
-				row.Status += ", locked out until " + formatTime(now.Add(wait))
+				row.Status += fmt.Sprintf(", locked out until %s after %s", formatTime(now.Add(wait)), count(int64(counts[i].Failures), "failed log-in"))
+				row.WhyURL = templ.SafeURL(auditURL(store.AuditFilter{User: u.Username, Since: now.Add(-2 * LoginLockout).UTC().Format(auditTimeLayout)}, 0))
 			}
 		}
 		v.Users = append(v.Users, row)

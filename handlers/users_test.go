@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -76,6 +77,13 @@ func TestDisableAndEnableUser(t *testing.T) {
 	mustNotContain(t, p.body, `disable?username=root`)
 	if p := root.get("/store/admin/users?q=ALI"); !strings.Contains(p.body, `user-alice`) || strings.Contains(p.body, `user-bob`) {
 		t.Error("the filter does not find alice alone")
+	}
+	// A search no name can match (a NUL, which PostgreSQL's text cannot
+	// hold; invalid UTF-8) finds no one, and is no error.
+	for _, q := range []string{"al%00i", "%ff"} {
+		if p := root.get("/store/admin/users?q=" + q); p.status != http.StatusOK || !strings.Contains(p.body, "No user matches") {
+			t.Errorf("q=%s: %d", q, p.status)
+		}
 	}
 
 	p = root.get("/store/admin/users/disable?username=alice")
@@ -197,6 +205,17 @@ func TestUnlock(t *testing.T) {
 	if ref == nil {
 		t.Fatalf("no Unlock in carol's row: %s", row)
 	}
+	// Why carol is locked: the count, and the failures in the audit trail.
+	mustContain(t, row, "after 5 failed log-ins")
+	why := regexp.MustCompile(`href="(/store/admin/audit\?[^"]+)">See the failures`).FindStringSubmatch(row)
+	if why == nil {
+		t.Fatalf("no link to the failures in carol's row: %s", row)
+	}
+	trail := root.get(html.UnescapeString(why[1]))
+	if n := strings.Count(trail.body, "<code class=\"event\">login_<wbr>failed</code>"); trail.status != http.StatusOK || n != 5 {
+		t.Errorf("the failures: %d, %d failed log-ins listed, want 5", trail.status, n)
+	}
+	mustNotContain(t, trail.body, "<td>root</td>")
 	if p := root.post("/store/admin/users/unlock", url.Values{"ref": {ref[1]}}); p.status != http.StatusForbidden {
 		t.Errorf("forged form: %d", p.status)
 	}

@@ -59,6 +59,14 @@ func hiddenRune(r rune) bool {
 	return unicode.IsControl(r) || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }
 
+// searchable reports whether a search typed in a query (the Users and
+// Audit pages' filters) can match anything stored: no name holds invalid
+// UTF-8 or a control character, and PostgreSQL's text cannot even hold a
+// NUL, so such a search is answered without asking the store.
+func searchable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, hiddenRune)
+}
+
 // maxValiditySeconds bounds a key's token validity: ten years.
 const maxValiditySeconds = 10 * 365 * 24 * 60 * 60
 

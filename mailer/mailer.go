@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -152,4 +154,43 @@ func (m *Mailer) Send(ctx context.Context, to, subject, body string) error {
 		return fmt.Errorf("send mail to %s via %s: %w", to, m.Server(), err)
 	}
 	return nil
+}
+
+// FromURL fills the server, TLS mode and SMTP AUTH of cfg from a URL, as
+// --smtp-url gives them in one value: smtp://USER:PASS@HOST:PORT with
+// STARTTLS required, smtps://… for TLS from the first byte, and
+// smtp://HOST:25?tls=none for a relay in clear. User and password are
+// percent-decoded.
+func FromURL(cfg Config, raw string) (Config, error) {
+	u, err := url.Parse(raw)
+	// The URL is never repeated in an error: it may hold the password.
+	if err != nil || u.Host == "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		return cfg, errors.New("--smtp-url: give smtp://USER:PASSWORD@HOST:PORT, smtps://… for TLS from the first byte, or smtp://HOST:PORT?tls=none for a relay in clear")
+	}
+	switch q := u.Query(); {
+	case u.Scheme == "smtps" && len(q) == 0:
+		cfg.TLS = ImplicitTLS
+	case u.Scheme == "smtp" && len(q) == 0:
+		cfg.TLS = StartTLS
+	case u.Scheme == "smtp" && len(q) == 1 && q.Get("tls") == NoTLS:
+		cfg.TLS = NoTLS
+	default:
+		return cfg, fmt.Errorf("--smtp-url: the scheme must be smtp or smtps, and tls=none the only parameter (not %q)", u.Scheme+"://…?"+strings.Join(keys(q), "&"))
+	}
+	cfg.Server = u.Host
+	cfg.Username, cfg.Password = u.User.Username(), ""
+	if p, ok := u.User.Password(); ok {
+		cfg.Password = p
+	}
+	return cfg, nil
+}
+
+// keys lists the names of a query's parameters.
+func keys(q url.Values) []string {
+	var ks []string
+	for k := range q {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }

@@ -47,6 +47,41 @@ func TestNewChecksTheSettings(t *testing.T) {
 	}
 }
 
+func TestFromURL(t *testing.T) {
+	from := mailer.Config{From: "noreply@example.com"}
+	for _, tt := range []struct {
+		url, err, addr     string
+		username, password string
+	}{
+		{url: "smtp://apistore:s%40cret@smtp.example.com:2525", addr: "smtp.example.com:2525 (STARTTLS)", username: "apistore", password: "s@cret"},
+		{url: "smtps://apistore:secret@smtp.example.com", addr: "smtp.example.com:465 (TLS)", username: "apistore", password: "secret"},
+		{url: "smtp://localhost?tls=none", addr: "localhost:25 (no TLS)"},
+		{url: "smtp://u:p@localhost?tls=none", err: "password in clear"},
+		{url: "http://u:secret@smtp.example.com", err: "the scheme must be smtp or smtps"},
+		{url: "smtp://smtp.example.com?tls=on", err: "tls=none the only parameter"},
+		{url: "smtp.example.com:25", err: "give smtp://USER:PASSWORD@HOST:PORT"},
+		{url: "smtp://u:secret@smtp.example.com/inbox", err: "give smtp://USER:PASSWORD@HOST:PORT"},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			cfg, err := mailer.FromURL(from, tt.url)
+			var m *mailer.Mailer
+			if err == nil {
+				m, err = mailer.New(cfg)
+			}
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("error %v, want one saying %q", err, tt.err)
+			case err != nil && strings.Contains(err.Error(), "secret"):
+				t.Errorf("the error shows the password: %v", err)
+			case tt.err == "" && (m.Server() != tt.addr || cfg.Username != tt.username || cfg.Password != tt.password):
+				t.Errorf("server %q, user %q, password %q; want %q, %q, %q", m.Server(), cfg.Username, cfg.Password, tt.addr, tt.username, tt.password)
+			}
+		})
+	}
+}
+
 func TestSend(t *testing.T) {
 	for _, tt := range []struct {
 		name string

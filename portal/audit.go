@@ -50,6 +50,48 @@ const (
 // AuditListingSize is how many events a listing shows when not told.
 const AuditListingSize = 200
 
+// AuditEventNames lists every event name, for the Audit page's filter.
+var AuditEventNames = []string{
+	AuditLogin, AuditLoginFailed, AuditLockout, AuditLockoutCleared, AuditSignup, AuditClientAuthFailed,
+	AuditSessionEnded, AuditPasswordChanged, AuditEmailChanged, AuditPasswordResetAsked, AuditPasswordReset,
+	AuditResetLinkMade, AuditUserCreated, AuditUserDeleted, AuditUserDisabled, AuditUserEnabled,
+	AuditApplicationCreated, AuditApplicationUpdated, AuditApplicationDeleted, AuditKeysGenerated, AuditKeyUpdated,
+	AuditSecretRegenerated, AuditAppTokensRevoked, AuditTokenRevoked, AuditGrantReplayed,
+	AuditConsentGranted, AuditConsentRevoked, AuditSubscribed, AuditUnsubscribed, AuditAPIChanged, AuditScopeChanged,
+	AuditConsoleToken,
+}
+
+// AuditQuery picks events from the trail: each field set narrows it (text
+// fields match exactly, the username in any case), newest first.
+type AuditQuery struct {
+	Event    string
+	Username string
+	Client   string
+	Since    time.Time // at or after; zero: no bound
+	Until    time.Time // before; zero: no bound
+	BeforeID int64     // only events older than this one (paging); 0: the newest
+	Limit    int       // <= 0: AuditListingSize
+}
+
+// Size is how many events q asks for.
+func (q AuditQuery) Size() int {
+	if q.Limit <= 0 {
+		return AuditListingSize
+	}
+	return q.Limit
+}
+
+// Bounds are q's time range in Unix milliseconds, 0 for none.
+func (q AuditQuery) Bounds() (since, until int64) {
+	if !q.Since.IsZero() {
+		since = q.Since.UnixMilli()
+	}
+	if !q.Until.IsZero() {
+		until = q.Until.UnixMilli()
+	}
+	return since, until
+}
+
 // auditMaxFieldLen bounds each text field of a stored event.
 const auditMaxFieldLen = 200
 

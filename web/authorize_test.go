@@ -404,7 +404,7 @@ func TestConsentDecisions(t *testing.T) {
 		}
 		// The trail names the application as every event does: its
 		// consumer keys under Client, its name in the detail.
-		events, err := e.db.AuditEvents(context.Background(), 0)
+		events, err := e.db.AuditEvents(context.Background(), portal.AuditQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,12 +504,59 @@ func TestCodeExchangeErrorsOverHTTP(t *testing.T) {
 	}
 	for _, tt := range failures {
 		t.Run(tt.name, func(t *testing.T) {
-			code := approvedCode(t, ua, cfg.AuthCodeURL("s", tt.auth...))
+			code := approvedCode(t, ua, cfg.AuthCodeURL("s-"+tt.name, tt.auth...)) // a state is one request's
 			_, err := cfg.Exchange(ctx, code, tt.exch...)
 			var re *oauth2.RetrieveError
 			if !errors.As(err, &re) || re.ErrorCode != oauth.ErrCodeInvalidGrant || re.Response.StatusCode != http.StatusBadRequest {
 				t.Fatalf("exchange: %v", err)
 			}
 		})
+	}
+}
+
+// TestConsentFormAnsweredOnce: the consent page's form, posted again (a
+// double click, Back to a kept page), and the answered request's address
+// loaded again (Back after Approve) issue no second code and no second
+// audit entry; a form of the session not yet answered still works, and a
+// new request gets a new form.
+func TestConsentFormAnsweredOnce(t *testing.T) {
+	e := newAuthzEnv(t)
+	ua := e.loggedIn(t)
+	cfg := e.config("read")
+	consentPage := ua.get(cfg.AuthCodeURL("state-1"))
+	other := ua.get(cfg.AuthCodeURL("state-2")) // another tab, answered later
+	if code := callback(t, ua.submit(consentPage, url.Values{"decision": {"approve"}}), false).Get("code"); code == "" {
+		t.Fatal("no code")
+	}
+	for _, decision := range []string{"approve", "deny"} {
+		again := ua.submit(consentPage, url.Values{"decision": {decision}})
+		if again.status != http.StatusConflict || again.location != "" {
+			t.Fatalf("%s again: %d to %q", decision, again.status, again.location)
+		}
+		if !strings.Contains(again.body, "You have answered this request already.") {
+			t.Errorf("%s again: %s", decision, again.body)
+		}
+	}
+	forged := ua.submit(other, url.Values{"decision": {"approve"}, "consent_id": {"not-a-form-of-this-session"}})
+	if forged.status != http.StatusConflict {
+		t.Errorf("a form id not of this session: %d", forged.status)
+	}
+	if v := callback(t, ua.submit(other, url.Values{"decision": {"deny"}}), false); v.Get("error") != "access_denied" || v.Get("state") != "state-2" {
+		t.Errorf("the other tab's form: %v", v)
+	}
+	// The answered request's address loaded again (Back after Approve)
+	// is not asked again; a new request is.
+	if p := ua.get(cfg.AuthCodeURL("state-1")); p.status != http.StatusConflict || strings.Contains(p.body, "Approve") {
+		t.Errorf("the answered request again: %d", p.status)
+	}
+	if code := approvedCode(t, ua, cfg.AuthCodeURL("state-3")); code == "" {
+		t.Error("a new request was not asked")
+	}
+	events, err := e.db.AuditEvents(context.Background(), portal.AuditQuery{Event: portal.AuditConsentGranted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 {
+		t.Errorf("%d consent_granted events, want 2 (one per form approved)", len(events))
 	}
 }

@@ -79,7 +79,7 @@ func TestPasswordGrantLockout(t *testing.T) {
 	if status, _, code := e.post(t, "/token", id, secret, password("alice", "alice-password")); status != http.StatusOK {
 		t.Errorf("after 15 minutes: %d %s", status, code)
 	}
-	events, err := e.db.AuditEvents(t.Context(), 0)
+	events, err := e.db.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestUnknownConsumerKeysAreMaskedInTheAuditTrail(t *testing.T) {
 	const typed = "s3cr3t-pasted-as-the-key"
 	e.post(t, "/token", typed, "x", url.Values{"grant_type": {"client_credentials"}})
 	e.post(t, "/token", e.key.ConsumerKey, "wrong", url.Values{"grant_type": {"client_credentials"}})
-	events, err := e.db.AuditEvents(t.Context(), 0)
+	events, err := e.db.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestReplayedRefreshTokenIsAudited(t *testing.T) {
 	if status, _, code := e.post(t, "/token", id, secret, refresh); status != http.StatusBadRequest || code != oauth.ErrCodeInvalidGrant {
 		t.Fatalf("replay: %d %s", status, code)
 	}
-	events, err := e.db.AuditEvents(t.Context(), 0)
+	events, err := e.db.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

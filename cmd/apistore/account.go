@@ -18,11 +18,11 @@ import (
 // defaultStoreURL is where the store is when serve runs with its defaults.
 const defaultStoreURL = "https://localhost:9443"
 
-// userResetLink makes a password reset link for a user and prints it, for
+// userResetPassword makes a password reset link for a user and prints it, for
 // an administrator to hand over when the store sends no email (or the
 // account has no address).
-func userResetLink(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("user reset-link", "Prints a link that sets a new password for a user, once, within --validity.", s)
+func userResetPassword(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("user reset-password", "Prints a link that sets a new password for a user, once, within --validity.", s)
 	store := addStoreFlags(fs)
 	username := fs.String("username", "", "the user's name (required)")
 	validity := fs.Duration("validity", 24*time.Hour, "how long the link works (1m to 168h)")
@@ -53,7 +53,7 @@ func userResetLink(ctx context.Context, args []string, s stdio) error {
 	if err := d.CreatePasswordReset(ctx, oauth.HashOf(token), u.ID, now, now.Add(*validity)); err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, portal.AuditResetLinkMade, u.Username, "", fmt.Sprintf("apistore user reset-link, valid %v", *validity))
+	auditCommand(ctx, d, s, portal.AuditResetLinkMade, u.Username, "", fmt.Sprintf("apistore user reset-password, valid %v", *validity))
 	if base == "" {
 		base = defaultStoreURL
 		fmt.Fprintf(s.err, "apistore: the link names %s; give --store-public-url (or APISTORE_STORE_PUBLIC_URL) when users reach the store elsewhere\n", base)
@@ -102,6 +102,8 @@ func userList(ctx context.Context, args []string, s stdio) error {
 		CreatedAt   time.Time  `json:"created_at"`
 		DisabledAt  *time.Time `json:"disabled_at,omitempty"`
 		LockedUntil *time.Time `json:"locked_until,omitempty"`
+		// FailedLogins is why: the failed log-ins that locked the account.
+		FailedLogins int `json:"failed_logins,omitempty"`
 	}
 	rows := make([]row, len(users))
 	for i, u := range users {
@@ -116,7 +118,7 @@ func userList(ctx context.Context, args []string, s stdio) error {
 		if i < len(counts) {
 			if wait := handlers.LockedFor(counts[i:i+1], now); wait > 0 {
 				until := now.Add(wait).UTC()
-				r.LockedUntil = &until
+				r.LockedUntil, r.FailedLogins = &until, counts[i].Failures
 			}
 		}
 		rows[i] = r
@@ -138,7 +140,7 @@ func userList(ctx context.Context, args []string, s stdio) error {
 			status = "disabled since " + r.DisabledAt.Format("2006-01-02 15:04 UTC")
 		}
 		if r.LockedUntil != nil {
-			status += ", locked out until " + r.LockedUntil.Format("15:04 UTC")
+			status += fmt.Sprintf(", locked out until %s after %d failed log-ins", r.LockedUntil.Format("15:04 UTC"), r.FailedLogins)
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Username, orDash(r.Email), orDash(strings.Join(r.Roles, ",")),
 			r.CreatedAt.Format("2006-01-02"), status)

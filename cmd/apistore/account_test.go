@@ -33,7 +33,7 @@ func apistore(t *testing.T, env []string, stdin string, args ...string) (code in
 
 var resetLinkLine = regexp.MustCompile(`^(https://[^/]+)/store/password/reset\?token=([A-Za-z0-9_-]{43})\n$`)
 
-func TestUserResetLink(t *testing.T) {
+func TestUserResetPassword(t *testing.T) {
 	dir := newDataDir(t)
 	if code, _, errOut := apistore(t, nil, "alice-password\n", "user", "create", "--data-dir", dir, "--username", "alice"); code != 0 {
 		t.Fatalf("user create: %s", errOut)
@@ -50,7 +50,7 @@ func TestUserResetLink(t *testing.T) {
 		{"the default", nil, nil, "https://localhost:9443", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := apistore(t, tt.env, "", append([]string{"user", "reset-link", "--data-dir", dir, "--username", "ALICE"}, tt.args...)...)
+			code, out, errOut := apistore(t, tt.env, "", append([]string{"user", "reset-password", "--data-dir", dir, "--username", "ALICE"}, tt.args...)...)
 			m := resetLinkLine.FindStringSubmatch(out)
 			if code != 0 || m == nil || m[1] != tt.base {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want one link on %s", code, out, errOut, tt.base)
@@ -64,7 +64,7 @@ func TestUserResetLink(t *testing.T) {
 			}
 		})
 	}
-	code, out, _ := apistore(t, nil, "", "user", "reset-link", "--data-dir", dir, "--username", "alice", "--validity", "10m")
+	code, out, _ := apistore(t, nil, "", "user", "reset-password", "--data-dir", dir, "--username", "alice", "--validity", "10m")
 	token := resetLinkLine.FindStringSubmatch(out)[2]
 	if u, err := openStore(t, dir).PasswordResetUser(context.Background(), oauth.HashOf(token), time.Now().Add(11*time.Minute)); code != 0 || err == nil {
 		t.Errorf("a link of 10 minutes 11 minutes later: %+v", u)
@@ -80,12 +80,12 @@ func TestUserResetLink(t *testing.T) {
 		{[]string{"--username", "alice", "--validity", "200h"}, 2, "give 1m to 168h"},
 		{[]string{"--username", "alice", "--store-public-url", "http://portal.example.com"}, 2, "must be https"},
 	} {
-		code, out, errOut := apistore(t, nil, "", append([]string{"user", "reset-link", "--data-dir", dir}, tt.args...)...)
+		code, out, errOut := apistore(t, nil, "", append([]string{"user", "reset-password", "--data-dir", dir}, tt.args...)...)
 		if code != tt.code || out != "" || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit %d and %q", tt.args, code, out, errOut, tt.code, tt.want)
 		}
 	}
-	events, err := openStore(t, dir).AuditEvents(context.Background(), 0)
+	events, err := openStore(t, dir).AuditEvents(context.Background(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestUserResetLink(t *testing.T) {
 func TestServeMailsResetLinks(t *testing.T) {
 	smtp := smtptest.Start(t)
 	s := startServer(t, newDataDir(t), nil, append(anyPorts, "--store-public-url", "https://portal.example.com",
-		"--smtp-server", smtp.Addr, "--smtp-tls", "none", "--smtp-from", "apistore <noreply@example.com>")...)
+		"--smtp-url", "smtp://"+smtp.Addr+"?tls=none", "--smtp-from", "apistore <noreply@example.com>")...)
 	if !strings.Contains(s.log(), "apistore: mail through "+smtp.Addr+" (no TLS)") {
 		t.Errorf("the start-up lines do not say where mail goes:\n%s", s.log())
 	}
@@ -173,13 +173,17 @@ func TestMailFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"mail", "test", "--smtp-server", smtp.Addr}, nil, 2, "--to is required"},
-		{[]string{"mail", "test", "--to", "ops@example.com"}, nil, 2, "--smtp-server is required"},
+		{[]string{"mail", "test", "--to", "ops@example.com"}, nil, 2, "--smtp-url or --smtp-server is required"},
 		{[]string{"mail", "test", "--to", "ops@example.com", "--smtp-server", smtp.Addr, "--smtp-from", "noreply@example.com"}, nil, 1,
 			"STARTTLS"}, // required, and this server does not offer it
 		{[]string{"serve", "--data-dir", dir, "--smtp-server", "smtp.example.com"}, nil, 1, "--smtp-from is required"},
 		{[]string{"serve", "--data-dir", dir, "--smtp-server", "smtp.example.com", "--smtp-from", "noreply@example.com", "--smtp-tls", "none",
 			"--smtp-username", "apistore"}, []string{"APISTORE_SMTP_PASSWORD=secret"}, 1, "password in clear"},
-		{[]string{"serve", "--data-dir", dir, "--smtp-from", "noreply@example.com"}, nil, 1, "need --smtp-server"},
+		{[]string{"serve", "--data-dir", dir, "--smtp-from", "noreply@example.com"}, nil, 1, "need --smtp-url or --smtp-server"},
+		{[]string{"serve", "--data-dir", dir, "--smtp-url", "smtp://smtp.example.com", "--smtp-server", "smtp.example.com",
+			"--smtp-from", "noreply@example.com"}, nil, 1, "--smtp-url replaces --smtp-server"},
+		{[]string{"serve", "--data-dir", dir, "--smtp-from", "noreply@example.com"}, []string{"APISTORE_SMTP_URL=http://u:secret@smtp.example.com"},
+			1, "--smtp-url: the scheme must be smtp or smtps"},
 		{[]string{"serve", "--data-dir", dir, "--password-reset-validity", "0s"}, nil, 1, "--password-reset-validity 0s: give 1m to 168h"},
 	} {
 		code, _, errOut := apistore(t, tt.env, "", tt.args...)
@@ -224,8 +228,12 @@ func TestUserAdminCommands(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(list), "\n")
 	if len(lines) != 4 || !strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], "alice@example.com") ||
 		!strings.Contains(lines[2], "admin") || !strings.Contains(lines[3], "carol") || !strings.Contains(lines[3], "locked out until") ||
+		!strings.Contains(lines[3], "after 5 failed log-ins") ||
 		!strings.HasSuffix(lines[1], "active") {
 		t.Errorf("user list:\n%s", list)
+	}
+	if out := run("carol", "user", "list", "--filter", "carol", "--json"); !strings.Contains(out, `"failed_logins":5`) {
+		t.Errorf("user list --json of a locked user: %s", out)
 	}
 	if out := run("alice", "user", "list", "--filter", "ALI", "--json"); strings.Count(out, "\n") != 1 ||
 		!strings.Contains(out, `"username":"alice","email":"alice@example.com","roles":["subscriber"]`) {
@@ -265,7 +273,7 @@ func TestUserAdminCommands(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.want)
 		}
 	}
-	events, err := d.AuditEvents(context.Background(), 0)
+	events, err := d.AuditEvents(context.Background(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ Usage:
   apistore app create [flags]    add an application with production and sandbox keys
   apistore scope create [flags]  add a scope, or change the flags given of one
   apistore user delete [flags]   remove a user, their applications and tokens
-  apistore user reset-link       print a link that sets a new password for a user
+  apistore user reset-password   print a link that sets a new password for a user
   apistore user list             list the users, with their status
   apistore user disable|enable   stop a user (sessions, tokens, applications) or let them back
   apistore user unlock           end the lockout of a username or an address
@@ -49,19 +49,19 @@ type stdio struct {
 
 // commands maps "verb" or "noun verb" to its implementation.
 var commands = map[string]func(context.Context, []string, stdio) error{
-	"serve":           serve,
-	"user create":     userCreate,
-	"app create":      appCreate,
-	"scope create":    scopeCreate,
-	"user delete":     userDelete,
-	"user reset-link": userResetLink,
-	"user list":       userList,
-	"user disable":    userDisable,
-	"user enable":     userEnable,
-	"user unlock":     userUnlock,
-	"mail test":       mailTest,
-	"api import":      apiImport,
-	"backup":          backup,
+	"serve":               serve,
+	"user create":         userCreate,
+	"app create":          appCreate,
+	"scope create":        scopeCreate,
+	"user delete":         userDelete,
+	"user reset-password": userResetPassword,
+	"user list":           userList,
+	"user disable":        userDisable,
+	"user enable":         userEnable,
+	"user unlock":         userUnlock,
+	"mail test":           mailTest,
+	"api import":          apiImport,
+	"backup":              backup,
 }
 
 // run dispatches to a subcommand and returns the exit code.

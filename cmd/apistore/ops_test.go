@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/portal"
 )
 
 // anyPorts runs the binary on free ports.
@@ -320,7 +321,7 @@ func TestAdminCommandsAreAudited(t *testing.T) {
 	run("", "scope create", "--name", "write", "--roles", "admin")
 	run("", "user delete", "--username", "carol")
 	d := openStore(t, dir)
-	events, err := d.AuditEvents(t.Context(), 0)
+	events, err := d.AuditEvents(t.Context(), portal.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

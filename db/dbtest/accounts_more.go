@@ -225,7 +225,7 @@ func testPasswordChange(t *testing.T, s *suite) {
 			}
 		}
 		before := generation(t, other)
-		got, err := d.ChangePassword(ctx, w.alice.ID, "$new-hash$", w.aliceSession)
+		got, err := d.ChangePassword(ctx, w.alice.ID, "$new-hash$", w.aliceSession, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,16 +271,37 @@ func testPasswordChange(t *testing.T, s *suite) {
 	t.Run("with no session to keep, every session ends", func(t *testing.T) {
 		d := s.store(t)
 		w := build(t, d)
-		got, err := d.ChangePassword(t.Context(), w.alice.ID, "$new-hash$", oauth.Hash{})
+		got, err := d.ChangePassword(t.Context(), w.alice.ID, "$new-hash$", oauth.Hash{}, true)
 		if err != nil || got.Sessions != 1 {
 			t.Errorf("ended %+v, %v; want alice's one session", got, err)
+		}
+	})
+
+	t.Run("without endAccess, sessions and tokens stay", func(t *testing.T) {
+		d := s.store(t)
+		w := build(t, d)
+		elsewhere := session(t, d, w.alice, t0, "192.0.2.7")
+		got, err := d.ChangePassword(t.Context(), w.alice.ID, "$new-hash$", oauth.Hash{}, false)
+		if err != nil || got != (portal.Ended{}) {
+			t.Errorf("ended %+v, %v; want nothing", got, err)
+		}
+		for _, id := range []oauth.Hash{w.aliceSession, elsewhere.ID} {
+			if _, _, err := d.LiveSession(t.Context(), id, t0); err != nil {
+				t.Errorf("a session ended: %v", err)
+			}
+		}
+		if ended(t, d, w.aliceToken.AccessHash) {
+			t.Error("the password grant's token ended")
+		}
+		if u, err := d.UserAccount(t.Context(), "alice"); err != nil || u.PasswordHash != "$new-hash$" {
+			t.Errorf("alice: %+v, %v", u, err)
 		}
 	})
 
 	t.Run("no such user", func(t *testing.T) {
 		d := s.store(t)
 		w := build(t, d)
-		if _, err := d.ChangePassword(t.Context(), 999_999, "$new-hash$", oauth.Hash{}); !errors.Is(err, portal.ErrNotFound) {
+		if _, err := d.ChangePassword(t.Context(), 999_999, "$new-hash$", oauth.Hash{}, true); !errors.Is(err, portal.ErrNotFound) {
 			t.Errorf("ChangePassword: %v, want ErrNotFound", err)
 		}
 		if err := d.SetEmail(t.Context(), 999_999, "x@example.com"); !errors.Is(err, portal.ErrNotFound) {
@@ -417,7 +438,7 @@ func testPasswordResets(t *testing.T, s *suite) {
 		d := s.store(t)
 		alice, bob := user(t, d, "alice"), user(t, d, "bob")
 		link, bobs := resetLink(t, d, alice), resetLink(t, d, bob)
-		if _, err := d.ChangePassword(t.Context(), alice.ID, "$new$", oauth.Hash{}); err != nil {
+		if _, err := d.ChangePassword(t.Context(), alice.ID, "$new$", oauth.Hash{}, false); err != nil {
 			t.Fatal(err)
 		}
 		u, err := d.PasswordResetUser(t.Context(), link, t0)

@@ -1,6 +1,7 @@
 package dbtest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func testAudit(t *testing.T, s *suite) {
 			}
 			events = append(events, e)
 		}
-		got, err := d.AuditEvents(ctx, 2)
+		got, err := d.AuditEvents(ctx, portal.AuditQuery{Limit: 2})
 		if err != nil || len(got) != 2 {
 			t.Fatalf("AuditEvents: %+v, %v", got, err)
 		}
@@ -46,8 +47,64 @@ func testAudit(t *testing.T, s *suite) {
 			}
 		}
 		for _, limit := range []int{0, -1} {
-			if got, err := d.AuditEvents(t.Context(), limit); err != nil || len(got) != portal.AuditListingSize {
+			if got, err := d.AuditEvents(t.Context(), portal.AuditQuery{Limit: limit}); err != nil || len(got) != portal.AuditListingSize {
 				t.Errorf("limit %d: %d events, %v; want %d", limit, len(got), err, portal.AuditListingSize)
+			}
+		}
+	})
+
+	t.Run("a query filters by event, user, client and time, and pages by id", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		for i, e := range []portal.AuditEvent{
+			{Event: portal.AuditLoginFailed, Username: "alice", Client: "ck-1"},
+			{Event: portal.AuditLoginFailed, Username: "bob", Client: "ck-2"},
+			{Event: portal.AuditLogin, Username: "Alice", Client: "ck-1"},
+			{Event: portal.AuditLoginFailed, Username: "alice", Client: "ck-2"},
+			{Event: portal.AuditLogin, Username: "bob", Client: "ck-1"},
+		} {
+			e.At = t0.Add(time.Duration(i) * time.Minute)
+			e.Detail = fmt.Sprint(i)
+			if err := d.RecordAudit(ctx, &e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		details := func(q portal.AuditQuery) string {
+			t.Helper()
+			got, err := d.AuditEvents(ctx, q)
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			var out []string
+			for _, e := range got {
+				out = append(out, e.Detail)
+			}
+			return strings.Join(out, " ")
+		}
+		all, err := d.AuditEvents(ctx, portal.AuditQuery{})
+		if err != nil || len(all) != 5 {
+			t.Fatalf("all: %d, %v", len(all), err)
+		}
+		for _, tt := range []struct {
+			name string
+			q    portal.AuditQuery
+			want string
+		}{
+			{"everything", portal.AuditQuery{}, "4 3 2 1 0"},
+			{"an event", portal.AuditQuery{Event: portal.AuditLoginFailed}, "3 1 0"},
+			{"a user, in any case", portal.AuditQuery{Username: "ALICE"}, "3 2 0"},
+			{"a client", portal.AuditQuery{Client: "ck-2"}, "3 1"},
+			{"all three", portal.AuditQuery{Event: portal.AuditLoginFailed, Username: "alice", Client: "ck-1"}, "0"},
+			{"since", portal.AuditQuery{Since: t0.Add(2 * time.Minute)}, "4 3 2"},
+			{"until, excluded", portal.AuditQuery{Until: t0.Add(2 * time.Minute)}, "1 0"},
+			{"a range", portal.AuditQuery{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}, "2 1"},
+			{"a page", portal.AuditQuery{Limit: 2}, "4 3"},
+			{"the next page", portal.AuditQuery{Limit: 2, BeforeID: all[1].ID}, "2 1"},
+			{"the next page of a filter", portal.AuditQuery{Username: "alice", BeforeID: all[1].ID}, "2 0"},
+			{"nothing matches", portal.AuditQuery{Event: "no_such_event"}, ""},
+		} {
+			if got := details(tt.q); got != tt.want {
+				t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 			}
 		}
 	})
@@ -92,7 +149,7 @@ func testAudit(t *testing.T, s *suite) {
 		if n, err := d.DeleteAuditBefore(ctx, t0.Add(2*time.Second)); err != nil || n != 2 {
 			t.Errorf("DeleteAuditBefore: %d, %v; want 2", n, err)
 		}
-		got, err := d.AuditEvents(ctx, 0)
+		got, err := d.AuditEvents(ctx, portal.AuditQuery{})
 		if err != nil || len(got) != 2 || !got[1].At.Equal(t0.Add(2*time.Second)) {
 			t.Errorf("left: %+v, %v", got, err)
 		}
@@ -105,7 +162,7 @@ func testAudit(t *testing.T, s *suite) {
 // latestEvent returns the newest audit event.
 func latestEvent(t testing.TB, d db.Store) portal.AuditEvent {
 	t.Helper()
-	got, err := d.AuditEvents(t.Context(), 1)
+	got, err := d.AuditEvents(t.Context(), portal.AuditQuery{Limit: 1})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("AuditEvents: %+v, %v", got, err)
 	}

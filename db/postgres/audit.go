@@ -20,13 +20,13 @@ func (d *DB) RecordAudit(ctx context.Context, e *portal.AuditEvent) error {
 	return nil
 }
 
-// AuditEvents returns the latest events, newest first; limit <= 0 means 200.
-func (d *DB) AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error) {
-	if limit <= 0 {
-		limit = portal.AuditListingSize
-	}
-	rows, err := query(ctx, d.pool, `SELECT id, at, event, username, client, remote, detail
-		FROM audit_events ORDER BY id DESC LIMIT $1`, limit)
+// AuditEvents returns the events q picks, newest first.
+func (d *DB) AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error) {
+	since, until := q.Bounds()
+	rows, err := query(ctx, d.pool, `SELECT id, at, event, username, client, remote, detail FROM audit_events
+		WHERE ($1::text = '' OR event = $1) AND ($2::text = '' OR lower(username) = lower($2)) AND ($3::text = '' OR client = $3)
+			AND ($4::bigint = 0 OR at >= $4) AND ($5::bigint = 0 OR at < $5) AND ($6::bigint = 0 OR id < $6)
+		ORDER BY id DESC LIMIT $7`, q.Event, q.Username, q.Client, since, until, q.BeforeID, q.Size())
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}

@@ -108,18 +108,21 @@ func (d *DB) EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash
 	return res.RowsAffected()
 }
 
-// ChangePassword gives a user a new password hash and, in the same
-// transaction, ends what the old password may have let someone else hold:
-// every session of the user but keep (the zero hash: every one), and the
-// tokens of the password grant with their refresh chains. Tokens the user
-// granted at the consent page stay: they are managed on Authorized Apps.
-// ErrNotFound for no such user.
-func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash) (portal.Ended, error) {
+// ChangePassword gives a user a new password hash and voids their reset
+// links. With endAccess it ends, in the same transaction, what the old
+// password may have let someone else hold: every session of the user but
+// keep (the zero hash: every one), and the tokens of the password grant
+// with their refresh chains. Tokens the user granted at the consent page
+// stay: they are managed on Authorized Apps. ErrNotFound for no such user.
+func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error) {
 	var ended portal.Ended
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)
 		if err := oneRow(res, err, fmt.Sprintf("user %d", userID)); err != nil {
 			return err
+		}
+		if !endAccess {
+			return voidResetLinks(ctx, tx, userID)
 		}
 		ended, err = endPasswordAccess(ctx, tx, userID, keep)
 		return err
@@ -148,10 +151,15 @@ func endPasswordAccess(ctx context.Context, tx *sql.Tx, userID int64, keep oauth
 		return ended, fmt.Errorf("revoke tokens: %w", err)
 	}
 	ended.Tokens, _ = res.RowsAffected()
+	return ended, voidResetLinks(ctx, tx, userID)
+}
+
+// voidResetLinks deletes, in tx, the reset links of a user.
+func voidResetLinks(ctx context.Context, tx *sql.Tx, userID int64) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
-		return ended, fmt.Errorf("void reset links: %w", err)
+		return fmt.Errorf("void reset links: %w", err)
 	}
-	return ended, nil
+	return nil
 }
 
 // SetEmail changes a user's email address; ErrNotFound for no such user.

@@ -303,7 +303,7 @@ func EditApplication(p layout.Page, f ApplicationForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Select(components.Input{Name: "tier", Label: "Throttling tier", Value: f.Tier, Error: f.Errors["tier"]}, components.Options(f.Tiers)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Select(components.Input{Name: "tier", Label: "Application tier", Value: f.Tier, Error: f.Errors["tier"]}, components.Options(f.Tiers)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -62,7 +62,7 @@ func Forgot(p layout.Page, v ForgotView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if v.MailOff {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p>This server sends no email, so a reset link cannot be mailed to you. Ask an administrator for one: <code>apistore user reset-link --username NAME</code> makes it.</p><p><a href=\"/store/login\">Back to Log in</a></p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p>This server sends no email, so a reset link cannot be mailed to you. Ask an administrator for one: <code>apistore user reset-password --username NAME</code> makes it.</p><p><a href=\"/store/login\">Back to Log in</a></p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
