@@ -370,14 +370,14 @@ func testPasswordResets(t *testing.T, s *suite) {
 		if u.ID != w.alice.ID || u.Username != "alice" || u.PasswordHash != "$reset-hash$" || u.Email != "alice@example.com" {
 			t.Errorf("user %+v", u)
 		}
-		if got != (portal.Ended{Sessions: 1, Tokens: 2}) {
-			t.Errorf("ended %+v, want alice's session and her 2 password grant tokens", got)
+		if got != (portal.Ended{Sessions: 1, Tokens: 3}) {
+			t.Errorf("ended %+v, want alice's session, her 2 password grant tokens and the consent page's", got)
 		}
 		if stored, err := other.UserAccount(t.Context(), "alice"); err != nil || stored.PasswordHash != "$reset-hash$" {
 			t.Errorf("alice on the other node: %+v, %v", stored, err)
 		}
-		if !ended(t, other, w.aliceToken.AccessHash) || ended(t, other, w.aliceOnBob.AccessHash) {
-			t.Error("the password grant's token lives on, or the consent page's ended")
+		if !ended(t, other, w.aliceToken.AccessHash) || !ended(t, other, w.aliceOnBob.AccessHash) || ended(t, other, w.appToken.AccessHash) {
+			t.Error("the password grant's or the consent page's token lives on, or the client's (no refresh token) ended")
 		}
 		if _, _, err := other.LiveSession(t.Context(), w.aliceSession, t0); !errors.Is(err, portal.ErrNotFound) {
 			t.Errorf("alice's session: %v, want ended", err)

@@ -214,7 +214,8 @@ func (d *DB) PasswordResetUser(ctx context.Context, token oauth.Hash, now time.T
 // ResetPassword uses a reset link: in one transaction the link goes, the
 // user gets the new password hash and, as with ChangePassword, every
 // session of the user, every token of the password grant and the user's
-// other links end. ErrNotFound when the link is unknown, used or expired
+// other links end; so does every token with a refresh token, the consent
+// page's too (a reset is how an account taken over is taken back). ErrNotFound when the link is unknown, used or expired
 // by now: of two uses of one link, one wins (the DELETE takes its row).
 // The access generation is locked first (lockAccess).
 func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error) {
@@ -236,6 +237,11 @@ func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash s
 		if ended, err = endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
 			return err
 		}
+		tag, err = exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE user_id = $1 AND NOT revoked AND refresh_hash IS NOT NULL`, userID)
+		if err != nil {
+			return fmt.Errorf("revoke refresh tokens: %w", err)
+		}
+		ended.Tokens += tag.RowsAffected()
 		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
 		return err
 	})

@@ -209,7 +209,8 @@ func (d *DB) PasswordResetUser(ctx context.Context, token oauth.Hash, now time.T
 // ResetPassword uses a reset link: in one transaction the link goes, the
 // user gets the new password hash and, as with ChangePassword, every
 // session of the user, every token of the password grant and the user's
-// other links end. ErrNotFound when the link is unknown, used or expired
+// other links end; so does every token with a refresh token, the consent
+// page's too (a reset is how an account taken over is taken back). ErrNotFound when the link is unknown, used or expired
 // by now: of two uses of one link, one wins.
 func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error) {
 	var u *portal.User
@@ -227,6 +228,12 @@ func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash s
 		if ended, err = endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
 			return err
 		}
+		res, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND refresh_hash IS NOT NULL`, userID)
+		if err != nil {
+			return fmt.Errorf("revoke refresh tokens: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		ended.Tokens += n
 		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
 		return err
 	})
