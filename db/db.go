@@ -103,6 +103,10 @@ type Store interface {
 	RecordUsage(ctx context.Context, calls []portal.Usage) error
 	UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usage, error)
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
+	DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error)
+	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
+	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
 	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)

@@ -84,6 +84,7 @@ type Store interface {
 	TakeQuota(ctx context.Context, k portal.QuotaKey, window time.Time, want, limit int) (int, error)
 	RecordUsage(ctx context.Context, calls []portal.Usage) error
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
+	DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error)
 	DeleteQuotasBefore(ctx context.Context, before time.Time) (int64, error)
 	// RunAlone runs a job unless another node runs it.
 	RunAlone(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
@@ -139,6 +140,13 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 			n, err := d.DeleteUsageBefore(ctx, now.Add(-cfg.UsageRetention))
 			if err != nil {
 				return err
+			}
+			for _, span := range portal.RollupSpans {
+				r, err := d.DeleteRollupsBefore(ctx, span, now.Add(-portal.RollupRetention[span]))
+				if err != nil {
+					return err
+				}
+				n += r
 			}
 			q, err := d.DeleteQuotasBefore(ctx, now.Add(-time.Hour))
 			if n+q > 0 {
@@ -351,15 +359,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ReverseProxy panics with http.ErrAbortHandler when the answer
 		// breaks off after its header was sent: the caller went away, or
 		// the backend did. The call is recorded all the same, as failed.
-		call.Status, call.Latency = rec.status, time.Since(start)
+		call.Status, call.Fault, call.Latency = rec.status, rec.fault, time.Since(start)
 		switch {
 		case finished:
 		case bc.stalled.Load():
-			call.Status = http.StatusGatewayTimeout
+			call.Status, call.Fault = http.StatusGatewayTimeout, CodeBackendTimeout
 		case ctx.Err() != nil:
 			call.Status = statusClientClosed
 		default:
-			call.Status = http.StatusBadGateway
+			call.Status, call.Fault = http.StatusBadGateway, CodeBackendUnreachable
 		}
 		g.usage.record(call)
 	}()
@@ -466,6 +474,7 @@ func retryAfter(d time.Duration) string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status    int
+	fault     int // the WSO2 fault code of the refusal written, if one was
 	responses *responseFilter
 }
 

@@ -1,0 +1,227 @@
+package portal
+
+import (
+	"cmp"
+	"math"
+	"math/bits"
+	"slices"
+	"time"
+)
+
+// The widths of the usage rollups: the dashboards read these sums of calls,
+// which the gateway's usage writer adds to as it writes each batch, never
+// the raw calls. Buckets start at multiples of their width since the Unix
+// epoch, so minutes and hours line up in every time zone with a whole-hour
+// offset, and days are UTC days.
+const (
+	Minute = time.Minute
+	Hour   = time.Hour
+	Day    = 24 * time.Hour
+)
+
+// RollupSpans are the widths of the rollups, finest first.
+var RollupSpans = []time.Duration{Minute, Hour, Day}
+
+// RollupRetention is how long the buckets of each width are kept: a range
+// that starts earlier is read from a coarser rollup.
+var RollupRetention = map[time.Duration]time.Duration{Minute: 2 * Day, Hour: 92 * Day, Day: 800 * Day}
+
+// CallCount is the calls of one bucket that share an application, an API, a
+// key type, a status and a fault code.
+type CallCount struct {
+	Span    time.Duration
+	Bucket  time.Time
+	AppID   int64
+	APIID   int64
+	KeyType string
+	Status  int
+	Fault   int
+	Calls   int64
+	// Latency is the calls' latencies added up.
+	Latency time.Duration
+}
+
+// ResourceCount is the calls of one bucket to one resource of an API by one
+// application; Errors are those answered with a status of 400 or more.
+type ResourceCount struct {
+	Span     time.Duration
+	Bucket   time.Time
+	AppID    int64
+	APIID    int64
+	Method   string
+	Resource string
+	Calls    int64
+	Errors   int64
+}
+
+// LatencyCount is the calls of one bucket, application and API whose
+// latencies fall in one bin (see LatencyBin).
+type LatencyCount struct {
+	Span   time.Duration
+	Bucket time.Time
+	AppID  int64
+	APIID  int64
+	Bin    int
+	Calls  int64
+}
+
+// Rollups are what a batch of calls adds to each rollup, at every span,
+// each list sorted by its key so that concurrent writers (nodes sharing a
+// PostgreSQL database) lock rows in the same order.
+type Rollups struct {
+	Calls     []CallCount
+	Resources []ResourceCount
+	Latencies []LatencyCount
+}
+
+// RollUp sums a batch of calls into the rollups.
+func RollUp(calls []Usage) Rollups {
+	type callKey struct {
+		span, bucket int64
+		app, api     int64
+		keyType      string
+		status       int
+		fault        int
+	}
+	type resKey struct {
+		span, bucket     int64
+		app, api         int64
+		method, resource string
+	}
+	type latKey struct {
+		span, bucket int64
+		app, api     int64
+		bin          int
+	}
+	cs, rs, ls := map[callKey]*CallCount{}, map[resKey]*ResourceCount{}, map[latKey]*LatencyCount{}
+	for _, u := range calls {
+		bin := LatencyBin(u.Latency)
+		for _, span := range RollupSpans {
+			b := BucketOf(u.At, span)
+			ck := callKey{int64(span), b.Unix(), u.AppID, u.APIID, u.KeyType, u.Status, u.Fault}
+			c := cs[ck]
+			if c == nil {
+				c = &CallCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, KeyType: u.KeyType, Status: u.Status, Fault: u.Fault}
+				cs[ck] = c
+			}
+			c.Calls++
+			c.Latency += u.Latency.Truncate(time.Microsecond)
+			rk := resKey{int64(span), b.Unix(), u.AppID, u.APIID, u.Method, u.Resource}
+			r := rs[rk]
+			if r == nil {
+				r = &ResourceCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Method: u.Method, Resource: u.Resource}
+				rs[rk] = r
+			}
+			r.Calls++
+			if u.Status >= 400 {
+				r.Errors++
+			}
+			lk := latKey{int64(span), b.Unix(), u.AppID, u.APIID, bin}
+			l := ls[lk]
+			if l == nil {
+				l = &LatencyCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Bin: bin}
+				ls[lk] = l
+			}
+			l.Calls++
+		}
+	}
+	var out Rollups
+	for _, c := range cs {
+		out.Calls = append(out.Calls, *c)
+	}
+	for _, r := range rs {
+		out.Resources = append(out.Resources, *r)
+	}
+	for _, l := range ls {
+		out.Latencies = append(out.Latencies, *l)
+	}
+	slices.SortFunc(out.Calls, func(a, b CallCount) int {
+		return cmp.Or(cmp.Compare(a.Span, b.Span), a.Bucket.Compare(b.Bucket), cmp.Compare(a.AppID, b.AppID),
+			cmp.Compare(a.APIID, b.APIID), cmp.Compare(a.KeyType, b.KeyType), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Fault, b.Fault))
+	})
+	slices.SortFunc(out.Resources, func(a, b ResourceCount) int {
+		return cmp.Or(cmp.Compare(a.Span, b.Span), a.Bucket.Compare(b.Bucket), cmp.Compare(a.AppID, b.AppID),
+			cmp.Compare(a.APIID, b.APIID), cmp.Compare(a.Method, b.Method), cmp.Compare(a.Resource, b.Resource))
+	})
+	slices.SortFunc(out.Latencies, func(a, b LatencyCount) int {
+		return cmp.Or(cmp.Compare(a.Span, b.Span), a.Bucket.Compare(b.Bucket), cmp.Compare(a.AppID, b.AppID),
+			cmp.Compare(a.APIID, b.APIID), cmp.Compare(a.Bin, b.Bin))
+	})
+	return out
+}
+
+// BucketOf is the start of the bucket of width span that holds t, in UTC.
+func BucketOf(t time.Time, span time.Duration) time.Time {
+	s := int64(span / time.Second)
+	sec := t.Unix()
+	b := sec - sec%s
+	if sec%s < 0 { // before 1970: round down, not toward zero
+		b -= s
+	}
+	return time.Unix(b, 0).UTC()
+}
+
+// Latency bins are logarithmic with eight sub-bins per power of two of
+// microseconds, so a percentile read from them is within 6.25% of the
+// exact one (the bin's middle, at most half a sub-bin away), while a
+// bucket holds a few dozen bins whatever its number of calls.
+const subBins = 8
+
+// LatencyBin is the bin of a latency: bins below subBins hold one
+// microsecond each, then every power of two is split in subBins.
+func LatencyBin(d time.Duration) int {
+	us := d.Microseconds()
+	if us < subBins {
+		return int(max(us, 0))
+	}
+	e := bits.Len64(uint64(us)) // us < 2^e
+	m := (us >> (e - 4)) & (subBins - 1)
+	return (e-3)*subBins + int(m)
+}
+
+// BinRange is the latencies a bin holds: from lo, up to but not including hi.
+func BinRange(bin int) (lo, hi time.Duration) {
+	if bin < subBins {
+		return time.Duration(bin) * time.Microsecond, time.Duration(bin+1) * time.Microsecond
+	}
+	e, m := bin/subBins+3, int64(bin%subBins)
+	width := int64(1) << (e - 4)
+	l := (subBins + m) * width
+	return time.Duration(l) * time.Microsecond, time.Duration(l+width) * time.Microsecond
+}
+
+// Percentile is the latency below which fraction p (0 < p ≤ 1) of the
+// calls counted per bin fall: the middle of the bin that holds that rank;
+// 0 with no calls.
+func Percentile(perBin map[int]int64, p float64) time.Duration {
+	var total int64
+	bins := make([]int, 0, len(perBin))
+	for b, n := range perBin {
+		total += n
+		bins = append(bins, b)
+	}
+	if total == 0 {
+		return 0
+	}
+	slices.Sort(bins)
+	rank := int64(math.Ceil(p * float64(total)))
+	var seen int64
+	for _, b := range bins {
+		if seen += perBin[b]; seen >= rank {
+			lo, hi := BinRange(b)
+			return (lo + hi) / 2
+		}
+	}
+	lo, hi := BinRange(bins[len(bins)-1])
+	return (lo + hi) / 2
+}
+
+// UsageQuery selects rolled-up calls: the buckets of width Span from From
+// (included) to To (excluded), of one application and one API when their
+// ids are set (0: any).
+type UsageQuery struct {
+	Span     time.Duration
+	From, To time.Time
+	AppID    int64
+	APIID    int64
+}
