@@ -111,4 +111,5 @@ type Store interface {
 	Consents
 	AuditTrail
 	Pinger
+	Usage
 }

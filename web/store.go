@@ -34,6 +34,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/applications/new", h.NewApplication, login)
 	s.POST("/applications", h.AddApplication, login)
 	s.GET("/applications/:id/edit", h.EditApplication, login)
+	s.GET("/applications/:id/usage", h.AppUsage, login)
+	s.GET("/applications/:id/usage.csv", h.AppUsageCSV, login)
 	s.POST("/applications/:id", h.UpdateApplication, login)
 	s.GET("/applications/:id/delete", h.ConfirmDeleteApplication, login)
 	s.POST("/applications/:id/delete", h.DeleteApplication, login)

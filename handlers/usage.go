@@ -1,0 +1,392 @@
+package handlers
+
+import (
+	"cmp"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+	_ "time/tzdata" // the browser's time zone by name, on any host
+
+	"github.com/apistore/apistore/portal"
+	"github.com/apistore/apistore/templates/layout"
+	"github.com/apistore/apistore/templates/pages/store"
+	"github.com/labstack/echo/v4"
+)
+
+// Usage reads the usage rollups (see portal.RollUp).
+type Usage interface {
+	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
+	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
+}
+
+// usageRange is a range offered: its length and the width of its buckets.
+type usageRange struct {
+	key, label string
+	length     time.Duration
+	span       time.Duration
+}
+
+// usageRanges are the ranges offered, each with its length and the width
+// of its buckets; "custom" is from and to as typed.
+var usageRanges = []usageRange{
+	{"1h", "Last hour", time.Hour, portal.Minute},
+	{"24h", "Last 24 hours", 24 * time.Hour, portal.Hour},
+	{"7d", "Last 7 days", 7 * portal.Day, portal.Hour},
+	{"30d", "Last 30 days", 30 * portal.Day, portal.Day},
+}
+
+// maxCustomRange bounds a custom range: the day rollups' retention.
+const maxCustomRange = 800 * portal.Day
+
+// usageWindow is a range of rolled-up buckets and how to show their times.
+type usageWindow struct {
+	key      string
+	from, to time.Time // bucket-aligned; to excluded
+	span     time.Duration
+	loc      *time.Location
+	// fromInput and toInput are the custom range's fields.
+	fromInput, toInput string
+}
+
+// localInput is the format of <input type="datetime-local">.
+const localInput = "2006-01-02T15:04"
+
+// parseUsageWindow reads ?range=&from=&to=&tz= into buckets ending with the
+// current one; a range or zone that cannot be read is a 400 that says why.
+func parseUsageWindow(q url.Values, now time.Time) (usageWindow, error) {
+	w := usageWindow{key: cmp.Or(q.Get("range"), "24h"), loc: time.UTC}
+	if tz := q.Get("tz"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil || tz == "Local" {
+			return w, echo.NewHTTPError(http.StatusBadRequest, "The time zone "+strconv.Quote(tz)+" is not known: name one such as Europe/Paris.")
+		}
+		w.loc = loc
+	}
+	if w.key == "custom" {
+		w.fromInput, w.toInput = q.Get("from"), q.Get("to")
+		from, err1 := time.ParseInLocation(localInput, w.fromInput, w.loc)
+		to, err2 := time.ParseInLocation(localInput, w.toInput, w.loc)
+		switch {
+		case err1 != nil || err2 != nil:
+			return w, echo.NewHTTPError(http.StatusBadRequest, "A custom range needs a start and an end, each a date and a time.")
+		case !to.After(from):
+			return w, echo.NewHTTPError(http.StatusBadRequest, "The end of the range must come after its start.")
+		case to.Sub(from) > maxCustomRange:
+			return w, echo.NewHTTPError(http.StatusBadRequest, "A range can be at most 800 days long.")
+		}
+		w.span = portal.Day
+		switch length := to.Sub(from); {
+		case length <= 6*time.Hour:
+			w.span = portal.Minute
+		case length <= 8*portal.Day:
+			w.span = portal.Hour
+		}
+		// A start older than a rollup keeps is read from a coarser one.
+		for w.span != portal.Day && from.Before(now.Add(-portal.RollupRetention[w.span])) {
+			w.span = portal.RollupSpans[slices.Index(portal.RollupSpans, w.span)+1]
+		}
+		w.from, w.to = portal.BucketOf(from, w.span), portal.BucketOf(to.Add(-time.Nanosecond), w.span).Add(w.span)
+		return w, nil
+	}
+	i := slices.IndexFunc(usageRanges, func(r usageRange) bool { return r.key == w.key })
+	if i < 0 {
+		return w, echo.NewHTTPError(http.StatusBadRequest, "Choose a range: the last hour, 24 hours, 7 days, 30 days, or a custom range.")
+	}
+	r := usageRanges[i]
+	w.span = r.span
+	w.to = portal.BucketOf(now, r.span).Add(r.span)
+	w.from = w.to.Add(-r.length)
+	w.fromInput, w.toInput = w.from.In(w.loc).Format(localInput), w.to.In(w.loc).Format(localInput)
+	return w, nil
+}
+
+// query selects the window's buckets of one application or API.
+func (w usageWindow) query(appID, apiID int64) portal.UsageQuery {
+	return portal.UsageQuery{Span: w.span, From: w.from, To: w.to, AppID: appID, APIID: apiID}
+}
+
+// buckets are the starts of the window's buckets.
+func (w usageWindow) buckets() []time.Time {
+	var out []time.Time
+	for b := w.from; b.Before(w.to); b = b.Add(w.span) {
+		out = append(out, b)
+	}
+	return out
+}
+
+// label is how a bucket's start reads in the window's time zone.
+func (w usageWindow) label(b time.Time) string {
+	switch w.span {
+	case portal.Day:
+		return b.In(w.loc).Format("Mon 2 Jan 2006 15:04")
+	default:
+		return b.In(w.loc).Format("Mon 2 Jan 15:04")
+	}
+}
+
+// seriesGrid sums values per bucket and named series, then lays them out as
+// a table: a row per bucket of the window, a column per series.
+type seriesGrid struct {
+	w      usageWindow
+	names  []string
+	values map[string]map[int64]float64
+}
+
+func newSeriesGrid(w usageWindow, names ...string) *seriesGrid {
+	return &seriesGrid{w: w, names: names, values: map[string]map[int64]float64{}}
+}
+
+func (g *seriesGrid) add(name string, bucket time.Time, v float64) {
+	if !slices.Contains(g.names, name) {
+		g.names = append(g.names, name)
+	}
+	if g.values[name] == nil {
+		g.values[name] = map[int64]float64{}
+	}
+	g.values[name][bucket.Unix()] += v
+}
+
+// table is the grid as a chart's table. With gaps, a bucket without a
+// value is blank (a gap in the chart) rather than 0.
+func (g *seriesGrid) table(id, title, unit string, format func(float64) string, gaps bool) store.SeriesTable {
+	t := store.SeriesTable{ID: id, Title: title, Unit: unit, Columns: g.names}
+	for _, b := range g.w.buckets() {
+		row := store.SeriesRow{T: b.Unix(), Label: g.w.label(b), Time: b.In(g.w.loc).Format(time.RFC3339)}
+		for _, n := range g.names {
+			v, ok := g.values[n][b.Unix()]
+			switch {
+			case ok:
+				row.Values = append(row.Values, format(v))
+			case gaps:
+				row.Values = append(row.Values, "")
+			default:
+				row.Values = append(row.Values, "0")
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+func callsText(v float64) string { return strconv.FormatInt(int64(v), 10) }
+
+// faultNames are the refusals the dashboards tell apart; other fault codes
+// count as "Other faults".
+var faultNames = map[int]string{900908: "No subscription (900908)", 900910: "Missing scope (900910)", 900800: "Throttled (900800)"}
+
+// statusClass is 2xx, 4xx…
+func statusClass(status int) string { return strconv.Itoa(status/100) + "xx" }
+
+// AppUsage is an application's usage page, GET /store/applications/:id/usage.
+func (h *Handlers) AppUsage(c echo.Context) error {
+	v, err := h.appUsage(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, store.AppUsage(h.charts(h.page(c, "Usage of "+v.AppName, layout.NavApplications)), v))
+}
+
+// AppUsageCSV is one table of the usage page as CSV,
+// GET /store/applications/:id/usage.csv?table=…
+func (h *Handlers) AppUsageCSV(c echo.Context) error {
+	v, err := h.appUsage(c)
+	if err != nil {
+		return err
+	}
+	return usageCSV(c, v, "usage-"+strconv.FormatInt(v.AppID, 10))
+}
+
+// charts adds the charting scripts to a page.
+func (h *Handlers) charts(p layout.Page) layout.Page {
+	p.Charts = true
+	return p
+}
+
+// appUsage reads an application's usage in the window the query asks for.
+func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
+	ctx := c.Request().Context()
+	app, err := h.ownedApplication(c, c.Param("id"))
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	w, err := parseUsageWindow(c.QueryParams(), h.now())
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	q := w.query(app.ID, 0)
+	calls, err := h.store.UsageCalls(ctx, q)
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	resources, err := h.store.UsageResources(ctx, q, 10)
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	latencies, err := h.store.UsageLatencies(ctx, q)
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	apiNames, err := h.apiNames(ctx)
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	v := usageView(w, calls, latencies, apiNames)
+	v.AppID, v.AppName = app.ID, app.Name
+	v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
+	for _, r := range resources {
+		v.Resources = append(v.Resources, store.ResourceRow{API: apiNames(r.APIID), Method: r.Method,
+			Resource: cmp.Or(r.Resource, "(no resource matched)"), Calls: r.Calls, Errors: r.Errors})
+	}
+	return v, nil
+}
+
+// apiNames names APIs by id, "Name version"; an API deleted since is
+// named by its id.
+func (h *Handlers) apiNames(ctx context.Context) (func(int64) string, error) {
+	apis, err := h.store.AllAPIs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[int64]string, len(apis))
+	for _, a := range apis {
+		names[a.ID] = a.Name + " " + a.Version
+	}
+	return func(id int64) string { return cmp.Or(names[id], "API #"+strconv.FormatInt(id, 10)) }, nil
+}
+
+// usageView lays out rolled-up calls and latencies as the usage page's
+// totals and charts.
+func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.LatencyCount, apiName func(int64) string) store.UsageView {
+	byAPI := newSeriesGrid(w)
+	byKey := newSeriesGrid(w, "PRODUCTION", "SANDBOX")
+	byClass := newSeriesGrid(w, "2xx", "4xx", "5xx")
+	byFault := newSeriesGrid(w, faultNames[900908], faultNames[900910], faultNames[900800])
+	var total, errs int64
+	classes := map[string]int64{}
+	faults := map[string]int64{}
+	for _, c := range calls {
+		n := float64(c.Calls)
+		byAPI.add(apiName(c.APIID), c.Bucket, n)
+		byKey.add(c.KeyType, c.Bucket, n)
+		byClass.add(statusClass(c.Status), c.Bucket, n)
+		if c.Fault != 0 {
+			name := cmp.Or(faultNames[c.Fault], "Other faults")
+			byFault.add(name, c.Bucket, n)
+			faults[name] += c.Calls
+		}
+		total += c.Calls
+		classes[statusClass(c.Status)] += c.Calls
+		if c.Status >= 400 {
+			errs += c.Calls
+		}
+	}
+	slices.Sort(byAPI.names)
+	perBucket := map[int64]map[int]int64{}
+	all := map[int]int64{}
+	for _, l := range latencies {
+		if perBucket[l.Bucket.Unix()] == nil {
+			perBucket[l.Bucket.Unix()] = map[int]int64{}
+		}
+		perBucket[l.Bucket.Unix()][l.Bin] += l.Calls
+		all[l.Bin] += l.Calls
+	}
+	byLatency := newSeriesGrid(w, "p50", "p95", "p99")
+	ps := []float64{0.5, 0.95, 0.99}
+	for b, bins := range perBucket {
+		for i, p := range ps {
+			byLatency.add(byLatency.names[i], time.Unix(b, 0), ms(portal.Percentile(bins, p)))
+		}
+	}
+	v := store.UsageView{Range: w.key, From: w.fromInput, To: w.toInput, TZ: w.loc.String(),
+		Showing: fmt.Sprintf("From %s to %s (%s), per %s", w.label(w.from), w.label(w.to), w.loc, spanName(w.span))}
+	for _, r := range usageRanges {
+		v.Ranges = append(v.Ranges, store.RangeOption{Key: r.key, Label: r.label})
+	}
+	v.Ranges = append(v.Ranges, store.RangeOption{Key: "custom", Label: "Custom range"})
+	v.Totals = []store.Stat{{Label: "Calls", Value: strconv.FormatInt(total, 10)}}
+	for _, class := range []string{"2xx", "4xx", "5xx"} {
+		v.Totals = append(v.Totals, store.Stat{Label: class, Value: strconv.FormatInt(classes[class], 10)})
+	}
+	for _, name := range byFault.names {
+		v.Totals = append(v.Totals, store.Stat{Label: name, Value: strconv.FormatInt(faults[name], 10)})
+	}
+	v.Totals = append(v.Totals, store.Stat{Label: "Error rate", Value: percent(errs, total)})
+	for i, p := range ps {
+		v.Totals = append(v.Totals, store.Stat{Label: byLatency.names[i] + " latency", Value: msText(portal.Percentile(all, p))})
+	}
+	v.Charts = []store.SeriesTable{
+		byAPI.table("calls-by-api", "Calls by API", "calls", callsText, false),
+		byKey.table("calls-by-key-type", "Calls by key type", "calls", callsText, false),
+		byClass.table("answers-by-status", "Answers by status class", "calls", callsText, false),
+		byFault.table("refusals-by-fault", "Refusals by fault code", "calls", callsText, false),
+		byLatency.table("latency", "Latency percentiles", "ms", msNumber, true),
+	}
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func msNumber(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+func msText(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return msNumber(ms(d)) + " ms"
+}
+
+func percent(n, of int64) string {
+	if of == 0 {
+		return "none"
+	}
+	return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 1, 64) + "%"
+}
+
+func spanName(span time.Duration) string {
+	switch span {
+	case portal.Minute:
+		return "minute"
+	case portal.Hour:
+		return "hour"
+	}
+	return "UTC day"
+}
+
+// usageCSV writes the table of a usage page named by ?table= as CSV: the
+// numbers of its chart, or the busiest resources.
+func usageCSV(c echo.Context, v store.UsageView, file string) error {
+	name := c.QueryParam("table")
+	var records [][]string
+	if name == "resources" {
+		records = [][]string{{"api", "method", "resource", "calls", "errors"}}
+		for _, r := range v.Resources {
+			records = append(records, []string{r.API, r.Method, r.Resource, strconv.FormatInt(r.Calls, 10), strconv.FormatInt(r.Errors, 10)})
+		}
+	} else {
+		i := slices.IndexFunc(v.Charts, func(t store.SeriesTable) bool { return t.ID == name })
+		if i < 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "There is no table "+strconv.Quote(name)+" on this page.")
+		}
+		t := v.Charts[i]
+		records = [][]string{append([]string{"time"}, t.Columns...)}
+		for _, r := range t.Rows {
+			records = append(records, append([]string{r.Time}, r.Values...))
+		}
+	}
+	noStore(c)
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.csv"`, file, name))
+	c.Response().WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(c.Response())
+	if err := cw.WriteAll(records); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
