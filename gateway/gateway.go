@@ -49,6 +49,12 @@ type Config struct {
 	UsageBatch    int
 	// UsageRetention is how long usage records are kept (default 90 days).
 	UsageRetention time.Duration
+	// Observe, when set, sees every call recorded (for the operators'
+	// metrics), on the request's goroutine: it must be quick.
+	Observe func(portal.Usage)
+	// ObserveWrite, when set, sees every batch of usage records written:
+	// its size, the time its commit took and its error.
+	ObserveWrite func(calls int, took time.Duration, err error)
 	// Now is the clock of tier windows, token expiry and usage times
 	// (default time.Now).
 	Now func() time.Time
@@ -98,6 +104,7 @@ type Gateway struct {
 	proxy    *httputil.ReverseProxy
 	throttle *throttle
 	usage    *recorder
+	observe  func(portal.Usage) // nil: none
 
 	state   atomic.Pointer[snapshot]
 	rebuild sync.Mutex // one reload of the routes at a time
@@ -159,11 +166,15 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 		}
 	}
 	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
-		usage:     newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch),
+		usage:     newRecorder(observedWrite(d.RecordUsage, cfg.ObserveWrite), prune, cfg.UsageInterval, cfg.UsageBatch),
+		observe:   cfg.Observe,
 		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride}
 	g.proxy = newProxy(cfg, g.responses)
 	return g
 }
+
+// QueuedUsage is the number of calls waiting for the usage writer.
+func (g *Gateway) QueuedUsage() int { return len(g.usage.calls) }
 
 // Close writes the usage still queued; call it once no request is in flight
 // (calling it again is harmless).
@@ -370,6 +381,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			call.Status, call.Fault = http.StatusBadGateway, CodeBackendUnreachable
 		}
 		g.usage.record(call)
+		if g.observe != nil {
+			g.observe(call)
+		}
 	}()
 	g.serveAuthorized(rec, r, s, rt, []*resource{res, overridden}, info, rest, bc)
 	finished = true
