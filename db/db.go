@@ -92,6 +92,7 @@ type Store interface {
 	SubscriptionTier(ctx context.Context, appID, apiID int64) (id int64, tier string, err error)
 	SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error)
 	SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error)
+	SubscriptionsOfAPI(ctx context.Context, apiID int64) ([]portal.Subscription, error)
 	TakeQuota(ctx context.Context, k portal.QuotaKey, window time.Time, want, limit int) (int, error)
 	DeleteQuotasBefore(ctx context.Context, before time.Time) (int64, error)
 

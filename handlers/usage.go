@@ -189,7 +189,7 @@ func (h *Handlers) AppUsage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, store.AppUsage(h.charts(h.page(c, "Usage of "+v.AppName, layout.NavApplications)), v))
+	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, layout.NavApplications)), v))
 }
 
 // AppUsageCSV is one table of the usage page as CSV,
@@ -199,7 +199,7 @@ func (h *Handlers) AppUsageCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return usageCSV(c, v, "usage-"+strconv.FormatInt(v.AppID, 10))
+	return usageCSV(c, v, "usage-app-"+c.Param("id"))
 }
 
 // charts adds the charting scripts to a page.
@@ -210,40 +210,121 @@ func (h *Handlers) charts(p layout.Page) layout.Page {
 
 // appUsage reads an application's usage in the window the query asks for.
 func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
-	ctx := c.Request().Context()
 	app, err := h.ownedApplication(c, c.Param("id"))
 	if err != nil {
 		return store.UsageView{}, err
 	}
+	return h.usage(c, app.ID, 0, func(w usageWindow, u usageData, apiName func(int64) string) store.UsageView {
+		v := usageView(w, u.calls, u.latencies,
+			split{"calls-by-api", "Calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
+		v.Title, v.Back, v.BackLabel = "Usage of "+app.Name, "/store/applications", "My Applications"
+		v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
+		return v
+	})
+}
+
+// usageData is what a usage page reads of the rollups.
+type usageData struct {
+	calls     []portal.CallCount
+	resources []portal.ResourceCount
+	latencies []portal.LatencyCount
+}
+
+// usage reads the rollups of an application or an API (0: any) in the
+// window the query asks for, and lays them out with view; the busiest
+// resources are added to what view returns.
+func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWindow, usageData, func(int64) string) store.UsageView) (store.UsageView, error) {
+	ctx := c.Request().Context()
 	w, err := parseUsageWindow(c.QueryParams(), h.now())
 	if err != nil {
 		return store.UsageView{}, err
 	}
-	q := w.query(app.ID, 0)
-	calls, err := h.store.UsageCalls(ctx, q)
+	q := w.query(appID, apiID)
+	var u usageData
+	if u.calls, err = h.store.UsageCalls(ctx, q); err != nil {
+		return store.UsageView{}, err
+	}
+	if u.resources, err = h.store.UsageResources(ctx, q, 10); err != nil {
+		return store.UsageView{}, err
+	}
+	if u.latencies, err = h.store.UsageLatencies(ctx, q); err != nil {
+		return store.UsageView{}, err
+	}
+	apiName, err := h.apiNames(ctx)
 	if err != nil {
 		return store.UsageView{}, err
 	}
-	resources, err := h.store.UsageResources(ctx, q, 10)
-	if err != nil {
-		return store.UsageView{}, err
-	}
-	latencies, err := h.store.UsageLatencies(ctx, q)
-	if err != nil {
-		return store.UsageView{}, err
-	}
-	apiNames, err := h.apiNames(ctx)
-	if err != nil {
-		return store.UsageView{}, err
-	}
-	v := usageView(w, calls, latencies, apiNames)
-	v.AppID, v.AppName = app.ID, app.Name
-	v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
-	for _, r := range resources {
-		v.Resources = append(v.Resources, store.ResourceRow{API: apiNames(r.APIID), Method: r.Method,
+	v := view(w, u, apiName)
+	for _, r := range u.resources {
+		v.Resources = append(v.Resources, store.ResourceRow{API: apiName(r.APIID), Method: r.Method,
 			Resource: cmp.Or(r.Resource, "(no resource matched)"), Calls: r.Calls, Errors: r.Errors})
 	}
 	return v, nil
+}
+
+// APIUsage is an API's usage page in the Publisher, GET
+// /store/publisher/:id/usage: every application's calls, by application,
+// user and tier, and the subscriptions over time.
+func (h *Handlers) APIUsage(c echo.Context) error {
+	v, err := h.apiUsage(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, layout.NavPublisher)), v))
+}
+
+// APIUsageCSV is one table of an API's usage page as CSV,
+// GET /store/publisher/:id/usage.csv?table=…
+func (h *Handlers) APIUsageCSV(c echo.Context) error {
+	v, err := h.apiUsage(c)
+	if err != nil {
+		return err
+	}
+	return usageCSV(c, v, "usage-api-"+c.Param("id"))
+}
+
+func (h *Handlers) apiUsage(c echo.Context) (store.UsageView, error) {
+	a, err := h.anyAPI(c)
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	subs, err := h.store.SubscriptionsOfAPI(c.Request().Context(), a.ID)
+	if err != nil {
+		return store.UsageView{}, err
+	}
+	byApp := make(map[int64]portal.Subscription, len(subs))
+	for _, s := range subs {
+		byApp[s.AppID] = s
+	}
+	// An application no longer subscribed (or deleted) keeps its calls.
+	of := func(pick func(portal.Subscription) string) func(portal.CallCount) string {
+		return func(c portal.CallCount) string {
+			if s, ok := byApp[c.AppID]; ok {
+				return pick(s)
+			}
+			return "Application #" + strconv.FormatInt(c.AppID, 10) + " (not subscribed)"
+		}
+	}
+	return h.usage(c, 0, a.ID, func(w usageWindow, u usageData, _ func(int64) string) store.UsageView {
+		v := usageView(w, u.calls, u.latencies,
+			split{"calls-by-application", "Calls by application", of(func(s portal.Subscription) string { return s.AppName + " (" + s.Owner + ")" }), nil},
+			split{"calls-by-user", "Calls by user", of(func(s portal.Subscription) string { return s.Owner }), nil},
+			split{"calls-by-tier", "Calls by tier", of(func(s portal.Subscription) string { return s.Tier }), nil},
+			byKeyType)
+		subscribed := newSeriesGrid(w, "Subscriptions")
+		for _, b := range w.buckets() {
+			end := b.Add(w.span)
+			for _, s := range subs {
+				if s.CreatedAt.Before(end) {
+					subscribed.add("Subscriptions", b, 1)
+				}
+			}
+		}
+		v.Charts = append(v.Charts, subscribed.table("subscriptions", "Subscriptions (those in place now, by when they began)", "subscriptions", callsText, false))
+		v.Title, v.Back, v.BackLabel = "Usage of "+a.Name+" "+a.Version, "/store/publisher", "Publisher"
+		v.Base = fmt.Sprintf("/store/publisher/%d/usage", a.ID)
+		return v
+	})
 }
 
 // apiNames names APIs by id, "Name version"; an API deleted since is
@@ -262,9 +343,23 @@ func (h *Handlers) apiNames(ctx context.Context) (func(int64) string, error) {
 
 // usageView lays out rolled-up calls and latencies as the usage page's
 // totals and charts.
-func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.LatencyCount, apiName func(int64) string) store.UsageView {
-	byAPI := newSeriesGrid(w)
-	byKey := newSeriesGrid(w, "PRODUCTION", "SANDBOX")
+// split is a chart of the calls by one of their dimensions: by names
+// the series of a call; columns are shown even without calls.
+type split struct {
+	id, title string
+	by        func(portal.CallCount) string
+	columns   []string
+}
+
+// byKeyType splits calls by key type.
+var byKeyType = split{"calls-by-key-type", "Calls by key type", func(c portal.CallCount) string { return c.KeyType },
+	[]string{"PRODUCTION", "SANDBOX"}}
+
+func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.LatencyCount, splits ...split) store.UsageView {
+	grids := make([]*seriesGrid, len(splits))
+	for i, sp := range splits {
+		grids[i] = newSeriesGrid(w, sp.columns...)
+	}
 	byClass := newSeriesGrid(w, "2xx", "4xx", "5xx")
 	byFault := newSeriesGrid(w, faultNames[900908], faultNames[900910], faultNames[900800])
 	var total, errs int64
@@ -272,8 +367,9 @@ func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.Laten
 	faults := map[string]int64{}
 	for _, c := range calls {
 		n := float64(c.Calls)
-		byAPI.add(apiName(c.APIID), c.Bucket, n)
-		byKey.add(c.KeyType, c.Bucket, n)
+		for i, sp := range splits {
+			grids[i].add(sp.by(c), c.Bucket, n)
+		}
 		byClass.add(statusClass(c.Status), c.Bucket, n)
 		if c.Fault != 0 {
 			name := cmp.Or(faultNames[c.Fault], "Other faults")
@@ -286,7 +382,11 @@ func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.Laten
 			errs += c.Calls
 		}
 	}
-	slices.Sort(byAPI.names)
+	for i, sp := range splits {
+		if sp.columns == nil {
+			slices.Sort(grids[i].names)
+		}
+	}
 	perBucket := map[int64]map[int]int64{}
 	all := map[int]int64{}
 	for _, l := range latencies {
@@ -320,13 +420,14 @@ func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.Laten
 	for i, p := range ps {
 		v.Totals = append(v.Totals, store.Stat{Label: byLatency.names[i] + " latency", Value: msText(portal.Percentile(all, p))})
 	}
-	v.Charts = []store.SeriesTable{
-		byAPI.table("calls-by-api", "Calls by API", "calls", callsText, false),
-		byKey.table("calls-by-key-type", "Calls by key type", "calls", callsText, false),
+	for i, sp := range splits {
+		v.Charts = append(v.Charts, grids[i].table(sp.id, sp.title, "calls", callsText, false))
+	}
+	v.Charts = append(v.Charts,
 		byClass.table("answers-by-status", "Answers by status class", "calls", callsText, false),
 		byFault.table("refusals-by-fault", "Refusals by fault code", "calls", callsText, false),
 		byLatency.table("latency", "Latency percentiles", "ms", msNumber, true),
-	}
+	)
 	return v
 }
 

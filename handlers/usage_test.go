@@ -197,6 +197,42 @@ func TestAppUsageShowsTheGatewayCalls(t *testing.T) {
 	// Hours in Paris: 12:00 UTC is 13:00 there.
 	mustContain(t, b.get(page+"?range=24h&tz=Europe/Paris").body, `<th scope="row">Sun 22 Nov 13:00</th><td class="num">10</td>`)
 
+	// The publisher sees every application's calls to the API.
+	fixture.User(t, e.db, "pat", "pat-password", "publisher")
+	pub := e.browser()
+	if p := pub.logIn("pat", "pat-password"); p.status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", p.status)
+	}
+	mustContain(t, pub.get("/store/publisher").body, fmt.Sprintf(`href="/store/publisher/%d/usage"`, e.shop.ID))
+	apiPage := fmt.Sprintf("/store/publisher/%d/usage", e.shop.ID)
+	mustContain(t, pub.get(apiPage+"?range=1h&tz=UTC").body, "Usage of ShopAPI 2.0.0", total("Calls", "15"), total("2xx", "9"),
+		total("Missing scope (900910)", "2"), total("Throttled (900800)", "4"), total("Error rate", "40.0%"))
+	for _, c := range []struct {
+		table string
+		want  map[string]int
+	}{
+		{"calls-by-application", map[string]int{"bob's app (bob)": 10, "carol's app (carol)": 5}},
+		{"calls-by-user", map[string]int{"bob": 10, "carol": 5}},
+		{"calls-by-tier", map[string]int{"Bronze": 10, "Unlimited": 5}},
+		{"answers-by-status", map[string]int{"2xx": 9, "4xx": 6, "5xx": 0}},
+		{"refusals-by-fault", map[string]int{"No subscription (900908)": 0, "Missing scope (900910)": 2, "Throttled (900800)": 4}},
+	} {
+		if got := columnSums(t, csvOf(t, pub, apiPage+".csv?range=1h&tz=UTC&table="+c.table)); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("publisher's %s: %v, want %v", c.table, got, c.want)
+		}
+	}
+	// Two subscriptions, made just now (the store stamps them with the
+	// real clock): none an hour ago, both in the last minute.
+	now := time.Now().UTC()
+	subs := csvOf(t, pub, apiPage+".csv?range=custom&tz=UTC&table=subscriptions&from="+
+		now.Add(-time.Hour).Format("2006-01-02T15:04")+"&to="+now.Add(2*time.Minute).Format("2006-01-02T15:04"))
+	if subs[1][1] != "0" || subs[len(subs)-1][1] != "2" {
+		t.Errorf("subscriptions: first %v, last %v", subs[1], subs[len(subs)-1])
+	}
+	if p := b.get(apiPage); p.status != http.StatusForbidden {
+		t.Errorf("an app developer at the Publisher's usage page: %d", p.status)
+	}
+
 	// Another user's application is not found, page or CSV.
 	for _, path := range []string{fmt.Sprintf("/store/applications/%d/usage", carolApp),
 		fmt.Sprintf("/store/applications/%d/usage.csv?table=calls-by-api", carolApp)} {

@@ -39,6 +39,7 @@ type Subscription struct {
 	ID         int64
 	AppID      int64
 	AppName    string
+	Owner      string // the username of the application's owner
 	APIID      int64
 	APIName    string
 	APIVersion string

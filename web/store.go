@@ -72,6 +72,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/publisher/new", h.NewAPI, publisher...)
 	s.POST("/publisher", h.CreateAPI, publisher...)
 	s.GET("/publisher/:id/edit", h.EditAPI, publisher...)
+	s.GET("/publisher/:id/usage", h.APIUsage, publisher...)
+	s.GET("/publisher/:id/usage.csv", h.APIUsageCSV, publisher...)
 	s.POST("/publisher/:id", h.UpdateAPI, publisher...)
 	s.POST("/publisher/:id/retire", h.RetireAPI, publisher...)
 	s.POST("/publisher/:id/publish", h.PublishAPI, publisher...)

@@ -72,7 +72,7 @@ var covered = map[string]string{
 	"CreateAPI": "APIs", "ImportAPI": "APIs", "UpdateAPI": "APIs", "SetAPIStatus": "APIs", "PublishedAPIs": "APIs",
 	"AllAPIs": "APIs", "APIByID": "APIs", "APIByContext": "APIs", "SeedSample": "APIs", "PointSampleAPI": "APIs",
 	"Subscribe": "Subscriptions", "Unsubscribe": "Subscriptions", "SubscriptionTier": "Subscriptions",
-	"SubscriptionsOfApplication": "Subscriptions", "SubscriptionsToAPI": "Subscriptions",
+	"SubscriptionsOfApplication": "Subscriptions", "SubscriptionsToAPI": "Subscriptions", "SubscriptionsOfAPI": "Subscriptions",
 	"TakeQuota": "Quota", "DeleteQuotasBefore": "Quota",
 	"SaveConsent": "Consents", "RememberedScopes": "Consents", "Consents": "Consents", "RevokeConsent": "Consents",
 	"RecordUsage": "Usage", "UsageOf": "Usage", "DeleteUsageBefore": "Usage",
