@@ -108,6 +108,9 @@ type Store interface {
 	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
 	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
+	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
+	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
+	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
 	AuditEvents(ctx context.Context, limit int) ([]portal.AuditEvent, error)

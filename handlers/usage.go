@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -23,6 +24,9 @@ type Usage interface {
 	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
 	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
+	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
+	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
+	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 }
 
 // usageRange is a range offered: its length and the width of its buckets.
@@ -214,26 +218,27 @@ func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
 	if err != nil {
 		return store.UsageView{}, err
 	}
-	return h.usage(c, app.ID, 0, func(w usageWindow, u usageData, apiName func(int64) string) store.UsageView {
+	return h.usage(c, app.ID, 0, func(w usageWindow, u usageData, apiName func(int64) string) (store.UsageView, error) {
 		v := usageView(w, u.calls, u.latencies,
 			split{"calls-by-api", "Calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
 		v.Title, v.Back, v.BackLabel = "Usage of "+app.Name, "/store/applications", "My Applications"
 		v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
-		return v
+		return v, nil
 	})
 }
 
 // usageData is what a usage page reads of the rollups.
 type usageData struct {
 	calls     []portal.CallCount
-	resources []portal.ResourceCount
+	resources []portal.ResourceCount // an application's page only
 	latencies []portal.LatencyCount
+	apps      []portal.AppCount // the pages of many applications only
 }
 
 // usage reads the rollups of an application or an API (0: any) in the
-// window the query asks for, and lays them out with view; the busiest
-// resources are added to what view returns.
-func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWindow, usageData, func(int64) string) store.UsageView) (store.UsageView, error) {
+// window the query asks for, and lays them out with view; an application's
+// busiest resources are added to what view returns.
+func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWindow, usageData, func(int64) string) (store.UsageView, error)) (store.UsageView, error) {
 	ctx := c.Request().Context()
 	w, err := parseUsageWindow(c.QueryParams(), h.now())
 	if err != nil {
@@ -244,7 +249,11 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 	if u.calls, err = h.store.UsageCalls(ctx, q); err != nil {
 		return store.UsageView{}, err
 	}
-	if u.resources, err = h.store.UsageResources(ctx, q, 10); err != nil {
+	if appID != 0 {
+		if u.resources, err = h.store.UsageResources(ctx, q, 10); err != nil {
+			return store.UsageView{}, err
+		}
+	} else if u.apps, err = h.store.UsageApps(ctx, q); err != nil {
 		return store.UsageView{}, err
 	}
 	if u.latencies, err = h.store.UsageLatencies(ctx, q); err != nil {
@@ -254,7 +263,10 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 	if err != nil {
 		return store.UsageView{}, err
 	}
-	v := view(w, u, apiName)
+	v, err := view(w, u, apiName)
+	if err != nil {
+		return store.UsageView{}, err
+	}
 	for _, r := range u.resources {
 		v.Resources = append(v.Resources, store.ResourceRow{API: apiName(r.APIID), Method: r.Method,
 			Resource: cmp.Or(r.Resource, "(no resource matched)"), Calls: r.Calls, Errors: r.Errors})
@@ -296,21 +308,21 @@ func (h *Handlers) apiUsage(c echo.Context) (store.UsageView, error) {
 	for _, s := range subs {
 		byApp[s.AppID] = s
 	}
-	// An application no longer subscribed (or deleted) keeps its calls.
-	of := func(pick func(portal.Subscription) string) func(portal.CallCount) string {
-		return func(c portal.CallCount) string {
-			if s, ok := byApp[c.AppID]; ok {
-				return pick(s)
+	return h.usage(c, 0, a.ID, func(w usageWindow, u usageData, _ func(int64) string) (store.UsageView, error) {
+		v := usageView(w, u.calls, u.latencies, byKeyType)
+		// An application no longer subscribed (or deleted) keeps its calls.
+		of := func(pick func(portal.Subscription) string) func(portal.AppCount) string {
+			return func(c portal.AppCount) string {
+				if s, ok := byApp[c.AppID]; ok {
+					return pick(s)
+				}
+				return "Application #" + strconv.FormatInt(c.AppID, 10) + " (not subscribed)"
 			}
-			return "Application #" + strconv.FormatInt(c.AppID, 10) + " (not subscribed)"
 		}
-	}
-	return h.usage(c, 0, a.ID, func(w usageWindow, u usageData, _ func(int64) string) store.UsageView {
-		v := usageView(w, u.calls, u.latencies,
-			split{"calls-by-application", "Calls by application", of(func(s portal.Subscription) string { return s.AppName + " (" + s.Owner + ")" }), nil},
-			split{"calls-by-user", "Calls by user", of(func(s portal.Subscription) string { return s.Owner }), nil},
-			split{"calls-by-tier", "Calls by tier", of(func(s portal.Subscription) string { return s.Tier }), nil},
-			byKeyType)
+		v.Charts = append(appCharts(w, u.apps,
+			appSplit{"calls-by-application", "Calls by application", of(func(s portal.Subscription) string { return s.AppName + " (" + s.Owner + ")" })},
+			appSplit{"calls-by-user", "Calls by user", of(func(s portal.Subscription) string { return s.Owner })},
+			appSplit{"calls-by-tier", "Calls by tier", of(func(s portal.Subscription) string { return s.Tier })}), v.Charts...)
 		subscribed := newSeriesGrid(w, "Subscriptions")
 		for _, b := range w.buckets() {
 			end := b.Add(w.span)
@@ -323,7 +335,7 @@ func (h *Handlers) apiUsage(c echo.Context) (store.UsageView, error) {
 		v.Charts = append(v.Charts, subscribed.table("subscriptions", "Subscriptions (those in place now, by when they began)", "subscriptions", callsText, false))
 		v.Title, v.Back, v.BackLabel = "Usage of "+a.Name+" "+a.Version, "/store/publisher", "Publisher"
 		v.Base = fmt.Sprintf("/store/publisher/%d/usage", a.ID)
-		return v
+		return v, nil
 	})
 }
 
@@ -339,6 +351,125 @@ func (h *Handlers) apiNames(ctx context.Context) (func(int64) string, error) {
 		names[a.ID] = a.Name + " " + a.Version
 	}
 	return func(id int64) string { return cmp.Or(names[id], "API #"+strconv.FormatInt(id, 10)) }, nil
+}
+
+// PlatformUsage is the administrators' usage page, GET /store/admin/usage:
+// the gateway's calls by API, the top applications, tokens issued per grant
+// type, active tokens, and failed log-ins and lockouts.
+func (h *Handlers) PlatformUsage(c echo.Context) error {
+	v, err := h.platformUsage(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, layout.NavUsage)), v))
+}
+
+// PlatformUsageCSV is one table of the administrators' usage page as CSV,
+// GET /store/admin/usage.csv?table=…
+func (h *Handlers) PlatformUsageCSV(c echo.Context) error {
+	v, err := h.platformUsage(c)
+	if err != nil {
+		return err
+	}
+	return usageCSV(c, v, "usage-platform")
+}
+
+// topApps is how many applications the administrators' page names; the
+// others are added up.
+const topApps = 10
+
+func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
+	ctx := c.Request().Context()
+	return h.usage(c, 0, 0, func(w usageWindow, u usageData, apiName func(int64) string) (store.UsageView, error) {
+		names, err := h.applicationNames(ctx)
+		if err != nil {
+			return store.UsageView{}, err
+		}
+		totals := map[int64]int64{}
+		for _, a := range u.apps {
+			totals[a.AppID] += a.Calls
+		}
+		top := slices.Collect(maps.Keys(totals))
+		slices.SortFunc(top, func(a, b int64) int { return cmp.Or(cmp.Compare(totals[b], totals[a]), cmp.Compare(a, b)) })
+		top = top[:min(len(top), topApps)]
+		v := usageView(w, u.calls, u.latencies,
+			split{"calls-by-api", "Gateway calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
+		v.Charts = append(v.Charts, appCharts(w, u.apps, appSplit{"top-applications", "Top applications", func(a portal.AppCount) string {
+			if !slices.Contains(top, a.AppID) {
+				return "Other applications"
+			}
+			return cmp.Or(names[a.AppID], "Application #"+strconv.FormatInt(a.AppID, 10))
+		}})...)
+		issued, active, err := h.store.TokenCounts(ctx, w.span, w.from, w.to, h.now())
+		if err != nil {
+			return store.UsageView{}, err
+		}
+		tokens := newSeriesGrid(w)
+		for _, e := range issued {
+			tokens.add(e.Name, e.Bucket, float64(e.Count))
+		}
+		slices.Sort(tokens.names)
+		events, err := h.store.AuditCounts(ctx, w.span, w.from, w.to)
+		if err != nil {
+			return store.UsageView{}, err
+		}
+		logins := newSeriesGrid(w, "Failed log-ins", "Lockouts")
+		for _, e := range events {
+			switch e.Name {
+			case portal.AuditLoginFailed:
+				logins.add("Failed log-ins", e.Bucket, float64(e.Count))
+			case portal.AuditLockout:
+				logins.add("Lockouts", e.Bucket, float64(e.Count))
+			}
+		}
+		v.Charts = append(v.Charts, tokens.table("tokens-issued", "Tokens issued by grant type (of the tokens still kept)", "tokens", callsText, false),
+			logins.table("failed-logins", "Failed log-ins and lockouts", "events", callsText, false))
+		v.Totals = append(v.Totals, store.Stat{Label: "Active tokens now", Value: strconv.FormatInt(active, 10)})
+		v.Title, v.Back, v.BackLabel = "Platform usage", "/store/admin/users", "Users"
+		v.Base = "/store/admin/usage"
+		return v, nil
+	})
+}
+
+// applicationNames names every subscribed application "Name (owner)".
+func (h *Handlers) applicationNames(ctx context.Context) (map[int64]string, error) {
+	apis, err := h.store.AllAPIs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{}
+	for _, a := range apis {
+		subs, err := h.store.SubscriptionsOfAPI(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range subs {
+			names[s.AppID] = s.AppName + " (" + s.Owner + ")"
+		}
+	}
+	return names, nil
+}
+
+// appSplit is a chart of the calls of many applications by what by names
+// for an application.
+type appSplit struct {
+	id, title string
+	by        func(portal.AppCount) string
+}
+
+// appCharts are the charts of the calls of many applications, one per
+// split.
+func appCharts(w usageWindow, apps []portal.AppCount, splits ...appSplit) []store.SeriesTable {
+	var out []store.SeriesTable
+	for _, sp := range splits {
+		g := newSeriesGrid(w)
+		for _, c := range apps {
+			g.add(sp.by(c), c.Bucket, float64(c.Calls))
+		}
+		slices.Sort(g.names)
+		out = append(out, g.table(sp.id, sp.title, "calls", callsText, false))
+	}
+	return out
 }
 
 // usageView lays out rolled-up calls and latencies as the usage page's

@@ -233,6 +233,35 @@ func TestAppUsageShowsTheGatewayCalls(t *testing.T) {
 		t.Errorf("an app developer at the Publisher's usage page: %d", p.status)
 	}
 
+	// Administrators see the whole platform.
+	if p := e.browser().logIn("bob", "not-bob's-password"); p.status != http.StatusUnauthorized {
+		t.Fatalf("a failed log-in: %d", p.status)
+	}
+	fixture.User(t, e.db, "root", "root-password", "admin")
+	admin := e.browser()
+	if p := admin.logIn("root", "root-password"); p.status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", p.status)
+	}
+	mustContain(t, admin.get("/store/admin/usage?range=1h&tz=UTC").body, "Platform usage", total("Calls", "15"),
+		total("Throttled (900800)", "4"), total("Active tokens now", "2"))
+	for _, c := range []struct {
+		table string
+		want  map[string]int
+	}{
+		{"calls-by-api", map[string]int{"ShopAPI 2.0.0": 15}},
+		{"top-applications", map[string]int{"bob's app (bob)": 10, "carol's app (carol)": 5}},
+		{"tokens-issued", map[string]int{"client_credentials": 2}},
+		{"failed-logins", map[string]int{"Failed log-ins": 1, "Lockouts": 0}},
+		{"answers-by-status", map[string]int{"2xx": 9, "4xx": 6, "5xx": 0}},
+	} {
+		if got := columnSums(t, csvOf(t, admin, "/store/admin/usage.csv?range=1h&tz=UTC&table="+c.table)); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("administrators' %s: %v, want %v", c.table, got, c.want)
+		}
+	}
+	if p := pub.get("/store/admin/usage"); p.status != http.StatusForbidden {
+		t.Errorf("a publisher at the administrators' usage page: %d", p.status)
+	}
+
 	// Another user's application is not found, page or CSV.
 	for _, path := range []string{fmt.Sprintf("/store/applications/%d/usage", carolApp),
 		fmt.Sprintf("/store/applications/%d/usage.csv?table=calls-by-api", carolApp)} {

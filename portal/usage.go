@@ -65,88 +65,112 @@ type LatencyCount struct {
 	Calls  int64
 }
 
+// AppCount is the calls of one bucket by one application to one API;
+// Errors are those answered with a status of 400 or more.
+type AppCount struct {
+	Span   time.Duration
+	Bucket time.Time
+	AppID  int64
+	APIID  int64
+	Calls  int64
+	Errors int64
+}
+
 // Rollups are what a batch of calls adds to each rollup, at every span,
 // each list sorted by its key so that concurrent writers (nodes sharing a
-// PostgreSQL database) lock rows in the same order.
+// PostgreSQL database) lock rows in the same order. The application's
+// rollups (Calls, Resources, Latencies) serve its developer's page; the
+// API's (APICalls and APILatencies, their AppID 0, and Apps) the
+// Publisher's and the administrators', which read many applications.
 type Rollups struct {
-	Calls     []CallCount
-	Resources []ResourceCount
-	Latencies []LatencyCount
+	Calls        []CallCount
+	Resources    []ResourceCount
+	Latencies    []LatencyCount
+	APICalls     []CallCount
+	APILatencies []LatencyCount
+	Apps         []AppCount
 }
 
 // RollUp sums a batch of calls into the rollups.
 func RollUp(calls []Usage) Rollups {
-	type callKey struct {
-		span, bucket int64
-		app, api     int64
-		keyType      string
-		status       int
-		fault        int
-	}
-	type resKey struct {
-		span, bucket     int64
-		app, api         int64
-		method, resource string
-	}
-	type latKey struct {
-		span, bucket int64
-		app, api     int64
-		bin          int
-	}
-	cs, rs, ls := map[callKey]*CallCount{}, map[resKey]*ResourceCount{}, map[latKey]*LatencyCount{}
+	cs, acs := map[CallCount]*CallCount{}, map[CallCount]*CallCount{}
+	rs := map[ResourceCount]*ResourceCount{}
+	ls, als := map[LatencyCount]*LatencyCount{}, map[LatencyCount]*LatencyCount{}
+	ps := map[AppCount]*AppCount{}
 	for _, u := range calls {
 		bin := LatencyBin(u.Latency)
+		latency := u.Latency.Truncate(time.Microsecond)
+		var failed int64
+		if u.Status >= 400 {
+			failed = 1
+		}
 		for _, span := range RollupSpans {
 			b := BucketOf(u.At, span)
-			ck := callKey{int64(span), b.Unix(), u.AppID, u.APIID, u.KeyType, u.Status, u.Fault}
-			c := cs[ck]
-			if c == nil {
-				c = &CallCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, KeyType: u.KeyType, Status: u.Status, Fault: u.Fault}
-				cs[ck] = c
+			call := CallCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, KeyType: u.KeyType, Status: u.Status, Fault: u.Fault}
+			for _, c := range []*CallCount{sum(cs, call), sum(acs, withoutApp(call))} {
+				c.Calls++
+				c.Latency += latency
 			}
-			c.Calls++
-			c.Latency += u.Latency.Truncate(time.Microsecond)
-			rk := resKey{int64(span), b.Unix(), u.AppID, u.APIID, u.Method, u.Resource}
-			r := rs[rk]
-			if r == nil {
-				r = &ResourceCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Method: u.Method, Resource: u.Resource}
-				rs[rk] = r
-			}
+			r := sum(rs, ResourceCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Method: u.Method, Resource: u.Resource})
 			r.Calls++
-			if u.Status >= 400 {
-				r.Errors++
-			}
-			lk := latKey{int64(span), b.Unix(), u.AppID, u.APIID, bin}
-			l := ls[lk]
-			if l == nil {
-				l = &LatencyCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Bin: bin}
-				ls[lk] = l
-			}
-			l.Calls++
+			r.Errors += failed
+			lat := LatencyCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Bin: bin}
+			sum(ls, lat).Calls++
+			lat.AppID = 0
+			sum(als, lat).Calls++
+			p := sum(ps, AppCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID})
+			p.Calls++
+			p.Errors += failed
 		}
 	}
-	var out Rollups
-	for _, c := range cs {
-		out.Calls = append(out.Calls, *c)
+	bySpan := func(a, b time.Duration, at, bt time.Time, aApp, bApp, aAPI, bAPI int64) int {
+		return cmp.Or(cmp.Compare(a, b), at.Compare(bt), cmp.Compare(aApp, bApp), cmp.Compare(aAPI, bAPI))
 	}
-	for _, r := range rs {
-		out.Resources = append(out.Resources, *r)
+	callOrder := func(a, b CallCount) int {
+		return cmp.Or(bySpan(a.Span, b.Span, a.Bucket, b.Bucket, a.AppID, b.AppID, a.APIID, b.APIID),
+			cmp.Compare(a.KeyType, b.KeyType), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Fault, b.Fault))
 	}
-	for _, l := range ls {
-		out.Latencies = append(out.Latencies, *l)
+	latencyOrder := func(a, b LatencyCount) int {
+		return cmp.Or(bySpan(a.Span, b.Span, a.Bucket, b.Bucket, a.AppID, b.AppID, a.APIID, b.APIID), cmp.Compare(a.Bin, b.Bin))
 	}
-	slices.SortFunc(out.Calls, func(a, b CallCount) int {
-		return cmp.Or(cmp.Compare(a.Span, b.Span), a.Bucket.Compare(b.Bucket), cmp.Compare(a.AppID, b.AppID),
-			cmp.Compare(a.APIID, b.APIID), cmp.Compare(a.KeyType, b.KeyType), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Fault, b.Fault))
-	})
-	slices.SortFunc(out.Resources, func(a, b ResourceCount) int {
-		return cmp.Or(cmp.Compare(a.Span, b.Span), a.Bucket.Compare(b.Bucket), cmp.Compare(a.AppID, b.AppID),
-			cmp.Compare(a.APIID, b.APIID), cmp.Compare(a.Method, b.Method), cmp.Compare(a.Resource, b.Resource))
-	})
-	slices.SortFunc(out.Latencies, func(a, b LatencyCount) int {
-		return cmp.Or(cmp.Compare(a.Span, b.Span), a.Bucket.Compare(b.Bucket), cmp.Compare(a.AppID, b.AppID),
-			cmp.Compare(a.APIID, b.APIID), cmp.Compare(a.Bin, b.Bin))
-	})
+	return Rollups{
+		Calls: sorted(cs, callOrder),
+		Resources: sorted(rs, func(a, b ResourceCount) int {
+			return cmp.Or(bySpan(a.Span, b.Span, a.Bucket, b.Bucket, a.AppID, b.AppID, a.APIID, b.APIID),
+				cmp.Compare(a.Method, b.Method), cmp.Compare(a.Resource, b.Resource))
+		}),
+		Latencies:    sorted(ls, latencyOrder),
+		APICalls:     sorted(acs, callOrder),
+		APILatencies: sorted(als, latencyOrder),
+		Apps: sorted(ps, func(a, b AppCount) int {
+			return bySpan(a.Span, b.Span, a.Bucket, b.Bucket, a.AppID, b.AppID, a.APIID, b.APIID)
+		}),
+	}
+}
+
+// withoutApp is a call count's key in the API's rollup.
+func withoutApp(c CallCount) CallCount {
+	c.AppID = 0
+	return c
+}
+
+// sum is the running sum of key (a count whose counters are zero) in m.
+func sum[K comparable](m map[K]*K, key K) *K {
+	v := m[key]
+	if v == nil {
+		v = &key
+		m[key] = v
+	}
+	return v
+}
+
+// sorted lists the sums of m in order.
+func sorted[K comparable](m map[K]*K, order func(a, b K) int) []K {
+	out := make([]K, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, order)
 	return out
 }
 
@@ -224,4 +248,12 @@ type UsageQuery struct {
 	From, To time.Time
 	AppID    int64
 	APIID    int64
+}
+
+// EventCount is how many things of one kind (an audit event, a token of a
+// grant type) happened in one bucket.
+type EventCount struct {
+	Bucket time.Time
+	Name   string
+	Count  int64
 }

@@ -55,6 +55,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/admin/audit", h.AuditTrail, login)
 	admin := []echo.MiddlewareFunc{login, h.RequireAdmin}
 	s.GET("/admin/users", h.Users, admin...)
+	s.GET("/admin/usage", h.PlatformUsage, admin...)
+	s.GET("/admin/usage.csv", h.PlatformUsageCSV, admin...)
 	s.GET("/admin/users/disable", h.ConfirmDisableUser, admin...)
 	s.POST("/admin/users/disable", h.DisableUser, admin...)
 	s.POST("/admin/users/enable", h.EnableUser, admin...)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -27,19 +29,58 @@ func record(t testing.TB, d db.Store, batches ...[]portal.Usage) {
 	}
 }
 
-// callCounts reads the call counts a query selects as "bucket app status: calls".
+// callCounts reads the call counts a query selects as "bucket app status:
+// calls". A query of no application reads applications 1 and 2 one by one,
+// and checks that the API's rollup (and the calls of each application to
+// it) holds their sums.
 func callCounts(t testing.TB, d db.Store, q portal.UsageQuery) map[string]int64 {
 	t.Helper()
-	got, err := d.UsageCalls(t.Context(), q)
-	if err != nil {
-		t.Fatal(err)
+	read := func(q portal.UsageQuery) []portal.CallCount {
+		got, err := d.UsageCalls(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range got {
+			if c.Span != q.Span || c.AppID != q.AppID {
+				t.Errorf("a count of span %v, application %d read for %+v", c.Span, c.AppID, q)
+			}
+		}
+		return got
+	}
+	apps := []int64{q.AppID}
+	if q.AppID == 0 {
+		apps = []int64{1, 2}
 	}
 	out := map[string]int64{}
-	for _, c := range got {
-		if c.Span != q.Span {
-			t.Errorf("a count of span %v read for %v", c.Span, q.Span)
+	perAPI, perApp := map[string]int64{}, map[string]int64{}
+	for _, app := range apps {
+		q := q
+		q.AppID = app
+		for _, c := range read(q) {
+			out[fmt.Sprintf("%s app%d %d", c.Bucket.UTC().Format(time.DateTime), c.AppID, c.Status)] += c.Calls
+			perAPI[fmt.Sprintf("%s api%d %s %d %d", c.Bucket.UTC().Format(time.DateTime), c.APIID, c.KeyType, c.Status, c.Fault)] += c.Calls
+			perApp[fmt.Sprintf("%s app%d api%d", c.Bucket.UTC().Format(time.DateTime), c.AppID, c.APIID)] += c.Calls
 		}
-		out[fmt.Sprintf("%s app%d %d", c.Bucket.UTC().Format(time.DateTime), c.AppID, c.Status)] += c.Calls
+	}
+	if q.AppID == 0 {
+		api := map[string]int64{}
+		for _, c := range read(q) {
+			api[fmt.Sprintf("%s api%d %s %d %d", c.Bucket.UTC().Format(time.DateTime), c.APIID, c.KeyType, c.Status, c.Fault)] += c.Calls
+		}
+		if fmt.Sprint(api) != fmt.Sprint(perAPI) {
+			t.Errorf("the API's rollup:\n got %v\nwant %v", api, perAPI)
+		}
+		got, err := d.UsageApps(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs := map[string]int64{}
+		for _, c := range got {
+			pairs[fmt.Sprintf("%s app%d api%d", c.Bucket.UTC().Format(time.DateTime), c.AppID, c.APIID)] += c.Calls
+		}
+		if fmt.Sprint(pairs) != fmt.Sprint(perApp) {
+			t.Errorf("calls of each application to the API:\n got %v\nwant %v", pairs, perApp)
+		}
 	}
 	return out
 }
@@ -118,8 +159,9 @@ func testRollups(t *testing.T, s *suite) {
 		d := s.store(t)
 		record(t, d, []portal.Usage{at(midnight.Add(-2*time.Hour), 1, 200), at(midnight.Add(30*time.Minute), 1, 200)})
 		n, err := d.DeleteRollupsBefore(t.Context(), portal.Minute, midnight)
-		if err != nil || n != 3 { // the minute's call, resource and latency bin
-			t.Errorf("DeleteRollupsBefore: %d, %v; want 3", n, err)
+		// The minute's row in each of the six rollups.
+		if err != nil || n != 6 {
+			t.Errorf("DeleteRollupsBefore: %d, %v; want 6", n, err)
 		}
 		sameCounts(t, "minutes", callCounts(t, d, all(portal.Minute)), map[string]int64{"2027-01-01 00:30:00 app1 200": 1})
 		sameCounts(t, "hours", callCounts(t, d, all(portal.Hour)), map[string]int64{
@@ -176,18 +218,37 @@ func testRollups(t *testing.T, s *suite) {
 			t.Fatalf("raw calls: %d", rawCalls)
 		}
 		for _, span := range portal.RollupSpans {
+			sum, api, rawAPI := map[key]int64{}, map[key]int64{}, map[key]int64{}
+			var latency, apiLatency time.Duration
+			for app := int64(1); app <= 3; app++ {
+				q := all(span)
+				q.AppID = app
+				got, err := d.UsageCalls(t.Context(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range got {
+					sum[key{c.AppID, c.APIID, c.KeyType, c.Status, c.Fault, "", ""}] += c.Calls
+					latency += c.Latency
+				}
+			}
 			got, err := d.UsageCalls(t.Context(), all(span))
 			if err != nil {
 				t.Fatal(err)
 			}
-			sum := map[key]int64{}
-			var latency time.Duration
 			for _, c := range got {
-				sum[key{c.AppID, c.APIID, c.KeyType, c.Status, c.Fault, "", ""}] += c.Calls
-				latency += c.Latency
+				api[key{c.AppID, c.APIID, c.KeyType, c.Status, c.Fault, "", ""}] += c.Calls
+				apiLatency += c.Latency
+			}
+			for k, n := range raw {
+				k.app = 0
+				rawAPI[k] += n
 			}
 			if fmt.Sprint(sum) != fmt.Sprint(raw) || latency != rawLatency {
 				t.Errorf("%v: calls\n got %v\nwant %v\nlatency %v, want %v", span, sum, raw, latency, rawLatency)
+			}
+			if fmt.Sprint(api) != fmt.Sprint(rawAPI) || apiLatency != rawLatency {
+				t.Errorf("%v: the API's calls\n got %v\nwant %v\nlatency %v, want %v", span, api, rawAPI, apiLatency, rawLatency)
 			}
 			res, err := d.UsageResources(t.Context(), all(span), 100)
 			if err != nil {
@@ -253,6 +314,55 @@ func testRollups(t *testing.T, s *suite) {
 			if diff := got - c.want; diff < -c.want/16 || diff > c.want/16 {
 				t.Errorf("p%v: %v, want %v within 6.25%%", c.p*100, got, c.want)
 			}
+		}
+	})
+
+	t.Run("audit events and tokens are counted per bucket", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		hour := portal.BucketOf(t0, portal.Hour)
+		for _, e := range []portal.AuditEvent{
+			{At: hour.Add(-time.Millisecond), Event: portal.AuditLoginFailed},
+			{At: hour, Event: portal.AuditLoginFailed},
+			{At: hour.Add(59 * time.Minute), Event: portal.AuditLoginFailed},
+			{At: hour.Add(30 * time.Minute), Event: portal.AuditLockout},
+			{At: hour.Add(time.Hour), Event: portal.AuditLockout},
+		} {
+			if err := d.RecordAudit(ctx, &e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := d.AuditCounts(ctx, portal.Hour, hour, hour.Add(2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := func(b time.Time, name string, n int64) portal.EventCount {
+			return portal.EventCount{Bucket: b, Name: name, Count: n}
+		}
+		if fmt.Sprint(got) != fmt.Sprint([]portal.EventCount{ev(hour, portal.AuditLockout, 1), ev(hour, portal.AuditLoginFailed, 2),
+			ev(hour.Add(time.Hour), portal.AuditLockout, 1)}) {
+			t.Errorf("AuditCounts: %v", got)
+		}
+
+		alice := user(t, d, "alice")
+		key, _ := fixture.App(t, d, alice, "app")
+		cc, pw, revokedToken := token(key, alice, oauth.GrantClientCredentials), token(key, alice, oauth.GrantPassword),
+			token(key, alice, oauth.GrantClientCredentials)
+		late := token(key, alice, oauth.GrantClientCredentials)
+		late.IssuedAt, late.ExpiresAt = t0.Add(2*time.Hour), t0.Add(3*time.Hour)
+		save(t, d, cc, pw, revokedToken, late)
+		if err := d.RevokeToken(ctx, revokedToken.AccessHash); err != nil {
+			t.Fatal(err)
+		}
+		issued, active, err := d.TokenCounts(ctx, portal.Hour, hour, hour.Add(2*time.Hour), t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(issued) != fmt.Sprint([]portal.EventCount{ev(hour, oauth.GrantClientCredentials, 2), ev(hour, oauth.GrantPassword, 1)}) || active != 3 {
+			t.Errorf("TokenCounts: %v, %d active; want 3 active", issued, active)
+		}
+		if _, active, err := d.TokenCounts(ctx, portal.Hour, hour, hour, t0.Add(150*time.Minute)); err != nil || active != 1 {
+			t.Errorf("active later: %d, %v; want 1", active, err)
 		}
 	})
 }

@@ -45,6 +45,28 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 					return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.AppID, c.APIID, c.Bin, c.Calls}
 				})
 		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_api_calls (span, bucket, api_id, key_type, status, fault, calls, latency_us)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+				latency_us = latency_us + excluded.latency_us`, r.APICalls, func(c portal.CallCount) []any {
+				return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.APIID, c.KeyType, c.Status, c.Fault, c.Calls,
+					c.Latency.Microseconds()}
+			})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_api_latency (span, bucket, api_id, bin, calls)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls`, r.APILatencies,
+				func(c portal.LatencyCount) []any {
+					return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.APIID, c.Bin, c.Calls}
+				})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_api_apps (span, bucket, api_id, app_id, calls, errors)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+				errors = errors + excluded.errors`, r.Apps, func(c portal.AppCount) []any {
+				return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.APIID, c.AppID, c.Calls, c.Errors}
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("record usage: %w", err)
 		}
@@ -70,7 +92,7 @@ func each[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args f
 func spanSeconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 // rollupWhere is the WHERE clause of a rollup query; the application and
-// the API are named only when set, so that their indexes serve.
+// the API are named only when set, so that the keys serve.
 func rollupWhere(q portal.UsageQuery) (string, []any) {
 	where := ` WHERE span = ? AND bucket >= ? AND bucket < ?`
 	args := []any{spanSeconds(q.Span), q.From.Unix(), q.To.Unix()}
@@ -85,12 +107,23 @@ func rollupWhere(q portal.UsageQuery) (string, []any) {
 	return where, args
 }
 
+// perApp is the table of a rollup a query reads: the application's when it
+// names one, else the API's (whose rows have no application: app_id reads
+// 0).
+func perApp(q portal.UsageQuery, appTable, apiTable string) (table, app string) {
+	if q.AppID != 0 {
+		return appTable, "app_id"
+	}
+	return apiTable, "0"
+}
+
 // UsageCalls reads the call counts of the buckets a query selects, oldest
 // first.
 func (d *DB) UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
 	where, args := rollupWhere(q)
-	rows, err := d.r.QueryContext(ctx, `SELECT bucket, app_id, api_id, key_type, status, fault, calls, latency_us
-		FROM usage_calls`+where+` ORDER BY bucket`, args...)
+	table, app := perApp(q, "usage_calls", "usage_api_calls")
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, api_id, key_type, status, fault, calls, latency_us
+		FROM `+table+where+` ORDER BY bucket`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read call counts: %w", err)
 	}
@@ -109,7 +142,8 @@ func (d *DB) UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.Call
 }
 
 // UsageResources reads the busiest resources of the buckets a query
-// selects, the most called first, at most limit.
+// selects, the most called first, at most limit. Resources are rolled up
+// per application: a query of no application reads them all.
 func (d *DB) UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error) {
 	where, args := rollupWhere(q)
 	rows, err := d.r.QueryContext(ctx, `SELECT api_id, method, resource, sum(calls), sum(errors)
@@ -134,7 +168,8 @@ func (d *DB) UsageResources(ctx context.Context, q portal.UsageQuery, limit int)
 // selects (the applications and APIs added up), oldest first.
 func (d *DB) UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error) {
 	where, args := rollupWhere(q)
-	rows, err := d.r.QueryContext(ctx, `SELECT bucket, bin, sum(calls) FROM usage_latency`+where+`
+	table, _ := perApp(q, "usage_latency", "usage_api_latency")
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, bin, sum(calls) FROM `+table+where+`
 		GROUP BY bucket, bin ORDER BY bucket, bin`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read latency counts: %w", err)
@@ -153,11 +188,37 @@ func (d *DB) UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.
 	return out, rows.Err()
 }
 
+// UsageApps reads the calls of each application to each API in the
+// buckets a query selects, oldest first.
+func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error) {
+	where, args := rollupWhere(q)
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, app_id, api_id, calls, errors FROM usage_api_apps`+where+`
+		ORDER BY bucket`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read application counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.AppCount
+	for rows.Next() {
+		c := portal.AppCount{Span: q.Span}
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read application counts: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// rollupTables are every rollup, for pruning.
+var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps"}
+
 // DeleteRollupsBefore removes the buckets of one width that start before a
 // time, from every rollup, and says how many.
 func (d *DB) DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error) {
 	var total int64
-	for _, table := range []string{"usage_calls", "usage_resources", "usage_latency"} {
+	for _, table := range rollupTables {
 		res, err := d.w.ExecContext(ctx, `DELETE FROM `+table+` WHERE span = ? AND bucket < ?`, spanSeconds(span), before.Unix())
 		if err != nil {
 			return total, fmt.Errorf("delete old rollups: %w", err)
@@ -218,4 +279,47 @@ func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, er
 			return total, nil
 		}
 	}
+}
+
+// AuditCounts counts the audit events of each kind in buckets of span,
+// from (included) to (excluded), oldest first.
+func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+	return d.eventCounts(ctx, `SELECT at / 1000 / ?1 * ?1, event, count(*) FROM audit_events WHERE at >= ?2 AND at < ?3
+		GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+}
+
+// TokenCounts counts the access tokens issued with each grant type in
+// buckets of span, from (included) to (excluded), oldest first, among the
+// tokens still kept (stale ones are deleted), and the tokens active at now.
+func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error) {
+	issued, err := d.eventCounts(ctx, `SELECT issued_at / 1000 / ?1 * ?1, grant_type, count(*) FROM tokens
+		WHERE issued_at >= ?2 AND issued_at < ?3 GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+	if err != nil {
+		return nil, 0, err
+	}
+	var active int64
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked = 0 AND (expires_at IS NULL OR expires_at > ?)`,
+		now.UnixMilli()).Scan(&active); err != nil {
+		return nil, 0, fmt.Errorf("count active tokens: %w", err)
+	}
+	return issued, active, nil
+}
+
+func (d *DB) eventCounts(ctx context.Context, query string, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+	rows, err := d.r.QueryContext(ctx, query, spanSeconds(span), from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.EventCount
+	for rows.Next() {
+		var c portal.EventCount
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.Name, &c.Count); err != nil {
+			return nil, fmt.Errorf("count events: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
