@@ -189,21 +189,32 @@ func statusClass(status int) string { return strconv.Itoa(status/100) + "xx" }
 
 // AppUsage is an application's usage page, GET /store/applications/:id/usage.
 func (h *Handlers) AppUsage(c echo.Context) error {
-	v, err := h.appUsage(c)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, layout.NavApplications)), v))
+	return h.usagePage(c, layout.NavApplications, h.appUsage)
 }
 
 // AppUsageCSV is one table of the usage page as CSV,
 // GET /store/applications/:id/usage.csv?table=…
 func (h *Handlers) AppUsageCSV(c echo.Context) error {
-	v, err := h.appUsage(c)
+	return usageDownload(c, "usage-app-"+c.Param("id"), h.appUsage)
+}
+
+// usagePage renders the usage page that build reads.
+func (h *Handlers) usagePage(c echo.Context, nav string, build func(echo.Context) (store.UsageView, error)) error {
+	v, err := build(c)
 	if err != nil {
 		return err
 	}
-	return usageCSV(c, v, "usage-app-"+c.Param("id"))
+	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, nav)), v))
+}
+
+// usageDownload writes one table of the usage page that build reads as
+// CSV (see usageCSV).
+func usageDownload(c echo.Context, file string, build func(echo.Context) (store.UsageView, error)) error {
+	v, err := build(c)
+	if err != nil {
+		return err
+	}
+	return usageCSV(c, v, file)
 }
 
 // charts adds the charting scripts to a page.
@@ -278,21 +289,13 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 // /store/publisher/:id/usage: every application's calls, by application,
 // user and tier, and the subscriptions over time.
 func (h *Handlers) APIUsage(c echo.Context) error {
-	v, err := h.apiUsage(c)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, layout.NavPublisher)), v))
+	return h.usagePage(c, layout.NavPublisher, h.apiUsage)
 }
 
 // APIUsageCSV is one table of an API's usage page as CSV,
 // GET /store/publisher/:id/usage.csv?table=…
 func (h *Handlers) APIUsageCSV(c echo.Context) error {
-	v, err := h.apiUsage(c)
-	if err != nil {
-		return err
-	}
-	return usageCSV(c, v, "usage-api-"+c.Param("id"))
+	return usageDownload(c, "usage-api-"+c.Param("id"), h.apiUsage)
 }
 
 func (h *Handlers) apiUsage(c echo.Context) (store.UsageView, error) {
@@ -357,21 +360,13 @@ func (h *Handlers) apiNames(ctx context.Context) (func(int64) string, error) {
 // the gateway's calls by API, the top applications, tokens issued per grant
 // type, active tokens, and failed log-ins and lockouts.
 func (h *Handlers) PlatformUsage(c echo.Context) error {
-	v, err := h.platformUsage(c)
-	if err != nil {
-		return err
-	}
-	return render(c, http.StatusOK, store.Usage(h.charts(h.page(c, v.Title, layout.NavUsage)), v))
+	return h.usagePage(c, layout.NavUsage, h.platformUsage)
 }
 
 // PlatformUsageCSV is one table of the administrators' usage page as CSV,
 // GET /store/admin/usage.csv?table=…
 func (h *Handlers) PlatformUsageCSV(c echo.Context) error {
-	v, err := h.platformUsage(c)
-	if err != nil {
-		return err
-	}
-	return usageCSV(c, v, "usage-platform")
+	return usageDownload(c, "usage-platform", h.platformUsage)
 }
 
 // topApps is how many applications the administrators' page names; the
