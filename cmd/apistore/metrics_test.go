@@ -230,3 +230,17 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsOff: --metrics-addr= (empty) opens no metrics listener.
+func TestMetricsOff(t *testing.T) {
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--metrics-addr=")
+	// The listeners are printed together, before any is served.
+	resp, err := http.Get(s.urls["http"] + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if strings.Contains(s.log(), "metrics:") {
+		t.Errorf("a metrics listener with --metrics-addr=:\n%s", s.log())
+	}
+}
