@@ -109,6 +109,7 @@ type Store interface {
 	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
+	UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error)
 	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
 	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,6 +24,7 @@ type Usage interface {
 	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
+	UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error)
 	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
 	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 }
@@ -233,6 +233,7 @@ func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
 		v := usageView(w, u.calls, u.latencies,
 			split{"calls-by-api", "Calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
 		v.Title, v.Back, v.BackLabel = "Usage of "+app.Name, "/store/applications", "My Applications"
+		v.ShowResources = true
 		v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
 		return v, nil
 	})
@@ -243,7 +244,7 @@ type usageData struct {
 	calls     []portal.CallCount
 	resources []portal.ResourceCount // an application's page only
 	latencies []portal.LatencyCount
-	apps      []portal.AppCount // the pages of many applications only
+	apps      []portal.AppCount // an API's page only
 }
 
 // usage reads the rollups of an application or an API (0: any) in the
@@ -264,8 +265,10 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 		if u.resources, err = h.store.UsageResources(ctx, q, 10); err != nil {
 			return store.UsageView{}, err
 		}
-	} else if u.apps, err = h.store.UsageApps(ctx, q); err != nil {
-		return store.UsageView{}, err
+	} else if apiID != 0 {
+		if u.apps, err = h.store.UsageApps(ctx, q); err != nil {
+			return store.UsageView{}, err
+		}
 	}
 	if u.latencies, err = h.store.UsageLatencies(ctx, q); err != nil {
 		return store.UsageView{}, err
@@ -369,8 +372,7 @@ func (h *Handlers) PlatformUsageCSV(c echo.Context) error {
 	return usageDownload(c, "usage-platform", h.platformUsage)
 }
 
-// topApps is how many applications the administrators' page names; the
-// others are added up.
+// topApps is how many applications the administrators' page lists.
 const topApps = 10
 
 func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
@@ -380,21 +382,16 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 		if err != nil {
 			return store.UsageView{}, err
 		}
-		totals := map[int64]int64{}
-		for _, a := range u.apps {
-			totals[a.AppID] += a.Calls
-		}
-		top := slices.Collect(maps.Keys(totals))
-		slices.SortFunc(top, func(a, b int64) int { return cmp.Or(cmp.Compare(totals[b], totals[a]), cmp.Compare(a, b)) })
-		top = top[:min(len(top), topApps)]
 		v := usageView(w, u.calls, u.latencies,
 			split{"calls-by-api", "Gateway calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
-		v.Charts = append(v.Charts, appCharts(w, u.apps, appSplit{"top-applications", "Top applications", func(a portal.AppCount) string {
-			if !slices.Contains(top, a.AppID) {
-				return "Other applications"
-			}
-			return cmp.Or(names[a.AppID], "Application #"+strconv.FormatInt(a.AppID, 10))
-		}})...)
+		top, err := h.store.UsageTopApps(ctx, w.query(0, 0), topApps)
+		if err != nil {
+			return store.UsageView{}, err
+		}
+		for _, a := range top {
+			v.Apps = append(v.Apps, store.AppRow{Name: cmp.Or(names[a.AppID], "Application #"+strconv.FormatInt(a.AppID, 10)),
+				Calls: a.Calls, Errors: a.Errors})
+		}
 		issued, active, err := h.store.TokenCounts(ctx, w.span, w.from, w.to, h.now())
 		if err != nil {
 			return store.UsageView{}, err
@@ -590,12 +587,18 @@ func spanName(span time.Duration) string {
 func usageCSV(c echo.Context, v store.UsageView, file string) error {
 	name := c.QueryParam("table")
 	var records [][]string
-	if name == "resources" {
+	switch name {
+	case "resources":
 		records = [][]string{{"api", "method", "resource", "calls", "errors"}}
 		for _, r := range v.Resources {
 			records = append(records, []string{r.API, r.Method, r.Resource, strconv.FormatInt(r.Calls, 10), strconv.FormatInt(r.Errors, 10)})
 		}
-	} else {
+	case "top-applications":
+		records = [][]string{{"application", "calls", "errors"}}
+		for _, a := range v.Apps {
+			records = append(records, []string{a.Name, strconv.FormatInt(a.Calls, 10), strconv.FormatInt(a.Errors, 10)})
+		}
+	default:
 		i := slices.IndexFunc(v.Charts, func(t store.SeriesTable) bool { return t.ID == name })
 		if i < 0 {
 			return echo.NewHTTPError(http.StatusBadRequest, "There is no table "+strconv.Quote(name)+" on this page.")

@@ -283,6 +283,24 @@ func testRollups(t *testing.T, s *suite) {
 		if top, err := d.UsageResources(t.Context(), all(portal.Day), 2); err != nil || len(top) != 2 {
 			t.Errorf("UsageResources with limit 2: %+v, %v", top, err)
 		}
+		perApp := map[int64]int64{}
+		for k, n := range raw {
+			perApp[k.app] += n
+		}
+		for _, span := range portal.RollupSpans {
+			top, err := d.UsageTopApps(t.Context(), all(span), 2)
+			if err != nil || len(top) != 2 {
+				t.Fatalf("UsageTopApps with limit 2: %+v, %v", top, err)
+			}
+			for i, a := range top {
+				if a.Calls != perApp[a.AppID] || (i > 0 && a.Calls > top[i-1].Calls) {
+					t.Errorf("%v: top applications %+v, want the busiest first of %v", span, top, perApp)
+				}
+			}
+			if a := top[0]; a.Calls < perApp[1] || a.Calls < perApp[2] || a.Calls < perApp[3] {
+				t.Errorf("%v: the busiest application is %+v of %v", span, a, perApp)
+			}
+		}
 	})
 
 	t.Run("the latency bins of an application answer its percentiles", func(t *testing.T) {

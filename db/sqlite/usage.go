@@ -211,6 +211,28 @@ func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCo
 	return out, rows.Err()
 }
 
+// UsageTopApps reads the applications with the most calls in the buckets
+// a query selects, summed over them (Bucket is the query's From), the most
+// called first, at most limit.
+func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error) {
+	where, args := rollupWhere(q)
+	rows, err := d.r.QueryContext(ctx, `SELECT app_id, sum(calls), sum(errors) FROM usage_api_apps`+where+`
+		GROUP BY app_id ORDER BY sum(calls) DESC, app_id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("read top applications: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.AppCount
+	for rows.Next() {
+		c := portal.AppCount{Span: q.Span, Bucket: q.From, APIID: q.APIID}
+		if err := rows.Scan(&c.AppID, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read top applications: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // rollupTables are every rollup, for pruning.
 var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps"}
 
