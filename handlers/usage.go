@@ -230,8 +230,9 @@ func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
 		return store.UsageView{}, err
 	}
 	return h.usage(c, app.ID, 0, func(w usageWindow, u usageData, apiName func(int64) string) (store.UsageView, error) {
-		v := usageView(w, u.calls, u.latencies,
+		v := usageView(w, u.calls,
 			split{"calls-by-api", "Calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
+		withLatency(&v, w, u.latencies)
 		v.Title, v.Back, v.BackLabel = "Usage of "+app.Name, "/store/applications", "My Applications"
 		v.ShowResources = true
 		v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
@@ -243,8 +244,8 @@ func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
 type usageData struct {
 	calls     []portal.CallCount
 	resources []portal.ResourceCount // an application's page only
-	latencies []portal.LatencyCount
-	apps      []portal.AppCount // an API's page only
+	latencies []portal.LatencyCount  // an application's or an API's page only
+	apps      []portal.AppCount      // an API's page only
 }
 
 // usage reads the rollups of an application or an API (0: any) in the
@@ -270,8 +271,12 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 			return store.UsageView{}, err
 		}
 	}
-	if u.latencies, err = h.store.UsageLatencies(ctx, q); err != nil {
-		return store.UsageView{}, err
+	// The administrators' page shows no latency: reading every API's bins
+	// would cost it most of its time.
+	if appID != 0 || apiID != 0 {
+		if u.latencies, err = h.store.UsageLatencies(ctx, q); err != nil {
+			return store.UsageView{}, err
+		}
 	}
 	apiName, err := h.apiNames(ctx)
 	if err != nil {
@@ -315,7 +320,8 @@ func (h *Handlers) apiUsage(c echo.Context) (store.UsageView, error) {
 		byApp[s.AppID] = s
 	}
 	return h.usage(c, 0, a.ID, func(w usageWindow, u usageData, _ func(int64) string) (store.UsageView, error) {
-		v := usageView(w, u.calls, u.latencies, byKeyType)
+		v := usageView(w, u.calls, byKeyType)
+		withLatency(&v, w, u.latencies)
 		// An application no longer subscribed (or deleted) keeps its calls.
 		of := func(pick func(portal.Subscription) string) func(portal.AppCount) string {
 			return func(c portal.AppCount) string {
@@ -382,7 +388,7 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 		if err != nil {
 			return store.UsageView{}, err
 		}
-		v := usageView(w, u.calls, u.latencies,
+		v := usageView(w, u.calls,
 			split{"calls-by-api", "Gateway calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
 		top, err := h.store.UsageTopApps(ctx, w.query(0, 0), topApps)
 		if err != nil {
@@ -464,8 +470,8 @@ func appCharts(w usageWindow, apps []portal.AppCount, splits ...appSplit) []stor
 	return out
 }
 
-// usageView lays out rolled-up calls and latencies as the usage page's
-// totals and charts.
+// usageView lays out rolled-up calls as the usage page's totals and
+// charts.
 // split is a chart of the calls by one of their dimensions: by names
 // the series of a call; columns are shown even without calls.
 type split struct {
@@ -478,7 +484,7 @@ type split struct {
 var byKeyType = split{"calls-by-key-type", "Calls by key type", func(c portal.CallCount) string { return c.KeyType },
 	[]string{"PRODUCTION", "SANDBOX"}}
 
-func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.LatencyCount, splits ...split) store.UsageView {
+func usageView(w usageWindow, calls []portal.CallCount, splits ...split) store.UsageView {
 	grids := make([]*seriesGrid, len(splits))
 	for i, sp := range splits {
 		grids[i] = newSeriesGrid(w, sp.columns...)
@@ -510,6 +516,33 @@ func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.Laten
 			slices.Sort(grids[i].names)
 		}
 	}
+	v := store.UsageView{Range: w.key, From: w.fromInput, To: w.toInput, TZ: w.loc.String(),
+		Showing: fmt.Sprintf("From %s to %s (%s), per %s", w.label(w.from), w.label(w.to), w.loc, spanName(w.span))}
+	for _, r := range usageRanges {
+		v.Ranges = append(v.Ranges, store.RangeOption{Key: r.key, Label: r.label})
+	}
+	v.Ranges = append(v.Ranges, store.RangeOption{Key: "custom", Label: "Custom range"})
+	v.Totals = []store.Stat{{Label: "Calls", Value: strconv.FormatInt(total, 10)}}
+	for _, class := range []string{"2xx", "4xx", "5xx"} {
+		v.Totals = append(v.Totals, store.Stat{Label: class, Value: strconv.FormatInt(classes[class], 10)})
+	}
+	for _, name := range byFault.names {
+		v.Totals = append(v.Totals, store.Stat{Label: name, Value: strconv.FormatInt(faults[name], 10)})
+	}
+	v.Totals = append(v.Totals, store.Stat{Label: "Error rate", Value: percent(errs, total)})
+	for i, sp := range splits {
+		v.Charts = append(v.Charts, grids[i].table(sp.id, sp.title, "calls", callsText, false))
+	}
+	v.Charts = append(v.Charts,
+		byClass.table("answers-by-status", "Answers by status class", "calls", callsText, false),
+		byFault.table("refusals-by-fault", "Refusals by fault code", "calls", callsText, false),
+	)
+	return v
+}
+
+// withLatency adds the latency percentiles of the range to a usage page's
+// totals, and a chart of them per bucket.
+func withLatency(v *store.UsageView, w usageWindow, latencies []portal.LatencyCount) {
 	perBucket := map[int64]map[int]int64{}
 	all := map[int]int64{}
 	for _, l := range latencies {
@@ -526,32 +559,10 @@ func usageView(w usageWindow, calls []portal.CallCount, latencies []portal.Laten
 			byLatency.add(byLatency.names[i], time.Unix(b, 0), ms(portal.Percentile(bins, p)))
 		}
 	}
-	v := store.UsageView{Range: w.key, From: w.fromInput, To: w.toInput, TZ: w.loc.String(),
-		Showing: fmt.Sprintf("From %s to %s (%s), per %s", w.label(w.from), w.label(w.to), w.loc, spanName(w.span))}
-	for _, r := range usageRanges {
-		v.Ranges = append(v.Ranges, store.RangeOption{Key: r.key, Label: r.label})
-	}
-	v.Ranges = append(v.Ranges, store.RangeOption{Key: "custom", Label: "Custom range"})
-	v.Totals = []store.Stat{{Label: "Calls", Value: strconv.FormatInt(total, 10)}}
-	for _, class := range []string{"2xx", "4xx", "5xx"} {
-		v.Totals = append(v.Totals, store.Stat{Label: class, Value: strconv.FormatInt(classes[class], 10)})
-	}
-	for _, name := range byFault.names {
-		v.Totals = append(v.Totals, store.Stat{Label: name, Value: strconv.FormatInt(faults[name], 10)})
-	}
-	v.Totals = append(v.Totals, store.Stat{Label: "Error rate", Value: percent(errs, total)})
 	for i, p := range ps {
 		v.Totals = append(v.Totals, store.Stat{Label: byLatency.names[i] + " latency", Value: msText(portal.Percentile(all, p))})
 	}
-	for i, sp := range splits {
-		v.Charts = append(v.Charts, grids[i].table(sp.id, sp.title, "calls", callsText, false))
-	}
-	v.Charts = append(v.Charts,
-		byClass.table("answers-by-status", "Answers by status class", "calls", callsText, false),
-		byFault.table("refusals-by-fault", "Refusals by fault code", "calls", callsText, false),
-		byLatency.table("latency", "Latency percentiles", "ms", msNumber, true),
-	)
-	return v
+	v.Charts = append(v.Charts, byLatency.table("latency", "Latency percentiles", "ms", msNumber, true))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
