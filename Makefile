@@ -2,7 +2,7 @@
 # nginx and postgresql, npm packages) when missing, then runs every test.
 GO ?= go
 
-.PHONY: all build generate check-generate lint test test-go test-postgres fuzz soak e2e deps bench
+.PHONY: all build generate check-generate lint test test-go test-postgres fuzz soak e2e deps bench bench-usage
 
 all: build
 
@@ -75,3 +75,13 @@ bench: build deps
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --paths none --database auto --nodes 1,2
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 16,64 --paths none --wrk wrk --nginx auto \
 		--rounds 3 --token-rate 500 --profile bin/profiles
+
+# The usage pages' reads (BenchmarkUsageDashboards) over USAGE_CALLS calls
+# recorded over 30 days through the usage writer's store method, each
+# page and range with its p99, on SQLite and then on PostgreSQL (a
+# throw-away server). Recording 10,000,000 calls takes most of the time.
+USAGE_CALLS ?= 10000000
+bench-usage:
+	$(GO) test ./db -run '^$$' -bench BenchmarkUsageDashboards -benchtime 200x -timeout 4h -usage-calls $(USAGE_CALLS)
+	scripts/postgres.sh run env APISTORE_TEST_STORE=postgres $(GO) test ./db -run '^$$' -bench BenchmarkUsageDashboards \
+		-benchtime 200x -timeout 4h -usage-calls $(USAGE_CALLS)

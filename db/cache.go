@@ -24,7 +24,30 @@ const maxCached = 100_000
 // AccessToken.
 type cachedStore struct {
 	Store
-	gen atomic.Pointer[cacheGen]
+	gen     atomic.Pointer[cacheGen]
+	clients cacheCounter
+	tokens  cacheCounter
+}
+
+// cacheCounter counts a cache's lookups, for the operators' metrics.
+type cacheCounter struct{ hits, misses atomic.Uint64 }
+
+// CacheCount is how often a cache answered a lookup itself (Hits) or read
+// the database (Misses).
+type CacheCount struct {
+	Cache        string // clients (consumer keys) or tokens (access tokens)
+	Hits, Misses uint64
+}
+
+// CacheCounts are the counts of the caches in front of a store Open
+// returned; none for another Store.
+func CacheCounts(s Store) []CacheCount {
+	c, ok := s.(*cachedStore)
+	if !ok {
+		return nil
+	}
+	return []CacheCount{{"clients", c.clients.hits.Load(), c.clients.misses.Load()},
+		{"tokens", c.tokens.hits.Load(), c.tokens.misses.Load()}}
 }
 
 func withCache(s Store) *cachedStore { return &cachedStore{Store: s} }
@@ -53,15 +76,17 @@ func (c *cachedStore) current(ctx context.Context) (*cacheGen, error) {
 
 // cached looks key up in m of the current generation, or loads it and keeps
 // a clone there. A failed load (not found included) is not kept.
-func cached[K comparable, V any](ctx context.Context, c *cachedStore, m func(*cacheGen) *sync.Map, key K,
+func cached[K comparable, V any](ctx context.Context, c *cachedStore, n *cacheCounter, m func(*cacheGen) *sync.Map, key K,
 	load func() (*V, error), clone func(*V) *V) (*V, error) {
 	g, err := c.current(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if v, ok := m(g).Load(key); ok {
+		n.hits.Add(1)
 		return clone(v.(*V)), nil
 	}
+	n.misses.Add(1)
 	v, err := load()
 	if err != nil {
 		return nil, err
@@ -73,12 +98,12 @@ func cached[K comparable, V any](ctx context.Context, c *cachedStore, m func(*ca
 
 // ClientByKey is the store's, through the cache.
 func (c *cachedStore) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
-	return cached(ctx, c, func(g *cacheGen) *sync.Map { return &g.clients }, consumerKey,
+	return cached(ctx, c, &c.clients, func(g *cacheGen) *sync.Map { return &g.clients }, consumerKey,
 		func() (*oauth.Client, error) { return c.Store.ClientByKey(ctx, consumerKey) }, (*oauth.Client).Clone)
 }
 
 // AccessToken is the store's, through the cache.
 func (c *cachedStore) AccessToken(ctx context.Context, h oauth.Hash) (*oauth.TokenInfo, error) {
-	return cached(ctx, c, func(g *cacheGen) *sync.Map { return &g.tokens }, h,
+	return cached(ctx, c, &c.tokens, func(g *cacheGen) *sync.Map { return &g.tokens }, h,
 		func() (*oauth.TokenInfo, error) { return c.Store.AccessToken(ctx, h) }, (*oauth.TokenInfo).Clone)
 }

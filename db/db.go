@@ -92,6 +92,7 @@ type Store interface {
 	SubscriptionTier(ctx context.Context, appID, apiID int64) (id int64, tier string, err error)
 	SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error)
 	SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error)
+	SubscriptionsOfAPI(ctx context.Context, apiID int64) ([]portal.Subscription, error)
 	TakeQuota(ctx context.Context, k portal.QuotaKey, window time.Time, want, limit int) (int, error)
 	DeleteQuotasBefore(ctx context.Context, before time.Time) (int64, error)
 
@@ -103,6 +104,14 @@ type Store interface {
 	RecordUsage(ctx context.Context, calls []portal.Usage) error
 	UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usage, error)
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
+	DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error)
+	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
+	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
+	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
+	UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error)
+	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
+	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
 	AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error)

@@ -23,7 +23,7 @@ async function startServer(env = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'apistore-data-'));
   const proc = spawn(
     bin,
-    ['serve', '--data-dir', dataDir, '--store-port', '0', '--https-port', '0', '--http-port', '0'],
+    ['serve', '--data-dir', dataDir, '--store-port', '0', '--https-port', '0', '--http-port', '0', '--metrics-addr', '127.0.0.1:0'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const closed = new Promise((resolve) => proc.once('close', resolve));

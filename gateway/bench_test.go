@@ -1,12 +1,17 @@
 package gateway_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // BenchmarkGatewayRefusal measures the gateway's own work on a cached token
@@ -73,4 +78,57 @@ func proxyCalls(b *testing.B, e *env, token string) {
 			}
 		}
 	})
+}
+
+// noUsageWrites is a store that writes no usage at all: the bound below
+// any usage writer's cost, raw rows alone included.
+type noUsageWrites struct{ gateway.Store }
+
+func (noUsageWrites) RecordUsage(context.Context, []portal.Usage) error { return nil }
+
+// BenchmarkGatewayUsageRollups measures the gateway's throughput with the
+// usage writer storing raw calls and their rollups, side by side with the
+// same gateway over a store that writes no usage, in alternating chunks of
+// calls on the same database, token and backend; it reports the ratio of
+// their throughputs (issue 15 asks for at least 0.95).
+func BenchmarkGatewayUsageRollups(b *testing.B) {
+	e := newEnv(b, gateway.Config{})
+	token := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	bare := gateway.New(oauth.NewServer(e.db, oauth.Validity{}, e.clock.Now), noUsageWrites{e.db}, gateway.Config{Now: e.clock.Now})
+	b.Cleanup(bare.Close)
+	gateways := []http.Handler{e.gw, bare}
+	const chunk, workers = 5000, 8
+	var took [2]time.Duration
+	var calls [2]int
+	run := func(g http.Handler, n int) time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for range n/workers + min(1, max(0, n%workers-w)) {
+					req := httptest.NewRequest("GET", "/pizzashack/1.0.0/menu", nil)
+					req.Header.Set("Authorization", "Bearer "+token)
+					rec := httptest.NewRecorder()
+					g.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Errorf("status %d", rec.Code)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	for done := 0; done < b.N; done += chunk {
+		n := min(chunk, b.N-done)
+		for i, g := range gateways {
+			took[i] += run(g, n)
+			calls[i] += n
+		}
+	}
+	with, without := float64(calls[0])/took[0].Seconds(), float64(calls[1])/took[1].Seconds()
+	b.ReportMetric(with, "calls/s-rollups")
+	b.ReportMetric(without, "calls/s-no-writes")
+	b.ReportMetric(with/without, "ratio")
 }

@@ -49,6 +49,12 @@ type Config struct {
 	UsageBatch    int
 	// UsageRetention is how long usage records are kept (default 90 days).
 	UsageRetention time.Duration
+	// Observe, when set, sees every call recorded (for the operators'
+	// metrics), on the request's goroutine: it must be quick.
+	Observe func(portal.Usage)
+	// ObserveWrite, when set, sees every batch of usage records written:
+	// its size, the time its commit took and its error.
+	ObserveWrite func(calls int, took time.Duration, err error)
 	// Now is the clock of tier windows, token expiry and usage times
 	// (default time.Now).
 	Now func() time.Time
@@ -89,6 +95,7 @@ type Store interface {
 	TakeQuota(ctx context.Context, k portal.QuotaKey, window time.Time, want, limit int) (int, error)
 	RecordUsage(ctx context.Context, calls []portal.Usage) error
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
+	DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error)
 	DeleteQuotasBefore(ctx context.Context, before time.Time) (int64, error)
 	// RunAlone runs a job unless another node runs it.
 	RunAlone(ctx context.Context, job string, fn func(context.Context) error) (bool, error)
@@ -103,6 +110,7 @@ type Gateway struct {
 	direct   *directProxy // nil: every call through proxy
 	throttle *throttle
 	usage    *recorder
+	observe  func(portal.Usage) // nil: none
 
 	state   atomic.Pointer[snapshot]
 	rebuild sync.Mutex // one reload of the routes at a time
@@ -147,6 +155,13 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 			if err != nil {
 				return err
 			}
+			for _, span := range portal.RollupSpans {
+				r, err := d.DeleteRollupsBefore(ctx, span, now.Add(-portal.RollupRetention[span]))
+				if err != nil {
+					return err
+				}
+				n += r
+			}
 			q, err := d.DeleteQuotasBefore(ctx, now.Add(-time.Hour))
 			if n+q > 0 {
 				slog.Info("gateway: pruned usage", "deleted", n, "quota_windows", q)
@@ -158,7 +173,8 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 		}
 	}
 	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
-		usage:     newRecorder(d.RecordUsage, prune, cfg.UsageInterval, cfg.UsageBatch),
+		usage:     newRecorder(observedWrite(d.RecordUsage, cfg.ObserveWrite), prune, cfg.UsageInterval, cfg.UsageBatch),
+		observe:   cfg.Observe,
 		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride}
 	buffers := &bufferPool{}
 	transport := newTransport(cfg)
@@ -171,6 +187,9 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	g.proxy = newProxy(cfg, g.responses, backends, buffers)
 	return g
 }
+
+// QueuedUsage is the number of calls waiting for the usage writer.
+func (g *Gateway) QueuedUsage() int { return len(g.usage.calls) }
 
 // Close writes the usage still queued; call it once no request is in flight
 // (calling it again is harmless).
@@ -374,17 +393,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ReverseProxy panics with http.ErrAbortHandler when the answer
 		// breaks off after its header was sent: the caller went away, or
 		// the backend did. The call is recorded all the same, as failed.
-		call.Status, call.Latency = rec.status, time.Since(start)
+		call.Status, call.Fault, call.Latency = rec.status, rec.fault, time.Since(start)
 		switch {
 		case finished:
 		case bc.stalled.Load():
-			call.Status = http.StatusGatewayTimeout
+			call.Status, call.Fault = http.StatusGatewayTimeout, CodeBackendTimeout
 		case ctx.Err() != nil:
 			call.Status = statusClientClosed
 		default:
-			call.Status = http.StatusBadGateway
+			call.Status, call.Fault = http.StatusBadGateway, CodeBackendUnreachable
 		}
 		g.usage.record(call)
+		if g.observe != nil {
+			g.observe(call)
+		}
 	}()
 	g.serveAuthorized(rec, r, s, rt, []*resource{res, overridden}, info, rest, bc)
 	finished = true
@@ -499,6 +521,7 @@ func retryAfter(d time.Duration) string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status    int
+	fault     int // the WSO2 fault code of the refusal written, if one was
 	responses *responseFilter
 }
 

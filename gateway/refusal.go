@@ -43,6 +43,9 @@ type Refusal struct {
 const realm = "apistore"
 
 func (f *Refusal) write(w http.ResponseWriter) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.fault = f.Code // for the usage record
+	}
 	h := w.Header()
 	if f.challenge || f.BearerError != "" {
 		h.Set("WWW-Authenticate", f.bearerChallenge())

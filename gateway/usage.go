@@ -31,6 +31,19 @@ func newRecorder(write func(context.Context, []portal.Usage) error, prune func()
 	return r
 }
 
+// observedWrite is write, timed for observe when it is set.
+func observedWrite(write func(context.Context, []portal.Usage) error, observe func(int, time.Duration, error)) func(context.Context, []portal.Usage) error {
+	if observe == nil {
+		return write
+	}
+	return func(ctx context.Context, calls []portal.Usage) error {
+		start := time.Now()
+		err := write(ctx, calls)
+		observe(len(calls), time.Since(start), err)
+		return err
+	}
+}
+
 // record queues a call; when the queue is full (the database cannot keep up)
 // the call is counted as dropped rather than slowing the request.
 func (r *recorder) record(u portal.Usage) {

@@ -25,9 +25,10 @@ type Handlers struct {
 	urls       atomic.Pointer[publicURLs] // where the listeners are reached, once known; see SetURLs
 	auditKey   []byte                     // keys the masks of unknown names in the audit trail; see maskName
 
-	mailer        Mailer        // nil: the server sends no mail
-	resetValidity time.Duration // how long an emailed reset link works
-	outbox        outbox        // mail being sent; see mail.go
+	mailer        Mailer                 // nil: the server sends no mail
+	resetValidity time.Duration          // how long an emailed reset link works
+	outbox        outbox                 // mail being sent; see mail.go
+	tokenIssued   func(grantType string) // nil: none; see WithTokenObserver
 }
 
 // New returns handlers over the oauth core and the store. Without options,

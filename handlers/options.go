@@ -44,3 +44,9 @@ func WithMailer(m Mailer) Option {
 func WithPasswordResetValidity(d time.Duration) Option {
 	return func(h *Handlers) { h.resetValidity = d }
 }
+
+// WithTokenObserver tells issued with the grant type of every access token
+// /token issues (for the operators' metrics); it must be quick.
+func WithTokenObserver(issued func(grantType string)) Option {
+	return func(h *Handlers) { h.tokenIssued = issued }
+}

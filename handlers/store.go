@@ -80,6 +80,7 @@ type Catalog interface {
 	Unsubscribe(ctx context.Context, appID, apiID int64) error
 	SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error)
 	SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error)
+	SubscriptionsOfAPI(ctx context.Context, apiID int64) ([]portal.Subscription, error)
 }
 
 // Consents keeps users' approvals of applications at the consent page.
@@ -111,4 +112,5 @@ type Store interface {
 	Consents
 	AuditTrail
 	Pinger
+	Usage
 }

@@ -40,6 +40,9 @@ func (h *Handlers) Token(c echo.Context) error {
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
+	if h.tokenIssued != nil {
+		h.tokenIssued(tr.GrantType)
+	}
 	return c.JSON(http.StatusOK, resp)
 }
 

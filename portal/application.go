@@ -39,6 +39,7 @@ type Subscription struct {
 	ID         int64
 	AppID      int64
 	AppName    string
+	Owner      string // the username of the application's owner
 	APIID      int64
 	APIName    string
 	APIVersion string
@@ -60,7 +61,11 @@ type Usage struct {
 	Resource   string // the matched URL template; empty when none matched
 	KeyType    string
 	Status     int
-	Latency    time.Duration
+	// Fault is the WSO2 fault code of a call the gateway refused or could
+	// not complete (900908 not subscribed, 900910 missing scope, 900800
+	// throttled…); 0 for one the backend answered.
+	Fault   int
+	Latency time.Duration
 }
 
 // QuotaKey names what a tier's limit counts: an application's calls to an

@@ -21,7 +21,7 @@ func TestPanicsAreRecovered(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	defer slog.SetDefault(prev)
 	const secret = "the-secret-in-a-panic"
-	e := newEcho(Config{}, "")
+	e := newEcho(Config{}, "", "store")
 	e.GET("/store/boom", func(echo.Context) error { panic(secret) })
 	e.GET("/store/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
 	// The gateway's calls, served ahead of echo, the same way.

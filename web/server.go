@@ -21,6 +21,7 @@ import (
 
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/metrics"
 	"github.com/apistore/apistore/static"
 	"github.com/labstack/echo/v4"
 )
@@ -56,6 +57,12 @@ type Config struct {
 	// Gateway serves the published APIs on the HTTPS and HTTP listeners,
 	// below the OAuth endpoints; nil serves none.
 	Gateway http.Handler
+	// Metrics counts the requests of the store and the token endpoints
+	// (gateway calls are the gateway's to count); nil counts none.
+	Metrics *metrics.Metrics
+	// MetricsAddr is the host:port of the /metrics listener, apart from the
+	// public ones; empty: none.
+	MetricsAddr string
 }
 
 // Server is the running set of listeners.
@@ -98,7 +105,7 @@ func (s *Server) API() http.Handler { return s.apiHandler() }
 func (s *Server) Store() http.Handler { return s.store }
 
 func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
-	e := newEcho(cfg, cfg.PublicURL)
+	e := newEcho(cfg, cfg.PublicURL, "api")
 	gw := cfg.Gateway
 	form := bodyDeadline(cfg.BodyTimeout)
 	e.Any("/token", h.Token, form)
@@ -166,7 +173,7 @@ func serveGateway(gateway http.Handler) echo.HandlerFunc {
 }
 
 func newStoreApp(h *handlers.Handlers, cfg Config) *echo.Echo {
-	e := newEcho(cfg, cfg.StorePublicURL)
+	e := newEcho(cfg, cfg.StorePublicURL, "store")
 	storeRoutes(e, h, bodyDeadline(cfg.BodyTimeout))
 	probes(e, h)
 	return e
@@ -180,8 +187,8 @@ func probes(e *echo.Echo, h *handlers.Handlers) {
 }
 
 // newEcho is an application whose public base URL is publicURL (empty:
-// the listener's address, which Run sets).
-func newEcho(cfg Config, publicURL string) *echo.Echo {
+// the listener's address, which Run sets); name labels its metrics.
+func newEcho(cfg Config, publicURL, name string) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = clientIP(cfg.TrustedProxies)
@@ -196,7 +203,28 @@ func newEcho(cfg Config, publicURL string) *echo.Echo {
 		})
 	}
 	e.Use(requestLog, recoverPanics)
+	if cfg.Metrics != nil {
+		e.Use(countRequests(cfg.Metrics, name))
+	}
 	return e
+}
+
+// countRequests reports each request but the gateway's calls to m, by its
+// route template: paths would be as many labels as ids and API calls.
+func countRequests(m *metrics.Metrics, app string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			if route := c.Path(); route != gatewayRoute {
+				m.Request(app, route, c.Request().Method, c.Response().Status, time.Since(start))
+			}
+			return nil
+		}
+	}
 }
 
 // clientIP is the client's address: the peer's, or, when the peer is a
@@ -371,6 +399,18 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		}
 		publicURLs = append(publicURLs, base)
 		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})
+	}
+	if s.cfg.MetricsAddr != "" && s.cfg.Metrics != nil {
+		// Plain HTTP on an address of its own (loopback by default): what
+		// it tells is for operators, never for the public ports.
+		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HeaderTimeout, IdleTimeout: 2 * time.Minute}
+		ls = append(ls, listener{"metrics", ln, srv, "http://" + ln.Addr().String() + "/metrics"})
 	}
 	s.h.SetURLs(publicURLs[0], publicURLs[1:]...)
 	tellStoreOrigin(s.cfg.Gateway, publicURLs[0])

@@ -289,7 +289,7 @@ func (d *deployment) start(bin string) error {
 // start runs "apistore serve" on free ports and waits for its URLs.
 func (n *node) start(bin, database string) error {
 	args := []string{"serve", "--data-dir", n.dir, "--store-port", "0", "--https-port", "0", "--http-port", "0",
-		"--tier-gold", strconv.Itoa(goldLimit)}
+		"--metrics-addr", "127.0.0.1:0", "--tier-gold", strconv.Itoa(goldLimit)}
 	if database != "" {
 		args = append(args, "--database", database)
 	}

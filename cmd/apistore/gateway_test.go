@@ -46,7 +46,8 @@ func startServe(t *testing.T, dataDir string) (string, func()) {
 	pr, pw := io.Pipe()
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, withDatabase([]string{"serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0"}),
+		done <- run(ctx, withDatabase([]string{"serve", "--data-dir", dataDir, "--store-port", "0", "--https-port", "0", "--http-port", "0",
+			"--metrics-addr", "127.0.0.1:0"}),
 			strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()

@@ -44,7 +44,8 @@ var urlLine = regexp.MustCompile(`^(store|https|http): (\S+)$`)
 func startServer(t *testing.T, dataDir string, env []string, flags ...string) *server {
 	t.Helper()
 	s := &server{dataDir: dataDir, urls: map[string]string{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, withDatabase(append([]string{"serve", "--data-dir", dataDir}, flags...))...)
+	// Metrics on any free port unless flags say otherwise: servers run side by side.
+	s.cmd = exec.Command(bin, withDatabase(append([]string{"serve", "--data-dir", dataDir, "--metrics-addr", "127.0.0.1:0"}, flags...))...)
 	s.cmd.Env = append(os.Environ(), env...)
 	stdout, _ := s.cmd.StdoutPipe()
 	s.cmd.Stderr = &lockedWriter{s}

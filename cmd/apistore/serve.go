@@ -14,6 +14,7 @@ import (
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/handlers"
+	"github.com/apistore/apistore/metrics"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/web"
 )
@@ -43,6 +44,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	gwFlags := addGatewayFlags(fs)
 	mail := addMailFlags(fs)
 	resetValidity := fs.Duration("password-reset-validity", handlers.DefaultResetValidity, "how long a password reset link mailed by the store works (1m to 168h)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "localhost:9464", "host:port of the Prometheus /metrics listener, plain HTTP apart from the public ports (loopback by default; empty: no metrics)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +78,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	warnDerivedURLs(cfg)
 	gwConfig.TrustedProxies, gwConfig.BodyTimeout = cfg.TrustedProxies, cfg.BodyTimeout
+	var opts []handlers.Option
+	if cfg.MetricsAddr != "" {
+		cfg.Metrics = metrics.New()
+		gwConfig.Observe, gwConfig.ObserveWrite = cfg.Metrics.GatewayCall, cfg.Metrics.UsageWritten
+		opts = append(opts, handlers.WithTokenObserver(cfg.Metrics.TokenIssued))
+	}
 	cfg.DataDir = *store.dataDir
 	d, err := store.open(ctx)
 	if err != nil {
@@ -96,6 +104,10 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	defer stopGateway()
 	cfg.Gateway = gw
+	if cfg.Metrics != nil {
+		cfg.Metrics.WatchUsageQueue(gw.QueuedUsage)
+		cfg.Metrics.WatchCache(func() []db.CacheCount { return db.CacheCounts(d) })
+	}
 	if db.IsPostgres(*store.database) {
 		fmt.Fprintf(s.out, "apistore: database %s; TLS files in %s\n", d.Location(), cfg.DataDir)
 	} else {
@@ -105,8 +117,8 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err != nil {
 		return err
 	}
-	opts := []handlers.Option{handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup),
-		handlers.WithPasswordResetValidity(*resetValidity)}
+	opts = append(opts, handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup),
+		handlers.WithPasswordResetValidity(*resetValidity))
 	if m != nil {
 		opts = append(opts, handlers.WithMailer(m))
 		fmt.Fprintf(s.out, "apistore: mail through %s\n", m.Server())

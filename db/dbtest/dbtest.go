@@ -81,6 +81,7 @@ var groups = []group{
 	{"LoginCounters", testLoginCounters},
 	{"Quota", testQuota},
 	{"Usage", testUsage},
+	{"Rollups", testRollups},
 	{"Audit", testAudit},
 	{"NotFound", testNotFound},
 	{"HostileText", testHostileText},

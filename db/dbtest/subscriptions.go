@@ -139,6 +139,14 @@ func testSubscriptions(t *testing.T, s *suite) {
 		if list, err := d.SubscriptionsToAPI(ctx, user(t, d, "carol").ID, api.ID); err != nil || len(list) != 0 {
 			t.Errorf("carol's subscriptions: %+v, %v", list, err)
 		}
+		all, err := d.SubscriptionsOfAPI(ctx, api.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := names(all, func(s portal.Subscription) string { return s.AppName + " of " + s.Owner + " at " + s.Tier })
+		if !slices.Equal(got, []string{"Aardvark of bob at Gold", "alpha of alice at Gold", "Beta of alice at Gold", "gamma of alice at Gold"}) {
+			t.Errorf("every subscription to Pizza: %q", got)
+		}
 	})
 }
 

@@ -40,8 +40,9 @@ func (d *DB) SubscriptionTier(ctx context.Context, appID, apiID int64) (id int64
 }
 
 const subscriptionQuery = `SELECT s.id, s.app_id, a.name, s.api_id, p.name, p.version, p.context, p.status, p.tiers,
-	s.tier, s.created_at
-	FROM subscriptions s JOIN applications a ON a.id = s.app_id JOIN apis p ON p.id = s.api_id `
+	s.tier, s.created_at, u.username
+	FROM subscriptions s JOIN applications a ON a.id = s.app_id JOIN apis p ON p.id = s.api_id
+	JOIN users u ON u.id = a.owner_id `
 
 // SubscriptionsOfApplication lists an application's subscriptions by API.
 func (d *DB) SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error) {
@@ -53,6 +54,11 @@ func (d *DB) SubscriptionsOfApplication(ctx context.Context, appID int64) ([]por
 func (d *DB) SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error) {
 	return d.subscriptions(ctx, subscriptionQuery+`WHERE a.owner_id = $1 AND s.api_id = $2 ORDER BY lower(a.name)`,
 		ownerID, apiID)
+}
+
+// SubscriptionsOfAPI lists every subscription to an API, by application.
+func (d *DB) SubscriptionsOfAPI(ctx context.Context, apiID int64) ([]portal.Subscription, error) {
+	return d.subscriptions(ctx, subscriptionQuery+`WHERE s.api_id = $1 ORDER BY lower(a.name), a.id`, apiID)
 }
 
 func (d *DB) subscriptions(ctx context.Context, sql string, args ...any) ([]portal.Subscription, error) {
@@ -67,7 +73,7 @@ func (d *DB) subscriptions(ctx context.Context, sql string, args ...any) ([]port
 		var created int64
 		var tiers string
 		if err := rows.Scan(&s.ID, &s.AppID, &s.AppName, &s.APIID, &s.APIName, &s.APIVersion, &s.APIContext,
-			&s.APIStatus, &tiers, &s.Tier, &created); err != nil {
+			&s.APIStatus, &tiers, &s.Tier, &created, &s.Owner); err != nil {
 			return nil, fmt.Errorf("list subscriptions: %w", err)
 		}
 		s.APITiers = words(tiers)

@@ -10,8 +10,11 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// RecordUsage stores a batch of calls with one COPY: one statement, so the
-// batch is stored whole or not at all, and one round trip.
+// RecordUsage stores a batch of calls with one COPY and adds them to the
+// rollups with one upsert per rollup, in one transaction. Each upsert reads
+// its rows from arrays (unnest), already summed and sorted by key
+// (portal.RollUp): a key appears once per statement, as ON CONFLICT needs,
+// and concurrent writers lock rows in the same order.
 func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	if len(calls) == 0 {
 		return nil
@@ -19,18 +22,274 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	rows := make([][]any, len(calls))
 	for i, u := range calls {
 		rows[i] = []any{u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource, u.KeyType,
-			int32(u.Status), u.Latency.Microseconds()}
+			int32(u.Status), int32(u.Fault), u.Latency.Microseconds()}
 		if err := checkText(rows[i]); err != nil {
 			return fmt.Errorf("record usage: %w", err)
 		}
 	}
-	_, err := d.pool.CopyFrom(ctx, pgx.Identifier{"api_usage"},
-		[]string{"at", "app_id", "api_id", "api_name", "api_version", "method", "resource", "key_type", "status", "latency_us"},
-		pgx.CopyFromRows(rows))
+	r := portal.RollUp(calls)
+	var cs rollupColumns
+	for _, c := range r.Calls {
+		cs.key(c.Span, c.Bucket, c.AppID, c.APIID)
+		cs.text1, cs.int1, cs.int2 = append(cs.text1, c.KeyType), append(cs.int1, int64(c.Status)), append(cs.int2, int64(c.Fault))
+		cs.n1, cs.n2 = append(cs.n1, c.Calls), append(cs.n2, c.Latency.Microseconds())
+	}
+	var rs rollupColumns
+	for _, c := range r.Resources {
+		rs.key(c.Span, c.Bucket, c.AppID, c.APIID)
+		rs.text1, rs.text2 = append(rs.text1, c.Method), append(rs.text2, c.Resource)
+		rs.n1, rs.n2 = append(rs.n1, c.Calls), append(rs.n2, c.Errors)
+	}
+	var ls rollupColumns
+	for _, c := range r.Latencies {
+		ls.key(c.Span, c.Bucket, c.AppID, c.APIID)
+		ls.int1, ls.n1 = append(ls.int1, int64(c.Bin)), append(ls.n1, c.Calls)
+	}
+	var acs rollupColumns
+	for _, c := range r.APICalls {
+		acs.key(c.Span, c.Bucket, 0, c.APIID)
+		acs.text1, acs.int1, acs.int2 = append(acs.text1, c.KeyType), append(acs.int1, int64(c.Status)), append(acs.int2, int64(c.Fault))
+		acs.n1, acs.n2 = append(acs.n1, c.Calls), append(acs.n2, c.Latency.Microseconds())
+	}
+	var als rollupColumns
+	for _, c := range r.APILatencies {
+		als.key(c.Span, c.Bucket, 0, c.APIID)
+		als.int1, als.n1 = append(als.int1, int64(c.Bin)), append(als.n1, c.Calls)
+	}
+	var ps rollupColumns
+	for _, c := range r.Apps {
+		ps.key(c.Span, c.Bucket, c.AppID, c.APIID)
+		ps.n1, ps.n2 = append(ps.n1, c.Calls), append(ps.n2, c.Errors)
+	}
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"api_usage"},
+			[]string{"at", "app_id", "api_id", "api_name", "api_version", "method", "resource", "key_type", "status", "fault", "latency_us"},
+			pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO usage_calls (span, bucket, app_id, api_id, key_type, status, fault, calls, latency_us)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::int[], $7::int[], $8::bigint[], $9::bigint[])
+			ON CONFLICT (app_id, span, bucket, api_id, key_type, status, fault) DO UPDATE
+			SET calls = usage_calls.calls + excluded.calls, latency_us = usage_calls.latency_us + excluded.latency_us`,
+			cs.span, cs.bucket, cs.app, cs.api, cs.text1, cs.int1, cs.int2, cs.n1, cs.n2); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO usage_resources (span, bucket, app_id, api_id, method, resource, calls, errors)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
+			ON CONFLICT (app_id, span, bucket, api_id, method, resource) DO UPDATE
+			SET calls = usage_resources.calls + excluded.calls, errors = usage_resources.errors + excluded.errors`,
+			rs.span, rs.bucket, rs.app, rs.api, rs.text1, rs.text2, rs.n1, rs.n2); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO usage_latency (span, bucket, app_id, api_id, bin, calls)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::bigint[])
+			ON CONFLICT (app_id, span, bucket, api_id, bin) DO UPDATE SET calls = usage_latency.calls + excluded.calls`,
+			ls.span, ls.bucket, ls.app, ls.api, ls.int1, ls.n1)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO usage_api_calls (span, bucket, api_id, key_type, status, fault, calls, latency_us)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[], $7::bigint[], $8::bigint[])
+			ON CONFLICT (api_id, span, bucket, key_type, status, fault) DO UPDATE
+			SET calls = usage_api_calls.calls + excluded.calls, latency_us = usage_api_calls.latency_us + excluded.latency_us`,
+			acs.span, acs.bucket, acs.api, acs.text1, acs.int1, acs.int2, acs.n1, acs.n2); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO usage_api_latency (span, bucket, api_id, bin, calls)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[])
+			ON CONFLICT (api_id, span, bucket, bin) DO UPDATE SET calls = usage_api_latency.calls + excluded.calls`,
+			als.span, als.bucket, als.api, als.int1, als.n1); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO usage_api_apps (span, bucket, api_id, app_id, calls, errors)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+			ON CONFLICT (api_id, span, bucket, app_id) DO UPDATE
+			SET calls = usage_api_apps.calls + excluded.calls, errors = usage_api_apps.errors + excluded.errors`,
+			ps.span, ps.bucket, ps.api, ps.app, ps.n1, ps.n2)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("record usage: %w", textError(err))
+		return fmt.Errorf("record usage: %w", err)
 	}
 	return nil
+}
+
+// rollupColumns are the rows of one rollup upsert as one array per column:
+// the key that every rollup shares, then its own columns.
+type rollupColumns struct {
+	span, bucket, app, api []int64
+	text1, text2           []string
+	int1, int2             []int64
+	n1, n2                 []int64
+}
+
+func (c *rollupColumns) key(span time.Duration, bucket time.Time, app, api int64) {
+	c.span, c.bucket = append(c.span, seconds(span)), append(c.bucket, bucket.Unix())
+	c.app, c.api = append(c.app, app), append(c.api, api)
+}
+
+// rollupWhere is the WHERE clause of a rollup query; the application and
+// the API are named only when set, so that their indexes serve.
+func rollupWhere(q portal.UsageQuery) (string, []any) {
+	where := ` WHERE span = $1 AND bucket >= $2 AND bucket < $3`
+	args := []any{seconds(q.Span), q.From.Unix(), q.To.Unix()}
+	if q.AppID != 0 {
+		args = append(args, q.AppID)
+		where += fmt.Sprintf(` AND app_id = $%d`, len(args))
+	}
+	if q.APIID != 0 {
+		args = append(args, q.APIID)
+		where += fmt.Sprintf(` AND api_id = $%d`, len(args))
+	}
+	return where, args
+}
+
+// perApp is the table of a rollup a query reads: the application's when it
+// names one, else the API's (whose rows have no application: app_id reads
+// 0).
+func perApp(q portal.UsageQuery, appTable, apiTable string) (table, app string) {
+	if q.AppID != 0 {
+		return appTable, "app_id"
+	}
+	return apiTable, "0::bigint"
+}
+
+// UsageCalls reads the call counts of the buckets a query selects, oldest
+// first.
+func (d *DB) UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
+	where, args := rollupWhere(q)
+	table, app := perApp(q, "usage_calls", "usage_api_calls")
+	rows, err := query(ctx, d.pool, `SELECT bucket, `+app+`, api_id, key_type, status, fault, calls, latency_us
+		FROM `+table+where+` ORDER BY bucket`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read call counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.CallCount
+	for rows.Next() {
+		c := portal.CallCount{Span: q.Span}
+		var bucket, latency int64
+		var status, fault int32
+		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &status, &fault, &c.Calls, &latency); err != nil {
+			return nil, fmt.Errorf("read call counts: %w", err)
+		}
+		c.Bucket, c.Status, c.Fault = time.Unix(bucket, 0).UTC(), int(status), int(fault)
+		c.Latency = time.Duration(latency) * time.Microsecond
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageResources reads the busiest resources of the buckets a query
+// selects, the most called first, at most limit. Resources are rolled up
+// per application: a query of no application reads them all.
+func (d *DB) UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error) {
+	where, args := rollupWhere(q)
+	args = append(args, max(limit, 0))
+	rows, err := query(ctx, d.pool, `SELECT api_id, method, resource, sum(calls)::bigint, sum(errors)::bigint
+		FROM usage_resources`+where+` GROUP BY api_id, method, resource
+		ORDER BY sum(calls) DESC, api_id, method, resource LIMIT $`+fmt.Sprint(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read resource counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.ResourceCount
+	for rows.Next() {
+		c := portal.ResourceCount{Span: q.Span, AppID: q.AppID}
+		if err := rows.Scan(&c.APIID, &c.Method, &c.Resource, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read resource counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageLatencies reads the calls per latency bin of each bucket a query
+// selects (the applications and APIs added up), oldest first.
+func (d *DB) UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error) {
+	where, args := rollupWhere(q)
+	table, _ := perApp(q, "usage_latency", "usage_api_latency")
+	rows, err := query(ctx, d.pool, `SELECT bucket, bin, sum(calls)::bigint FROM `+table+where+`
+		GROUP BY bucket, bin ORDER BY bucket, bin`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read latency counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.LatencyCount
+	for rows.Next() {
+		c := portal.LatencyCount{Span: q.Span, AppID: q.AppID, APIID: q.APIID}
+		var bucket int64
+		var bin int32
+		if err := rows.Scan(&bucket, &bin, &c.Calls); err != nil {
+			return nil, fmt.Errorf("read latency counts: %w", err)
+		}
+		c.Bucket, c.Bin = time.Unix(bucket, 0).UTC(), int(bin)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageApps reads the calls of each application to each API in the
+// buckets a query selects, oldest first.
+func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error) {
+	where, args := rollupWhere(q)
+	rows, err := query(ctx, d.pool, `SELECT bucket, app_id, api_id, calls, errors FROM usage_api_apps`+where+`
+		ORDER BY bucket`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read application counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.AppCount
+	for rows.Next() {
+		c := portal.AppCount{Span: q.Span}
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read application counts: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageTopApps reads the applications with the most calls in the buckets
+// a query selects, summed over them (Bucket is the query's From), the most
+// called first, at most limit.
+func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error) {
+	where, args := rollupWhere(q)
+	args = append(args, max(limit, 0))
+	rows, err := query(ctx, d.pool, `SELECT app_id, sum(calls)::bigint, sum(errors)::bigint FROM usage_api_apps`+where+`
+		GROUP BY app_id ORDER BY sum(calls) DESC, app_id LIMIT $`+fmt.Sprint(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read top applications: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.AppCount
+	for rows.Next() {
+		c := portal.AppCount{Span: q.Span, Bucket: q.From, APIID: q.APIID}
+		if err := rows.Scan(&c.AppID, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read top applications: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// rollupTables are every rollup, for pruning.
+var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps"}
+
+// DeleteRollupsBefore removes the buckets of one width that start before a
+// time, from every rollup, and says how many.
+func (d *DB) DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error) {
+	var total int64
+	for _, table := range rollupTables {
+		tag, err := d.exec(ctx, `DELETE FROM `+table+` WHERE span = $1 AND bucket < $2`, seconds(span), before.Unix())
+		if err != nil {
+			return total, fmt.Errorf("delete old rollups: %w", err)
+		}
+		total += tag.RowsAffected()
+	}
+	return total, nil
 }
 
 // UsageOf lists an application's recorded calls, newest first, at most
@@ -41,7 +300,7 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usag
 	if limit >= 0 {
 		bound = &limit
 	}
-	rows, err := query(ctx, d.pool, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, latency_us
+	rows, err := query(ctx, d.pool, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, fault, latency_us
 		FROM api_usage WHERE app_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, appID, bound)
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
@@ -51,12 +310,12 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usag
 	for rows.Next() {
 		var u portal.Usage
 		var at, latency int64
-		var status int32
+		var status, fault int32
 		if err := rows.Scan(&at, &u.AppID, &u.APIID, &u.APIName, &u.APIVersion, &u.Method, &u.Resource, &u.KeyType,
-			&status, &latency); err != nil {
+			&status, &fault, &latency); err != nil {
 			return nil, fmt.Errorf("list usage: %w", err)
 		}
-		u.At, u.Status, u.Latency = time.UnixMilli(at), int(status), time.Duration(latency)*time.Microsecond
+		u.At, u.Status, u.Fault, u.Latency = time.UnixMilli(at), int(status), int(fault), time.Duration(latency)*time.Microsecond
 		out = append(out, u)
 	}
 	return out, rows.Err()
@@ -93,4 +352,47 @@ func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, er
 		total += tag.RowsAffected()
 	}
 	return total, nil
+}
+
+// AuditCounts counts the audit events of each kind in buckets of span,
+// from (included) to (excluded), oldest first.
+func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+	return d.eventCounts(ctx, `SELECT at / 1000 / $1 * $1, event, count(*)::bigint FROM audit_events WHERE at >= $2 AND at < $3
+		GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+}
+
+// TokenCounts counts the access tokens issued with each grant type in
+// buckets of span, from (included) to (excluded), oldest first, among the
+// tokens still kept (stale ones are deleted), and the tokens active at now.
+func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error) {
+	issued, err := d.eventCounts(ctx, `SELECT issued_at / 1000 / $1 * $1, grant_type, count(*)::bigint FROM tokens
+		WHERE issued_at >= $2 AND issued_at < $3 GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+	if err != nil {
+		return nil, 0, err
+	}
+	var active int64
+	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM tokens WHERE NOT revoked AND (expires_at IS NULL OR expires_at > $1)`,
+		now.UnixMilli()).Scan(&active); err != nil {
+		return nil, 0, fmt.Errorf("count active tokens: %w", err)
+	}
+	return issued, active, nil
+}
+
+func (d *DB) eventCounts(ctx context.Context, sql string, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+	rows, err := query(ctx, d.pool, sql, seconds(span), from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.EventCount
+	for rows.Next() {
+		var c portal.EventCount
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.Name, &c.Count); err != nil {
+			return nil, fmt.Errorf("count events: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

@@ -9,32 +9,254 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// RecordUsage stores a batch of calls in one transaction, with one
-// prepared statement: parsing is most of an INSERT's cost in SQLite.
+// RecordUsage stores a batch of calls and adds them to the rollups, in one
+// transaction, with one prepared statement per table: parsing is most of
+// an INSERT's cost in SQLite.
 func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	if len(calls) == 0 {
 		return nil
 	}
+	r := portal.RollUp(calls)
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource,
-			key_type, status, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		err := each(ctx, tx, `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource,
+			key_type, status, fault, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, calls, func(u portal.Usage) []any {
+			return []any{u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource, u.KeyType,
+				u.Status, u.Fault, u.Latency.Microseconds()}
+		})
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_calls (span, bucket, app_id, api_id, key_type, status, fault, calls, latency_us)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+				latency_us = latency_us + excluded.latency_us`, r.Calls, func(c portal.CallCount) []any {
+				return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.AppID, c.APIID, c.KeyType, c.Status, c.Fault, c.Calls,
+					c.Latency.Microseconds()}
+			})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_resources (span, bucket, app_id, api_id, method, resource, calls, errors)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+				errors = errors + excluded.errors`, r.Resources, func(c portal.ResourceCount) []any {
+				return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.AppID, c.APIID, c.Method, c.Resource, c.Calls, c.Errors}
+			})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_latency (span, bucket, app_id, api_id, bin, calls)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls`, r.Latencies,
+				func(c portal.LatencyCount) []any {
+					return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.AppID, c.APIID, c.Bin, c.Calls}
+				})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_api_calls (span, bucket, api_id, key_type, status, fault, calls, latency_us)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+				latency_us = latency_us + excluded.latency_us`, r.APICalls, func(c portal.CallCount) []any {
+				return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.APIID, c.KeyType, c.Status, c.Fault, c.Calls,
+					c.Latency.Microseconds()}
+			})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_api_latency (span, bucket, api_id, bin, calls)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls`, r.APILatencies,
+				func(c portal.LatencyCount) []any {
+					return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.APIID, c.Bin, c.Calls}
+				})
+		}
+		if err == nil {
+			err = each(ctx, tx, `INSERT INTO usage_api_apps (span, bucket, api_id, app_id, calls, errors)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
+				errors = errors + excluded.errors`, r.Apps, func(c portal.AppCount) []any {
+				return []any{spanSeconds(c.Span), c.Bucket.Unix(), c.APIID, c.AppID, c.Calls, c.Errors}
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("record usage: %w", err)
-		}
-		defer st.Close()
-		for _, u := range calls {
-			if _, err := st.ExecContext(ctx, u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method,
-				u.Resource, u.KeyType, u.Status, u.Latency.Microseconds()); err != nil {
-				return fmt.Errorf("record usage: %w", err)
-			}
 		}
 		return nil
 	})
 }
 
+// each runs one prepared statement with the arguments of every row.
+func each[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args func(T) []any) error {
+	st, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, row := range rows {
+		if _, err := st.ExecContext(ctx, args(row)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func spanSeconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// rollupWhere is the WHERE clause of a rollup query; the application and
+// the API are named only when set, so that the keys serve.
+func rollupWhere(q portal.UsageQuery) (string, []any) {
+	where := ` WHERE span = ? AND bucket >= ? AND bucket < ?`
+	args := []any{spanSeconds(q.Span), q.From.Unix(), q.To.Unix()}
+	if q.AppID != 0 {
+		where += ` AND app_id = ?`
+		args = append(args, q.AppID)
+	}
+	if q.APIID != 0 {
+		where += ` AND api_id = ?`
+		args = append(args, q.APIID)
+	}
+	return where, args
+}
+
+// perApp is the table of a rollup a query reads: the application's when it
+// names one, else the API's (whose rows have no application: app_id reads
+// 0).
+func perApp(q portal.UsageQuery, appTable, apiTable string) (table, app string) {
+	if q.AppID != 0 {
+		return appTable, "app_id"
+	}
+	return apiTable, "0"
+}
+
+// UsageCalls reads the call counts of the buckets a query selects, oldest
+// first.
+func (d *DB) UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
+	where, args := rollupWhere(q)
+	table, app := perApp(q, "usage_calls", "usage_api_calls")
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, api_id, key_type, status, fault, calls, latency_us
+		FROM `+table+where+` ORDER BY bucket`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read call counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.CallCount
+	for rows.Next() {
+		c := portal.CallCount{Span: q.Span}
+		var bucket, latency int64
+		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &c.Status, &c.Fault, &c.Calls, &latency); err != nil {
+			return nil, fmt.Errorf("read call counts: %w", err)
+		}
+		c.Bucket, c.Latency = time.Unix(bucket, 0).UTC(), time.Duration(latency)*time.Microsecond
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageResources reads the busiest resources of the buckets a query
+// selects, the most called first, at most limit. Resources are rolled up
+// per application: a query of no application reads them all.
+func (d *DB) UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error) {
+	where, args := rollupWhere(q)
+	rows, err := d.r.QueryContext(ctx, `SELECT api_id, method, resource, sum(calls), sum(errors)
+		FROM usage_resources`+where+` GROUP BY api_id, method, resource
+		ORDER BY sum(calls) DESC, api_id, method, resource LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("read resource counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.ResourceCount
+	for rows.Next() {
+		c := portal.ResourceCount{Span: q.Span, AppID: q.AppID}
+		if err := rows.Scan(&c.APIID, &c.Method, &c.Resource, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read resource counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageLatencies reads the calls per latency bin of each bucket a query
+// selects (the applications and APIs added up), oldest first.
+func (d *DB) UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error) {
+	where, args := rollupWhere(q)
+	table, _ := perApp(q, "usage_latency", "usage_api_latency")
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, bin, sum(calls) FROM `+table+where+`
+		GROUP BY bucket, bin ORDER BY bucket, bin`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read latency counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.LatencyCount
+	for rows.Next() {
+		c := portal.LatencyCount{Span: q.Span, AppID: q.AppID, APIID: q.APIID}
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.Bin, &c.Calls); err != nil {
+			return nil, fmt.Errorf("read latency counts: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageApps reads the calls of each application to each API in the
+// buckets a query selects, oldest first.
+func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error) {
+	where, args := rollupWhere(q)
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, app_id, api_id, calls, errors FROM usage_api_apps`+where+`
+		ORDER BY bucket`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read application counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.AppCount
+	for rows.Next() {
+		c := portal.AppCount{Span: q.Span}
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read application counts: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageTopApps reads the applications with the most calls in the buckets
+// a query selects, summed over them (Bucket is the query's From), the most
+// called first, at most limit.
+func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error) {
+	where, args := rollupWhere(q)
+	rows, err := d.r.QueryContext(ctx, `SELECT app_id, sum(calls), sum(errors) FROM usage_api_apps`+where+`
+		GROUP BY app_id ORDER BY sum(calls) DESC, app_id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("read top applications: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.AppCount
+	for rows.Next() {
+		c := portal.AppCount{Span: q.Span, Bucket: q.From, APIID: q.APIID}
+		if err := rows.Scan(&c.AppID, &c.Calls, &c.Errors); err != nil {
+			return nil, fmt.Errorf("read top applications: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// rollupTables are every rollup, for pruning.
+var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps"}
+
+// DeleteRollupsBefore removes the buckets of one width that start before a
+// time, from every rollup, and says how many.
+func (d *DB) DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error) {
+	var total int64
+	for _, table := range rollupTables {
+		res, err := d.w.ExecContext(ctx, `DELETE FROM `+table+` WHERE span = ? AND bucket < ?`, spanSeconds(span), before.Unix())
+		if err != nil {
+			return total, fmt.Errorf("delete old rollups: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("delete old rollups: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // UsageOf lists an application's recorded calls, newest first, at most limit.
 func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usage, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, latency_us
+	rows, err := d.r.QueryContext(ctx, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, fault, latency_us
 		FROM api_usage WHERE app_id = ? ORDER BY at DESC, id DESC LIMIT ?`, appID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
@@ -45,7 +267,7 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usag
 		var u portal.Usage
 		var at, latency int64
 		if err := rows.Scan(&at, &u.AppID, &u.APIID, &u.APIName, &u.APIVersion, &u.Method, &u.Resource, &u.KeyType,
-			&u.Status, &latency); err != nil {
+			&u.Status, &u.Fault, &latency); err != nil {
 			return nil, fmt.Errorf("list usage: %w", err)
 		}
 		u.At, u.Latency = time.UnixMilli(at), time.Duration(latency)*time.Microsecond
@@ -79,4 +301,47 @@ func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, er
 			return total, nil
 		}
 	}
+}
+
+// AuditCounts counts the audit events of each kind in buckets of span,
+// from (included) to (excluded), oldest first.
+func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+	return d.eventCounts(ctx, `SELECT at / 1000 / ?1 * ?1, event, count(*) FROM audit_events WHERE at >= ?2 AND at < ?3
+		GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+}
+
+// TokenCounts counts the access tokens issued with each grant type in
+// buckets of span, from (included) to (excluded), oldest first, among the
+// tokens still kept (stale ones are deleted), and the tokens active at now.
+func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error) {
+	issued, err := d.eventCounts(ctx, `SELECT issued_at / 1000 / ?1 * ?1, grant_type, count(*) FROM tokens
+		WHERE issued_at >= ?2 AND issued_at < ?3 GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+	if err != nil {
+		return nil, 0, err
+	}
+	var active int64
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked = 0 AND (expires_at IS NULL OR expires_at > ?)`,
+		now.UnixMilli()).Scan(&active); err != nil {
+		return nil, 0, fmt.Errorf("count active tokens: %w", err)
+	}
+	return issued, active, nil
+}
+
+func (d *DB) eventCounts(ctx context.Context, query string, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+	rows, err := d.r.QueryContext(ctx, query, spanSeconds(span), from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.EventCount
+	for rows.Next() {
+		var c portal.EventCount
+		var bucket int64
+		if err := rows.Scan(&bucket, &c.Name, &c.Count); err != nil {
+			return nil, fmt.Errorf("count events: %w", err)
+		}
+		c.Bucket = time.Unix(bucket, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

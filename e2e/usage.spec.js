@@ -1,0 +1,97 @@
+// The application's Usage page in a real browser (issue 15): after known
+// gateway calls, its charts are drawn (uPlot canvases with the series of
+// their tables) in the browser's time zone, its tables hold the counts, it
+// fits a phone and nothing fails in the console.
+const path = require('node:path');
+const { test, expect } = require('./server');
+const { expectFits, contrast, watchConsole } = require('./layout');
+
+// A zone away from UTC: the page is shown again in it.
+test.use({ timezoneId: 'Europe/Paris' });
+
+const basic = (key, secret) => 'Basic ' + Buffer.from(`${key}:${secret}`).toString('base64');
+
+test('the Usage page charts the gateway calls of an application', async ({ server, page, request }) => {
+  const consoleErrors = watchConsole(page);
+  await server.admin('user create', { username: 'alice', password: 'alice-password-1' });
+  const app = JSON.parse(await server.admin('app create', { owner: 'alice', name: 'PizzaApp' }));
+
+  await page.goto(`${server.store}/login`);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('alice-password-1');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByTestId('username')).toHaveText('alice');
+  await page.getByRole('link', { name: 'APIs', exact: true }).click();
+  await page.getByRole('link', { name: 'PizzaShackAPI' }).click();
+  await page.getByLabel('Application').selectOption({ label: 'PizzaApp' });
+  await page.getByLabel('Tier').selectOption('Gold');
+  await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+  await expect(page.getByRole('status')).toContainText('PizzaApp is subscribed to PizzaShackAPI 1.0.0');
+
+  // Six menus, two orders refused for want of the scope read.
+  const resp = await request.post(`${server.https}/token`, {
+    headers: { Authorization: basic(app.production.consumer_key, app.production.consumer_secret) },
+    form: { grant_type: 'client_credentials' },
+  });
+  expect(resp.status()).toBe(200);
+  const token = (await resp.json()).access_token;
+  const call = (p) => request.get(`${server.https}/pizzashack/1.0.0${p}`, { headers: { Authorization: `Bearer ${token}` } });
+  for (let i = 0; i < 6; i++) expect((await call('/menu')).status()).toBe(200);
+  for (let i = 0; i < 2; i++) expect((await call('/order/1')).status()).toBe(403);
+
+  await page.getByRole('link', { name: 'My Applications' }).click();
+  await page.getByRole('row', { name: /PizzaApp/ }).getByRole('link', { name: 'Usage' }).click();
+  // The page comes back in the browser's zone.
+  await expect(page).toHaveURL(/tz=Europe%2FParis/);
+  await expect(page.getByTestId('showing')).toContainText('(Europe/Paris), per hour');
+  // The usage writer commits within a second.
+  const calls = page.getByTestId('totals').getByRole('row', { name: /^Calls/ });
+  await expect(async () => {
+    await page.reload();
+    await expect(calls).toContainText('8', { timeout: 500 });
+  }).toPass({ timeout: 10_000 });
+  await expect(page.getByTestId('totals').getByRole('row', { name: /Missing scope/ })).toContainText('2');
+
+  // Five charts, each a canvas with its series named in the legend.
+  const charts = page.locator('div[data-chart]');
+  await expect(charts).toHaveCount(5);
+  for (const id of ['calls-by-api', 'calls-by-key-type', 'answers-by-status', 'refusals-by-fault', 'latency']) {
+    await expect(page.locator(`div[data-chart="${id}"] canvas`)).toBeVisible();
+  }
+  await expect(page.locator('div[data-chart="calls-by-api"] .u-legend')).toContainText('PizzaShackAPI 1.0.0');
+  // The line of the calls is drawn: the plot has pixels of the first colour.
+  const drawn = await page.locator('div[data-chart="calls-by-api"] canvas').evaluate((canvas) => {
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - 0x1f) < 24 && Math.abs(data[i + 1] - 0x5f) < 24 && Math.abs(data[i + 2] - 0xbf) < 24 && data[i + 3] > 200) n++;
+    }
+    return n;
+  });
+  expect(drawn).toBeGreaterThan(10);
+  await page.setViewportSize({ width: 1100, height: 1300 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({
+    path: process.env.UPDATE_SCREENSHOTS
+      ? path.resolve(__dirname, '..', 'docs', 'store-usage.png')
+      : test.info().outputPath('store-usage.png'),
+  });
+  // The table behind a chart holds its numbers, in the browser's hours.
+  await page.getByText('Table of Calls by API').click();
+  const table = page.getByTestId('calls-by-api');
+  await expect(table.getByRole('columnheader', { name: 'PizzaShackAPI 1.0.0' })).toBeVisible();
+  await expect(table.getByRole('cell', { name: '8', exact: true })).toHaveCount(1);
+  expect(await contrast(page.getByRole('heading', { name: 'Calls by API' }))).toBeGreaterThanOrEqual(4.5);
+
+  // The CSV of a table is what it shows.
+  const csv = await page.request.get(await page.getByRole('link', { name: 'Download CSV' }).first().getAttribute('href')
+    .then((href) => new URL(href, page.url()).toString()));
+  expect(csv.status()).toBe(200);
+  expect(await csv.text()).toMatch(/^time,PizzaShackAPI 1\.0\.0\n/);
+
+  await expectFits(page);
+  // On a phone the charts follow the width.
+  await page.setViewportSize({ width: 375, height: 740 });
+  await expect.poll(() => page.locator('div[data-chart="latency"] canvas').evaluate((c) => c.getBoundingClientRect().width)).toBeLessThanOrEqual(375);
+  expect(consoleErrors).toEqual([]);
+});
