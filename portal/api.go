@@ -29,6 +29,7 @@ type API struct {
 	Status        string
 	CreatedAt     time.Time
 	Resources     []Resource
+	Tags          []string // normalized (NormalizeTag), in the order given
 }
 
 // Resource is one operation of an API: a method and URL template, and the
@@ -77,6 +78,7 @@ func SampleAPI() *API {
 		Version:     "1.0.0",
 		Context:     "/pizzashack",
 		Description: "Order pizza: read the menu, place an order and follow it.",
+		Tags:        []string{"food", "sample"},
 		Resources: []Resource{
 			{Method: "GET", Path: "/menu"},
 			{Method: "POST", Path: "/order", Scope: "update"},
