@@ -84,10 +84,13 @@ func (q SearchQuery) Page() (offset, limit int) {
 	return max(q.Offset, 0), limit
 }
 
-// SortKey is the key APIs are sorted by when sorted by name: the name
-// case folded, so that "apple" and "Zebra" sort as a reader expects on
-// both stores (which then compare bytes).
-func SortKey(name string) string { return cases.Fold().String(norm.NFC.String(name)) }
+// SortKey is the key APIs are sorted by when sorted by name: the name case
+// folded, so that "apple" and "Zebra" sort as a reader expects on both
+// stores (which compare bytes), then the version after a byte below any
+// other a name holds, so that one index orders by name, then version.
+func SortKey(name, version string) string {
+	return cases.Fold().String(norm.NFC.String(name)) + "\x01" + version
+}
 
 // SearchDocument is the words of an API a search looks into: its name,
 // description, context, tags and resource paths.

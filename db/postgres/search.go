@@ -34,10 +34,10 @@ func saveTags(ctx context.Context, q querier, a *portal.API) error {
 func reindex(ctx context.Context, q querier, id int64) error {
 	a := portal.API{ID: id}
 	var paths []string
-	if err := queryRow(ctx, q, `SELECT name, description, context,
+	if err := queryRow(ctx, q, `SELECT name, version, description, context,
 			ARRAY(SELECT tag FROM api_tags WHERE api_id = $1 ORDER BY position),
 			ARRAY(SELECT path FROM api_resources WHERE api_id = $1)
-		FROM apis WHERE id = $1`, id).Scan(&a.Name, &a.Description, &a.Context, &a.Tags, &paths); err != nil {
+		FROM apis WHERE id = $1`, id).Scan(&a.Name, &a.Version, &a.Description, &a.Context, &a.Tags, &paths); err != nil {
 		return notFound(fmt.Sprintf("index API %d", id), err)
 	}
 	for _, p := range paths {
@@ -47,7 +47,7 @@ func reindex(ctx context.Context, q querier, id int64) error {
 	// dictionary changes them.
 	if _, err := exec(ctx, q, `INSERT INTO api_search (api_id, words, sort_key) VALUES ($1, array_to_tsvector($2::text[]), $3)
 		ON CONFLICT (api_id) DO UPDATE SET words = excluded.words, sort_key = excluded.sort_key`,
-		id, portal.SearchDocument(&a), portal.SortKey(a.Name)); err != nil {
+		id, portal.SearchDocument(&a), portal.SortKey(a.Name, a.Version)); err != nil {
 		return fmt.Errorf("index API %d: %w", id, err)
 	}
 	return nil
@@ -95,21 +95,20 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	where, args := `a.status = $1`, []any{portal.APIPublished}
 	if terms := q.Terms(); len(terms) > 0 {
 		args = append(args, tsquery(terms))
-		where += ` AND s.words @@ $` + strconv.Itoa(len(args)) + `::tsquery`
+		where += ` AND a.id IN (SELECT api_id FROM api_search WHERE words @@ $` + strconv.Itoa(len(args)) + `::tsquery)`
 	}
 	if len(tags) > 0 {
 		args = append(args, tags)
 		where += ` AND a.id IN (SELECT api_id FROM api_tags WHERE tag = ANY($` + strconv.Itoa(len(args)) + `)
 			GROUP BY api_id HAVING count(*) = ` + strconv.Itoa(len(tags)) + `)`
 	}
-	from := ` FROM apis a JOIN api_search s ON s.api_id = a.id WHERE ` + where
 	var page portal.SearchPage
-	if err := queryRow(ctx, d.pool, `SELECT count(*)`+from, args...).Scan(&page.Total); err != nil {
+	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM apis a WHERE `+where, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	order := `s.sort_key, a.version, a.id`
+	from, order := ` FROM api_search s JOIN apis a ON a.id = s.api_id WHERE `, `s.sort_key, s.api_id`
 	if q.Sort == portal.SortNewest {
-		order = `a.created_at DESC, a.id DESC`
+		from, order = ` FROM apis a WHERE `, `a.created_at DESC, a.id DESC`
 	}
 	offset, limit := q.Page()
 	if page.Total == 0 || offset >= page.Total {
@@ -117,7 +116,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	}
 	n := len(args)
 	rows, err := query(ctx, d.pool, `SELECT a.id, a.name, a.version, a.context, a.description, a.production_url,
-		a.sandbox_url, a.tiers, a.status, a.created_at`+from+` ORDER BY `+order+
+		a.sandbox_url, a.tiers, a.status, a.created_at`+from+where+` ORDER BY `+order+
 		` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)

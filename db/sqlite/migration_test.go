@@ -118,7 +118,7 @@ func TestSearchIndexesOlderAPIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`DELETE FROM api_search`); err != nil {
+	if _, err := raw.Exec(`DELETE FROM api_search; DELETE FROM api_sort`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()

@@ -32,8 +32,8 @@ func saveTags(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 // holds of it.
 func reindex(ctx context.Context, tx *sql.Tx, id int64) error {
 	a := portal.API{ID: id}
-	if err := tx.QueryRowContext(ctx, `SELECT name, description, context FROM apis WHERE id = ?`, id).
-		Scan(&a.Name, &a.Description, &a.Context); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT name, version, description, context FROM apis WHERE id = ?`, id).
+		Scan(&a.Name, &a.Version, &a.Description, &a.Context); err != nil {
 		return notFound(fmt.Sprintf("index API %d", id), err)
 	}
 	var err error
@@ -50,8 +50,12 @@ func reindex(ctx context.Context, tx *sql.Tx, id int64) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_search WHERE rowid = ?`, id); err != nil {
 		return fmt.Errorf("index API %d: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO api_search (rowid, words, sort_key) VALUES (?, ?, ?)`,
-		id, strings.Join(portal.SearchDocument(&a), " "), portal.SortKey(a.Name)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_search (rowid, words) VALUES (?, ?)`,
+		id, strings.Join(portal.SearchDocument(&a), " ")); err != nil {
+		return fmt.Errorf("index API %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_sort (api_id, sort_key) VALUES (?, ?)
+		ON CONFLICT (api_id) DO UPDATE SET sort_key = excluded.sort_key`, id, portal.SortKey(a.Name, a.Version)); err != nil {
 		return fmt.Errorf("index API %d: %w", id, err)
 	}
 	return nil
@@ -83,7 +87,7 @@ func column(ctx context.Context, q interface {
 func (d *DB) indexMissing(ctx context.Context) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		var ids []int64
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM apis WHERE id NOT IN (SELECT rowid FROM api_search)`)
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM apis WHERE id NOT IN (SELECT api_id FROM api_sort)`)
 		if err != nil {
 			return fmt.Errorf("index APIs: %w", err)
 		}
@@ -117,35 +121,42 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 		return portal.SearchPage{}, nil
 	}
 	where, args := `a.status = ?`, []any{portal.APIPublished}
-	if terms := q.Terms(); len(terms) > 0 {
+	terms := q.Terms()
+	if len(terms) > 0 {
 		// Each term quoted, as a prefix; the terms hold letters, digits
 		// and marks only, so no quote nor operator reaches FTS5.
 		match := make([]string, len(terms))
 		for i, t := range terms {
 			match[i] = `"` + t + `"*`
 		}
-		where += ` AND s.words MATCH ?`
+		where += ` AND a.id IN (SELECT rowid FROM api_search WHERE api_search MATCH ?)`
 		args = append(args, strings.Join(match, " "))
 	}
 	for _, t := range tags {
 		where += ` AND a.id IN (SELECT api_id FROM api_tags WHERE tag = ?)`
 		args = append(args, t)
 	}
-	from := ` FROM apis a JOIN api_search s ON s.rowid = a.id WHERE ` + where
 	var page portal.SearchPage
-	if err := d.r.QueryRowContext(ctx, `SELECT count(*)`+from, args...).Scan(&page.Total); err != nil {
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM apis a WHERE `+where, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	order := `s.sort_key, a.version, a.id`
+	// Without words, the APIs come in the order of the index of names (a
+	// CROSS JOIN makes SQLite go through it first): no sort, however many.
+	// With words, it is quicker to sort the few that match.
+	join := "CROSS JOIN"
+	if len(terms) > 0 {
+		join = "JOIN"
+	}
+	from, order := ` FROM api_sort k `+join+` apis a ON a.id = k.api_id WHERE `, `k.sort_key, k.api_id`
 	if q.Sort == portal.SortNewest {
-		order = `a.created_at DESC, a.id DESC`
+		from, order = ` FROM apis a WHERE `, `a.created_at DESC, a.id DESC`
 	}
 	offset, limit := q.Page()
 	if page.Total == 0 || offset >= page.Total {
 		return page, nil
 	}
 	rows, err := d.r.QueryContext(ctx, `SELECT a.id, a.name, a.version, a.context, a.description, a.production_url,
-		a.sandbox_url, a.tiers, a.status, a.created_at`+from+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		a.sandbox_url, a.tiers, a.status, a.created_at`+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)

@@ -16,7 +16,8 @@ CREATE INDEX api_tags_tag ON api_tags (tag);
 CREATE TABLE api_search (
     api_id   BIGINT           PRIMARY KEY REFERENCES apis (id) ON DELETE CASCADE,
     words    TSVECTOR         NOT NULL,
-    sort_key TEXT COLLATE "C" NOT NULL
+    sort_key TEXT COLLATE "C" NOT NULL -- portal.SortKey of the name and version
 );
 CREATE INDEX api_search_words ON api_search USING GIN (words);
-CREATE INDEX api_search_sort ON api_search (sort_key);
+CREATE INDEX api_search_sort ON api_search (sort_key, api_id);
+CREATE INDEX apis_created ON apis (created_at);
