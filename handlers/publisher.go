@@ -43,6 +43,7 @@ type apiForm struct {
 	Version       string   `form:"version" validate:"required,max=30"`
 	Context       string   `form:"context" validate:"required,max=100"`
 	Description   string   `form:"description" validate:"max=2000,text"`
+	Tags          string   `form:"tags" validate:"max=500,oneline"`
 	ProductionURL string   `form:"production_url" validate:"max=2000"`
 	SandboxURL    string   `form:"sandbox_url" validate:"max=2000"`
 	Tiers         []string `form:"tiers" validate:"required"`
@@ -139,7 +140,7 @@ func (h *Handlers) EditAPI(c echo.Context) error {
 	}
 	return h.apiForm(c, http.StatusOK, store.APIForm{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context,
 		Description: a.Description, ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL, Tiers: a.Tiers,
-		Resources: gateway.FormatResources(a.Resources)})
+		Resources: gateway.FormatResources(a.Resources), Tags: strings.Join(a.Tags, ", ")})
 }
 
 // UpdateAPI saves the edit form, POST /store/publisher/:id.
@@ -161,7 +162,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	}
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
 		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
-		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles}
+		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles, Tags: f.Tags}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -170,6 +171,9 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	}
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
+	if a.Tags, err = portal.ParseTags(f.Tags); err != nil && view.Errors["tags"] == "" {
+		view.Errors["tags"] = sentence(err.Error())
+	}
 	if a.Resources, err = gateway.ParseResources(f.Resources); err != nil && view.Errors["resources"] == "" {
 		view.Errors["resources"] = sentence(err.Error())
 	}

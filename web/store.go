@@ -42,6 +42,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/authorized/revoke", h.RevokeAccess, login)
 	s.POST("/applications/:id/unsubscribe", h.Unsubscribe, login)
 	s.GET("/apis/:id", h.ShowAPI)
+	s.GET("/apis/:id/docs/:doc", h.ShowDoc)
 	s.POST("/apis/:id/subscribe", h.Subscribe, login)
 	s.GET("/subscriptions", h.Subscriptions, login)
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
@@ -73,6 +74,12 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/publisher/:id", h.UpdateAPI, publisher...)
 	s.POST("/publisher/:id/retire", h.RetireAPI, publisher...)
 	s.POST("/publisher/:id/publish", h.PublishAPI, publisher...)
+	s.GET("/publisher/:id/docs", h.PublisherDocs, publisher...)
+	s.GET("/publisher/:id/docs/new", h.NewDoc, publisher...)
+	s.POST("/publisher/:id/docs", h.CreateDoc, publisher...)
+	s.GET("/publisher/:id/docs/:doc/edit", h.EditDoc, publisher...)
+	s.POST("/publisher/:id/docs/:doc", h.UpdateDoc, publisher...)
+	s.POST("/publisher/:id/docs/:doc/delete", h.DeleteDoc, publisher...)
 }
 
 // maxFormBytes bounds a store form; nothing the store takes comes near it.
