@@ -132,15 +132,11 @@ func (h *Handlers) ShowAPI(c echo.Context) error {
 // apiPage renders an API's page for the request's :id, with form as the
 // Subscribe form's state.
 func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm) error {
-	a, err := h.publishedAPI(c)
+	a, docs, err := h.apiDocs(c, h.publishedAPI)
 	if err != nil {
 		return err
 	}
-	docs, err := h.store.DocsOfAPI(c.Request().Context(), a.ID)
-	if err != nil {
-		return err
-	}
-	v := store.APIPageView{API: apiView(a), Form: form, LoginURL: h.loginURL(c), Docs: docViews(docs)}
+	v := store.APIPageView{API: apiView(a), Form: form, LoginURL: h.loginURL(c), Docs: docs}
 	if u := h.CurrentUser(c); u != nil {
 		ctx := c.Request().Context()
 		v.LoggedIn = true

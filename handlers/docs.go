@@ -64,11 +64,7 @@ func docView(d *portal.Doc) store.DocView {
 // ShowDoc is a documentation page of a published API, its Markdown
 // rendered and sanitized, GET /store/apis/:id/docs/:doc.
 func (h *Handlers) ShowDoc(c echo.Context) error {
-	a, err := h.publishedAPI(c)
-	if err != nil {
-		return err
-	}
-	d, err := h.doc(c, a)
+	a, d, err := h.apiDoc(c, h.publishedAPI)
 	if err != nil {
 		return err
 	}
@@ -85,32 +81,47 @@ func (h *Handlers) ShowDoc(c echo.Context) error {
 // errNoDoc answers a documentation page id that does not exist.
 var errNoDoc = echo.NewHTTPError(http.StatusNotFound, "There is no such documentation page. It may have been deleted.")
 
-// doc loads the documentation page of a with the URL's :doc.
-func (h *Handlers) doc(c echo.Context, a *portal.API) (*portal.Doc, error) {
+// apiDoc loads the API of the URL's :id with load, and its documentation
+// page of the URL's :doc.
+func (h *Handlers) apiDoc(c echo.Context, load func(echo.Context) (*portal.API, error)) (*portal.API, *portal.Doc, error) {
+	a, err := load(c)
+	if err != nil {
+		return nil, nil, err
+	}
 	id, err := strconv.ParseInt(c.Param("doc"), 10, 64)
 	if err != nil {
-		return nil, errNoDoc
+		return nil, nil, errNoDoc
 	}
 	d, err := h.store.DocOfAPI(c.Request().Context(), a.ID, id)
 	if isNotFound(err) {
-		return nil, errNoDoc
+		return nil, nil, errNoDoc
 	}
-	return d, err
+	return a, d, err
+}
+
+// apiDocs loads the API of the URL's :id with load, and its documentation
+// pages.
+func (h *Handlers) apiDocs(c echo.Context, load func(echo.Context) (*portal.API, error)) (*portal.API, []store.DocView, error) {
+	a, err := load(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	docs, err := h.store.DocsOfAPI(c.Request().Context(), a.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, docViews(docs), nil
 }
 
 // PublisherDocs lists an API's documentation pages for its publishers,
 // GET /store/publisher/:id/docs.
 func (h *Handlers) PublisherDocs(c echo.Context) error {
-	a, err := h.anyAPI(c)
-	if err != nil {
-		return err
-	}
-	docs, err := h.store.DocsOfAPI(c.Request().Context(), a.ID)
+	a, docs, err := h.apiDocs(c, h.anyAPI)
 	if err != nil {
 		return err
 	}
 	v := store.PublisherDocsView{APIID: a.ID, APIName: a.Name, APIVersion: a.Version,
-		Published: a.Status == portal.APIPublished, Docs: docViews(docs)}
+		Published: a.Status == portal.APIPublished, Docs: docs}
 	return render(c, http.StatusOK, store.PublisherDocs(h.page(c, "Documentation of "+a.Name, layout.NavPublisher), v))
 }
 
@@ -127,11 +138,7 @@ func (h *Handlers) NewDoc(c echo.Context) error {
 // EditDoc is the edit form of a documentation page, GET
 // /store/publisher/:id/docs/:doc/edit.
 func (h *Handlers) EditDoc(c echo.Context) error {
-	a, err := h.anyAPI(c)
-	if err != nil {
-		return err
-	}
-	d, err := h.doc(c, a)
+	a, d, err := h.apiDoc(c, h.anyAPI)
 	if err != nil {
 		return err
 	}
@@ -163,16 +170,18 @@ func (h *Handlers) UpdateDoc(c echo.Context) error {
 // saveDoc validates the posted form and adds a page, or saves the URL's
 // :doc when edit is set.
 func (h *Handlers) saveDoc(c echo.Context, edit bool) error {
-	a, err := h.anyAPI(c)
+	var a *portal.API
+	d := &portal.Doc{}
+	var err error
+	if edit {
+		a, d, err = h.apiDoc(c, h.anyAPI)
+	} else {
+		a, err = h.anyAPI(c)
+	}
 	if err != nil {
 		return err
 	}
-	d := &portal.Doc{APIID: a.ID}
-	if edit {
-		if d, err = h.doc(c, a); err != nil {
-			return err
-		}
-	}
+	d.APIID = a.ID
 	var f docForm
 	errs, err := h.bindForm(c, &f)
 	if err != nil {
@@ -206,11 +215,7 @@ func (h *Handlers) saveDoc(c echo.Context, edit bool) error {
 // DeleteDoc deletes a documentation page, POST
 // /store/publisher/:id/docs/:doc/delete.
 func (h *Handlers) DeleteDoc(c echo.Context) error {
-	a, err := h.anyAPI(c)
-	if err != nil {
-		return err
-	}
-	d, err := h.doc(c, a)
+	a, d, err := h.apiDoc(c, h.anyAPI)
 	if err != nil {
 		return err
 	}

@@ -64,12 +64,13 @@ func testSearch(t *testing.T, s *suite) {
 		return slices.IndexFunc(catalogue, func(c portal.API) bool { return c.Name+" "+c.Version == b }) -
 			slices.IndexFunc(catalogue, func(c portal.API) bool { return c.Name+" "+c.Version == a })
 	})
-	tests := []struct {
+	type searchCase struct {
 		name  string
 		q     portal.SearchQuery
 		want  []string
 		total int // 0: len(want)
-	}{
+	}
+	tests := []searchCase{
 		{"everything, by name (case folded)", portal.SearchQuery{}, byName, 0},
 		{"everything, newest first", portal.SearchQuery{Sort: portal.SortNewest}, newest, 0},
 		{"a word of the name", portal.SearchQuery{Text: "pizza"}, []string{pizza}, 0},
@@ -130,20 +131,10 @@ func testSearch(t *testing.T, s *suite) {
 		{"\xff\xfe", byName}, {"piz\xffza", nil}, {"pizza\u200b", []string{pizza}}, {"%", byName}, {"_", byName},
 	}
 	for _, h := range hostile {
-		tests = append(tests, struct {
-			name  string
-			q     portal.SearchQuery
-			want  []string
-			total int
-		}{fmt.Sprintf("hostile text %q", h.text), portal.SearchQuery{Text: h.text}, h.want, 0})
+		tests = append(tests, searchCase{fmt.Sprintf("hostile text %q", h.text), portal.SearchQuery{Text: h.text}, h.want, 0})
 	}
 	for _, tag := range []string{"\x00", "food\x00", "\xff", `"food"`, "' OR 1=1 --", "food' --", "*", "%", ""} {
-		tests = append(tests, struct {
-			name  string
-			q     portal.SearchQuery
-			want  []string
-			total int
-		}{fmt.Sprintf("hostile tag %q", tag), portal.SearchQuery{Tags: []string{tag}}, nil, 0})
+		tests = append(tests, searchCase{fmt.Sprintf("hostile tag %q", tag), portal.SearchQuery{Tags: []string{tag}}, nil, 0})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
