@@ -36,7 +36,7 @@ var benchTags = strings.Fields(`finance travel maps weather health retail media 
 // benchAPI is the i-th API of the benchmark, made of random words.
 func benchAPI(r *rand.Rand, i int) *portal.API {
 	word := func() string { return benchWords[r.IntN(len(benchWords))] }
-	title := func(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+	title := func(s string) string { r := []rune(s); return strings.ToUpper(string(r[:1])) + string(r[1:]) }
 	a := &portal.API{
 		Name:    fmt.Sprintf("%s%sAPI", title(word()), title(word())),
 		Context: fmt.Sprintf("/api%05d", i), Version: "v1",
