@@ -112,6 +112,10 @@ func (d *DB) indexMissing(ctx context.Context) error {
 	})
 }
 
+// fewMatches is how many APIs a search's words match at most for SQLite to
+// sort them rather than go through every API in order.
+var fewMatches = 500
+
 // SearchAPIs returns a page of the published APIs whose words start with
 // every word of q's text and that have every tag q names, with their
 // resources and tags, and how many match in all.
@@ -140,11 +144,12 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM apis a WHERE `+where, args...).Scan(&page.Total); err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	// Without words, the APIs come in the order of the index of names (a
-	// CROSS JOIN makes SQLite go through it first): no sort, however many.
-	// With words, it is quicker to sort the few that match.
+	// Most often the APIs come in the order of the index of names (a CROSS
+	// JOIN makes SQLite go through it first), and the first that match make
+	// the page: no sort, however many match. When words match few APIs, it
+	// is quicker to sort those.
 	join := "CROSS JOIN"
-	if len(terms) > 0 {
+	if len(terms) > 0 && page.Total < fewMatches {
 		join = "JOIN"
 	}
 	from, order := ` FROM api_sort k `+join+` apis a ON a.id = k.api_id WHERE `, `k.sort_key, k.api_id`
