@@ -112,8 +112,8 @@ func (d *DB) indexMissing(ctx context.Context) error {
 	})
 }
 
-// fewMatches is how many APIs a search's words match at most for SQLite to
-// sort them rather than go through every API in order.
+// fewMatches is how many APIs a search matches at most for SQLite to sort
+// them rather than go through every API in order.
 var fewMatches = 500
 
 // SearchAPIs returns a page of the published APIs whose words start with
@@ -125,8 +125,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 		return portal.SearchPage{}, nil
 	}
 	where, args := `a.status = ?`, []any{portal.APIPublished}
-	terms := q.Terms()
-	if len(terms) > 0 {
+	if terms := q.Terms(); len(terms) > 0 {
 		// Each term quoted, as a prefix; the terms hold letters, digits
 		// and marks only, so no quote nor operator reaches FTS5.
 		match := make([]string, len(terms))
@@ -146,10 +145,10 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	}
 	// Most often the APIs come in the order of the index of names (a CROSS
 	// JOIN makes SQLite go through it first), and the first that match make
-	// the page: no sort, however many match. When words match few APIs, it
-	// is quicker to sort those.
+	// the page: no sort, however many match. When words or tags match few
+	// APIs, it is quicker to sort those.
 	join := "CROSS JOIN"
-	if len(terms) > 0 && page.Total < fewMatches {
+	if page.Total < fewMatches {
 		join = "JOIN"
 	}
 	from, order := ` FROM api_sort k `+join+` apis a ON a.id = k.api_id WHERE `, `k.sort_key, k.api_id`

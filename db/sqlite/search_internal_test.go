@@ -9,9 +9,9 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// TestSearchPlansAgree: a search whose words match many APIs goes through
-// the index of names, one that matches few sorts them (fewMatches); both
-// give the same pages.
+// TestSearchPlansAgree: a search that matches many APIs goes through the
+// index of names, one that matches few sorts them (fewMatches); both give
+// the same pages.
 func TestSearchPlansAgree(t *testing.T) {
 	d, err := Open(filepath.Join(t.TempDir(), "apistore.db"))
 	if err != nil {
@@ -35,6 +35,7 @@ func TestSearchPlansAgree(t *testing.T) {
 	for _, q := range []portal.SearchQuery{
 		{Text: "common"}, {Text: "word1"}, {Text: "api", Offset: 5, Limit: 7}, {Text: "common", Tags: []string{"t1"}, Offset: 3, Limit: 4},
 		{Text: "common", Sort: portal.SortNewest, Offset: 2, Limit: 5}, {Text: "api z"}, {Text: "nothing"},
+		{}, {Offset: 10, Limit: 5}, {Tags: []string{"t0"}}, {Tags: []string{"t1"}, Offset: 4, Limit: 3},
 	} {
 		var pages [2][]string
 		for i, n := range []int{0, 1 << 30} {
