@@ -11,7 +11,7 @@ CREATE TABLE api_tags (
     position INTEGER          NOT NULL, -- the order the publisher gave
     PRIMARY KEY (api_id, tag)
 );
-CREATE INDEX api_tags_tag ON api_tags (tag);
+CREATE INDEX api_tags_tag ON api_tags (tag, api_id); -- covers the tag filters
 
 CREATE TABLE api_search (
     api_id   BIGINT           PRIMARY KEY REFERENCES apis (id) ON DELETE CASCADE,

@@ -11,7 +11,7 @@ CREATE TABLE api_tags (
     tag      TEXT    NOT NULL, -- portal.NormalizeTag
     position INTEGER NOT NULL, -- the order the publisher gave
     PRIMARY KEY (api_id, tag)
-);
+) WITHOUT ROWID; -- so that the index by tag holds the API's id too
 CREATE INDEX api_tags_tag ON api_tags (tag);
 
 CREATE VIRTUAL TABLE api_search USING fts5 (
