@@ -18,5 +18,5 @@ func BenchmarkSearchAPIs(b *testing.B) {
 		}
 		b.Cleanup(func() { s.Close() })
 		return s
-	})
+	}, nil)
 }
