@@ -59,7 +59,8 @@ deps:
 e2e: deps
 	npm run e2e
 
-# Go benchmarks of the core, then the load tool against the real binary:
+# Go benchmarks of the core and of the store's API search over 10,000 APIs
+# on both stores (p50 and p99 per kind of search), then the load tool against the real binary:
 # every hot path at 1, 16 and 64 connections, fresh and with 1,000,000
 # stored tokens, and the plain GETs again under wrk; the same paths on
 # PostgreSQL with one and two nodes beside SQLite and beside pgx baselines,
@@ -70,6 +71,8 @@ e2e: deps
 # BENCHMARKS.md reports the figures.
 bench: build deps
 	$(GO) test -run '^$$' -bench . -benchmem ./oauth ./gateway
+	$(GO) test -run '^$$' -bench SearchAPIs -benchtime 200x ./db/sqlite
+	scripts/postgres.sh run $(GO) test -run '^$$' -bench SearchAPIs -benchtime 200x ./db/postgres
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --preload 1000000
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --wrk wrk --paths gateway,backend_direct,backend_relay
 	$(GO) run ./cmd/apistore-bench --bin bin/apistore --duration 10s --conns 1,16,64 --paths none --database auto --nodes 1,2

@@ -85,6 +85,14 @@ type Store interface {
 	APIByID(ctx context.Context, id int64) (*portal.API, error)
 	APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error)
 	SeedSample(ctx context.Context) error
+	SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.SearchPage, error)
+	PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error)
+
+	CreateDoc(ctx context.Context, doc *portal.Doc) error
+	UpdateDoc(ctx context.Context, doc *portal.Doc) error
+	DeleteDoc(ctx context.Context, apiID, id int64) error
+	DocOfAPI(ctx context.Context, apiID, id int64) (*portal.Doc, error)
+	DocsOfAPI(ctx context.Context, apiID int64) ([]portal.Doc, error)
 	PointSampleAPI(ctx context.Context, url string) error
 
 	Subscribe(ctx context.Context, appID, apiID int64, tier string) error

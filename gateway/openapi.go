@@ -77,6 +77,7 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*portal.A
 	if tiers := stringExtension(doc.Extensions, "x-tiers"); tiers != "" {
 		a.Tiers = strings.FieldsFunc(tiers, func(r rune) bool { return r == ',' || r == ' ' })
 	}
+	a.Tags = apiTags(doc)
 	if err := endpoints(doc, a); err != nil {
 		return nil, nil, err
 	}
@@ -116,6 +117,29 @@ func FromOpenAPI(ctx context.Context, data []byte, apiContext string) (*portal.A
 		return nil, nil, fmt.Errorf("keep the document: %w", err)
 	}
 	return a, scopes, nil
+}
+
+// apiTags are the document's tags, then its operations', that can be an
+// API's (portal.NormalizeTag), up to portal.MaxTags: the others are left
+// out rather than refusing the document, as they only help finding it.
+func apiTags(doc *openapi3.T) []string {
+	var tags []string
+	add := func(name string) {
+		if t, err := portal.NormalizeTag(name); err == nil && !slices.Contains(tags, t) && len(tags) < portal.MaxTags {
+			tags = append(tags, t)
+		}
+	}
+	for _, t := range doc.Tags {
+		add(t.Name)
+	}
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for _, op := range doc.Paths.Value(path).Operations() {
+			for _, t := range op.Tags {
+				add(t)
+			}
+		}
+	}
+	return tags
 }
 
 // endpoints reads the production and sandbox URLs from the servers.

@@ -190,3 +190,28 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		t.Errorf("a failed import registered scope fresh")
 	}
 }
+
+// TestFromOpenAPITags: the document's tags, then its operations', become
+// the API's, normalized; those that cannot be tags are left out.
+func TestFromOpenAPITags(t *testing.T) {
+	doc := `openapi: 3.0.3
+info: {title: Tagged, version: v1}
+servers: [{url: "https://pay.example.com"}]
+tags:
+  - name: Payments
+  - name: "no/slashes allowed"
+  - name: payments
+paths:
+  /charges:
+    get:
+      tags: [Cards, Payments, "Cartes bancaires"]
+      responses: {"200": {description: ok}}
+`
+	a, _, err := gateway.FromOpenAPI(context.Background(), []byte(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"payments", "cards", "cartes bancaires"}; strings.Join(a.Tags, ",") != strings.Join(want, ",") {
+		t.Errorf("tags %q, want %q", a.Tags, want)
+	}
+}

@@ -4,32 +4,114 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/apistore/apistore/portal"
+	"github.com/apistore/apistore/templates/components"
 	"github.com/apistore/apistore/templates/layout"
 	"github.com/apistore/apistore/templates/pages/store"
 	"github.com/labstack/echo/v4"
 )
 
-// Catalogue lists the published APIs, GET /store.
+// catalogueTags is how many of the most used tags the API list offers as
+// filters (besides those chosen).
+const catalogueTags = 30
+
+// maxQueryRunes bounds the search text read from the address.
+const maxQueryRunes = 200
+
+// Catalogue lists the published APIs, GET /store: a page of those that
+// match the search words (q), have every tag chosen (tag, repeated), in
+// the order asked (sort: name or newest), page by page (page).
 func (h *Handlers) Catalogue(c echo.Context) error {
-	apis, err := h.store.PublishedAPIs(c.Request().Context())
+	ctx := c.Request().Context()
+	params := c.QueryParams()
+	text := strings.TrimSpace(params.Get("q"))
+	if r := []rune(text); len(r) > maxQueryRunes {
+		text = string(r[:maxQueryRunes])
+	}
+	sort := portal.SortName
+	if params.Get("sort") == portal.SortNewest {
+		sort = portal.SortNewest
+	}
+	var chosen []string
+	for _, t := range params["tag"] {
+		// A tag that cannot be one is kept as given, so that it shows and
+		// can be removed; it matches no API.
+		if n, err := portal.NormalizeTag(t); err == nil {
+			t = n
+		}
+		if !slices.Contains(chosen, t) && len(chosen) < portal.MaxTags {
+			chosen = append(chosen, t)
+		}
+	}
+	page, err := strconv.Atoi(params.Get("page"))
+	if err != nil || page < 1 {
+		page = 1
+	}
+	page = min(page, 1_000_000)
+	found, err := h.store.SearchAPIs(ctx, portal.SearchQuery{Text: text, Tags: chosen, Sort: sort,
+		Offset: (page - 1) * portal.SearchPageSize, Limit: portal.SearchPageSize})
 	if err != nil {
 		return err
 	}
-	views := make([]store.APIView, len(apis))
-	for i := range apis {
-		views[i] = apiView(&apis[i])
+	tags, err := h.store.PublishedTags(ctx, catalogueTags)
+	if err != nil {
+		return err
 	}
-	return render(c, http.StatusOK, store.Catalogue(h.page(c, "APIs", layout.NavAPIs), views))
+	link := func(tags []string, page int) string { return catalogueURL(text, sort, tags, page) }
+	v := store.CatalogueView{Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
+		Pages:    (found.Total + portal.SearchPageSize - 1) / portal.SearchPageSize,
+		Searched: text != "" || len(chosen) > 0, ClearURL: "/store",
+		Sorts: []components.Option{{Value: portal.SortName, Label: "Name"}, {Value: portal.SortNewest, Label: "Newest"}}}
+	for _, t := range chosen {
+		others := slices.DeleteFunc(slices.Clone(chosen), func(o string) bool { return o == t })
+		v.Tags = append(v.Tags, store.TagFilter{Tag: t, Chosen: true, URL: link(others, 1)})
+	}
+	for _, t := range tags {
+		if !slices.Contains(chosen, t.Tag) {
+			v.Tags = append(v.Tags, store.TagFilter{Tag: t.Tag, Count: t.Count, URL: link(append(slices.Clone(chosen), t.Tag), 1)})
+		}
+	}
+	if page > 1 {
+		v.PreviousURL = link(chosen, min(page-1, max(v.Pages, 1)))
+	}
+	if page < v.Pages {
+		v.NextURL = link(chosen, page+1)
+	}
+	for i := range found.APIs {
+		v.APIs = append(v.APIs, apiView(&found.APIs[i]))
+	}
+	return render(c, http.StatusOK, store.Catalogue(h.page(c, "APIs", layout.NavAPIs), v))
+}
+
+// catalogueURL is the address of a page of the API list.
+func catalogueURL(text, sort string, tags []string, page int) string {
+	q := url.Values{}
+	if text != "" {
+		q.Set("q", text)
+	}
+	for _, t := range tags {
+		q.Add("tag", t)
+	}
+	if sort != portal.SortName {
+		q.Set("sort", sort)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if len(q) == 0 {
+		return "/store"
+	}
+	return "/store?" + q.Encode()
 }
 
 func apiView(a *portal.API) store.APIView {
 	v := store.APIView{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context,
-		Description: a.Description, Tiers: a.Tiers}
+		Description: a.Description, Tiers: a.Tiers, Tags: a.Tags}
 	for _, r := range a.Resources {
 		v.Resources = append(v.Resources, store.ResourceView{Method: r.Method, Path: r.Path, Scope: r.Scope})
 	}
@@ -50,11 +132,11 @@ func (h *Handlers) ShowAPI(c echo.Context) error {
 // apiPage renders an API's page for the request's :id, with form as the
 // Subscribe form's state.
 func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm) error {
-	a, err := h.publishedAPI(c)
+	a, docs, err := h.apiDocs(c, h.publishedAPI)
 	if err != nil {
 		return err
 	}
-	v := store.APIPageView{API: apiView(a), Form: form, LoginURL: h.loginURL(c)}
+	v := store.APIPageView{API: apiView(a), Form: form, LoginURL: h.loginURL(c), Docs: docs}
 	var subs []portal.Subscription
 	if u := h.CurrentUser(c); u != nil {
 		ctx := c.Request().Context()

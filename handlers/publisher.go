@@ -43,6 +43,7 @@ type apiForm struct {
 	Version       string   `form:"version" validate:"required,max=30"`
 	Context       string   `form:"context" validate:"required,max=100"`
 	Description   string   `form:"description" validate:"max=2000,text"`
+	Tags          string   `form:"tags" validate:"max=500,oneline"`
 	ProductionURL string   `form:"production_url" validate:"max=2000"`
 	SandboxURL    string   `form:"sandbox_url" validate:"max=2000"`
 	Tiers         []string `form:"tiers" validate:"required"`
@@ -149,7 +150,8 @@ func (h *Handlers) EditAPI(c echo.Context) error {
 	return h.apiForm(c, http.StatusOK, store.APIForm{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context,
 		Description: a.Description, ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL, Tiers: a.Tiers,
 		Resources: gateway.FormatResources(a.Resources), CORSOrigins: strings.Join(a.CORS.Origins, " "),
-		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " ")})
+		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " "),
+		Tags: strings.Join(a.Tags, ", ")})
 }
 
 // UpdateAPI saves the edit form, POST /store/publisher/:id.
@@ -172,7 +174,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
 		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
 		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles, CORSOrigins: f.CORSOrigins, CORSHeaders: f.CORSHeaders,
-		CORSMethods: f.CORSMethods}
+		CORSMethods: f.CORSMethods, Tags: f.Tags}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -182,6 +184,9 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
 	a.CORS = portal.CORS{Origins: list(f.CORSOrigins), Headers: list(f.CORSHeaders), Methods: list(f.CORSMethods)}
+	if a.Tags, err = portal.ParseTags(f.Tags); err != nil && view.Errors["tags"] == "" {
+		view.Errors["tags"] = sentence(err.Error())
+	}
 	// Every bad resource line is reported, one a line; other fields have
 	// one message each.
 	var resourceErrs []string

@@ -68,6 +68,8 @@ type Applications interface {
 // Catalog is the published APIs, their scopes and subscriptions to them.
 type Catalog interface {
 	PublishedAPIs(ctx context.Context) ([]portal.API, error)
+	SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.SearchPage, error)
+	PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error)
 	AllAPIs(ctx context.Context) ([]portal.API, error)
 	APIByID(ctx context.Context, id int64) (*portal.API, error)
 	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
@@ -81,6 +83,15 @@ type Catalog interface {
 	SubscriptionsOfApplication(ctx context.Context, appID int64) ([]portal.Subscription, error)
 	SubscriptionsToAPI(ctx context.Context, ownerID, apiID int64) ([]portal.Subscription, error)
 	SubscriptionsOfAPI(ctx context.Context, apiID int64) ([]portal.Subscription, error)
+}
+
+// Documentation keeps the documentation pages publishers write for APIs.
+type Documentation interface {
+	CreateDoc(ctx context.Context, doc *portal.Doc) error
+	UpdateDoc(ctx context.Context, doc *portal.Doc) error
+	DeleteDoc(ctx context.Context, apiID, id int64) error
+	DocOfAPI(ctx context.Context, apiID, id int64) (*portal.Doc, error)
+	DocsOfAPI(ctx context.Context, apiID int64) ([]portal.Doc, error)
 }
 
 // Consents keeps users' approvals of applications at the consent page.
@@ -109,6 +120,7 @@ type Store interface {
 	LoginCounters
 	Applications
 	Catalog
+	Documentation
 	Consents
 	AuditTrail
 	Pinger

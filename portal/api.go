@@ -30,6 +30,7 @@ type API struct {
 	Status        string
 	CreatedAt     time.Time
 	Resources     []Resource
+	Tags          []string // normalized (NormalizeTag), in the order given
 	// CORS is what the gateway lets browser apps of other origins call.
 	CORS CORS
 	// Definition is the OpenAPI 3 document (JSON) the API was imported
@@ -108,6 +109,7 @@ func SampleAPI() *API {
 		Version:     "1.0.0",
 		Context:     "/pizzashack",
 		Description: "Order pizza: read the menu, place an order and follow it.",
+		Tags:        []string{"food", "sample"},
 		Resources: []Resource{
 			{Method: "GET", Path: "/menu"},
 			{Method: "POST", Path: "/order", Scope: "update"},

@@ -49,6 +49,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/apis/:id/openapi.yaml", h.DefinitionYAML)
 	s.GET("/apis/:id/reference", h.APIReference, rendererStyles(h))
 	s.POST("/apis/:id/console/token", h.ConsoleToken, login)
+	s.GET("/apis/:id/docs/:doc", h.ShowDoc)
 	s.POST("/apis/:id/subscribe", h.Subscribe, login)
 	s.GET("/subscriptions", h.Subscriptions, login)
 	s.POST("/subscriptions/:app/:type/generate", h.GenerateKeys, login)
@@ -84,6 +85,12 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.POST("/publisher/:id", h.UpdateAPI, publisher...)
 	s.POST("/publisher/:id/retire", h.RetireAPI, publisher...)
 	s.POST("/publisher/:id/publish", h.PublishAPI, publisher...)
+	s.GET("/publisher/:id/docs", h.PublisherDocs, publisher...)
+	s.GET("/publisher/:id/docs/new", h.NewDoc, publisher...)
+	s.POST("/publisher/:id/docs", h.CreateDoc, publisher...)
+	s.GET("/publisher/:id/docs/:doc/edit", h.EditDoc, publisher...)
+	s.POST("/publisher/:id/docs/:doc", h.UpdateDoc, publisher...)
+	s.POST("/publisher/:id/docs/:doc/delete", h.DeleteDoc, publisher...)
 }
 
 // contentSecurityPolicy is the store's policy: everything from the store

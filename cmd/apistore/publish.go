@@ -58,6 +58,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		if len(a.Tiers) == 0 {
 			a.Tiers = portal.Tiers
 		}
+		if len(a.Tags) == 0 { // the Publisher's tags stay when the document has none
+			a.Tags = old.Tags
+		}
 	}
 	var overlap *portal.OverlapError
 	if *update {

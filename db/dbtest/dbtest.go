@@ -72,6 +72,8 @@ var groups = []group{
 	{"Keys", testKeys},
 	{"Scopes", testScopes},
 	{"APIs", testAPIs},
+	{"Search", testSearch},
+	{"Docs", testDocs},
 	{"Subscriptions", testSubscriptions},
 	{"Tokens", testTokens},
 	{"Codes", testCodes},

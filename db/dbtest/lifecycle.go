@@ -79,7 +79,9 @@ var covered = map[string]string{
 	"UsageCalls": "Rollups", "UsageResources": "Rollups", "UsageLatencies": "Rollups", "UsageApps": "Rollups", "UsageTopApps": "Rollups", "AuditCounts": "Rollups", "TokenCounts": "Rollups", "DeleteRollupsBefore": "Rollups",
 	"RecordAudit": "Audit", "AuditEvents": "Audit", "DeleteAuditBefore": "Audit",
 	"CreateTokens": "Tokens", "DeleteStaleTokens": "Tokens", "DeleteStaleCodes": "Codes",
-	"RunAlone": "RunAlone",
+	"RunAlone":   "RunAlone",
+	"SearchAPIs": "Search", "PublishedTags": "Search",
+	"CreateDoc": "Docs", "UpdateDoc": "Docs", "DeleteDoc": "Docs", "DocOfAPI": "Docs", "DocsOfAPI": "Docs",
 }
 
 func testEveryMethod(t *testing.T, _ *suite) {

@@ -60,7 +60,18 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 	if err != nil {
 		return fmt.Errorf("create API: %w", err)
 	}
-	return insertResources(ctx, q, a)
+	return saveDetails(ctx, q, a)
+}
+
+// saveDetails stores a's resources, tags and search words under a.ID.
+func saveDetails(ctx context.Context, q querier, a *portal.API) error {
+	if err := insertResources(ctx, q, a); err != nil {
+		return err
+	}
+	if err := saveTags(ctx, q, a); err != nil {
+		return err
+	}
+	return reindex(ctx, q, a.ID)
 }
 
 // insertResources stores a's resources under a.ID.
@@ -100,27 +111,18 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 	}
 	defer rows.Close()
 	var out []portal.API
-	var ids []int64
 	for rows.Next() {
 		a, err := scanAPI(rows, false)
 		if err != nil {
 			return nil, fmt.Errorf("list APIs: %w", err)
 		}
 		out = append(out, *a)
-		ids = append(ids, a.ID)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list APIs: %w", err)
 	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	res, err := d.resources(ctx, ids)
-	if err != nil {
+	if err := d.details(ctx, out); err != nil {
 		return nil, err
-	}
-	for i := range out {
-		out[i].Resources = res[out[i].ID]
 	}
 	return out, nil
 }
@@ -141,12 +143,11 @@ func (d *DB) oneAPI(ctx context.Context, what, where string, args ...any) (*port
 	if err != nil {
 		return nil, notFound(what, err)
 	}
-	res, err := d.resources(ctx, []int64{a.ID})
-	if err != nil {
+	list := []portal.API{*a}
+	if err := d.details(ctx, list); err != nil {
 		return nil, err
 	}
-	a.Resources = res[a.ID]
-	return a, nil
+	return &list[0], nil
 }
 
 // scanAPI reads apiColumns, or oneAPIColumns when withDefinition.

@@ -80,6 +80,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	base, stop := context.WithCancel(context.Background())
 	d := &DB{pool: pool, location: withoutPassword(url), stop: stop}
 	d.gen.pool, d.gen.base = genPool, base
+	if err := d.indexMissing(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -290,4 +294,11 @@ func oneRow(tag pgconn.CommandTag, err error, what string) error {
 		return fmt.Errorf("%s: %w", what, portal.ErrNotFound)
 	}
 	return nil
+}
+
+// isForeignKey reports a foreign key violation: a row that names one that
+// does not exist.
+func isForeignKey(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
 }

@@ -488,3 +488,20 @@ func (p *proxy) stop() {
 	p.conns = nil
 	p.paused.Store(false)
 }
+
+// TestSearchIndexesOlderAPIs: APIs made before the search index existed
+// (migration 0076) are indexed when the store opens.
+func TestSearchIndexesOlderAPIs(t *testing.T) {
+	url := newDatabase(t)
+	d := open(t, url)
+	if err := d.SeedSample(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw(t, url).Exec(t.Context(), `DELETE FROM api_search`); err != nil {
+		t.Fatal(err)
+	}
+	page, err := open(t, url).SearchAPIs(t.Context(), portal.SearchQuery{Text: "pizza menu"})
+	if err != nil || len(page.APIs) != 1 || page.APIs[0].Name != "PizzaShackAPI" {
+		t.Errorf("after reopening: %+v, %v", page, err)
+	}
+}

@@ -38,7 +38,7 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 		if _, err := exec(ctx, tx, `DELETE FROM api_resources WHERE api_id = $1`, a.ID); err != nil {
 			return fmt.Errorf("update API resources: %w", err)
 		}
-		return insertResources(ctx, tx, a)
+		return saveDetails(ctx, tx, a)
 	})
 }
 

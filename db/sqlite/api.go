@@ -60,7 +60,18 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 	if a.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
-	return insertResources(ctx, tx, a)
+	return saveDetails(ctx, tx, a)
+}
+
+// saveDetails stores a's resources, tags and search words under a.ID.
+func saveDetails(ctx context.Context, tx *sql.Tx, a *portal.API) error {
+	if err := insertResources(ctx, tx, a); err != nil {
+		return err
+	}
+	if err := saveTags(ctx, tx, a); err != nil {
+		return err
+	}
+	return reindex(ctx, tx, a.ID)
 }
 
 // insertResources stores a's resources under a.ID.
@@ -109,7 +120,7 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 		return nil, fmt.Errorf("list APIs: %w", err)
 	}
 	for i := range out {
-		if out[i].Resources, err = d.resources(ctx, out[i].ID); err != nil {
+		if err := d.details(ctx, &out[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -122,7 +133,7 @@ func (d *DB) APIByID(ctx context.Context, id int64) (*portal.API, error) {
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("API %d", id), err)
 	}
-	if a.Resources, err = d.resources(ctx, id); err != nil {
+	if err := d.details(ctx, a); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -135,7 +146,7 @@ func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*por
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("API %s %s", apiContext, version), err)
 	}
-	if a.Resources, err = d.resources(ctx, a.ID); err != nil {
+	if err := d.details(ctx, a); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -114,6 +114,10 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	d.shm = openWALIndex(path)
+	if err := d.indexMissing(context.Background()); err != nil {
+		d.Close()
+		return nil, err
+	}
 	d.startWriter()
 	return d, nil
 }
@@ -260,4 +264,11 @@ func isUnique(err error) bool {
 		return false
 	}
 	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isForeignKey reports a FOREIGN KEY constraint failure: a row that names
+// one that does not exist.
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }

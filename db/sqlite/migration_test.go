@@ -101,3 +101,34 @@ func TestConsentMigration(t *testing.T) {
 		t.Errorf("plain approval remembered after migrating: %v", err)
 	}
 }
+
+// TestSearchIndexesOlderAPIs: APIs made before the search index existed
+// (migration 0076) are indexed when the store opens.
+func TestSearchIndexesOlderAPIs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SeedSample(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`DELETE FROM api_search; DELETE FROM api_sort`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	d, err = sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	page, err := d.SearchAPIs(t.Context(), portal.SearchQuery{Text: "pizza menu"})
+	if err != nil || len(page.APIs) != 1 || page.APIs[0].Name != "PizzaShackAPI" {
+		t.Errorf("after reopening: %+v, %v", page, err)
+	}
+}

@@ -41,7 +41,7 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM api_resources WHERE api_id = ?`, a.ID); err != nil {
 			return fmt.Errorf("update API resources: %w", err)
 		}
-		return insertResources(ctx, tx, a)
+		return saveDetails(ctx, tx, a)
 	})
 	return err
 }
