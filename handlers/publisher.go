@@ -57,6 +57,9 @@ type apiForm struct {
 	CORSOrigins string `form:"cors_origins" validate:"max=2000,oneline"`
 	CORSHeaders string `form:"cors_headers" validate:"max=1000,oneline"`
 	CORSMethods string `form:"cors_methods" validate:"max=200,oneline"`
+	// PassMethodOverride is the box that has the gateway pass method
+	// overrides on to the backend, checking calls as both methods.
+	PassMethodOverride bool `form:"pass_method_override"`
 }
 
 // list splits a space- or comma-separated field.
@@ -149,7 +152,8 @@ func (h *Handlers) EditAPI(c echo.Context) error {
 	return h.apiForm(c, http.StatusOK, store.APIForm{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context,
 		Description: a.Description, ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL, Tiers: a.Tiers,
 		Resources: gateway.FormatResources(a.Resources), CORSOrigins: strings.Join(a.CORS.Origins, " "),
-		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " ")})
+		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " "),
+		PassMethodOverride: a.PassMethodOverride})
 }
 
 // UpdateAPI saves the edit form, POST /store/publisher/:id.
@@ -172,7 +176,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
 		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
 		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles, CORSOrigins: f.CORSOrigins, CORSHeaders: f.CORSHeaders,
-		CORSMethods: f.CORSMethods}
+		CORSMethods: f.CORSMethods, PassMethodOverride: f.PassMethodOverride}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -182,6 +186,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
 	a.CORS = portal.CORS{Origins: list(f.CORSOrigins), Headers: list(f.CORSHeaders), Methods: list(f.CORSMethods)}
+	a.PassMethodOverride = f.PassMethodOverride
 	// Every bad resource line is reported, one a line; other fields have
 	// one message each.
 	var resourceErrs []string
