@@ -29,22 +29,25 @@ type directProxy struct {
 	trusted   []netip.Prefix
 	buffers   *bufferPool
 	skip      map[string]bool // header fields that are not passed on
+	// skipPassing is skip but for the method overrides, for a call that
+	// passes them on (backendCall.passMethodOverride).
+	skipPassing map[string]bool
 }
 
 func newDirectProxy(cfg Config, t *backendTransport, responses *responseFilter, buffers *bufferPool) *directProxy {
 	d := &directProxy{transport: t, idle: cfg.BackendTimeout, responses: responses, trusted: cfg.TrustedProxies,
-		buffers: buffers, skip: map[string]bool{}}
+		buffers: buffers, skip: map[string]bool{}, skipPassing: map[string]bool{}}
 	skipped := [][]string{hopByHop, urlOverrideHeaders, clientAddressHeaders,
 		// The caller's credentials, its own forwarding headers (the
 		// gateway writes its own), and what the transport writes itself.
 		{"Authorization", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Host", "User-Agent", "Content-Length"}}
-	if !cfg.PassMethodOverride {
-		skipped = append(skipped, methodOverrideHeaders)
-	}
 	for _, names := range skipped {
 		for _, name := range names {
-			d.skip[name] = true
+			d.skip[name], d.skipPassing[name] = true, true
 		}
+	}
+	for _, name := range methodOverrideHeaders {
+		d.skip[name] = true
 	}
 	return d
 }
@@ -109,6 +112,9 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 	extra = append(extra, "X-Forwarded-Host", r.Host, "X-Forwarded-Proto", proto)
 	out := &outgoing{method: r.Method, target: target.RequestURI(), host: target.Host, userAgent: r.Header.Get("User-Agent"),
 		header: r.Header, skip: d.skipped, extra: extra}
+	if bc.passMethodOverride {
+		out.skip = d.skippedPassing
+	}
 	res, err := d.transport.send(ctx, target, out, r, func(code int, h textproto.MIMEHeader) error {
 		// As ReverseProxy: passed on at once, then forgotten.
 		header := w.Header()
@@ -161,6 +167,8 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 }
 
 func (d *directProxy) skipped(name string) bool { return d.skip[name] }
+
+func (d *directProxy) skippedPassing(name string) bool { return d.skipPassing[name] }
 
 // copyBody copies an answer's body to the caller. A body of unknown
 // length, or an event stream, is flushed as it comes, header first; others

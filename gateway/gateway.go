@@ -72,8 +72,9 @@ type Config struct {
 	// X-Powered-By and the like), an empty list drops none.
 	DropResponseHeaders []string
 	// PassMethodOverride passes X-HTTP-Method-Override and its kin on to
-	// backends, and checks a call as both its method and the one it
-	// names; without it a call naming another method is refused.
+	// every API's backend, and checks a call as both its method and the
+	// one it names; without it a call naming another method is refused,
+	// unless its API passes them (portal.API.PassMethodOverride).
 	PassMethodOverride bool
 
 	// standardTransport sends every call through httputil.ReverseProxy
@@ -333,19 +334,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notCanonical(problem).write(w)
 		return
 	}
+	rt, rest := s.routes.find(r.URL.Path)
+	if rt == nil {
+		notFound("no published API has this context and version").write(w)
+		return
+	}
+	// Method overrides are passed on for every API by configuration, or
+	// for this one by its setting; else a call naming another method than
+	// its own is refused.
+	passOverride := g.passMethodOverride || rt.api.PassMethodOverride
 	override, problem := methodOverride(r)
 	switch {
 	case problem != "":
 		methodOverridden(problem).write(w)
 		return
-	case override != "" && !g.passMethodOverride:
+	case override != "" && !passOverride:
 		methodOverridden("it names the method " + override + " besides its own (" + r.Method +
-			"); the gateway checks calls by their own method and does not pass such overrides on: send a " + override + " request").write(w)
-		return
-	}
-	rt, rest := s.routes.find(r.URL.Path)
-	if rt == nil {
-		notFound("no published API has this context and version").write(w)
+			"); the gateway checks calls by their own method and does not pass such overrides on for this API: send a " +
+			override + " request").write(w)
 		return
 	}
 	// CORS hook (cors.go): from here on every answer carries the API's
@@ -387,7 +393,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := portal.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses}
-	bc := &backendCall{}
+	bc := &backendCall{passMethodOverride: passOverride}
 	finished := false
 	defer func() {
 		// ReverseProxy panics with http.ErrAbortHandler when the answer

@@ -144,6 +144,78 @@ func TestMethodOverridesAreRefused(t *testing.T) {
 	}
 }
 
+// TestPassMethodOverridePerAPI: without the server-wide setting, an API
+// whose PassMethodOverride is set has its method overrides passed on and
+// checked as both methods, by both the direct path (GET) and ReverseProxy
+// (POST), while another API of the same gateway refuses them; a change of
+// the setting holds from the next request.
+func TestPassMethodOverridePerAPI(t *testing.T) {
+	e := newEnv(t, gateway.Config{})
+	items := &portal.API{Name: "Items", Version: "v1", Context: "/items", ProductionURL: e.prod.URL, PassMethodOverride: true,
+		Resources: []portal.Resource{{Method: "GET", Path: "/item"}, {Method: "POST", Path: "/item", Scope: "read"},
+			{Method: "DELETE", Path: "/item", Scope: "update"}}}
+	none := e.publish(items)
+	read := e.token(e.alice.prodKey, e.alice.prodSecret, "read")
+	update := e.token(e.alice.prodKey, e.alice.prodSecret, "update")
+	both := e.token(e.alice.prodKey, e.alice.prodSecret, "read update")
+	type call struct {
+		name, method, path, token string
+		header                    []string
+		status                    int
+		passed                    string // the header or query that must reach the backend
+	}
+	check := func(when string, calls []call) {
+		t.Helper()
+		for _, tt := range calls {
+			r := e.call(tt.method, tt.path, tt.token, nil, tt.header...)
+			if r.status != tt.status {
+				t.Errorf("%s, %s: %d %v, want %d", when, tt.name, r.status, r.body, tt.status)
+				continue
+			}
+			header, _ := r.body["header"].(map[string]any)
+			query, _ := r.body["query"].(string)
+			switch {
+			case tt.passed == "_method" && !strings.Contains(query, "_method=DELETE"):
+				t.Errorf("%s, %s: the query did not reach the backend: %q", when, tt.name, query)
+			case tt.passed != "" && tt.passed != "_method" && header[tt.passed] == nil:
+				t.Errorf("%s, %s: %s did not reach the backend: %v", when, tt.name, tt.passed, header)
+			}
+			if desc, _ := r.fault["description"].(string); tt.status == 400 && !strings.Contains(desc, "method") {
+				t.Errorf("%s, %s: %q, want a refusal naming the method", when, tt.name, desc)
+			}
+		}
+	}
+	check("Items passes", []call{
+		{"GET as DELETE without its scope", "GET", "/items/v1/item", none, []string{"X-HTTP-Method-Override", "DELETE"}, 403, ""},
+		{"GET as DELETE with its scope", "GET", "/items/v1/item", update, []string{"X-HTTP-Method-Override", "DELETE"}, 200, "X-Http-Method-Override"},
+		{"GET as DELETE by _method", "GET", "/items/v1/item?_method=DELETE", update, nil, 200, "_method"},
+		{"POST as DELETE without the POST's scope", "POST", "/items/v1/item", update, []string{"X-Method-Override", "DELETE"}, 403, ""},
+		{"POST as DELETE with both scopes", "POST", "/items/v1/item", both, []string{"X-Method-Override", "DELETE"}, 200, "X-Method-Override"},
+		{"GET as PATCH, which has no resource", "GET", "/items/v1/item", both, []string{"X-HTTP-Method", "PATCH"}, 405, ""},
+		{"PizzaShack refuses", "GET", "/pizzashack/1.0.0/order/1", both, []string{"X-HTTP-Method-Override", "DELETE"}, 400, ""},
+		{"PizzaShack refuses _method", "GET", "/pizzashack/1.0.0/order/1?_method=DELETE", both, nil, 400, ""},
+	})
+
+	items.PassMethodOverride = false
+	e.pizza.PassMethodOverride = true
+	e.pizza.Resources = append(e.pizza.Resources, portal.Resource{Method: "DELETE", Path: "/order/{orderId}", Scope: "update"})
+	for _, a := range []*portal.API{items, e.pizza} {
+		if err := e.db.UpdateAPI(e.ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("PizzaShack passes", []call{
+		{"Items refuses", "GET", "/items/v1/item", update, []string{"X-HTTP-Method-Override", "DELETE"}, 400, ""},
+		{"Items refuses _method", "POST", "/items/v1/item?_method=DELETE", both, nil, 400, ""},
+		{"PizzaShack GET as DELETE without its scope", "GET", "/pizzashack/1.0.0/order/1", read, []string{"X-HTTP-Method-Override", "DELETE"}, 403, ""},
+		{"PizzaShack GET as DELETE with both scopes", "GET", "/pizzashack/1.0.0/order/1", both, []string{"X-HTTP-Method-Override", "DELETE"}, 200, "X-Http-Method-Override"},
+	})
+	r := e.call("GET", "/items/v1/item", none, nil, "X-HTTP-Method-Override", "GET")
+	if header, _ := r.body["header"].(map[string]any); r.status != 200 || header["X-Http-Method-Override"] != nil {
+		t.Errorf("Items, override naming the call's own method: %d %v, want it dropped", r.status, header)
+	}
+}
+
 // TestPassMethodOverride: with PassMethodOverride
 // (--gateway-pass-method-override) the headers go to the backend, and the
 // call must be allowed both as the method it is sent with and as the one

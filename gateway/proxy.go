@@ -50,9 +50,10 @@ func newProxy(cfg Config, responses *responseFilter, transport http.RoundTripper
 			pr.Out.Host = "" // the backend's own host, from the URL
 			pr.Out.Header.Del("Authorization")
 			dropOwnCookies(pr.Out)
-			requestHeaders(pr.Out.Header, cfg.PassMethodOverride, fromTrustedProxy(pr.In, cfg.TrustedProxies))
+			bc, _ := pr.Out.Context().Value(backendCallKey{}).(*backendCall)
+			requestHeaders(pr.Out.Header, bc != nil && bc.passMethodOverride, fromTrustedProxy(pr.In, cfg.TrustedProxies))
 			forward(pr, cfg.TrustedProxies)
-			if bc, ok := pr.Out.Context().Value(backendCallKey{}).(*backendCall); ok {
+			if bc != nil {
 				pr.Out.Body = bc.watchCaller(pr.Out.Body, cfg.BodyTimeout)
 			}
 		},
@@ -197,6 +198,9 @@ type backendCall struct {
 	cancel        context.CancelFunc
 	stalled       atomic.Bool // the backend paused its answer past the timeout
 	callerStalled atomic.Bool // the caller paused its request body past the timeout
+	// passMethodOverride: the call's method overrides go to the backend
+	// (it was checked as both methods); otherwise they are dropped.
+	passMethodOverride bool
 }
 
 type backendCallKey struct{}

@@ -295,3 +295,44 @@ func TestPublisherCORSSettings(t *testing.T) {
 		t.Errorf("CORS %+v, want the defaults", a.CORS)
 	}
 }
+
+// TestPublisherPassMethodOverride: the Publisher's box saves whether the
+// gateway passes the API's method overrides on, the edit form shows it,
+// and a post without the form token changes nothing.
+func TestPublisherPassMethodOverride(t *testing.T) {
+	env := newStore(t)
+	b := env.publisher("root", "admin")
+	form := publisherForm()
+	if p := b.submit("/store/publisher", form); p.status != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	a := apiByContext(t, env, "/weather")
+	if a.PassMethodOverride {
+		t.Error("a new API passes method overrides on; want them refused unless the box is ticked")
+	}
+	edit := b.get("/store/publisher/" + itoa(a.ID) + "/edit").body
+	mustContain(t, edit, `<input type="checkbox" name="pass_method_override" value="true">`)
+	form.Set("pass_method_override", "true")
+	form.Del("csrf_token") // submit set it
+	if p := b.post("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusForbidden {
+		t.Errorf("save without the form token: %d, want 403", p.status)
+	}
+	if apiByContext(t, env, "/weather").PassMethodOverride {
+		t.Error("a post without the form token ticked the box")
+	}
+	if p := b.submit("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	if !apiByContext(t, env, "/weather").PassMethodOverride {
+		t.Error("the ticked box was not saved")
+	}
+	edit = b.get("/store/publisher/" + itoa(a.ID) + "/edit").body
+	mustContain(t, edit, `<input type="checkbox" name="pass_method_override" value="true" checked>`)
+	form.Del("pass_method_override")
+	if p := b.submit("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	if apiByContext(t, env, "/weather").PassMethodOverride {
+		t.Error("the unticked box was not saved")
+	}
+}

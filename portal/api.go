@@ -33,6 +33,11 @@ type API struct {
 	Tags          []string // normalized (NormalizeTag), in the order given
 	// CORS is what the gateway lets browser apps of other origins call.
 	CORS CORS
+	// PassMethodOverride has the gateway pass X-HTTP-Method-Override and
+	// its kin on to the API's backend, checking each call as both its own
+	// method and the one it names; without it (nor the server-wide
+	// setting) a call naming another method than its own is refused.
+	PassMethodOverride bool
 	// Definition is the OpenAPI 3 document (JSON) the API was imported
 	// from; empty for an API made on the Publisher page. Only APIByID and
 	// APIByContext load it: lists leave it empty.

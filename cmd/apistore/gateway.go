@@ -80,7 +80,7 @@ func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	fs.DurationVar(&g.usageRetention, "usage-retention", 90*24*time.Hour, "how long the gateway's usage records are kept")
 	g.dropHeaders = slices.Clone(gateway.DefaultDroppedResponseHeaders)
 	fs.Var(&g.dropHeaders, "gateway-drop-response-headers", "comma-separated headers of backends' answers that callers never see, as they name the backend's software or machines (none: pass them all)")
-	fs.BoolVar(&g.passMethodOverride, "gateway-pass-method-override", false, "pass X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override and _method on to backends, checking each call as both its own method and the one it names; otherwise a call naming another method than its own is refused")
+	fs.BoolVar(&g.passMethodOverride, "gateway-pass-method-override", false, "pass X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override and _method on to every API's backend, checking each call as both its own method and the one it names; otherwise a call naming another method than its own is refused, unless its API passes them (Publisher, api import --pass-method-override)")
 	return g
 }
 

@@ -320,3 +320,39 @@ func TestGatewayHeaderFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIImportPassMethodOverride: api import --pass-method-override (or
+// APISTORE_PASS_METHOD_OVERRIDE) sets the API's setting, a boolean flag
+// just before FILE leaves FILE to be FILE, and --update keeps the setting
+// unless the flag is given.
+func TestAPIImportPassMethodOverride(t *testing.T) {
+	dataDir := newDataDir(t)
+	doc := filepath.Join(dataDir, "items.yaml")
+	os.WriteFile(doc, []byte(`openapi: 3.0.3
+info: {title: Items, version: v1}
+servers: [{url: "https://items.example.com"}]
+paths:
+  /item: {get: {responses: {"200": {description: ok}}}, delete: {x-scope: update, responses: {"200": {description: ok}}}}
+`), 0o600)
+	passes := func(when string, want bool) {
+		t.Helper()
+		a, err := openStore(t, dataDir).APIByContext(context.Background(), "/items", "v1")
+		if err != nil || a.PassMethodOverride != want {
+			t.Errorf("%s: %+v %v, want PassMethodOverride %v", when, a, err, want)
+		}
+	}
+	runOK(t, "api", "import", "--data-dir", dataDir, "--pass-method-override", doc)
+	passes("imported with the flag", true)
+	runOK(t, "api", "import", "--data-dir", dataDir, "--update", doc)
+	passes("updated without the flag", true)
+	runOK(t, "api", "import", "--data-dir", dataDir, "--update", "--pass-method-override=false", doc)
+	passes("updated with --pass-method-override=false", false)
+	t.Setenv("APISTORE_PASS_METHOD_OVERRIDE", "true")
+	runOK(t, "api", "import", doc, "--data-dir", dataDir, "--update")
+	passes("updated with APISTORE_PASS_METHOD_OVERRIDE=true", true)
+	t.Setenv("APISTORE_PASS_METHOD_OVERRIDE", "")
+	runOK(t, "api", "import", "--data-dir", dataDir, "--context", "/things", doc)
+	if a, err := openStore(t, dataDir).APIByContext(context.Background(), "/things", "v1"); err != nil || a.PassMethodOverride {
+		t.Errorf("imported without the flag: %+v %v, want method overrides refused", a, err)
+	}
+}

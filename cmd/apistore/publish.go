@@ -21,12 +21,16 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	file := fs.String("file", "", "the OpenAPI document (or give it as the first argument)")
 	apiContext := fs.String("context", "", "the API's context, e.g. /pizzashack (default: the x-context extension, else from the title)")
 	update := fs.Bool("update", false, "replace the API of the same context and version (its fields, tiers and resources), keeping its status and subscriptions")
+	passOverride := fs.Bool("pass-method-override", false, "pass X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override and _method on to the API's backend, "+
+		"checking each call as both its own method and the one it names; otherwise such a call is refused (with --update: the API keeps its setting unless this is given)")
 	if err := parseFileFlags(fs, file, args); err != nil {
 		return err
 	}
 	if *file == "" {
 		return errors.New("give the OpenAPI document: apistore api import FILE")
 	}
+	passGiven := false
+	fs.Visit(func(f *flag.Flag) { passGiven = passGiven || f.Name == "pass-method-override" })
 	f, err := os.Open(*file)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", *file, err)
@@ -46,6 +50,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	}
 	defer d.Close()
 	done := "published"
+	a.PassMethodOverride = *passOverride
 	if *update {
 		old, err := d.APIByContext(ctx, a.Context, a.Version)
 		if err != nil {
@@ -55,6 +60,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 			return err
 		}
 		a.ID, a.Status, a.CORS, done = old.ID, old.Status, old.CORS, "updated"
+		if !passGiven {
+			a.PassMethodOverride = old.PassMethodOverride
+		}
 		if len(a.Tiers) == 0 {
 			a.Tiers = portal.Tiers
 		}
@@ -91,7 +99,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 // flag does over its environment variable; giving two different files is a
 // mistake.
 func parseFileFlags(fs *flag.FlagSet, file *string, args []string) error {
-	pos, args := positionalFile(args)
+	pos, args := positionalFile(fs, args)
 	if pos != "" {
 		args = append([]string{"--file=" + pos}, args...)
 	}
@@ -104,13 +112,21 @@ func parseFileFlags(fs *flag.FlagSet, file *string, args []string) error {
 	return nil
 }
 
-// positionalFile takes FILE out of api import's arguments, first or last.
-// Every other flag of the command but --update takes a value, so a last
-// argument is FILE unless the one before it is such a flag without =value.
-func positionalFile(args []string) (string, []string) {
+// positionalFile takes FILE out of a command's arguments, first or last.
+// A last argument is FILE unless the one before it is a flag of fs that
+// takes a value (not a boolean such as --update) without =value.
+func positionalFile(fs *flag.FlagSet, args []string) (string, []string) {
 	n := len(args)
 	takesValue := func(arg string) bool {
-		return strings.HasPrefix(arg, "-") && !strings.Contains(arg, "=") && strings.TrimLeft(arg, "-") != "update"
+		if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+			return false
+		}
+		f := fs.Lookup(strings.TrimLeft(arg, "-"))
+		if f == nil {
+			return true
+		}
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		return !ok || !b.IsBoolFlag()
 	}
 	switch {
 	case n > 0 && !strings.HasPrefix(args[0], "-"):

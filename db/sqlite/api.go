@@ -48,9 +48,11 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
-		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
+		pass_method_override) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
-		time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods))
+		time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods),
+		a.PassMethodOverride)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -91,7 +93,7 @@ func insertResources(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 }
 
 const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
-	cors_origins, cors_headers, cors_methods`
+	cors_origins, cors_headers, cors_methods, pass_method_override`
 
 // oneAPIColumns are apiColumns and the definition, which only single APIs load.
 const oneAPIColumns = apiColumns + `, definition`
@@ -158,7 +160,7 @@ func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.
 	var tiers, origins, headers, methods, definition string
 	var created int64
 	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created, &origins, &headers, &methods}
+		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride}
 	if withDefinition {
 		dest = append(dest, &definition)
 	}

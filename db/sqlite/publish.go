@@ -14,7 +14,7 @@ func (d *DB) AllAPIs(ctx context.Context) ([]portal.API, error) {
 	return d.listAPIs(ctx, ``)
 }
 
-// UpdateAPI saves an API's fields, status, CORS settings, definition and
+// UpdateAPI saves an API's fields, status, gateway settings, definition and
 // resources (replacing them) and registers scopes as ImportAPI does, in one
 // transaction; a context and version another API uses is ErrConflict, a
 // prefix overlapping another API's an *OverlapError. An edit can narrow access (a new
@@ -29,9 +29,9 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE apis SET name = ?, version = ?, context = ?, description = ?,
 			production_url = ?, sandbox_url = ?, tiers = ?, status = ?, definition = ?, cors_origins = ?,
-			cors_headers = ?, cors_methods = ? WHERE id = ?`, a.Name, a.Version, a.Context,
+			cors_headers = ?, cors_methods = ?, pass_method_override = ? WHERE id = ?`, a.Name, a.Version, a.Context,
 			a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, string(a.Definition),
-			joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods), a.ID)
+			joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods), a.PassMethodOverride, a.ID)
 		if isUnique(err) {
 			return fmt.Errorf("update API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 		}
