@@ -115,8 +115,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 		return page, nil
 	}
 	n := len(args)
-	rows, err := query(ctx, d.pool, `SELECT a.id, a.name, a.version, a.context, a.description, a.production_url,
-		a.sandbox_url, a.tiers, a.status, a.created_at, a.cors_origins, a.cors_headers, a.cors_methods`+from+where+` ORDER BY `+order+
+	rows, err := query(ctx, d.pool, `SELECT `+apiColumns+from+where+` ORDER BY `+order+
 		` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)

@@ -159,8 +159,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if page.Total == 0 || offset >= page.Total {
 		return page, nil
 	}
-	rows, err := d.r.QueryContext(ctx, `SELECT a.id, a.name, a.version, a.context, a.description, a.production_url,
-		a.sandbox_url, a.tiers, a.status, a.created_at, a.cors_origins, a.cors_headers, a.cors_methods`+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
