@@ -26,7 +26,7 @@ test('the Usage page charts the gateway calls of an application', async ({ serve
   await page.getByLabel('Application').selectOption({ label: 'PizzaApp' });
   await page.getByLabel('Tier').selectOption('Gold');
   await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
-  await expect(page.getByRole('status')).toContainText('PizzaApp is subscribed to PizzaShackAPI 1.0.0');
+  await expect(page.locator('p.flash')).toContainText('PizzaApp is subscribed to PizzaShackAPI 1.0.0');
 
   // Six menus, two orders refused for want of the scope read.
   const resp = await request.post(`${server.https}/token`, {
