@@ -123,6 +123,24 @@ func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	return e
 }
 
+// offsetAddr adds the port offset to the port of a host:port, as to every
+// port, unless it is 0 (any free port): two servers on one machine with
+// their own offsets then keep apart their metrics listeners too.
+func offsetAddr(addr string, offset int) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n == 0 {
+		return addr, nil // a service name, or any free port
+	}
+	if n+offset < 1 || n+offset > 65535 {
+		return "", fmt.Errorf("--port-offset %d takes port %d outside 1 to 65535", offset, n)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+offset)), nil
+}
+
 // tellStoreOrigin tells the gateway the store's origin, which its APIs'
 // CORS settings allow by default so that the store's console can call them.
 func tellStoreOrigin(gateway http.Handler, store string) {
@@ -403,7 +421,11 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	if s.cfg.MetricsAddr != "" && s.cfg.Metrics != nil {
 		// Plain HTTP on an address of its own (loopback by default): what
 		// it tells is for operators, never for the public ports.
-		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		addr, err := offsetAddr(s.cfg.MetricsAddr, s.cfg.PortOffset)
+		if err != nil {
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen for metrics: %w", err)
 		}

@@ -44,7 +44,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	gwFlags := addGatewayFlags(fs)
 	mail := addMailFlags(fs)
 	resetValidity := fs.Duration("password-reset-validity", handlers.DefaultResetValidity, "how long a password reset link mailed by the store works (1m to 168h)")
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "localhost:9464", "host:port of the Prometheus /metrics listener, plain HTTP apart from the public ports (loopback by default; empty: no metrics)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "localhost:9464", "host:port of the Prometheus /metrics listener, plain HTTP apart from the public ports (loopback by default; --port-offset is added to its port; empty: no metrics)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
