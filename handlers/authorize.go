@@ -37,9 +37,6 @@ func (h *Handlers) Authorize(c echo.Context) error {
 	if redirect != "" {
 		return h.authorizeAnswer(c, redirect, nil)
 	}
-	if h.answered(c, &a.Request) {
-		return errConsentAnswered
-	}
 	scopes, oerr := h.oauth.ConsentScopes(ctx, a, &u.User)
 	if oerr != nil {
 		return h.authorizeAnswer(c, a.ErrorURL(oerr), nil)
@@ -49,7 +46,12 @@ func (h *Handlers) Authorize(c echo.Context) error {
 		return err
 	}
 	if covered {
+		// No page to answer: a remembered approval answers the request
+		// again, as it answers any other.
 		return h.approve(c, a, u)
+	}
+	if h.answered(c, &a.Request) {
+		return errConsentAnswered
 	}
 	view := consent.View{AppName: a.Client.AppName, Owner: a.Client.Owner, Username: u.Username,
 		Implicit: a.Request.ResponseType == oauth.ResponseToken}

@@ -358,16 +358,19 @@ func TestConsentDecisions(t *testing.T) {
 		if p := authorize("response_type=code&scope=read"); p.status != http.StatusOK {
 			t.Fatalf("without a remembered decision the consent page shows: %d", p.status)
 		}
-		got := callback(t, ua.submit(authorize("response_type=code&scope=read"), url.Values{"decision": {"approve"}, "remember": {"on"}}), false)
+		got := callback(t, ua.submit(authorize("response_type=code&scope=read&state=r1"), url.Values{"decision": {"approve"}, "remember": {"on"}}), false)
 		r, body := postForm(t, e.api, "/token", "grant_type=authorization_code&code="+got.Get("code"), basic(key, e.key.Secret))
 		if r.StatusCode != http.StatusOK {
 			t.Fatalf("token: %s", body)
 		}
 		remembered = body
-		// The same scopes, or fewer, skip the page.
-		for _, q := range []string{"response_type=code&scope=read&state=r2", "response_type=code&state=r2"} {
-			if got := callback(t, authorize(q), false); got.Get("code") == "" || got.Get("state") != "r2" {
-				t.Fatalf("remembered decision: %v", got)
+		// The same scopes, or fewer, skip the page; so does the request
+		// just answered, asked again (its state is answered, but there is
+		// no page to answer twice).
+		for _, q := range []string{"response_type=code&scope=read&state=r2", "response_type=code&state=r2", "response_type=code&scope=read&state=r1"} {
+			want := strings.TrimPrefix(q[strings.LastIndex(q, "state="):], "state=")
+			if got := callback(t, authorize(q), false); got.Get("code") == "" || got.Get("state") != want {
+				t.Fatalf("remembered decision, %s: %v", q, got)
 			}
 		}
 		// More scopes ask again.
