@@ -66,6 +66,8 @@ func TestCORS(t *testing.T) {
 			403, gateway.CodeInsufficientScope, true, "WWW-Authenticate"},
 		{"a refusal for no token is readable", "GET", "/pizzashack/1.0.0/menu", "", storeOrigin, nil,
 			401, gateway.CodeMissingCredentials, true, "WWW-Authenticate"},
+		{"a refused method override is readable", "GET", "/pizzashack/1.0.0/menu", pizzaToken, storeOrigin,
+			[]string{"X-HTTP-Method-Override", "DELETE"}, 400, gateway.CodeNoMatchingResource, true, ""},
 		{"own list: preflight from a listed origin, own header", "OPTIONS", "/listed/v1/things", "", app,
 			preflight("GET", "Authorization,X-Trace"), 204, 0, true, ""},
 		{"own list: the store is not in it", "OPTIONS", "/listed/v1/things", "", storeOrigin,

@@ -339,6 +339,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		notFound("no published API has this context and version").write(w)
 		return
 	}
+	// CORS hook (cors.go): from here on every answer carries the API's
+	// CORS headers; a preflight is answered here, without a token.
+	if g.cors(w, r, rt) {
+		return
+	}
 	// Method overrides are passed on for every API by configuration, or
 	// for this one by its setting; else a call naming another method than
 	// its own is refused.
@@ -352,11 +357,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		methodOverridden("it names the method " + override + " besides its own (" + r.Method +
 			"); the gateway checks calls by their own method and does not pass such overrides on for this API: send a " +
 			override + " request").write(w)
-		return
-	}
-	// CORS hook (cors.go): from here on every answer carries the API's
-	// CORS headers; a preflight is answered here, without a token.
-	if g.cors(w, r, rt) {
 		return
 	}
 	res, pathKnown := rt.resource(r.Method, rest)
