@@ -420,7 +420,7 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 				logins.add("Lockouts", e.Bucket, float64(e.Count))
 			}
 		}
-		v.Charts = append(v.Charts, tokens.table("tokens-issued", "Tokens issued by grant type (of the tokens still kept)", "tokens", callsText, false),
+		v.Charts = append(v.Charts, tokens.table("tokens-issued", "Tokens issued by grant type", "tokens", callsText, false),
 			logins.table("failed-logins", "Failed log-ins and lockouts", "events", callsText, false))
 		v.Totals = append(v.Totals, store.Stat{Label: "Active tokens now", Value: strconv.FormatInt(active, 10)})
 		v.Title, v.Back, v.BackLabel = "Platform usage", "/store/admin/users", "Users"

@@ -383,4 +383,71 @@ func testRollups(t *testing.T, s *suite) {
 			t.Errorf("active later: %d, %v; want 1", active, err)
 		}
 	})
+
+	t.Run("tokens issued are counted as they are stored and outlive token cleanup", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		alice := user(t, d, "alice")
+		key, _ := fixture.App(t, d, alice, "app")
+		cc, pw := token(key, alice, oauth.GrantClientCredentials), token(key, alice, oauth.GrantPassword)
+		nextMinute := token(key, alice, oauth.GrantClientCredentials)
+		nextMinute.IssuedAt, nextMinute.ExpiresAt = t0.Add(61*time.Second), t0.Add(time.Hour)
+		save(t, d, cc, pw)
+		if err := d.CreateTokens(ctx, []*oauth.Token{nextMinute}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.RotateRefresh(ctx, pw.RefreshHash, successor(pw)); err != nil {
+			t.Fatal(err)
+		}
+		// A token refused because its key's secret changed is not counted.
+		refused := token(key, alice, oauth.GrantClientCredentials)
+		refused.SecretHash = oauth.HashOf(oauth.NewSecret())
+		if err := d.CreateToken(ctx, refused); err == nil {
+			t.Fatal("a token of a replaced secret was stored")
+		}
+		// Every token is stale two days on: cleanup deletes them all.
+		later := t0.Add(48 * time.Hour)
+		if n, err := d.DeleteStaleTokens(ctx, later); err != nil || n != 4 {
+			t.Fatalf("DeleteStaleTokens: %d, %v; want 4", n, err)
+		}
+		ev := func(b time.Time, name string, n int64) portal.EventCount {
+			return portal.EventCount{Bucket: b, Name: name, Count: n}
+		}
+		minute, hour, day := portal.BucketOf(t0, portal.Minute), portal.BucketOf(t0, portal.Hour), portal.BucketOf(t0, portal.Day)
+		for _, c := range []struct {
+			span     time.Duration
+			from, to time.Time
+			want     []portal.EventCount
+		}{
+			{portal.Minute, minute, minute.Add(2 * time.Minute), []portal.EventCount{ev(minute, oauth.GrantClientCredentials, 1),
+				ev(minute, oauth.GrantPassword, 1), ev(minute, oauth.GrantRefreshToken, 1),
+				ev(minute.Add(time.Minute), oauth.GrantClientCredentials, 1)}},
+			{portal.Minute, minute.Add(time.Minute), minute.Add(2 * time.Minute), []portal.EventCount{
+				ev(minute.Add(time.Minute), oauth.GrantClientCredentials, 1)}},
+			{portal.Hour, hour, hour.Add(time.Hour), []portal.EventCount{ev(hour, oauth.GrantClientCredentials, 2),
+				ev(hour, oauth.GrantPassword, 1), ev(hour, oauth.GrantRefreshToken, 1)}},
+			{portal.Hour, hour.Add(time.Hour), hour.Add(2 * time.Hour), nil},
+			{portal.Day, day, day.Add(portal.Day), []portal.EventCount{ev(day, oauth.GrantClientCredentials, 2),
+				ev(day, oauth.GrantPassword, 1), ev(day, oauth.GrantRefreshToken, 1)}},
+		} {
+			issued, active, err := d.TokenCounts(ctx, c.span, c.from, c.to, later)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(issued) != fmt.Sprint(c.want) || active != 0 {
+				t.Errorf("TokenCounts(%v, %v): %v, %d active; want %v, 0 active", c.span, c.from, issued, active, c.want)
+			}
+		}
+		// They are pruned with the rollups of their width.
+		if _, err := d.DeleteRollupsBefore(ctx, portal.Minute, minute.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		issued, _, err := d.TokenCounts(ctx, portal.Minute, minute, minute.Add(2*time.Minute), later)
+		if err != nil || fmt.Sprint(issued) != fmt.Sprint([]portal.EventCount{ev(minute.Add(time.Minute), oauth.GrantClientCredentials, 1)}) {
+			t.Errorf("after pruning the first minute: %v, %v", issued, err)
+		}
+		if issued, _, err := d.TokenCounts(ctx, portal.Hour, hour, hour.Add(time.Hour), later); err != nil || len(issued) != 3 {
+			t.Errorf("hours after pruning minutes: %v, %v", issued, err)
+		}
+	})
 }

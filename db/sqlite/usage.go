@@ -233,8 +233,10 @@ func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) (
 	return out, rows.Err()
 }
 
-// rollupTables are every rollup, for pruning.
-var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps"}
+// rollupTables are every rollup, the tokens issued per grant type
+// included, for pruning.
+var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps",
+	"token_issue_counts"}
 
 // DeleteRollupsBefore removes the buckets of one width that start before a
 // time, from every rollup, and says how many.
@@ -311,11 +313,12 @@ func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.
 }
 
 // TokenCounts counts the access tokens issued with each grant type in
-// buckets of span, from (included) to (excluded), oldest first, among the
-// tokens still kept (stale ones are deleted), and the tokens active at now.
+// buckets of span, from (included) to (excluded), oldest first, from the
+// counts kept as they are issued (token_issue_counts, which outlive token
+// cleanup), and the tokens active at now.
 func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error) {
-	issued, err := d.eventCounts(ctx, `SELECT issued_at / 1000 / ?1 * ?1, grant_type, count(*) FROM tokens
-		WHERE issued_at >= ?2 AND issued_at < ?3 GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+	issued, err := d.eventCounts(ctx, `SELECT bucket, grant_type, n FROM token_issue_counts
+		WHERE span = ?1 AND bucket >= ?2 / 1000 AND bucket < ?3 / 1000 ORDER BY 1, 2`, span, from, to)
 	if err != nil {
 		return nil, 0, err
 	}
