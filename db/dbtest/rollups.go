@@ -335,6 +335,77 @@ func testRollups(t *testing.T, s *suite) {
 		}
 	})
 
+	t.Run("the administrators' sums and top applications match the calls of their buckets", func(t *testing.T) {
+		d := s.store(t)
+		rng := rand.New(rand.NewPCG(3, 4))
+		var calls []portal.Usage
+		for range 1500 {
+			u := at(midnight.Add(time.Duration(rng.Int64N(int64(3*portal.Day)))-portal.Day), 1+rng.Int64N(5), 200)
+			u.APIID = 7 + rng.Int64N(3)
+			u.KeyType = []string{"PRODUCTION", "SANDBOX"}[rng.IntN(2)]
+			if rng.IntN(4) == 0 {
+				u.Status, u.Fault = 429, 900800
+			}
+			calls = append(calls, u)
+		}
+		record(t, d, calls[:700], calls[700:])
+		// From 05:00 the day before to 07:00 the day after: a whole day and
+		// two ends of hours. And a range of minutes across an hour.
+		for _, q := range []portal.UsageQuery{
+			{Span: portal.Hour, From: midnight.Add(-19 * time.Hour), To: midnight.Add(31 * time.Hour)},
+			{Span: portal.Hour, From: midnight.Add(-24 * time.Hour), To: midnight.Add(48 * time.Hour)},
+			{Span: portal.Hour, From: midnight.Add(3 * time.Hour), To: midnight.Add(5 * time.Hour)},
+			{Span: portal.Minute, From: midnight.Add(-10 * time.Minute), To: midnight.Add(70 * time.Minute)},
+			{Span: portal.Day, From: midnight.Add(-portal.Day), To: midnight.Add(2 * portal.Day)},
+		} {
+			byAPI, byKind, apps := map[string]int64{}, map[string]int64{}, map[int64]int64{}
+			for _, u := range calls {
+				if u.At.Before(q.From) || !u.At.Before(q.To) {
+					continue
+				}
+				b := portal.BucketOf(u.At, q.Span).Format(time.DateTime)
+				byAPI[fmt.Sprintf("%s api%d", b, u.APIID)]++
+				byKind[fmt.Sprintf("%s %s %d %d", b, u.KeyType, u.Status, u.Fault)]++
+				apps[u.AppID]++
+			}
+			got, err := d.UsageCallsByAPI(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotAPI := map[string]int64{}
+			for i, c := range got {
+				if c.AppID != 0 || c.KeyType != "" || c.Status != 0 || c.Fault != 0 || (i > 0 && c.Bucket.Before(got[i-1].Bucket)) {
+					t.Errorf("%v: a count per API %+v", q.From, c)
+				}
+				gotAPI[fmt.Sprintf("%s api%d", c.Bucket.UTC().Format(time.DateTime), c.APIID)] += c.Calls
+			}
+			sameCounts(t, fmt.Sprintf("%v from %v per API", q.Span, q.From), gotAPI, byAPI)
+			if got, err = d.UsageCallsByKind(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+			gotKind := map[string]int64{}
+			for i, c := range got {
+				if c.AppID != 0 || c.APIID != 0 || (i > 0 && c.Bucket.Before(got[i-1].Bucket)) {
+					t.Errorf("%v: a count per kind %+v", q.From, c)
+				}
+				gotKind[fmt.Sprintf("%s %s %d %d", c.Bucket.UTC().Format(time.DateTime), c.KeyType, c.Status, c.Fault)] += c.Calls
+			}
+			sameCounts(t, fmt.Sprintf("%v from %v per kind", q.Span, q.From), gotKind, byKind)
+			top, err := d.UsageTopApps(t.Context(), q, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(top) != min(3, len(apps)) {
+				t.Errorf("%v from %v: %d top applications of %d", q.Span, q.From, len(top), len(apps))
+			}
+			for i, a := range top {
+				if a.Calls != apps[a.AppID] || (i > 0 && a.Calls > top[i-1].Calls) {
+					t.Errorf("%v from %v: top application %+v, want %d calls, the most first", q.Span, q.From, a, apps[a.AppID])
+				}
+			}
+		}
+	})
+
 	t.Run("audit events and tokens are counted per bucket", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()

@@ -213,10 +213,20 @@ func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCo
 
 // UsageTopApps reads the applications with the most calls in the buckets
 // a query selects, summed over them (Bucket is the query's From), the most
-// called first, at most limit.
+// called first, at most limit. The whole days of a range of hours are read
+// from the day rollup (portal.UsageQuery.Covering).
 func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error) {
-	where, args := rollupWhere(q)
-	rows, err := d.r.QueryContext(ctx, `SELECT app_id, sum(calls), sum(errors) FROM usage_api_apps`+where+`
+	var parts string
+	var args []any
+	for i, p := range q.Covering() {
+		where, a := rollupWhere(p)
+		if i > 0 {
+			parts += ` UNION ALL `
+		}
+		parts += `SELECT app_id, calls, errors FROM usage_api_apps` + where
+		args = append(args, a...)
+	}
+	rows, err := d.r.QueryContext(ctx, `SELECT app_id, sum(calls), sum(errors) FROM (`+parts+`)
 		GROUP BY app_id ORDER BY sum(calls) DESC, app_id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read top applications: %w", err)
@@ -228,6 +238,49 @@ func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) (
 		if err := rows.Scan(&c.AppID, &c.Calls, &c.Errors); err != nil {
 			return nil, fmt.Errorf("read top applications: %w", err)
 		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UsageCallsByAPI reads the calls to each API in each bucket a query
+// selects, their key types, statuses and faults added up (left empty),
+// oldest first: what the administrators' page charts per API, a tenth of
+// the rows of UsageCalls.
+func (d *DB) UsageCallsByAPI(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
+	return d.summedCalls(ctx, q, "api_id, '', 0, 0", "api_id")
+}
+
+// UsageCallsByKind reads the calls of each key type, status and fault in
+// each bucket a query selects, the APIs added up (APIID 0), oldest first.
+func (d *DB) UsageCallsByKind(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
+	return d.summedCalls(ctx, q, "0, key_type, status, fault", "key_type, status, fault")
+}
+
+// summedCalls reads the call counts a query selects summed per bucket and
+// the columns group names: keys are the API, key type, status and fault
+// read (a constant for those added up, which the GROUP BY leaves out, so
+// that the index's order serves).
+func (d *DB) summedCalls(ctx context.Context, q portal.UsageQuery, keys, group string) ([]portal.CallCount, error) {
+	where, args := rollupWhere(q)
+	table, app := perApp(q, "usage_calls", "usage_api_calls")
+	if q.AppID != 0 {
+		group = "app_id, " + group
+	}
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, `+keys+`, sum(calls), sum(latency_us)
+		FROM `+table+where+` GROUP BY bucket, `+group+` ORDER BY bucket, `+group, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read call counts: %w", err)
+	}
+	defer rows.Close()
+	var out []portal.CallCount
+	for rows.Next() {
+		c := portal.CallCount{Span: q.Span}
+		var bucket, latency int64
+		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &c.Status, &c.Fault, &c.Calls, &latency); err != nil {
+			return nil, fmt.Errorf("read call counts: %w", err)
+		}
+		c.Bucket, c.Latency = time.Unix(bucket, 0).UTC(), time.Duration(latency)*time.Microsecond
 		out = append(out, c)
 	}
 	return out, rows.Err()
