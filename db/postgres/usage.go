@@ -429,8 +429,8 @@ func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.
 // counts kept as they are issued (token_issue_counts, which outlive token
 // cleanup), and the tokens active at now.
 func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error) {
-	issued, err := d.eventCounts(ctx, `SELECT bucket, grant_type, n FROM token_issue_counts
-		WHERE span = $1 AND bucket >= $2::bigint / 1000 AND bucket < $3::bigint / 1000 ORDER BY 1, 2`, span, from, to)
+	issued, err := d.eventCounts(ctx, `SELECT bucket, grant_type, sum(n)::bigint FROM token_issue_counts
+		WHERE span = $1 AND bucket >= $2::bigint / 1000 AND bucket < $3::bigint / 1000 GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
 	if err != nil {
 		return nil, 0, err
 	}
