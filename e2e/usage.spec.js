@@ -13,6 +13,27 @@ test.use({ timezoneId: 'Europe/Paris' });
 
 const basic = (key, secret) => 'Basic ' + Buffer.from(`${key}:${secret}`).toString('base64');
 
+// subscribeAndCall subscribes the application of the user logged in to
+// PizzaShackAPI (Gold), then calls it with a client_credentials token: menus
+// answered, orders refused for want of the scope read.
+async function subscribeAndCall(server, page, request, app, menus, orders) {
+  await page.getByRole('link', { name: 'APIs', exact: true }).click();
+  await page.getByRole('link', { name: 'PizzaShackAPI' }).click();
+  await page.getByLabel('Application').selectOption({ label: 'PizzaApp' });
+  await page.getByLabel('Tier').selectOption('Gold');
+  await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+  await expect(page.locator('p.flash')).toContainText('PizzaApp is subscribed to PizzaShackAPI 1.0.0');
+  const resp = await request.post(`${server.https}/token`, {
+    headers: { Authorization: basic(app.production.consumer_key, app.production.consumer_secret) },
+    form: { grant_type: 'client_credentials' },
+  });
+  expect(resp.status()).toBe(200);
+  const token = (await resp.json()).access_token;
+  const call = (p) => request.get(`${server.https}/pizzashack/1.0.0${p}`, { headers: { Authorization: `Bearer ${token}` } });
+  for (let i = 0; i < menus; i++) expect((await call('/menu')).status()).toBe(200);
+  for (let i = 0; i < orders; i++) expect((await call('/order/1')).status()).toBe(403);
+}
+
 test('the Usage page charts the gateway calls of an application', async ({ server, page, request }) => {
   const consoleErrors = watchConsole(page);
   await server.admin('user create', { username: 'alice', password: 'alice-password-1' });
@@ -23,23 +44,8 @@ test('the Usage page charts the gateway calls of an application', async ({ serve
   await page.getByLabel('Password').fill('alice-password-1');
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByTestId('username')).toHaveText('alice');
-  await page.getByRole('link', { name: 'APIs', exact: true }).click();
-  await page.getByRole('link', { name: 'PizzaShackAPI' }).click();
-  await page.getByLabel('Application').selectOption({ label: 'PizzaApp' });
-  await page.getByLabel('Tier').selectOption('Gold');
-  await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
-  await expect(page.locator('p.flash')).toContainText('PizzaApp is subscribed to PizzaShackAPI 1.0.0');
-
   // Six menus, two orders refused for want of the scope read.
-  const resp = await request.post(`${server.https}/token`, {
-    headers: { Authorization: basic(app.production.consumer_key, app.production.consumer_secret) },
-    form: { grant_type: 'client_credentials' },
-  });
-  expect(resp.status()).toBe(200);
-  const token = (await resp.json()).access_token;
-  const call = (p) => request.get(`${server.https}/pizzashack/1.0.0${p}`, { headers: { Authorization: `Bearer ${token}` } });
-  for (let i = 0; i < 6; i++) expect((await call('/menu')).status()).toBe(200);
-  for (let i = 0; i < 2; i++) expect((await call('/order/1')).status()).toBe(403);
+  await subscribeAndCall(server, page, request, app, 6, 2);
 
   await page.getByRole('link', { name: 'My Applications' }).click();
   await page.getByRole('row', { name: /PizzaApp/ }).getByRole('link', { name: 'Usage' }).click();
@@ -152,23 +158,8 @@ test('the Publisher\'s and the administrators\' Usage pages count the gateway ca
   await page.getByLabel('Password').fill('root-password-1');
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByTestId('username')).toHaveText('root');
-  await page.getByRole('link', { name: 'APIs', exact: true }).click();
-  await page.getByRole('link', { name: 'PizzaShackAPI' }).click();
-  await page.getByLabel('Application').selectOption({ label: 'PizzaApp' });
-  await page.getByLabel('Tier').selectOption('Gold');
-  await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
-  await expect(page.locator('p.flash')).toContainText('PizzaApp is subscribed to PizzaShackAPI 1.0.0');
-
-  // One token; five menus, three orders refused for want of the scope read.
-  const resp = await request.post(`${server.https}/token`, {
-    headers: { Authorization: basic(app.production.consumer_key, app.production.consumer_secret) },
-    form: { grant_type: 'client_credentials' },
-  });
-  expect(resp.status()).toBe(200);
-  const token = (await resp.json()).access_token;
-  const call = (p) => request.get(`${server.https}/pizzashack/1.0.0${p}`, { headers: { Authorization: `Bearer ${token}` } });
-  for (let i = 0; i < 5; i++) expect((await call('/menu')).status()).toBe(200);
-  for (let i = 0; i < 3; i++) expect((await call('/order/1')).status()).toBe(403);
+  // One token; five menus, three orders refused.
+  await subscribeAndCall(server, page, request, app, 5, 3);
 
   // The Publisher's page of the API.
   await page.getByRole('link', { name: 'Publisher' }).click();

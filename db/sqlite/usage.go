@@ -124,13 +124,19 @@ func (d *DB) UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.Call
 	table, app := perApp(q, "usage_calls", "usage_api_calls")
 	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, api_id, key_type, status, fault, calls, latency_us
 		FROM `+table+where+` ORDER BY bucket`, args...)
+	return callCounts(rows, err, q.Span)
+}
+
+// callCounts reads rows of bucket, application, API, key type, status,
+// fault, calls and latency.
+func callCounts(rows *sql.Rows, err error, span time.Duration) ([]portal.CallCount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read call counts: %w", err)
 	}
 	defer rows.Close()
 	var out []portal.CallCount
 	for rows.Next() {
-		c := portal.CallCount{Span: q.Span}
+		c := portal.CallCount{Span: span}
 		var bucket, latency int64
 		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &c.Status, &c.Fault, &c.Calls, &latency); err != nil {
 			return nil, fmt.Errorf("read call counts: %w", err)
@@ -269,21 +275,7 @@ func (d *DB) summedCalls(ctx context.Context, q portal.UsageQuery, keys, group s
 	}
 	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, `+keys+`, sum(calls), sum(latency_us)
 		FROM `+table+where+` GROUP BY bucket, `+group+` ORDER BY bucket, `+group, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read call counts: %w", err)
-	}
-	defer rows.Close()
-	var out []portal.CallCount
-	for rows.Next() {
-		c := portal.CallCount{Span: q.Span}
-		var bucket, latency int64
-		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &c.Status, &c.Fault, &c.Calls, &latency); err != nil {
-			return nil, fmt.Errorf("read call counts: %w", err)
-		}
-		c.Bucket, c.Latency = time.Unix(bucket, 0).UTC(), time.Duration(latency)*time.Microsecond
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return callCounts(rows, err, q.Span)
 }
 
 // rollupTables are every rollup, the tokens issued per grant type
