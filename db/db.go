@@ -114,6 +114,8 @@ type Store interface {
 	DeleteUsageBefore(ctx context.Context, before time.Time) (int64, error)
 	DeleteRollupsBefore(ctx context.Context, span time.Duration, before time.Time) (int64, error)
 	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageCallsByAPI(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageCallsByKind(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
 	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)

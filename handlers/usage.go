@@ -21,6 +21,8 @@ import (
 // Usage reads the usage rollups (see portal.RollUp).
 type Usage interface {
 	UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageCallsByAPI(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
+	UsageCallsByKind(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error)
 	UsageResources(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.ResourceCount, error)
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
@@ -242,7 +244,11 @@ func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
 
 // usageData is what a usage page reads of the rollups.
 type usageData struct {
+	// calls are every call's counts, but on the administrators' page, which
+	// reads them summed in the store: the APIs added up here, and per API
+	// in byAPI.
 	calls     []portal.CallCount
+	byAPI     []portal.CallCount     // the administrators' page only
 	resources []portal.ResourceCount // an application's page only
 	latencies []portal.LatencyCount  // an application's or an API's page only
 	apps      []portal.AppCount      // an API's page only
@@ -259,7 +265,14 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 	}
 	q := w.query(appID, apiID)
 	var u usageData
-	if u.calls, err = h.store.UsageCalls(ctx, q); err != nil {
+	if appID == 0 && apiID == 0 {
+		if u.calls, err = h.store.UsageCallsByKind(ctx, q); err == nil {
+			u.byAPI, err = h.store.UsageCallsByAPI(ctx, q)
+		}
+	} else {
+		u.calls, err = h.store.UsageCalls(ctx, q)
+	}
+	if err != nil {
 		return store.UsageView{}, err
 	}
 	if appID != 0 {
@@ -388,8 +401,13 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 		if err != nil {
 			return store.UsageView{}, err
 		}
-		v := usageView(w, u.calls,
-			split{"calls-by-api", "Gateway calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
+		v := usageView(w, u.calls, byKeyType)
+		byAPI := newSeriesGrid(w)
+		for _, c := range u.byAPI {
+			byAPI.add(apiName(c.APIID), c.Bucket, float64(c.Calls))
+		}
+		slices.Sort(byAPI.names)
+		v.Charts = slices.Insert(v.Charts, 0, byAPI.table("calls-by-api", "Gateway calls by API", "calls", callsText, false))
 		top, err := h.store.UsageTopApps(ctx, w.query(0, 0), topApps)
 		if err != nil {
 			return store.UsageView{}, err
@@ -420,7 +438,7 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 				logins.add("Lockouts", e.Bucket, float64(e.Count))
 			}
 		}
-		v.Charts = append(v.Charts, tokens.table("tokens-issued", "Tokens issued by grant type (of the tokens still kept)", "tokens", callsText, false),
+		v.Charts = append(v.Charts, tokens.table("tokens-issued", "Tokens issued by grant type", "tokens", callsText, false),
 			logins.table("failed-logins", "Failed log-ins and lockouts", "events", callsText, false))
 		v.Totals = append(v.Totals, store.Stat{Label: "Active tokens now", Value: strconv.FormatInt(active, 10)})
 		v.Title, v.Back, v.BackLabel = "Platform usage", "/store/admin/users", "Users"

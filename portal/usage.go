@@ -257,3 +257,37 @@ type EventCount struct {
 	Name   string
 	Count  int64
 }
+
+// Covering is the same buckets read at the fewest rows, for a sum over the
+// range as a whole: the buckets of the next wider rollup that the range
+// holds whole, and the query's own width for the rest, in at most three
+// queries (before, whole, after). A day's rows are the sums of its hours,
+// and an hour's of its minutes, since every width is added to in the same
+// transaction; the wider width is kept longer. Seven days of hours are
+// then six days and 24 hours, a seventh of the rows.
+func (q UsageQuery) Covering() []UsageQuery {
+	i := slices.Index(RollupSpans, q.Span)
+	if i < 0 || i == len(RollupSpans)-1 {
+		return []UsageQuery{q}
+	}
+	wide := RollupSpans[i+1]
+	from, to := BucketOf(q.From, wide), BucketOf(q.To, wide)
+	if from.Before(q.From) {
+		from = from.Add(wide)
+	}
+	if !from.Before(to) {
+		return []UsageQuery{q}
+	}
+	var out []UsageQuery
+	part := func(span time.Duration, a, b time.Time) {
+		if a.Before(b) {
+			p := q
+			p.Span, p.From, p.To = span, a, b
+			out = append(out, p)
+		}
+	}
+	part(q.Span, q.From, from)
+	part(wide, from, to)
+	part(q.Span, to, q.To)
+	return out
+}

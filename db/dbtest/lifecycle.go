@@ -76,7 +76,7 @@ var covered = map[string]string{
 	"TakeQuota": "Quota", "DeleteQuotasBefore": "Quota",
 	"SaveConsent": "Consents", "RememberedScopes": "Consents", "Consents": "Consents", "RevokeConsent": "Consents",
 	"RecordUsage": "Usage", "UsageOf": "Usage", "DeleteUsageBefore": "Usage",
-	"UsageCalls": "Rollups", "UsageResources": "Rollups", "UsageLatencies": "Rollups", "UsageApps": "Rollups", "UsageTopApps": "Rollups", "AuditCounts": "Rollups", "TokenCounts": "Rollups", "DeleteRollupsBefore": "Rollups",
+	"UsageCalls": "Rollups", "UsageCallsByAPI": "Rollups", "UsageCallsByKind": "Rollups", "UsageResources": "Rollups", "UsageLatencies": "Rollups", "UsageApps": "Rollups", "UsageTopApps": "Rollups", "AuditCounts": "Rollups", "TokenCounts": "Rollups", "DeleteRollupsBefore": "Rollups",
 	"RecordAudit": "Audit", "AuditEvents": "Audit", "DeleteAuditBefore": "Audit",
 	"CreateTokens": "Tokens", "DeleteStaleTokens": "Tokens", "DeleteStaleCodes": "Codes",
 	"RunAlone":   "RunAlone",

@@ -335,6 +335,77 @@ func testRollups(t *testing.T, s *suite) {
 		}
 	})
 
+	t.Run("the administrators' sums and top applications match the calls of their buckets", func(t *testing.T) {
+		d := s.store(t)
+		rng := rand.New(rand.NewPCG(3, 4))
+		var calls []portal.Usage
+		for range 1500 {
+			u := at(midnight.Add(time.Duration(rng.Int64N(int64(3*portal.Day)))-portal.Day), 1+rng.Int64N(5), 200)
+			u.APIID = 7 + rng.Int64N(3)
+			u.KeyType = []string{"PRODUCTION", "SANDBOX"}[rng.IntN(2)]
+			if rng.IntN(4) == 0 {
+				u.Status, u.Fault = 429, 900800
+			}
+			calls = append(calls, u)
+		}
+		record(t, d, calls[:700], calls[700:])
+		// From 05:00 the day before to 07:00 the day after: a whole day and
+		// two ends of hours. And a range of minutes across an hour.
+		for _, q := range []portal.UsageQuery{
+			{Span: portal.Hour, From: midnight.Add(-19 * time.Hour), To: midnight.Add(31 * time.Hour)},
+			{Span: portal.Hour, From: midnight.Add(-24 * time.Hour), To: midnight.Add(48 * time.Hour)},
+			{Span: portal.Hour, From: midnight.Add(3 * time.Hour), To: midnight.Add(5 * time.Hour)},
+			{Span: portal.Minute, From: midnight.Add(-10 * time.Minute), To: midnight.Add(70 * time.Minute)},
+			{Span: portal.Day, From: midnight.Add(-portal.Day), To: midnight.Add(2 * portal.Day)},
+		} {
+			byAPI, byKind, apps := map[string]int64{}, map[string]int64{}, map[int64]int64{}
+			for _, u := range calls {
+				if u.At.Before(q.From) || !u.At.Before(q.To) {
+					continue
+				}
+				b := portal.BucketOf(u.At, q.Span).Format(time.DateTime)
+				byAPI[fmt.Sprintf("%s api%d", b, u.APIID)]++
+				byKind[fmt.Sprintf("%s %s %d %d", b, u.KeyType, u.Status, u.Fault)]++
+				apps[u.AppID]++
+			}
+			got, err := d.UsageCallsByAPI(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotAPI := map[string]int64{}
+			for i, c := range got {
+				if c.AppID != 0 || c.KeyType != "" || c.Status != 0 || c.Fault != 0 || (i > 0 && c.Bucket.Before(got[i-1].Bucket)) {
+					t.Errorf("%v: a count per API %+v", q.From, c)
+				}
+				gotAPI[fmt.Sprintf("%s api%d", c.Bucket.UTC().Format(time.DateTime), c.APIID)] += c.Calls
+			}
+			sameCounts(t, fmt.Sprintf("%v from %v per API", q.Span, q.From), gotAPI, byAPI)
+			if got, err = d.UsageCallsByKind(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+			gotKind := map[string]int64{}
+			for i, c := range got {
+				if c.AppID != 0 || c.APIID != 0 || (i > 0 && c.Bucket.Before(got[i-1].Bucket)) {
+					t.Errorf("%v: a count per kind %+v", q.From, c)
+				}
+				gotKind[fmt.Sprintf("%s %s %d %d", c.Bucket.UTC().Format(time.DateTime), c.KeyType, c.Status, c.Fault)] += c.Calls
+			}
+			sameCounts(t, fmt.Sprintf("%v from %v per kind", q.Span, q.From), gotKind, byKind)
+			top, err := d.UsageTopApps(t.Context(), q, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(top) != min(3, len(apps)) {
+				t.Errorf("%v from %v: %d top applications of %d", q.Span, q.From, len(top), len(apps))
+			}
+			for i, a := range top {
+				if a.Calls != apps[a.AppID] || (i > 0 && a.Calls > top[i-1].Calls) {
+					t.Errorf("%v from %v: top application %+v, want %d calls, the most first", q.Span, q.From, a, apps[a.AppID])
+				}
+			}
+		}
+	})
+
 	t.Run("audit events and tokens are counted per bucket", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()
@@ -381,6 +452,73 @@ func testRollups(t *testing.T, s *suite) {
 		}
 		if _, active, err := d.TokenCounts(ctx, portal.Hour, hour, hour, t0.Add(150*time.Minute)); err != nil || active != 1 {
 			t.Errorf("active later: %d, %v; want 1", active, err)
+		}
+	})
+
+	t.Run("tokens issued are counted as they are stored and outlive token cleanup", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		alice := user(t, d, "alice")
+		key, _ := fixture.App(t, d, alice, "app")
+		cc, pw := token(key, alice, oauth.GrantClientCredentials), token(key, alice, oauth.GrantPassword)
+		nextMinute := token(key, alice, oauth.GrantClientCredentials)
+		nextMinute.IssuedAt, nextMinute.ExpiresAt = t0.Add(61*time.Second), t0.Add(time.Hour)
+		save(t, d, cc, pw)
+		if err := d.CreateTokens(ctx, []*oauth.Token{nextMinute}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.RotateRefresh(ctx, pw.RefreshHash, successor(pw)); err != nil {
+			t.Fatal(err)
+		}
+		// A token refused because its key's secret changed is not counted.
+		refused := token(key, alice, oauth.GrantClientCredentials)
+		refused.SecretHash = oauth.HashOf(oauth.NewSecret())
+		if err := d.CreateToken(ctx, refused); err == nil {
+			t.Fatal("a token of a replaced secret was stored")
+		}
+		// Every token is stale two days on: cleanup deletes them all.
+		later := t0.Add(48 * time.Hour)
+		if n, err := d.DeleteStaleTokens(ctx, later); err != nil || n != 4 {
+			t.Fatalf("DeleteStaleTokens: %d, %v; want 4", n, err)
+		}
+		ev := func(b time.Time, name string, n int64) portal.EventCount {
+			return portal.EventCount{Bucket: b, Name: name, Count: n}
+		}
+		minute, hour, day := portal.BucketOf(t0, portal.Minute), portal.BucketOf(t0, portal.Hour), portal.BucketOf(t0, portal.Day)
+		for _, c := range []struct {
+			span     time.Duration
+			from, to time.Time
+			want     []portal.EventCount
+		}{
+			{portal.Minute, minute, minute.Add(2 * time.Minute), []portal.EventCount{ev(minute, oauth.GrantClientCredentials, 1),
+				ev(minute, oauth.GrantPassword, 1), ev(minute, oauth.GrantRefreshToken, 1),
+				ev(minute.Add(time.Minute), oauth.GrantClientCredentials, 1)}},
+			{portal.Minute, minute.Add(time.Minute), minute.Add(2 * time.Minute), []portal.EventCount{
+				ev(minute.Add(time.Minute), oauth.GrantClientCredentials, 1)}},
+			{portal.Hour, hour, hour.Add(time.Hour), []portal.EventCount{ev(hour, oauth.GrantClientCredentials, 2),
+				ev(hour, oauth.GrantPassword, 1), ev(hour, oauth.GrantRefreshToken, 1)}},
+			{portal.Hour, hour.Add(time.Hour), hour.Add(2 * time.Hour), nil},
+			{portal.Day, day, day.Add(portal.Day), []portal.EventCount{ev(day, oauth.GrantClientCredentials, 2),
+				ev(day, oauth.GrantPassword, 1), ev(day, oauth.GrantRefreshToken, 1)}},
+		} {
+			issued, active, err := d.TokenCounts(ctx, c.span, c.from, c.to, later)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(issued) != fmt.Sprint(c.want) || active != 0 {
+				t.Errorf("TokenCounts(%v, %v): %v, %d active; want %v, 0 active", c.span, c.from, issued, active, c.want)
+			}
+		}
+		// They are pruned with the rollups of their width.
+		if _, err := d.DeleteRollupsBefore(ctx, portal.Minute, minute.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		issued, _, err := d.TokenCounts(ctx, portal.Minute, minute, minute.Add(2*time.Minute), later)
+		if err != nil || fmt.Sprint(issued) != fmt.Sprint([]portal.EventCount{ev(minute.Add(time.Minute), oauth.GrantClientCredentials, 1)}) {
+			t.Errorf("after pruning the first minute: %v, %v", issued, err)
+		}
+		if issued, _, err := d.TokenCounts(ctx, portal.Hour, hour, hour.Add(time.Hour), later); err != nil || len(issued) != 3 {
+			t.Errorf("hours after pruning minutes: %v, %v", issued, err)
 		}
 	})
 }

@@ -124,13 +124,19 @@ func (d *DB) UsageCalls(ctx context.Context, q portal.UsageQuery) ([]portal.Call
 	table, app := perApp(q, "usage_calls", "usage_api_calls")
 	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, api_id, key_type, status, fault, calls, latency_us
 		FROM `+table+where+` ORDER BY bucket`, args...)
+	return callCounts(rows, err, q.Span)
+}
+
+// callCounts reads rows of bucket, application, API, key type, status,
+// fault, calls and latency.
+func callCounts(rows *sql.Rows, err error, span time.Duration) ([]portal.CallCount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read call counts: %w", err)
 	}
 	defer rows.Close()
 	var out []portal.CallCount
 	for rows.Next() {
-		c := portal.CallCount{Span: q.Span}
+		c := portal.CallCount{Span: span}
 		var bucket, latency int64
 		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &c.Status, &c.Fault, &c.Calls, &latency); err != nil {
 			return nil, fmt.Errorf("read call counts: %w", err)
@@ -213,10 +219,20 @@ func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCo
 
 // UsageTopApps reads the applications with the most calls in the buckets
 // a query selects, summed over them (Bucket is the query's From), the most
-// called first, at most limit.
+// called first, at most limit. The whole days of a range of hours are read
+// from the day rollup (portal.UsageQuery.Covering).
 func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error) {
-	where, args := rollupWhere(q)
-	rows, err := d.r.QueryContext(ctx, `SELECT app_id, sum(calls), sum(errors) FROM usage_api_apps`+where+`
+	var parts string
+	var args []any
+	for i, p := range q.Covering() {
+		where, a := rollupWhere(p)
+		if i > 0 {
+			parts += ` UNION ALL `
+		}
+		parts += `SELECT app_id, calls, errors FROM usage_api_apps` + where
+		args = append(args, a...)
+	}
+	rows, err := d.r.QueryContext(ctx, `SELECT app_id, sum(calls), sum(errors) FROM (`+parts+`)
 		GROUP BY app_id ORDER BY sum(calls) DESC, app_id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read top applications: %w", err)
@@ -233,8 +249,39 @@ func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) (
 	return out, rows.Err()
 }
 
-// rollupTables are every rollup, for pruning.
-var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps"}
+// UsageCallsByAPI reads the calls to each API in each bucket a query
+// selects, their key types, statuses and faults added up (left empty),
+// oldest first: what the administrators' page charts per API, a tenth of
+// the rows of UsageCalls.
+func (d *DB) UsageCallsByAPI(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
+	return d.summedCalls(ctx, q, "api_id, '', 0, 0", "api_id")
+}
+
+// UsageCallsByKind reads the calls of each key type, status and fault in
+// each bucket a query selects, the APIs added up (APIID 0), oldest first.
+func (d *DB) UsageCallsByKind(ctx context.Context, q portal.UsageQuery) ([]portal.CallCount, error) {
+	return d.summedCalls(ctx, q, "0, key_type, status, fault", "key_type, status, fault")
+}
+
+// summedCalls reads the call counts a query selects summed per bucket and
+// the columns group names: keys are the API, key type, status and fault
+// read (a constant for those added up, which the GROUP BY leaves out, so
+// that the index's order serves).
+func (d *DB) summedCalls(ctx context.Context, q portal.UsageQuery, keys, group string) ([]portal.CallCount, error) {
+	where, args := rollupWhere(q)
+	table, app := perApp(q, "usage_calls", "usage_api_calls")
+	if q.AppID != 0 {
+		group = "app_id, " + group
+	}
+	rows, err := d.r.QueryContext(ctx, `SELECT bucket, `+app+`, `+keys+`, sum(calls), sum(latency_us)
+		FROM `+table+where+` GROUP BY bucket, `+group+` ORDER BY bucket, `+group, args...)
+	return callCounts(rows, err, q.Span)
+}
+
+// rollupTables are every rollup, the tokens issued per grant type
+// included, for pruning.
+var rollupTables = []string{"usage_calls", "usage_resources", "usage_latency", "usage_api_calls", "usage_api_latency", "usage_api_apps",
+	"token_issue_counts"}
 
 // DeleteRollupsBefore removes the buckets of one width that start before a
 // time, from every rollup, and says how many.
@@ -311,11 +358,12 @@ func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.
 }
 
 // TokenCounts counts the access tokens issued with each grant type in
-// buckets of span, from (included) to (excluded), oldest first, among the
-// tokens still kept (stale ones are deleted), and the tokens active at now.
+// buckets of span, from (included) to (excluded), oldest first, from the
+// counts kept as they are issued (token_issue_counts, which outlive token
+// cleanup), and the tokens active at now.
 func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error) {
-	issued, err := d.eventCounts(ctx, `SELECT issued_at / 1000 / ?1 * ?1, grant_type, count(*) FROM tokens
-		WHERE issued_at >= ?2 AND issued_at < ?3 GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+	issued, err := d.eventCounts(ctx, `SELECT bucket, grant_type, n FROM token_issue_counts
+		WHERE span = ?1 AND bucket >= ?2 / 1000 AND bucket < ?3 / 1000 ORDER BY 1, 2`, span, from, to)
 	if err != nil {
 		return nil, 0, err
 	}
