@@ -18,8 +18,9 @@ import (
 // Argon2id parameters for user passwords: 12 MiB, 3 passes, 1 lane, one of
 // OWASP's equivalent minimum settings (the lower memory keeps the server's
 // RSS small under a burst of logins). Hashing is limited to one per core
-// (at most 4) at once: more would not finish sooner, and each hash in
-// flight holds its 12 MiB.
+// the process may use (GOMAXPROCS, which follows a container's CPU limit;
+// at most 4) at once: more would not finish sooner, and each hash in flight
+// holds its 12 MiB.
 const (
 	argonTime    = 3
 	argonMemory  = 12 * 1024 // KiB
@@ -42,7 +43,7 @@ const (
 var ErrPasswordBusy = errors.New("too many password checks are waiting")
 
 // passwords hands out the hashing slots.
-var passwords = newPasswordQueue(min(runtime.NumCPU(), 4), maxWaitingPerSource, maxWaiting)
+var passwords = newPasswordQueue(min(runtime.GOMAXPROCS(0), 4), maxWaitingPerSource, maxWaiting)
 
 // dummyPasswordHash is checked against for unknown users, so a login takes
 // as long whether or not the user exists.
