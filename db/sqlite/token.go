@@ -121,6 +121,50 @@ func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Tok
 	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, rotateRefresh, used[:])
 }
 
+// RotateRefreshKeeping is RotateRefresh that stores the sealed answer in
+// the same transaction (migration 0101).
+func (d *DB) RotateRefreshKeeping(ctx context.Context, used oauth.Hash, next *oauth.Token, kept *oauth.KeptAnswer) error {
+	const what = "rotate refresh token"
+	return d.write(ctx, func(tx *sql.Tx) error {
+		res, err := d.txExec(tx, rotateRefresh, used[:])
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return oauth.ErrRefreshUsed
+		}
+		if err := storeToken(d, tx, what, next); err != nil {
+			return err
+		}
+		if _, err := d.txExec(tx, `INSERT INTO refresh_answers (refresh_hash, sealed, keep_until) VALUES (?, ?, ?)`,
+			kept.Used[:], kept.Sealed, kept.KeepUntil.UnixMilli()); err != nil {
+			return fmt.Errorf("%s: keep answer: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// KeptAnswer returns the sealed answer kept for the refresh token hashing to used.
+func (d *DB) KeptAnswer(ctx context.Context, used oauth.Hash) (*oauth.KeptAnswer, error) {
+	a := oauth.KeptAnswer{Used: used}
+	var until int64
+	if err := d.queryRow(ctx, `SELECT sealed, keep_until FROM refresh_answers WHERE refresh_hash = ?`, used[:]).Scan(&a.Sealed, &until); err != nil {
+		return nil, notFound("kept refresh answer", err)
+	}
+	a.KeepUntil = time.UnixMilli(until)
+	return &a, nil
+}
+
+// DeleteStaleKeptAnswers drops the refresh answers whose grace period has
+// ended by now.
+func (d *DB) DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, error) {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM refresh_answers WHERE keep_until <= ?`, now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("delete stale refresh answers: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 const rotateRefresh = `UPDATE tokens SET refresh_used = 1 WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`
 
 // spendAndIssue runs an update that marks a one-time grant (refresh token,
