@@ -9,6 +9,7 @@ import (
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // kept returns a kept answer for the refresh token hashing to used, kept
@@ -17,14 +18,21 @@ func kept(used oauth.Hash, d time.Duration) *oauth.KeptAnswer {
 	return &oauth.KeptAnswer{Used: used, Sealed: []byte("sealed answer for " + used.String()), KeepUntil: t0.Add(d)}
 }
 
+// spendable saves a token of alice's with a refresh token, to rotate.
+func spendable(t *testing.T, d db.Store) (fixture.Key, *portal.User, *oauth.Token) {
+	t.Helper()
+	alice := user(t, d, "alice")
+	key, _ := fixture.App(t, d, alice, "App")
+	tok := token(key, alice, oauth.GrantPassword)
+	save(t, d, tok)
+	return key, alice, tok
+}
+
 func testKeptAnswers(t *testing.T, s *suite) {
 	t.Run("RotateRefreshKeeping rotates as RotateRefresh and keeps the answer", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()
-		alice := user(t, d, "alice")
-		key, _ := fixture.App(t, d, alice, "App")
-		first := token(key, alice, oauth.GrantPassword)
-		save(t, d, first)
+		_, _, first := spendable(t, d)
 		a, err := d.KeptAnswer(ctx, first.RefreshHash)
 		mustNotFound(t, "KeptAnswer before the rotation", a, err)
 		second := successor(first)
@@ -56,10 +64,7 @@ func testKeptAnswers(t *testing.T, s *suite) {
 	t.Run("a rotation that fails keeps no answer", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()
-		alice := user(t, d, "alice")
-		key, _ := fixture.App(t, d, alice, "App")
-		tok := token(key, alice, oauth.GrantPassword)
-		save(t, d, tok)
+		_, _, tok := spendable(t, d)
 		next := successor(tok)
 		next.SecretHash = oauth.HashOf("a secret the key no longer has")
 		if err := d.RotateRefreshKeeping(ctx, tok.RefreshHash, next, kept(tok.RefreshHash, time.Minute)); !errors.Is(err, oauth.ErrSecretReplaced) {
@@ -75,10 +80,7 @@ func testKeptAnswers(t *testing.T, s *suite) {
 	t.Run("whoever loses a concurrent rotation on two nodes finds the winner's answer", func(t *testing.T) {
 		d, again := s.open(t)
 		other := again(t)
-		alice := user(t, d, "alice")
-		key, _ := fixture.App(t, d, alice, "App")
-		tok := token(key, alice, oauth.GrantPassword)
-		save(t, d, tok)
+		_, _, tok := spendable(t, d)
 		const n = 16
 		answers := make([]*oauth.KeptAnswer, n)
 		errs := make([]error, n)
@@ -118,12 +120,13 @@ func testKeptAnswers(t *testing.T, s *suite) {
 	t.Run("DeleteStaleKeptAnswers drops the answers whose grace period is over", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()
-		alice := user(t, d, "alice")
-		key, _ := fixture.App(t, d, alice, "App")
+		key, alice, tok := spendable(t, d)
 		var spent []oauth.Hash
 		for _, grace := range []time.Duration{10 * time.Second, 30 * time.Second, time.Minute} {
-			tok := token(key, alice, oauth.GrantPassword)
-			save(t, d, tok)
+			if spent != nil {
+				tok = token(key, alice, oauth.GrantPassword)
+				save(t, d, tok)
+			}
 			if err := d.RotateRefreshKeeping(ctx, tok.RefreshHash, successor(tok), kept(tok.RefreshHash, grace)); err != nil {
 				t.Fatal(err)
 			}
