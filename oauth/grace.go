@@ -173,6 +173,7 @@ func (s *Server) refreshRetry(ctx context.Context, presented string, family Hash
 		return nil, ErrInvalidGrant("the refresh token was revoked")
 	}
 	resp := a.Response
+	resp.Repeated = true
 	if resp.ExpiresIn > 0 {
 		left := time.UnixMilli(a.IssuedAt).Add(time.Duration(resp.ExpiresIn) * time.Second).Sub(now)
 		// At least 1: 0 would leave expires_in out, which means "never".

@@ -58,6 +58,7 @@ func TestRefreshGraceRetryGetsTheSameAnswer(t *testing.T) {
 	}
 	want := *second
 	want.ExpiresIn = 3590 // 3589.7 s left, rounded up
+	want.Repeated = true
 	if *again != want {
 		t.Fatalf("retry got %+v, want %+v", again, want)
 	}

@@ -76,6 +76,9 @@ type TokenResponse struct {
 	Scope        string `json:"scope"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in,omitempty"`
+	// Repeated marks the answer a refresh retry gets again within the
+	// grace period (RefreshGrace): no token was issued for it.
+	Repeated bool `json:"-"`
 }
 
 // Token answers a token request (RFC 6749 §3.2): it authenticates the client,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -186,6 +187,18 @@ func TestRefreshGraceUnderConcurrency(t *testing.T) {
 		if !e.active(t, i, ch, ch.access) {
 			t.Fatalf("client %d: its newest access token is inactive", i)
 		}
+	}
+	// The metrics count the tokens issued, not the answers repeated.
+	var issued float64
+	for _, s := range e.nodes {
+		m := regexp.MustCompile(`metrics: (http://\S+)`).FindStringSubmatch(s.log())
+		if m == nil {
+			t.Fatalf("no metrics URL in the log:\n%s", s.log())
+		}
+		issued += value(scrape(t, m[1]), "apistore_oauth_tokens_issued_total", "grant_type", "refresh_token")
+	}
+	if issued != clients*rounds {
+		t.Errorf("%v refresh tokens counted as issued, want %d", issued, clients*rounds)
 	}
 
 	// A used refresh token from another client, within the grace period:
