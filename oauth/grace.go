@@ -161,9 +161,10 @@ func (s *Server) refreshRetry(ctx context.Context, presented string, family Hash
 		return nil, s.refreshReused(ctx, family)
 	}
 	// What it handed out must still stand: the chain revoked since (a
-	// replay, the user, an administrator) or the new token revoked at
-	// /revoke is not handed out again.
-	next, err := s.store.RefreshToken(ctx, HashOf(a.Response.RefreshToken))
+	// replay, the user, an administrator), the new token revoked at
+	// /revoke, or a user or application owner disabled since, and it is
+	// not handed out again.
+	next, err := s.store.RefreshTokenInfo(ctx, HashOf(a.Response.RefreshToken))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrInvalidGrant("the refresh token was revoked")

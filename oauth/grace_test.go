@@ -128,18 +128,36 @@ func TestRefreshGraceEnds(t *testing.T) {
 }
 
 // TestRefreshGraceDoesNotResurrectRevokedTokens: once the tokens a refresh
-// handed out are revoked (RFC 7009), a retry within the grace period does
-// not hand them out again.
+// handed out are revoked (RFC 7009), or their user disabled, a retry
+// within the grace period does not hand them out again.
 func TestRefreshGraceDoesNotResurrectRevokedTokens(t *testing.T) {
-	e, first := newGraceEnv(t)
-	second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
-	if _, err := e.srv.Revoke(context.Background(), &oauth.TokenHintRequest{Token: second.AccessToken,
-		ClientID: e.key.ConsumerKey, ClientSecret: e.key.Secret}); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := e.refresh(t, first.RefreshToken)
-	if err == nil || err.Code != oauth.ErrCodeInvalidGrant {
-		t.Fatalf("retry after revocation: %+v %v, want invalid_grant", resp, err)
+	for name, end := range map[string]func(e *env, second *oauth.TokenResponse) error{
+		"revoked at /revoke": func(e *env, second *oauth.TokenResponse) error {
+			if _, err := e.srv.Revoke(context.Background(), &oauth.TokenHintRequest{Token: second.AccessToken,
+				ClientID: e.key.ConsumerKey, ClientSecret: e.key.Secret}); err != nil {
+				return err
+			}
+			return nil
+		},
+		"user disabled": func(e *env, _ *oauth.TokenResponse) error {
+			_, _, err := e.db.DisableUser(context.Background(), "root", e.clock.Now())
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, _ := newGraceEnv(t)
+			// root's chain, on alice's key: root can be disabled without
+			// disabling the key.
+			first := e.mustToken(t, oauth.TokenRequest{GrantType: "password", Username: "root", Password: "root-password"})
+			second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})
+			if err := end(e, second); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := e.refresh(t, first.RefreshToken)
+			if err == nil || err.Code != oauth.ErrCodeInvalidGrant {
+				t.Fatalf("retry: %+v %v, want invalid_grant", resp, err)
+			}
+		})
 	}
 }
 

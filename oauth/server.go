@@ -176,8 +176,8 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	case err != nil:
 		return nil, internal(ctx, "load refresh token", err)
 	case old.KeyID != c.KeyID && old.RefreshUsed && !old.Revoked:
-		// A spent refresh token in another client's hands was stolen from
-		// the chain's client or by it: a replay, never a retry.
+		// A spent refresh token in another client's hands has leaked, and
+		// the chain with it: a replay, never a retry.
 		return nil, s.refreshReused(ctx, old.FamilyID)
 	case old.KeyID != c.KeyID:
 		return nil, ErrInvalidGrant("the refresh token was issued to another client")
