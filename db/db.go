@@ -129,6 +129,7 @@ type Store interface {
 
 	CreateTokens(ctx context.Context, tokens []*oauth.Token) error
 	DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error)
+	DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, error)
 	DeleteStaleCodes(ctx context.Context, now time.Time) (int64, error)
 
 	// RunAlone runs fn unless another process or node is running the job

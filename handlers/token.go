@@ -40,7 +40,7 @@ func (h *Handlers) Token(c echo.Context) error {
 	if oerr != nil {
 		return writeOAuthError(c, oerr)
 	}
-	if h.tokenIssued != nil {
+	if h.tokenIssued != nil && !resp.Repeated {
 		h.tokenIssued(tr.GrantType)
 	}
 	return c.JSON(http.StatusOK, resp)

@@ -27,7 +27,8 @@ type Server struct {
 	validity Validity
 	now      func() time.Time
 	grants   map[string]grantHandler
-	strict   bool // see Strict
+	strict   bool          // see Strict
+	grace    time.Duration // see RefreshGrace
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -75,6 +76,9 @@ type TokenResponse struct {
 	Scope        string `json:"scope"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in,omitempty"`
+	// Repeated marks the answer a refresh retry gets again within the
+	// grace period (RefreshGrace): no token was issued for it.
+	Repeated bool `json:"-"`
 }
 
 // Token answers a token request (RFC 6749 §3.2): it authenticates the client,
@@ -158,7 +162,8 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *Token
 
 // refreshTokenGrant exchanges a refresh token for new tokens (RFC 6749 §6).
 // Refresh tokens are one-time: a second use revokes the whole chain (RFC
-// 9700 §4.14.2).
+// 9700 §4.14.2), unless it is the same client's retry within the grace
+// period (RefreshGrace), which gets the first use's answer again.
 func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
 	if r.RefreshToken == "" {
 		return nil, ErrInvalidRequest("refresh_token is missing")
@@ -170,12 +175,16 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, ErrInvalidGrant("the refresh token is not valid")
 	case err != nil:
 		return nil, internal(ctx, "load refresh token", err)
+	case old.KeyID != c.KeyID && old.RefreshUsed && !old.Revoked:
+		// A spent refresh token in another client's hands has leaked, and
+		// the chain with it: a replay, never a retry.
+		return nil, s.refreshReused(ctx, old.FamilyID)
 	case old.KeyID != c.KeyID:
 		return nil, ErrInvalidGrant("the refresh token was issued to another client")
 	case old.Revoked:
 		return nil, ErrInvalidGrant("the refresh token was revoked")
 	case old.RefreshUsed:
-		return nil, s.refreshReused(ctx, old.FamilyID)
+		return s.refreshRetry(ctx, r.RefreshToken, old.FamilyID)
 	case expired(old.RefreshExpiresAt, s.now()):
 		return nil, ErrInvalidGrant("the refresh token has expired")
 	case s.grants[old.GrantType] == nil || !c.Allows(old.GrantType):
@@ -201,9 +210,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, oerr
 	}
 	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
-	err = s.store.RotateRefresh(ctx, h, next)
-	if errors.Is(err, ErrRefreshUsed) {
-		return nil, s.refreshReused(ctx, old.FamilyID)
+	err = s.rotate(ctx, r.RefreshToken, next, resp)
+	if errors.Is(err, ErrRefreshUsed) { // a concurrent refresh of the same token came first
+		return s.refreshRetry(ctx, r.RefreshToken, old.FamilyID)
 	}
 	if errors.Is(err, ErrSecretReplaced) {
 		return nil, errSecretReplaced()

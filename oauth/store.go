@@ -226,5 +226,6 @@ type Store interface {
 	UserStore
 	ScopeStore
 	TokenStore
+	KeptAnswerStore
 	CodeStore
 }

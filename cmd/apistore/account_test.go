@@ -185,6 +185,8 @@ func TestMailFlags(t *testing.T) {
 		{[]string{"serve", "--data-dir", dir, "--smtp-from", "noreply@example.com"}, []string{"APISTORE_SMTP_URL=http://u:secret@smtp.example.com"},
 			1, "--smtp-url: the scheme must be smtp or smtps"},
 		{[]string{"serve", "--data-dir", dir, "--password-reset-validity", "0s"}, nil, 1, "--password-reset-validity 0s: give 1m to 168h"},
+		{[]string{"serve", "--data-dir", dir, "--refresh-grace", "-1s"}, nil, 1, "--refresh-grace -1s: give 0 (off) to 10m"},
+		{[]string{"serve", "--data-dir", dir}, []string{"APISTORE_REFRESH_GRACE=11m"}, 1, "--refresh-grace 11m0s: give 0 (off) to 10m"},
 	} {
 		code, _, errOut := apistore(t, tt.env, "", tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.want) {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,11 @@ import (
 // server confirmed, so that the tests can check it afterwards.
 
 const loadCallback = "https://client.example.com/cb"
+
+// loadFlags start the server the load drives: without a refresh grace
+// period, so that its immediate replays revoke their chains (the grace
+// period has its own tests, in grace_test.go).
+var loadFlags = append(slices.Clone(anyPorts), "--refresh-grace", "0")
 
 // loadEnv is a server set up for the load: alice (subscriber) with one
 // application allowing every grant, subscribed to the sample API, and a

@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	selfSignup := fs.Bool("self-signup", true, "let visitors create accounts on the store's Sign up page")
 	cleanup := fs.Duration("cleanup-interval", 10*time.Minute, "how often expired and revoked tokens are deleted")
 	auditRetention := fs.Duration("audit-retention", 365*24*time.Hour, "how long audit trail events are kept")
+	refreshGrace := fs.Duration("refresh-grace", oauth.DefaultRefreshGrace, "how long the same client may present a refresh token again after its first use and get the same answer (a retry after a lost response, concurrent refreshes); 0: off, every second use revokes the chain")
 	strict := fs.Bool("strict", false, "follow the OAuth 2.0 Security BCP (RFC 9700) over WSO2 compatibility: no password or implicit grant, PKCE S256 required (see SECURITY.md)")
 	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json")
 	gwFlags := addGatewayFlags(fs)
@@ -55,6 +56,9 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	validity, err := validityFlags(*appV, *userV, *refreshV, *codeV)
 	if err != nil {
 		return err
+	}
+	if *refreshGrace < 0 || *refreshGrace > 10*time.Minute {
+		return fmt.Errorf("--refresh-grace %v: give 0 (off) to 10m", *refreshGrace)
 	}
 	if *cleanup <= 0 || *auditRetention <= 0 {
 		return errors.New("--cleanup-interval and --audit-retention must be positive")
@@ -97,6 +101,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if *strict {
 		srv.Strict()
 	}
+	srv.RefreshGrace(*refreshGrace)
 	go cleanTokens(ctx, d, *cleanup, *auditRetention)
 	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
 	if err != nil {
@@ -224,6 +229,7 @@ func cleanTokens(ctx context.Context, d db.Store, every, auditRetention time.Dur
 			_, err := d.RunAlone(ctx, "cleanup", func(ctx context.Context) error {
 				for _, step := range []func() (int64, error){
 					func() (int64, error) { return d.DeleteStaleTokens(ctx, now) },
+					func() (int64, error) { return d.DeleteStaleKeptAnswers(ctx, now) },
 					func() (int64, error) { return d.DeleteStaleCodes(ctx, now) },
 					func() (int64, error) { return d.DeleteStaleLoginCounts(ctx, now.Add(-handlers.LoginLockout), now) },
 					func() (int64, error) { return d.DeleteAuditBefore(ctx, now.Add(-auditRetention)) },

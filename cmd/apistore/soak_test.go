@@ -28,7 +28,7 @@ var (
 // error logged; afterwards every token that was returned is active unless
 // it was revoked, and every revoked one is refused.
 func TestSoak(t *testing.T) {
-	s := startServer(t, newDataDir(t), nil, anyPorts...)
+	s := startServer(t, newDataDir(t), nil, loadFlags...)
 	e := newLoadEnv(t, s)
 	l := newLedger()
 	ws := e.workers(t, *soakClients, l)
@@ -55,7 +55,7 @@ func TestSoak(t *testing.T) {
 // applications exist.
 func TestCrashSafety(t *testing.T) {
 	dir := newDataDir(t)
-	s := startServer(t, dir, nil, anyPorts...)
+	s := startServer(t, dir, nil, loadFlags...)
 	e := newLoadEnv(t, s)
 	l := newLedger()
 	ws := e.workers(t, 32, l)
@@ -92,7 +92,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("integrity and foreign keys after SIGKILL: %s", got)
 		}
 	}
-	e.s = startServer(t, dir, nil, anyPorts...)
+	e.s = startServer(t, dir, nil, loadFlags...)
 	e.verify(t, l)
 	t.Logf("killed after %v", l.ops)
 }

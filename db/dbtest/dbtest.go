@@ -76,6 +76,7 @@ var groups = []group{
 	{"Docs", testDocs},
 	{"Subscriptions", testSubscriptions},
 	{"Tokens", testTokens},
+	{"KeptAnswers", testKeptAnswers},
 	{"Codes", testCodes},
 	{"Consents", testConsents},
 	{"Sessions", testSessions},

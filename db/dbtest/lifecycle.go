@@ -57,6 +57,7 @@ var covered = map[string]string{
 	"ClientByKey": "Applications", "UserByName": "Users", "UserRoles": "Users", "ScopesByName": "Scopes",
 	"CreateToken": "Tokens", "AccessToken": "Tokens", "RefreshToken": "Tokens", "RotateRefresh": "Tokens",
 	"RevokeFamily": "Tokens", "RefreshTokenInfo": "Tokens", "RevokeToken": "Tokens",
+	"RotateRefreshKeeping": "KeptAnswers", "KeptAnswer": "KeptAnswers", "DeleteStaleKeptAnswers": "KeptAnswers",
 	"CreateCode": "Codes", "CodeByHash": "Codes", "RedeemCode": "Codes",
 	"Generation": "Generation",
 	"Close":      "Lifecycle", "Ping": "Lifecycle", "Location": "Lifecycle",

@@ -43,7 +43,7 @@ func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) 
 // RedeemCode marks a code used and stores the token issued for it in one
 // transaction; of concurrent exchanges of one code only one succeeds.
 func (d *DB) RedeemCode(ctx context.Context, h oauth.Hash, t *oauth.Token) error {
-	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t,
+	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t, nil,
 		`UPDATE codes SET used = true, family_id = $1 WHERE hash = $2 AND NOT used`, t.FamilyID[:], h[:])
 }
 

@@ -131,17 +131,51 @@ func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, erro
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
-	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next,
-		`UPDATE tokens SET refresh_used = true WHERE refresh_hash = $1 AND NOT refresh_used AND NOT revoked`, used[:])
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, rotateRefresh, used[:])
+}
+
+const rotateRefresh = `UPDATE tokens SET refresh_used = true WHERE refresh_hash = $1 AND NOT refresh_used AND NOT revoked`
+
+// RotateRefreshKeeping is RotateRefresh that stores the sealed answer in
+// the same transaction (migration 0101): a concurrent rotation waits on the
+// token's row lock, then finds it used and the answer committed with it.
+func (d *DB) RotateRefreshKeeping(ctx context.Context, used oauth.Hash, next *oauth.Token, kept *oauth.KeptAnswer) error {
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, func(tx pgx.Tx) error {
+		_, err := exec(ctx, tx, `INSERT INTO refresh_answers (refresh_hash, sealed, keep_until) VALUES ($1, $2, $3)`,
+			kept.Used[:], kept.Sealed, kept.KeepUntil.UnixMilli())
+		return err
+	}, rotateRefresh, used[:])
+}
+
+// KeptAnswer returns the sealed answer kept for the refresh token hashing to used.
+func (d *DB) KeptAnswer(ctx context.Context, used oauth.Hash) (*oauth.KeptAnswer, error) {
+	a := oauth.KeptAnswer{Used: used}
+	var until int64
+	if err := queryRow(ctx, d.pool, `SELECT sealed, keep_until FROM refresh_answers WHERE refresh_hash = $1`, used[:]).Scan(&a.Sealed, &until); err != nil {
+		return nil, notFound("kept refresh answer", err)
+	}
+	a.KeepUntil = time.UnixMilli(until)
+	return &a, nil
+}
+
+// DeleteStaleKeptAnswers drops the refresh answers whose grace period has
+// ended by now.
+func (d *DB) DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := d.exec(ctx, `DELETE FROM refresh_answers WHERE keep_until <= $1`, now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("delete stale refresh answers: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // spendAndIssue runs an update that marks a one-time grant (refresh token,
 // authorization code) used and, when it changed exactly one row, stores the
-// token issued for it; otherwise the grant was spent already: errSpent. The
-// update locks the grant's row: a concurrent one waits for this
-// transaction, then finds the grant spent (or, if this one rolled back,
-// unspent) and acts on that.
-func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, update string, args ...any) error {
+// token issued for it, then runs then (when not nil) in the same
+// transaction; otherwise the grant was spent already: errSpent. The update
+// locks the grant's row: a concurrent one waits for this transaction, then
+// finds the grant spent (or, if this one rolled back, unspent) and acts on
+// that.
+func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, then func(pgx.Tx) error, update string, args ...any) error {
 	return d.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := exec(ctx, tx, update, args...)
 		if err != nil {
@@ -150,7 +184,13 @@ func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *
 		if tag.RowsAffected() != 1 {
 			return errSpent
 		}
-		return storeToken(ctx, tx, what, t)
+		if err := storeToken(ctx, tx, what, t); err != nil || then == nil {
+			return err
+		}
+		if err := then(tx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
 	})
 }
 

@@ -43,7 +43,7 @@ func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) 
 // RedeemCode marks a code used and stores the token issued for it in one
 // transaction; of two concurrent exchanges of one code only one succeeds.
 func (d *DB) RedeemCode(ctx context.Context, h oauth.Hash, t *oauth.Token) error {
-	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t, redeemCode, t.FamilyID[:], h[:])
+	return d.spendAndIssue(ctx, "redeem code", oauth.ErrCodeUsed, t, nil, redeemCode, t.FamilyID[:], h[:])
 }
 
 const redeemCode = `UPDATE codes SET used = 1, family_id = ? WHERE hash = ? AND used = 0`

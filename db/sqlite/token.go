@@ -118,15 +118,47 @@ func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, erro
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of two concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
-	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, rotateRefresh, used[:])
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, rotateRefresh, used[:])
+}
+
+// RotateRefreshKeeping is RotateRefresh that stores the sealed answer in
+// the same transaction (migration 0101).
+func (d *DB) RotateRefreshKeeping(ctx context.Context, used oauth.Hash, next *oauth.Token, kept *oauth.KeptAnswer) error {
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, func(tx *sql.Tx) error {
+		_, err := d.txExec(tx, `INSERT INTO refresh_answers (refresh_hash, sealed, keep_until) VALUES (?, ?, ?)`,
+			kept.Used[:], kept.Sealed, kept.KeepUntil.UnixMilli())
+		return err
+	}, rotateRefresh, used[:])
+}
+
+// KeptAnswer returns the sealed answer kept for the refresh token hashing to used.
+func (d *DB) KeptAnswer(ctx context.Context, used oauth.Hash) (*oauth.KeptAnswer, error) {
+	a := oauth.KeptAnswer{Used: used}
+	var until int64
+	if err := d.queryRow(ctx, `SELECT sealed, keep_until FROM refresh_answers WHERE refresh_hash = ?`, used[:]).Scan(&a.Sealed, &until); err != nil {
+		return nil, notFound("kept refresh answer", err)
+	}
+	a.KeepUntil = time.UnixMilli(until)
+	return &a, nil
+}
+
+// DeleteStaleKeptAnswers drops the refresh answers whose grace period has
+// ended by now.
+func (d *DB) DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, error) {
+	res, err := d.w.ExecContext(ctx, `DELETE FROM refresh_answers WHERE keep_until <= ?`, now.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("delete stale refresh answers: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 const rotateRefresh = `UPDATE tokens SET refresh_used = 1 WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`
 
 // spendAndIssue runs an update that marks a one-time grant (refresh token,
 // authorization code) used and, when it changed exactly one row, stores the
-// token issued for it; otherwise the grant was spent already: errSpent.
-func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, update string, args ...any) error {
+// token issued for it, then runs then (when not nil) in the same
+// transaction; otherwise the grant was spent already: errSpent.
+func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, then func(*sql.Tx) error, update string, args ...any) error {
 	return d.write(ctx, func(tx *sql.Tx) error {
 		res, err := d.txExec(tx, update, args...)
 		if err != nil {
@@ -135,7 +167,13 @@ func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errSpent
 		}
-		return storeToken(d, tx, what, t)
+		if err := storeToken(d, tx, what, t); err != nil || then == nil {
+			return err
+		}
+		if err := then(tx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
 	})
 }
 
