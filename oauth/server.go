@@ -28,6 +28,7 @@ type Server struct {
 	now      func() time.Time
 	grants   map[string]grantHandler
 	strict   bool // see Strict
+	jwt      jwtConfig
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -201,6 +202,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, oerr
 	}
 	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
+	if oerr := s.formatJWT(ctx, c, next, resp); oerr != nil {
+		return nil, oerr
+	}
 	err = s.store.RotateRefresh(ctx, h, next)
 	if errors.Is(err, ErrRefreshUsed) {
 		return nil, s.refreshReused(ctx, old.FamilyID)
@@ -330,6 +334,9 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 // allows the refresh grant and the grant is not client_credentials.
 func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
 	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant))
+	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
+		return nil, oerr
+	}
 	if err := s.store.CreateToken(ctx, t); errors.Is(err, ErrSecretReplaced) {
 		return nil, errSecretReplaced()
 	} else if err != nil {

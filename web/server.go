@@ -22,6 +22,7 @@ import (
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/metrics"
+	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/static"
 	"github.com/labstack/echo/v4"
 )
@@ -112,6 +113,7 @@ func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	e.Any("/revoke", h.Revoke, form)
 	e.Any("/introspect", h.Introspect, form)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
+	e.GET(oauth.JWKSPath, h.JWKS)
 	probes(e, h)
 	authorizeRoutes(e, h, form)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)

@@ -80,6 +80,7 @@ var groups = []group{
 	{"Consents", testConsents},
 	{"Sessions", testSessions},
 	{"SessionKeys", testSessionKeys},
+	{"SigningKeys", testSigningKeys},
 	{"LoginCounters", testLoginCounters},
 	{"Quota", testQuota},
 	{"Usage", testUsage},
