@@ -114,6 +114,35 @@ func testAPIs(t *testing.T, s *suite) {
 		check("updated", false)
 	})
 
+	t.Run("an API keeps whether its backend gets a JWT", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		a := newAPI("Pizza", "/pizza", "v1")
+		a.BackendJWT = true
+		if err := d.CreateAPI(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		other := createAPI(t, d, "Pasta", "/pasta", "v1")
+		check := func(when string, want bool) {
+			t.Helper()
+			got, err := d.APIByID(ctx, a.ID)
+			if err != nil || got.BackendJWT != want {
+				t.Errorf("%s: APIByID %+v, %v; want BackendJWT %v", when, got, err, want)
+			}
+			list, err := d.PublishedAPIs(ctx)
+			if err != nil || len(list) != 2 || list[0].ID != other.ID || list[0].BackendJWT ||
+				list[1].ID != a.ID || list[1].BackendJWT != want {
+				t.Errorf("%s: listed %+v, %v; want only Pizza's backend getting one (%v)", when, list, err, want)
+			}
+		}
+		check("created", true)
+		a.BackendJWT = false
+		if err := d.UpdateAPI(ctx, a, nil); err != nil {
+			t.Fatal(err)
+		}
+		check("updated", false)
+	})
+
 	t.Run("an API keeps the tiers it was given", func(t *testing.T) {
 		d := s.store(t)
 		a := newAPI("Pizza", "/pizza", "v1")
