@@ -132,6 +132,15 @@ func NewKeys(store SigningKeyStore, now func() time.Time) *Keys {
 	return &Keys{store: store, now: now, kept: map[string]time.Time{}}
 }
 
+// Load loads the current key, making one when the store has none, so that
+// the JWK Set has it before the first token is signed.
+func (k *Keys) Load(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, err := k.signer(ctx, true)
+	return err
+}
+
 // errKeyGone says that the key a node signs with was deleted by another.
 var errKeyGone = errors.New("signing key deleted")
 
@@ -361,7 +370,7 @@ func (s *Server) BackendJWT(ctx context.Context, call BackendCall) (string, time
 		exp = info.ExpiresAt
 	}
 	claims := map[string]any{
-		"iss":                           s.jwt.issuer,
+		"iss":                           s.issuer(ctx),
 		"iat":                           now.Unix(),
 		"exp":                           exp.Unix(),
 		"jti":                           NewConsumerKey(),

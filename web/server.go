@@ -415,7 +415,13 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		// What the handlers write into URLs: the public URL, else this.
 		base := cmp.Or(sp.public, own)
 		srv.BaseContext = func(net.Listener) context.Context {
-			return handlers.WithListenerURL(context.Background(), base)
+			ctx := handlers.WithListenerURL(context.Background(), base)
+			if sp.name != "store" {
+				// The issuer of the JWTs signed for its requests (access
+				// tokens, backend JWTs), as its metadata names it.
+				ctx = oauth.WithIssuer(ctx, base)
+			}
+			return ctx
 		}
 		publicURLs = append(publicURLs, base)
 		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})
