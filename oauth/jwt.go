@@ -64,8 +64,8 @@ type SigningKey struct {
 
 // SigningKeyStore keeps the signing keys every node shares.
 type SigningKeyStore interface {
-	// SigningKeys returns the keys to publish at now, newest first: the
-	// current ones and the retired ones published until after now.
+	// SigningKeys returns the keys to publish at now: the current ones,
+	// then the retired ones published until after now, newest first.
 	SigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
 	// AddSigningKey stores k. With retire, in the same transaction, every
 	// other current key is retired at k.CreatedAt and retired keys no

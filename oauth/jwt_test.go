@@ -177,6 +177,7 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	e.clock.Advance(time.Second)
 	k2, err := oauth.RotateSigningKey(ctx, e.db, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -9,11 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SigningKeys returns the signing keys to publish at now, newest first:
-// the current ones and the retired ones published until after now.
+// SigningKeys returns the signing keys to publish at now: the current
+// ones, then the retired ones published until after now, newest first.
 func (d *DB) SigningKeys(ctx context.Context, now time.Time) ([]oauth.SigningKey, error) {
 	rows, err := query(ctx, d.pool, `SELECT id, private_key, created_at, retired_at, published_until
-		FROM signing_keys WHERE retired_at IS NULL OR published_until > $1 ORDER BY created_at DESC, id`, now.UnixMilli())
+		FROM signing_keys WHERE retired_at IS NULL OR published_until > $1 ORDER BY retired_at IS NOT NULL, created_at DESC, id`, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
