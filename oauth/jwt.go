@@ -93,6 +93,19 @@ func NewSigningKey(now time.Time) (*SigningKey, error) {
 	return &SigningKey{ID: base64.RawURLEncoding.EncodeToString(thumb), Private: der, CreatedAt: now}, nil
 }
 
+// ecdsa parses the private key.
+func (k *SigningKey) ecdsa() (*ecdsa.PrivateKey, error) {
+	priv, err := x509.ParsePKCS8PrivateKey(k.Private)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+	}
+	ec, ok := priv.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("signing key %s: not an ECDSA key", k.ID)
+	}
+	return ec, nil
+}
+
 // RotateSigningKey makes a new current key and retires the others, which
 // stay published until the tokens they signed have expired (apistore keys
 // rotate).
@@ -198,13 +211,9 @@ func (k *Keys) signer(ctx context.Context, reload bool) (*loadedKey, error) {
 			return nil, fmt.Errorf("store signing key: %w", err)
 		}
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(current.Private)
+	ec, err := current.ecdsa()
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", current.ID, err)
-	}
-	ec, ok := priv.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key %s: not an ECDSA key", current.ID)
+		return nil, err
 	}
 	k.current, k.loadedAt = &loadedKey{id: current.ID, key: ec}, now
 	return k.current, nil
@@ -238,13 +247,9 @@ func (k *Keys) JWKS(ctx context.Context) ([]byte, error) {
 	}
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
 	for _, sk := range keys {
-		priv, err := x509.ParsePKCS8PrivateKey(sk.Private)
+		ec, err := sk.ecdsa()
 		if err != nil {
-			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
-		}
-		ec, ok := priv.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("signing key %s: not an ECDSA key", sk.ID)
+			return nil, err
 		}
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &ec.PublicKey, KeyID: sk.ID, Algorithm: string(SigningAlgorithm), Use: "sig"})
 	}

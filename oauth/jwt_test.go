@@ -65,14 +65,7 @@ func (e *jwtEnv) issue(t *testing.T, r oauth.TokenRequest) *oauth.TokenResponse 
 // claims; an empty kid when the set has no key that verifies it.
 func (e *jwtEnv) kid(t *testing.T, token string) (string, map[string]any) {
 	t.Helper()
-	raw, err := e.keys.JWKS(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(raw, &set); err != nil {
-		t.Fatal(err)
-	}
+	set := e.set(t)
 	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatalf("not a JWT: %q: %v", token, err)
@@ -89,8 +82,8 @@ func (e *jwtEnv) kid(t *testing.T, token string) (string, map[string]any) {
 	return kid, claims
 }
 
-// setKids lists the kids of the current JWK Set.
-func (e *jwtEnv) setKids(t *testing.T) []string {
+// set is the current JWK Set.
+func (e *jwtEnv) set(t *testing.T) jose.JSONWebKeySet {
 	t.Helper()
 	raw, err := e.keys.JWKS(t.Context())
 	if err != nil {
@@ -100,8 +93,14 @@ func (e *jwtEnv) setKids(t *testing.T) []string {
 	if err := json.Unmarshal(raw, &set); err != nil {
 		t.Fatal(err)
 	}
+	return set
+}
+
+// setKids lists the kids of the current JWK Set.
+func (e *jwtEnv) setKids(t *testing.T) []string {
+	t.Helper()
 	var kids []string
-	for _, k := range set.Keys {
+	for _, k := range e.set(t).Keys {
 		kids = append(kids, k.KeyID)
 	}
 	return kids
