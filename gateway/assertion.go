@@ -18,9 +18,11 @@ type assertionKey struct {
 	api   int64
 }
 
-// assertion is a signed backend JWT and when to sign a new one.
+// assertion is a signed backend JWT, the issuer it names and when to sign
+// a new one.
 type assertion struct {
 	jwt     string
+	issuer  string
 	renewAt time.Time
 }
 
@@ -31,13 +33,15 @@ type assertion struct {
 func (g *Gateway) assertion(ctx context.Context, s *snapshot, rt *route, info *oauth.TokenInfo, tier string) (string, error) {
 	key := assertionKey{token: info.AccessHash, api: rt.api.ID}
 	now := g.now()
-	if a, ok := s.assertions.load(key); ok && now.Before(a.renewAt) {
+	// Each listener names itself as the issuer (oauth.WithIssuer).
+	issuer := oauth.IssuerOf(ctx)
+	if a, ok := s.assertions.load(key); ok && now.Before(a.renewAt) && a.issuer == issuer {
 		return a.jwt, nil
 	}
 	jwt, exp, err := g.oauth.BackendJWT(ctx, oauth.BackendCall{Token: info, Tier: tier, APIContext: rt.api.Context, APIVersion: rt.api.Version})
 	if err != nil {
 		return "", err
 	}
-	s.assertions.store(key, assertion{jwt: jwt, renewAt: now.Add(exp.Sub(now) / 2)})
+	s.assertions.store(key, assertion{jwt: jwt, issuer: issuer, renewAt: now.Add(exp.Sub(now) / 2)})
 	return jwt, nil
 }

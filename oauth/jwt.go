@@ -265,9 +265,15 @@ func WithIssuer(ctx context.Context, issuer string) context.Context {
 	return context.WithValue(ctx, issuerKey{}, issuer)
 }
 
+// IssuerOf returns the issuer ctx carries (WithIssuer), or "".
+func IssuerOf(ctx context.Context) string {
+	iss, _ := ctx.Value(issuerKey{}).(string)
+	return iss
+}
+
 // issuer is ctx's issuer, or the server's default.
 func (s *Server) issuer(ctx context.Context) string {
-	if iss, ok := ctx.Value(issuerKey{}).(string); ok && iss != "" {
+	if iss := IssuerOf(ctx); iss != "" {
 		return iss
 	}
 	return s.jwt.issuer
