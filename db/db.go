@@ -53,6 +53,7 @@ type Store interface {
 	SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error)
 	DeleteSession(ctx context.Context, id oauth.Hash) error
 	SessionKeys(ctx context.Context, candidate []byte) ([]byte, error)
+	oauth.SigningKeyStore
 
 	LoginCounts(ctx context.Context, keys []string, now time.Time) ([]portal.LoginCount, error)
 	ReserveLogin(ctx context.Context, keys []string, now, expires time.Time, admit func([]portal.LoginCount) bool) (int64, []portal.LoginCount, error)

@@ -64,6 +64,27 @@ func BenchmarkGatewayProxyMixed(b *testing.B) {
 	b.ReportMetric(float64(issued.Load())/b.Elapsed().Seconds(), "issued/s")
 }
 
+// BenchmarkGatewayBackendJWT is BenchmarkGatewayProxy without and with a
+// backend JWT for the API, in one run: the gateway signs one per token and
+// API, not one per call, so the two should be close.
+func BenchmarkGatewayBackendJWT(b *testing.B) {
+	for _, withJWT := range []bool{false, true} {
+		name := "plain"
+		if withJWT {
+			name = "backend_JWT"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b, gateway.Config{})
+			e.oauth.UseJWT(oauth.NewKeys(e.db, e.clock.Now), "https://gateway.example", nil)
+			e.pizza.BackendJWT = withJWT
+			if err := e.db.UpdateAPI(e.ctx, e.pizza, nil); err != nil {
+				b.Fatal(err)
+			}
+			proxyCalls(b, e, e.token(e.alice.prodKey, e.alice.prodSecret, "read"))
+		})
+	}
+}
+
 // proxyCalls makes the benchmark's calls through the gateway, in parallel.
 func proxyCalls(b *testing.B, e *env, token string) {
 	b.ReportAllocs()

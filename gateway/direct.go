@@ -40,7 +40,8 @@ func newDirectProxy(cfg Config, t *backendTransport, responses *responseFilter, 
 	skipped := [][]string{hopByHop, urlOverrideHeaders, clientAddressHeaders,
 		// The caller's credentials, its own forwarding headers (the
 		// gateway writes its own), and what the transport writes itself.
-		{"Authorization", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Host", "User-Agent", "Content-Length"}}
+		{"Authorization", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Host", "User-Agent", "Content-Length",
+			AssertionHeader}}
 	for _, names := range skipped {
 		for _, name := range names {
 			d.skip[name], d.skipPassing[name] = true, true
@@ -100,7 +101,7 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 		return false
 	}
 	// The caller's address and scheme, as ReverseProxy's SetXForwarded.
-	var forwarded [6]string
+	var forwarded [8]string
 	extra := forwarded[:0]
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		extra = append(extra, "X-Forwarded-For", ip)
@@ -110,6 +111,9 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 		proto = "https"
 	}
 	extra = append(extra, "X-Forwarded-Host", r.Host, "X-Forwarded-Proto", proto)
+	if bc.assertion != "" {
+		extra = append(extra, AssertionHeader, bc.assertion)
+	}
 	out := &outgoing{method: r.Method, target: target.RequestURI(), host: target.Host, userAgent: r.Header.Get("User-Agent"),
 		header: r.Header, skip: d.skipped, extra: extra}
 	if bc.passMethodOverride {

@@ -207,6 +207,7 @@ type snapshot struct {
 	routes     routes
 	tokens     boundedMap[oauth.Hash, *oauth.TokenInfo]
 	subs       boundedMap[subKey, subscription]
+	assertions boundedMap[assertionKey, assertion]
 }
 
 // maxCached bounds each of a snapshot's caches: past it, the cache starts
@@ -459,6 +460,13 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	if endpoint == nil {
 		noEndpoint(strings.ToLower(string(info.KeyType))).write(w)
 		return
+	}
+	if rt.api.BackendJWT {
+		if bc.assertion, err = g.assertion(ctx, s, rt, info, sub.tier); err != nil {
+			slog.ErrorContext(ctx, "gateway: sign backend JWT", "err", err)
+			internalError().write(w)
+			return
+		}
 	}
 	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
 	ctx, bc.cancel = context.WithCancel(ctx)

@@ -40,6 +40,7 @@ type env struct {
 	sandbox *httptest.Server
 	pizza   *portal.API
 	alice   keys
+	oauth   *oauth.Server
 }
 
 // backend answers with what it received, so tests see what was forwarded.
@@ -86,6 +87,7 @@ func newEnv(t testing.TB, cfg gateway.Config) *env {
 	e.subscribe(e.alice.appID, e.pizza.ID, "Unlimited")
 
 	o := oauth.NewServer(d, oauth.Validity{}, e.clock.Now)
+	e.oauth = o
 	cfg.Now = e.clock.Now
 	e.gw = gateway.New(o, d, cfg)
 	e.api = httptest.NewServer(web.New(web.Config{Gateway: e.gw}, handlers.New(o, d)).API())

@@ -49,8 +49,12 @@ func newProxy(cfg Config, responses *responseFilter, transport http.RoundTripper
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.Host = "" // the backend's own host, from the URL
 			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del(AssertionHeader) // only the gateway's own goes
 			dropOwnCookies(pr.Out)
 			bc, _ := pr.Out.Context().Value(backendCallKey{}).(*backendCall)
+			if bc != nil && bc.assertion != "" {
+				pr.Out.Header[AssertionHeader] = []string{bc.assertion}
+			}
 			requestHeaders(pr.Out.Header, bc != nil && bc.passMethodOverride, fromTrustedProxy(pr.In, cfg.TrustedProxies))
 			forward(pr, cfg.TrustedProxies)
 			if bc != nil {
@@ -201,6 +205,9 @@ type backendCall struct {
 	// passMethodOverride: the call's method overrides go to the backend
 	// (it was checked as both methods); otherwise they are dropped.
 	passMethodOverride bool
+	// assertion is the backend JWT the backend gets in AssertionHeader
+	// (portal.API.BackendJWT); empty: none.
+	assertion string
 }
 
 type backendCallKey struct{}

@@ -20,6 +20,9 @@ type applicationForm struct {
 	Description string `form:"description" validate:"max=1000,text"`
 	CallbackURL string `form:"callback_url" validate:"callback"`
 	Tier        string `form:"tier" validate:"required,oneof=Unlimited Gold Silver Bronze"`
+	// JWTAccessTokens is the box that has a new application's access
+	// tokens issued as JWTs (RFC 9068); an existing one keeps its kind.
+	JWTAccessTokens bool `form:"jwt_access_tokens"`
 }
 
 func (f *applicationForm) trim() {
@@ -78,7 +81,7 @@ func (h *Handlers) EditApplication(c echo.Context) error {
 		return err
 	}
 	return h.applicationForm(c, http.StatusOK, store.ApplicationForm{ID: a.ID, Name: a.Name,
-		Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier})
+		Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier, JWTAccessTokens: a.JWTAccessTokens})
 }
 
 // UpdateApplication saves the edit form, POST /store/applications/:id.
@@ -98,7 +101,11 @@ func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done s
 	if err != nil {
 		return err
 	}
-	view := store.ApplicationForm{ID: a.ID, Name: f.Name, Description: f.Description, CallbackURL: f.CallbackURL, Tier: f.Tier, Errors: errs}
+	if a.ID == 0 {
+		a.JWTAccessTokens = f.JWTAccessTokens
+	}
+	view := store.ApplicationForm{ID: a.ID, Name: f.Name, Description: f.Description, CallbackURL: f.CallbackURL, Tier: f.Tier,
+		JWTAccessTokens: a.JWTAccessTokens, Errors: errs}
 	if len(errs) > 0 {
 		return h.applicationForm(c, http.StatusUnprocessableEntity, view)
 	}

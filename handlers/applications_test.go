@@ -59,6 +59,38 @@ func TestApplicationAddEditDelete(t *testing.T) {
 	mustContain(t, b.get("/store/applications").body, "No applications yet", "Application Shop deleted")
 }
 
+// TestApplicationWithJWTAccessTokens: the add form's box makes an
+// application whose access tokens are JWTs; the edit form shows it and
+// cannot change it.
+func TestApplicationWithJWTAccessTokens(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	mustContain(t, b.get("/store/applications/new").body, `<input type="checkbox" name="jwt_access_tokens" value="true">`)
+	form := url.Values{"name": {"Signed"}, "tier": {"Gold"}, "jwt_access_tokens": {"true"}}
+	if p := b.submit("/store/applications", form); p.status != http.StatusSeeOther {
+		t.Fatalf("add: %d\n%s", p.status, p.body)
+	}
+	ctx := t.Context()
+	alice, err := env.db.UserAccount(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, err := env.db.ApplicationsByOwner(ctx, alice.ID)
+	if err != nil || len(apps) != 1 || !apps[0].JWTAccessTokens {
+		t.Fatalf("applications %+v, %v; want Signed with JWT access tokens", apps, err)
+	}
+	edit := fmt.Sprintf("/store/applications/%d", apps[0].ID)
+	mustContain(t, b.get(edit+"/edit").body, `<input type="checkbox" name="jwt_access_tokens" value="true" checked disabled>`)
+	delete(form, "jwt_access_tokens")
+	if p := b.submit(edit, form); p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	if a, err := env.db.OwnedApplication(ctx, alice.ID, apps[0].ID); err != nil || !a.JWTAccessTokens {
+		t.Errorf("after an edit: %+v, %v; want JWT access tokens still", a, err)
+	}
+}
+
 func TestApplicationValidation(t *testing.T) {
 	env := newStore(t)
 	b := env.browser()

@@ -19,3 +19,19 @@ func (h *Handlers) Discovery(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, h.oauth.Metadata(listenerURL(c), scopeNames(scopes)))
 }
+
+// JWKS serves the public keys of the server's signing keys as a JWK Set
+// (RFC 7517 §5), GET /.well-known/jwks.json, the metadata's jwks_uri: they
+// verify its JWT access tokens (RFC 9068) and backend JWTs. A retired key
+// stays in the set until the last token it signed has expired.
+func (h *Handlers) JWKS(c echo.Context) error {
+	keys := h.oauth.Keys()
+	if keys == nil {
+		return echo.ErrNotFound
+	}
+	set, err := keys.JWKS(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/jwk-set+json", set)
+}

@@ -61,6 +61,9 @@ type apiForm struct {
 	// PassMethodOverride is the box that has the gateway pass method
 	// overrides on to the backend, checking calls as both methods.
 	PassMethodOverride bool `form:"pass_method_override"`
+	// BackendJWT is the box that has the gateway send the backend a
+	// signed JWT about the caller (X-JWT-Assertion).
+	BackendJWT bool `form:"backend_jwt"`
 }
 
 // list splits a space- or comma-separated field.
@@ -154,7 +157,7 @@ func (h *Handlers) EditAPI(c echo.Context) error {
 		Description: a.Description, ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL, Tiers: a.Tiers,
 		Resources: gateway.FormatResources(a.Resources), CORSOrigins: strings.Join(a.CORS.Origins, " "),
 		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " "),
-		Tags: strings.Join(a.Tags, ", "), PassMethodOverride: a.PassMethodOverride})
+		Tags: strings.Join(a.Tags, ", "), PassMethodOverride: a.PassMethodOverride, BackendJWT: a.BackendJWT})
 }
 
 // UpdateAPI saves the edit form, POST /store/publisher/:id.
@@ -177,7 +180,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
 		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
 		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles, CORSOrigins: f.CORSOrigins, CORSHeaders: f.CORSHeaders,
-		CORSMethods: f.CORSMethods, Tags: f.Tags, PassMethodOverride: f.PassMethodOverride}
+		CORSMethods: f.CORSMethods, Tags: f.Tags, PassMethodOverride: f.PassMethodOverride, BackendJWT: f.BackendJWT}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -187,7 +190,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
 	a.CORS = portal.CORS{Origins: list(f.CORSOrigins), Headers: list(f.CORSHeaders), Methods: list(f.CORSMethods)}
-	a.PassMethodOverride = f.PassMethodOverride
+	a.PassMethodOverride, a.BackendJWT = f.PassMethodOverride, f.BackendJWT
 	if a.Tags, err = portal.ParseTags(f.Tags); err != nil && view.Errors["tags"] == "" {
 		view.Errors["tags"] = sentence(err.Error())
 	}

@@ -300,6 +300,20 @@ func TestPublisherCORSSettings(t *testing.T) {
 // gateway passes the API's method overrides on, the edit form shows it,
 // and a post without the form token changes nothing.
 func TestPublisherPassMethodOverride(t *testing.T) {
+	checkPublisherBox(t, "pass_method_override", func(a *portal.API) bool { return a.PassMethodOverride })
+}
+
+// TestPublisherBackendJWT: the same for whether the API's backend gets a
+// backend JWT.
+func TestPublisherBackendJWT(t *testing.T) {
+	checkPublisherBox(t, "backend_jwt", func(a *portal.API) bool { return a.BackendJWT })
+}
+
+// checkPublisherBox checks one box of the Publisher's API form: off for a
+// new API, saved ticked and unticked, shown by the edit form, and not
+// changed by a post without the form token.
+func checkPublisherBox(t *testing.T, name string, saved func(*portal.API) bool) {
+	t.Helper()
 	env := newStore(t)
 	b := env.publisher("root", "admin")
 	form := publisherForm()
@@ -307,32 +321,32 @@ func TestPublisherPassMethodOverride(t *testing.T) {
 		t.Fatalf("create: %d\n%s", p.status, p.body)
 	}
 	a := apiByContext(t, env, "/weather")
-	if a.PassMethodOverride {
-		t.Error("a new API passes method overrides on; want them refused unless the box is ticked")
+	if saved(a) {
+		t.Errorf("a new API has %s set; want it off unless the box is ticked", name)
 	}
 	edit := b.get("/store/publisher/" + itoa(a.ID) + "/edit").body
-	mustContain(t, edit, `<input type="checkbox" name="pass_method_override" value="true">`)
-	form.Set("pass_method_override", "true")
+	mustContain(t, edit, `<input type="checkbox" name="`+name+`" value="true">`)
+	form.Set(name, "true")
 	form.Del("csrf_token") // submit set it
 	if p := b.post("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusForbidden {
 		t.Errorf("save without the form token: %d, want 403", p.status)
 	}
-	if apiByContext(t, env, "/weather").PassMethodOverride {
+	if saved(apiByContext(t, env, "/weather")) {
 		t.Error("a post without the form token ticked the box")
 	}
 	if p := b.submit("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusSeeOther {
 		t.Fatalf("save: %d\n%s", p.status, p.body)
 	}
-	if !apiByContext(t, env, "/weather").PassMethodOverride {
+	if !saved(apiByContext(t, env, "/weather")) {
 		t.Error("the ticked box was not saved")
 	}
 	edit = b.get("/store/publisher/" + itoa(a.ID) + "/edit").body
-	mustContain(t, edit, `<input type="checkbox" name="pass_method_override" value="true" checked>`)
-	form.Del("pass_method_override")
+	mustContain(t, edit, `<input type="checkbox" name="`+name+`" value="true" checked>`)
+	form.Del(name)
 	if p := b.submit("/store/publisher/"+itoa(a.ID), form); p.status != http.StatusSeeOther {
 		t.Fatalf("save: %d\n%s", p.status, p.body)
 	}
-	if apiByContext(t, env, "/weather").PassMethodOverride {
+	if saved(apiByContext(t, env, "/weather")) {
 		t.Error("the unticked box was not saved")
 	}
 }

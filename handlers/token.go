@@ -32,7 +32,8 @@ func (h *Handlers) Token(c echo.Context) error {
 		return writeOAuthError(c, oerr)
 	}
 	tr.Source = passwordSource(c)
-	resp, oerr := h.oauth.Token(req.Context(), tr)
+	// JWT access tokens name this listener's issuer, as its metadata does.
+	resp, oerr := h.oauth.Token(oauth.WithIssuer(req.Context(), listenerURL(c)), tr)
 	h.settle(c, att, oerr)
 	if oerr != nil && oerr.Status == http.StatusServiceUnavailable {
 		retryAfter(c, time.Second)

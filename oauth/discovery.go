@@ -17,13 +17,23 @@ type Metadata struct {
 	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
 	// AuthorizationResponseIss says that authorization responses carry iss (RFC 9207 §3).
 	AuthorizationResponseIss bool `json:"authorization_response_iss_parameter_supported"`
+	// JWKSURI is where the keys verifying the server's JWTs are (RFC 8414
+	// §2), when it signs any.
+	JWKSURI string `json:"jwks_uri,omitempty"`
 }
+
+// JWKSPath is the path of the JWK Set of the server's signing keys, under
+// its issuer.
+const JWKSPath = "/.well-known/jwks.json"
 
 // Metadata describes this server at issuer (RFC 8414 §2); in strict mode
 // without the password and implicit grants, and with S256 as the only PKCE
 // method.
 func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
 	m := newMetadata(issuer, scopes)
+	if s.jwt.keys != nil {
+		m.JWKSURI = issuer + JWKSPath
+	}
 	if s.strict {
 		m.ResponseTypesSupported = []string{ResponseCode}
 		m.ResponseModesSupported = []string{"query"}

@@ -29,6 +29,7 @@ type Server struct {
 	grants   map[string]grantHandler
 	strict   bool          // see Strict
 	grace    time.Duration // see RefreshGrace
+	jwt      jwtConfig
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -210,6 +211,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, oerr
 	}
 	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
+	if oerr := s.formatJWT(ctx, c, next, resp); oerr != nil {
+		return nil, oerr
+	}
 	err = s.rotate(ctx, r.RefreshToken, next, resp)
 	if errors.Is(err, ErrRefreshUsed) { // a concurrent refresh of the same token came first
 		return s.refreshRetry(ctx, r.RefreshToken, old.FamilyID)
@@ -339,6 +343,9 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 // allows the refresh grant and the grant is not client_credentials.
 func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
 	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant))
+	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
+		return nil, oerr
+	}
 	if err := s.store.CreateToken(ctx, t); errors.Is(err, ErrSecretReplaced) {
 		return nil, errSecretReplaced()
 	} else if err != nil {

@@ -72,6 +72,9 @@ type Client struct {
 	GrantTypes  []string
 	CallbackURL string
 	Validity    Validity
+	// JWTAccessTokens says that the application's access tokens are JWTs
+	// (RFC 9068) rather than opaque strings.
+	JWTAccessTokens bool
 }
 
 // Clone returns a copy of c that shares nothing with it, for caches that

@@ -38,6 +38,11 @@ type API struct {
 	// method and the one it names; without it (nor the server-wide
 	// setting) a call naming another method than its own is refused.
 	PassMethodOverride bool
+	// BackendJWT has the gateway send the API's backend a JWT about the
+	// caller in X-JWT-Assertion (subscriber, application, key type, tier,
+	// end user, roles), signed with the server's signing keys, as WSO2 API
+	// Manager's backend JWT does.
+	BackendJWT bool
 	// Definition is the OpenAPI 3 document (JSON) the API was imported
 	// from; empty for an API made on the Publisher page. Only APIByID and
 	// APIByContext load it: lists leave it empty.

@@ -15,6 +15,8 @@ type Application struct {
 	CallbackURL string
 	Tier        string
 	CreatedAt   time.Time
+	// JWTAccessTokens: its access tokens are JWTs (RFC 9068), not opaque.
+	JWTAccessTokens bool
 }
 
 // Key is a consumer key as its owner sees it in the store: its settings and

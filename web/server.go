@@ -22,6 +22,7 @@ import (
 	"github.com/apistore/apistore/gateway"
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/metrics"
+	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/static"
 	"github.com/labstack/echo/v4"
 )
@@ -112,6 +113,7 @@ func newAPIApp(h *handlers.Handlers, cfg Config) *echo.Echo {
 	e.Any("/revoke", h.Revoke, form)
 	e.Any("/introspect", h.Introspect, form)
 	e.GET("/.well-known/oauth-authorization-server", h.Discovery)
+	e.GET(oauth.JWKSPath, h.JWKS)
 	probes(e, h)
 	authorizeRoutes(e, h, form)
 	e.StaticFS("/store/static", static.FS) // for store-styled pages on this port (consent)
@@ -413,7 +415,13 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		// What the handlers write into URLs: the public URL, else this.
 		base := cmp.Or(sp.public, own)
 		srv.BaseContext = func(net.Listener) context.Context {
-			return handlers.WithListenerURL(context.Background(), base)
+			ctx := handlers.WithListenerURL(context.Background(), base)
+			if sp.name != "store" {
+				// The issuer of the JWTs signed for its requests (access
+				// tokens, backend JWTs), as its metadata names it.
+				ctx = oauth.WithIssuer(ctx, base)
+			}
+			return ctx
 		}
 		publicURLs = append(publicURLs, base)
 		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})

@@ -75,6 +75,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
 	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
+	jwtTokens := fs.Bool("jwt-access-tokens", false, "issue the application JWT access tokens (RFC 9068, signed ES256, verifiable with the keys at the JWKS URL) rather than opaque ones")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -104,7 +105,8 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	} else if err != nil {
 		return err
 	}
-	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
+	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier,
+		JWTAccessTokens: *jwtTokens}
 	out := map[string]any{"name": app.Name}
 	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
 		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()

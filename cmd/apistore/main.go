@@ -34,6 +34,7 @@ Usage:
   apistore user unlock           end the lockout of a username or an address
   apistore mail test --to ADDR   send a test message through the --smtp-… settings
   apistore api import FILE       publish an API from an OpenAPI 3 document
+  apistore keys rotate           make a new JWT signing key; the old ones stay published until their tokens expire
   apistore backup FILE           copy the database consistently, also while serving
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
@@ -61,6 +62,7 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"user unlock":         userUnlock,
 	"mail test":           mailTest,
 	"api import":          apiImport,
+	"keys rotate":         keysRotate,
 	"backup":              backup,
 }
 

@@ -23,14 +23,19 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	update := fs.Bool("update", false, "replace the API of the same context and version (its fields, tiers and resources), keeping its status and subscriptions")
 	passOverride := fs.Bool("pass-method-override", false, "pass X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override and _method on to the API's backend, "+
 		"checking each call as both its own method and the one it names; otherwise such a call is refused (with --update: the API keeps its setting unless this is given)")
+	backendJWT := fs.Bool("backend-jwt", false, "send the API's backend a signed JWT about each caller in X-JWT-Assertion (subscriber, application, key type, tier, "+
+		"end user, roles), verifiable with the keys at the JWKS URL (with --update: the API keeps its setting unless this is given)")
 	if err := parseFileFlags(fs, file, args); err != nil {
 		return err
 	}
 	if *file == "" {
 		return errors.New("give the OpenAPI document: apistore api import FILE")
 	}
-	passGiven := false
-	fs.Visit(func(f *flag.Flag) { passGiven = passGiven || f.Name == "pass-method-override" })
+	passGiven, jwtGiven := false, false
+	fs.Visit(func(f *flag.Flag) {
+		passGiven = passGiven || f.Name == "pass-method-override"
+		jwtGiven = jwtGiven || f.Name == "backend-jwt"
+	})
 	f, err := os.Open(*file)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", *file, err)
@@ -50,7 +55,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	}
 	defer d.Close()
 	done := "published"
-	a.PassMethodOverride = *passOverride
+	a.PassMethodOverride, a.BackendJWT = *passOverride, *backendJWT
 	if *update {
 		old, err := d.APIByContext(ctx, a.Context, a.Version)
 		if err != nil {
@@ -62,6 +67,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		a.ID, a.Status, a.CORS, done = old.ID, old.Status, old.CORS, "updated"
 		if !passGiven {
 			a.PassMethodOverride = old.PassMethodOverride
+		}
+		if !jwtGiven {
+			a.BackendJWT = old.BackendJWT
 		}
 		if len(a.Tiers) == 0 {
 			a.Tiers = portal.Tiers

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -102,6 +103,17 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		srv.Strict()
 	}
 	srv.RefreshGrace(*refreshGrace)
+	signingKeys := oauth.NewKeys(d, nil)
+	if err := signingKeys.Load(ctx); err != nil {
+		return err
+	}
+	srv.UseJWT(signingKeys, jwtIssuer(cfg), func(ctx context.Context, id int64) (string, error) {
+		u, err := d.UserByID(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		return u.Username, nil
+	})
 	go cleanTokens(ctx, d, *cleanup, *auditRetention)
 	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
 	if err != nil {
@@ -249,4 +261,18 @@ func cleanTokens(ctx context.Context, d db.Store, every, auditRetention time.Dur
 			}
 		}
 	}
+}
+
+// jwtIssuer is the iss of JWTs signed outside a token request (backend
+// JWTs, the store's application tokens): the public URL, else the HTTPS
+// listener's, as the discovery document there names it.
+func jwtIssuer(cfg web.Config) string {
+	if cfg.PublicURL != "" {
+		return cfg.PublicURL
+	}
+	port := cfg.HTTPSPort
+	if port != 0 {
+		port += cfg.PortOffset
+	}
+	return "https://localhost:" + strconv.Itoa(port)
 }

@@ -85,34 +85,44 @@ func testAPIs(t *testing.T, s *suite) {
 		check("updated", a.CORS, nil)
 	})
 
-	t.Run("an API keeps whether its method overrides are passed on", func(t *testing.T) {
-		d := s.store(t)
-		ctx := t.Context()
-		a := newAPI("Pizza", "/pizza", "v1")
-		a.PassMethodOverride = true
-		if err := d.CreateAPI(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-		other := createAPI(t, d, "Pasta", "/pasta", "v1")
-		check := func(when string, want bool) {
-			t.Helper()
-			got, err := d.APIByID(ctx, a.ID)
-			if err != nil || got.PassMethodOverride != want {
-				t.Errorf("%s: APIByID %+v, %v; want PassMethodOverride %v", when, got, err, want)
+	// The API's gateway settings that are one box each: set on one API of
+	// two, kept by every read, changed by an update.
+	for _, setting := range []struct {
+		what  string
+		field func(*portal.API) *bool
+	}{
+		{"whether its method overrides are passed on", func(a *portal.API) *bool { return &a.PassMethodOverride }},
+		{"whether its backend gets a JWT", func(a *portal.API) *bool { return &a.BackendJWT }},
+	} {
+		t.Run("an API keeps "+setting.what, func(t *testing.T) {
+			d := s.store(t)
+			ctx := t.Context()
+			a := newAPI("Pizza", "/pizza", "v1")
+			*setting.field(a) = true
+			if err := d.CreateAPI(ctx, a); err != nil {
+				t.Fatal(err)
 			}
-			list, err := d.PublishedAPIs(ctx)
-			if err != nil || len(list) != 2 || list[0].ID != other.ID || list[0].PassMethodOverride ||
-				list[1].ID != a.ID || list[1].PassMethodOverride != want {
-				t.Errorf("%s: listed %+v, %v; want only Pizza passing them (%v)", when, list, err, want)
+			other := createAPI(t, d, "Pasta", "/pasta", "v1")
+			check := func(when string, want bool) {
+				t.Helper()
+				got, err := d.APIByID(ctx, a.ID)
+				if err != nil || *setting.field(got) != want {
+					t.Errorf("%s: APIByID %+v, %v; want %v", when, got, err, want)
+				}
+				list, err := d.PublishedAPIs(ctx)
+				if err != nil || len(list) != 2 || list[0].ID != other.ID || *setting.field(&list[0]) ||
+					list[1].ID != a.ID || *setting.field(&list[1]) != want {
+					t.Errorf("%s: listed %+v, %v; want it set on Pizza alone (%v)", when, list, err, want)
+				}
 			}
-		}
-		check("created", true)
-		a.PassMethodOverride = false
-		if err := d.UpdateAPI(ctx, a, nil); err != nil {
-			t.Fatal(err)
-		}
-		check("updated", false)
-	})
+			check("created", true)
+			*setting.field(a) = false
+			if err := d.UpdateAPI(ctx, a, nil); err != nil {
+				t.Fatal(err)
+			}
+			check("updated", false)
+		})
+	}
 
 	t.Run("an API keeps the tiers it was given", func(t *testing.T) {
 		d := s.store(t)

@@ -2,6 +2,7 @@ package dbtest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +12,32 @@ import (
 )
 
 func testApplications(t *testing.T, s *suite) {
+	t.Run("an application keeps whether its access tokens are JWTs", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		alice := user(t, d, "alice")
+		for _, jwt := range []bool{true, false} {
+			a := &portal.Application{OwnerID: alice.ID, Name: fmt.Sprint("jwt ", jwt), Tier: "Gold", JWTAccessTokens: jwt}
+			var key string
+			err := d.CreateApplicationWithKeys(ctx, a, func(kt oauth.KeyType) *oauth.Client {
+				c := &oauth.Client{ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf("s"), KeyType: kt, GrantTypes: oauth.DefaultGrantTypes}
+				if kt == oauth.Sandbox {
+					key = c.ConsumerKey
+				}
+				return c
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := d.OwnedApplication(ctx, alice.ID, a.ID); err != nil || got.JWTAccessTokens != jwt {
+				t.Errorf("OwnedApplication: %+v, %v; want JWTAccessTokens %v", got, err, jwt)
+			}
+			if c, err := d.ClientByKey(ctx, key); err != nil || c.JWTAccessTokens != jwt {
+				t.Errorf("ClientByKey: %+v, %v; want JWTAccessTokens %v", c, err, jwt)
+			}
+		}
+	})
+
 	t.Run("an owner's applications are listed by name in any case", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()

@@ -81,6 +81,7 @@ var groups = []group{
 	{"Consents", testConsents},
 	{"Sessions", testSessions},
 	{"SessionKeys", testSessionKeys},
+	{"SigningKeys", testSigningKeys},
 	{"LoginCounters", testLoginCounters},
 	{"Quota", testQuota},
 	{"Usage", testUsage},

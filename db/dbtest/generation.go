@@ -114,6 +114,15 @@ var keepAccess = []change{
 		return d.CreateSession(ctx, oauth.HashOf("new session"), w.alice.ID, t0, t0.Add(time.Hour))
 	}},
 	{"DeleteSession", nil, func(ctx context.Context, d db.Store, w *world) error { return d.DeleteSession(ctx, w.aliceSession) }},
+	{"AddSigningKey", nil, func(ctx context.Context, d db.Store, w *world) error {
+		return d.AddSigningKey(ctx, &oauth.SigningKey{ID: "k", Private: []byte("key"), CreatedAt: t0}, true)
+	}},
+	{"KeepSigningKey", func(ctx context.Context, d db.Store, w *world) error {
+		return d.AddSigningKey(ctx, &oauth.SigningKey{ID: "k", Private: []byte("key"), CreatedAt: t0}, false)
+	}, func(ctx context.Context, d db.Store, w *world) error {
+		_, err := d.KeepSigningKey(ctx, "k", t0.Add(time.Hour))
+		return err
+	}},
 	{"SessionKeys", nil, func(ctx context.Context, d db.Store, w *world) error {
 		_, err := d.SessionKeys(ctx, []byte("keys"))
 		return err

@@ -63,6 +63,7 @@ var covered = map[string]string{
 	"Close":      "Lifecycle", "Ping": "Lifecycle", "Location": "Lifecycle",
 	"CreateUser": "Users", "UserAccount": "Users", "UserByID": "Users", "DeleteUser": "Users",
 	"CreateSession": "Sessions", "SessionUser": "Sessions", "DeleteSession": "Sessions", "SessionKeys": "SessionKeys",
+	"SigningKeys": "SigningKeys", "AddSigningKey": "SigningKeys", "KeepSigningKey": "SigningKeys",
 	"LoginCounts": "LoginCounters", "ReserveLogin": "LoginCounters", "SettleLogin": "LoginCounters",
 	"ClearLoginFailures": "LoginCounters", "DeleteStaleLoginCounts": "LoginCounters",
 	"CreateApplication": "Applications", "CreateApplicationWithKeys": "Applications", "ApplicationsByOwner": "Applications",

@@ -50,11 +50,11 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 	}
 	err := writeRow(ctx, q, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
-		pass_method_override)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		pass_method_override, backend_jwt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 		[]any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
 			time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers),
-			joinWords(a.CORS.Methods), a.PassMethodOverride}, &a.ID)
+			joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT}, &a.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -88,7 +88,7 @@ func insertResources(ctx context.Context, q querier, a *portal.API) error {
 }
 
 const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
-	cors_origins, cors_headers, cors_methods, pass_method_override`
+	cors_origins, cors_headers, cors_methods, pass_method_override, backend_jwt`
 
 // oneAPIColumns are apiColumns and the definition, which only single APIs load.
 const oneAPIColumns = apiColumns + `, definition`
@@ -157,7 +157,7 @@ func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.
 	var tiers, origins, headers, methods, definition string
 	var created int64
 	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride}
+		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride, &a.BackendJWT}
 	if withDefinition {
 		dest = append(dest, &definition)
 	}

@@ -49,10 +49,10 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
-		pass_method_override) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		pass_method_override, backend_jwt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
 		time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods),
-		a.PassMethodOverride)
+		a.PassMethodOverride, a.BackendJWT)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -93,7 +93,7 @@ func insertResources(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 }
 
 const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
-	cors_origins, cors_headers, cors_methods, pass_method_override`
+	cors_origins, cors_headers, cors_methods, pass_method_override, backend_jwt`
 
 // oneAPIColumns are apiColumns and the definition, which only single APIs load.
 const oneAPIColumns = apiColumns + `, definition`
@@ -160,7 +160,7 @@ func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.
 	var tiers, origins, headers, methods, definition string
 	var created int64
 	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride}
+		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride, &a.BackendJWT}
 	if withDefinition {
 		dest = append(dest, &definition)
 	}
