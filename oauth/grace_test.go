@@ -252,3 +252,24 @@ func TestKeptAnswerIsUselessWithoutTheRefreshToken(t *testing.T) {
 		t.Fatalf("kept answer after cleanup: %v", err)
 	}
 }
+
+// TestRefreshGraceKeepsTheJWT: an application with JWT access tokens that
+// retries a refresh within the grace period gets the same signed JWT
+// again, still valid, not a second one.
+func TestRefreshGraceKeepsTheJWT(t *testing.T) {
+	e := newJWTEnv(t)
+	e.srv.RefreshGrace(30 * time.Second)
+	first := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantPassword, Username: "alice", Password: "alice-password"})
+	second := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantRefreshToken, RefreshToken: first.RefreshToken})
+	e.clock.Advance(5 * time.Second)
+	again := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantRefreshToken, RefreshToken: first.RefreshToken})
+	if again.AccessToken != second.AccessToken || again.RefreshToken != second.RefreshToken {
+		t.Fatalf("retry got other tokens:\n%+v\nwant those of\n%+v", again, second)
+	}
+	if kid, claims := e.kid(t, again.AccessToken); kid == "" || claims["sub"] != "alice" {
+		t.Errorf("the retried JWT does not verify: kid %q, claims %v", kid, claims)
+	}
+	if _, err := e.srv.Validate(t.Context(), again.AccessToken); err != nil {
+		t.Errorf("Validate(retried JWT): %v", err)
+	}
+}
