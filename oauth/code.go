@@ -125,7 +125,8 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 	if oerr := verifyPKCE(code, r.CodeVerifier); oerr != nil {
 		return nil, oerr
 	}
-	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode))
+	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode),
+		certThumbprint(r.ClientCerts))
 	err = s.store.RedeemCode(ctx, h, t)
 	if errors.Is(err, ErrCodeUsed) {
 		// Another exchange won the race; its family is on the code now.

@@ -17,6 +17,9 @@ type Metadata struct {
 	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
 	// AuthorizationResponseIss says that authorization responses carry iss (RFC 9207 §3).
 	AuthorizationResponseIss bool `json:"authorization_response_iss_parameter_supported"`
+	// TLSClientCertificateBoundAccessTokens says that access tokens are
+	// bound to the client certificate presented at /token (RFC 8705 §3.3).
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 // Metadata describes this server at issuer (RFC 8414 §2); in strict mode
@@ -30,6 +33,7 @@ func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
 		m.GrantTypesSupported = s.GrantTypes()
 		m.CodeChallengeMethodsSupported = []string{PKCES256}
 	}
+	s.addMutualTLS(m)
 	return m
 }
 

@@ -72,6 +72,7 @@ type Client struct {
 	GrantTypes  []string
 	CallbackURL string
 	Validity    Validity
+	TLSAuth     TLSAuth // the application's certificate authentication, if any (RFC 8705 §2)
 }
 
 // Clone returns a copy of c that shares nothing with it, for caches that
@@ -80,6 +81,7 @@ func (c *Client) Clone() *Client {
 	cp := *c
 	cp.OwnerRoles = slices.Clone(c.OwnerRoles)
 	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	cp.TLSAuth.Certs = slices.Clone(c.TLSAuth.Certs)
 	return &cp
 }
 
@@ -120,6 +122,9 @@ type Token struct {
 	RefreshExpiresAt time.Time // zero: never expires
 	Revoked          bool
 	RefreshUsed      bool
+	// CertThumbprint is the SHA-256 of the client certificate the access
+	// token is bound to (RFC 8705 §3); zero when it is not bound.
+	CertThumbprint Hash
 	// SecretHash is the key's secret hash as the issuing request saw it;
 	// when set, the store refuses the token with ErrSecretReplaced if the
 	// key's secret has been regenerated since. Not stored.

@@ -66,6 +66,7 @@ var covered = map[string]string{
 	"ClearLoginFailures": "LoginCounters", "DeleteStaleLoginCounts": "LoginCounters",
 	"CreateApplication": "Applications", "CreateApplicationWithKeys": "Applications", "ApplicationsByOwner": "Applications",
 	"OwnedApplication": "Applications", "UpdateApplication": "Applications", "DeleteApplication": "Applications",
+	"SetApplicationTLSAuth": "MutualTLS",
 	"CreateKey": "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
 	"UpdateKeySettings": "Keys",
 	"PutScope":          "Scopes", "Scopes": "Scopes",
