@@ -75,7 +75,13 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
 	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
+	tlsSubject := fs.String("tls-subject", "", "KIND:VALUE: the keys authenticate with tls_client_auth (RFC 8705 §2.1), a certificate from a --client-ca authority naming this subject; KIND is one of "+strings.Join(oauth.SubjectKinds, ", ")+", e.g. san_dns:client.example.com")
+	tlsCert := fs.String("tls-cert", "", "PEM file of one or more self-signed certificates: the keys authenticate with self_signed_tls_client_auth (RFC 8705 §2.2), presenting one of them")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	tlsAuth, err := tlsAuthFlags(*tlsSubject, *tlsCert)
+	if err != nil {
 		return err
 	}
 	if *owner == "" || strings.TrimSpace(*name) == "" {
@@ -106,6 +112,9 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	}
 	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
 	out := map[string]any{"name": app.Name}
+	if tlsAuth.Method != "" {
+		out["token_endpoint_auth_method"] = tlsAuth.Method
+	}
 	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
 		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
 		out[strings.ToLower(string(kt))] = map[string]string{"consumer_key": key, "consumer_secret": secret}
@@ -116,6 +125,11 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 		return fmt.Errorf("%s already has an application named %q", u.Username, app.Name)
 	} else if err != nil {
 		return err
+	}
+	if tlsAuth.Method != "" {
+		if err := d.SetApplicationTLSAuth(ctx, app.ID, tlsAuth); err != nil {
+			return err
+		}
 	}
 	var ids []string
 	for _, kt := range []string{"production", "sandbox"} {

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testCert is a certificate made for a test, with its key.
+type testCert struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// newCert makes a certificate for a test: signed by issuer, or
+// self-signed when issuer is nil; a CA when ca is set, else a client
+// certificate naming dnsName.
+func newCert(t *testing.T, issuer *testCert, cn, dnsName string, ca bool) *testCert {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"Acme"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	if ca {
+		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+		tmpl.KeyUsage = x509.KeyUsageCertSign
+	} else {
+		tmpl.DNSNames = []string{dnsName}
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	parent, signer := tmpl, key
+	if issuer != nil {
+		parent, signer = issuer.cert, issuer.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCert{cert, key}
+}
+
+// pemFile writes the certificate as PEM in dir and returns its path.
+func (c *testCert) pemFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// x5t is the cnf.x5t#S256 of the certificate (RFC 8705 §3.1).
+func (c *testCert) x5t() string {
+	sum := sha256.Sum256(c.cert.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// tlsClient is Go's HTTP client trusting the server's certificate and
+// presenting cert in the handshake when it is not nil.
+func tlsClient(t *testing.T, dataDir string, cert *testCert) *http.Client {
+	t.Helper()
+	serverCert, err := os.ReadFile(filepath.Join(dataDir, "tls-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(serverCert)
+	conf := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		conf.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.cert.Raw}, PrivateKey: cert.key, Leaf: cert.cert}}
+	}
+	tr := &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// do sends a request and returns its status and decoded JSON body, when
+// an object.
+func do(t *testing.T, c *http.Client, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out any
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("%s %s: %v in %s", req.Method, req.URL, err, body)
+		}
+	}
+	obj, _ := out.(map[string]any)
+	return resp.StatusCode, obj
+}
+
+// postForm posts a form, with Basic client authentication when secret is
+// given (else client_id goes in the body, as RFC 8705 §2 has it).
+func postForm(t *testing.T, c *http.Client, endpoint, clientID, secret string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	if secret == "" {
+		form.Set("client_id", clientID)
+	}
+	req, _ := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if secret != "" {
+		req.SetBasicAuth(clientID, secret)
+	}
+	return do(t, c, req)
+}
+
+// TestMutualTLS runs RFC 8705 against the binary with Go's TLS client and
+// certificates made here: tls_client_auth (a CA of --client-ca, a DNS
+// subject), self_signed_tls_client_auth (a registered certificate) and a
+// secret-authenticated client that presents a certificate all get
+// certificate-bound tokens (cnf.x5t#S256), which the gateway accepts only
+// on a connection presenting that certificate: not without one, not with
+// another, not over plain HTTP.
+func TestMutualTLS(t *testing.T) {
+	dir := newDataDir(t)
+	certs := t.TempDir()
+	ca := newCert(t, nil, "Test client CA", "", true)
+	pki := newCert(t, ca, "client", "client.example", false)
+	intruder := newCert(t, ca, "intruder", "intruder.example", false) // same CA, another subject
+	self := newCert(t, nil, "self", "self.example", false)
+	other := newCert(t, nil, "other", "other.example", false) // never registered
+	s := startServer(t, dir, nil, "--store-port", "0", "--https-port", "0", "--http-port", "0",
+		"--client-ca", ca.pemFile(t, certs, "ca.pem"))
+	const password = "a-long-password"
+	apps := map[string]keys{}
+	for _, a := range []struct{ owner, flag, value string }{
+		{"alice", "--tls-subject", "san_dns:client.example"},
+		{"bob", "--tls-cert", self.pemFile(t, certs, "self.pem")},
+		{"carol", "", ""},
+	} {
+		s.admin(t, password+"\n", "user create", "--username", a.owner)
+		flags := []string{"--owner", a.owner, "--name", "App"}
+		if a.flag != "" {
+			flags = append(flags, a.flag, a.value)
+		}
+		var k keys
+		if err := json.Unmarshal([]byte(s.admin(t, "", "app create", flags...)), &k); err != nil {
+			t.Fatal(err)
+		}
+		apps[a.owner] = k
+		subscribe(t, dir, a.owner, "/pizzashack")
+	}
+	alice, bob, carol := apps["alice"].Production, apps["bob"].Production, apps["carol"].Production
+	https, plain := s.urls["https"], s.urls["http"]
+	clients := map[*testCert]*http.Client{nil: tlsClient(t, dir, nil)}
+	for _, c := range []*testCert{pki, intruder, self, other} {
+		clients[c] = tlsClient(t, dir, c)
+	}
+	cc := url.Values{"grant_type": {"client_credentials"}}
+
+	// The metadata names the methods and the binding (RFC 8705 §2.3, §3.3).
+	req, _ := http.NewRequest("GET", https+"/.well-known/oauth-authorization-server", nil)
+	status, meta := do(t, clients[nil], req)
+	methods, _ := meta["token_endpoint_auth_methods_supported"].([]any)
+	if status != 200 || meta["tls_client_certificate_bound_access_tokens"] != true ||
+		!slices.Contains(methods, any("tls_client_auth")) || !slices.Contains(methods, any("self_signed_tls_client_auth")) {
+		t.Fatalf("metadata: %d %v", status, meta)
+	}
+
+	// Who may authenticate how.
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+		base   string
+		key    string
+		secret string
+		want   int
+	}{
+		{"tls_client_auth, its certificate", clients[pki], https, alice.ConsumerKey, "", 200},
+		{"tls_client_auth, another subject of the same CA", clients[intruder], https, alice.ConsumerKey, "", 401},
+		{"tls_client_auth, a self-signed certificate", clients[other], https, alice.ConsumerKey, "", 401},
+		{"tls_client_auth, no certificate", clients[nil], https, alice.ConsumerKey, "", 401},
+		{"tls_client_auth, its secret instead", clients[nil], https, alice.ConsumerKey, alice.ConsumerSecret, 401},
+		{"tls_client_auth, its secret beside its certificate", clients[pki], https, alice.ConsumerKey, alice.ConsumerSecret, 401},
+		{"tls_client_auth, over plain HTTP", http.DefaultClient, plain, alice.ConsumerKey, "", 401},
+		{"self_signed_tls_client_auth, its certificate", clients[self], https, bob.ConsumerKey, "", 200},
+		{"self_signed_tls_client_auth, another self-signed certificate", clients[other], https, bob.ConsumerKey, "", 401},
+		{"self_signed_tls_client_auth, a CA's certificate", clients[pki], https, bob.ConsumerKey, "", 401},
+		{"secret, with a certificate", clients[other], https, carol.ConsumerKey, carol.ConsumerSecret, 200},
+		{"secret, a certificate instead", clients[other], https, carol.ConsumerKey, "", 401},
+	} {
+		status, body := postForm(t, c.client, c.base+"/token", c.key, c.secret, url.Values{"grant_type": {"client_credentials"}})
+		if status != c.want || (c.want == 401 && body["error"] != "invalid_client") {
+			t.Errorf("%s: %d %v, want %d", c.name, status, body, c.want)
+		}
+	}
+
+	// Each client's token is bound to the certificate it presented, and
+	// only that certificate's connections can use it at the gateway.
+	menu := "/pizzashack/1.0.0/menu"
+	for _, c := range []struct {
+		name, key, secret string
+		cert              *testCert
+	}{
+		{"tls_client_auth", alice.ConsumerKey, "", pki},
+		{"self_signed_tls_client_auth", bob.ConsumerKey, "", self},
+		{"secret with a certificate", carol.ConsumerKey, carol.ConsumerSecret, other},
+	} {
+		status, tok := postForm(t, clients[c.cert], https+"/token", c.key, c.secret, url.Values{"grant_type": {"client_credentials"}})
+		access, _ := tok["access_token"].(string)
+		if status != 200 || access == "" || tok["token_type"] != "Bearer" {
+			t.Fatalf("%s: token %d %v", c.name, status, tok)
+		}
+		status, info := postForm(t, clients[c.cert], https+"/introspect", c.key, c.secret, url.Values{"token": {access}})
+		cnf, _ := info["cnf"].(map[string]any)
+		if status != 200 || info["active"] != true || cnf["x5t#S256"] != c.cert.x5t() {
+			t.Errorf("%s: introspection %d %v, want cnf.x5t#S256 %s", c.name, status, info, c.cert.x5t())
+		}
+		for _, call := range []struct {
+			how    string
+			client *http.Client
+			base   string
+			want   int
+		}{
+			{"with its certificate", clients[c.cert], https, 200},
+			{"without a certificate", clients[nil], https, 401},
+			{"with another CA certificate", clients[intruder], https, 401},
+			{"with another self-signed certificate", clients[pickOther(c.cert, self, other)], https, 401},
+			{"over plain HTTP", http.DefaultClient, plain, 401},
+		} {
+			status, body := do(t, call.client, bearer(t, "GET", call.base+menu, access, ""))
+			fault, _ := body["fault"].(map[string]any)
+			if status != call.want || (call.want == 401 && fault["code"] != float64(900901)) {
+				t.Errorf("%s, gateway %s: %d %v, want %d", c.name, call.how, status, body, call.want)
+			}
+		}
+		if c.cert == pki {
+			// Revoked by its client, authenticated by the certificate alone
+			// (RFC 7009 with RFC 8705 §2): refused at once, certificate or not.
+			status, _ := postForm(t, clients[pki], https+"/revoke", c.key, "", url.Values{"token": {access}})
+			if status != 200 {
+				t.Fatalf("revoke: %d", status)
+			}
+			if status, body := do(t, clients[pki], bearer(t, "GET", https+menu, access, "")); status != 401 {
+				t.Errorf("a revoked bound token: %d %v", status, body)
+			}
+		}
+	}
+
+	// A token of a client that presents no certificate stays a plain
+	// bearer token, usable over plain HTTP as before.
+	status, tok := postForm(t, http.DefaultClient, plain+"/token", carol.ConsumerKey, carol.ConsumerSecret, cc)
+	access, _ := tok["access_token"].(string)
+	if status != 200 {
+		t.Fatalf("plain token: %d %v", status, tok)
+	}
+	_, info := postForm(t, http.DefaultClient, plain+"/introspect", carol.ConsumerKey, carol.ConsumerSecret, url.Values{"token": {access}})
+	if info["active"] != true || info["cnf"] != nil {
+		t.Errorf("plain token introspection: %v", info)
+	}
+	if status, body := do(t, http.DefaultClient, bearer(t, "GET", plain+menu, access, "")); status != 200 {
+		t.Errorf("plain token at the gateway: %d %v", status, body)
+	}
+
+	// A refresh binds the new access token to the certificate presented
+	// then: a user's password grant by the self-signed client.
+	status, tok = postForm(t, clients[self], https+"/token", bob.ConsumerKey, "",
+		url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {password}})
+	refresh, _ := tok["refresh_token"].(string)
+	if status != 200 || refresh == "" {
+		t.Fatalf("password grant: %d %v", status, tok)
+	}
+	if status, body := postForm(t, clients[other], https+"/token", bob.ConsumerKey, "",
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}); status != 401 {
+		t.Errorf("refresh with an unregistered certificate: %d %v", status, body)
+	}
+	status, tok = postForm(t, clients[self], https+"/token", bob.ConsumerKey, "",
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
+	access, _ = tok["access_token"].(string)
+	if status != 200 || access == "" {
+		t.Fatalf("refresh: %d %v", status, tok)
+	}
+	_, info = postForm(t, clients[self], https+"/introspect", bob.ConsumerKey, "", url.Values{"token": {access}})
+	if cnf, _ := info["cnf"].(map[string]any); cnf["x5t#S256"] != self.x5t() {
+		t.Errorf("refreshed token introspection: %v", info)
+	}
+	if status, _ := do(t, clients[nil], bearer(t, "GET", https+menu, access, "")); status != 401 {
+		t.Errorf("refreshed bound token without its certificate: %d", status)
+	}
+	if status, _ := do(t, clients[self], bearer(t, "GET", https+menu, access, "")); status != 200 {
+		t.Errorf("refreshed bound token with its certificate: %d", status)
+	}
+}
+
+// pickOther is the one of a and b that is not c.
+func pickOther(c, a, b *testCert) *testCert {
+	if c == a {
+		return b
+	}
+	return a
+}
