@@ -67,7 +67,7 @@ var covered = map[string]string{
 	"CreateApplication": "Applications", "CreateApplicationWithKeys": "Applications", "ApplicationsByOwner": "Applications",
 	"OwnedApplication": "Applications", "UpdateApplication": "Applications", "DeleteApplication": "Applications",
 	"SetApplicationTLSAuth": "MutualTLS",
-	"CreateKey": "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
+	"CreateKey":             "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
 	"UpdateKeySettings": "Keys",
 	"PutScope":          "Scopes", "Scopes": "Scopes",
 	"CreateAPI": "APIs", "ImportAPI": "APIs", "UpdateAPI": "APIs", "SetAPIStatus": "APIs", "PublishedAPIs": "APIs",
