@@ -1,18 +1,12 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,68 +15,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apistore/apistore/internal/fixture"
 )
 
-// testCert is a certificate made for a test, with its key.
-type testCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-// newCert makes a certificate for a test: signed by issuer, or
-// self-signed when issuer is nil; a CA when ca is set, else a client
-// certificate naming dnsName.
-func newCert(t *testing.T, issuer *testCert, cn, dnsName string, ca bool) *testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"Acme"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	if ca {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	} else {
-		tmpl.DNSNames = []string{dnsName}
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	parent, signer := tmpl, key
-	if issuer != nil {
-		parent, signer = issuer.cert, issuer.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert, key}
-}
-
-// pemFile writes the certificate as PEM in dir and returns its path.
-func (c *testCert) pemFile(t *testing.T, dir, name string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// x5t is the cnf.x5t#S256 of the certificate (RFC 8705 §3.1).
-func (c *testCert) x5t() string {
-	sum := sha256.Sum256(c.cert.Raw)
+// x5t is the cnf.x5t#S256 of a certificate (RFC 8705 §3.1).
+func x5t(c *fixture.Cert) string {
+	sum := sha256.Sum256(c.Cert.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // tlsClient is Go's HTTP client trusting the server's certificate and
 // presenting cert in the handshake when it is not nil.
-func tlsClient(t *testing.T, dataDir string, cert *testCert) *http.Client {
+func tlsClient(t *testing.T, dataDir string, cert *fixture.Cert) *http.Client {
 	t.Helper()
 	serverCert, err := os.ReadFile(filepath.Join(dataDir, "tls-cert.pem"))
 	if err != nil {
@@ -92,7 +37,7 @@ func tlsClient(t *testing.T, dataDir string, cert *testCert) *http.Client {
 	roots.AppendCertsFromPEM(serverCert)
 	conf := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	if cert != nil {
-		conf.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.cert.Raw}, PrivateKey: cert.key, Leaf: cert.cert}}
+		conf.Certificates = []tls.Certificate{cert.TLS()}
 	}
 	tr := &http.Transport{TLSClientConfig: conf, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -144,18 +89,18 @@ func postForm(t *testing.T, c *http.Client, endpoint, clientID, secret string, f
 func TestMutualTLS(t *testing.T) {
 	dir := newDataDir(t)
 	certs := t.TempDir()
-	ca := newCert(t, nil, "Test client CA", "", true)
-	pki := newCert(t, ca, "client", "client.example", false)
-	intruder := newCert(t, ca, "intruder", "intruder.example", false) // same CA, another subject
-	self := newCert(t, nil, "self", "self.example", false)
-	other := newCert(t, nil, "other", "other.example", false) // never registered
+	ca := fixture.NewCA(t, "Test client CA")
+	pki := fixture.NewClientCert(t, ca, "client", "client.example")
+	intruder := fixture.NewClientCert(t, ca, "intruder", "intruder.example") // same CA, another subject
+	self := fixture.NewClientCert(t, nil, "self", "self.example")
+	other := fixture.NewClientCert(t, nil, "other", "other.example") // never registered
 	s := startServer(t, dir, nil, "--store-port", "0", "--https-port", "0", "--http-port", "0",
-		"--client-ca", ca.pemFile(t, certs, "ca.pem"))
+		"--client-ca", ca.PEMFile(t, certs, "ca.pem"))
 	const password = "a-long-password"
 	apps := map[string]keys{}
 	for _, a := range []struct{ owner, flag, value string }{
 		{"alice", "--tls-subject", "san_dns:client.example"},
-		{"bob", "--tls-cert", self.pemFile(t, certs, "self.pem")},
+		{"bob", "--tls-cert", self.PEMFile(t, certs, "self.pem")},
 		{"carol", "", ""},
 	} {
 		s.admin(t, password+"\n", "user create", "--username", a.owner)
@@ -172,8 +117,8 @@ func TestMutualTLS(t *testing.T) {
 	}
 	alice, bob, carol := apps["alice"].Production, apps["bob"].Production, apps["carol"].Production
 	https, plain := s.urls["https"], s.urls["http"]
-	clients := map[*testCert]*http.Client{nil: tlsClient(t, dir, nil)}
-	for _, c := range []*testCert{pki, intruder, self, other} {
+	clients := map[*fixture.Cert]*http.Client{nil: tlsClient(t, dir, nil)}
+	for _, c := range []*fixture.Cert{pki, intruder, self, other} {
 		clients[c] = tlsClient(t, dir, c)
 	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
@@ -220,7 +165,7 @@ func TestMutualTLS(t *testing.T) {
 	menu := "/pizzashack/1.0.0/menu"
 	for _, c := range []struct {
 		name, key, secret string
-		cert              *testCert
+		cert              *fixture.Cert
 	}{
 		{"tls_client_auth", alice.ConsumerKey, "", pki},
 		{"self_signed_tls_client_auth", bob.ConsumerKey, "", self},
@@ -233,8 +178,8 @@ func TestMutualTLS(t *testing.T) {
 		}
 		status, info := postForm(t, clients[c.cert], https+"/introspect", c.key, c.secret, url.Values{"token": {access}})
 		cnf, _ := info["cnf"].(map[string]any)
-		if status != 200 || info["active"] != true || cnf["x5t#S256"] != c.cert.x5t() {
-			t.Errorf("%s: introspection %d %v, want cnf.x5t#S256 %s", c.name, status, info, c.cert.x5t())
+		if status != 200 || info["active"] != true || cnf["x5t#S256"] != x5t(c.cert) {
+			t.Errorf("%s: introspection %d %v, want cnf.x5t#S256 %s", c.name, status, info, x5t(c.cert))
 		}
 		for _, call := range []struct {
 			how    string
@@ -301,7 +246,7 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatalf("refresh: %d %v", status, tok)
 	}
 	_, info = postForm(t, clients[self], https+"/introspect", bob.ConsumerKey, "", url.Values{"token": {access}})
-	if cnf, _ := info["cnf"].(map[string]any); cnf["x5t#S256"] != self.x5t() {
+	if cnf, _ := info["cnf"].(map[string]any); cnf["x5t#S256"] != x5t(self) {
 		t.Errorf("refreshed token introspection: %v", info)
 	}
 	if status, _ := do(t, clients[nil], bearer(t, "GET", https+menu, access, "")); status != 401 {
@@ -313,9 +258,70 @@ func TestMutualTLS(t *testing.T) {
 }
 
 // pickOther is the one of a and b that is not c.
-func pickOther(c, a, b *testCert) *testCert {
+func pickOther(c, a, b *fixture.Cert) *fixture.Cert {
 	if c == a {
 		return b
 	}
 	return a
+}
+
+// TestMutualTLSFlags: app create's --tls-subject and --tls-cert and
+// serve's --client-ca refuse what cannot work, saying why, and register
+// what can.
+func TestMutualTLSFlags(t *testing.T) {
+	dir := newDataDir(t)
+	files := t.TempDir()
+	self := fixture.NewClientCert(t, nil, "self", "self.example")
+	certFile := self.PEMFile(t, files, "self.pem")
+	notPEM := filepath.Join(files, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, "user", "create", "--data-dir", dir, "--username", "alice", "--password", "a-long-password")
+	app := []string{"app", "create", "--data-dir", dir, "--owner", "alice"}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--name", "A", "--tls-subject", "client.example"}, "KIND:VALUE"},
+		{[]string{"--name", "A", "--tls-subject", "cn:client"}, "subject of one kind"},
+		{[]string{"--name", "A", "--tls-subject", "san_ip:client.example"}, "not an IP address"},
+		{[]string{"--name", "A", "--tls-subject", "san_dns:client.example", "--tls-cert", certFile}, "exclude each other"},
+		{[]string{"--name", "A", "--tls-cert", notPEM}, "no PEM certificate"},
+		{[]string{"--name", "A", "--tls-cert", filepath.Join(files, "missing.pem")}, "missing.pem"},
+	} {
+		if got := runFails(t, append(app, tc.flags...)...); !strings.Contains(got, tc.want) {
+			t.Errorf("%v: %q, want it to say %q", tc.flags, got, tc.want)
+		}
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(runOK(t, append(app, "--name", "Self", "--tls-cert", certFile)...)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out["token_endpoint_auth_method"] != "self_signed_tls_client_auth" {
+		t.Errorf("app create said %v", out)
+	}
+	prod, _ := out["production"].(map[string]any)
+	key, _ := prod["consumer_key"].(string)
+	c, err := openStore(t, dir).ClientByKey(t.Context(), key)
+	if err != nil || c.TLSAuth.Method != "self_signed_tls_client_auth" || len(c.TLSAuth.Certs) != 1 ||
+		x5t(self) != base64.RawURLEncoding.EncodeToString(c.TLSAuth.Certs[0][:]) {
+		t.Errorf("registered: %+v, %v", c, err)
+	}
+	if apps, _ := openStore(t, dir).ApplicationsByOwner(t.Context(), c.OwnerID); len(apps) != 1 {
+		t.Errorf("the refused app creates left applications: %v", apps)
+	}
+
+	serve := []string{"serve", "--data-dir", dir, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--metrics-addr", ""}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--client-ca", notPEM}, "no PEM certificate"},
+		{[]string{"--client-ca", certFile, "--mtls=false"}, "--client-ca needs --mtls"},
+	} {
+		if got := runFails(t, append(serve, tc.flags...)...); !strings.Contains(got, tc.want) {
+			t.Errorf("serve %v: %q, want it to say %q", tc.flags, got, tc.want)
+		}
+	}
 }
