@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -89,6 +90,30 @@ func CertThumbprint(cert *x509.Certificate) Hash { return sha256.Sum256(cert.Raw
 // X5tS256 is the base64url form of a certificate thumbprint, as the cnf
 // claim's x5t#S256 member carries it (RFC 8705 §3.1).
 func X5tS256(h Hash) string { return base64.RawURLEncoding.EncodeToString(h[:]) }
+
+// JoinThumbprints writes certificate thumbprints as text, in hex separated
+// by spaces: how the stores keep an application's registered certificates.
+func JoinThumbprints(hs []Hash) string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	return strings.Join(out, " ")
+}
+
+// ParseThumbprints reads what JoinThumbprints wrote; a word that is not a
+// thumbprint (never written so) is left out.
+func ParseThumbprints(s string) []Hash {
+	var out []Hash
+	for w := range strings.FieldsSeq(s) {
+		var h Hash
+		if b, err := hex.DecodeString(w); err == nil && len(b) == len(h) {
+			copy(h[:], b)
+			out = append(out, h)
+		}
+	}
+	return out
+}
 
 // Confirmation is the cnf member of an introspection response (RFC 7800
 // §3.1): how the token is bound to its holder. Members are optional.

@@ -75,7 +75,7 @@ func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client
 	c.KeyType = oauth.KeyType(keyType)
 	c.GrantTypes = words(grants)
 	c.OwnerRoles = words(roles)
-	c.TLSAuth.Certs = thumbprints(certs)
+	c.TLSAuth.Certs = oauth.ParseThumbprints(certs)
 	c.Validity = oauth.Validity{AppToken: fromSeconds(appV), UserToken: fromSeconds(userV), RefreshToken: fromSeconds(refreshV)}
 	return &c, nil
 }
