@@ -44,6 +44,28 @@ func tlsClient(t *testing.T, dataDir string, cert *fixture.Cert) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
+// asksForCertificate reports whether the HTTPS listener at base asks the
+// client for a certificate in the handshake.
+func asksForCertificate(t *testing.T, dataDir, base string) bool {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := tlsClient(t, dataDir, nil).Transport.(*http.Transport).TLSClientConfig.Clone()
+	asked := false
+	conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		asked = true
+		return &tls.Certificate{}, nil // none
+	}
+	conn, err := tls.Dial("tcp", u.Host, conf)
+	if err != nil {
+		t.Fatalf("handshake with %s: %v", u.Host, err)
+	}
+	conn.Close()
+	return asked
+}
+
 // do sends a request and returns its status and decoded JSON body, when
 // an object.
 func do(t *testing.T, c *http.Client, req *http.Request) (int, map[string]any) {
@@ -122,6 +144,13 @@ func TestMutualTLS(t *testing.T) {
 		clients[c] = tlsClient(t, dir, c)
 	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
+
+	// The HTTPS port of /token and the gateway asks for a certificate; the
+	// store's port does not, so browsers are not bothered.
+	if !asksForCertificate(t, dir, https) || asksForCertificate(t, dir, s.urls["store"]) {
+		t.Errorf("certificates asked for: https %v, store %v; want only https",
+			asksForCertificate(t, dir, https), asksForCertificate(t, dir, s.urls["store"]))
+	}
 
 	// The metadata names the methods and the binding (RFC 8705 §2.3, §3.3).
 	req, _ := http.NewRequest("GET", https+"/.well-known/oauth-authorization-server", nil)
@@ -311,6 +340,18 @@ func TestMutualTLSFlags(t *testing.T) {
 	if apps, _ := openStore(t, dir).ApplicationsByOwner(t.Context(), c.OwnerID); len(apps) != 1 {
 		t.Errorf("the refused app creates left applications: %v", apps)
 	}
+
+	// --mtls=false: no certificate asked for, none offered in the metadata.
+	s := startServer(t, dir, nil, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--mtls=false")
+	if asksForCertificate(t, dir, s.urls["https"]) {
+		t.Error("--mtls=false: the HTTPS port asks for a certificate")
+	}
+	req, _ := http.NewRequest("GET", s.urls["https"]+"/.well-known/oauth-authorization-server", nil)
+	if _, meta := do(t, tlsClient(t, dir, nil), req); meta["tls_client_certificate_bound_access_tokens"] != nil ||
+		slices.Contains(meta["token_endpoint_auth_methods_supported"].([]any), any("self_signed_tls_client_auth")) {
+		t.Errorf("--mtls=false: metadata %v", meta)
+	}
+	s.stop(t)
 
 	serve := []string{"serve", "--data-dir", dir, "--store-port", "0", "--https-port", "0", "--http-port", "0", "--metrics-addr", ""}
 	for _, tc := range []struct {
