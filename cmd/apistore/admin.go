@@ -75,12 +75,11 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
 	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
-	tlsSubject := fs.String("tls-subject", "", "KIND:VALUE: the keys authenticate with tls_client_auth (RFC 8705 §2.1), a certificate from a --client-ca authority naming this subject; KIND is one of "+strings.Join(oauth.SubjectKinds, ", ")+", e.g. san_dns:client.example.com")
-	tlsCert := fs.String("tls-cert", "", "PEM file of one or more self-signed certificates: the keys authenticate with self_signed_tls_client_auth (RFC 8705 §2.2), presenting one of them")
+	tlsFlags := addTLSAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	tlsAuth, err := tlsAuthFlags(*tlsSubject, *tlsCert)
+	tlsAuth, err := tlsFlags()
 	if err != nil {
 		return err
 	}
@@ -127,6 +126,8 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	if tlsAuth.Method != "" {
+		// Before anything is printed: until then no one knows the secrets
+		// that would authenticate the keys meanwhile.
 		if err := d.SetApplicationTLSAuth(ctx, app.ID, tlsAuth); err != nil {
 			return err
 		}

@@ -284,6 +284,23 @@ func TestMutualTLS(t *testing.T) {
 	if status, _ := do(t, clients[self], bearer(t, "GET", https+menu, access, "")); status != 200 {
 		t.Errorf("refreshed bound token with its certificate: %d", status)
 	}
+
+	// app tls changes a running server's mind at once: carol's keys move
+	// to a self-signed certificate, then back to their secret.
+	s.admin(t, "", "app tls", "--owner", "carol", "--name", "app", "--tls-cert", other.PEMFile(t, certs, "other.pem"))
+	if status, body := postForm(t, clients[nil], https+"/token", carol.ConsumerKey, carol.ConsumerSecret, cc); status != 401 {
+		t.Errorf("the secret after app tls --tls-cert: %d %v", status, body)
+	}
+	if status, body := postForm(t, clients[other], https+"/token", carol.ConsumerKey, "", cc); status != 200 {
+		t.Errorf("the certificate after app tls --tls-cert: %d %v", status, body)
+	}
+	s.admin(t, "", "app tls", "--owner", "carol", "--name", "App", "--secret")
+	if status, body := postForm(t, clients[other], https+"/token", carol.ConsumerKey, "", cc); status != 401 {
+		t.Errorf("the certificate after app tls --secret: %d %v", status, body)
+	}
+	if status, body := postForm(t, http.DefaultClient, plain+"/token", carol.ConsumerKey, carol.ConsumerSecret, cc); status != 200 {
+		t.Errorf("the secret after app tls --secret: %d %v", status, body)
+	}
 }
 
 // pickOther is the one of a and b that is not c.
@@ -339,6 +356,25 @@ func TestMutualTLSFlags(t *testing.T) {
 	}
 	if apps, _ := openStore(t, dir).ApplicationsByOwner(t.Context(), c.OwnerID); len(apps) != 1 {
 		t.Errorf("the refused app creates left applications: %v", apps)
+	}
+	tlsCmd := []string{"app", "tls", "--data-dir", dir, "--owner", "alice"}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--name", "Self"}, "give one of"},
+		{[]string{"--name", "Self", "--secret", "--tls-cert", certFile}, "give one of"},
+		{[]string{"--name", "Other", "--secret"}, `no application named "Other"`},
+		{[]string{"--secret"}, "--owner and --name are required"},
+	} {
+		if got := runFails(t, append(tlsCmd, tc.flags...)...); !strings.Contains(got, tc.want) {
+			t.Errorf("app tls %v: %q, want it to say %q", tc.flags, got, tc.want)
+		}
+	}
+	runOK(t, append(tlsCmd, "--name", "self", "--tls-subject", "subject_dn:CN=client,O=Acme")...)
+	if c, err := openStore(t, dir).ClientByKey(t.Context(), key); err != nil || c.TLSAuth.Method != "tls_client_auth" ||
+		c.TLSAuth.SubjectKind != "subject_dn" || c.TLSAuth.Subject != "CN=client,O=Acme" || len(c.TLSAuth.Certs) != 0 {
+		t.Errorf("after app tls --tls-subject: %+v, %v", c, err)
 	}
 
 	// --mtls=false: no certificate asked for, none offered in the metadata.
