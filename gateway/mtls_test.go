@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/internal/certtest"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -15,10 +15,10 @@ import (
 // anywhere. Accepting a bound token allocates nothing, as the rest of the
 // validation (TestValidationDoesNotAllocate).
 func TestCertificateBinding(t *testing.T) {
-	mine, other := fixture.NewClientCert(t, nil, "mine", "mine.example"), fixture.NewClientCert(t, nil, "other", "other.example")
+	mine, other := certtest.NewClientCert(t, nil, "mine", "mine.example"), certtest.NewClientCert(t, nil, "other", "other.example")
 	bound := &oauth.TokenInfo{Token: oauth.Token{CertThumbprint: oauth.CertThumbprint(mine.Cert)}}
 	unbound := &oauth.TokenInfo{}
-	over := func(certs ...*fixture.Cert) func() *tls.ConnectionState {
+	over := func(certs ...*certtest.Cert) func() *tls.ConnectionState {
 		return func() *tls.ConnectionState {
 			cs := &tls.ConnectionState{}
 			for _, c := range certs {

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/internal/certtest"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -15,16 +15,16 @@ import (
 // token issued over a connection presenting a certificate is bound to it
 // (§3), as introspection shows.
 func TestMutualTLSClientAuthentication(t *testing.T) {
-	ca, otherCA := fixture.NewCA(t, "CA"), fixture.NewCA(t, "Other CA")
-	pki := fixture.NewClientCert(t, ca, "client", "client.example")
-	sameNameOtherCA := fixture.NewClientCert(t, otherCA, "client", "client.example")
-	self, other := fixture.NewClientCert(t, nil, "self", "self.example"), fixture.NewClientCert(t, nil, "other", "other.example")
-	chain := func(c *fixture.Cert) []*x509.Certificate { return []*x509.Certificate{c.Cert} }
+	ca, otherCA := certtest.NewCA(t, "CA"), certtest.NewCA(t, "Other CA")
+	pki := certtest.NewClientCert(t, ca, "client", "client.example")
+	sameNameOtherCA := certtest.NewClientCert(t, otherCA, "client", "client.example")
+	self, other := certtest.NewClientCert(t, nil, "self", "self.example"), certtest.NewClientCert(t, nil, "other", "other.example")
+	chain := func(c *certtest.Cert) []*x509.Certificate { return []*x509.Certificate{c.Cert} }
 	cas := x509.NewCertPool()
 	cas.AddCert(ca.Cert)
 
 	uri, _ := url.Parse("spiffe://acme/client")
-	byURI := fixture.NewClientCert(t, ca, "uri", "uri.example")
+	byURI := certtest.NewClientCert(t, ca, "uri", "uri.example")
 	byURI.Cert.URIs = []*url.URL{uri} // matched as parsed; the signature is not checked again
 
 	tests := []struct {
@@ -159,7 +159,7 @@ func TestMutualTLSRevoke(t *testing.T) {
 	e := newEnv(t, oauth.Validity{})
 	e.srv.MutualTLS(nil)
 	ctx := context.Background()
-	self, other := fixture.NewClientCert(t, nil, "self", "self.example"), fixture.NewClientCert(t, nil, "other", "other.example")
+	self, other := certtest.NewClientCert(t, nil, "self", "self.example"), certtest.NewClientCert(t, nil, "other", "other.example")
 	reg := oauth.TLSAuth{Method: oauth.AuthSelfSignedTLS, Certs: []oauth.Hash{oauth.CertThumbprint(self.Cert)}}
 	if err := e.db.SetApplicationTLSAuth(ctx, e.key.AppID, reg); err != nil {
 		t.Fatal(err)

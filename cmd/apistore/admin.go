@@ -98,17 +98,11 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 			return fmt.Errorf("--callback-url: %w", err)
 		}
 	}
-	d, err := store.open(ctx)
+	d, u, err := store.openForUser(ctx, *owner)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.UserAccount(ctx, *owner)
-	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *owner)
-	} else if err != nil {
-		return err
-	}
 	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
 	out := map[string]any{"name": app.Name}
 	if tlsAuth.Method != "" {
@@ -195,6 +189,25 @@ func auditCommand(ctx context.Context, d db.Store, s stdio, event, username, cli
 	if err := d.RecordAudit(ctx, e); err != nil {
 		fmt.Fprintf(s.err, "apistore: warning: %v\n", err)
 	}
+}
+
+// openForUser opens the store and finds a user in it, for a command that
+// works on the user's things: "no user" when there is none. The store is
+// closed again unless all went well.
+func (f storeFlags) openForUser(ctx context.Context, username string) (db.Store, *portal.User, error) {
+	d, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := d.UserAccount(ctx, username)
+	if errors.Is(err, portal.ErrNotFound) {
+		err = fmt.Errorf("no user %q", username)
+	}
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, u, nil
 }
 
 // splitList splits a comma-separated flag, dropping empty items.

@@ -125,17 +125,11 @@ func appTLS(ctx context.Context, args []string, s stdio) error {
 	if *secret == (a.Method != "") {
 		return errors.New("give one of --tls-subject, --tls-cert or --secret")
 	}
-	d, err := store.open(ctx)
+	d, u, err := store.openForUser(ctx, *owner)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.UserAccount(ctx, *owner)
-	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *owner)
-	} else if err != nil {
-		return err
-	}
 	apps, err := d.ApplicationsByOwner(ctx, u.ID)
 	if err != nil {
 		return err

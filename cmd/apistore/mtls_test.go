@@ -16,18 +16,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/internal/certtest"
 )
 
 // x5t is the cnf.x5t#S256 of a certificate (RFC 8705 §3.1).
-func x5t(c *fixture.Cert) string {
+func x5t(c *certtest.Cert) string {
 	sum := sha256.Sum256(c.Cert.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // tlsClient is Go's HTTP client trusting the server's certificate and
 // presenting cert in the handshake when it is not nil.
-func tlsClient(t *testing.T, dataDir string, cert *fixture.Cert) *http.Client {
+func tlsClient(t *testing.T, dataDir string, cert *certtest.Cert) *http.Client {
 	t.Helper()
 	serverCert, err := os.ReadFile(filepath.Join(dataDir, "tls-cert.pem"))
 	if err != nil {
@@ -111,11 +111,11 @@ func postForm(t *testing.T, c *http.Client, endpoint, clientID, secret string, f
 func TestMutualTLS(t *testing.T) {
 	dir := newDataDir(t)
 	certs := t.TempDir()
-	ca := fixture.NewCA(t, "Test client CA")
-	pki := fixture.NewClientCert(t, ca, "client", "client.example")
-	intruder := fixture.NewClientCert(t, ca, "intruder", "intruder.example") // same CA, another subject
-	self := fixture.NewClientCert(t, nil, "self", "self.example")
-	other := fixture.NewClientCert(t, nil, "other", "other.example") // never registered
+	ca := certtest.NewCA(t, "Test client CA")
+	pki := certtest.NewClientCert(t, ca, "client", "client.example")
+	intruder := certtest.NewClientCert(t, ca, "intruder", "intruder.example") // same CA, another subject
+	self := certtest.NewClientCert(t, nil, "self", "self.example")
+	other := certtest.NewClientCert(t, nil, "other", "other.example") // never registered
 	s := startServer(t, dir, nil, "--store-port", "0", "--https-port", "0", "--http-port", "0",
 		"--client-ca", ca.PEMFile(t, certs, "ca.pem"))
 	const password = "a-long-password"
@@ -139,8 +139,8 @@ func TestMutualTLS(t *testing.T) {
 	}
 	alice, bob, carol := apps["alice"].Production, apps["bob"].Production, apps["carol"].Production
 	https, plain := s.urls["https"], s.urls["http"]
-	clients := map[*fixture.Cert]*http.Client{nil: tlsClient(t, dir, nil)}
-	for _, c := range []*fixture.Cert{pki, intruder, self, other} {
+	clients := map[*certtest.Cert]*http.Client{nil: tlsClient(t, dir, nil)}
+	for _, c := range []*certtest.Cert{pki, intruder, self, other} {
 		clients[c] = tlsClient(t, dir, c)
 	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
@@ -194,7 +194,7 @@ func TestMutualTLS(t *testing.T) {
 	menu := "/pizzashack/1.0.0/menu"
 	for _, c := range []struct {
 		name, key, secret string
-		cert              *fixture.Cert
+		cert              *certtest.Cert
 	}{
 		{"tls_client_auth", alice.ConsumerKey, "", pki},
 		{"self_signed_tls_client_auth", bob.ConsumerKey, "", self},
@@ -304,7 +304,7 @@ func TestMutualTLS(t *testing.T) {
 }
 
 // pickOther is the one of a and b that is not c.
-func pickOther(c, a, b *fixture.Cert) *fixture.Cert {
+func pickOther(c, a, b *certtest.Cert) *certtest.Cert {
 	if c == a {
 		return b
 	}
@@ -317,7 +317,7 @@ func pickOther(c, a, b *fixture.Cert) *fixture.Cert {
 func TestMutualTLSFlags(t *testing.T) {
 	dir := newDataDir(t)
 	files := t.TempDir()
-	self := fixture.NewClientCert(t, nil, "self", "self.example")
+	self := certtest.NewClientCert(t, nil, "self", "self.example")
 	certFile := self.PEMFile(t, files, "self.pem")
 	notPEM := filepath.Join(files, "not.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
