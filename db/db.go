@@ -67,6 +67,7 @@ type Store interface {
 	OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error)
 	UpdateApplication(ctx context.Context, a *portal.Application) error
 	DeleteApplication(ctx context.Context, ownerID, id int64) error
+	SetApplicationTLSAuth(ctx context.Context, appID int64, a oauth.TLSAuth) error
 
 	CreateKey(ctx context.Context, c *oauth.Client) error
 	KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error)

@@ -387,6 +387,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, refusal := g.token(ctx, s, bearer)
+	if refusal == nil {
+		refusal = certificateBinding(r, info)
+	}
 	if refusal != nil {
 		refusal.write(w)
 		return

@@ -44,6 +44,9 @@ func TestValidationDoesNotAllocate(t *testing.T) {
 		res, _ := rt.resource(r.Method, rest)
 		bearer, _ := bearerToken(r)
 		info, refusal := g.token(ctx, s, bearer)
+		if refusal == nil {
+			refusal = certificateBinding(r, info)
+		}
 		if res == nil || refusal != nil {
 			t.Fatal("not authorized")
 		}

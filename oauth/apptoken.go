@@ -39,5 +39,5 @@ func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []stri
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, c, c.OwnerID, granted, GrantConsole, Hash{})
+	return s.issue(ctx, c, c.OwnerID, granted, GrantConsole, Hash{}, Hash{})
 }

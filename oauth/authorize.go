@@ -191,7 +191,7 @@ func (s *Server) Approve(ctx context.Context, a *Authorization, u *User) (string
 		return "", oerr
 	}
 	if a.Request.ResponseType == ResponseToken {
-		resp, oerr := s.issue(WithIssuer(ctx, a.Issuer), a.Client, u.ID, scopes, GrantImplicit, Hash{})
+		resp, oerr := s.issue(WithIssuer(ctx, a.Issuer), a.Client, u.ID, scopes, GrantImplicit, Hash{}, Hash{})
 		if oerr != nil {
 			return "", oerr
 		}

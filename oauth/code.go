@@ -125,7 +125,8 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 	if oerr := verifyPKCE(code, r.CodeVerifier); oerr != nil {
 		return nil, oerr
 	}
-	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode))
+	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode),
+		certThumbprint(r.ClientCerts))
 	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
 		return nil, oerr
 	}

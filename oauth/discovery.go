@@ -20,6 +20,9 @@ type Metadata struct {
 	// JWKSURI is where the keys verifying the server's JWTs are (RFC 8414
 	// §2), when it signs any.
 	JWKSURI string `json:"jwks_uri,omitempty"`
+	// TLSClientCertificateBoundAccessTokens says that access tokens are
+	// bound to the client certificate presented at /token (RFC 8705 §3.3).
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 }
 
 // JWKSPath is the path of the JWK Set of the server's signing keys, under
@@ -40,6 +43,7 @@ func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
 		m.GrantTypesSupported = s.GrantTypes()
 		m.CodeChallengeMethodsSupported = []string{PKCES256}
 	}
+	s.addMutualTLS(m)
 	return m
 }
 

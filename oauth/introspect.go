@@ -17,13 +17,15 @@ type Introspection struct {
 	Exp       int64  `json:"exp,omitempty"`
 	Iat       int64  `json:"iat,omitempty"`
 	Sub       string `json:"sub,omitempty"`
+	// Cnf tells what the token is bound to (RFC 7800 §3.1, RFC 8705 §3.2).
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Introspect tells an authenticated client whether a token is active and
 // what it grants (RFC 7662 §2). A client learns only about its own tokens:
 // another client's token is reported inactive (§4).
 func (s *Server) Introspect(ctx context.Context, r *TokenHintRequest) (*Introspection, *Error) {
-	client, oerr := s.AuthenticateClient(ctx, r.ClientID, r.ClientSecret)
+	client, oerr := s.authenticate(ctx, r.ClientID, r.ClientSecret, r.ClientCerts)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -52,6 +54,9 @@ func (s *Server) Introspect(ctx context.Context, r *TokenHintRequest) (*Introspe
 		}
 	} else {
 		out.TokenType = "Bearer"
+		if !t.CertThumbprint.IsZero() {
+			out.Cnf = &Confirmation{X5tS256: X5tS256(t.CertThumbprint)}
+		}
 	}
 	if expired(deadline, s.now()) {
 		return inactive, nil

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"mime"
@@ -26,6 +27,11 @@ type TokenRequest struct {
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
+	// ClientCerts is the certificate chain the client presented in the TLS
+	// handshake, leaf first (RFC 8705): it authenticates a key registered
+	// for it, and binds the tokens issued. Not a form parameter; the
+	// caller sets it.
+	ClientCerts []*x509.Certificate
 	// Source is who sent the request (the client's address): the password
 	// grant's hashing is shared fairly between sources (see
 	// CheckPasswordFor). Not a form parameter; the caller sets it.

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 )
 
@@ -18,6 +19,9 @@ type TokenHintRequest struct {
 	TokenTypeHint string
 	ClientID      string
 	ClientSecret  string
+	// ClientCerts is the client's TLS certificate chain, as
+	// TokenRequest.ClientCerts; the caller sets it.
+	ClientCerts []*x509.Certificate
 }
 
 var tokenHintParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
@@ -59,7 +63,7 @@ type Revocation struct {
 // may be revoked with client_id alone, since their clients hold no secret;
 // any other token needs client authentication.
 func (s *Server) Revoke(ctx context.Context, r *TokenHintRequest) (*Revocation, *Error) {
-	client, authenticated, oerr := s.revokingClient(ctx, r.ClientID, r.ClientSecret)
+	client, authenticated, oerr := s.revokingClient(ctx, r.ClientID, r.ClientSecret, r.ClientCerts)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -95,10 +99,12 @@ func (s *Server) Revoke(ctx context.Context, r *TokenHintRequest) (*Revocation, 
 }
 
 // revokingClient authenticates the client, or with client_id alone finds it
-// as a public client (reported unauthenticated).
-func (s *Server) revokingClient(ctx context.Context, id, secret string) (*Client, bool, *Error) {
+// as a public client (reported unauthenticated). A client registered for
+// certificate authentication that presents a certificate is authenticated
+// by it (RFC 8705 §2).
+func (s *Server) revokingClient(ctx context.Context, id, secret string, chain []*x509.Certificate) (*Client, bool, *Error) {
 	if secret != "" {
-		c, oerr := s.AuthenticateClient(ctx, id, secret)
+		c, oerr := s.authenticate(ctx, id, secret, chain)
 		return c, true, oerr
 	}
 	c, err := s.store.ClientByKey(ctx, id)
@@ -107,6 +113,12 @@ func (s *Server) revokingClient(ctx context.Context, id, secret string) (*Client
 	}
 	if err != nil {
 		return nil, false, internal(ctx, "load client", err)
+	}
+	if c.TLSAuth.Method != "" && len(chain) > 0 {
+		if !s.certAuthenticates(c.TLSAuth, chain) {
+			return nil, false, ErrInvalidClient("client authentication failed: the TLS client certificate is not the one registered for this client")
+		}
+		return c, true, nil
 	}
 	return c, false, nil
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"slices"
@@ -30,6 +31,9 @@ type Server struct {
 	strict   bool          // see Strict
 	grace    time.Duration // see RefreshGrace
 	jwt      jwtConfig
+	// mtls and clientCAs: see MutualTLS.
+	mtls      bool
+	clientCAs *x509.CertPool
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -89,7 +93,7 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest) (*TokenResponse, *E
 	if !known {
 		return nil, ErrUnsupportedGrantType("grant type " + r.GrantType + " is not supported")
 	}
-	client, err := s.AuthenticateClient(ctx, r.ClientID, r.ClientSecret)
+	client, err := s.authenticate(ctx, r.ClientID, r.ClientSecret, r.ClientCerts)
 	if err != nil {
 		return nil, err
 	}
@@ -100,21 +104,10 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest) (*TokenResponse, *E
 }
 
 // AuthenticateClient checks a consumer key and secret (RFC 6749 §2.3.1).
+// A key registered for certificate authentication (RFC 8705 §2) cannot
+// authenticate this way.
 func (s *Server) AuthenticateClient(ctx context.Context, id, secret string) (*Client, *Error) {
-	if id == "" || secret == "" {
-		return nil, ErrInvalidClient("client authentication is required")
-	}
-	c, err := s.store.ClientByKey(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, ErrInvalidClient("client authentication failed")
-	}
-	if err != nil {
-		return nil, internal(ctx, "load client", err)
-	}
-	if !c.SecretHash.Equal(HashOf(secret)) {
-		return nil, ErrInvalidClient("client authentication failed")
-	}
-	return c, nil
+	return s.authenticate(ctx, id, secret, nil)
 }
 
 // passwordGrant is the resource owner password credentials grant (RFC 6749 §4.3).
@@ -148,7 +141,7 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 	if oerr != nil {
 		return nil, oerr
 	}
-	return s.issue(ctx, c, u.ID, scopes, GrantPassword, Hash{})
+	return s.issue(ctx, c, u.ID, scopes, GrantPassword, Hash{}, certThumbprint(r.ClientCerts))
 }
 
 // clientCredentialsGrant issues an application token (RFC 6749 §4.4) on
@@ -158,7 +151,7 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *Token
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, c, c.OwnerID, scopes, GrantClientCredentials, Hash{})
+	return s.issue(ctx, c, c.OwnerID, scopes, GrantClientCredentials, Hash{}, certThumbprint(r.ClientCerts))
 }
 
 // refreshTokenGrant exchanges a refresh token for new tokens (RFC 6749 §6).
@@ -210,7 +203,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	if oerr != nil {
 		return nil, oerr
 	}
-	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
+	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true, certThumbprint(r.ClientCerts))
 	if oerr := s.formatJWT(ctx, c, next, resp); oerr != nil {
 		return nil, oerr
 	}
@@ -340,9 +333,10 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 }
 
 // issue creates and stores a new token, with a refresh token when the key
-// allows the refresh grant and the grant is not client_credentials.
-func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
-	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant))
+// allows the refresh grant and the grant is not client_credentials; cert,
+// unless zero, is the thumbprint of the client certificate it is bound to.
+func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family, cert Hash) (*TokenResponse, *Error) {
+	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant), cert)
 	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
 		return nil, oerr
 	}
@@ -361,8 +355,10 @@ func refreshAllowed(c *Client, grant string) bool {
 	return grant != GrantClientCredentials && grant != GrantImplicit && grant != GrantConsole && c.Allows(GrantRefreshToken)
 }
 
-// newToken makes a token and its response. A zero family starts a new chain.
-func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string, family Hash, withRefresh bool) (*Token, *TokenResponse) {
+// newToken makes a token and its response. A zero family starts a new
+// chain; a non-zero cert binds the access token to the client certificate
+// with that thumbprint (RFC 8705 §3).
+func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string, family Hash, withRefresh bool, cert Hash) (*Token, *TokenResponse) {
 	now := s.now()
 	v := c.Validity.orDefault(s.validity)
 	lifetime := v.UserToken
@@ -386,6 +382,8 @@ func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string
 		IssuedAt:   now,
 		ExpiresAt:  expiry(now, lifetime),
 		SecretHash: c.SecretHash,
+		// RFC 8705 §3: bound whenever the client presented a certificate.
+		CertThumbprint: cert,
 	}
 	if t.FamilyID.IsZero() {
 		t.FamilyID = t.AccessHash

@@ -75,6 +75,7 @@ type Client struct {
 	// JWTAccessTokens says that the application's access tokens are JWTs
 	// (RFC 9068) rather than opaque strings.
 	JWTAccessTokens bool
+	TLSAuth         TLSAuth // the application's certificate authentication, if any (RFC 8705 §2)
 }
 
 // Clone returns a copy of c that shares nothing with it, for caches that
@@ -83,6 +84,7 @@ func (c *Client) Clone() *Client {
 	cp := *c
 	cp.OwnerRoles = slices.Clone(c.OwnerRoles)
 	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	cp.TLSAuth.Certs = slices.Clone(c.TLSAuth.Certs)
 	return &cp
 }
 
@@ -123,6 +125,9 @@ type Token struct {
 	RefreshExpiresAt time.Time // zero: never expires
 	Revoked          bool
 	RefreshUsed      bool
+	// CertThumbprint is the SHA-256 of the client certificate the access
+	// token is bound to (RFC 8705 §3); zero when it is not bound.
+	CertThumbprint Hash
 	// SecretHash is the key's secret hash as the issuing request saw it;
 	// when set, the store refuses the token with ErrSecretReplaced if the
 	// key's secret has been regenerated since. Not stored.

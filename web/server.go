@@ -37,6 +37,12 @@ type Config struct {
 	PortOffset int    // added to every non-zero port, as WSO2's offset
 	TLSCert    string
 	TLSKey     string
+	// ClientCertificates asks clients of the HTTPS port of /token and the
+	// gateway for a TLS certificate (RFC 8705), without requiring or
+	// checking one: the oauth package checks it against the client's
+	// registration, and the gateway against the token's binding. The
+	// store's port never asks, so browsers are not bothered.
+	ClientCertificates bool
 	// PublicURL is the base URL (scheme://host[:port]) clients reach the
 	// HTTPS and HTTP listeners at, when a proxy or another name stands in
 	// front of them: the issuer and the URLs of the discovery document.
@@ -382,10 +388,11 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		port               int
 		handler            http.Handler
 		public             string // the configured public URL, if any
+		clientCerts        bool   // see Config.ClientCertificates
 	}{
-		{"store", "https", "/store", s.cfg.StorePort, s.store, s.cfg.StorePublicURL},
-		{"https", "https", "", s.cfg.HTTPSPort, s.apiHandler(), s.cfg.PublicURL},
-		{"http", "http", "", s.cfg.HTTPPort, s.apiHandler(), s.cfg.PublicURL},
+		{"store", "https", "/store", s.cfg.StorePort, s.store, s.cfg.StorePublicURL, false},
+		{"https", "https", "", s.cfg.HTTPSPort, s.apiHandler(), s.cfg.PublicURL, s.cfg.ClientCertificates},
+		{"http", "http", "", s.cfg.HTTPPort, s.apiHandler(), s.cfg.PublicURL, false},
 	}
 	var ls []listener
 	var publicURLs []string // store first
@@ -409,6 +416,9 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 			srv.Handler = hsts(sp.handler)
 			// Each server its own copy: net/http adjusts it for HTTP/2.
 			srv.TLSConfig = tlsConfig.Clone()
+			if sp.clientCerts {
+				srv.TLSConfig.ClientAuth = tls.RequestClientCert
+			}
 			ln = tls.NewListener(ln, srv.TLSConfig)
 		}
 		own := sp.scheme + "://" + net.JoinHostPort(s.urlHost(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))

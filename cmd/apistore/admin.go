@@ -76,7 +76,12 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
 	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
 	jwtTokens := fs.Bool("jwt-access-tokens", false, "issue the application JWT access tokens (RFC 9068, signed ES256, verifiable with the keys at the JWKS URL) rather than opaque ones")
+	tlsFlags := addTLSAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	tlsAuth, err := tlsFlags()
+	if err != nil {
 		return err
 	}
 	if *owner == "" || strings.TrimSpace(*name) == "" {
@@ -94,20 +99,17 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 			return fmt.Errorf("--callback-url: %w", err)
 		}
 	}
-	d, err := store.open(ctx)
+	d, u, err := store.openForUser(ctx, *owner)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.UserAccount(ctx, *owner)
-	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *owner)
-	} else if err != nil {
-		return err
-	}
 	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier,
 		JWTAccessTokens: *jwtTokens}
 	out := map[string]any{"name": app.Name}
+	if tlsAuth.Method != "" {
+		out["token_endpoint_auth_method"] = tlsAuth.Method
+	}
 	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
 		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
 		out[strings.ToLower(string(kt))] = map[string]string{"consumer_key": key, "consumer_secret": secret}
@@ -118,6 +120,13 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 		return fmt.Errorf("%s already has an application named %q", u.Username, app.Name)
 	} else if err != nil {
 		return err
+	}
+	if tlsAuth.Method != "" {
+		// Before anything is printed: until then no one knows the secrets
+		// that would authenticate the keys meanwhile.
+		if err := d.SetApplicationTLSAuth(ctx, app.ID, tlsAuth); err != nil {
+			return err
+		}
 	}
 	var ids []string
 	for _, kt := range []string{"production", "sandbox"} {
@@ -182,6 +191,25 @@ func auditCommand(ctx context.Context, d db.Store, s stdio, event, username, cli
 	if err := d.RecordAudit(ctx, e); err != nil {
 		fmt.Fprintf(s.err, "apistore: warning: %v\n", err)
 	}
+}
+
+// openForUser opens the store and finds a user in it, for a command that
+// works on the user's things: "no user" when there is none. The store is
+// closed again unless all went well.
+func (f storeFlags) openForUser(ctx context.Context, username string) (db.Store, *portal.User, error) {
+	d, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := d.UserAccount(ctx, username)
+	if errors.Is(err, portal.ErrNotFound) {
+		err = fmt.Errorf("no user %q", username)
+	}
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, u, nil
 }
 
 // splitList splits a comma-separated flag, dropping empty items.

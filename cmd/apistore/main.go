@@ -26,6 +26,7 @@ Usage:
   apistore [serve] [flags]       run the server (the default)
   apistore user create [flags]   add a user (password from stdin or --password)
   apistore app create [flags]    add an application with production and sandbox keys
+  apistore app tls [flags]       set how an application's keys authenticate (TLS certificate or secret)
   apistore scope create [flags]  add a scope, or change the flags given of one
   apistore user delete [flags]   remove a user, their applications and tokens
   apistore user reset-password   print a link that sets a new password for a user
@@ -53,6 +54,7 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"serve":               serve,
 	"user create":         userCreate,
 	"app create":          appCreate,
+	"app tls":             appTLS,
 	"scope create":        scopeCreate,
 	"user delete":         userDelete,
 	"user reset-password": userResetPassword,

@@ -32,6 +32,8 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs.IntVar(&cfg.PortOffset, "port-offset", 0, "added to every port, as WSO2's port offset")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file (default: a self-signed one made in the data directory)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.BoolVar(&cfg.ClientCertificates, "mtls", true, "ask clients of the HTTPS port of /token and the gateway for a TLS client certificate, without requiring one (RFC 8705: certificate client authentication and certificate-bound tokens); the store's port never asks")
+	clientCA := fs.String("client-ca", "", "PEM file of the certificate authorities whose certificates authenticate tls_client_auth clients (RFC 8705 §2.1); empty: only self_signed_tls_client_auth")
 	addListenFlags(fs, &cfg)
 	appV := fs.Int("app-token-validity", 3600, "seconds an application (client_credentials) token lives; negative: never expires")
 	userV := fs.Int("user-token-validity", 3600, "seconds a user access token lives; negative: never expires")
@@ -81,6 +83,13 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := checkListenFlags(cfg); err != nil {
 		return err
 	}
+	cas, err := loadClientCAs(*clientCA)
+	if err != nil {
+		return err
+	}
+	if cas != nil && !cfg.ClientCertificates {
+		return errors.New("--client-ca needs --mtls: without it no client presents a certificate")
+	}
 	warnDerivedURLs(cfg)
 	gwConfig.TrustedProxies, gwConfig.BodyTimeout = cfg.TrustedProxies, cfg.BodyTimeout
 	var opts []handlers.Option
@@ -114,6 +123,9 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		}
 		return u.Username, nil
 	})
+	if cfg.ClientCertificates {
+		srv.MutualTLS(cas)
+	}
 	go cleanTokens(ctx, d, *cleanup, *auditRetention)
 	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
 	if err != nil {

@@ -78,6 +78,7 @@ var groups = []group{
 	{"Tokens", testTokens},
 	{"KeptAnswers", testKeptAnswers},
 	{"Codes", testCodes},
+	{"MutualTLS", testMutualTLS},
 	{"Consents", testConsents},
 	{"Sessions", testSessions},
 	{"SessionKeys", testSessionKeys},

@@ -68,7 +68,7 @@ var covered = map[string]string{
 	"ClearLoginFailures": "LoginCounters", "DeleteStaleLoginCounts": "LoginCounters",
 	"CreateApplication": "Applications", "CreateApplicationWithKeys": "Applications", "ApplicationsByOwner": "Applications",
 	"OwnedApplication": "Applications", "UpdateApplication": "Applications", "DeleteApplication": "Applications",
-	"CreateKey": "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
+	"SetApplicationTLSAuth": "MutualTLS", "CreateKey": "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
 	"UpdateKeySettings": "Keys",
 	"PutScope":          "Scopes", "Scopes": "Scopes",
 	"CreateAPI": "APIs", "ImportAPI": "APIs", "UpdateAPI": "APIs", "SetAPIStatus": "APIs", "PublishedAPIs": "APIs",

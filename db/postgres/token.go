@@ -30,8 +30,9 @@ func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 // sees its token; one that comes second waits for ReplaceSecret's commit,
 // reads the key again and finds the new secret.
 const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
-	issued_at, expires_at, refresh_expires_at)
-	SELECT $1::bytea, $2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::bigint, $10::bigint
+	issued_at, expires_at, refresh_expires_at, cert_thumbprint)
+	SELECT $1::bytea, $2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::bigint, $10::bigint,
+	$12::bytea
 	WHERE $11::bytea IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = $4 AND secret_hash = $11 FOR KEY SHARE)`
 
 // storeToken runs insertToken in tx.
@@ -57,30 +58,34 @@ func tokenArgs(t *oauth.Token) []any {
 	if t.HasRefresh() {
 		refresh = t.RefreshHash[:]
 	}
-	var secret []byte
+	var secret, cert []byte
 	if !t.SecretHash.IsZero() {
 		secret = t.SecretHash[:]
 	}
+	if !t.CertThumbprint.IsZero() {
+		cert = t.CertThumbprint[:]
+	}
 	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret}
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert}
 }
 
 const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
-	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used`
+	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used, t.cert_thumbprint`
 
 // tokenDest returns scan destinations for tokenColumns and a function that
 // finishes t once scanned.
 func tokenDest(t *oauth.Token) ([]any, func()) {
-	var access, refresh, family []byte
+	var access, refresh, family, cert []byte
 	var scopes string
 	var issued int64
 	var expires, refreshExpires *int64
 	dest := []any{&access, &refresh, &family, &t.KeyID, &t.UserID, &scopes, &t.GrantType,
-		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed}
+		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed, &cert}
 	return dest, func() {
 		copy(t.AccessHash[:], access)
 		copy(t.RefreshHash[:], refresh)
 		copy(t.FamilyID[:], family)
+		copy(t.CertThumbprint[:], cert)
 		t.Scopes = words(scopes)
 		t.IssuedAt = time.UnixMilli(issued)
 		t.ExpiresAt = fromMillis(expires)

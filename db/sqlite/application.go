@@ -59,7 +59,7 @@ func insertKey(ctx context.Context, ex execer, c *oauth.Client) error {
 
 const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
 	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
-	a.id, a.name, a.jwt_access_tokens, u.id, u.username, u.roles
+	a.id, a.name, a.jwt_access_tokens, u.id, u.username, u.roles, a.tls_auth_method, a.tls_subject_kind, a.tls_subject, a.tls_certs
 	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
 	WHERE k.consumer_key = ? AND u.disabled_at IS NULL`
 
@@ -68,10 +68,11 @@ const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.g
 func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
 	var c oauth.Client
 	var secret []byte
-	var keyType, grants, roles string
+	var keyType, grants, roles, certs string
 	var appV, userV, refreshV int64
 	err := d.queryRow(ctx, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
-		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.JWTAccessTokens, &c.OwnerID, &c.Owner, &roles)
+		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.JWTAccessTokens, &c.OwnerID, &c.Owner, &roles,
+		&c.TLSAuth.Method, &c.TLSAuth.SubjectKind, &c.TLSAuth.Subject, &certs)
 	if err != nil {
 		return nil, notFound("consumer key", err)
 	}
@@ -79,6 +80,7 @@ func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client
 	c.KeyType = oauth.KeyType(keyType)
 	c.GrantTypes = words(grants)
 	c.OwnerRoles = words(roles)
+	c.TLSAuth.Certs = oauth.ParseThumbprints(certs)
 	c.Validity = oauth.Validity{AppToken: fromSeconds(appV), UserToken: fromSeconds(userV), RefreshToken: fromSeconds(refreshV)}
 	return &c, nil
 }
