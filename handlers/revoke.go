@@ -60,6 +60,7 @@ func (h *Handlers) readTokenHintRequest(c echo.Context, endpoint string) (*oauth
 	if oerr != nil {
 		return nil, authAttempt{}, oerr
 	}
+	r.DPoP = h.dpopRequest(c)
 	att := h.attempt(c, r.ClientID, "", "")
 	return r, att, h.throttle(c, &att)
 }

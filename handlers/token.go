@@ -32,6 +32,7 @@ func (h *Handlers) Token(c echo.Context) error {
 		return writeOAuthError(c, oerr)
 	}
 	tr.Source = passwordSource(c)
+	tr.DPoP = h.dpopRequest(c)
 	resp, oerr := h.oauth.Token(req.Context(), tr)
 	h.settle(c, att, oerr)
 	if oerr != nil && oerr.Status == http.StatusServiceUnavailable {

@@ -126,6 +126,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 		return nil, oerr
 	}
 	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode))
+	bindToProofKey(ctx, t, resp)
 	err = s.store.RedeemCode(ctx, h, t)
 	if errors.Is(err, ErrCodeUsed) {
 		// Another exchange won the race; its family is on the code now.

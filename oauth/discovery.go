@@ -17,6 +17,9 @@ type Metadata struct {
 	CodeChallengeMethodsSupported    []string `json:"code_challenge_methods_supported"`
 	// AuthorizationResponseIss says that authorization responses carry iss (RFC 9207 §3).
 	AuthorizationResponseIss bool `json:"authorization_response_iss_parameter_supported"`
+	// DPoPSigningAlgValuesSupported lists the DPoP proof algorithms
+	// accepted (RFC 9449 §5.1); left out when DPoP is not offered.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // Metadata describes this server at issuer (RFC 8414 §2); in strict mode
@@ -24,6 +27,9 @@ type Metadata struct {
 // method.
 func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
 	m := newMetadata(issuer, scopes)
+	if s.proofs != nil {
+		m.DPoPSigningAlgValuesSupported = DPoPAlgorithmNames()
+	}
 	if s.strict {
 		m.ResponseTypesSupported = []string{ResponseCode}
 		m.ResponseModesSupported = []string{"query"}

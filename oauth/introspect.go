@@ -17,6 +17,16 @@ type Introspection struct {
 	Exp       int64  `json:"exp,omitempty"`
 	Iat       int64  `json:"iat,omitempty"`
 	Sub       string `json:"sub,omitempty"`
+	// Cnf holds the token's confirmation (RFC 7800): the key or
+	// certificate it is bound to.
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf member of an introspection response: the proof
+// of possession a bound token needs. Nil for a bearer token.
+type Confirmation struct {
+	// JKT is the DPoP key's SHA-256 JWK thumbprint (RFC 9449 §6.2).
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Introspect tells an authenticated client whether a token is active and
@@ -35,6 +45,9 @@ func (s *Server) Introspect(ctx context.Context, r *TokenHintRequest) (*Introspe
 	if t == nil || t.KeyID != client.KeyID || t.Revoked {
 		return inactive, nil
 	}
+	if oerr := s.bindingProof(ctx, r.DPoP, t.JKT); oerr != nil {
+		return nil, oerr
+	}
 	out := &Introspection{
 		Active:   true,
 		Scope:    strings.Join(t.Scopes, " "),
@@ -52,6 +65,12 @@ func (s *Server) Introspect(ctx context.Context, r *TokenHintRequest) (*Introspe
 		}
 	} else {
 		out.TokenType = "Bearer"
+		if t.JKT != "" {
+			out.TokenType = TokenTypeDPoP
+		}
+	}
+	if t.JKT != "" {
+		out.Cnf = &Confirmation{JKT: t.JKT}
 	}
 	if expired(deadline, s.now()) {
 		return inactive, nil

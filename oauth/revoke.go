@@ -18,6 +18,9 @@ type TokenHintRequest struct {
 	TokenTypeHint string
 	ClientID      string
 	ClientSecret  string
+	// DPoP is the request's DPoP proof, checked against a bound token's
+	// key when sent; nil or empty for none. The caller sets it.
+	DPoP *DPoPRequest
 }
 
 var tokenHintParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
@@ -69,6 +72,9 @@ func (s *Server) Revoke(ctx context.Context, r *TokenHintRequest) (*Revocation, 
 	}
 	if !authenticated && t.GrantType != GrantImplicit {
 		return nil, ErrInvalidClient("client authentication is required to revoke this token")
+	}
+	if oerr := s.bindingProof(ctx, r.DPoP, t.JKT); oerr != nil {
+		return nil, oerr
 	}
 	if t.Revoked {
 		return nil, nil

@@ -27,7 +27,9 @@ type Server struct {
 	validity Validity
 	now      func() time.Time
 	grants   map[string]grantHandler
-	strict   bool // see Strict
+	strict   bool       // see Strict
+	proofs   ProofStore // nil: DPoP proofs are refused
+	nonceKey []byte     // see RequireDPoPNonce; nil: no nonces
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -40,6 +42,9 @@ func NewServer(store Store, validity Validity, now func() time.Time) *Server {
 		now = time.Now
 	}
 	s := &Server{store: store, validity: validity.orDefault(DefaultValidity), now: now}
+	if p, ok := store.(ProofStore); ok { // a store that keeps proofs enables DPoP
+		s.proofs = p
+	}
 	s.grants = map[string]grantHandler{
 		GrantPassword:          s.passwordGrant,
 		GrantClientCredentials: s.clientCredentialsGrant,
@@ -90,6 +95,15 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest) (*TokenResponse, *E
 	}
 	if !client.Allows(r.GrantType) {
 		return nil, ErrUnauthorizedClient("this consumer key may not use the " + r.GrantType + " grant")
+	}
+	proof, oerr := s.CheckProof(ctx, r.DPoP, "")
+	switch {
+	case oerr != nil:
+		return nil, oerr
+	case proof != nil:
+		ctx = context.WithValue(ctx, proofKeyCtx{}, proof.JKT)
+	case client.DPoPRequired:
+		return nil, ErrInvalidDPoPProof("this application requires DPoP: send a DPoP header with a proof (RFC 9449)")
 	}
 	return grant(ctx, client, r)
 }
@@ -178,6 +192,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, s.refreshReused(ctx, old.FamilyID)
 	case expired(old.RefreshExpiresAt, s.now()):
 		return nil, ErrInvalidGrant("the refresh token has expired")
+	case old.JKT != "" && ctx.Value(proofKeyCtx{}) == nil:
+		// Bound tokens stay bound: no refresh into a bearer token.
+		return nil, ErrInvalidDPoPProof("the refresh token's chain is DPoP-bound: send a DPoP proof")
 	case s.grants[old.GrantType] == nil || !c.Allows(old.GrantType):
 		// Switched off since (Strict, or the key's settings): the chain it
 		// started ends with it.
@@ -201,6 +218,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, oerr
 	}
 	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true)
+	bindToProofKey(ctx, next, resp)
 	err = s.store.RotateRefresh(ctx, h, next)
 	if errors.Is(err, ErrRefreshUsed) {
 		return nil, s.refreshReused(ctx, old.FamilyID)
@@ -330,6 +348,7 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 // allows the refresh grant and the grant is not client_credentials.
 func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family Hash) (*TokenResponse, *Error) {
 	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant))
+	bindToProofKey(ctx, t, resp)
 	if err := s.store.CreateToken(ctx, t); errors.Is(err, ErrSecretReplaced) {
 		return nil, errSecretReplaced()
 	} else if err != nil {

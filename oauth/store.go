@@ -72,6 +72,9 @@ type Client struct {
 	GrantTypes  []string
 	CallbackURL string
 	Validity    Validity
+	// DPoPRequired: the application's tokens are issued only with a DPoP
+	// proof (RFC 9449 §5).
+	DPoPRequired bool
 }
 
 // Clone returns a copy of c that shares nothing with it, for caches that
@@ -120,6 +123,9 @@ type Token struct {
 	RefreshExpiresAt time.Time // zero: never expires
 	Revoked          bool
 	RefreshUsed      bool
+	// JKT is the SHA-256 JWK thumbprint (base64url) of the DPoP key the
+	// token is bound to (cnf.jkt, RFC 9449 §6); empty for a bearer token.
+	JKT string
 	// SecretHash is the key's secret hash as the issuing request saw it;
 	// when set, the store refuses the token with ErrSecretReplaced if the
 	// key's secret has been regenerated since. Not stored.

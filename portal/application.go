@@ -15,6 +15,8 @@ type Application struct {
 	CallbackURL string
 	Tier        string
 	CreatedAt   time.Time
+	// DPoPRequired: its keys get tokens only with a DPoP proof (RFC 9449).
+	DPoPRequired bool
 }
 
 // Key is a consumer key as its owner sees it in the store: its settings and

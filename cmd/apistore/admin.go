@@ -75,6 +75,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
 	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
+	dpop := fs.Bool("dpop-required", false, "issue the application's tokens only with a DPoP proof (RFC 9449): DPoP-bound tokens only")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -104,8 +105,12 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	} else if err != nil {
 		return err
 	}
-	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier}
+	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier,
+		DPoPRequired: *dpop}
 	out := map[string]any{"name": app.Name}
+	if app.DPoPRequired {
+		out["dpop_required"] = true
+	}
 	err = d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {
 		key, secret := oauth.NewConsumerKey(), oauth.NewSecret()
 		out[strings.ToLower(string(kt))] = map[string]string{"consumer_key": key, "consumer_secret": secret}
