@@ -77,6 +77,7 @@ var groups = []group{
 	{"Subscriptions", testSubscriptions},
 	{"Tokens", testTokens},
 	{"Codes", testCodes},
+	{"DPoP", testDPoP},
 	{"Consents", testConsents},
 	{"Sessions", testSessions},
 	{"SessionKeys", testSessionKeys},
