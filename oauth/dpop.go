@@ -97,6 +97,13 @@ func errUseDPoPNonce() *Error {
 	return newError(ErrCodeUseDPoPNonce, http.StatusBadRequest, "the DPoP proof must carry the nonce of the DPoP-Nonce header")
 }
 
+// errDPoPRequired refuses a token without a proof to an application that
+// requires DPoP: the store's Generate and console, which hold no key of
+// the client's, cannot issue one either.
+func errDPoPRequired() *Error {
+	return ErrInvalidDPoPProof("this application requires DPoP: get its tokens at /token with a DPoP header (RFC 9449)")
+}
+
 // proofClaims are a proof's claims (RFC 9449 §4.2).
 type proofClaims struct {
 	JTI   string      `json:"jti"`

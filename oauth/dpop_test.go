@@ -152,6 +152,17 @@ func TestDPoPRefreshStaysBound(t *testing.T) {
 	if resp := e.mustToken(t, req); resp.TokenType != "DPoP" {
 		t.Fatalf("with a proof: %+v", resp)
 	}
+	// The store's Generate and try-it console hold no key of the client's.
+	client, err := e.db.ClientByKey(ctx, strictKey.ConsumerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, oerr := e.srv.IssueApplicationToken(ctx, client); oerr == nil || oerr.Code != oauth.ErrCodeInvalidDPoPProof {
+		t.Errorf("the store's Generate for an application requiring DPoP: %v", oerr)
+	}
+	if _, oerr := e.srv.IssueConsoleToken(ctx, client, nil); oerr == nil || oerr.Code != oauth.ErrCodeInvalidDPoPProof {
+		t.Errorf("a console token for an application requiring DPoP: %v", oerr)
+	}
 }
 
 // TestDPoPIntrospectAndRevoke: a proof sent to /introspect or /revoke

@@ -103,7 +103,7 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest) (*TokenResponse, *E
 	case proof != nil:
 		ctx = context.WithValue(ctx, proofKeyCtx{}, proof.JKT)
 	case client.DPoPRequired:
-		return nil, ErrInvalidDPoPProof("this application requires DPoP: send a DPoP header with a proof (RFC 9449)")
+		return nil, errDPoPRequired()
 	}
 	return grant(ctx, client, r)
 }
