@@ -58,14 +58,22 @@ func TestDPoPBindsTokens(t *testing.T) {
 	}
 }
 
+// boundToken is an env with alice's application token bound to key, and
+// another key.
+func boundToken(t *testing.T) (e *env, key, other *fixture.DPoPKey, token string) {
+	t.Helper()
+	e = newEnv(t, oauth.Validity{})
+	key, other = fixture.NewDPoPKey(t, e.clock.Now), fixture.NewDPoPKey(t, e.clock.Now)
+	token = e.mustToken(t, oauth.TokenRequest{GrantType: "client_credentials",
+		DPoP: dpop("POST", tokenURL, key.Proof("POST", tokenURL, ""))}).AccessToken
+	return e, key, other, token
+}
+
 // TestDPoPProofChecks: every check of RFC 9449 §4.3 and §7.1 refuses a
 // proof that fails it, at a resource, with invalid_dpop_proof.
 func TestDPoPProofChecks(t *testing.T) {
-	e := newEnv(t, oauth.Validity{})
+	e, key, other, tok := boundToken(t)
 	ctx := context.Background()
-	key, other := fixture.NewDPoPKey(t, e.clock.Now), fixture.NewDPoPKey(t, e.clock.Now)
-	tok := e.mustToken(t, oauth.TokenRequest{GrantType: "client_credentials",
-		DPoP: dpop("POST", tokenURL, key.Proof("POST", tokenURL, ""))}).AccessToken
 	replayed := key.Proof("GET", apiURL, tok)
 	if oerr := e.srv.CheckBoundToken(ctx, dpop("GET", apiURL, replayed), tok, key.JKT); oerr != nil {
 		t.Fatalf("a good proof: %v", oerr)
@@ -168,11 +176,8 @@ func TestDPoPRefreshStaysBound(t *testing.T) {
 // TestDPoPIntrospectAndRevoke: a proof sent to /introspect or /revoke
 // about a bound token must be signed by its key.
 func TestDPoPIntrospectAndRevoke(t *testing.T) {
-	e := newEnv(t, oauth.Validity{})
+	e, key, other, tok := boundToken(t)
 	ctx := context.Background()
-	key, other := fixture.NewDPoPKey(t, e.clock.Now), fixture.NewDPoPKey(t, e.clock.Now)
-	tok := e.mustToken(t, oauth.TokenRequest{GrantType: "client_credentials",
-		DPoP: dpop("POST", tokenURL, key.Proof("POST", tokenURL, ""))}).AccessToken
 	const introspectURL, revokeURL = "https://api.example:8243/introspect", "https://api.example:8243/revoke"
 	req := func(url string, p string) *oauth.TokenHintRequest {
 		return &oauth.TokenHintRequest{Token: tok, ClientID: e.key.ConsumerKey, ClientSecret: e.key.Secret, DPoP: dpop("POST", url, p)}

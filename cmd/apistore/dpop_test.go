@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,19 +10,13 @@ import (
 	"github.com/apistore/apistore/internal/fixture"
 )
 
-// dpopCall sends a request to target with the headers (name, value
-// pairs) and returns its status, its DPoP-Nonce and WWW-Authenticate
-// headers and its JSON body.
+// dpopCall sends a request to target with the form (nil: none) and the
+// headers (name, value pairs) and returns its status, headers and JSON
+// body.
 func dpopCall(t *testing.T, method, target string, form url.Values, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, _ := http.NewRequest(method, target, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
+	req, _ := http.NewRequest(method, target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // ignored by a GET
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
