@@ -42,7 +42,10 @@ func TestClusterDPoP(t *testing.T) {
 	key, other := fixture.NewDPoPKey(t, nil), fixture.NewDPoPKey(t, nil)
 	// Both nodes name the public URL (the balancer's), as proofs must.
 	tokenURL, menuURL := lb.apiURL+"/token", lb.apiURL+"/pizzashack/1.0.0/menu"
-	basic := func(r *http.Request) string { r.SetBasicAuth(alice.id, alice.secret); return r.Header.Get("Authorization") }(&http.Request{Header: http.Header{}})
+	basic := func(r *http.Request) string {
+		r.SetBasicAuth(alice.id, alice.secret)
+		return r.Header.Get("Authorization")
+	}(&http.Request{Header: http.Header{}})
 	form := url.Values{"grant_type": {"client_credentials"}}
 
 	// Without a nonce, node 1 hands one out; node 2 takes it.
