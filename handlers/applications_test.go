@@ -233,3 +233,45 @@ func TestApplicationDeletedMeanwhileIs404(t *testing.T) {
 		}
 	}
 }
+
+// TestApplicationRequiresDPoP: the application form's Require DPoP box
+// sets and clears the setting, which /token reads through the key (RFC
+// 9449: tokens only with a proof).
+func TestApplicationRequiresDPoP(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	id := b.addApplication("Bound")
+	ctx := context.Background()
+	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
+		SecretHash: oauth.HashOf(oauth.NewSecret()), GrantTypes: oauth.DefaultGrantTypes}
+	if err := env.db.CreateKey(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	required := func() bool {
+		t.Helper()
+		c, err := env.db.ClientByKey(ctx, key.ConsumerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.DPoPRequired
+	}
+	edit := fmt.Sprintf("/store/applications/%d", id)
+	mustContain(t, b.get(edit+"/edit").body, `name="dpop_required"`, "Require DPoP")
+	mustNotContain(t, b.get(edit+"/edit").body, `name="dpop_required" value="true" checked`)
+	for _, want := range []bool{true, false} {
+		form := url.Values{"name": {"Bound"}, "tier": {"Gold"}}
+		if want {
+			form.Set("dpop_required", "true")
+		}
+		if p := b.submit(edit, form); p.status != http.StatusSeeOther {
+			t.Fatalf("save with DPoP %v: %d\n%s", want, p.status, p.body)
+		}
+		if got := required(); got != want {
+			t.Errorf("saved with the box %v: DPoP required %v", want, got)
+		}
+		if body := b.get(edit + "/edit").body; strings.Contains(body, `name="dpop_required" value="true" checked`) != want {
+			t.Errorf("the edit form's box after saving %v is not so", want)
+		}
+	}
+}
