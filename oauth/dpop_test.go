@@ -244,3 +244,31 @@ func TestDPoPNonce(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheckProof: whatever a DPoP header holds, CheckProof answers with a
+// proof or invalid_dpop_proof, never another error or a panic, and a proof
+// it accepted once it refuses the second time.
+func FuzzCheckProof(f *testing.F) {
+	d, _ := fixture.Docs(f)
+	clock := fixture.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	srv := oauth.NewServer(d, oauth.Validity{}, clock.Now)
+	key := fixture.NewDPoPKey(f, clock.Now)
+	good := key.Proof("GET", apiURL, "token")
+	for _, seed := range []string{good, tamper(good), "a.b.c", "", strings.Repeat("A", 5000), "e30.e30.e30"} {
+		f.Add(seed)
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, proof string) {
+		p, oerr := srv.CheckProof(ctx, dpop("GET", apiURL, proof), "token")
+		switch {
+		case oerr != nil && oerr.Code != oauth.ErrCodeInvalidDPoPProof:
+			t.Fatalf("%q: %v", proof, oerr)
+		case oerr == nil && p == nil:
+			t.Fatalf("%q: neither a proof nor an error", proof)
+		case oerr == nil:
+			if _, again := srv.CheckProof(ctx, dpop("GET", apiURL, proof), "token"); again == nil {
+				t.Fatalf("%q accepted twice", proof)
+			}
+		}
+	})
+}
