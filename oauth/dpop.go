@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ func DPoPAlgorithmNames() []string {
 // either way (RFC 9449 §11.1): a proof is accepted only within it, and its
 // jti is kept for as long.
 const ProofWindow = time.Minute
+
+// jktPattern is a SHA-256 JWK thumbprint in base64url without padding.
+var jktPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 // maxProofBytes bounds a DPoP header: an RSA-4096 key and the claims fit
 // well within it.

@@ -272,3 +272,39 @@ func FuzzCheckProof(f *testing.F) {
 		}
 	})
 }
+
+// TestDPoPBoundCode: an authorization request's dpop_jkt binds its code
+// (RFC 9449 §10): only a proof signed by that key redeems it, into tokens
+// bound to the key; a malformed dpop_jkt is refused.
+func TestDPoPBoundCode(t *testing.T) {
+	f := newAuthzFixture(t)
+	c := f.newApp(t, codeGrants...)
+	key, other := fixture.NewDPoPKey(t, f.clock.Now), fixture.NewDPoPKey(t, f.clock.Now)
+	code := f.code(t, c, "&dpop_jkt="+key.JKT)
+	exchange := func(k *fixture.DPoPKey) (*oauth.TokenResponse, *oauth.Error) {
+		req := &oauth.TokenRequest{GrantType: oauth.GrantAuthorizationCode, ClientID: c.ConsumerKey, ClientSecret: c.Secret, Code: code}
+		if k != nil {
+			req.DPoP = dpop("POST", tokenURL, k.Proof("POST", tokenURL, ""))
+		}
+		return f.srv.Token(context.Background(), req)
+	}
+	for name, k := range map[string]*fixture.DPoPKey{"without a proof": nil, "with another key's proof": other} {
+		if _, oerr := exchange(k); oerr == nil || oerr.Code != oauth.ErrCodeInvalidDPoPProof {
+			t.Errorf("a bound code %s: %v; want invalid_dpop_proof", name, oerr)
+		}
+	}
+	resp, oerr := exchange(key)
+	if oerr != nil || resp.TokenType != "DPoP" {
+		t.Fatalf("a bound code with its key's proof: %+v, %v", resp, oerr)
+	}
+	if info, err := f.srv.Validate(context.Background(), resp.AccessToken); err != nil || info.JKT != key.JKT {
+		t.Errorf("the token is bound to %q (%v); want %q", info.JKT, err, key.JKT)
+	}
+	r, oerr := oauth.ParseAuthorizeRequest("response_type=code&client_id=" + c.ConsumerKey + "&dpop_jkt=short")
+	if oerr != nil {
+		t.Fatal(oerr)
+	}
+	if _, oerr := f.srv.CheckAuthorize(context.Background(), r); oerr == nil || oerr.Code != oauth.ErrCodeInvalidRequest {
+		t.Errorf("a malformed dpop_jkt: %v; want invalid_request", oerr)
+	}
+}

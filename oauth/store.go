@@ -212,6 +212,9 @@ type Code struct {
 	ExpiresAt       time.Time
 	Used            bool
 	FamilyID        Hash // refresh family of the tokens issued from it; zero until redeemed
+	// DPoPJKT is the DPoP key thumbprint the request's dpop_jkt bound the
+	// code to (RFC 9449 §10); empty when not bound.
+	DPoPJKT string
 }
 
 // CodeStore keeps authorization codes.

@@ -12,6 +12,8 @@ import (
 )
 
 func testDPoP(t *testing.T, s *suite) {
+	t.Run("a code bound to a key reads back with its thumbprint", func(t *testing.T) { testCodeBinding(t, s) })
+
 	t.Run("a bound token reads back with its thumbprint, a bearer token without", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()
@@ -140,4 +142,23 @@ func testDPoP(t *testing.T, s *suite) {
 			t.Errorf("created requiring DPoP: %+v, %v", a, err)
 		}
 	})
+}
+
+// testCodeBinding: a code bound to a DPoP key (dpop_jkt) reads back so, one
+// not bound without a thumbprint.
+func testCodeBinding(t *testing.T, s *suite) {
+	d := s.store(t)
+	alice := user(t, d, "alice")
+	key, _ := fixture.App(t, d, alice, "App")
+	for _, jkt := range []string{"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ""} {
+		c := &oauth.Code{Hash: oauth.HashOf("code " + jkt), KeyID: key.KeyID, UserID: alice.ID, Scopes: []string{"read"},
+			IssuedAt: t0, ExpiresAt: t0.Add(time.Minute), DPoPJKT: jkt}
+		if err := d.CreateCode(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.CodeByHash(t.Context(), c.Hash)
+		if err != nil || got.DPoPJKT != jkt {
+			t.Errorf("CodeByHash: dpop_jkt %q, %v; want %q", got.DPoPJKT, err, jkt)
+		}
+	}
 }
