@@ -67,6 +67,12 @@ func TestGatewayDPoP(t *testing.T) {
 			}
 		})
 	}
+	// Refused for its scope, a bound token gets a DPoP challenge too.
+	order := e.api.URL + "/pizzashack/1.0.0/order"
+	if r := e.call("POST", "/pizzashack/1.0.0/order", "", nil, "Authorization", "DPoP "+tok, "DPoP", key.Proof("POST", order, tok)); r.status != http.StatusForbidden ||
+		!strings.HasPrefix(r.challenge, "DPoP ") || !strings.Contains(r.challenge, `error="insufficient_scope"`) {
+		t.Errorf("a bound token lacking the scope: %d, challenge %q; want 403 with a DPoP insufficient_scope challenge", r.status, r.challenge)
+	}
 	bearer := e.token(e.alice.prodKey, e.alice.prodSecret, "")
 	if r := e.call("GET", "/pizzashack/1.0.0/menu", "", nil, "Authorization", "DPoP "+bearer, "DPoP", key.Proof("GET", menu, bearer)); r.status != 401 {
 		t.Errorf("a bearer token claiming the DPoP scheme: %d", r.status)

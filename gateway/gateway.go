@@ -411,7 +411,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	call := portal.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses, dpop: info.JKT != ""}
 	bc := &backendCall{passMethodOverride: passOverride}
 	finished := false
 	defer func() {
@@ -554,6 +554,7 @@ type statusRecorder struct {
 	status    int
 	fault     int // the WSO2 fault code of the refusal written, if one was
 	responses *responseFilter
+	dpop      bool // the call's token is DPoP-bound: refusals challenge with DPoP
 }
 
 // WriteHeader remembers the status and writes it.

@@ -52,7 +52,8 @@ var dpopAlgs = strings.Join(oauth.DPoPAlgorithmNames(), " ")
 
 func (f *Refusal) write(w http.ResponseWriter) {
 	if rec, ok := w.(*statusRecorder); ok {
-		rec.fault = f.Code // for the usage record
+		rec.fault = f.Code          // for the usage record
+		f.dpop = f.dpop || rec.dpop // RFC 9449 §7.1: a bound token's challenges are DPoP's
 	}
 	h := w.Header()
 	if f.challenge || f.BearerError != "" {
