@@ -135,12 +135,7 @@ func TestDeletingAnApplicationEndsItsTokens(t *testing.T) {
 	b.signUp("alice", "alice-password")
 	id := b.addApplication("Doomed")
 	ctx := context.Background()
-	secret := oauth.NewSecret()
-	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
-		SecretHash: oauth.HashOf(secret), GrantTypes: oauth.DefaultGrantTypes}
-	if err := env.db.CreateKey(ctx, key); err != nil {
-		t.Fatal(err)
-	}
+	key, secret := productionKey(t, env, id)
 	client, err := env.db.ClientByKey(ctx, key.ConsumerKey)
 	if err != nil {
 		t.Fatal(err)
@@ -241,22 +236,16 @@ func TestApplicationRequiresDPoP(t *testing.T) {
 	env := newStore(t)
 	b := env.browser()
 	b.signUp("alice", "alice-password")
-	id := b.addApplication("Bound")
-	ctx := context.Background()
-	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
-		SecretHash: oauth.HashOf(oauth.NewSecret()), GrantTypes: oauth.DefaultGrantTypes}
-	if err := env.db.CreateKey(ctx, key); err != nil {
-		t.Fatal(err)
-	}
+	key, _ := productionKey(t, env, b.addApplication("Bound"))
 	required := func() bool {
 		t.Helper()
-		c, err := env.db.ClientByKey(ctx, key.ConsumerKey)
+		c, err := env.db.ClientByKey(context.Background(), key.ConsumerKey)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c.DPoPRequired
 	}
-	edit := fmt.Sprintf("/store/applications/%d", id)
+	edit := fmt.Sprintf("/store/applications/%d", key.AppID)
 	mustContain(t, b.get(edit+"/edit").body, `name="dpop_required"`, "Require DPoP")
 	mustNotContain(t, b.get(edit+"/edit").body, `name="dpop_required" value="true" checked`)
 	for _, want := range []bool{true, false} {
@@ -274,4 +263,17 @@ func TestApplicationRequiresDPoP(t *testing.T) {
 			t.Errorf("the edit form's box after saving %v is not so", want)
 		}
 	}
+}
+
+// productionKey adds a production key to the application id, as the
+// store's Generate does, and returns it with its secret.
+func productionKey(t *testing.T, env *storeEnv, id int64) (*oauth.Client, string) {
+	t.Helper()
+	secret := oauth.NewSecret()
+	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
+		SecretHash: oauth.HashOf(secret), GrantTypes: oauth.DefaultGrantTypes}
+	if err := env.db.CreateKey(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	return key, secret
 }

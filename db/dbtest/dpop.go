@@ -103,8 +103,7 @@ func testDPoP(t *testing.T, s *suite) {
 	})
 
 	t.Run("an application requires DPoP as created or set by its owner", func(t *testing.T) {
-		d := s.store(t)
-		ctx := t.Context()
+		d, ctx := s.store(t), t.Context()
 		alice, bob := user(t, d, "alice"), user(t, d, "bob")
 		key, _ := fixture.App(t, d, alice, "App")
 		required := func() bool {
