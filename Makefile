@@ -41,7 +41,7 @@ test-postgres:
 # input is reported there and never lands in testdata/fuzz by itself.
 FUZZTIME ?= 3s
 FUZZ_TARGETS = oauth:FuzzParseBasicAuth oauth:FuzzParseForm oauth:FuzzPKCE oauth:FuzzParseAuthorizeRequest \
-	oauth:FuzzRedirectURIMatching oauth:FuzzParseScope oauth:FuzzParseTokenRequest oauth:FuzzParseTokenHintRequest \
+	oauth:FuzzRedirectURIMatching oauth:FuzzParseScope oauth:FuzzParseTokenRequest oauth:FuzzParseTokenHintRequest oauth:FuzzCheckProof \
 	handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind gateway:FuzzBearerToken \
 	gateway:FuzzCanonicalMatch gateway:FuzzMethodOverride gateway:FuzzSetsOwnCookie gateway:FuzzPlainQuery
 

@@ -134,6 +134,12 @@ type Store interface {
 	DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, error)
 	DeleteStaleCodes(ctx context.Context, now time.Time) (int64, error)
 
+	// DPoP (RFC 9449): the proofs accepted, shared by every node, and
+	// whether an application requires proofs.
+	oauth.ProofStore
+	DeleteStaleProofs(ctx context.Context, now time.Time) (int64, error)
+	SetApplicationDPoP(ctx context.Context, ownerID, id int64, required bool) error
+
 	// RunAlone runs fn unless another process or node is running the job
 	// of that name (cleanup and retention jobs run on one node at a time);
 	// it reports whether fn ran.

@@ -154,9 +154,9 @@ func corsBackendAnswer(caller, backend http.Header) {
 }
 
 // refusalHeaders are the headers of the gateway's refusals a browser app
-// needs: the challenge naming a missing scope, when to try again, and the
-// methods a resource takes.
-var refusalHeaders = []string{"WWW-Authenticate", "Retry-After", "Allow"}
+// needs: the challenge naming a missing scope, when to try again, the
+// methods a resource takes, and the DPoP nonce to sign with (RFC 9449 §9).
+var refusalHeaders = []string{"WWW-Authenticate", "Retry-After", "Allow", "DPoP-Nonce"}
 
 // corsRefusal is the hook on a refusal: when the call's origin may read
 // it, it may read the refusal's headers too.

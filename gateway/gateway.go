@@ -77,6 +77,12 @@ type Config struct {
 	// unless its API passes them (portal.API.PassMethodOverride).
 	PassMethodOverride bool
 
+	// BaseURL is the base URL (scheme://host[:port]) clients reach the
+	// listener of a request at, which DPoP proofs name in htu (RFC 9449
+	// §4.3); nil: the request's scheme and Host header, which only tests
+	// should rely on (any client writes Host).
+	BaseURL func(r *http.Request) string
+
 	// standardTransport sends every call through httputil.ReverseProxy
 	// and http.Transport, none through directProxy and backendTransport:
 	// tests run the calls they carry differently through both.
@@ -119,6 +125,7 @@ type Gateway struct {
 	responses          *responseFilter
 	passMethodOverride bool
 	storeOrigin        atomic.Pointer[string] // see SetStoreOrigin
+	baseURL            func(*http.Request) string
 }
 
 // New returns a gateway over the oauth core and the store. Close it to
@@ -148,6 +155,9 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.BaseURL == nil {
+		cfg.BaseURL = requestBaseURL
+	}
 	prune := func() {
 		ctx := context.Background()
 		_, err := d.RunAlone(ctx, "prune usage", func(ctx context.Context) error {
@@ -176,7 +186,8 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 	g := &Gateway{oauth: o, store: d, now: cfg.Now, throttle: newThrottle(cfg.Limits, d.TakeQuota),
 		usage:     newRecorder(observedWrite(d.RecordUsage, cfg.ObserveWrite), prune, cfg.UsageInterval, cfg.UsageBatch),
 		observe:   cfg.Observe,
-		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride}
+		responses: newResponseFilter(cfg.DropResponseHeaders), passMethodOverride: cfg.PassMethodOverride,
+		baseURL: cfg.BaseURL}
 	buffers := &bufferPool{}
 	transport := newTransport(cfg)
 	var backends http.RoundTripper = transport
@@ -382,6 +393,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bearer, ok := bearerToken(r)
+	dpopScheme := false
+	if !ok {
+		bearer, dpopScheme = schemeToken(r, "DPoP ")
+		ok = dpopScheme
+	}
 	if !ok {
 		missingToken().write(w)
 		return
@@ -390,13 +406,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if refusal == nil {
 		refusal = certificateBinding(r, info)
 	}
+	if refusal == nil {
+		refusal = g.checkDPoP(w, r, info, bearer, dpopScheme)
+	}
 	if refusal != nil {
 		refusal.write(w)
 		return
 	}
 	call := portal.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses, dpop: info.JKT != ""}
 	bc := &backendCall{passMethodOverride: passOverride}
 	finished := false
 	defer func() {
@@ -515,11 +534,17 @@ func backendURL(endpoint, in *url.URL, rest string, prefixSegments int) *url.URL
 // run headers together ("Bearer TOKEN, Content-Type: …"), and a token
 // (RFC 6750 b64token) never holds either.
 func bearerToken(r *http.Request) (string, bool) {
+	return schemeToken(r, "Bearer ")
+}
+
+// schemeToken reads the token of an Authorization header of the scheme
+// (with its trailing space), as bearerToken does.
+func schemeToken(r *http.Request, scheme string) (string, bool) {
 	v := r.Header.Get("Authorization")
-	if len(v) < 7 || !strings.EqualFold(v[:7], "Bearer ") {
+	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return "", false
 	}
-	token := strings.TrimSpace(v[7:])
+	token := strings.TrimSpace(v[len(scheme):])
 	if end := strings.IndexAny(token, ", \t"); end >= 0 {
 		token = token[:end]
 	}
@@ -540,6 +565,7 @@ type statusRecorder struct {
 	status    int
 	fault     int // the WSO2 fault code of the refusal written, if one was
 	responses *responseFilter
+	dpop      bool // the call's token is DPoP-bound: refusals challenge with DPoP
 }
 
 // WriteHeader remembers the status and writes it.

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/apistore/apistore/oauth"
 )
 
 // WSO2 API Manager's numeric error codes, which clients written for its
@@ -37,14 +39,21 @@ type Refusal struct {
 	// challenge adds a WWW-Authenticate: Bearer header even without an error
 	// code (RFC 6750 §3: a request with no token gets a bare challenge).
 	challenge bool
+	// dpop makes the challenge a DPoP one (RFC 9449 §7.1), naming the
+	// accepted proof algorithms.
+	dpop bool
 }
 
 // realm names the protection space of the challenges.
 const realm = "apistore"
 
+// dpopAlgs are the DPoP proof algorithms, for DPoP challenges.
+var dpopAlgs = strings.Join(oauth.DPoPAlgorithmNames(), " ")
+
 func (f *Refusal) write(w http.ResponseWriter) {
 	if rec, ok := w.(*statusRecorder); ok {
-		rec.fault = f.Code // for the usage record
+		rec.fault = f.Code          // for the usage record
+		f.dpop = f.dpop || rec.dpop // RFC 9449 §7.1: a bound token's challenges are DPoP's
 	}
 	h := w.Header()
 	if f.challenge || f.BearerError != "" {
@@ -71,7 +80,11 @@ type fault struct {
 // bearerChallenge is the WWW-Authenticate value of RFC 6750 §3.
 func (f *Refusal) bearerChallenge() string {
 	var b strings.Builder
-	b.WriteString(`Bearer realm="` + realm + `"`)
+	if f.dpop {
+		b.WriteString(`DPoP algs="` + dpopAlgs + `"`)
+	} else {
+		b.WriteString(`Bearer realm="` + realm + `"`)
+	}
 	if f.BearerError != "" {
 		b.WriteString(`, error="` + f.BearerError + `", error_description=` + strconv.Quote(f.Description))
 	}

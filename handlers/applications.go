@@ -23,6 +23,9 @@ type applicationForm struct {
 	// JWTAccessTokens is the box that has a new application's access
 	// tokens issued as JWTs (RFC 9068); an existing one keeps its kind.
 	JWTAccessTokens bool `form:"jwt_access_tokens"`
+	// DPoPRequired is the box that has the application's keys get tokens
+	// only with a DPoP proof.
+	DPoPRequired bool `form:"dpop_required"`
 }
 
 func (f *applicationForm) trim() {
@@ -81,7 +84,7 @@ func (h *Handlers) EditApplication(c echo.Context) error {
 		return err
 	}
 	return h.applicationForm(c, http.StatusOK, store.ApplicationForm{ID: a.ID, Name: a.Name,
-		Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier, JWTAccessTokens: a.JWTAccessTokens})
+		Description: a.Description, CallbackURL: a.CallbackURL, Tier: a.Tier, JWTAccessTokens: a.JWTAccessTokens, DPoPRequired: a.DPoPRequired})
 }
 
 // UpdateApplication saves the edit form, POST /store/applications/:id.
@@ -105,16 +108,21 @@ func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done s
 		a.JWTAccessTokens = f.JWTAccessTokens
 	}
 	view := store.ApplicationForm{ID: a.ID, Name: f.Name, Description: f.Description, CallbackURL: f.CallbackURL, Tier: f.Tier,
-		JWTAccessTokens: a.JWTAccessTokens, Errors: errs}
+		JWTAccessTokens: a.JWTAccessTokens, DPoPRequired: f.DPoPRequired, Errors: errs}
 	if len(errs) > 0 {
 		return h.applicationForm(c, http.StatusUnprocessableEntity, view)
 	}
 	a.Name, a.Description, a.CallbackURL, a.Tier = f.Name, f.Description, f.CallbackURL, f.Tier
 	ctx := c.Request().Context()
+	dpopChanged := a.ID != 0 && a.DPoPRequired != f.DPoPRequired
+	a.DPoPRequired = f.DPoPRequired
 	if a.ID == 0 {
 		err = h.store.CreateApplication(ctx, a)
 	} else {
 		err = h.store.UpdateApplication(ctx, a)
+	}
+	if err == nil && dpopChanged {
+		err = h.store.SetApplicationDPoP(ctx, a.OwnerID, a.ID, a.DPoPRequired)
 	}
 	if isNotFound(err) { // deleted meanwhile, e.g. in another tab
 		return errNoApplication
@@ -132,7 +140,7 @@ func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done s
 		// The callback URL decides where codes and implicit tokens go.
 		client, detail := h.appAuditFields(c, a.ID, a.Name)
 		h.audit(c, portal.AuditApplicationUpdated, h.CurrentUser(c).Username, client,
-			fmt.Sprintf("%s: tier %s, callback URL %q", detail, a.Tier, a.CallbackURL))
+			fmt.Sprintf("%s: tier %s, callback URL %q, DPoP required %t", detail, a.Tier, a.CallbackURL, a.DPoPRequired))
 	}
 	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
 		return err

@@ -167,12 +167,7 @@ func TestDeletingAnApplicationEndsItsTokens(t *testing.T) {
 	b.signUp("alice", "alice-password")
 	id := b.addApplication("Doomed")
 	ctx := context.Background()
-	secret := oauth.NewSecret()
-	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
-		SecretHash: oauth.HashOf(secret), GrantTypes: oauth.DefaultGrantTypes}
-	if err := env.db.CreateKey(ctx, key); err != nil {
-		t.Fatal(err)
-	}
+	key, secret := productionKey(t, env, id)
 	client, err := env.db.ClientByKey(ctx, key.ConsumerKey)
 	if err != nil {
 		t.Fatal(err)
@@ -264,4 +259,53 @@ func TestApplicationDeletedMeanwhileIs404(t *testing.T) {
 			t.Errorf("POST %s: status %d, want 404", paths[i], status)
 		}
 	}
+}
+
+// TestApplicationRequiresDPoP: the application form's Require DPoP box
+// sets and clears the setting, which /token reads through the key (RFC
+// 9449: tokens only with a proof).
+func TestApplicationRequiresDPoP(t *testing.T) {
+	env := newStore(t)
+	b := env.browser()
+	b.signUp("alice", "alice-password")
+	key, _ := productionKey(t, env, b.addApplication("Bound"))
+	required := func() bool {
+		t.Helper()
+		c, err := env.db.ClientByKey(context.Background(), key.ConsumerKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.DPoPRequired
+	}
+	edit := fmt.Sprintf("/store/applications/%d", key.AppID)
+	mustContain(t, b.get(edit+"/edit").body, `name="dpop_required"`, "Require DPoP")
+	mustNotContain(t, b.get(edit+"/edit").body, `name="dpop_required" value="true" checked`)
+	for _, want := range []bool{true, false} {
+		form := url.Values{"name": {"Bound"}, "tier": {"Gold"}}
+		if want {
+			form.Set("dpop_required", "true")
+		}
+		if p := b.submit(edit, form); p.status != http.StatusSeeOther {
+			t.Fatalf("save with DPoP %v: %d\n%s", want, p.status, p.body)
+		}
+		if got := required(); got != want {
+			t.Errorf("saved with the box %v: DPoP required %v", want, got)
+		}
+		if body := b.get(edit + "/edit").body; strings.Contains(body, `name="dpop_required" value="true" checked`) != want {
+			t.Errorf("the edit form's box after saving %v is not so", want)
+		}
+	}
+}
+
+// productionKey adds a production key to the application id, as the
+// store's Generate does, and returns it with its secret.
+func productionKey(t *testing.T, env *storeEnv, id int64) (*oauth.Client, string) {
+	t.Helper()
+	secret := oauth.NewSecret()
+	key := &oauth.Client{AppID: id, KeyType: oauth.Production, ConsumerKey: oauth.NewConsumerKey(),
+		SecretHash: oauth.HashOf(secret), GrantTypes: oauth.DefaultGrantTypes}
+	if err := env.db.CreateKey(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	return key, secret
 }

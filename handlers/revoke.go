@@ -61,6 +61,7 @@ func (h *Handlers) readTokenHintRequest(c echo.Context, endpoint string) (*oauth
 		return nil, authAttempt{}, oerr
 	}
 	r.ClientCerts = clientCerts(req)
+	r.DPoP = h.dpopRequest(c)
 	att := h.attempt(c, r.ClientID, "", "")
 	return r, att, h.throttle(c, &att)
 }

@@ -56,6 +56,9 @@ type Applications interface {
 	OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error)
 	UpdateApplication(ctx context.Context, a *portal.Application) error
 	DeleteApplication(ctx context.Context, ownerID, id int64) error
+	// SetApplicationDPoP sets whether the application's keys get tokens
+	// only with a DPoP proof (RFC 9449).
+	SetApplicationDPoP(ctx context.Context, ownerID, id int64, required bool) error
 
 	CreateKey(ctx context.Context, c *oauth.Client) error
 	ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error)

@@ -301,6 +301,8 @@ func (h *Handlers) showNewAppToken(c echo.Context, app *portal.Application, cons
 		r.token = tok
 	case oerr.Code == oauth.ErrCodeUnauthorizedClient:
 		r.message = "No application token: these keys do not allow the client_credentials grant."
+	case oerr.Code == oauth.ErrCodeInvalidDPoPProof:
+		r.message = "No application token: the application requires DPoP, so its tokens come only from /token, with a DPoP proof."
 	default:
 		return oerr
 	}

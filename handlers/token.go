@@ -33,6 +33,7 @@ func (h *Handlers) Token(c echo.Context) error {
 	}
 	tr.Source = passwordSource(c)
 	tr.ClientCerts = clientCerts(req)
+	tr.DPoP = h.dpopRequest(c)
 	// JWT access tokens name this listener's issuer, as its metadata does.
 	resp, oerr := h.oauth.Token(oauth.WithIssuer(req.Context(), listenerURL(c)), tr)
 	h.settle(c, att, oerr)

@@ -33,7 +33,12 @@ func WithListenerURL(ctx context.Context, base string) context.Context {
 // web did not say (a test's httptest server), the connection's own local
 // address and whether it is TLS.
 func listenerURL(c echo.Context) string {
-	req := c.Request()
+	return BaseURL(c.Request())
+}
+
+// BaseURL is the base URL of the listener req came in on, as listenerURL
+// (for the gateway, which sees requests without echo).
+func BaseURL(req *http.Request) string {
 	if base, ok := req.Context().Value(listenerURLKey{}).(string); ok && base != "" {
 		return base
 	}

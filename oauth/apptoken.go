@@ -13,6 +13,9 @@ func (s *Server) IssueApplicationToken(ctx context.Context, c *Client) (*TokenRe
 	if !c.Allows(GrantClientCredentials) {
 		return nil, ErrUnauthorizedClient("this consumer key may not use the " + GrantClientCredentials + " grant")
 	}
+	if c.DPoPRequired {
+		return nil, errDPoPRequired()
+	}
 	return s.clientCredentialsGrant(ctx, c, &TokenRequest{GrantType: GrantClientCredentials})
 }
 
@@ -35,6 +38,9 @@ const ConsoleValidity = 15 * time.Minute
 // key's application token validity if shorter), without a refresh token,
 // and marked GrantConsole.
 func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []string) (*TokenResponse, *Error) {
+	if c.DPoPRequired {
+		return nil, errDPoPRequired()
+	}
 	granted, err := s.grantableScopes(ctx, scopes, c.OwnerRoles)
 	if err != nil {
 		return nil, err

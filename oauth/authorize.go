@@ -25,6 +25,8 @@ type AuthorizeRequest struct {
 	State               string
 	CodeChallenge       string
 	CodeChallengeMethod string
+	// DPoPJKT binds the code to a DPoP key's thumbprint (RFC 9449 §10).
+	DPoPJKT string
 }
 
 // MaxAuthorizeQuery bounds the query of an authorization request, in bytes:
@@ -45,7 +47,7 @@ func CheckAuthorizeQuery(rawQuery string) *Error {
 
 // authorizeParams may each appear once (RFC 6749 §3.1).
 var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method"}
+	"code_challenge", "code_challenge_method", "dpop_jkt"}
 
 // ParseAuthorizeRequest parses the query of an authorization request, or the
 // same parameters posted back by the consent form.
@@ -66,6 +68,7 @@ func ParseAuthorizeRequest(rawQuery string) (*AuthorizeRequest, *Error) {
 		State:               form["state"],
 		CodeChallenge:       form["code_challenge"],
 		CodeChallengeMethod: form["code_challenge_method"],
+		DPoPJKT:             form["dpop_jkt"],
 	}, nil
 }
 
@@ -85,6 +88,7 @@ func (r *AuthorizeRequest) Values() url.Values {
 	add("state", r.State)
 	add("code_challenge", r.CodeChallenge)
 	add("code_challenge_method", r.CodeChallengeMethod)
+	add("dpop_jkt", r.DPoPJKT)
 	return v
 }
 
@@ -150,6 +154,9 @@ func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Auth
 			return a, ErrInvalidRequest("this server requires PKCE with code_challenge_method=S256")
 		}
 		a.challengeMethod = method
+		if r.DPoPJKT != "" && !jktPattern.MatchString(r.DPoPJKT) {
+			return a, ErrInvalidRequest("dpop_jkt must be a SHA-256 JWK thumbprint, base64url without padding (43 characters)")
+		}
 	}
 	return a, nil
 }

@@ -83,6 +83,7 @@ func (s *Server) newCode(ctx context.Context, a *Authorization, userID int64, sc
 		Scopes:          scopes,
 		Challenge:       a.Request.CodeChallenge,
 		ChallengeMethod: a.challengeMethod,
+		DPoPJKT:         a.Request.DPoPJKT,
 		IssuedAt:        now,
 		ExpiresAt:       now.Add(s.codeValidity(a.Client)),
 	})
@@ -125,8 +126,12 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 	if oerr := verifyPKCE(code, r.CodeVerifier); oerr != nil {
 		return nil, oerr
 	}
+	if jkt, _ := ctx.Value(proofKeyCtx{}).(string); code.DPoPJKT != "" && jkt != code.DPoPJKT {
+		return nil, ErrInvalidDPoPProof("the authorization code is bound to a DPoP key (dpop_jkt): send a proof signed by that key")
+	}
 	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode),
 		certThumbprint(r.ClientCerts))
+	bindToProofKey(ctx, t, resp)
 	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
 		return nil, oerr
 	}

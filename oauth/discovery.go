@@ -23,6 +23,9 @@ type Metadata struct {
 	// TLSClientCertificateBoundAccessTokens says that access tokens are
 	// bound to the client certificate presented at /token (RFC 8705 §3.3).
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	// DPoPSigningAlgValuesSupported lists the DPoP proof algorithms
+	// accepted (RFC 9449 §5.1); left out when DPoP is not offered.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // JWKSPath is the path of the JWK Set of the server's signing keys, under
@@ -36,6 +39,9 @@ func (s *Server) Metadata(issuer string, scopes []string) *Metadata {
 	m := newMetadata(issuer, scopes)
 	if s.jwt.keys != nil {
 		m.JWKSURI = issuer + JWKSPath
+	}
+	if s.proofs != nil {
+		m.DPoPSigningAlgValuesSupported = DPoPAlgorithmNames()
 	}
 	if s.strict {
 		m.ResponseTypesSupported = []string{ResponseCode}

@@ -17,8 +17,20 @@ type Introspection struct {
 	Exp       int64  `json:"exp,omitempty"`
 	Iat       int64  `json:"iat,omitempty"`
 	Sub       string `json:"sub,omitempty"`
-	// Cnf tells what the token is bound to (RFC 7800 §3.1, RFC 8705 §3.2).
+	// Cnf holds the token's confirmation (RFC 7800 §3.1): the key or
+	// certificate it is bound to.
 	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf member of an introspection response (RFC 7800
+// §3.1): the proof of possession a bound token needs; nil for a bearer
+// token. Members are optional.
+type Confirmation struct {
+	// JKT is the DPoP key's SHA-256 JWK thumbprint (RFC 9449 §6.2).
+	JKT string `json:"jkt,omitempty"`
+	// X5tS256 is the thumbprint of the client certificate the token is
+	// bound to (RFC 8705 §3.2).
+	X5tS256 string `json:"x5t#S256,omitempty"`
 }
 
 // Introspect tells an authenticated client whether a token is active and
@@ -37,6 +49,9 @@ func (s *Server) Introspect(ctx context.Context, r *TokenHintRequest) (*Introspe
 	if t == nil || t.KeyID != client.KeyID || t.Revoked {
 		return inactive, nil
 	}
+	if oerr := s.bindingProof(ctx, r.DPoP, t.JKT); oerr != nil {
+		return nil, oerr
+	}
 	out := &Introspection{
 		Active:   true,
 		Scope:    strings.Join(t.Scopes, " "),
@@ -54,15 +69,32 @@ func (s *Server) Introspect(ctx context.Context, r *TokenHintRequest) (*Introspe
 		}
 	} else {
 		out.TokenType = "Bearer"
-		if !t.CertThumbprint.IsZero() {
-			out.Cnf = &Confirmation{X5tS256: X5tS256(t.CertThumbprint)}
+		if t.JKT != "" {
+			out.TokenType = TokenTypeDPoP
 		}
+		out.Cnf = confirmation(&t.Token)
+	}
+	if isRefresh && t.JKT != "" { // a bound chain's refresh token: its key
+		out.Cnf = &Confirmation{JKT: t.JKT}
 	}
 	if expired(deadline, s.now()) {
 		return inactive, nil
 	}
 	out.Exp = unixOrZero(deadline)
 	return out, nil
+}
+
+// confirmation is what t's access token is bound to (the cnf of RFC 7800
+// §3.1, in introspection and in a JWT access token), nil when nothing.
+func confirmation(t *Token) *Confirmation {
+	if t.JKT == "" && t.CertThumbprint.IsZero() {
+		return nil
+	}
+	c := &Confirmation{JKT: t.JKT}
+	if !t.CertThumbprint.IsZero() {
+		c.X5tS256 = X5tS256(t.CertThumbprint)
+	}
+	return c
 }
 
 // unixOrZero is the Unix time of t, or 0 (left out) for "never".

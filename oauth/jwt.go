@@ -303,6 +303,9 @@ type accessClaims struct {
 	jwt.Claims
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope,omitempty"`
+	// Cnf is what a bound token is bound to: the DPoP key (RFC 9449 §6.1)
+	// or the client certificate (RFC 8705 §3.1), as introspection says.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // formatJWT turns t's access token into a JWT (RFC 9068) when its
@@ -330,6 +333,7 @@ func (s *Server) formatJWT(ctx context.Context, c *Client, t *Token, resp *Token
 			IssuedAt: jwt.NewNumericDate(t.IssuedAt), ID: NewConsumerKey()},
 		ClientID: c.ConsumerKey,
 		Scope:    resp.Scope,
+		Cnf:      confirmation(t),
 	}
 	signed, err := s.jwt.keys.Sign(ctx, AccessTokenJWTType, claims, t.ExpiresAt)
 	if err != nil {

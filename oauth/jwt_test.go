@@ -228,3 +228,23 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Errorf("a node whose key was deleted signed with %q, want the current %s", kid, k3.ID)
 	}
 }
+
+// TestBoundJWTCarriesCnf: a JWT access token bound to a DPoP key names the
+// key's thumbprint in its cnf claim (RFC 9449 §6.1), as introspection
+// does; an unbound one has no cnf.
+func TestBoundJWTCarriesCnf(t *testing.T) {
+	e := newJWTEnv(t)
+	key := fixture.NewDPoPKey(t, e.clock.Now)
+	bound := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantClientCredentials,
+		DPoP: dpop("POST", tokenURL, key.Proof("POST", tokenURL, ""))})
+	if bound.TokenType != "DPoP" {
+		t.Fatalf("token_type %q, want DPoP", bound.TokenType)
+	}
+	_, claims := e.kid(t, bound.AccessToken)
+	if cnf, _ := claims["cnf"].(map[string]any); cnf["jkt"] != key.JKT {
+		t.Errorf("cnf %v, want jkt %q", claims["cnf"], key.JKT)
+	}
+	if _, claims := e.kid(t, e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantClientCredentials}).AccessToken); claims["cnf"] != nil {
+		t.Errorf("an unbound JWT has cnf %v", claims["cnf"])
+	}
+}

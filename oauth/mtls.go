@@ -115,14 +115,6 @@ func ParseThumbprints(s string) []Hash {
 	return out
 }
 
-// Confirmation is the cnf member of an introspection response (RFC 7800
-// §3.1): how the token is bound to its holder. Members are optional.
-type Confirmation struct {
-	// X5tS256 is the thumbprint of the client certificate the token is
-	// bound to (RFC 8705 §3.2).
-	X5tS256 string `json:"x5t#S256,omitempty"`
-}
-
 // MutualTLS says that the HTTPS ports ask clients for certificates (RFC
 // 8705), for the metadata; cas are the certificate authorities that issue
 // the certificates of tls_client_auth clients (§2.1): without them (nil)

@@ -36,6 +36,9 @@ type TokenRequest struct {
 	// grant's hashing is shared fairly between sources (see
 	// CheckPasswordFor). Not a form parameter; the caller sets it.
 	Source string
+	// DPoP is the request's DPoP proof with its method and URL (RFC 9449
+	// §5); nil or empty for none. Not a form parameter; the caller sets it.
+	DPoP *DPoPRequest
 }
 
 // tokenParams are the parameters a token request may carry once at most

@@ -22,6 +22,9 @@ type TokenHintRequest struct {
 	// ClientCerts is the client's TLS certificate chain, as
 	// TokenRequest.ClientCerts; the caller sets it.
 	ClientCerts []*x509.Certificate
+	// DPoP is the request's DPoP proof, checked against a bound token's
+	// key when sent; nil or empty for none. The caller sets it.
+	DPoP *DPoPRequest
 }
 
 var tokenHintParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
@@ -73,6 +76,9 @@ func (s *Server) Revoke(ctx context.Context, r *TokenHintRequest) (*Revocation, 
 	}
 	if !authenticated && t.GrantType != GrantImplicit {
 		return nil, ErrInvalidClient("client authentication is required to revoke this token")
+	}
+	if oerr := s.bindingProof(ctx, r.DPoP, t.JKT); oerr != nil {
+		return nil, oerr
 	}
 	if t.Revoked {
 		return nil, nil

@@ -31,6 +31,8 @@ type Server struct {
 	strict   bool          // see Strict
 	grace    time.Duration // see RefreshGrace
 	jwt      jwtConfig
+	proofs   ProofStore // nil: DPoP proofs are refused
+	nonceKey []byte     // see RequireDPoPNonce; nil: no nonces
 	// mtls and clientCAs: see MutualTLS.
 	mtls      bool
 	clientCAs *x509.CertPool
@@ -46,6 +48,9 @@ func NewServer(store Store, validity Validity, now func() time.Time) *Server {
 		now = time.Now
 	}
 	s := &Server{store: store, validity: validity.orDefault(DefaultValidity), now: now}
+	if p, ok := store.(ProofStore); ok { // a store that keeps proofs enables DPoP
+		s.proofs = p
+	}
 	s.grants = map[string]grantHandler{
 		GrantPassword:          s.passwordGrant,
 		GrantClientCredentials: s.clientCredentialsGrant,
@@ -99,6 +104,15 @@ func (s *Server) Token(ctx context.Context, r *TokenRequest) (*TokenResponse, *E
 	}
 	if !client.Allows(r.GrantType) {
 		return nil, ErrUnauthorizedClient("this consumer key may not use the " + r.GrantType + " grant")
+	}
+	proof, oerr := s.CheckProof(ctx, r.DPoP, "")
+	switch {
+	case oerr != nil:
+		return nil, oerr
+	case proof != nil:
+		ctx = context.WithValue(ctx, proofKeyCtx{}, proof.JKT)
+	case client.DPoPRequired:
+		return nil, errDPoPRequired()
 	}
 	return grant(ctx, client, r)
 }
@@ -177,6 +191,10 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, ErrInvalidGrant("the refresh token was issued to another client")
 	case old.Revoked:
 		return nil, ErrInvalidGrant("the refresh token was revoked")
+	case old.JKT != "" && ctx.Value(proofKeyCtx{}) == nil:
+		// Bound tokens stay bound: no refresh into a bearer token, and no
+		// retry of one without a proof either.
+		return nil, ErrInvalidDPoPProof("the refresh token's chain is DPoP-bound: send a DPoP proof")
 	case old.RefreshUsed:
 		return s.refreshRetry(ctx, r.RefreshToken, old.FamilyID)
 	case expired(old.RefreshExpiresAt, s.now()):
@@ -204,6 +222,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, oerr
 	}
 	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true, certThumbprint(r.ClientCerts))
+	bindToProofKey(ctx, next, resp)
 	if oerr := s.formatJWT(ctx, c, next, resp); oerr != nil {
 		return nil, oerr
 	}
@@ -337,6 +356,7 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 // unless zero, is the thumbprint of the client certificate it is bound to.
 func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family, cert Hash) (*TokenResponse, *Error) {
 	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant), cert)
+	bindToProofKey(ctx, t, resp)
 	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
 		return nil, oerr
 	}

@@ -76,6 +76,9 @@ type Client struct {
 	// (RFC 9068) rather than opaque strings.
 	JWTAccessTokens bool
 	TLSAuth         TLSAuth // the application's certificate authentication, if any (RFC 8705 §2)
+	// DPoPRequired: the application's tokens are issued only with a DPoP
+	// proof (RFC 9449 §5).
+	DPoPRequired bool
 }
 
 // Clone returns a copy of c that shares nothing with it, for caches that
@@ -128,6 +131,9 @@ type Token struct {
 	// CertThumbprint is the SHA-256 of the client certificate the access
 	// token is bound to (RFC 8705 §3); zero when it is not bound.
 	CertThumbprint Hash
+	// JKT is the SHA-256 JWK thumbprint (base64url) of the DPoP key the
+	// token is bound to (cnf.jkt, RFC 9449 §6); empty for a bearer token.
+	JKT string
 	// SecretHash is the key's secret hash as the issuing request saw it;
 	// when set, the store refuses the token with ErrSecretReplaced if the
 	// key's secret has been regenerated since. Not stored.
@@ -214,6 +220,9 @@ type Code struct {
 	ExpiresAt       time.Time
 	Used            bool
 	FamilyID        Hash // refresh family of the tokens issued from it; zero until redeemed
+	// DPoPJKT is the DPoP key thumbprint the request's dpop_jkt bound the
+	// code to (RFC 9449 §10); empty when not bound.
+	DPoPJKT string
 }
 
 // CodeStore keeps authorization codes.

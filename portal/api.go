@@ -63,8 +63,9 @@ type CORS struct {
 }
 
 // DefaultCORSHeaders are the request headers allowed by default: what a
-// browser app, and the store's console, send to an API.
-var DefaultCORSHeaders = []string{"Authorization", "Content-Type", "Accept", "Accept-Language", "Content-Language"}
+// browser app, and the store's console, send to an API (DPoP: the proof of
+// a DPoP-bound token, RFC 9449).
+var DefaultCORSHeaders = []string{"Authorization", "Content-Type", "Accept", "Accept-Language", "Content-Language", "DPoP"}
 
 // Resource is one operation of an API: a method and URL template, and the
 // scope a token needs to call it (empty: any valid token).

@@ -17,6 +17,8 @@ type Application struct {
 	CreatedAt   time.Time
 	// JWTAccessTokens: its access tokens are JWTs (RFC 9068), not opaque.
 	JWTAccessTokens bool
+	// DPoPRequired: its keys get tokens only with a DPoP proof (RFC 9449).
+	DPoPRequired bool
 }
 
 // Key is a consumer key as its owner sees it in the store: its settings and

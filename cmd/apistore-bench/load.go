@@ -125,6 +125,7 @@ var paths = []path{
 			return err
 		}, nil
 	}},
+	{name: "gateway_validation_dpop", prepare: prepareDPoPValidation},
 	getPath("backend_direct", fixedTarget(func(e *env) string { return e.backURL + "/menu" })),
 	getPath("backend_relay", fixedTarget(func(e *env) string { return e.relayURL + "/menu" })),
 }
@@ -167,8 +168,9 @@ func do(ctx context.Context, c *http.Client, method, u, form, authorization stri
 	return request(ctx, c, method, u, form, authorization, http.StatusOK)
 }
 
-// request makes one request and expects the status want.
-func request(ctx context.Context, c *http.Client, method, u, form, authorization string, want int) ([]byte, error) {
+// request makes one request, with the headers (name, value pairs), and
+// expects the status want.
+func request(ctx context.Context, c *http.Client, method, u, form, authorization string, want int, headers ...string) ([]byte, error) {
 	var body io.Reader
 	if form != "" {
 		body = strings.NewReader(form)
@@ -182,6 +184,9 @@ func request(ctx context.Context, c *http.Client, method, u, form, authorization
 	}
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := c.Do(req)
 	if err != nil {

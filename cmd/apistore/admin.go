@@ -76,6 +76,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
 	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
 	jwtTokens := fs.Bool("jwt-access-tokens", false, "issue the application JWT access tokens (RFC 9068, signed ES256, verifiable with the keys at the JWKS URL) rather than opaque ones")
+	dpop := fs.Bool("dpop-required", false, "issue the application's tokens only with a DPoP proof (RFC 9449): DPoP-bound tokens only")
 	tlsFlags := addTLSAuthFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -105,8 +106,11 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	}
 	defer d.Close()
 	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier,
-		JWTAccessTokens: *jwtTokens}
+		JWTAccessTokens: *jwtTokens, DPoPRequired: *dpop}
 	out := map[string]any{"name": app.Name}
+	if app.DPoPRequired {
+		out["dpop_required"] = true
+	}
 	if tlsAuth.Method != "" {
 		out["token_endpoint_auth_method"] = tlsAuth.Method
 	}

@@ -44,6 +44,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	auditRetention := fs.Duration("audit-retention", 365*24*time.Hour, "how long audit trail events are kept")
 	refreshGrace := fs.Duration("refresh-grace", oauth.DefaultRefreshGrace, "how long the same client may present a refresh token again after its first use and get the same answer (a retry after a lost response, concurrent refreshes); 0: off, every second use revokes the chain")
 	strict := fs.Bool("strict", false, "follow the OAuth 2.0 Security BCP (RFC 9700) over WSO2 compatibility: no password or implicit grant, PKCE S256 required (see SECURITY.md)")
+	dpopNonce := fs.Bool("dpop-nonce", false, "require DPoP proofs to carry a nonce the server gave in a DPoP-Nonce header (RFC 9449 §8): proofs signed in advance are refused")
 	logFormat := fs.String("log-format", "text", "log lines as text (key=value) or json")
 	gwFlags := addGatewayFlags(fs)
 	mail := addMailFlags(fs)
@@ -92,6 +93,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	}
 	warnDerivedURLs(cfg)
 	gwConfig.TrustedProxies, gwConfig.BodyTimeout = cfg.TrustedProxies, cfg.BodyTimeout
+	gwConfig.BaseURL = handlers.BaseURL
 	var opts []handlers.Option
 	if cfg.MetricsAddr != "" {
 		cfg.Metrics = metrics.New()
@@ -145,6 +147,10 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	hashKey, blockKey, err := web.SessionKeys(ctx, d, cfg.DataDir)
 	if err != nil {
 		return err
+	}
+	if *dpopNonce {
+		// The nodes share the session keys, so each accepts the others' nonces.
+		srv.RequireDPoPNonce(hashKey)
 	}
 	opts = append(opts, handlers.WithSessionKeys(hashKey, blockKey), handlers.WithSelfSignup(*selfSignup),
 		handlers.WithPasswordResetValidity(*resetValidity))
@@ -255,6 +261,7 @@ func cleanTokens(ctx context.Context, d db.Store, every, auditRetention time.Dur
 					func() (int64, error) { return d.DeleteStaleTokens(ctx, now) },
 					func() (int64, error) { return d.DeleteStaleKeptAnswers(ctx, now) },
 					func() (int64, error) { return d.DeleteStaleCodes(ctx, now) },
+					func() (int64, error) { return d.DeleteStaleProofs(ctx, now) },
 					func() (int64, error) { return d.DeleteStaleLoginCounts(ctx, now.Add(-handlers.LoginLockout), now) },
 					func() (int64, error) { return d.DeleteAuditBefore(ctx, now.Add(-auditRetention)) },
 				} {

@@ -79,6 +79,7 @@ var groups = []group{
 	{"KeptAnswers", testKeptAnswers},
 	{"Codes", testCodes},
 	{"MutualTLS", testMutualTLS},
+	{"DPoP", testDPoP},
 	{"Consents", testConsents},
 	{"Sessions", testSessions},
 	{"SessionKeys", testSessionKeys},

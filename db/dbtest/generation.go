@@ -44,6 +44,9 @@ var endsOrGrantsAccess = []change{
 	{"DeleteApplication", nil, func(ctx context.Context, d db.Store, w *world) error {
 		return d.DeleteApplication(ctx, w.alice.ID, w.key.AppID)
 	}},
+	{"SetApplicationDPoP", nil, func(ctx context.Context, d db.Store, w *world) error {
+		return d.SetApplicationDPoP(ctx, w.alice.ID, w.key.AppID, true)
+	}},
 	{"UpdateApplication (its tier)", nil, func(ctx context.Context, d db.Store, w *world) error {
 		return d.UpdateApplication(ctx, &portal.Application{ID: w.key.AppID, OwnerID: w.alice.ID, Name: "App", Tier: "Bronze"})
 	}},
@@ -84,6 +87,19 @@ var endsOrGrantsAccess = []change{
 // holds, the bulk of all commits: they must keep the access generation, or
 // the caches would be dropped for nothing.
 var keepAccess = []change{
+	// A DPoP proof is recorded on every call of a bound token: were it to
+	// move the generation, every call would empty the gateway's caches.
+	{"UseProof", nil, func(ctx context.Context, d db.Store, w *world) error {
+		_, err := d.UseProof(ctx, oauth.HashOf("proof"), t0.Add(time.Minute))
+		return err
+	}},
+	{"DeleteStaleProofs", func(ctx context.Context, d db.Store, w *world) error {
+		_, err := d.UseProof(ctx, oauth.HashOf("proof"), t0.Add(time.Minute))
+		return err
+	}, func(ctx context.Context, d db.Store, w *world) error {
+		_, err := d.DeleteStaleProofs(ctx, t0.Add(time.Hour))
+		return err
+	}},
 	{"CreateToken", nil, func(ctx context.Context, d db.Store, w *world) error {
 		return d.CreateToken(ctx, token(w.key, w.alice, oauth.GrantPassword))
 	}},

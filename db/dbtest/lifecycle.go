@@ -83,6 +83,7 @@ var covered = map[string]string{
 	"CreateTokens": "Tokens", "DeleteStaleTokens": "Tokens", "DeleteStaleCodes": "Codes",
 	"RunAlone":   "RunAlone",
 	"SearchAPIs": "Search", "PublishedTags": "Search",
+	"UseProof": "DPoP", "DeleteStaleProofs": "DPoP", "SetApplicationDPoP": "DPoP",
 	"CreateDoc": "Docs", "UpdateDoc": "Docs", "DeleteDoc": "Docs", "DocOfAPI": "Docs", "DocsOfAPI": "Docs",
 }
 

@@ -386,5 +386,6 @@ func sameToken(got, want *oauth.Token) bool {
 	return got.AccessHash == want.AccessHash && got.RefreshHash == want.RefreshHash && got.FamilyID == want.FamilyID &&
 		got.KeyID == want.KeyID && got.UserID == want.UserID && slices.Equal(got.Scopes, want.Scopes) &&
 		got.GrantType == want.GrantType && got.IssuedAt.Equal(want.IssuedAt) && got.ExpiresAt.Equal(want.ExpiresAt) &&
-		got.RefreshExpiresAt.Equal(want.RefreshExpiresAt) && got.Revoked == want.Revoked && got.RefreshUsed == want.RefreshUsed
+		got.RefreshExpiresAt.Equal(want.RefreshExpiresAt) && got.Revoked == want.Revoked && got.RefreshUsed == want.RefreshUsed &&
+		got.JKT == want.JKT
 }

@@ -30,9 +30,9 @@ func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 // sees its token; one that comes second waits for ReplaceSecret's commit,
 // reads the key again and finds the new secret.
 const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
-	issued_at, expires_at, refresh_expires_at, cert_thumbprint)
+	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt)
 	SELECT $1::bytea, $2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::bigint, $10::bigint,
-	$12::bytea
+	$12::bytea, NULLIF($13::text, '')
 	WHERE $11::bytea IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = $4 AND secret_hash = $11 FOR KEY SHARE)`
 
 // storeToken runs insertToken in tx.
@@ -66,11 +66,11 @@ func tokenArgs(t *oauth.Token) []any {
 		cert = t.CertThumbprint[:]
 	}
 	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert}
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT}
 }
 
 const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
-	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used, t.cert_thumbprint`
+	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used, t.cert_thumbprint, COALESCE(t.jkt, '')`
 
 // tokenDest returns scan destinations for tokenColumns and a function that
 // finishes t once scanned.
@@ -80,7 +80,7 @@ func tokenDest(t *oauth.Token) ([]any, func()) {
 	var issued int64
 	var expires, refreshExpires *int64
 	dest := []any{&access, &refresh, &family, &t.KeyID, &t.UserID, &scopes, &t.GrantType,
-		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed, &cert}
+		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed, &cert, &t.JKT}
 	return dest, func() {
 		copy(t.AccessHash[:], access)
 		copy(t.RefreshHash[:], refresh)

@@ -23,8 +23,8 @@ func (d *DB) CreateApplication(ctx context.Context, a *portal.Application) error
 
 func insertApplication(ctx context.Context, ex execer, a *portal.Application) error {
 	res, err := ex.ExecContext(ctx, `INSERT INTO applications (owner_id, name, description, callback_url, tier, created_at,
-		jwt_access_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)`, a.OwnerID, a.Name, a.Description, a.CallbackURL, a.Tier, time.Now().UnixMilli(),
-		a.JWTAccessTokens)
+		jwt_access_tokens, dpop_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.OwnerID, a.Name, a.Description, a.CallbackURL, a.Tier, time.Now().UnixMilli(),
+		a.JWTAccessTokens, a.DPoPRequired)
 	if isUnique(err) {
 		return fmt.Errorf("create application %q: %w", a.Name, portal.ErrConflict)
 	}
@@ -59,7 +59,8 @@ func insertKey(ctx context.Context, ex execer, c *oauth.Client) error {
 
 const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
 	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
-	a.id, a.name, a.jwt_access_tokens, u.id, u.username, u.roles, a.tls_auth_method, a.tls_subject_kind, a.tls_subject, a.tls_certs
+	a.id, a.name, a.jwt_access_tokens, u.id, u.username, u.roles, a.tls_auth_method, a.tls_subject_kind, a.tls_subject, a.tls_certs,
+	a.dpop_required
 	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
 	WHERE k.consumer_key = ? AND u.disabled_at IS NULL`
 
@@ -72,7 +73,7 @@ func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client
 	var appV, userV, refreshV int64
 	err := d.queryRow(ctx, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
 		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.JWTAccessTokens, &c.OwnerID, &c.Owner, &roles,
-		&c.TLSAuth.Method, &c.TLSAuth.SubjectKind, &c.TLSAuth.Subject, &certs)
+		&c.TLSAuth.Method, &c.TLSAuth.SubjectKind, &c.TLSAuth.Subject, &certs, &c.DPoPRequired)
 	if err != nil {
 		return nil, notFound("consumer key", err)
 	}
@@ -108,12 +109,12 @@ func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *portal.Applicatio
 	})
 }
 
-const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at, jwt_access_tokens`
+const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at, jwt_access_tokens, dpop_required`
 
 func scanApplication(row interface{ Scan(...any) error }) (*portal.Application, error) {
 	var a portal.Application
 	var created int64
-	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created, &a.JWTAccessTokens); err != nil {
+	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created, &a.JWTAccessTokens, &a.DPoPRequired); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = time.UnixMilli(created)
@@ -180,4 +181,11 @@ func oneRow(res sql.Result, err error, what string) error {
 		return fmt.Errorf("%s: %w", what, portal.ErrNotFound)
 	}
 	return nil
+}
+
+// SetApplicationDPoP sets whether an application of ownerID requires DPoP
+// (RFC 9449) of its keys' token requests.
+func (d *DB) SetApplicationDPoP(ctx context.Context, ownerID, id int64, required bool) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE applications SET dpop_required = ? WHERE id = ? AND owner_id = ?`, required, id, ownerID)
+	return oneRow(res, err, fmt.Sprintf("set DPoP of application %d", id))
 }

@@ -11,9 +11,9 @@ import (
 // CreateCode stores a new authorization code.
 func (d *DB) CreateCode(ctx context.Context, c *oauth.Code) error {
 	_, err := d.w.ExecContext(ctx, `INSERT INTO codes (hash, key_id, user_id, redirect_uri, scopes, challenge,
-		challenge_method, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		challenge_method, issued_at, expires_at, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))`,
 		c.Hash[:], c.KeyID, c.UserID, c.RedirectURI, joinWords(c.Scopes), c.Challenge, c.ChallengeMethod,
-		c.IssuedAt.UnixMilli(), c.ExpiresAt.UnixMilli())
+		c.IssuedAt.UnixMilli(), c.ExpiresAt.UnixMilli(), c.DPoPJKT)
 	if err != nil {
 		return fmt.Errorf("create code: %w", err)
 	}
@@ -27,8 +27,8 @@ func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) 
 	var issued, expires int64
 	var family []byte
 	err := d.queryRow(ctx, `SELECT key_id, user_id, redirect_uri, scopes, challenge, challenge_method,
-		issued_at, expires_at, used, family_id FROM codes WHERE hash = ?`, h[:]).Scan(&c.KeyID, &c.UserID,
-		&c.RedirectURI, &scopes, &c.Challenge, &c.ChallengeMethod, &issued, &expires, &c.Used, &family)
+		issued_at, expires_at, used, family_id, COALESCE(dpop_jkt, '') FROM codes WHERE hash = ?`, h[:]).Scan(&c.KeyID, &c.UserID,
+		&c.RedirectURI, &scopes, &c.Challenge, &c.ChallengeMethod, &issued, &expires, &c.Used, &family, &c.DPoPJKT)
 	if err != nil {
 		return nil, notFound("authorization code", err)
 	}

@@ -52,7 +52,7 @@ func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 // writeQueries are the group-commit writer's statements. They are prepared
 // once at Open: inside the writer's transaction the single write connection
 // is taken, so preparing there would wait for itself.
-var writeQueries = []string{insertToken, rotateRefresh, redeemCode, savepointJob, rollbackJob, releaseJob}
+var writeQueries = []string{insertToken, rotateRefresh, redeemCode, insertProof, savepointJob, rollbackJob, releaseJob}
 
 func (d *DB) prepareWrites() error {
 	d.writeStmts = make(map[string]*sql.Stmt, len(writeQueries))

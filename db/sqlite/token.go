@@ -21,7 +21,7 @@ func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 // regenerated (ReplaceSecret) after the request read it, and the token must
 // not outlive the revocation that went with it.
 const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
-	issued_at, expires_at, refresh_expires_at, cert_thumbprint) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12
+	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, NULLIF(?13, '')
 	WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = ?4 AND secret_hash = ?11)`
 
 // storeToken runs insertToken in tx: oauth.ErrSecretReplaced when the
@@ -52,11 +52,11 @@ func tokenArgs(t *oauth.Token) []any {
 		cert = t.CertThumbprint[:]
 	}
 	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert}
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT}
 }
 
 const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
-	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used, t.cert_thumbprint`
+	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used, t.cert_thumbprint, COALESCE(t.jkt, '')`
 
 // tokenDest returns scan destinations for tokenColumns and a function that
 // finishes t once scanned.
@@ -66,7 +66,7 @@ func tokenDest(t *oauth.Token) ([]any, func()) {
 	var issued int64
 	var expires, refreshExpires sql.NullInt64
 	dest := []any{&access, &refresh, &family, &t.KeyID, &t.UserID, &scopes, &t.GrantType,
-		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed, &cert}
+		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed, &cert, &t.JKT}
 	return dest, func() {
 		copy(t.AccessHash[:], access)
 		copy(t.RefreshHash[:], refresh)

@@ -43,7 +43,7 @@ func corsFields(f APIForm) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		templ_7745c5c3_Err = components.Field(components.Input{Name: "cors_headers", Label: "Allowed request headers", Value: f.CORSHeaders, Error: f.Errors["cors_headers"], MaxLength: 1000,
-			Help: "Space-separated. Empty: Authorization, Content-Type, Accept, Accept-Language and Content-Language."}).Render(ctx, templ_7745c5c3_Buffer)
+			Help: "Space-separated. Empty: Authorization, Content-Type, Accept, Accept-Language, Content-Language and DPoP."}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
