@@ -28,6 +28,10 @@ type Server struct {
 	now      func() time.Time
 	grants   map[string]grantHandler
 	strict   bool // see Strict
+
+	// directory authenticates the users of secondary user stores; nil:
+	// the database is the only one. See SetDirectory.
+	directory Directory
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -116,6 +120,9 @@ func (s *Server) AuthenticateClient(ctx context.Context, id, secret string) (*Cl
 func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
 	if r.Username == "" || r.Password == "" {
 		return nil, ErrInvalidRequest("username and password are required")
+	}
+	if s.directory != nil && s.directory.Claims(r.Username) {
+		return s.directoryPasswordGrant(ctx, c, r)
 	}
 	u, err := s.store.UserByName(ctx, r.Username)
 	hash := dummyPasswordHash // an unknown user costs the same work

@@ -35,6 +35,8 @@ Usage:
   apistore mail test --to ADDR   send a test message through the --smtp-… settings
   apistore api import FILE       publish an API from an OpenAPI 3 document
   apistore backup FILE           copy the database consistently, also while serving
+  apistore userstore add [flags] add a read-only LDAP user store (bind password from stdin)
+  apistore userstore list        list the LDAP user stores
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
 set by an environment variable, APISTORE_ and the flag's name in capitals
@@ -62,6 +64,8 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"mail test":           mailTest,
 	"api import":          apiImport,
 	"backup":              backup,
+	"userstore add":       userstoreAdd,
+	"userstore list":      userstoreList,
 }
 
 // run dispatches to a subcommand and returns the exit code.
