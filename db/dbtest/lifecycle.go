@@ -82,6 +82,8 @@ var covered = map[string]string{
 	"RunAlone":   "RunAlone",
 	"SearchAPIs": "Search", "PublishedTags": "Search",
 	"CreateDoc": "Docs", "UpdateDoc": "Docs", "DeleteDoc": "Docs", "DocOfAPI": "Docs", "DocsOfAPI": "Docs",
+	"CreateUserStore": "UserStores", "UserStores": "UserStores", "UpsertStoreUser": "UserStores",
+	"StoreUsers": "UserStores", "SetDisabledByStore": "UserStores",
 }
 
 func testEveryMethod(t *testing.T, _ *suite) {
