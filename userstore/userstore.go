@@ -24,6 +24,7 @@ type Store interface {
 	StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser, error)
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	SetDisabledByStore(ctx context.Context, userID int64) error
+	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
 }
 
 // DefaultTimeout bounds each LDAP dial and operation.
@@ -184,6 +185,11 @@ func (d *Directory) disable(ctx context.Context, s *ldapStore, su portal.StoreUs
 		return
 	}
 	slog.InfoContext(ctx, "user store sync: disabled a user the store no longer has", "domain", s.cfg.Domain, "user", su.Username)
+	e := &portal.AuditEvent{At: d.now(), Event: portal.AuditUserDisabled, Username: su.Username, Remote: "user store " + s.cfg.Domain,
+		Detail: "the " + s.cfg.Domain + " user store no longer has the user, or its filter no longer matches"}
+	if err := d.db.RecordAudit(ctx, e); err != nil {
+		slog.ErrorContext(ctx, "user store sync: audit", "err", err)
+	}
 }
 
 // Sync reloads the user stores, then asks each store about every enabled

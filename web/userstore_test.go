@@ -209,6 +209,17 @@ func TestLDAPDisabledOrRemovedUser(t *testing.T) {
 	if n, err := e.dir.Sync(ctx); err != nil || n != 0 {
 		t.Errorf("second Sync: %d, %v", n, err)
 	}
+	events, err := e.db.AuditEvents(ctx, portal.AuditQuery{Event: portal.AuditUserDisabled})
+	var disabled []string
+	for _, ev := range events {
+		if ev.Remote == "user store CORP" {
+			disabled = append(disabled, ev.Username)
+		}
+	}
+	slices.Sort(disabled)
+	if err != nil || !slices.Equal(disabled, []string{"CORP/alice", "CORP/bob", "CORP/carol"}) {
+		t.Errorf("audited disablings: %v, %v", disabled, err)
+	}
 
 	e.ldap.Modify(t, "dn: uid=alice,ou=people,dc=example,dc=org\nchangetype: modify\ndelete: employeeType\n")
 	if status, got := e.token(t, "CORP/alice", "alice-ldap-pw"); status != http.StatusOK {

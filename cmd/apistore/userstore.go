@@ -68,6 +68,7 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		}
 		return err
 	}
+	auditCommand(ctx, d, s, portal.AuditUserStoreAdded, "", "", fmt.Sprintf("apistore userstore add: %s at %s", us.Domain, us.URL))
 	fmt.Fprintf(s.out, "user store %s added: its users log in as %s/name\n", us.Domain, us.Domain)
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/apistore/apistore/portal"
 )
 
 // TestUserstoreAdd: apistore userstore add stores an LDAP user store with
@@ -48,5 +50,10 @@ func TestUserstoreAdd(t *testing.T) {
 	list, err := d.UserStores(t.Context())
 	if err != nil || len(list) != 1 || list[0].BindPassword != secret || list[0].UserFilter != "(objectClass=person)" || list[0].UserAttribute != "uid" {
 		t.Errorf("stored: %+v, %v", list, err)
+	}
+	events, err := d.AuditEvents(t.Context(), portal.AuditQuery{Event: portal.AuditUserStoreAdded})
+	if err != nil || len(events) != 1 || events[0].Remote != "command line" || !strings.Contains(events[0].Detail, "CORP") ||
+		strings.Contains(events[0].Detail, secret) {
+		t.Errorf("audit: %+v, %v", events, err)
 	}
 }
