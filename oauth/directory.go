@@ -44,11 +44,7 @@ func (s *Server) directoryPasswordGrant(ctx context.Context, c *Client, r *Token
 	case u.Disabled: // said only to whoever knows the password
 		return nil, ErrInvalidGrant("the account is disabled")
 	}
-	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
-	if oerr != nil {
-		return nil, oerr
-	}
-	return s.issue(ctx, c, u.ID, scopes, GrantPassword, Hash{})
+	return s.passwordTokens(ctx, c, u, r.Scope)
 }
 
 // ErrDirectoryDown answers a password grant whose user store cannot be

@@ -19,13 +19,9 @@ shopt -s inherit_errexit
 
 marker=.apistore-slapd
 
-log() { echo "slapd.sh: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-is_root() { [ "$(id -u)" -eq 0 ]; }
+script_name=slapd.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 installed() { [ -x /usr/sbin/slapd ] && command -v ldapadd >/dev/null; }
 
@@ -51,13 +47,6 @@ install() {
   [ "$added" -eq 0 ] || "${as_root[@]}" rm -f "$policy"
   [ "$status" -eq 0 ] || die "apt-get install slapd ldap-utils failed"
   installed || die "installed slapd but found no /usr/sbin/slapd or ldapadd"
-}
-
-absolute() {
-  case "$1" in
-    /*) printf '%s\n' "$1" ;;
-    *) printf '%s/%s\n' "$PWD" "$1" ;;
-  esac
 }
 
 start() {

@@ -37,21 +37,14 @@ func (d *DB) UserStores(ctx context.Context) ([]portal.UserStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("user stores: %w", err)
 	}
-	defer rows.Close()
-	var out []portal.UserStore
-	for rows.Next() {
-		var s portal.UserStore
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (s portal.UserStore, err error) {
 		var roleMap string
 		var created int64
-		if err := rows.Scan(&s.ID, &s.Tenant, &s.Domain, &s.URL, &s.BindDN, &s.BindPassword, &s.UserSearchBase,
-			&s.UserFilter, &s.UserAttribute, &s.GroupSearchBase, &roleMap, &created); err != nil {
-			return nil, fmt.Errorf("user stores: %w", err)
-		}
-		s.RoleMap = portal.ParseRoleMap(roleMap)
-		s.CreatedAt = time.UnixMilli(created)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		err = row.Scan(&s.ID, &s.Tenant, &s.Domain, &s.URL, &s.BindDN, &s.BindPassword, &s.UserSearchBase,
+			&s.UserFilter, &s.UserAttribute, &s.GroupSearchBase, &roleMap, &created)
+		s.RoleMap, s.CreatedAt = portal.ParseRoleMap(roleMap), time.UnixMilli(created)
+		return s, err
+	})
 }
 
 // UpsertStoreUser makes or updates the local account of a user store's
@@ -110,16 +103,10 @@ func (d *DB) StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser,
 	if err != nil {
 		return nil, fmt.Errorf("store users: %w", err)
 	}
-	defer rows.Close()
-	var out []portal.StoreUser
-	for rows.Next() {
-		var su portal.StoreUser
-		if err := rows.Scan(&su.ID, &su.Username, &su.Disabled, &su.DisabledByStore); err != nil {
-			return nil, fmt.Errorf("store users: %w", err)
-		}
-		out = append(out, su)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (su portal.StoreUser, err error) {
+		err = row.Scan(&su.ID, &su.Username, &su.Disabled, &su.DisabledByStore)
+		return su, err
+	})
 }
 
 // SetDisabledByStore records that the user store's sync disabled the

@@ -35,22 +35,32 @@ func (d *DB) CreateUserStore(ctx context.Context, s *portal.UserStore) error {
 func (d *DB) UserStores(ctx context.Context) ([]portal.UserStore, error) {
 	rows, err := d.r.QueryContext(ctx, `SELECT id, tenant, domain, url, bind_dn, bind_password, user_search_base,
 		user_filter, user_attribute, group_search_base, role_map, created_at FROM user_stores ORDER BY tenant, domain`)
+	return collectRows(rows, err, "user stores", scanUserStore)
+}
+
+func scanUserStore(row interface{ Scan(...any) error }) (s portal.UserStore, err error) {
+	var roleMap string
+	var created int64
+	err = row.Scan(&s.ID, &s.Tenant, &s.Domain, &s.URL, &s.BindDN, &s.BindPassword, &s.UserSearchBase,
+		&s.UserFilter, &s.UserAttribute, &s.GroupSearchBase, &roleMap, &created)
+	s.RoleMap, s.CreatedAt = portal.ParseRoleMap(roleMap), time.UnixMilli(created)
+	return s, err
+}
+
+// collectRows reads every row of a query with scan, closing the rows; what
+// names the query in errors.
+func collectRows[T any](rows *sql.Rows, err error, what string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	if err != nil {
-		return nil, fmt.Errorf("user stores: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []portal.UserStore
+	var out []T
 	for rows.Next() {
-		var s portal.UserStore
-		var roleMap string
-		var created int64
-		if err := rows.Scan(&s.ID, &s.Tenant, &s.Domain, &s.URL, &s.BindDN, &s.BindPassword, &s.UserSearchBase,
-			&s.UserFilter, &s.UserAttribute, &s.GroupSearchBase, &roleMap, &created); err != nil {
-			return nil, fmt.Errorf("user stores: %w", err)
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		s.RoleMap = portal.ParseRoleMap(roleMap)
-		s.CreatedAt = time.UnixMilli(created)
-		out = append(out, s)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -111,19 +121,12 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 func (d *DB) StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser, error) {
 	rows, err := d.r.QueryContext(ctx, `SELECT u.id, u.username, u.disabled_at IS NOT NULL, s.disabled_by_store
 		FROM user_store_users s JOIN users u ON u.id = s.user_id WHERE s.store_id = ? ORDER BY u.id`, storeID)
-	if err != nil {
-		return nil, fmt.Errorf("store users: %w", err)
-	}
-	defer rows.Close()
-	var out []portal.StoreUser
-	for rows.Next() {
-		var su portal.StoreUser
-		if err := rows.Scan(&su.ID, &su.Username, &su.Disabled, &su.DisabledByStore); err != nil {
-			return nil, fmt.Errorf("store users: %w", err)
-		}
-		out = append(out, su)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, "store users", scanStoreUser)
+}
+
+func scanStoreUser(row interface{ Scan(...any) error }) (su portal.StoreUser, err error) {
+	err = row.Scan(&su.ID, &su.Username, &su.Disabled, &su.DisabledByStore)
+	return su, err
 }
 
 // SetDisabledByStore records that the user store's sync disabled the
