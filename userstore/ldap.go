@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/apistore/apistore/oauth"
@@ -28,6 +29,7 @@ type ldapStore struct {
 	cfg     portal.UserStore
 	timeout time.Duration
 	pool    chan *ldap.Conn
+	closed  atomic.Bool // by Reload or Close: connections in use are not put back
 }
 
 // entry is what a store says of a user.
@@ -57,6 +59,7 @@ func (s *ldapStore) sameConfig(cfg portal.UserStore) bool {
 }
 
 func (s *ldapStore) close() {
+	s.closed.Store(true)
 	for {
 		select {
 		case c := <-s.pool:
@@ -122,6 +125,10 @@ func (s *ldapStore) service(ctx context.Context, fn func(*ldap.Conn) error) erro
 }
 
 func (s *ldapStore) put(c *ldap.Conn) {
+	if s.closed.Load() {
+		_ = c.Close()
+		return
+	}
 	select {
 	case s.pool <- c:
 	default:
