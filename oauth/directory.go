@@ -44,7 +44,7 @@ func (s *Server) directoryPasswordGrant(ctx context.Context, c *Client, r *Token
 	case u.Disabled: // said only to whoever knows the password
 		return nil, ErrInvalidGrant("the account is disabled")
 	}
-	return s.passwordTokens(ctx, c, u, r.Scope)
+	return s.passwordTokens(ctx, c, u, r)
 }
 
 // ErrDirectoryDown answers a password grant whose user store cannot be

@@ -146,13 +146,13 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 	case u.Disabled: // said only to whoever knows the password
 		return nil, ErrInvalidGrant("the account is disabled")
 	}
-	return s.passwordTokens(ctx, c, u, r.Scope)
+	return s.passwordTokens(ctx, c, u, r)
 }
 
 // passwordTokens issues the password grant's tokens to a user whose
-// password was checked, with the scopes among scope that their roles allow.
-func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, scope []string) (*TokenResponse, *Error) {
-	scopes, oerr := s.grantableScopes(ctx, scope, u.Roles)
+// password was checked, with the scopes among r's that their roles allow.
+func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *TokenRequest) (*TokenResponse, *Error) {
+	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
 	if oerr != nil {
 		return nil, oerr
 	}
