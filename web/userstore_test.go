@@ -1,13 +1,16 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +36,7 @@ type ldapEnv struct {
 	key        fixture.Key
 }
 
-func newLDAPEnv(t *testing.T) *ldapEnv {
+func newLDAPEnv(t *testing.T, tweak ...func(*portal.UserStore)) *ldapEnv {
 	t.Helper()
 	e := &ldapEnv{ldap: ldaptest.Start(t)}
 	e.db, e.key = fixture.Docs(t)
@@ -42,6 +45,9 @@ func newLDAPEnv(t *testing.T) *ldapEnv {
 		UserSearchBase: ldaptest.UserSearchBase, UserFilter: "(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))",
 		UserAttribute: "uid", GroupSearchBase: ldaptest.GroupSearchBase,
 		RoleMap: map[string]string{"developers": "subscriber", "apiadmins": "admin"}}
+	for _, f := range tweak {
+		f(us)
+	}
 	if err := e.db.CreateUserStore(ctx, us); err != nil {
 		t.Fatal(err)
 	}
@@ -283,4 +289,48 @@ func TestLDAPLockout(t *testing.T) {
 	if page := e.logIn(t, "CORP/carol", "carol-ldap-pw"); page.status != http.StatusTooManyRequests {
 		t.Errorf("store log-in after five failures: %d", page.status)
 	}
+}
+
+// TestLDAPWrongBindPassword: a user store whose bind password LDAP refuses
+// is a store that cannot be reached (503, nothing counted against the
+// user), not a wrong user password, and the bind password appears in no
+// log line.
+func TestLDAPWrongBindPassword(t *testing.T) {
+	const bindSecret = "wrong-bind-secret-never-logged"
+	var logs syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	e := newLDAPEnv(t, func(us *portal.UserStore) { us.BindPassword = bindSecret })
+	if status, got := e.token(t, "CORP/alice", "alice-ldap-pw"); status != http.StatusServiceUnavailable || got["error"] != oauth.ErrCodeServerError {
+		t.Errorf("password grant: %d %v", status, got)
+	}
+	if page := e.logIn(t, "CORP/alice", "alice-ldap-pw"); page.status != http.StatusServiceUnavailable {
+		t.Errorf("store log-in: %d", page.status)
+	}
+	if _, err := e.dir.Sync(context.Background()); err != nil {
+		t.Logf("sync: %v", err) // no accounts yet: nothing to ask
+	}
+	out := logs.String()
+	if !strings.Contains(out, "user store unavailable") || strings.Contains(out, bindSecret) {
+		t.Errorf("logs:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that handlers may write to at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
