@@ -165,6 +165,14 @@ type Store interface {
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
 	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
 	RecentLoginCounts(ctx context.Context, since time.Time, limit int) ([]portal.LoginCount, error)
+
+	// User stores: the secondary (LDAP) user stores and the local accounts
+	// of their users; see userstore.Store.
+	CreateUserStore(ctx context.Context, s *portal.UserStore) error
+	UserStores(ctx context.Context) ([]portal.UserStore, error)
+	UpsertStoreUser(ctx context.Context, storeID int64, username string, roles []string) (*portal.User, error)
+	StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser, error)
+	SetDisabledByStore(ctx context.Context, userID int64) error
 }
 
 // DatabaseFile is the SQLite database's name in the data directory.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -61,23 +62,21 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		retryAfter(c, wait)
 		return render(c, http.StatusTooManyRequests, store.Login(h.page(c, "Log in", ""), view))
 	}
-	u, err := h.store.UserAccount(ctx, f.Username)
-	hash := "" // an unknown user: as slow as a real check, and no match
-	switch {
-	case isNotFound(err):
-	case err != nil:
-		_, serr := h.logins.settle(ctx, res)
-		return errors.Join(err, serr)
-	default:
-		hash = u.PasswordHash
+	u, ok, err := h.checkLogIn(c, f.Username, f.Password)
+	if errors.Is(err, oauth.ErrDirectoryUnavailable) { // neither accepted nor refused: no failure counted
+		if _, serr := h.logins.settle(ctx, res); serr != nil {
+			return serr
+		}
+		slog.WarnContext(ctx, "log-in: user store unavailable", "err", err)
+		view.Error = "Your user store cannot be reached, so your password cannot be checked. Try again in a few minutes."
+		return render(c, http.StatusServiceUnavailable, store.Login(h.page(c, "Log in", ""), view))
 	}
-	ok, err := oauth.CheckPasswordFor(ctx, passwordSource(c), hash, f.Password)
 	if err != nil {
 		_, serr := h.logins.settle(ctx, res)
 		if errors.Is(err, oauth.ErrPasswordBusy) {
 			return errors.Join(errBusy(c), serr)
 		}
-		return errors.Join(fmt.Errorf("check password: %w", err), serr)
+		return errors.Join(err, serr)
 	}
 	if !ok {
 		locked, err := h.logins.settle(ctx, res, userKey, addrKey)

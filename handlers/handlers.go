@@ -29,6 +29,8 @@ type Handlers struct {
 	resetValidity time.Duration          // how long an emailed reset link works
 	outbox        outbox                 // mail being sent; see mail.go
 	tokenIssued   func(grantType string) // nil: none; see WithTokenObserver
+
+	directory Directory // secondary user stores; nil: none (see WithDirectory)
 }
 
 // New returns handlers over the oauth core and the store. Without options,

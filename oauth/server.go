@@ -36,6 +36,9 @@ type Server struct {
 	// mtls and clientCAs: see MutualTLS.
 	mtls      bool
 	clientCAs *x509.CertPool
+	// directory authenticates the users of secondary user stores; nil:
+	// the database is the only one. See SetDirectory.
+	directory Directory
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -129,6 +132,9 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 	if r.Username == "" || r.Password == "" {
 		return nil, ErrInvalidRequest("username and password are required")
 	}
+	if s.directory != nil && s.directory.Claims(r.Username) {
+		return s.directoryPasswordGrant(ctx, c, r)
+	}
 	u, err := s.store.UserByName(ctx, r.Username)
 	hash := dummyPasswordHash // an unknown user costs the same work
 	switch {
@@ -151,6 +157,12 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 	case u.Disabled: // said only to whoever knows the password
 		return nil, ErrInvalidGrant("the account is disabled")
 	}
+	return s.passwordTokens(ctx, c, u, r)
+}
+
+// passwordTokens issues the password grant's tokens to a user whose
+// password was checked, with the scopes among r's that their roles allow.
+func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *TokenRequest) (*TokenResponse, *Error) {
 	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
 	if oerr != nil {
 		return nil, oerr

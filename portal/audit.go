@@ -45,6 +45,7 @@ const (
 	AuditUserDisabled       = "user_disabled"
 	AuditUserEnabled        = "user_enabled"
 	AuditLockoutCleared     = "lockout_cleared"
+	AuditUserStoreAdded     = "userstore_added"
 )
 
 // AuditListingSize is how many events a listing shows when not told.
@@ -58,7 +59,7 @@ var AuditEventNames = []string{
 	AuditApplicationCreated, AuditApplicationUpdated, AuditApplicationDeleted, AuditKeysGenerated, AuditKeyUpdated,
 	AuditSecretRegenerated, AuditAppTokensRevoked, AuditTokenRevoked, AuditGrantReplayed,
 	AuditConsentGranted, AuditConsentRevoked, AuditSubscribed, AuditUnsubscribed, AuditAPIChanged, AuditScopeChanged,
-	AuditConsoleToken,
+	AuditConsoleToken, AuditUserStoreAdded,
 }
 
 // AuditQuery picks events from the trail: each field set narrows it (text

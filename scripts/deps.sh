@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need: Debian's Chromium (browser tests), wrk (the
 # load tool's wrk mode), nginx (the cluster test's load balancer and the
-# benchmarks' reference proxy), and the npm packages. PostgreSQL is not
+# benchmarks' reference proxy), slapd and ldap-utils (scripts/slapd.sh, for
+# the LDAP user-store tests), and the npm packages. PostgreSQL is not
 # among them: scripts/postgres.sh installs it when a test run first needs it.
 # Idempotent; safe to run non-interactively (CI=true, no stdin).
 set -euo pipefail
@@ -28,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" </dev/null
 fi
+
+# slapd needs its debconf answers first; scripts/slapd.sh gives them.
+scripts/slapd.sh install
 
 # npm rewrites node_modules/.package-lock.json on every install, so it marks
 # when node_modules was last brought in line with package-lock.json.

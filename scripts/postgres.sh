@@ -27,13 +27,9 @@ shopt -s inherit_errexit
 # start did not make a cluster in.
 marker=.apistore-postgres
 
-log() { echo "postgres.sh: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-is_root() { [ "$(id -u)" -eq 0 ]; }
+script_name=postgres.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # newest_bindir prints the bin directory of the newest installed server, or
 # nothing.
@@ -58,14 +54,6 @@ install_server() {
     "${as_root[@]}" tee /etc/postgresql-common/createcluster.d/apistore-no-main-cluster.conf >/dev/null
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null >&2
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql </dev/null >&2
-}
-
-# absolute prints $1 as an absolute path without resolving symbolic links.
-absolute() {
-  case "$1" in
-    /*) printf '%s\n' "$1" ;;
-    *) printf '%s/%s\n' "$PWD" "$1" ;;
-  esac
 }
 
 # as_owner runs a command as the user that owns directory $1 (shifted off):

@@ -37,6 +37,8 @@ Usage:
   apistore api import FILE       publish an API from an OpenAPI 3 document
   apistore keys rotate           make a new JWT signing key; the old ones stay published until their tokens expire
   apistore backup FILE           copy the database consistently, also while serving
+  apistore userstore add [flags] add a read-only LDAP user store (bind password from stdin)
+  apistore userstore list        list the LDAP user stores
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
 set by an environment variable, APISTORE_ and the flag's name in capitals
@@ -66,6 +68,8 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"api import":          apiImport,
 	"keys rotate":         keysRotate,
 	"backup":              backup,
+	"userstore add":       userstoreAdd,
+	"userstore list":      userstoreList,
 }
 
 // run dispatches to a subcommand and returns the exit code.

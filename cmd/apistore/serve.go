@@ -17,6 +17,7 @@ import (
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/metrics"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/userstore"
 	"github.com/apistore/apistore/web"
 )
 
@@ -50,8 +51,13 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	mail := addMailFlags(fs)
 	resetValidity := fs.Duration("password-reset-validity", handlers.DefaultResetValidity, "how long a password reset link mailed by the store works (1m to 168h)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "localhost:9464", "host:port of the Prometheus /metrics listener, plain HTTP apart from the public ports (loopback by default; --port-offset is added to its port; empty: no metrics)")
+	userstoreSync := fs.Duration("userstore-sync", time.Minute, "how often the LDAP user stores are read again and asked about their users' accounts: one a store no longer has is disabled, its tokens revoked")
+	userstoreTimeout := fs.Duration("userstore-timeout", userstore.DefaultTimeout, "time-out of each LDAP connection and operation")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *userstoreSync <= 0 || *userstoreTimeout <= 0 {
+		return errors.New("--userstore-sync and --userstore-timeout must be positive")
 	}
 	if err := setLogger(*logFormat, s.err); err != nil {
 		return err
@@ -129,6 +135,13 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		srv.MutualTLS(cas)
 	}
 	go cleanTokens(ctx, d, *cleanup, *auditRetention)
+	dir, err := startDirectory(ctx, d, *userstoreSync, *userstoreTimeout)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	srv.SetDirectory(dir)
+	opts = append(opts, handlers.WithDirectory(dir))
 	gw, stopGateway, err := startGateway(ctx, gwConfig, srv, d)
 	if err != nil {
 		return err

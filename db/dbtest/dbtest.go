@@ -68,6 +68,7 @@ type group struct {
 // groups are the suite's parts, in the order they run.
 var groups = []group{
 	{"Users", testUsers},
+	{"UserStores", testUserStores},
 	{"Applications", testApplications},
 	{"Keys", testKeys},
 	{"Scopes", testScopes},

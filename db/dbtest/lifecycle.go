@@ -85,6 +85,8 @@ var covered = map[string]string{
 	"SearchAPIs": "Search", "PublishedTags": "Search",
 	"UseProof": "DPoP", "DeleteStaleProofs": "DPoP", "SetApplicationDPoP": "DPoP",
 	"CreateDoc": "Docs", "UpdateDoc": "Docs", "DeleteDoc": "Docs", "DocOfAPI": "Docs", "DocsOfAPI": "Docs",
+	"CreateUserStore": "UserStores", "UserStores": "UserStores", "UpsertStoreUser": "UserStores",
+	"StoreUsers": "UserStores", "SetDisabledByStore": "UserStores",
 }
 
 func testEveryMethod(t *testing.T, _ *suite) {

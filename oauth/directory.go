@@ -1,0 +1,55 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// ErrDirectoryUnavailable is wrapped by a Directory that cannot reach a
+// user's store: the user is neither accepted nor refused, and the failure
+// counts as no failed attempt.
+var ErrDirectoryUnavailable = errors.New("the user store cannot be reached")
+
+// Directory authenticates the users of secondary user stores (LDAP), whose
+// usernames name their store (DOMAIN/name, as WSO2 has them).
+type Directory interface {
+	// Claims reports whether username belongs to a secondary user store
+	// rather than to the primary one (the database).
+	Claims(username string) bool
+	// Authenticate checks the password with the user's store and returns
+	// the user's local account, its roles those the store gives now. A
+	// wrong name or password, or a user the store disables, is ErrNotFound;
+	// a store that cannot be reached wraps ErrDirectoryUnavailable.
+	Authenticate(ctx context.Context, username, password string) (*User, error)
+}
+
+// SetDirectory makes the password grant authenticate the usernames that
+// d claims with d. Call it before serving.
+func (s *Server) SetDirectory(d Directory) { s.directory = d }
+
+// directoryPasswordGrant is the password grant for a user of a secondary
+// user store.
+func (s *Server) directoryPasswordGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
+	u, err := s.directory.Authenticate(ctx, r.Username, r.Password)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, ErrInvalidGrant("invalid username or password")
+	case errors.Is(err, ErrDirectoryUnavailable):
+		return nil, ErrDirectoryDown()
+	case ctx.Err() != nil:
+		return nil, ErrServer()
+	case err != nil:
+		return nil, internal(ctx, "user store", err)
+	case u.Disabled: // said only to whoever knows the password
+		return nil, ErrInvalidGrant("the account is disabled")
+	}
+	return s.passwordTokens(ctx, c, u, r)
+}
+
+// ErrDirectoryDown answers a password grant whose user store cannot be
+// reached: server_error with 503, as the outage may pass.
+func ErrDirectoryDown() *Error {
+	return newError(ErrCodeServerError, http.StatusServiceUnavailable,
+		"the user store cannot be reached; retry later")
+}

@@ -1,0 +1,251 @@
+// Package userstore holds the read-only secondary user stores (LDAP) whose
+// users log in as DOMAIN/name, WSO2's form: authentication by LDAP bind,
+// roles from LDAP groups, and the sync that disables the local accounts of
+// users a store no longer has.
+package userstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
+)
+
+// Store is what the user stores need from the database.
+type Store interface {
+	UserStores(ctx context.Context) ([]portal.UserStore, error)
+	UpsertStoreUser(ctx context.Context, storeID int64, username string, roles []string) (*portal.User, error)
+	StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser, error)
+	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
+	SetDisabledByStore(ctx context.Context, userID int64) error
+	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
+}
+
+// DefaultTimeout bounds each LDAP dial and operation.
+const DefaultTimeout = 5 * time.Second
+
+// Username is a parsed log-in name.
+type Username struct {
+	Domain string // the user store's domain; "" for the primary store
+	Name   string // the name within the store
+	Tenant string // always portal.SuperTenant until tenants exist
+}
+
+// ParseUsername splits a log-in name into its user-store domain and name:
+// "CORP/bob" is bob of the CORP store, "alice" the primary store's alice.
+// It is the one place a tenant suffix (bob@acme.com) will be read.
+func ParseUsername(username string) Username {
+	u := Username{Name: username, Tenant: portal.SuperTenant}
+	if domain, name, ok := strings.Cut(username, "/"); ok {
+		u.Domain, u.Name = domain, name
+	}
+	return u
+}
+
+// Directory holds the secondary user stores; it implements
+// oauth.Directory for the password grant and serves the store's log-in.
+type Directory struct {
+	db      Store
+	now     func() time.Time
+	timeout time.Duration
+
+	mu     sync.RWMutex
+	stores map[string]*ldapStore // by upper-case domain
+}
+
+// New returns a directory over the user stores of db, loaded now.
+func New(ctx context.Context, db Store, timeout time.Duration) (*Directory, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	d := &Directory{db: db, now: time.Now, timeout: timeout, stores: map[string]*ldapStore{}}
+	return d, d.Reload(ctx)
+}
+
+// Reload reads the user stores again: stores added since are used, those
+// changed get new connections.
+func (d *Directory) Reload(ctx context.Context) error {
+	list, err := d.db.UserStores(ctx)
+	if err != nil {
+		return fmt.Errorf("load user stores: %w", err)
+	}
+	next := map[string]*ldapStore{}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, cfg := range list {
+		if cfg.Tenant != portal.SuperTenant {
+			continue
+		}
+		key := strings.ToUpper(cfg.Domain)
+		if old, ok := d.stores[key]; ok && old.sameConfig(cfg) {
+			next[key] = old
+			continue
+		}
+		next[key] = newLDAPStore(cfg, d.timeout)
+	}
+	for key, old := range d.stores {
+		if next[key] != old {
+			old.close()
+		}
+	}
+	d.stores = next
+	return nil
+}
+
+// Close ends the pooled connections.
+func (d *Directory) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.stores {
+		s.close()
+	}
+	d.stores = map[string]*ldapStore{}
+}
+
+func (d *Directory) store(domain string) *ldapStore {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.stores[strings.ToUpper(domain)]
+}
+
+// Claims reports whether username names a secondary user store's user
+// (DOMAIN/name of a store that exists).
+func (d *Directory) Claims(username string) bool {
+	u := ParseUsername(username)
+	return u.Domain != "" && d.store(u.Domain) != nil
+}
+
+// Authenticate checks username's password with its user store by an LDAP
+// bind and returns the local account, made or updated with the roles the
+// store's groups map to. A wrong name or password, or a user the store's
+// filter no longer matches, is oauth.ErrNotFound; the account of a user
+// the store no longer has is disabled at once. A store that cannot be
+// reached wraps oauth.ErrDirectoryUnavailable.
+func (d *Directory) Authenticate(ctx context.Context, username, password string) (*oauth.User, error) {
+	u, err := d.LogIn(ctx, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return &u.User, nil
+}
+
+// LogIn is Authenticate with the account's store details, for the store's
+// log-in page.
+func (d *Directory) LogIn(ctx context.Context, username, password string) (*portal.User, error) {
+	name := ParseUsername(username)
+	s := d.store(name.Domain)
+	if s == nil || name.Name == "" || password == "" { // an empty password would be an anonymous bind
+		return nil, fmt.Errorf("user %q: %w", username, oauth.ErrNotFound)
+	}
+	entry, err := s.authenticate(ctx, name.Name, password)
+	switch {
+	case errors.Is(err, errNoSuchUser):
+		d.disableGone(ctx, s, canonical(s, name.Name))
+		return nil, fmt.Errorf("user %q: %w", username, oauth.ErrNotFound)
+	case errors.Is(err, errBadPassword):
+		return nil, fmt.Errorf("user %q: %w", username, oauth.ErrNotFound)
+	case err != nil:
+		return nil, err
+	}
+	return d.db.UpsertStoreUser(ctx, s.cfg.ID, canonical(s, name.Name), entry.roles)
+}
+
+// canonical is the local username of a store's user: the store's domain
+// as configured, a slash and the name.
+func canonical(s *ldapStore, name string) string { return s.cfg.Domain + "/" + name }
+
+// disableGone disables the local account of a user the store no longer
+// has, if there is one and it is enabled.
+func (d *Directory) disableGone(ctx context.Context, s *ldapStore, username string) {
+	users, err := d.db.StoreUsers(ctx, s.cfg.ID)
+	if err != nil {
+		slog.ErrorContext(ctx, "user store sync", "domain", s.cfg.Domain, "err", err)
+		return
+	}
+	for _, su := range users {
+		if strings.EqualFold(su.Username, username) && !su.Disabled {
+			d.disable(ctx, s, su)
+		}
+	}
+}
+
+func (d *Directory) disable(ctx context.Context, s *ldapStore, su portal.StoreUser) {
+	if _, _, err := d.db.DisableUser(ctx, su.Username, d.now()); err != nil {
+		slog.ErrorContext(ctx, "user store sync", "domain", s.cfg.Domain, "user", su.Username, "err", err)
+		return
+	}
+	if err := d.db.SetDisabledByStore(ctx, su.ID); err != nil {
+		slog.ErrorContext(ctx, "user store sync", "domain", s.cfg.Domain, "user", su.Username, "err", err)
+		return
+	}
+	slog.InfoContext(ctx, "user store sync: disabled a user the store no longer has", "domain", s.cfg.Domain, "user", su.Username)
+	e := &portal.AuditEvent{At: d.now(), Event: portal.AuditUserDisabled, Username: su.Username, Remote: "user store " + s.cfg.Domain,
+		Detail: "the " + s.cfg.Domain + " user store no longer has the user, or its filter no longer matches"}
+	if err := d.db.RecordAudit(ctx, e); err != nil {
+		slog.ErrorContext(ctx, "user store sync: audit", "err", err)
+	}
+}
+
+// Sync reloads the user stores, then asks each store about every enabled
+// local account of its users and disables (ending their sessions and
+// tokens) those it no longer has or whose entry its filter no longer
+// matches. A store that cannot be reached is skipped: what it cannot say
+// is left as it is. It returns how many accounts it disabled.
+func (d *Directory) Sync(ctx context.Context) (int, error) {
+	if err := d.Reload(ctx); err != nil {
+		return 0, err
+	}
+	d.mu.RLock()
+	stores := make([]*ldapStore, 0, len(d.stores))
+	for _, s := range d.stores {
+		stores = append(stores, s)
+	}
+	d.mu.RUnlock()
+	disabled := 0
+	var errs []error
+	for _, s := range stores {
+		users, err := d.db.StoreUsers(ctx, s.cfg.ID)
+		if err != nil {
+			return disabled, err
+		}
+		for _, su := range users {
+			if su.Disabled {
+				continue
+			}
+			_, err := s.lookup(ctx, ParseUsername(su.Username).Name)
+			switch {
+			case errors.Is(err, errNoSuchUser):
+				d.disable(ctx, s, su)
+				disabled++
+			case err != nil:
+				errs = append(errs, fmt.Errorf("user store %s: %w", s.cfg.Domain, err))
+			}
+			if err != nil && !errors.Is(err, errNoSuchUser) {
+				break // unreachable: the next sync asks again
+			}
+		}
+	}
+	return disabled, errors.Join(errs...)
+}
+
+// Run syncs every interval until ctx ends.
+func (d *Directory) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := d.Sync(ctx); err != nil && ctx.Err() == nil {
+				slog.WarnContext(ctx, "user store sync", "err", err)
+			}
+		}
+	}
+}
