@@ -49,6 +49,8 @@ type DB struct {
 	// stop ends what runs on its own (generation reads) at Close.
 	stop   context.CancelFunc
 	closed atomic.Bool
+	// partitions is the token partitioning (partition.go).
+	partitions atomic.Pointer[tokenPartitions]
 }
 
 // Open connects to the database at url and migrates it. The URL may tune
@@ -81,6 +83,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	d := &DB{pool: pool, location: withoutPassword(url), stop: stop}
 	d.gen.pool, d.gen.base = genPool, base
 	if err := d.indexMissing(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if err := d.loadPartitions(ctx, d.pool); err != nil {
 		d.Close()
 		return nil, err
 	}

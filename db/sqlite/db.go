@@ -55,6 +55,8 @@ type DB struct {
 	path      string
 	// running are RunAlone's locks.
 	running jobLocks
+	// partitions is the token partitioning (partition.go).
+	partitions atomic.Pointer[tokenPartitions]
 }
 
 // Open opens (creating it if needed) the database file and migrates it.
@@ -80,6 +82,10 @@ func Open(path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	d := &DB{w: w, path: path}
 	if err := d.migrate(context.Background()); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := d.loadPartitions(context.Background(), w); err != nil {
 		w.Close()
 		return nil, err
 	}
