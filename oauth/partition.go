@@ -29,28 +29,41 @@ type Partition struct {
 var partitionWord = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 // ParsePartitioning reads --token-partitioning: DOMAIN:NAME pairs separated
-// by commas ("CORP:A,PARTNERS:B"); empty is no partitioning. Domains and
-// names are letters, digits, - and _; each appears once.
+// by commas ("CORP:A,PARTNERS:B"); empty is no partitioning. See
+// CheckPartitions.
 func ParsePartitioning(s string) ([]Partition, error) {
 	var ps []Partition
-	seen := map[string]bool{}
 	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
+		if item = strings.TrimSpace(item); item == "" {
 			continue
 		}
 		domain, name, ok := strings.Cut(item, ":")
-		if !ok || !partitionWord.MatchString(domain) || !partitionWord.MatchString(name) || strings.Contains(name, "-") {
-			return nil, fmt.Errorf("token partitioning %q: want DOMAIN:NAME, of letters, digits and _ (and - in a domain)", item)
+		if !ok {
+			return nil, fmt.Errorf("token partitioning %q: want DOMAIN:NAME", item)
 		}
-		p := Partition{Domain: strings.ToUpper(domain), Name: strings.ToLower(name)}
+		ps = append(ps, Partition{Domain: domain, Name: name})
+	}
+	return CheckPartitions(ps)
+}
+
+// CheckPartitions returns ps with upper-case domains and lower-case names,
+// or an error: domains are letters, digits, - and _, names letters, digits
+// and _ (a table name is made of them), each appears once.
+func CheckPartitions(ps []Partition) ([]Partition, error) {
+	out := make([]Partition, 0, len(ps))
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if !partitionWord.MatchString(p.Domain) || !partitionWord.MatchString(p.Name) || strings.Contains(p.Name, "-") {
+			return nil, fmt.Errorf("token partitioning %s:%s: want DOMAIN:NAME, of letters, digits and _ (and - in a domain)", p.Domain, p.Name)
+		}
+		p = Partition{Domain: strings.ToUpper(p.Domain), Name: strings.ToLower(p.Name)}
 		if seen["d"+p.Domain] || seen["n"+p.Name] {
-			return nil, fmt.Errorf("token partitioning %q: domain or name given twice", item)
+			return nil, fmt.Errorf("token partitioning %s:%s: domain or name given twice", p.Domain, p.Name)
 		}
 		seen["d"+p.Domain], seen["n"+p.Name] = true, true
-		ps = append(ps, p)
+		out = append(out, p)
 	}
-	return ps, nil
+	return out, nil
 }
 
 // SetTokenPartitioning makes the tokens of the users of the partitioned
@@ -60,7 +73,7 @@ func ParsePartitioning(s string) ([]Partition, error) {
 func (s *Server) SetTokenPartitioning(ps []Partition, domainOf func(username string) string) {
 	s.partitioned = map[string]bool{}
 	for _, p := range ps {
-		s.partitioned[p.Domain] = true
+		s.partitioned[strings.ToUpper(p.Domain)] = true
 	}
 	s.domainOf = domainOf
 }

@@ -49,6 +49,26 @@ func partitioned(t *testing.T, d db.Store, ps []oauth.Partition) {
 	}
 }
 
+// rows counts the rows of a table, and of those of a user.
+func rows(t *testing.T, d db.Store, table string, u *portal.User) (all, users int64) {
+	t.Helper()
+	return fixture.Count(t, d, "SELECT count(*) FROM "+table),
+		fixture.Count(t, d, fmt.Sprintf("SELECT count(*) FROM %s WHERE user_id = %d", table, u.ID))
+}
+
+// wantRows checks where the tokens of bob (CORP/bob) and the others are.
+func wantRows(t *testing.T, d db.Store, w *partitionWorld, when string, table string, inTable, bobsInTable, inDefault, bobsInDefault int64) {
+	t.Helper()
+	if table != "" {
+		if all, bobs := rows(t, d, table, w.bob); all != inTable || bobs != bobsInTable {
+			t.Errorf("%s: %s holds %d tokens, %d of them bob's; want %d, %d", when, table, all, bobs, inTable, bobsInTable)
+		}
+	}
+	if all, bobs := rows(t, d, "tokens", w.bob); all != inDefault || bobs != bobsInDefault {
+		t.Errorf("%s: tokens holds %d tokens, %d of them bob's; want %d, %d", when, all, bobs, inDefault, bobsInDefault)
+	}
+}
+
 // in is ctx for a token of partition p.
 func in(t *testing.T, p string) context.Context { return oauth.InPartition(t.Context(), p) }
 
@@ -97,6 +117,7 @@ func testPartitions(t *testing.T, s *suite) {
 		bobs.Partition = "CORP"
 		alices := token(w.aliceKey, w.alice, oauth.GrantPassword)
 		save(t, d, bobs, alices)
+		wantRows(t, d, w, "stored", "tokens_a", 1, 1, 1, 0)
 		// Each lookup reads one table: not the default one for bob's, not
 		// CORP's for alice's. (First: the validation cache keeps what was
 		// found, by hash, as a token's hash comes with its partition.)
@@ -218,6 +239,10 @@ func testPartitions(t *testing.T, s *suite) {
 		issued, active := issuedCount(t, d)
 
 		partitioned(t, d, corpA)
+		wantRows(t, d, w, "on", "tokens_a", 2, 2, 1, 0)
+		if n := fixture.Count(t, d, "SELECT count(*) FROM token_forwards"); n != 3 {
+			t.Errorf("on: %d forwards; want 3 (bob's two access tokens and one refresh token)", n)
+		}
 		// Moved, and still found from their unmarked strings, as in the
 		// partition they are in now.
 		wantLive(t, d, "bob's token issued before", old, "", "CORP")
@@ -240,8 +265,13 @@ func testPartitions(t *testing.T, s *suite) {
 		partitioned(t, again(t), corpA)
 		wantLive(t, d, "bob's token issued before, after a restart", oldApp, "", "CORP")
 
+		wantRows(t, d, w, "on, later", "tokens_a", 4, 4, 1, 0)
 		// Off: everything is back in the default partition, marked or not.
 		partitioned(t, d, nil)
+		wantRows(t, d, w, "off", "", 0, 0, 5, 4)
+		if n := fixture.Count(t, d, "SELECT count(*) FROM token_forwards"); n != 0 {
+			t.Errorf("off: %d forwards; want none", n)
+		}
 		wantLive(t, d, "bob's token issued before, off", oldApp, "", "")
 		wantLive(t, d, "bob's marked token, off", marked, "CORP", "")
 		wantLive(t, d, "the successor, off", next, "CORP", "")
@@ -249,6 +279,7 @@ func testPartitions(t *testing.T, s *suite) {
 		// Revocation by the unmarked token's hash reaches it wherever it is.
 		// On again, under another table name.
 		partitioned(t, d, []oauth.Partition{{Domain: "CORP", Name: "b"}})
+		wantRows(t, d, w, "on again", "tokens_b", 4, 4, 1, 0)
 		wantLive(t, d, "bob's token issued before, on again", oldApp, "", "CORP")
 		wantLive(t, d, "bob's marked token, on again", marked, "CORP", "CORP")
 		wantLive(t, d, "the successor, on again", next, "CORP", "CORP")
@@ -270,6 +301,20 @@ func testPartitions(t *testing.T, s *suite) {
 		ps, err := oauth.ParsePartitioning(" corp:A , PARTNERS:b ")
 		if err != nil || fmt.Sprint(ps) != fmt.Sprint([]oauth.Partition{{Domain: "CORP", Name: "a"}, {Domain: "PARTNERS", Name: "b"}}) {
 			t.Errorf("ParsePartitioning: %v, %v", ps, err)
+		}
+		d := s.store(t)
+		w := buildPartitions(t, d)
+		bobs := token(w.bobKey, w.bob, oauth.GrantPassword)
+		save(t, d, bobs)
+		for _, bad := range [][]oauth.Partition{{{Domain: "CORP", Name: "a (id INTEGER); DROP TABLE users; --"}},
+			{{Domain: "CORP') OR ('1'='1", Name: "a"}}, {{Domain: "CORP", Name: "a"}, {Domain: "corp", Name: "b"}}} {
+			if err := d.PartitionTokens(t.Context(), bad); err == nil {
+				t.Errorf("PartitionTokens(%q) succeeded", bad)
+			}
+		}
+		wantLive(t, d, "bob's token, after refused partitionings", bobs, "", "")
+		if _, err := d.UserAccount(t.Context(), "alice"); err != nil {
+			t.Errorf("alice after refused partitionings: %v", err)
 		}
 	})
 }

@@ -170,7 +170,11 @@ func (d *DB) lookup(ctx context.Context, h oauth.Hash, find func(table string) e
 // starting together take turns). A token moved keeps working: one issued
 // without a marker is found through token_forwards.
 func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
-	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+	ps, err := oauth.CheckPartitions(ps)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
 			return err
 		}
@@ -241,7 +245,7 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
 }
 
 // quote is a SQL string literal of s (a domain, checked by
-// oauth.ParsePartitioning).
+// oauth.CheckPartitions).
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // tableColumns lists a table's columns in order.

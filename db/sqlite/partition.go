@@ -170,7 +170,11 @@ func (d *DB) lookup(ctx context.Context, h oauth.Hash, find func(table string) e
 // dropping its table, in one transaction. A token moved keeps working: one
 // issued without a marker is found through token_forwards.
 func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	ps, err := oauth.CheckPartitions(ps)
+	if err != nil {
+		return err
+	}
+	err = d.tx(ctx, func(tx *sql.Tx) error {
 		if err := d.loadPartitions(ctx, tx); err != nil {
 			return err
 		}
@@ -238,7 +242,7 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
 }
 
 // quote is a SQL string literal of s (a domain, checked by
-// oauth.ParsePartitioning).
+// oauth.CheckPartitions).
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // tableColumns lists a table's columns in order.
