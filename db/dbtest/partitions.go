@@ -69,6 +69,14 @@ func wantRows(t *testing.T, d db.Store, w *partitionWorld, when string, table st
 	}
 }
 
+// wantForwards checks how many unmarked tokens' hashes token_forwards holds.
+func wantForwards(t *testing.T, d db.Store, when string, want int64) {
+	t.Helper()
+	if n := fixture.Count(t, d, "SELECT count(*) FROM token_forwards"); n != want {
+		t.Errorf("%s: %d forwards; want %d", when, n, want)
+	}
+}
+
 // in is ctx for a token of partition p.
 func in(t *testing.T, p string) context.Context { return oauth.InPartition(t.Context(), p) }
 
@@ -240,9 +248,7 @@ func testPartitions(t *testing.T, s *suite) {
 
 		partitioned(t, d, corpA)
 		wantRows(t, d, w, "on", "tokens_a", 2, 2, 1, 0)
-		if n := fixture.Count(t, d, "SELECT count(*) FROM token_forwards"); n != 3 {
-			t.Errorf("on: %d forwards; want 3 (bob's two access tokens and one refresh token)", n)
-		}
+		wantForwards(t, d, "on", 3) // bob's two access tokens and one refresh token
 		// Moved, and still found from their unmarked strings, as in the
 		// partition they are in now.
 		wantLive(t, d, "bob's token issued before", old, "", "CORP")
@@ -269,20 +275,18 @@ func testPartitions(t *testing.T, s *suite) {
 		// Off: everything is back in the default partition, marked or not.
 		partitioned(t, d, nil)
 		wantRows(t, d, w, "off", "", 0, 0, 5, 4)
-		if n := fixture.Count(t, d, "SELECT count(*) FROM token_forwards"); n != 0 {
-			t.Errorf("off: %d forwards; want none", n)
-		}
+		wantForwards(t, d, "off", 0)
 		wantLive(t, d, "bob's token issued before, off", oldApp, "", "")
 		wantLive(t, d, "bob's marked token, off", marked, "CORP", "")
 		wantLive(t, d, "the successor, off", next, "CORP", "")
 		wantLive(t, d, "alice's token, off", alices, "", "")
-		// Revocation by the unmarked token's hash reaches it wherever it is.
 		// On again, under another table name.
 		partitioned(t, d, []oauth.Partition{{Domain: "CORP", Name: "b"}})
 		wantRows(t, d, w, "on again", "tokens_b", 4, 4, 1, 0)
 		wantLive(t, d, "bob's token issued before, on again", oldApp, "", "CORP")
 		wantLive(t, d, "bob's marked token, on again", marked, "CORP", "CORP")
 		wantLive(t, d, "the successor, on again", next, "CORP", "CORP")
+		// Revocation by the unmarked token's hash reaches it where it is.
 		if err := d.RevokeToken(t.Context(), oldApp.AccessHash); err != nil {
 			t.Fatal(err)
 		}
@@ -290,6 +294,11 @@ func testPartitions(t *testing.T, s *suite) {
 		if i, a := issuedCount(t, d); i != issued+2 || a != active+1 {
 			t.Errorf("at the end: %d issued, %d active; want %d, %d", i, a, issued+2, active+1)
 		}
+		// Cleanup removes the tokens, and the forwards of those moved.
+		if n, err := d.DeleteStaleTokens(t.Context(), t0.Add(48*time.Hour)); err != nil || n != 5 {
+			t.Errorf("DeleteStaleTokens: %d, %v; want 5 (every token)", n, err)
+		}
+		wantForwards(t, d, "after the cleanup", 0)
 	})
 
 	t.Run("bad partitionings are refused and change nothing", func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // newest application token is found by walking the key's tokens newest
 // first on the tokens_key index (key_id, id; migration 0003).
 func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error) {
-	all := d.parts().all()
+	all := d.parts().AllOrDefault()
 	rows, err := query(ctx, d.pool, `SELECT k.id, k.app_id, k.key_type, k.consumer_key, k.grant_types, k.callback_url,
 		k.app_token_validity, k.created_at,
 		EXISTS (SELECT 1 FROM `+all+` t WHERE t.key_id = k.id AND t.grant_type = $1 AND NOT t.revoked),

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -50,7 +51,7 @@ type DB struct {
 	stop   context.CancelFunc
 	closed atomic.Bool
 	// partitions is the token partitioning (partition.go).
-	partitions atomic.Pointer[tokenPartitions]
+	partitions partition.Current
 }
 
 // Open connects to the database at url and migrates it. The URL may tune
@@ -86,10 +87,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
-	if err := d.loadPartitions(ctx, d.pool); err != nil {
+	parts, err := partition.Read(stringsOn(ctx, d.pool))
+	if err != nil {
 		d.Close()
 		return nil, err
 	}
+	d.partitions.Store(parts)
 	return d, nil
 }
 

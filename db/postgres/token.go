@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -36,12 +37,12 @@ const insertTokenIn = `INSERT INTO {tokens} (access_hash, refresh_hash, family_i
 	$12::bytea, NULLIF($13::text, ''), NULLIF($14::text, '')
 	WHERE $11::bytea IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = $4 AND secret_hash = $11 FOR KEY SHARE)`
 
-var insertToken = onTable(insertTokenIn, "tokens")
+var insertToken = partition.On(insertTokenIn, "tokens")
 
 // insertToken returns the statement that stores t, in its partition.
 func (d *DB) insertToken(t *oauth.Token) string {
-	if table := d.parts().table(t.Partition); table != "tokens" {
-		return onTable(insertTokenIn, table)
+	if table := d.parts().Table(t.Partition); table != partition.Default {
+		return partition.On(insertTokenIn, table)
 	}
 	return insertToken
 }
@@ -121,7 +122,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
-	partition, err := d.lookup(ctx, h, func(table string) error {
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.pool), h, noRows, func(table string) error {
 		return queryRow(ctx, d.pool, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
 		FROM `+table+` t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
@@ -140,7 +141,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
 	var t oauth.Token
 	dest, finish := tokenDest(&t)
-	partition, err := d.lookup(ctx, h, func(table string) error {
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.pool), h, noRows, func(table string) error {
 		return queryRow(ctx, d.pool, `SELECT `+tokenColumns+` FROM `+table+` t WHERE t.refresh_hash = $1`, h[:]).Scan(dest...)
 	})
 	if err != nil {
@@ -154,7 +155,7 @@ func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, erro
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
-	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, onTable(rotateRefresh, d.parts().table(next.Partition)), used[:])
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, partition.On(rotateRefresh, d.parts().Table(next.Partition)), used[:])
 }
 
 // rotateRefresh spends a refresh token in the table of its successor's
@@ -169,7 +170,7 @@ func (d *DB) RotateRefreshKeeping(ctx context.Context, used oauth.Hash, next *oa
 		_, err := exec(ctx, tx, `INSERT INTO refresh_answers (refresh_hash, sealed, keep_until) VALUES ($1, $2, $3)`,
 			kept.Used[:], kept.Sealed, kept.KeepUntil.UnixMilli())
 		return err
-	}, onTable(rotateRefresh, d.parts().table(next.Partition)), used[:])
+	}, partition.On(rotateRefresh, d.parts().Table(next.Partition)), used[:])
 }
 
 // KeptAnswer returns the sealed answer kept for the refresh token hashing to used.
@@ -226,7 +227,7 @@ const inFamily = `(access_hash = $1 OR (family_id = $1 AND family_id <> access_h
 
 // RevokeFamily revokes every token of a refresh chain.
 func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
-	table, err := d.hashTable(ctx, family)
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.pool), family)
 	if err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
@@ -238,7 +239,7 @@ func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 
 // RevokeToken revokes one access token and the refresh token issued with it.
 func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
-	table, err := d.hashTable(ctx, access)
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.pool), access)
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
@@ -267,21 +268,13 @@ var tokenCleanupChunk int64 = 5000
 // the locks of the rows it deletes.
 func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
 	p := d.parts()
-	var total int64
-	for _, table := range p.tables {
-		n, err := d.deleteStaleTokens(ctx, table, now)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	if p.forwards {
-		if _, err := d.exec(ctx, `DELETE FROM token_forwards f WHERE NOT EXISTS (SELECT 1 FROM `+p.all()+` t
-			WHERE t.access_hash = f.hash) AND NOT EXISTS (SELECT 1 FROM `+p.all()+` t WHERE t.refresh_hash = f.hash)`); err != nil {
+	total, err := p.Sum(func(table string) (int64, error) { return d.deleteStaleTokens(ctx, table, now) })
+	if err == nil && p.Forwards {
+		if _, err := d.exec(ctx, p.StaleForwards()); err != nil {
 			return total, fmt.Errorf("delete stale token forwards: %w", err)
 		}
 	}
-	return total, nil
+	return total, err
 }
 
 // deleteStaleTokens is DeleteStaleTokens on one partition's table.

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -56,7 +57,7 @@ type DB struct {
 	// running are RunAlone's locks.
 	running jobLocks
 	// partitions is the token partitioning (partition.go).
-	partitions atomic.Pointer[tokenPartitions]
+	partitions partition.Current
 }
 
 // Open opens (creating it if needed) the database file and migrates it.
@@ -85,10 +86,12 @@ func Open(path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	if err := d.loadPartitions(context.Background(), w); err != nil {
+	parts, err := partition.Read(stringsOn(context.Background(), w))
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	d.partitions.Store(parts)
 	r, err := sql.Open("sqlite", dsn+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()

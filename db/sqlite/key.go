@@ -15,7 +15,7 @@ import (
 // back from the end finds it at once, where ordering by issued_at read every
 // token of the key (a quarter of a second with 1,000,000).
 func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error) {
-	all := d.parts().all()
+	all := d.parts().AllOrDefault()
 	rows, err := d.r.QueryContext(ctx, `SELECT k.id, k.app_id, k.key_type, k.consumer_key, k.grant_types, k.callback_url,
 		k.app_token_validity, k.created_at,
 		EXISTS (SELECT 1 FROM `+all+` t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0),

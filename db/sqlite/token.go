@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -21,19 +22,19 @@ func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 // regenerated (ReplaceSecret) after the request read it, and the token must
 // not outlive the revocation that went with it.
 // The default table's is prepared (writeQueries); a partition's is
-// onTable(insertTokenIn, its table).
+// partition.On(insertTokenIn, its table).
 const insertTokenIn = `INSERT INTO {tokens} (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
 	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt, partition) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, NULLIF(?13, ''), NULLIF(?14, '')
 	WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = ?4 AND secret_hash = ?11)`
 
-var insertToken = onTable(insertTokenIn, "tokens")
+var insertToken = partition.On(insertTokenIn, "tokens")
 
 // storeToken runs insertToken in tx: oauth.ErrSecretReplaced when the
 // key's secret changed.
 func storeToken(d *DB, tx *sql.Tx, what string, t *oauth.Token) error {
 	q := insertToken
-	if table := d.parts().table(t.Partition); table != "tokens" {
-		q = onTable(insertTokenIn, table)
+	if table := d.parts().Table(t.Partition); table != partition.Default {
+		q = partition.On(insertTokenIn, table)
 	}
 	res, err := d.txExec(tx, q, tokenArgs(t)...)
 	if err != nil {
@@ -104,7 +105,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
-	partition, err := d.lookup(ctx, h, func(table string) error {
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.r), h, noRows, func(table string) error {
 		return d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
 		FROM `+table+` t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
@@ -123,7 +124,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
 	var t oauth.Token
 	dest, finish := tokenDest(&t)
-	partition, err := d.lookup(ctx, h, func(table string) error {
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.r), h, noRows, func(table string) error {
 		return d.queryRow(ctx, `SELECT `+tokenColumns+` FROM `+table+` t WHERE t.refresh_hash = ?`, h[:]).Scan(dest...)
 	})
 	if err != nil {
@@ -173,13 +174,13 @@ func (d *DB) DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, 
 
 const rotateRefreshIn = `UPDATE {tokens} SET refresh_used = 1 WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`
 
-var rotateRefresh = onTable(rotateRefreshIn, "tokens")
+var rotateRefresh = partition.On(rotateRefreshIn, "tokens")
 
 // rotateRefresh returns the statement that spends the refresh token next
 // succeeds: in next's partition, where its chain is.
 func (d *DB) rotateRefresh(next *oauth.Token) string {
-	if table := d.parts().table(next.Partition); table != "tokens" {
-		return onTable(rotateRefreshIn, table)
+	if table := d.parts().Table(next.Partition); table != partition.Default {
+		return partition.On(rotateRefreshIn, table)
 	}
 	return rotateRefresh
 }
@@ -214,7 +215,7 @@ const inFamily = `(access_hash = ?1 OR (family_id = ?1 AND family_id != access_h
 
 // RevokeFamily revokes every token of a refresh chain.
 func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
-	table, err := d.hashTable(ctx, family)
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.r), family)
 	if err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
@@ -226,7 +227,7 @@ func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 
 // RevokeToken revokes one access token and the refresh token issued with it.
 func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
-	table, err := d.hashTable(ctx, access)
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.r), access)
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
@@ -256,22 +257,13 @@ var tokenCleanupChunk int64 = 5000
 // and stall /token, for as long as it takes.
 func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
 	p := d.parts()
-	var total int64
-	for _, table := range p.tables {
-		n, err := d.deleteStaleTokens(ctx, table, now)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	if p.forwards {
-		if _, err := d.w.ExecContext(ctx, `DELETE FROM token_forwards WHERE NOT EXISTS (SELECT 1 FROM `+p.all()+` t
-			WHERE t.access_hash = token_forwards.hash) AND NOT EXISTS (SELECT 1 FROM `+p.all()+` t
-			WHERE t.refresh_hash = token_forwards.hash)`); err != nil {
+	total, err := p.Sum(func(table string) (int64, error) { return d.deleteStaleTokens(ctx, table, now) })
+	if err == nil && p.Forwards {
+		if _, err := d.w.ExecContext(ctx, p.StaleForwards()); err != nil {
 			return total, fmt.Errorf("delete stale token forwards: %w", err)
 		}
 	}
-	return total, nil
+	return total, err
 }
 
 // deleteStaleTokens is DeleteStaleTokens on one partition's table.
