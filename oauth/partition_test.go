@@ -46,19 +46,7 @@ func newPartitionEnv(t *testing.T) *partitionEnv {
 		oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials)
 	alice := fixture.User(t, d, "alice", "alice-password", "subscriber")
 	e.aliceK, _ = fixture.App(t, d, alice, "AliceApp")
-	app := &portal.Application{OwnerID: bob.ID, Name: "Signed", Tier: "Unlimited", JWTAccessTokens: true}
-	err = d.CreateApplicationWithKeys(t.Context(), app, func(kt oauth.KeyType) *oauth.Client {
-		k := fixture.Key{Secret: oauth.NewSecret()}
-		k.Client = oauth.Client{ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(k.Secret), KeyType: kt,
-			GrantTypes: oauth.DefaultGrantTypes}
-		if kt == oauth.Production {
-			e.jwtKey = k
-		}
-		return &k.Client
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.jwtKey = jwtApp(t, d, bob)
 	return e
 }
 
