@@ -43,6 +43,9 @@ type Store interface {
 	// Location names the database: a file's path, or a PostgreSQL URL
 	// without its password.
 	Location() string
+	// PartitionTokens makes the token partitioning ps (none: off), moving
+	// the tokens to their partitions' tables; see oauth.Partition.
+	PartitionTokens(ctx context.Context, ps []oauth.Partition) error
 
 	CreateUser(ctx context.Context, u *portal.User) error
 	UserAccount(ctx context.Context, username string) (*portal.User, error)

@@ -45,5 +45,5 @@ func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []stri
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, c, c.OwnerID, granted, GrantConsole, Hash{}, Hash{})
+	return s.issue(ctx, c, c.OwnerID, s.partitionOf(c.Owner), granted, GrantConsole, Hash{}, Hash{})
 }

@@ -198,7 +198,7 @@ func (s *Server) Approve(ctx context.Context, a *Authorization, u *User) (string
 		return "", oerr
 	}
 	if a.Request.ResponseType == ResponseToken {
-		resp, oerr := s.issue(WithIssuer(ctx, a.Issuer), a.Client, u.ID, scopes, GrantImplicit, Hash{}, Hash{})
+		resp, oerr := s.issue(WithIssuer(ctx, a.Issuer), a.Client, u.ID, s.partitionOf(u.Username), scopes, GrantImplicit, Hash{}, Hash{})
 		if oerr != nil {
 			return "", oerr
 		}
@@ -208,7 +208,7 @@ func (s *Server) Approve(ctx context.Context, a *Authorization, u *User) (string
 		}
 		return a.answerURL(v), nil
 	}
-	code, oerr := s.newCode(ctx, a, u.ID, scopes)
+	code, oerr := s.newCode(ctx, a, u.ID, s.partitionOf(u.Username), scopes)
 	if oerr != nil {
 		return "", oerr
 	}

@@ -71,10 +71,11 @@ func verifyPKCE(c *Code, verifier string) *Error {
 }
 
 // newCode makes and stores an authorization code for an approved request
-// (RFC 6749 §4.1.2); it returns the code to send to the client.
-func (s *Server) newCode(ctx context.Context, a *Authorization, userID int64, scopes []string) (string, *Error) {
+// (RFC 6749 §4.1.2); it returns the code to send to the client. The code
+// names the partition of the tokens it will be exchanged for.
+func (s *Server) newCode(ctx context.Context, a *Authorization, userID int64, partition string, scopes []string) (string, *Error) {
 	now := s.now()
-	code := NewSecret()
+	code := markToken(partition, NewSecret())
 	err := s.store.CreateCode(ctx, &Code{
 		Hash:            HashOf(code),
 		KeyID:           a.Client.KeyID,
@@ -105,6 +106,9 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 		return nil, ErrInvalidRequest("code is missing")
 	}
 	h := HashOf(r.Code)
+	// The tokens issued from it, or to be revoked for its reuse, are in
+	// the partition the code names.
+	ctx = forToken(ctx, r.Code)
 	code, err := s.store.CodeByHash(ctx, h)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -129,7 +133,7 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 	if jkt, _ := ctx.Value(proofKeyCtx{}).(string); code.DPoPJKT != "" && jkt != code.DPoPJKT {
 		return nil, ErrInvalidDPoPProof("the authorization code is bound to a DPoP key (dpop_jkt): send a proof signed by that key")
 	}
-	t, resp := s.newToken(c, code.UserID, code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode),
+	t, resp := s.newToken(c, code.UserID, PartitionFrom(ctx), code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode),
 		certThumbprint(r.ClientCerts))
 	bindToProofKey(ctx, t, resp)
 	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {

@@ -164,7 +164,7 @@ func (s *Server) refreshRetry(ctx context.Context, presented string, family Hash
 	// replay, the user, an administrator), the new token revoked at
 	// /revoke, or a user or application owner disabled since, and it is
 	// not handed out again.
-	next, err := s.store.RefreshTokenInfo(ctx, HashOf(a.Response.RefreshToken))
+	next, err := s.store.RefreshTokenInfo(forToken(ctx, a.Response.RefreshToken), HashOf(a.Response.RefreshToken))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrInvalidGrant("the refresh token was revoked")

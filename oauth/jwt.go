@@ -306,6 +306,8 @@ type accessClaims struct {
 	// Cnf is what a bound token is bound to: the DPoP key (RFC 9449 §6.1)
 	// or the client certificate (RFC 8705 §3.1), as introspection says.
 	Cnf *Confirmation `json:"cnf,omitempty"`
+	// Partition names the token's partition (see PartitionOf).
+	Partition string `json:"partition,omitempty"`
 }
 
 // formatJWT turns t's access token into a JWT (RFC 9068) when its
@@ -331,9 +333,10 @@ func (s *Server) formatJWT(ctx context.Context, c *Client, t *Token, resp *Token
 	claims := accessClaims{
 		Claims: jwt.Claims{Issuer: iss, Subject: sub, Audience: jwt.Audience{iss}, Expiry: jwt.NewNumericDate(t.ExpiresAt),
 			IssuedAt: jwt.NewNumericDate(t.IssuedAt), ID: NewConsumerKey()},
-		ClientID: c.ConsumerKey,
-		Scope:    resp.Scope,
-		Cnf:      confirmation(t),
+		ClientID:  c.ConsumerKey,
+		Scope:     resp.Scope,
+		Cnf:       confirmation(t),
+		Partition: t.Partition,
 	}
 	signed, err := s.jwt.keys.Sign(ctx, AccessTokenJWTType, claims, t.ExpiresAt)
 	if err != nil {

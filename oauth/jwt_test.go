@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
@@ -38,20 +39,29 @@ func newJWTEnv(t *testing.T) *jwtEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &portal.Application{OwnerID: alice.ID, Name: "Signed", Tier: "Unlimited", JWTAccessTokens: true}
-	err = e.db.CreateApplicationWithKeys(t.Context(), app, func(kt oauth.KeyType) *oauth.Client {
+	e.jwt = jwtApp(t, e.db, alice)
+	return e
+}
+
+// jwtApp adds an application of owner's, Signed, that gets JWT access
+// tokens, and returns its production key.
+func jwtApp(t *testing.T, d db.Store, owner *portal.User) fixture.Key {
+	t.Helper()
+	var prod fixture.Key
+	app := &portal.Application{OwnerID: owner.ID, Name: "Signed", Tier: "Unlimited", JWTAccessTokens: true}
+	err := d.CreateApplicationWithKeys(t.Context(), app, func(kt oauth.KeyType) *oauth.Client {
 		k := fixture.Key{Secret: oauth.NewSecret()}
 		k.Client = oauth.Client{ConsumerKey: oauth.NewConsumerKey(), SecretHash: oauth.HashOf(k.Secret), KeyType: kt,
 			GrantTypes: oauth.DefaultGrantTypes}
 		if kt == oauth.Production {
-			e.jwt = k
+			prod = k
 		}
 		return &k.Client
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return prod
 }
 
 // issue gets a JWT access token of the grant from the JWT application.

@@ -84,6 +84,7 @@ func (s *Server) Revoke(ctx context.Context, r *TokenHintRequest) (*Revocation, 
 		return nil, nil
 	}
 	var err error
+	ctx = InPartition(ctx, t.Partition)
 	if isRefresh {
 		err = s.store.RevokeFamily(ctx, t.FamilyID)
 	} else {
@@ -137,6 +138,7 @@ func (s *Server) findToken(ctx context.Context, token, hint string) (*TokenInfo,
 	if hint == HintRefreshToken {
 		lookups[0], lookups[1] = lookups[1], lookups[0]
 	}
+	ctx = forToken(ctx, token)
 	for i, lookup := range lookups {
 		t, err := lookup(ctx, h)
 		if errors.Is(err, ErrNotFound) {

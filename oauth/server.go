@@ -39,6 +39,10 @@ type Server struct {
 	// directory authenticates the users of secondary user stores; nil:
 	// the database is the only one. See SetDirectory.
 	directory Directory
+	// partitioned holds the user-store domains whose tokens are kept
+	// apart, domainOf a username's domain; see SetTokenPartitioning.
+	partitioned map[string]bool
+	domainOf    func(username string) string
 }
 
 // grantHandler issues a token for one grant type, after client authentication.
@@ -167,7 +171,7 @@ func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *Toke
 	if oerr != nil {
 		return nil, oerr
 	}
-	return s.issue(ctx, c, u.ID, scopes, GrantPassword, Hash{}, certThumbprint(r.ClientCerts))
+	return s.issue(ctx, c, u.ID, s.partitionOf(u.Username), scopes, GrantPassword, Hash{}, certThumbprint(r.ClientCerts))
 }
 
 // clientCredentialsGrant issues an application token (RFC 6749 §4.4) on
@@ -177,7 +181,7 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *Token
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, c, c.OwnerID, scopes, GrantClientCredentials, Hash{}, certThumbprint(r.ClientCerts))
+	return s.issue(ctx, c, c.OwnerID, s.partitionOf(c.Owner), scopes, GrantClientCredentials, Hash{}, certThumbprint(r.ClientCerts))
 }
 
 // refreshTokenGrant exchanges a refresh token for new tokens (RFC 6749 §6).
@@ -189,7 +193,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		return nil, ErrInvalidRequest("refresh_token is missing")
 	}
 	h := HashOf(r.RefreshToken)
-	old, err := s.store.RefreshToken(ctx, h)
+	old, err := s.store.RefreshToken(forToken(ctx, r.RefreshToken), h)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, ErrInvalidGrant("the refresh token is not valid")
@@ -198,7 +202,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	case old.KeyID != c.KeyID && old.RefreshUsed && !old.Revoked:
 		// A spent refresh token in another client's hands has leaked, and
 		// the chain with it: a replay, never a retry.
-		return nil, s.refreshReused(ctx, old.FamilyID)
+		return nil, s.refreshReused(InPartition(ctx, old.Partition), old.FamilyID)
 	case old.KeyID != c.KeyID:
 		return nil, ErrInvalidGrant("the refresh token was issued to another client")
 	case old.Revoked:
@@ -208,7 +212,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 		// retry of one without a proof either.
 		return nil, ErrInvalidDPoPProof("the refresh token's chain is DPoP-bound: send a DPoP proof")
 	case old.RefreshUsed:
-		return s.refreshRetry(ctx, r.RefreshToken, old.FamilyID)
+		return s.refreshRetry(InPartition(ctx, old.Partition), r.RefreshToken, old.FamilyID)
 	case expired(old.RefreshExpiresAt, s.now()):
 		return nil, ErrInvalidGrant("the refresh token has expired")
 	case s.grants[old.GrantType] == nil || !c.Allows(old.GrantType):
@@ -233,11 +237,14 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	if oerr != nil {
 		return nil, oerr
 	}
-	next, resp := s.newToken(c, old.UserID, scopes, old.GrantType, old.FamilyID, true, certThumbprint(r.ClientCerts))
+	// The chain stays in its partition (a token issued before the
+	// partitioning and moved since gets its marker now).
+	next, resp := s.newToken(c, old.UserID, old.Partition, scopes, old.GrantType, old.FamilyID, true, certThumbprint(r.ClientCerts))
 	bindToProofKey(ctx, next, resp)
 	if oerr := s.formatJWT(ctx, c, next, resp); oerr != nil {
 		return nil, oerr
 	}
+	ctx = InPartition(ctx, old.Partition)
 	err = s.rotate(ctx, r.RefreshToken, next, resp)
 	if errors.Is(err, ErrRefreshUsed) { // a concurrent refresh of the same token came first
 		return s.refreshRetry(ctx, r.RefreshToken, old.FamilyID)
@@ -365,9 +372,10 @@ func rolesAllow(scopeRoles, userRoles []string) bool {
 
 // issue creates and stores a new token, with a refresh token when the key
 // allows the refresh grant and the grant is not client_credentials; cert,
-// unless zero, is the thumbprint of the client certificate it is bound to.
-func (s *Server) issue(ctx context.Context, c *Client, userID int64, scopes []string, grant string, family, cert Hash) (*TokenResponse, *Error) {
-	t, resp := s.newToken(c, userID, scopes, grant, family, refreshAllowed(c, grant), cert)
+// unless zero, is the thumbprint of the client certificate it is bound to;
+// partition is the token's (see SetTokenPartitioning).
+func (s *Server) issue(ctx context.Context, c *Client, userID int64, partition string, scopes []string, grant string, family, cert Hash) (*TokenResponse, *Error) {
+	t, resp := s.newToken(c, userID, partition, scopes, grant, family, refreshAllowed(c, grant), cert)
 	bindToProofKey(ctx, t, resp)
 	if oerr := s.formatJWT(ctx, c, t, resp); oerr != nil {
 		return nil, oerr
@@ -389,8 +397,8 @@ func refreshAllowed(c *Client, grant string) bool {
 
 // newToken makes a token and its response. A zero family starts a new
 // chain; a non-zero cert binds the access token to the client certificate
-// with that thumbprint (RFC 8705 §3).
-func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string, family Hash, withRefresh bool, cert Hash) (*Token, *TokenResponse) {
+// with that thumbprint (RFC 8705 §3); a partition marks its strings.
+func (s *Server) newToken(c *Client, userID int64, partition string, scopes []string, grant string, family Hash, withRefresh bool, cert Hash) (*Token, *TokenResponse) {
 	now := s.now()
 	v := c.Validity.orDefault(s.validity)
 	lifetime := v.UserToken
@@ -403,8 +411,9 @@ func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string
 			lifetime = v.AppToken
 		}
 	}
-	access := NewSecret()
+	access := markToken(partition, NewSecret())
 	t := &Token{
+		Partition:  partition,
 		AccessHash: HashOf(access),
 		FamilyID:   family,
 		KeyID:      c.KeyID,
@@ -429,7 +438,7 @@ func (s *Server) newToken(c *Client, userID int64, scopes []string, grant string
 		resp.ExpiresIn = int64((lifetime + time.Second - 1) / time.Second)
 	}
 	if withRefresh {
-		resp.RefreshToken = NewSecret()
+		resp.RefreshToken = markToken(partition, NewSecret())
 		t.RefreshHash = HashOf(resp.RefreshToken)
 		t.RefreshExpiresAt = expiry(now, v.RefreshToken)
 	}

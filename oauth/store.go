@@ -134,6 +134,10 @@ type Token struct {
 	// JKT is the SHA-256 JWK thumbprint (base64url) of the DPoP key the
 	// token is bound to (cnf.jkt, RFC 9449 §6); empty for a bearer token.
 	JKT string
+	// Partition is the user-store domain whose partition holds the token
+	// ("" the default one): the one its strings name when it was issued
+	// with partitioning on, the one its row was found in when read.
+	Partition string
 	// SecretHash is the key's secret hash as the issuing request saw it;
 	// when set, the store refuses the token with ErrSecretReplaced if the
 	// key's secret has been regenerated since. Not stored.
@@ -183,7 +187,10 @@ type ScopeStore interface {
 	ScopesByName(ctx context.Context, names []string) ([]Scope, error)
 }
 
-// TokenStore keeps access and refresh tokens.
+// TokenStore keeps access and refresh tokens. A store that partitions them
+// stores a Token in its Partition's table, and looks a hash up in the
+// partition PartitionFrom(ctx) names (rotations: next's); it sets the
+// Partition of the tokens it returns.
 type TokenStore interface {
 	// CreateToken stores a new token; it returns only once the row is committed.
 	// It returns ErrSecretReplaced when t.SecretHash is no longer the key's.

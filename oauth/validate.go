@@ -17,7 +17,7 @@ func (s *Server) Validate(ctx context.Context, accessToken string) (*TokenInfo, 
 	if accessToken == "" {
 		return nil, fmt.Errorf("%w: no token", ErrInvalidToken)
 	}
-	info, err := s.store.AccessToken(ctx, HashOf(accessToken))
+	info, err := s.store.AccessToken(forToken(ctx, accessToken), HashOf(accessToken))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("%w: unknown token", ErrInvalidToken)

@@ -53,8 +53,13 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "localhost:9464", "host:port of the Prometheus /metrics listener, plain HTTP apart from the public ports (loopback by default; --port-offset is added to its port; empty: no metrics)")
 	userstoreSync := fs.Duration("userstore-sync", time.Minute, "how often the LDAP user stores are read again and asked about their users' accounts: one a store no longer has is disabled, its tokens revoked")
 	userstoreTimeout := fs.Duration("userstore-timeout", userstore.DefaultTimeout, "time-out of each LDAP connection and operation")
+	partitioning := fs.String("token-partitioning", "", "keep the tokens of the users of some user-store domains in tables of their own: DOMAIN:NAME pairs (CORP:A,PARTNERS:B puts CORP's in tokens_a); at start the tokens move to their tables, and back when a domain is left out (give every node the same value)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	partitions, err := oauth.ParsePartitioning(*partitioning)
+	if err != nil {
+		return usageError("--token-partitioning: " + err.Error())
 	}
 	if *userstoreSync <= 0 || *userstoreTimeout <= 0 {
 		return errors.New("--userstore-sync and --userstore-timeout must be positive")
@@ -115,7 +120,11 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := d.SeedSample(ctx); err != nil {
 		return err
 	}
+	if err := d.PartitionTokens(ctx, partitions); err != nil {
+		return err
+	}
 	srv := oauth.NewServer(d, validity, nil)
+	srv.SetTokenPartitioning(partitions, func(username string) string { return userstore.ParseUsername(username).Domain })
 	if *strict {
 		srv.Strict()
 	}

@@ -77,6 +77,7 @@ var groups = []group{
 	{"Docs", testDocs},
 	{"Subscriptions", testSubscriptions},
 	{"Tokens", testTokens},
+	{"Partitions", testPartitions},
 	{"KeptAnswers", testKeptAnswers},
 	{"Codes", testCodes},
 	{"MutualTLS", testMutualTLS},

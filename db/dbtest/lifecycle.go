@@ -87,6 +87,7 @@ var covered = map[string]string{
 	"CreateDoc": "Docs", "UpdateDoc": "Docs", "DeleteDoc": "Docs", "DocOfAPI": "Docs", "DocsOfAPI": "Docs",
 	"CreateUserStore": "UserStores", "UserStores": "UserStores", "UpsertStoreUser": "UserStores",
 	"StoreUsers": "UserStores", "SetDisabledByStore": "UserStores",
+	"PartitionTokens": "Partitions",
 }
 
 func testEveryMethod(t *testing.T, _ *suite) {

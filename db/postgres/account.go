@@ -129,7 +129,7 @@ func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash stri
 		if !endAccess {
 			return voidResetLinks(ctx, tx, userID)
 		}
-		ended, err = endPasswordAccess(ctx, tx, userID, keep)
+		ended, err = d.endPasswordAccess(ctx, tx, userID, keep)
 		return err
 	})
 	if err != nil {
@@ -142,20 +142,19 @@ func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash stri
 // keep, the tokens of the user's password grants (those issued by the
 // grant, and every token of their refresh chains) and the user's reset
 // links.
-func endPasswordAccess(ctx context.Context, tx pgx.Tx, userID int64, keep oauth.Hash) (portal.Ended, error) {
+func (d *DB) endPasswordAccess(ctx context.Context, tx pgx.Tx, userID int64, keep oauth.Hash) (portal.Ended, error) {
 	var ended portal.Ended
 	tag, err := exec(ctx, tx, `DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keep[:])
 	if err != nil {
 		return ended, fmt.Errorf("end sessions: %w", err)
 	}
 	ended.Sessions = tag.RowsAffected()
-	tag, err = exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE user_id = $1 AND NOT revoked
-		AND (grant_type = $2 OR family_id IN (SELECT family_id FROM tokens WHERE user_id = $1 AND grant_type = $2))`,
+	ended.Tokens, err = d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE user_id = $1 AND NOT revoked
+		AND (grant_type = $2 OR family_id IN (SELECT family_id FROM {tokens} WHERE user_id = $1 AND grant_type = $2))`,
 		userID, oauth.GrantPassword)
 	if err != nil {
 		return ended, fmt.Errorf("revoke tokens: %w", err)
 	}
-	ended.Tokens = tag.RowsAffected()
 	return ended, voidResetLinks(ctx, tx, userID)
 }
 
@@ -234,14 +233,14 @@ func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash s
 		if err := oneRow(tag, err, fmt.Sprintf("user %d", userID)); err != nil {
 			return err
 		}
-		if ended, err = endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
+		if ended, err = d.endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
 			return err
 		}
-		tag, err = exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE user_id = $1 AND NOT revoked AND refresh_hash IS NOT NULL`, userID)
+		n, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE user_id = $1 AND NOT revoked AND refresh_hash IS NOT NULL`, userID)
 		if err != nil {
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
-		ended.Tokens += tag.RowsAffected()
+		ended.Tokens += n
 		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
 		return err
 	})
@@ -307,11 +306,10 @@ func (d *DB) DisableUser(ctx context.Context, username string, at time.Time) (*p
 		}
 		ended.Sessions = tag.RowsAffected()
 		keys := `(SELECT k.id FROM consumer_keys k JOIN applications a ON a.id = k.app_id WHERE a.owner_id = $1)`
-		if tag, err = exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE NOT revoked AND (user_id = $1 OR key_id IN `+keys+`)`,
+		if ended.Tokens, err = d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE NOT revoked AND (user_id = $1 OR key_id IN `+keys+`)`,
 			u.ID); err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
-		ended.Tokens = tag.RowsAffected()
 		if _, err := exec(ctx, tx, `DELETE FROM codes WHERE NOT used AND (user_id = $1 OR key_id IN `+keys+`)`, u.ID); err != nil {
 			return fmt.Errorf("delete codes: %w", err)
 		}

@@ -120,7 +120,7 @@ func (d *DB) RevokeConsent(ctx context.Context, userID, appID int64) error {
 			return portal.ErrNotFound
 		}
 		keys := `(SELECT id FROM consumer_keys WHERE app_id = $2)`
-		if _, err := exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE user_id = $1 AND key_id IN `+keys+`
+		if _, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE user_id = $1 AND key_id IN `+keys+`
 			AND grant_type <> $3`, userID, appID, oauth.GrantClientCredentials); err != nil {
 			return err
 		}

@@ -15,10 +15,11 @@ import (
 // newest application token is found by walking the key's tokens newest
 // first on the tokens_key index (key_id, id; migration 0003).
 func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error) {
+	all := d.parts().AllOrDefault()
 	rows, err := query(ctx, d.pool, `SELECT k.id, k.app_id, k.key_type, k.consumer_key, k.grant_types, k.callback_url,
 		k.app_token_validity, k.created_at,
-		EXISTS (SELECT 1 FROM tokens t WHERE t.key_id = k.id AND t.grant_type = $1 AND NOT t.revoked),
-		(SELECT t.expires_at FROM tokens t WHERE t.key_id = k.id AND t.grant_type = $1 AND NOT t.revoked
+		EXISTS (SELECT 1 FROM `+all+` t WHERE t.key_id = k.id AND t.grant_type = $1 AND NOT t.revoked),
+		(SELECT t.expires_at FROM `+all+` t WHERE t.key_id = k.id AND t.grant_type = $1 AND NOT t.revoked
 			ORDER BY t.id DESC LIMIT 1)
 		FROM consumer_keys k WHERE k.app_id = $2 ORDER BY k.key_type`,
 		oauth.GrantClientCredentials, appID)
@@ -66,7 +67,7 @@ func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) 
 		if _, err := exec(ctx, tx, `UPDATE consumer_keys SET secret_hash = $1 WHERE id = $2`, secret[:], keyID); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		if _, err := exec(ctx, tx, `UPDATE tokens SET revoked = true WHERE key_id = $1 AND NOT revoked`, keyID); err != nil {
+		if _, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE key_id = $1 AND NOT revoked`, keyID); err != nil {
 			return fmt.Errorf("revoke tokens of key %d: %w", keyID, err)
 		}
 		return nil
@@ -76,8 +77,11 @@ func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) 
 // RevokeApplicationTokens revokes every application (client_credentials)
 // token of a key, before the store issues its replacement.
 func (d *DB) RevokeApplicationTokens(ctx context.Context, keyID int64) error {
-	if _, err := d.exec(ctx, `UPDATE tokens SET revoked = true WHERE key_id = $1 AND grant_type = $2 AND NOT revoked`,
-		keyID, oauth.GrantClientCredentials); err != nil {
+	if err := d.tx(ctx, func(tx pgx.Tx) error {
+		_, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE key_id = $1 AND grant_type = $2 AND NOT revoked`,
+			keyID, oauth.GrantClientCredentials)
+		return err
+	}); err != nil {
 		return fmt.Errorf("revoke application tokens of key %d: %w", keyID, err)
 	}
 	return nil

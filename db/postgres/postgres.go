@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -49,6 +50,8 @@ type DB struct {
 	// stop ends what runs on its own (generation reads) at Close.
 	stop   context.CancelFunc
 	closed atomic.Bool
+	// partitions is the token partitioning (partition.go).
+	partitions partition.Current
 }
 
 // Open connects to the database at url and migrates it. The URL may tune
@@ -84,6 +87,12 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		d.Close()
 		return nil, err
 	}
+	parts, err := partition.Read(stringsOn(ctx, d.pool))
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.partitions.Store(parts)
 	return d, nil
 }
 

@@ -8,13 +8,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 )
 
 // CreateToken stores a new token; ErrSecretReplaced when t.SecretHash is
 // set and no longer the key's secret.
 func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
-	tag, err := d.exec(ctx, insertToken, tokenArgs(t)...)
+	tag, err := d.exec(ctx, d.insertToken(t), tokenArgs(t)...)
 	return tokenStored(tag, err, "create token")
 }
 
@@ -29,15 +30,26 @@ func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 // key first commits before ReplaceSecret goes on, whose revocation then
 // sees its token; one that comes second waits for ReplaceSecret's commit,
 // reads the key again and finds the new secret.
-const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
-	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt)
+// {tokens} is the table of the token's partition (insertToken).
+const insertTokenIn = `INSERT INTO {tokens} (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
+	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt, partition)
 	SELECT $1::bytea, $2::bytea, $3::bytea, $4::bigint, $5::bigint, $6::text, $7::text, $8::bigint, $9::bigint, $10::bigint,
-	$12::bytea, NULLIF($13::text, '')
+	$12::bytea, NULLIF($13::text, ''), NULLIF($14::text, '')
 	WHERE $11::bytea IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = $4 AND secret_hash = $11 FOR KEY SHARE)`
 
+var insertToken = partition.On(insertTokenIn, "tokens")
+
+// insertToken returns the statement that stores t, in its partition.
+func (d *DB) insertToken(t *oauth.Token) string {
+	if table := d.parts().Table(t.Partition); table != partition.Default {
+		return partition.On(insertTokenIn, table)
+	}
+	return insertToken
+}
+
 // storeToken runs insertToken in tx.
-func storeToken(ctx context.Context, tx pgx.Tx, what string, t *oauth.Token) error {
-	tag, err := exec(ctx, tx, insertToken, tokenArgs(t)...)
+func (d *DB) storeToken(ctx context.Context, tx pgx.Tx, what string, t *oauth.Token) error {
+	tag, err := exec(ctx, tx, d.insertToken(t), tokenArgs(t)...)
 	return tokenStored(tag, err, what)
 }
 
@@ -66,7 +78,7 @@ func tokenArgs(t *oauth.Token) []any {
 		cert = t.CertThumbprint[:]
 	}
 	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT}
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT, t.Partition}
 }
 
 const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
@@ -110,14 +122,17 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
-	err := queryRow(ctx, d.pool, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
-		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.pool), h, noRows, func(table string) error {
+		return queryRow(ctx, d.pool, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
+		FROM `+table+` t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
 		WHERE u.disabled_at IS NULL AND o.disabled_at IS NULL AND `+where, h[:]).Scan(dest...)
+	})
 	if err != nil {
 		return nil, notFound(what, err)
 	}
 	finish()
+	info.Partition = partition
 	info.KeyType = oauth.KeyType(keyType)
 	return &info, nil
 }
@@ -126,20 +141,26 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
 	var t oauth.Token
 	dest, finish := tokenDest(&t)
-	if err := queryRow(ctx, d.pool, `SELECT `+tokenColumns+` FROM tokens t WHERE t.refresh_hash = $1`, h[:]).Scan(dest...); err != nil {
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.pool), h, noRows, func(table string) error {
+		return queryRow(ctx, d.pool, `SELECT `+tokenColumns+` FROM `+table+` t WHERE t.refresh_hash = $1`, h[:]).Scan(dest...)
+	})
+	if err != nil {
 		return nil, notFound("refresh token", err)
 	}
 	finish()
+	t.Partition = partition
 	return &t, nil
 }
 
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
-	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, rotateRefresh, used[:])
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, partition.On(rotateRefresh, d.parts().Table(next.Partition)), used[:])
 }
 
-const rotateRefresh = `UPDATE tokens SET refresh_used = true WHERE refresh_hash = $1 AND NOT refresh_used AND NOT revoked`
+// rotateRefresh spends a refresh token in the table of its successor's
+// partition, where its chain is.
+const rotateRefresh = `UPDATE {tokens} SET refresh_used = true WHERE refresh_hash = $1 AND NOT refresh_used AND NOT revoked`
 
 // RotateRefreshKeeping is RotateRefresh that stores the sealed answer in
 // the same transaction (migration 0101): a concurrent rotation waits on the
@@ -149,7 +170,7 @@ func (d *DB) RotateRefreshKeeping(ctx context.Context, used oauth.Hash, next *oa
 		_, err := exec(ctx, tx, `INSERT INTO refresh_answers (refresh_hash, sealed, keep_until) VALUES ($1, $2, $3)`,
 			kept.Used[:], kept.Sealed, kept.KeepUntil.UnixMilli())
 		return err
-	}, rotateRefresh, used[:])
+	}, partition.On(rotateRefresh, d.parts().Table(next.Partition)), used[:])
 }
 
 // KeptAnswer returns the sealed answer kept for the refresh token hashing to used.
@@ -189,7 +210,7 @@ func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *
 		if tag.RowsAffected() != 1 {
 			return errSpent
 		}
-		if err := storeToken(ctx, tx, what, t); err != nil || then == nil {
+		if err := d.storeToken(ctx, tx, what, t); err != nil || then == nil {
 			return err
 		}
 		if err := then(tx); err != nil {
@@ -206,7 +227,11 @@ const inFamily = `(access_hash = $1 OR (family_id = $1 AND family_id <> access_h
 
 // RevokeFamily revokes every token of a refresh chain.
 func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
-	if _, err := d.exec(ctx, `UPDATE tokens SET revoked = true WHERE `+inFamily, family[:]); err != nil {
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.pool), family)
+	if err != nil {
+		return fmt.Errorf("revoke token family: %w", err)
+	}
+	if _, err := d.exec(ctx, `UPDATE `+table+` SET revoked = true WHERE `+inFamily, family[:]); err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
 	return nil
@@ -214,7 +239,11 @@ func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 
 // RevokeToken revokes one access token and the refresh token issued with it.
 func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
-	if _, err := d.exec(ctx, `UPDATE tokens SET revoked = true WHERE access_hash = $1`, access[:]); err != nil {
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.pool), access)
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	if _, err := d.exec(ctx, `UPDATE `+table+` SET revoked = true WHERE access_hash = $1`, access[:]); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	return nil
@@ -238,8 +267,20 @@ var tokenCleanupChunk int64 = 5000
 // 0023), and with it every revocation and change on every node, and holds
 // the locks of the rows it deletes.
 func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
+	p := d.parts()
+	total, err := p.Sum(func(table string) (int64, error) { return d.deleteStaleTokens(ctx, table, now) })
+	if err == nil && p.Forwards {
+		if _, err := d.exec(ctx, p.StaleForwards()); err != nil {
+			return total, fmt.Errorf("delete stale token forwards: %w", err)
+		}
+	}
+	return total, err
+}
+
+// deleteStaleTokens is DeleteStaleTokens on one partition's table.
+func (d *DB) deleteStaleTokens(ctx context.Context, table string, now time.Time) (int64, error) {
 	var lo, hi *int64
-	if err := d.pool.QueryRow(ctx, `SELECT min(id), max(id) FROM tokens`).Scan(&lo, &hi); err != nil {
+	if err := d.pool.QueryRow(ctx, `SELECT min(id), max(id) FROM `+table).Scan(&lo, &hi); err != nil {
 		return 0, fmt.Errorf("delete stale tokens: %w", err)
 	}
 	if lo == nil {
@@ -247,7 +288,7 @@ func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error
 	}
 	var total int64
 	for from := *lo; from <= *hi; from += tokenCleanupChunk {
-		tag, err := d.exec(ctx, `DELETE FROM tokens WHERE id >= $3 AND id < $4 AND (revoked
+		tag, err := d.exec(ctx, `DELETE FROM `+table+` WHERE id >= $3 AND id < $4 AND (revoked
 			OR (expires_at IS NOT NULL AND expires_at <= $1
 			    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= $1)
 			         OR (refresh_used AND refresh_expires_at IS NULL AND issued_at <= $2))))`,
@@ -277,7 +318,7 @@ func (d *DB) CreateTokens(ctx context.Context, tokens []*oauth.Token) error {
 			chunk := tokens[start:min(start+tokenBatch, len(tokens))]
 			var b pgx.Batch
 			for _, t := range chunk {
-				b.Queue(insertToken, tokenArgs(t)...)
+				b.Queue(d.insertToken(t), tokenArgs(t)...)
 			}
 			res := tx.SendBatch(ctx, &b)
 			for range chunk {

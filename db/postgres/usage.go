@@ -425,7 +425,7 @@ func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now 
 		return nil, 0, err
 	}
 	var active int64
-	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM tokens WHERE NOT revoked AND (expires_at IS NULL OR expires_at > $1)`,
+	if err := queryRow(ctx, d.pool, `SELECT count(*) FROM `+d.parts().AllOrDefault()+` t WHERE NOT revoked AND (expires_at IS NULL OR expires_at > $1)`,
 		now.UnixMilli()).Scan(&active); err != nil {
 		return nil, 0, fmt.Errorf("count active tokens: %w", err)
 	}

@@ -124,7 +124,7 @@ func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash stri
 		if !endAccess {
 			return voidResetLinks(ctx, tx, userID)
 		}
-		ended, err = endPasswordAccess(ctx, tx, userID, keep)
+		ended, err = d.endPasswordAccess(ctx, tx, userID, keep)
 		return err
 	})
 	if err != nil {
@@ -137,20 +137,19 @@ func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash stri
 // keep, the tokens of the user's password grants (those issued by the
 // grant, and every token of their refresh chains) and the user's reset
 // links.
-func endPasswordAccess(ctx context.Context, tx *sql.Tx, userID int64, keep oauth.Hash) (portal.Ended, error) {
+func (d *DB) endPasswordAccess(ctx context.Context, tx *sql.Tx, userID int64, keep oauth.Hash) (portal.Ended, error) {
 	var ended portal.Ended
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, userID, keep[:])
 	if err != nil {
 		return ended, fmt.Errorf("end sessions: %w", err)
 	}
 	ended.Sessions, _ = res.RowsAffected()
-	res, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE user_id = ?1 AND revoked = 0
-		AND (grant_type = ?2 OR family_id IN (SELECT family_id FROM tokens WHERE user_id = ?1 AND grant_type = ?2))`,
+	ended.Tokens, err = d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = 1 WHERE user_id = ?1 AND revoked = 0
+		AND (grant_type = ?2 OR family_id IN (SELECT family_id FROM {tokens} WHERE user_id = ?1 AND grant_type = ?2))`,
 		userID, oauth.GrantPassword)
 	if err != nil {
 		return ended, fmt.Errorf("revoke tokens: %w", err)
 	}
-	ended.Tokens, _ = res.RowsAffected()
 	return ended, voidResetLinks(ctx, tx, userID)
 }
 
@@ -225,14 +224,13 @@ func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash s
 		if err := oneRow(res, err, fmt.Sprintf("user %d", userID)); err != nil {
 			return err
 		}
-		if ended, err = endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
+		if ended, err = d.endPasswordAccess(ctx, tx, userID, oauth.Hash{}); err != nil {
 			return err
 		}
-		res, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND refresh_hash IS NOT NULL`, userID)
+		n, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND refresh_hash IS NOT NULL`, userID)
 		if err != nil {
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
-		n, _ := res.RowsAffected()
 		ended.Tokens += n
 		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
 		return err
@@ -292,11 +290,10 @@ func (d *DB) DisableUser(ctx context.Context, username string, at time.Time) (*p
 		}
 		ended.Sessions, _ = res.RowsAffected()
 		keys := `(SELECT k.id FROM consumer_keys k JOIN applications a ON a.id = k.app_id WHERE a.owner_id = ?1)`
-		if res, err = tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND (user_id = ?1 OR key_id IN `+keys+`)`,
+		if ended.Tokens, err = d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = 1 WHERE revoked = 0 AND (user_id = ?1 OR key_id IN `+keys+`)`,
 			u.ID); err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
-		ended.Tokens, _ = res.RowsAffected()
 		if _, err := tx.ExecContext(ctx, `DELETE FROM codes WHERE used = 0 AND (user_id = ?1 OR key_id IN `+keys+`)`, u.ID); err != nil {
 			return fmt.Errorf("delete codes: %w", err)
 		}

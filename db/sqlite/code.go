@@ -52,7 +52,7 @@ const redeemCode = `UPDATE codes SET used = 1, family_id = ? WHERE hash = ? AND 
 // still exist: a replay of those must still revoke them.
 func (d *DB) DeleteStaleCodes(ctx context.Context, now time.Time) (int64, error) {
 	res, err := d.w.ExecContext(ctx, `DELETE FROM codes WHERE expires_at <= ?
-		AND (used = 0 OR NOT EXISTS (SELECT 1 FROM tokens t WHERE t.access_hash = codes.family_id
+		AND (used = 0 OR NOT EXISTS (SELECT 1 FROM `+d.parts().AllOrDefault()+` t WHERE t.access_hash = codes.family_id
 			OR (t.family_id = codes.family_id AND t.family_id != t.access_hash)))`, now.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("delete stale codes: %w", err)

@@ -95,7 +95,7 @@ func (d *DB) RevokeConsent(ctx context.Context, userID, appID int64) error {
 			return portal.ErrNotFound
 		}
 		keys := `(SELECT id FROM consumer_keys WHERE app_id = ?)`
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE user_id = ? AND key_id IN `+keys+`
+		if _, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = 1 WHERE user_id = ? AND key_id IN `+keys+`
 			AND grant_type <> ?`, userID, appID, oauth.GrantClientCredentials); err != nil {
 			return err
 		}

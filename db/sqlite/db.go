@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -55,6 +56,8 @@ type DB struct {
 	path      string
 	// running are RunAlone's locks.
 	running jobLocks
+	// partitions is the token partitioning (partition.go).
+	partitions partition.Current
 }
 
 // Open opens (creating it if needed) the database file and migrates it.
@@ -83,6 +86,12 @@ func Open(path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	parts, err := partition.Read(stringsOn(context.Background(), w))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	d.partitions.Store(parts)
 	r, err := sql.Open("sqlite", dsn+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()

@@ -15,10 +15,11 @@ import (
 // back from the end finds it at once, where ordering by issued_at read every
 // token of the key (a quarter of a second with 1,000,000).
 func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, error) {
+	all := d.parts().AllOrDefault()
 	rows, err := d.r.QueryContext(ctx, `SELECT k.id, k.app_id, k.key_type, k.consumer_key, k.grant_types, k.callback_url,
 		k.app_token_validity, k.created_at,
-		EXISTS (SELECT 1 FROM tokens t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0),
-		(SELECT t.expires_at FROM tokens t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0
+		EXISTS (SELECT 1 FROM `+all+` t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0),
+		(SELECT t.expires_at FROM `+all+` t WHERE t.key_id = k.id AND t.grant_type = ? AND t.revoked = 0
 			ORDER BY t.id DESC LIMIT 1)
 		FROM consumer_keys k WHERE k.app_id = ? ORDER BY k.key_type`,
 		oauth.GrantClientCredentials, oauth.GrantClientCredentials, appID)
@@ -56,7 +57,7 @@ func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) 
 		if err := oneRow(res, err, fmt.Sprintf("replace secret of key %d", keyID)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE key_id = ? AND revoked = 0`, keyID); err != nil {
+		if _, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = 1 WHERE key_id = ? AND revoked = 0`, keyID); err != nil {
 			return fmt.Errorf("revoke tokens of key %d: %w", keyID, err)
 		}
 		return nil
@@ -67,8 +68,11 @@ func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) 
 // RevokeApplicationTokens revokes every application (client_credentials)
 // token of a key, before the store issues its replacement.
 func (d *DB) RevokeApplicationTokens(ctx context.Context, keyID int64) error {
-	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE key_id = ? AND grant_type = ? AND revoked = 0`,
-		keyID, oauth.GrantClientCredentials); err != nil {
+	if err := d.tx(ctx, func(tx *sql.Tx) error {
+		_, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = 1 WHERE key_id = ? AND grant_type = ? AND revoked = 0`,
+			keyID, oauth.GrantClientCredentials)
+		return err
+	}); err != nil {
 		return fmt.Errorf("revoke application tokens of key %d: %w", keyID, err)
 	}
 	return nil

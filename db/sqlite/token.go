@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -20,14 +21,22 @@ func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
 // authenticated against, is given and no longer the key's: the secret was
 // regenerated (ReplaceSecret) after the request read it, and the token must
 // not outlive the revocation that went with it.
-const insertToken = `INSERT INTO tokens (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
-	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, NULLIF(?13, '')
+// The default table's is prepared (writeQueries); a partition's is
+// partition.On(insertTokenIn, its table).
+const insertTokenIn = `INSERT INTO {tokens} (access_hash, refresh_hash, family_id, key_id, user_id, scopes, grant_type,
+	issued_at, expires_at, refresh_expires_at, cert_thumbprint, jkt, partition) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, NULLIF(?13, ''), NULLIF(?14, '')
 	WHERE ?11 IS NULL OR EXISTS (SELECT 1 FROM consumer_keys WHERE id = ?4 AND secret_hash = ?11)`
+
+var insertToken = partition.On(insertTokenIn, "tokens")
 
 // storeToken runs insertToken in tx: oauth.ErrSecretReplaced when the
 // key's secret changed.
 func storeToken(d *DB, tx *sql.Tx, what string, t *oauth.Token) error {
-	res, err := d.txExec(tx, insertToken, tokenArgs(t)...)
+	q := insertToken
+	if table := d.parts().Table(t.Partition); table != partition.Default {
+		q = partition.On(insertTokenIn, table)
+	}
+	res, err := d.txExec(tx, q, tokenArgs(t)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -52,7 +61,7 @@ func tokenArgs(t *oauth.Token) []any {
 		cert = t.CertThumbprint[:]
 	}
 	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT}
+		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT, t.Partition}
 }
 
 const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
@@ -96,14 +105,17 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
-	err := d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
-		FROM tokens t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.r), h, noRows, func(table string) error {
+		return d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
+		FROM `+table+` t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
 		WHERE u.disabled_at IS NULL AND o.disabled_at IS NULL AND `+where, h[:]).Scan(dest...)
+	})
 	if err != nil {
 		return nil, notFound(what, err)
 	}
 	finish()
+	info.Partition = partition
 	info.KeyType = oauth.KeyType(keyType)
 	return &info, nil
 }
@@ -112,17 +124,21 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
 	var t oauth.Token
 	dest, finish := tokenDest(&t)
-	if err := d.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens t WHERE t.refresh_hash = ?`, h[:]).Scan(dest...); err != nil {
+	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.r), h, noRows, func(table string) error {
+		return d.queryRow(ctx, `SELECT `+tokenColumns+` FROM `+table+` t WHERE t.refresh_hash = ?`, h[:]).Scan(dest...)
+	})
+	if err != nil {
 		return nil, notFound("refresh token", err)
 	}
 	finish()
+	t.Partition = partition
 	return &t, nil
 }
 
 // RotateRefresh marks a refresh token used and stores its successor in one
 // transaction; of two concurrent rotations of one token only one succeeds.
 func (d *DB) RotateRefresh(ctx context.Context, used oauth.Hash, next *oauth.Token) error {
-	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, rotateRefresh, used[:])
+	return d.spendAndIssue(ctx, "rotate refresh token", oauth.ErrRefreshUsed, next, nil, d.rotateRefresh(next), used[:])
 }
 
 // RotateRefreshKeeping is RotateRefresh that stores the sealed answer in
@@ -132,7 +148,7 @@ func (d *DB) RotateRefreshKeeping(ctx context.Context, used oauth.Hash, next *oa
 		_, err := d.txExec(tx, `INSERT INTO refresh_answers (refresh_hash, sealed, keep_until) VALUES (?, ?, ?)`,
 			kept.Used[:], kept.Sealed, kept.KeepUntil.UnixMilli())
 		return err
-	}, rotateRefresh, used[:])
+	}, d.rotateRefresh(next), used[:])
 }
 
 // KeptAnswer returns the sealed answer kept for the refresh token hashing to used.
@@ -156,7 +172,18 @@ func (d *DB) DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, 
 	return res.RowsAffected()
 }
 
-const rotateRefresh = `UPDATE tokens SET refresh_used = 1 WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`
+const rotateRefreshIn = `UPDATE {tokens} SET refresh_used = 1 WHERE refresh_hash = ? AND refresh_used = 0 AND revoked = 0`
+
+var rotateRefresh = partition.On(rotateRefreshIn, "tokens")
+
+// rotateRefresh returns the statement that spends the refresh token next
+// succeeds: in next's partition, where its chain is.
+func (d *DB) rotateRefresh(next *oauth.Token) string {
+	if table := d.parts().Table(next.Partition); table != partition.Default {
+		return partition.On(rotateRefreshIn, table)
+	}
+	return rotateRefresh
+}
 
 // spendAndIssue runs an update that marks a one-time grant (refresh token,
 // authorization code) used and, when it changed exactly one row, stores the
@@ -188,7 +215,11 @@ const inFamily = `(access_hash = ?1 OR (family_id = ?1 AND family_id != access_h
 
 // RevokeFamily revokes every token of a refresh chain.
 func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
-	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE `+inFamily, family[:]); err != nil {
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.r), family)
+	if err != nil {
+		return fmt.Errorf("revoke token family: %w", err)
+	}
+	if _, err := d.w.ExecContext(ctx, `UPDATE `+table+` SET revoked = 1 WHERE `+inFamily, family[:]); err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
 	return nil
@@ -196,7 +227,11 @@ func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 
 // RevokeToken revokes one access token and the refresh token issued with it.
 func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
-	if _, err := d.w.ExecContext(ctx, `UPDATE tokens SET revoked = 1 WHERE access_hash = ?`, access[:]); err != nil {
+	table, err := d.parts().HashTable(ctx, stringsOn(ctx, d.r), access)
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	if _, err := d.w.ExecContext(ctx, `UPDATE `+table+` SET revoked = 1 WHERE access_hash = ?`, access[:]); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	return nil
@@ -221,13 +256,25 @@ var tokenCleanupChunk int64 = 5000
 // statement over a table of millions of tokens would hold the write lock,
 // and stall /token, for as long as it takes.
 func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error) {
+	p := d.parts()
+	total, err := p.Sum(func(table string) (int64, error) { return d.deleteStaleTokens(ctx, table, now) })
+	if err == nil && p.Forwards {
+		if _, err := d.w.ExecContext(ctx, p.StaleForwards()); err != nil {
+			return total, fmt.Errorf("delete stale token forwards: %w", err)
+		}
+	}
+	return total, err
+}
+
+// deleteStaleTokens is DeleteStaleTokens on one partition's table.
+func (d *DB) deleteStaleTokens(ctx context.Context, table string, now time.Time) (int64, error) {
 	var lo, hi sql.NullInt64
-	if err := d.w.QueryRowContext(ctx, `SELECT min(id), max(id) FROM tokens`).Scan(&lo, &hi); err != nil {
+	if err := d.w.QueryRowContext(ctx, `SELECT min(id), max(id) FROM `+table).Scan(&lo, &hi); err != nil {
 		return 0, fmt.Errorf("delete stale tokens: %w", err)
 	}
 	var total int64
 	for from := lo.Int64; lo.Valid && from <= hi.Int64; from += tokenCleanupChunk {
-		res, err := d.w.ExecContext(ctx, `DELETE FROM tokens WHERE id >= ?3 AND id < ?4 AND (revoked = 1
+		res, err := d.w.ExecContext(ctx, `DELETE FROM `+table+` WHERE id >= ?3 AND id < ?4 AND (revoked = 1
 			OR (expires_at IS NOT NULL AND expires_at <= ?1
 			    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= ?1)
 			         OR (refresh_used = 1 AND refresh_expires_at IS NULL AND issued_at <= ?2))))`,

@@ -368,7 +368,7 @@ func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now 
 		return nil, 0, err
 	}
 	var active int64
-	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE revoked = 0 AND (expires_at IS NULL OR expires_at > ?)`,
+	if err := d.r.QueryRowContext(ctx, `SELECT count(*) FROM `+d.parts().AllOrDefault()+` t WHERE revoked = 0 AND (expires_at IS NULL OR expires_at > ?)`,
 		now.UnixMilli()).Scan(&active); err != nil {
 		return nil, 0, fmt.Errorf("count active tokens: %w", err)
 	}
