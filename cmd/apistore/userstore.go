@@ -25,6 +25,7 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		"The bind password is read from standard input. A running server uses it after its next sync (--userstore-sync).", s)
 	store := addStoreFlags(fs)
 	var us portal.UserStore
+	fs.StringVar(&us.Tenant, "tenant", portal.SuperTenant, "the tenant whose users the store holds: in another tenant than carbon.super they log in as DOMAIN/name@TENANT")
 	fs.StringVar(&us.Domain, "domain", "", "the store's domain name, e.g. CORP: its users log in as CORP/name (required)")
 	fs.StringVar(&us.URL, "url", "", "the LDAP server, ldap://host:389 or ldaps://host:636 (required)")
 	fs.StringVar(&us.BindDN, "bind-dn", "", "the DN the server searches as, e.g. cn=apistore,dc=example,dc=org (required)")
@@ -62,6 +63,13 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	t, err := d.TenantByDomain(ctx, us.Tenant)
+	if errors.Is(err, portal.ErrNotFound) {
+		return fmt.Errorf("no tenant %q", us.Tenant)
+	} else if err != nil {
+		return err
+	}
+	us.Tenant = t.Domain
 	if err := d.CreateUserStore(ctx, &us); err != nil {
 		if errors.Is(err, portal.ErrConflict) {
 			return fmt.Errorf("user store %q already exists", us.Domain)
@@ -69,7 +77,7 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	auditCommand(ctx, d, s, portal.AuditUserStoreAdded, "", "", fmt.Sprintf("apistore userstore add: %s at %s", us.Domain, us.URL))
-	fmt.Fprintf(s.out, "user store %s added: its users log in as %s/name\n", us.Domain, us.Domain)
+	fmt.Fprintf(s.out, "user store %s added: its users log in as %s\n", us.Domain, portal.TenantUsername(us.Domain+"/name", us.Tenant))
 	return nil
 }
 
@@ -91,9 +99,9 @@ func userstoreList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DOMAIN\tURL\tBIND DN\tUSER SEARCH BASE\tGROUP SEARCH BASE\tROLE MAP\tADDED")
+	fmt.Fprintln(w, "TENANT\tDOMAIN\tURL\tBIND DN\tUSER SEARCH BASE\tGROUP SEARCH BASE\tROLE MAP\tADDED")
 	for _, us := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", us.Domain, us.URL, us.BindDN, us.UserSearchBase, us.GroupSearchBase,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", us.Tenant, us.Domain, us.URL, us.BindDN, us.UserSearchBase, us.GroupSearchBase,
 			portal.JoinRoleMap(us.RoleMap), us.CreatedAt.UTC().Format(time.DateOnly))
 	}
 	return w.Flush()

@@ -87,6 +87,7 @@ var covered = map[string]string{
 	"CreateDoc": "Docs", "UpdateDoc": "Docs", "DeleteDoc": "Docs", "DocOfAPI": "Docs", "DocsOfAPI": "Docs",
 	"CreateUserStore": "UserStores", "UserStores": "UserStores", "UpsertStoreUser": "UserStores",
 	"StoreUsers": "UserStores", "SetDisabledByStore": "UserStores",
+	"CreateTenant": "Tenants", "Tenants": "Tenants", "TenantByDomain": "Tenants", "SetTenantActive": "Tenants",
 }
 
 func testEveryMethod(t *testing.T, _ *suite) {
