@@ -125,4 +125,47 @@ func testTenants(t *testing.T, s *suite) {
 			t.Errorf("an unknown tenant: %v, want ErrNotFound", err)
 		}
 	})
+
+	t.Run("a tenant's APIs keep their tenant and sharing, and a deactivated tenant's are not published", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		acme := &portal.Tenant{Domain: "acme.com"}
+		if err := d.CreateTenant(ctx, acme, &portal.User{User: oauth.User{Username: "admin"}}); err != nil {
+			t.Fatal(err)
+		}
+		mine := &portal.API{Name: "Super", Version: "1", Context: "/super"}
+		theirs := &portal.API{Name: "Acme", Version: "1", Context: portal.TenantContext(acme.Domain, "/orders"), TenantID: acme.ID, Shared: true}
+		for _, a := range []*portal.API{mine, theirs} {
+			if err := d.CreateAPI(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := d.APIByID(ctx, theirs.ID)
+		if err != nil || got.TenantID != acme.ID || !got.Shared || got.Context != "/t/acme.com/orders" {
+			t.Fatalf("APIByID: %+v, %v", got, err)
+		}
+		if got, err := d.APIByID(ctx, mine.ID); err != nil || got.TenantID != portal.SuperTenantID || got.Shared ||
+			!got.VisibleTo(portal.SuperTenantID) || got.VisibleTo(acme.ID) {
+			t.Fatalf("the super tenant's API: %+v, %v", got, err)
+		}
+		published := func() (names []string) {
+			list, err := d.PublishedAPIs(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range list {
+				names = append(names, a.Name)
+			}
+			return names
+		}
+		if got := published(); len(got) != 2 {
+			t.Errorf("PublishedAPIs: %v", got)
+		}
+		if err := d.SetTenantActive(ctx, acme.Domain, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := published(); len(got) != 1 || got[0] != "Super" {
+			t.Errorf("PublishedAPIs with acme.com deactivated: %v", got)
+		}
+	})
 }
