@@ -32,7 +32,7 @@ func (h *Handlers) ShowLogin(c echo.Context) error {
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
-	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret}))
+	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret, Action: loginAction(c)}))
 }
 
 // LogIn checks a username and password, POST /store/login. Too many
@@ -43,7 +43,8 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if _, err := h.bindForm(c, &f); err != nil {
 		return err
 	}
-	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c))}
+	f.Username = tenantLogin(c, f.Username)
+	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c)), Action: loginAction(c)}
 	form, err := c.FormParams()
 	if err != nil {
 		return err

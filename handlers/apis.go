@@ -54,7 +54,7 @@ func (h *Handlers) Catalogue(c echo.Context) error {
 	}
 	page = min(page, 1_000_000)
 	found, err := h.store.SearchAPIs(ctx, portal.SearchQuery{Text: text, Tags: chosen, Sort: sort,
-		Offset: (page - 1) * portal.SearchPageSize, Limit: portal.SearchPageSize})
+		Offset: (page - 1) * portal.SearchPageSize, Limit: portal.SearchPageSize, Tenant: h.viewerTenant(c)})
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (h *Handlers) publishedAPI(c echo.Context) (*portal.API, error) {
 		return nil, echo.ErrNotFound
 	}
 	a, err := h.store.APIByID(c.Request().Context(), id)
-	if isNotFound(err) || (err == nil && a.Status != portal.APIPublished) {
+	if isNotFound(err) || (err == nil && (a.Status != portal.APIPublished || !a.VisibleTo(h.viewerTenant(c)))) {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such API. It may have been retired.")
 	}
 	return a, err

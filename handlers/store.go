@@ -26,6 +26,7 @@ type Accounts interface {
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
 	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
 }
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.

@@ -14,6 +14,7 @@ CREATE INDEX users_tenant ON users (tenant_id, lower(username));
 ALTER TABLE apis ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 1 REFERENCES tenants (id);
 ALTER TABLE apis ADD COLUMN shared BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX apis_tenant ON apis (tenant_id, shared);
+CREATE INDEX apis_shared ON apis (shared, tenant_id);
 
 CREATE TRIGGER tenants_lock_access BEFORE INSERT OR UPDATE OR DELETE ON tenants
     FOR EACH STATEMENT EXECUTE FUNCTION access_generation_lock();

@@ -30,6 +30,7 @@ CREATE INDEX users_tenant ON users (tenant_id, username COLLATE NOCASE);
 ALTER TABLE apis ADD COLUMN tenant_id INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE apis ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX apis_tenant ON apis (tenant_id, shared);
+CREATE INDEX apis_shared ON apis (shared, tenant_id);
 
 CREATE TRIGGER tenants_insert_access AFTER INSERT ON tenants
 BEGIN UPDATE access_generation SET n = n + 1; END;
