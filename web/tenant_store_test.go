@@ -17,7 +17,7 @@ import (
 // and a private API of the super tenant's.
 type tenantStoreEnv struct {
 	*authzEnv
-	acme                        *portal.Tenant
+	acme                       *portal.Tenant
 	orders, weather, superPriv *portal.API
 }
 
