@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -92,5 +94,39 @@ func TestTenantCommands(t *testing.T) {
 	events, err := d.AuditEvents(ctx, portal.AuditQuery{Event: portal.AuditTenantDeactivated})
 	if err != nil || len(events) != 1 || !strings.Contains(events[0].Detail, "acme.com") {
 		t.Errorf("audit: %+v, %v", events, err)
+	}
+}
+
+// TestWSO2TenantCurl runs the WSO2 docs' curl commands against the binary
+// with a tenant user, alice@acme.com, and a key of her application: the
+// password grant, introspection and revocation carry her full name.
+func TestWSO2TenantCurl(t *testing.T) {
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
+	s.admin(t, "acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin")
+	s.admin(t, "alice-password\n", "user create", "--username", "alice@acme.com")
+	var k keys
+	if err := json.Unmarshal([]byte(s.admin(t, "", "app create", "--owner", "alice@acme.com", "--name", "DefaultApplication")), &k); err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(k.Production.ConsumerKey + ":" + k.Production.ConsumerSecret))
+	tok := curl(t, "-k", "-d", "grant_type=password&username=alice@acme.com&password=alice-password&scope=PRODUCTION",
+		"-H", "Authorization: Basic "+b64, "-H", "Content-Type: application/x-www-form-urlencoded", s.urls["https"]+"/token")
+	access, _ := tok["access_token"].(string)
+	if access == "" {
+		t.Fatalf("token: %v", tok)
+	}
+	if got := curl(t, "-k", "-d", "token="+access, "-H", "Authorization: Basic "+b64, s.urls["https"]+"/introspect"); got["active"] != true ||
+		got["username"] != "alice@acme.com" {
+		t.Errorf("introspect: %v", got)
+	}
+	// A bare name is the super tenant's, not acme.com's admin.
+	if got := curl(t, "-k", "-d", "grant_type=password&username=admin&password=acme-admin-password",
+		"-H", "Authorization: Basic "+b64, s.urls["https"]+"/token"); got["error"] != "invalid_grant" {
+		t.Errorf("a bare name with acme.com's key: %v", got)
+	}
+	status, h := curlHeaders(t, "-k", "-v", "-d", "token="+access, "-H", "Authorization: Basic "+b64,
+		"-H", "Content-Type: application/x-www-form-urlencoded", s.urls["http"]+"/revoke")
+	if status != 200 || h.Get("Revokedaccesstoken") != access || h.Get("Authorizeduser") != "alice@acme.com" {
+		t.Fatalf("revoke: %d %v", status, h)
 	}
 }
