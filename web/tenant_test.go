@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/apistore/apistore/internal/fixture"
@@ -158,5 +159,57 @@ func TestTenantIsolationOAuth(t *testing.T) {
 	resp, body := e.post(t, "/token", "grant_type=refresh_token&refresh_token="+refresh, map[string]string{"Authorization": keyBasic(e.acmeKey)})
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("refresh after activation: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestTenantLDAPUserStore: a user store of the tenant acme.com (on a real
+// slapd): its users log in as CORP/alice@acme.com by the password grant
+// with acme.com's application and at the tenant's store as CORP/alice;
+// their local accounts are acme.com's, and the super tenant, which has no
+// CORP store, knows no CORP/alice.
+func TestTenantLDAPUserStore(t *testing.T) {
+	e := newLDAPEnv(t, func(us *portal.UserStore) { us.Tenant = "acme.com" })
+	ctx := t.Context()
+	acme := &portal.Tenant{Domain: "acme.com"}
+	admin := &portal.User{User: oauth.User{Username: "admin", PasswordHash: "$not-a-hash$"}}
+	if err := e.db.CreateTenant(ctx, acme, admin); err != nil {
+		t.Fatal(err)
+	}
+	acmeKey, _ := fixture.App(t, e.db, admin, "AcmeApp", oauth.AllGrantTypes...)
+	token := func(k fixture.Key, username string) (int, map[string]any) {
+		resp, body := sendForm(t, e.api.Client(), e.api.URL+"/token", url.Values{"grant_type": {"password"},
+			"username": {username}, "password": {"alice-ldap-pw"}, "scope": {"read"}}.Encode(),
+			map[string]string{"Authorization": keyBasic(k)})
+		var got map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("token: %d %s", resp.StatusCode, body)
+		}
+		return resp.StatusCode, got
+	}
+	status, tok := token(acmeKey, "CORP/alice@acme.com")
+	if status != http.StatusOK {
+		t.Fatalf("CORP/alice@acme.com: %d %v", status, tok)
+	}
+	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/introspect", "token="+tok["access_token"].(string),
+		map[string]string{"Authorization": keyBasic(acmeKey)})
+	var got oauth.Introspection
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || !got.Active || got.Username != "CORP/alice@acme.com" {
+		t.Errorf("introspection: %d %s", resp.StatusCode, body)
+	}
+	u, err := e.db.UserAccount(ctx, "CORP/alice@acme.com")
+	if err != nil || u.TenantID != acme.ID || u.Tenant != "acme.com" {
+		t.Fatalf("the local account: %+v, %v", u, err)
+	}
+	if status, got := token(e.key, "CORP/alice"); status != http.StatusBadRequest || got["error"] != oauth.ErrCodeInvalidGrant {
+		t.Errorf("CORP/alice in the super tenant: %d %v", status, got)
+	}
+	if status, got := token(e.key, "CORP/alice@acme.com"); status != http.StatusBadRequest || got["error"] != oauth.ErrCodeInvalidGrant {
+		t.Errorf("CORP/alice@acme.com with the super tenant's key: %d %v", status, got)
+	}
+
+	ua := (&authzEnv{store: e.store, api: e.api}).userAgent(t)
+	page := ua.logIn(ua.get(e.store.URL+"/t/acme.com/store/login"), "CORP/alice", "alice-ldap-pw")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "CORP/alice@acme.com") {
+		t.Errorf("CORP/alice at acme.com's store: %d %s", page.status, page.url)
 	}
 }
