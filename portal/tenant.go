@@ -1,6 +1,8 @@
 package portal
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -66,4 +68,36 @@ func ValidTenantDomain(domain string) bool {
 		}
 	}
 	return true
+}
+
+// TenantIDOf is a user's or API's tenant id: 0 is the super tenant's.
+func TenantIDOf(id int64) int64 {
+	if id == 0 {
+		return SuperTenantID
+	}
+	return id
+}
+
+// ResolveTenant sets the tenant of a new user that has none from its name
+// (alice@acme.com, when lookup finds the tenant acme.com), and drops the
+// super tenant's suffix; a name whose suffix is no tenant stays the super
+// tenant's (an e-mail username).
+func ResolveTenant(ctx context.Context, lookup func(context.Context, string) (*Tenant, error), u *User) error {
+	u.Username = StoredUsername(u.Username)
+	if u.TenantID != 0 {
+		return nil
+	}
+	name, domain := SplitTenant(u.Username)
+	if domain == "" {
+		return nil
+	}
+	t, err := lookup(ctx, domain)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	u.TenantID, u.Username = t.ID, TenantUsername(name, t.Domain)
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -36,15 +35,7 @@ func tenantCreate(ctx context.Context, args []string, s stdio) error {
 	if err := oauth.CheckUsername(portal.TenantUsername(*admin, *domain)); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(s.in).ReadString('\n')
-	if err != nil && line == "" {
-		return errors.New("no password: write the administrator's password to standard input")
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if err := oauth.CheckPasswordStrength(pw); err != nil {
-		return err
-	}
-	hash, err := oauth.HashPassword(pw)
+	hash, err := newPasswordHash(s, "", "no password: write the administrator's password to standard input")
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -20,11 +19,7 @@ import (
 func TestTenantCommands(t *testing.T) {
 	dir := newDataDir(t)
 	run := func(stdin, command string, flags ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(bin, withDatabase(append(append(strings.Fields(command), flags...), "--data-dir", dir))...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return runIn(dir, stdin, command, flags...)
 	}
 	out, err := run("acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin")
 	if err != nil || !strings.Contains(out, "admin@acme.com") {

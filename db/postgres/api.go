@@ -45,7 +45,7 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 	if len(a.Tiers) == 0 {
 		a.Tiers = portal.Tiers
 	}
-	a.TenantID = tenantID(a.TenantID)
+	a.TenantID = portal.TenantIDOf(a.TenantID)
 	if err := checkOverlap(ctx, q, a); err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if !ok {
 		return portal.SearchPage{}, nil
 	}
-	where, args := `a.status = $1 AND (a.tenant_id = $2 OR a.shared)`, []any{portal.APIPublished, tenantID(q.Tenant)}
+	where, args := `a.status = $1 AND (a.tenant_id = $2 OR a.shared)`, []any{portal.APIPublished, portal.TenantIDOf(q.Tenant)}
 	if terms := q.Terms(); len(terms) > 0 {
 		args = append(args, tsquery(terms))
 		where += ` AND a.id IN (SELECT api_id FROM api_search WHERE words @@ $` + strconv.Itoa(len(args)) + `::tsquery)`

@@ -44,7 +44,7 @@ func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 	if len(a.Tiers) == 0 {
 		a.Tiers = portal.Tiers
 	}
-	a.TenantID = tenantID(a.TenantID)
+	a.TenantID = portal.TenantIDOf(a.TenantID)
 	if err := checkOverlap(ctx, tx, a); err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if !ok {
 		return portal.SearchPage{}, nil
 	}
-	where, args := `a.status = ? AND (a.tenant_id = ? OR a.shared = 1)`, []any{portal.APIPublished, tenantID(q.Tenant)}
+	where, args := `a.status = ? AND (a.tenant_id = ? OR a.shared = 1)`, []any{portal.APIPublished, portal.TenantIDOf(q.Tenant)}
 	if terms := q.Terms(); len(terms) > 0 {
 		// Each term quoted, as a prefix; the terms hold letters, digits
 		// and marks only, so no quote nor operator reaches FTS5.

@@ -3,43 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/apistore/apistore/portal"
 )
-
-// tenantID is a user's or API's tenant: 0 is the super tenant.
-func tenantID(id int64) int64 {
-	if id == 0 {
-		return portal.SuperTenantID
-	}
-	return id
-}
-
-// resolveTenant sets the tenant of a new user that has none from its name
-// (alice@acme.com), and drops the super tenant's suffix.
-func (d *DB) resolveTenant(ctx context.Context, u *portal.User) error {
-	u.Username = portal.StoredUsername(u.Username)
-	if u.TenantID != 0 {
-		return nil
-	}
-	name, domain := portal.SplitTenant(u.Username)
-	if domain == "" {
-		return nil
-	}
-	t, err := d.TenantByDomain(ctx, domain)
-	switch {
-	case errors.Is(err, portal.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	}
-	u.TenantID, u.Username = t.ID, portal.TenantUsername(name, t.Domain)
-	return nil
-}
 
 // CreateTenant stores a tenant with its first administrator in one
 // transaction; admin.Username is the name within the tenant (alice), kept

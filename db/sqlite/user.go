@@ -15,12 +15,12 @@ import (
 // follows the name's last '@' when there is such a tenant, and the super
 // tenant's otherwise (an e-mail username).
 func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
-	if err := d.resolveTenant(ctx, u); err != nil {
+	if err := portal.ResolveTenant(ctx, d.TenantByDomain, u); err != nil {
 		return err
 	}
 	res, err := d.w.ExecContext(ctx,
 		`INSERT INTO users (username, password_hash, email, roles, created_at, tenant_id) VALUES (?, ?, ?, ?, ?, ?)`,
-		u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli(), tenantID(u.TenantID))
+		u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli(), portal.TenantIDOf(u.TenantID))
 	if isUnique(err) {
 		return fmt.Errorf("create user %q: %w", u.Username, portal.ErrConflict)
 	}
