@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -59,33 +59,19 @@ func tenantCreate(ctx context.Context, args []string, s stdio) error {
 
 // tenantList prints the tenants.
 func tenantList(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("tenant list", "Lists the tenants, the super tenant first.", s)
-	store := addStoreFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	d, err := store.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	list, err := d.Tenants(ctx)
-	if err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DOMAIN\tSTATUS\tCREATED")
-	for _, t := range list {
-		status, created := "active", t.CreatedAt.UTC().Format(time.DateOnly)
-		if !t.Active {
-			status = "deactivated"
-		}
-		if t.ID == portal.SuperTenantID {
-			created = "-"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", t.Domain, status, created)
-	}
-	return w.Flush()
+	return listCommand(ctx, args, s, "tenant list", "Lists the tenants, the super tenant first.",
+		func(ctx context.Context, d db.Store) ([]portal.Tenant, error) { return d.Tenants(ctx) },
+		"DOMAIN\tSTATUS\tCREATED",
+		func(t portal.Tenant) string {
+			status, created := "active", t.CreatedAt.UTC().Format(time.DateOnly)
+			if !t.Active {
+				status = "deactivated"
+			}
+			if t.ID == portal.SuperTenantID {
+				created = "-"
+			}
+			return t.Domain + "\t" + status + "\t" + created
+		})
 }
 
 func tenantDeactivate(ctx context.Context, args []string, s stdio) error {

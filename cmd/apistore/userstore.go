@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/userstore"
 )
@@ -84,7 +85,20 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 // userstoreList lists the secondary user stores, without their bind
 // passwords.
 func userstoreList(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("userstore list", "Lists the LDAP user stores (never their bind passwords).", s)
+	return listCommand(ctx, args, s, "userstore list", "Lists the LDAP user stores (never their bind passwords).",
+		func(ctx context.Context, d db.Store) ([]portal.UserStore, error) { return d.UserStores(ctx) },
+		"TENANT\tDOMAIN\tURL\tBIND DN\tUSER SEARCH BASE\tGROUP SEARCH BASE\tROLE MAP\tADDED",
+		func(us portal.UserStore) string {
+			return strings.Join([]string{us.Tenant, us.Domain, us.URL, us.BindDN, us.UserSearchBase, us.GroupSearchBase,
+				portal.JoinRoleMap(us.RoleMap), us.CreatedAt.UTC().Format(time.DateOnly)}, "\t")
+		})
+}
+
+// listCommand is a command that opens the store and prints what load
+// returns as a table: header, then row's line for each (tab-separated).
+func listCommand[T any](ctx context.Context, args []string, s stdio, name, help string,
+	load func(context.Context, db.Store) ([]T, error), header string, row func(T) string) error {
+	fs := newFlags(name, help, s)
 	store := addStoreFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -94,15 +108,14 @@ func userstoreList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	list, err := d.UserStores(ctx)
+	list, err := load(ctx, d)
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TENANT\tDOMAIN\tURL\tBIND DN\tUSER SEARCH BASE\tGROUP SEARCH BASE\tROLE MAP\tADDED")
-	for _, us := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", us.Tenant, us.Domain, us.URL, us.BindDN, us.UserSearchBase, us.GroupSearchBase,
-			portal.JoinRoleMap(us.RoleMap), us.CreatedAt.UTC().Format(time.DateOnly))
+	fmt.Fprintln(w, header)
+	for _, v := range list {
+		fmt.Fprintln(w, row(v))
 	}
 	return w.Flush()
 }
