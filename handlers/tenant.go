@@ -98,9 +98,35 @@ func tenantAPIContext(u *portal.User, a *portal.API) string {
 
 // loginAction is where the log-in form posts: the tenant's store's log-in
 // when the URL names a tenant, so a bare name stays the tenant's user's.
-func loginAction(c echo.Context) string {
+func loginAction(c echo.Context) string { return tenantPath(c, "/store/login") }
+
+// tenantPath is path (/store/…) in the store the URL names: under
+// /t/{domain} for a tenant's.
+func tenantPath(c echo.Context, path string) string {
 	if t := urlTenant(c); t != nil {
-		return "/t/" + t.Domain + "/store/login"
+		return "/t/" + t.Domain + path
 	}
-	return "/store/login"
+	return path
+}
+
+// otherTenant is the domain of the tenant, other than the URL's store's,
+// whose users' names username ends like (alice@acme.com signing up at the
+// super tenant's store), or "": a user signs up in the store's own tenant
+// only.
+func (h *Handlers) otherTenant(c echo.Context, username string) (string, error) {
+	_, domain := portal.SplitTenant(username)
+	if domain == "" || strings.EqualFold(domain, portal.SuperTenant) {
+		return "", nil
+	}
+	t, err := h.store.TenantByDomain(c.Request().Context(), domain)
+	switch {
+	case isNotFound(err):
+		return "", nil // an e-mail username of the store's tenant
+	case err != nil:
+		return "", err
+	}
+	if own := urlTenant(c); own != nil && own.ID == t.ID {
+		return "", nil
+	}
+	return t.Domain, nil
 }

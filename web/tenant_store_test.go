@@ -205,3 +205,35 @@ func (u *userAgent) submitTo(page resp, path string, extra url.Values) resp {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return u.do(req)
 }
+
+// TestTenantSignup: signing up at a tenant's store makes a user of that
+// tenant (carol there is carol@acme.com); no one joins a tenant through
+// another store's sign-up (mallory@acme.com at the super tenant's store is
+// refused), while a super-tenant e-mail username whose domain is no
+// tenant signs up as before.
+func TestTenantSignup(t *testing.T) {
+	e := newTenantStoreEnv(t)
+	signUp := func(store, username string) resp {
+		ua := e.userAgent(t)
+		return ua.submit(ua.get(e.store.URL+store+"/signup"), url.Values{"username": {username}, "password": {"a-long-password"},
+			"password_confirm": {"a-long-password"}, "email": {"someone@example.net"}})
+	}
+	if page := signUp("/t/acme.com/store", "carol"); page.status != http.StatusOK || !strings.Contains(page.body, "carol@acme.com") {
+		t.Fatalf("sign-up at acme.com's store: %d %s", page.status, page.url)
+	}
+	if u, err := e.db.UserAccount(context.Background(), "carol@acme.com"); err != nil || u.TenantID != e.acme.ID {
+		t.Errorf("carol@acme.com: %+v, %v", u, err)
+	}
+	if page := signUp("/store", "mallory@acme.com"); page.status != http.StatusUnprocessableEntity || !strings.Contains(page.body, "sign up at its store") {
+		t.Errorf("mallory@acme.com at the super tenant's store: %d", page.status)
+	}
+	if _, err := e.db.UserAccount(context.Background(), "mallory@acme.com"); err == nil {
+		t.Error("mallory@acme.com was made")
+	}
+	if page := signUp("/store", "john@example.org"); page.status != http.StatusOK {
+		t.Errorf("a super-tenant e-mail username: %d", page.status)
+	}
+	if u, err := e.db.UserAccount(context.Background(), "john@example.org"); err != nil || u.TenantID != portal.SuperTenantID {
+		t.Errorf("john@example.org: %+v, %v", u, err)
+	}
+}
