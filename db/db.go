@@ -93,7 +93,7 @@ type Store interface {
 	APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error)
 	SeedSample(ctx context.Context) error
 	SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.SearchPage, error)
-	PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error)
+	PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error)
 
 	CreateDoc(ctx context.Context, doc *portal.Doc) error
 	UpdateDoc(ctx context.Context, doc *portal.Doc) error

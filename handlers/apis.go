@@ -58,7 +58,7 @@ func (h *Handlers) Catalogue(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tags, err := h.store.PublishedTags(ctx, catalogueTags)
+	tags, err := h.store.PublishedTags(ctx, h.viewerTenant(c), catalogueTags)
 	if err != nil {
 		return err
 	}

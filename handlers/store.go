@@ -73,7 +73,7 @@ type Applications interface {
 type Catalog interface {
 	PublishedAPIs(ctx context.Context) ([]portal.API, error)
 	SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.SearchPage, error)
-	PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error)
+	PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error)
 	AllAPIs(ctx context.Context) ([]portal.API, error)
 	APIByID(ctx context.Context, id int64) (*portal.API, error)
 	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error

@@ -2,6 +2,8 @@ package dbtest
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apistore/apistore/internal/fixture"
@@ -160,6 +162,40 @@ func testTenants(t *testing.T, s *suite) {
 		}
 		if got := published(); len(got) != 2 {
 			t.Errorf("PublishedAPIs: %v", got)
+		}
+		private := &portal.API{Name: "AcmePrivate", Version: "1", Context: "/t/acme.com/private", TenantID: acme.ID,
+			Tags: []string{"acme-private"}}
+		if err := d.CreateAPI(ctx, private); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.UpdateAPI(ctx, &portal.API{ID: theirs.ID, Name: theirs.Name, Version: "1", Context: theirs.Context,
+			TenantID: acme.ID, Shared: true, Status: portal.APIPublished, Tags: []string{"acme-shared"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			tenant     int64
+			apis, tags string
+		}{
+			{0, "Acme Super", "acme-shared"},
+			{acme.ID, "Acme AcmePrivate", "acme-private acme-shared"},
+		} {
+			page, err := d.SearchAPIs(ctx, portal.SearchQuery{Tenant: c.tenant})
+			var names []string
+			for _, a := range page.APIs {
+				names = append(names, a.Name)
+			}
+			if err != nil || strings.Join(names, " ") != c.apis || page.Total != len(names) {
+				t.Errorf("SearchAPIs of tenant %d: %v (%d), %v; want %s", c.tenant, names, page.Total, err, c.apis)
+			}
+			counts, err := d.PublishedTags(ctx, c.tenant, 10)
+			var tags []string
+			for _, tc := range counts {
+				tags = append(tags, tc.Tag)
+			}
+			slices.Sort(tags)
+			if err != nil || strings.Join(tags, " ") != c.tags {
+				t.Errorf("PublishedTags of tenant %d: %v, %v; want %s", c.tenant, tags, err, c.tags)
+			}
 		}
 		if err := d.SetTenantActive(ctx, acme.Domain, false); err != nil {
 			t.Fatal(err)

@@ -199,11 +199,12 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	return page, nil
 }
 
-// PublishedTags lists the tags of published APIs, the most used first.
-func (d *DB) PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT tag, count(*) FROM api_tags
-		WHERE api_id IN (SELECT id FROM apis WHERE status = ?) GROUP BY tag ORDER BY count(*) DESC, tag LIMIT ?`,
-		portal.APIPublished, limit)
+// PublishedTags lists the tags of the published APIs a tenant sees (its
+// own and the shared ones; 0: the super tenant), the most used first.
+func (d *DB) PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT t.tag, count(*) FROM api_tags t JOIN apis a ON a.id = t.api_id
+		WHERE a.status = ? AND `+tenantAPIs+` GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT ?`,
+		portal.APIPublished, portal.TenantIDOf(tenant), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}
