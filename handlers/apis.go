@@ -63,7 +63,7 @@ func (h *Handlers) Catalogue(c echo.Context) error {
 		return err
 	}
 	link := func(tags []string, page int) string { return catalogueURL(text, sort, tags, page) }
-	v := store.CatalogueView{Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
+	v := store.CatalogueView{Base: strings.TrimSuffix(tenantPath(c, "/store"), "/store"), Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
 		Pages:    (found.Total + portal.SearchPageSize - 1) / portal.SearchPageSize,
 		Searched: text != "" || len(chosen) > 0, ClearURL: "/store",
 		Sorts: []components.Option{{Value: portal.SortName, Label: "Name"}, {Value: portal.SortNewest, Label: "Newest"}}}

@@ -73,7 +73,7 @@ func TestTenantStore(t *testing.T) {
 	if page.status != http.StatusOK {
 		t.Fatalf("/t/acme.com/store: %d", page.status)
 	}
-	has(page, []string{"AcmeOrders", "AcmeWeather"}, []string{"SuperPrivate"})
+	has(page, []string{"AcmeOrders", "AcmeWeather", fmt.Sprintf(`href="/t/acme.com/store/apis/%d"`, e.orders.ID)}, []string{"SuperPrivate"})
 	has(ua.get(e.store.URL+"/t/acme.com/store?q=super"), nil, []string{"SuperPrivate"})
 	has(ua.get(e.store.URL+"/store"), []string{"SuperPrivate", "AcmeWeather"}, []string{"AcmeOrders"})
 
