@@ -52,6 +52,11 @@ type Store interface {
 	UserByID(ctx context.Context, id int64) (*portal.User, error)
 	DeleteUser(ctx context.Context, username string) error
 
+	CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.User) error
+	Tenants(ctx context.Context) ([]portal.Tenant, error)
+	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
+	SetTenantActive(ctx context.Context, domain string, active bool) error
+
 	CreateSession(ctx context.Context, id oauth.Hash, userID int64, now, expires time.Time) error
 	SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error)
 	DeleteSession(ctx context.Context, id oauth.Hash) error
@@ -91,7 +96,7 @@ type Store interface {
 	APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error)
 	SeedSample(ctx context.Context) error
 	SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.SearchPage, error)
-	PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error)
+	PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error)
 
 	CreateDoc(ctx context.Context, doc *portal.Doc) error
 	UpdateDoc(ctx context.Context, doc *portal.Doc) error

@@ -61,7 +61,7 @@ func TestBackendJWT(t *testing.T) {
 	first := assertion("GET") // sent without ReverseProxy
 	claims := verify(first)
 	const wso2 = "http://wso2.org/claims/"
-	if claims[wso2+"subscriber"] != "alice" || claims[wso2+"enduser"] != "alice" || claims[wso2+"keytype"] != "PRODUCTION" ||
+	if claims[wso2+"subscriber"] != "alice" || claims[wso2+"enduser"] != "alice@carbon.super" || claims[wso2+"keytype"] != "PRODUCTION" ||
 		claims[wso2+"tier"] != "Unlimited" || claims[wso2+"applicationname"] != "app" || claims[wso2+"apicontext"] != "/signed" ||
 		claims[wso2+"version"] != "v1" || claims["iss"] != "https://gateway.example" ||
 		claims["exp"].(float64)-claims["iat"].(float64) != oauth.BackendJWTLifetime.Seconds() {

@@ -441,6 +441,23 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finished = true
 }
 
+// apiTenant is the tenant of an API by its context: /t/{domain}/… is
+// domain's, as WSO2 has tenants' APIs; any other the super tenant's.
+func apiTenant(context string) string {
+	if rest, ok := strings.CutPrefix(context, "/t/"); ok {
+		domain, _, _ := strings.Cut(rest, "/")
+		return domain
+	}
+	return portal.SuperTenant
+}
+
+func orSuper(tenant string) string {
+	if tenant == "" {
+		return portal.SuperTenant
+	}
+	return tenant
+}
+
 // statusClientClosed is nginx's status for a call whose caller went away
 // before the answer was complete.
 const statusClientClosed = 499
@@ -451,6 +468,12 @@ const statusClientClosed = 499
 // none).
 func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, resources []*resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
 	ctx := r.Context()
+	if !rt.api.Shared && !strings.EqualFold(apiTenant(rt.api.Context), orSuper(info.Tenant)) {
+		// Another tenant's private API: as if it were not subscribed to,
+		// whatever the subscriptions say.
+		notSubscribed().write(w)
+		return
+	}
 	sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
 	switch {
 	case err != nil:

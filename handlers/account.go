@@ -32,7 +32,7 @@ func (h *Handlers) ShowLogin(c echo.Context) error {
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
-	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret}))
+	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret, Action: loginAction(c)}))
 }
 
 // LogIn checks a username and password, POST /store/login. Too many
@@ -43,7 +43,8 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if _, err := h.bindForm(c, &f); err != nil {
 		return err
 	}
-	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c))}
+	f.Username = tenantLogin(c, f.Username)
+	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c)), Action: loginAction(c)}
 	form, err := c.FormParams()
 	if err != nil {
 		return err
@@ -162,7 +163,7 @@ func (h *Handlers) ShowSignup(c echo.Context) error {
 	if h.CurrentUser(c) != nil {
 		return c.Redirect(http.StatusSeeOther, orStore(ret))
 	}
-	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{Return: ret}))
+	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{Return: ret, Action: tenantPath(c, "/store/signup")}))
 }
 
 // SignUp creates an account and logs it in, POST /store/signup.
@@ -175,7 +176,8 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs}
+	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs,
+		Action: tenantPath(c, "/store/signup")}
 	taken := func() error {
 		view.Errors = map[string]string{"username": "This username is taken; choose another."}
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
@@ -184,6 +186,13 @@ func (h *Handlers) SignUp(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
 	}
 	ctx := c.Request().Context()
+	f.Username = tenantLogin(c, f.Username)
+	if other, err := h.otherTenant(c, f.Username); err != nil {
+		return err
+	} else if other != "" {
+		view.Errors = map[string]string{"username": "Names ending with @" + other + " are that tenant's: sign up at its store, /t/" + other + "/store."}
+		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
+	}
 	// A taken name is said before the password is hashed, for nothing.
 	if _, err := h.store.UserAccount(ctx, f.Username); err == nil {
 		return taken()

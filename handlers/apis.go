@@ -54,16 +54,16 @@ func (h *Handlers) Catalogue(c echo.Context) error {
 	}
 	page = min(page, 1_000_000)
 	found, err := h.store.SearchAPIs(ctx, portal.SearchQuery{Text: text, Tags: chosen, Sort: sort,
-		Offset: (page - 1) * portal.SearchPageSize, Limit: portal.SearchPageSize})
+		Offset: (page - 1) * portal.SearchPageSize, Limit: portal.SearchPageSize, Tenant: h.viewerTenant(c)})
 	if err != nil {
 		return err
 	}
-	tags, err := h.store.PublishedTags(ctx, catalogueTags)
+	tags, err := h.store.PublishedTags(ctx, h.viewerTenant(c), catalogueTags)
 	if err != nil {
 		return err
 	}
 	link := func(tags []string, page int) string { return catalogueURL(text, sort, tags, page) }
-	v := store.CatalogueView{Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
+	v := store.CatalogueView{Base: strings.TrimSuffix(tenantPath(c, "/store"), "/store"), Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
 		Pages:    (found.Total + portal.SearchPageSize - 1) / portal.SearchPageSize,
 		Searched: text != "" || len(chosen) > 0, ClearURL: "/store",
 		Sorts: []components.Option{{Value: portal.SortName, Label: "Name"}, {Value: portal.SortNewest, Label: "Newest"}}}
@@ -164,7 +164,7 @@ func (h *Handlers) publishedAPI(c echo.Context) (*portal.API, error) {
 		return nil, echo.ErrNotFound
 	}
 	a, err := h.store.APIByID(c.Request().Context(), id)
-	if isNotFound(err) || (err == nil && a.Status != portal.APIPublished) {
+	if isNotFound(err) || (err == nil && (a.Status != portal.APIPublished || !a.VisibleTo(h.viewerTenant(c)))) {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such API. It may have been retired.")
 	}
 	return a, err

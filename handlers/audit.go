@@ -23,8 +23,13 @@ import (
 // auditRole may read the audit trail.
 const auditRole = "admin"
 
-// isAdmin reports whether u may read the audit trail.
-func isAdmin(u *portal.User) bool { return u != nil && slices.Contains(u.Roles, auditRole) }
+// isAdmin reports whether u may read the audit trail and manage users: an
+// administrator of the super tenant. Other tenants' administrators manage
+// their tenant's APIs in the Publisher; the users pages, the audit trail
+// and the platform's usage span every tenant, so they are not theirs.
+func isAdmin(u *portal.User) bool {
+	return u != nil && slices.Contains(u.Roles, auditRole) && u.TenantID <= portal.SuperTenantID
+}
 
 // audit records a security event of this request. A failure to record is
 // logged, not returned: the trail must not turn a working request into an

@@ -64,6 +64,8 @@ type apiForm struct {
 	// BackendJWT is the box that has the gateway send the backend a
 	// signed JWT about the caller (X-JWT-Assertion).
 	BackendJWT bool `form:"backend_jwt"`
+	// Shared is the box that shows the API to other tenants' developers.
+	Shared bool `form:"shared"`
 }
 
 // list splits a space- or comma-separated field.
@@ -119,6 +121,8 @@ func (h *Handlers) Publisher(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	u := h.CurrentUser(c)
+	apis = slices.DeleteFunc(apis, func(a portal.API) bool { return !ownTenant(u, &a) })
 	views := make([]store.PublisherAPIView, len(apis))
 	for i, a := range apis {
 		views[i] = store.PublisherAPIView{ID: a.ID, Name: a.Name, Version: a.Version, Context: a.Context, Status: a.Status,
@@ -157,7 +161,7 @@ func (h *Handlers) EditAPI(c echo.Context) error {
 		Description: a.Description, ProductionURL: a.ProductionURL, SandboxURL: a.SandboxURL, Tiers: a.Tiers,
 		Resources: gateway.FormatResources(a.Resources), CORSOrigins: strings.Join(a.CORS.Origins, " "),
 		CORSHeaders: strings.Join(a.CORS.Headers, " "), CORSMethods: strings.Join(a.CORS.Methods, " "),
-		Tags: strings.Join(a.Tags, ", "), PassMethodOverride: a.PassMethodOverride, BackendJWT: a.BackendJWT})
+		Tags: strings.Join(a.Tags, ", "), PassMethodOverride: a.PassMethodOverride, BackendJWT: a.BackendJWT, Shared: a.Shared})
 }
 
 // UpdateAPI saves the edit form, POST /store/publisher/:id.
@@ -180,7 +184,8 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	view := store.APIForm{ID: a.ID, Name: f.Name, Version: f.Version, Context: f.Context, Description: f.Description,
 		ProductionURL: f.ProductionURL, SandboxURL: f.SandboxURL, Tiers: f.Tiers, Resources: f.Resources, Errors: errs,
 		NewScopeAccess: f.NewScopeAccess, NewScopeRoles: f.NewScopeRoles, CORSOrigins: f.CORSOrigins, CORSHeaders: f.CORSHeaders,
-		CORSMethods: f.CORSMethods, Tags: f.Tags, PassMethodOverride: f.PassMethodOverride, BackendJWT: f.BackendJWT}
+		CORSMethods: f.CORSMethods, Tags: f.Tags, PassMethodOverride: f.PassMethodOverride, BackendJWT: f.BackendJWT,
+		Shared: f.Shared}
 	if view.Errors == nil {
 		view.Errors = map[string]string{}
 	}
@@ -190,7 +195,13 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	a.Name, a.Version, a.Context, a.Description = f.Name, f.Version, f.Context, f.Description
 	a.ProductionURL, a.SandboxURL, a.Tiers = f.ProductionURL, f.SandboxURL, f.Tiers
 	a.CORS = portal.CORS{Origins: list(f.CORSOrigins), Headers: list(f.CORSHeaders), Methods: list(f.CORSMethods)}
-	a.PassMethodOverride, a.BackendJWT = f.PassMethodOverride, f.BackendJWT
+	a.PassMethodOverride, a.BackendJWT, a.Shared = f.PassMethodOverride, f.BackendJWT, f.Shared
+	if a.ID == 0 {
+		a.TenantID = max(h.CurrentUser(c).TenantID, portal.SuperTenantID)
+	}
+	if problem := tenantAPIContext(h.CurrentUser(c), a); problem != "" {
+		view.Errors["context"] = problem
+	}
 	if a.Tags, err = portal.ParseTags(f.Tags); err != nil && view.Errors["tags"] == "" {
 		view.Errors["tags"] = sentence(err.Error())
 	}
@@ -342,7 +353,7 @@ func (h *Handlers) anyAPI(c echo.Context) (*portal.API, error) {
 		return nil, errNoAPI
 	}
 	a, err := h.store.APIByID(c.Request().Context(), id)
-	if isNotFound(err) {
+	if isNotFound(err) || (err == nil && !ownTenant(h.CurrentUser(c), a)) {
 		return nil, errNoAPI
 	}
 	return a, err

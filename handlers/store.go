@@ -26,6 +26,7 @@ type Accounts interface {
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
 	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
 }
 
 // Sessions keeps the store's log-in sessions by the hash of their ids.
@@ -72,7 +73,7 @@ type Applications interface {
 type Catalog interface {
 	PublishedAPIs(ctx context.Context) ([]portal.API, error)
 	SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.SearchPage, error)
-	PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error)
+	PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error)
 	AllAPIs(ctx context.Context) ([]portal.API, error)
 	APIByID(ctx context.Context, id int64) (*portal.API, error)
 	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error

@@ -131,7 +131,7 @@ func TestGenerateRegenerateKeys(t *testing.T) {
 	token := shown(t, p.body, "production-access-token")
 
 	info, err := env.oauth.Validate(ctx, token)
-	if err != nil || info.ConsumerKey != key || info.Username != "alice" || info.GrantType != oauth.GrantClientCredentials {
+	if err != nil || info.ConsumerKey != key || info.Username != "alice@carbon.super" || info.GrantType != oauth.GrantClientCredentials {
 		t.Fatalf("the application token: %+v, %v", info, err)
 	}
 	resp, oerr := env.oauth.Token(ctx, &oauth.TokenRequest{GrantType: oauth.GrantPassword, ClientID: key, ClientSecret: secret,

@@ -161,10 +161,22 @@ func (s *Server) CheckAuthorize(ctx context.Context, r *AuthorizeRequest) (*Auth
 	return a, nil
 }
 
+// checkTenant refuses a user of another tenant than the client's: an
+// application serves its own tenant's users only.
+func checkTenant(a *Authorization, u *User) *Error {
+	if !sameTenant(u.Tenant, a.Client.Tenant) {
+		return ErrAccessDenied("the user belongs to another tenant than the application")
+	}
+	return nil
+}
+
 // ConsentScopes returns the scopes the user would grant, with their
 // descriptions, for the consent page; "default" when none of the requested
 // scopes can be granted, as at the token endpoint.
 func (s *Server) ConsentScopes(ctx context.Context, a *Authorization, u *User) ([]Scope, *Error) {
+	if oerr := checkTenant(a, u); oerr != nil {
+		return nil, oerr
+	}
 	names, oerr := s.grantableScopes(ctx, a.Request.Scope, u.Roles)
 	if oerr != nil {
 		return nil, oerr
@@ -193,6 +205,9 @@ func (s *Server) ConsentScopes(ctx context.Context, a *Authorization, u *User) (
 // send the user to, with a code in the query or a token in the fragment.
 // Scopes are worked out again from the user's roles, never taken from a form.
 func (s *Server) Approve(ctx context.Context, a *Authorization, u *User) (string, *Error) {
+	if oerr := checkTenant(a, u); oerr != nil {
+		return "", oerr
+	}
 	scopes, oerr := s.grantableScopes(ctx, a.Request.Scope, u.Roles)
 	if oerr != nil {
 		return "", oerr

@@ -148,7 +148,7 @@ func TestJWTAccessTokenClaims(t *testing.T) {
 	}
 
 	info, err := e.srv.Validate(ctx, user.AccessToken)
-	if err != nil || info.Username != "alice" || info.ConsumerKey != e.jwt.ConsumerKey {
+	if err != nil || info.Username != "alice@carbon.super" || info.ConsumerKey != e.jwt.ConsumerKey {
 		t.Fatalf("Validate(JWT): %+v, %v", info, err)
 	}
 	next := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantRefreshToken, RefreshToken: user.RefreshToken})

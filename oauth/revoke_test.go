@@ -52,7 +52,7 @@ func TestRevoke(t *testing.T) {
 		if oerr != nil {
 			t.Fatal(oerr)
 		}
-		want := oauth.Revocation{AccessToken: tok.AccessToken, RefreshToken: oauth.HashOf(tok.RefreshToken).String(), Username: "alice"}
+		want := oauth.Revocation{AccessToken: tok.AccessToken, RefreshToken: oauth.HashOf(tok.RefreshToken).String(), Username: "alice@carbon.super"}
 		if rev == nil || *rev != want {
 			t.Fatalf("revocation %+v, want %+v", rev, want)
 		}
@@ -160,7 +160,7 @@ func TestIntrospect(t *testing.T) {
 		return got
 	}
 	issued := f.clock.Now().Unix()
-	want := oauth.Introspection{Active: true, Scope: "read", ClientID: c.ConsumerKey, Username: "alice", Sub: "alice",
+	want := oauth.Introspection{Active: true, Scope: "read", ClientID: c.ConsumerKey, Username: "alice@carbon.super", Sub: "alice@carbon.super",
 		TokenType: "Bearer", Iat: issued, Exp: issued + 3600}
 	if got := introspect(c, tok.AccessToken); *got != want {
 		t.Fatalf("introspection %+v, want %+v", got, want)

@@ -166,7 +166,12 @@ func (s *Server) passwordGrant(ctx context.Context, c *Client, r *TokenRequest) 
 
 // passwordTokens issues the password grant's tokens to a user whose
 // password was checked, with the scopes among r's that their roles allow.
+// A user of another tenant than the client's is refused as an unknown one:
+// tenants see nothing of each other.
 func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *TokenRequest) (*TokenResponse, *Error) {
+	if !sameTenant(u.Tenant, c.Tenant) {
+		return nil, ErrInvalidGrant("invalid username or password")
+	}
 	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
 	if oerr != nil {
 		return nil, oerr

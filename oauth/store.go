@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -69,6 +70,7 @@ type Client struct {
 	OwnerID     int64
 	Owner       string
 	OwnerRoles  []string
+	Tenant      string // the owner's tenant; "" is the super tenant's
 	GrantTypes  []string
 	CallbackURL string
 	Validity    Validity
@@ -99,10 +101,36 @@ func (c *Client) Allows(grantType string) bool {
 // User is a resource owner.
 type User struct {
 	ID           int64
-	Username     string
+	Username     string // as stored: without the super tenant's suffix
 	PasswordHash string
 	Roles        []string
-	Disabled     bool // by an administrator: no log-in, no token
+	Disabled     bool   // by an administrator, or the tenant is deactivated: no log-in, no token
+	Tenant       string // the tenant's domain; "" is the super tenant's
+}
+
+// SuperTenant is WSO2's super tenant, which holds the users whose names
+// carry no other tenant's domain.
+const SuperTenant = "carbon.super"
+
+// FullUsername is a stored username with its tenant, as introspection and
+// the revocation headers give it: admin@carbon.super, alice@acme.com.
+func FullUsername(stored, tenant string) string {
+	if tenant == "" || tenant == SuperTenant {
+		return stored + "@" + SuperTenant
+	}
+	return stored
+}
+
+// sameTenant reports whether two tenant domains are one; "" is the super
+// tenant's.
+func sameTenant(a, b string) bool {
+	if a == "" {
+		a = SuperTenant
+	}
+	if b == "" {
+		b = SuperTenant
+	}
+	return strings.EqualFold(a, b)
 }
 
 // Scope is a registered scope. A scope with no roles may be granted to anyone;
@@ -154,7 +182,8 @@ type TokenInfo struct {
 	KeyType     KeyType
 	AppID       int64
 	AppName     string
-	Username    string
+	Username    string // the full name: admin@carbon.super, alice@acme.com
+	Tenant      string // the user's tenant
 }
 
 // Clone returns a copy of t that shares nothing with it, for caches that

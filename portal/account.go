@@ -14,6 +14,10 @@ type User struct {
 	// DisabledAt is when an administrator disabled the account (zero: it
 	// is enabled); User.Disabled says the same to the oauth core.
 	DisabledAt time.Time
+	TenantID   int64
+	// TenantActive is false when the user's tenant is deactivated: the
+	// user is then Disabled too, but DisabledAt stays zero.
+	TenantActive bool
 }
 
 // Consent is a user's approval of an application at the consent page.

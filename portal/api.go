@@ -3,6 +3,7 @@ package portal
 import (
 	_ "embed" // the sample API's definition
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apistore/apistore/oauth"
@@ -47,6 +48,29 @@ type API struct {
 	// from; empty for an API made on the Publisher page. Only APIByID and
 	// APIByContext load it: lists leave it empty.
 	Definition []byte
+	// TenantID is the tenant that publishes the API (0 or SuperTenantID:
+	// the super tenant's). Another tenant's API has a context beginning
+	// /t/{domain}/, as WSO2 has it (TenantContext).
+	TenantID int64
+	// Shared makes the API visible to other tenants' developers, who may
+	// then subscribe; otherwise only its tenant sees it.
+	Shared bool
+}
+
+// TenantContext is the context of an API of tenant domain: /t/acme.com/
+// and the context, as WSO2 API Manager has tenants' APIs on the gateway;
+// the super tenant's APIs keep theirs.
+func TenantContext(domain, context string) string {
+	if domain == "" || strings.EqualFold(domain, SuperTenant) {
+		return context
+	}
+	return "/t/" + strings.ToLower(domain) + context
+}
+
+// VisibleTo reports whether a developer of tenantID may see and subscribe
+// to the API: its own tenant's, or one shared with every tenant.
+func (a *API) VisibleTo(tenantID int64) bool {
+	return a.Shared || max(a.TenantID, SuperTenantID) == max(tenantID, SuperTenantID)
 }
 
 // CORS is an API's cross-origin settings at the gateway (the Fetch

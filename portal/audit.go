@@ -46,6 +46,9 @@ const (
 	AuditUserEnabled        = "user_enabled"
 	AuditLockoutCleared     = "lockout_cleared"
 	AuditUserStoreAdded     = "userstore_added"
+	AuditTenantCreated      = "tenant_created"
+	AuditTenantDeactivated  = "tenant_deactivated"
+	AuditTenantActivated    = "tenant_activated"
 )
 
 // AuditListingSize is how many events a listing shows when not told.
@@ -59,7 +62,7 @@ var AuditEventNames = []string{
 	AuditApplicationCreated, AuditApplicationUpdated, AuditApplicationDeleted, AuditKeysGenerated, AuditKeyUpdated,
 	AuditSecretRegenerated, AuditAppTokensRevoked, AuditTokenRevoked, AuditGrantReplayed,
 	AuditConsentGranted, AuditConsentRevoked, AuditSubscribed, AuditUnsubscribed, AuditAPIChanged, AuditScopeChanged,
-	AuditConsoleToken, AuditUserStoreAdded,
+	AuditConsoleToken, AuditUserStoreAdded, AuditTenantCreated, AuditTenantDeactivated, AuditTenantActivated,
 }
 
 // AuditQuery picks events from the trail: each field set narrows it (text

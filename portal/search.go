@@ -42,6 +42,9 @@ type SearchQuery struct {
 	Sort   string   // SortName (also for ""), or SortNewest
 	Offset int
 	Limit  int // 0: SearchPageSize
+	// Tenant is the developer's tenant (0: the super tenant): the APIs
+	// are its own and those other tenants share.
+	Tenant int64
 }
 
 // SearchPage is a page of a search's results.

@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// SuperTenant is the tenant that holds everything today; user stores
-// belong to it until tenants exist (issue 16 item 1).
-const SuperTenant = "carbon.super"
-
 // UserStore is a read-only secondary user store (LDAP) under a domain name:
 // its users log in as DOMAIN/name. BindPassword is a server secret: kept to
 // bind, never shown, never logged.

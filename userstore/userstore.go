@@ -34,18 +34,30 @@ const DefaultTimeout = 5 * time.Second
 type Username struct {
 	Domain string // the user store's domain; "" for the primary store
 	Name   string // the name within the store
-	Tenant string // always portal.SuperTenant until tenants exist
+	Tenant string // what follows the last '@', lower-cased; portal.SuperTenant without one
 }
 
-// ParseUsername splits a log-in name into its user-store domain and name:
-// "CORP/bob" is bob of the CORP store, "alice" the primary store's alice.
-// It is the one place a tenant suffix (bob@acme.com) will be read.
+// ParseUsername splits a log-in name into its user-store domain, name and
+// tenant: "CORP/bob" is bob of the super tenant's CORP store,
+// "CORP/bob@acme.com" bob of acme.com's, "alice" the super tenant's primary
+// store's alice. The tenant is what follows the last '@', so
+// "john@example.org@acme.com" is acme.com's john@example.org; whether the
+// tenant exists is for the caller (a super-tenant e-mail username,
+// "CORP/john@example.org", reads as tenant example.org here).
 func ParseUsername(username string) Username {
 	u := Username{Name: username, Tenant: portal.SuperTenant}
-	if domain, name, ok := strings.Cut(username, "/"); ok {
+	if rest, tenant := portal.SplitTenant(username); tenant != "" {
+		u.Name, u.Tenant = rest, strings.ToLower(tenant)
+	}
+	if domain, name, ok := strings.Cut(u.Name, "/"); ok {
 		u.Domain, u.Name = domain, name
 	}
 	return u
+}
+
+// storeKey is the key of a tenant's store in Directory.stores.
+func storeKey(tenant, domain string) string {
+	return strings.ToLower(tenant) + "\x00" + strings.ToUpper(domain)
 }
 
 // Directory holds the secondary user stores; it implements
@@ -56,7 +68,7 @@ type Directory struct {
 	timeout time.Duration
 
 	mu     sync.RWMutex
-	stores map[string]*ldapStore // by upper-case domain
+	stores map[string]*ldapStore // by storeKey
 }
 
 // New returns a directory over the user stores of db, loaded now.
@@ -79,10 +91,7 @@ func (d *Directory) Reload(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, cfg := range list {
-		if cfg.Tenant != portal.SuperTenant {
-			continue
-		}
-		key := strings.ToUpper(cfg.Domain)
+		key := storeKey(cfg.Tenant, cfg.Domain)
 		if old, ok := d.stores[key]; ok && old.sameConfig(cfg) {
 			next[key] = old
 			continue
@@ -108,17 +117,32 @@ func (d *Directory) Close() {
 	d.stores = map[string]*ldapStore{}
 }
 
-func (d *Directory) store(domain string) *ldapStore {
+// resolve finds the store that username names and the name within it:
+// CORP/bob@acme.com is bob of acme.com's CORP store; when the tenant has
+// no such store, the whole name is the super tenant's (an e-mail username,
+// CORP/john@example.org), as for the primary store.
+func (d *Directory) resolve(username string) (*ldapStore, string) {
+	u := ParseUsername(username)
+	if u.Domain == "" {
+		return nil, ""
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.stores[strings.ToUpper(domain)]
+	if s := d.stores[storeKey(u.Tenant, u.Domain)]; s != nil {
+		return s, u.Name
+	}
+	if u.Tenant != portal.SuperTenant {
+		_, name, _ := strings.Cut(username, "/")
+		return d.stores[storeKey(portal.SuperTenant, u.Domain)], name
+	}
+	return nil, ""
 }
 
 // Claims reports whether username names a secondary user store's user
-// (DOMAIN/name of a store that exists).
+// (DOMAIN/name of a store that exists, in the tenant the name gives).
 func (d *Directory) Claims(username string) bool {
-	u := ParseUsername(username)
-	return u.Domain != "" && d.store(u.Domain) != nil
+	s, _ := d.resolve(username)
+	return s != nil
 }
 
 // Authenticate checks username's password with its user store by an LDAP
@@ -138,27 +162,40 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 // LogIn is Authenticate with the account's store details, for the store's
 // log-in page.
 func (d *Directory) LogIn(ctx context.Context, username, password string) (*portal.User, error) {
-	name := ParseUsername(username)
-	s := d.store(name.Domain)
-	if s == nil || name.Name == "" || password == "" { // an empty password would be an anonymous bind
+	s, name := d.resolve(username)
+	if s == nil || name == "" || password == "" { // an empty password would be an anonymous bind
 		return nil, fmt.Errorf("user %q: %w", username, oauth.ErrNotFound)
 	}
-	entry, err := s.authenticate(ctx, name.Name, password)
+	entry, err := s.authenticate(ctx, name, password)
 	switch {
 	case errors.Is(err, errNoSuchUser):
-		d.disableGone(ctx, s, canonical(s, name.Name))
+		d.disableGone(ctx, s, canonical(s, name))
 		return nil, fmt.Errorf("user %q: %w", username, oauth.ErrNotFound)
 	case errors.Is(err, errBadPassword):
 		return nil, fmt.Errorf("user %q: %w", username, oauth.ErrNotFound)
 	case err != nil:
 		return nil, err
 	}
-	return d.db.UpsertStoreUser(ctx, s.cfg.ID, canonical(s, name.Name), entry.roles)
+	return d.db.UpsertStoreUser(ctx, s.cfg.ID, canonical(s, name), entry.roles)
 }
 
 // canonical is the local username of a store's user: the store's domain
-// as configured, a slash and the name.
-func canonical(s *ldapStore, name string) string { return s.cfg.Domain + "/" + name }
+// as configured, a slash and the name, with the tenant's suffix in other
+// tenants than the super tenant (CORP/bob@acme.com).
+func canonical(s *ldapStore, name string) string {
+	return portal.TenantUsername(s.cfg.Domain+"/"+name, s.cfg.Tenant)
+}
+
+// nameIn is canonical reversed: the name within its store of a local
+// account of s.
+func nameIn(s *ldapStore, username string) string {
+	_, name, _ := strings.Cut(username, "/")
+	if suffix := "@" + s.cfg.Tenant; !strings.EqualFold(s.cfg.Tenant, portal.SuperTenant) &&
+		len(name) > len(suffix) && strings.EqualFold(name[len(name)-len(suffix):], suffix) {
+		name = name[:len(name)-len(suffix)]
+	}
+	return name
+}
 
 // disableGone disables the local account of a user the store no longer
 // has, if there is one and it is enabled.
@@ -218,7 +255,7 @@ func (d *Directory) Sync(ctx context.Context) (int, error) {
 			if su.Disabled {
 				continue
 			}
-			_, err := s.lookup(ctx, ParseUsername(su.Username).Name)
+			_, err := s.lookup(ctx, nameIn(s, su.Username))
 			switch {
 			case errors.Is(err, errNoSuchUser):
 				d.disable(ctx, s, su)

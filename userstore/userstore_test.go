@@ -9,20 +9,23 @@ import (
 
 func TestParseUsername(t *testing.T) {
 	for _, c := range []struct {
-		in           string
-		domain, name string
+		in                   string
+		domain, name, tenant string
 	}{
-		{"alice", "", "alice"},
-		{"CORP/bob", "CORP", "bob"},
-		{"corp/bob", "corp", "bob"},
-		{"CORP/", "CORP", ""},
-		{"/bob", "", "bob"},
-		{"CORP/a/b", "CORP", "a/b"},
-		{"john@example.org", "", "john@example.org"},
+		{"alice", "", "alice", portal.SuperTenant},
+		{"CORP/bob", "CORP", "bob", portal.SuperTenant},
+		{"corp/bob", "corp", "bob", portal.SuperTenant},
+		{"CORP/", "CORP", "", portal.SuperTenant},
+		{"/bob", "", "bob", portal.SuperTenant},
+		{"CORP/a/b", "CORP", "a/b", portal.SuperTenant},
+		{"john@example.org", "", "john", "example.org"},
+		{"CORP/bob@Acme.com", "CORP", "bob", "acme.com"},
+		{"john@example.org@acme.com", "", "john@example.org", "acme.com"},
+		{"CORP/john@example.org@acme.com", "CORP", "john@example.org", "acme.com"},
 	} {
 		got := userstore.ParseUsername(c.in)
-		if got.Domain != c.domain || got.Name != c.name || got.Tenant != portal.SuperTenant {
-			t.Errorf("ParseUsername(%q) = %+v, want domain %q name %q in %s", c.in, got, c.domain, c.name, portal.SuperTenant)
+		if got.Domain != c.domain || got.Name != c.name || got.Tenant != c.tenant {
+			t.Errorf("ParseUsername(%q) = %+v, want domain %q name %q in %s", c.in, got, c.domain, c.name, c.tenant)
 		}
 	}
 }

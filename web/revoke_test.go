@@ -120,7 +120,7 @@ func TestRevokeEndpoint(t *testing.T) {
 			t.Fatalf("revoke: %d %q", resp.StatusCode, body)
 		}
 		if h.Get("RevokedAccessToken") != tok.AccessToken || h.Get("RevokedRefreshToken") != oauth.HashOf(tok.RefreshToken).String() ||
-			h.Get("AuthorizedUser") != "alice" || h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" {
+			h.Get("AuthorizedUser") != "alice@carbon.super" || h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" {
 			t.Fatalf("headers %v", h)
 		}
 		if f.active(t, k, tok.AccessToken) || f.active(t, k, tok.RefreshToken) {
@@ -216,8 +216,8 @@ func TestIntrospectEndpoint(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil {
 		t.Fatalf("introspect: %d %s", resp.StatusCode, body)
 	}
-	if got["active"] != true || got["scope"] != "read" || got["client_id"] != k.ConsumerKey || got["username"] != "alice" ||
-		got["sub"] != "alice" || got["token_type"] != "Bearer" || got["exp"] == nil || got["iat"] == nil {
+	if got["active"] != true || got["scope"] != "read" || got["client_id"] != k.ConsumerKey || got["username"] != "alice@carbon.super" ||
+		got["sub"] != "alice@carbon.super" || got["token_type"] != "Bearer" || got["exp"] == nil || got["iat"] == nil {
 		t.Fatalf("introspection %s", body)
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" {

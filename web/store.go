@@ -13,6 +13,7 @@ import (
 // session's form token (h.CSRF); pages about one's own data need a login.
 func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFunc) {
 	e.HTTPErrorHandler = h.ErrorPage
+	e.Pre(h.TenantStore)
 	e.Use(securityHeaders(h), deadline, limitBody, h.CSRF)
 	e.StaticFS("/store/static", static.FS)
 	e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/store") })

@@ -119,7 +119,7 @@ func TestLDAPLogIn(t *testing.T) {
 	if status != http.StatusOK || tok["scope"] != "read update" {
 		t.Fatalf("password grant of CORP/alice: %d %v", status, tok)
 	}
-	if got := e.introspect(t, tok["access_token"].(string)); !got.Active || got.Username != "CORP/alice" {
+	if got := e.introspect(t, tok["access_token"].(string)); !got.Active || got.Username != "CORP/alice@carbon.super" {
 		t.Errorf("introspection: %+v", got)
 	}
 	if got := e.roles(t, "CORP/alice"); !slices.Equal(got, []string{"admin", "subscriber"}) {

@@ -16,6 +16,22 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
+// newPasswordHash checks a new password, given (pw) or else the first line
+// of standard input (missing: the error when there is none), and hashes it.
+func newPasswordHash(s stdio, pw, missing string) (string, error) {
+	if pw == "" {
+		line, err := bufio.NewReader(s.in).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New(missing)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if err := oauth.CheckPasswordStrength(pw); err != nil {
+		return "", err
+	}
+	return oauth.HashPassword(pw)
+}
+
 // userCreate adds a user; the password comes from --password or the first
 // line of standard input.
 func userCreate(ctx context.Context, args []string, s stdio) error {
@@ -31,18 +47,7 @@ func userCreate(ctx context.Context, args []string, s stdio) error {
 	if err := oauth.CheckUsername(*username); err != nil {
 		return err
 	}
-	pw := *password
-	if pw == "" {
-		line, err := bufio.NewReader(s.in).ReadString('\n')
-		if err != nil && line == "" {
-			return errors.New("no password: give --password or write it to standard input")
-		}
-		pw = strings.TrimRight(line, "\r\n")
-	}
-	if err := oauth.CheckPasswordStrength(pw); err != nil {
-		return err
-	}
-	hash, err := oauth.HashPassword(pw)
+	hash, err := newPasswordHash(s, *password, "no password: give --password or write it to standard input")
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func TestWSO2AuthorizeCurl(t *testing.T) {
 	}
 	status, h := curlHeaders(t, "-X", "POST", "-H", "Content-Type: application/x-www-form-urlencoded;charset=UTF-8",
 		"-d", "token="+implicit+"&token_type_hint=access_token&client_id="+k.Production.ConsumerKey, s.urls["http"]+"/revoke")
-	if status != 200 || h.Get("Revokedaccesstoken") != implicit || h.Get("Authorizeduser") != "alice" || h.Get("Revokedrefreshtoken") != "" {
+	if status != 200 || h.Get("Revokedaccesstoken") != implicit || h.Get("Authorizeduser") != "alice@carbon.super" || h.Get("Revokedrefreshtoken") != "" {
 		t.Fatalf("implicit revoke: %d %v", status, h)
 	}
 }

@@ -184,7 +184,7 @@ func TestJWTAccessTokens(t *testing.T) {
 		const wso2 = "http://wso2.org/claims/"
 		roles, _ := claims[wso2+"role"].([]any)
 		if claims[wso2+"subscriber"] != "alice" || claims[wso2+"applicationname"] != "Signed" || claims[wso2+"keytype"] != "PRODUCTION" ||
-			claims[wso2+"tier"] != "Unlimited" || claims[wso2+"enduser"] != "alice" || claims[wso2+"apicontext"] != "/echo" ||
+			claims[wso2+"tier"] != "Unlimited" || claims[wso2+"enduser"] != "alice@carbon.super" || claims[wso2+"apicontext"] != "/echo" ||
 			!slices.Equal(roles, []any{"subscriber", "tester"}) {
 			t.Errorf("%s: backend JWT claims %v", method, claims)
 		}

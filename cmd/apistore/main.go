@@ -39,6 +39,9 @@ Usage:
   apistore backup FILE           copy the database consistently, also while serving
   apistore userstore add [flags] add a read-only LDAP user store (bind password from stdin)
   apistore userstore list        list the LDAP user stores
+  apistore tenant create [flags] add a tenant and its administrator (password from stdin)
+  apistore tenant list           list the tenants
+  apistore tenant deactivate|activate  stop a tenant (log-ins, keys, tokens) or let it back
 
 Run "apistore COMMAND --help" for a command's flags. Every flag can also be
 set by an environment variable, APISTORE_ and the flag's name in capitals
@@ -70,6 +73,10 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"backup":              backup,
 	"userstore add":       userstoreAdd,
 	"userstore list":      userstoreList,
+	"tenant create":       tenantCreate,
+	"tenant list":         tenantList,
+	"tenant deactivate":   tenantDeactivate,
+	"tenant activate":     tenantActivate,
 }
 
 // run dispatches to a subcommand and returns the exit code.

@@ -53,7 +53,7 @@ func TestWSO2RevokeCurl(t *testing.T) {
 	revoke := s.urls["http"] + "/revoke"
 	status, h := curlHeaders(t, "-k", "-v", "-d", "token="+access, "-H", "Authorization: Basic "+b64,
 		"-H", "Content-Type: application/x-www-form-urlencoded", revoke)
-	if status != 200 || h.Get("Revokedaccesstoken") != access || h.Get("Authorizeduser") != "admin" ||
+	if status != 200 || h.Get("Revokedaccesstoken") != access || h.Get("Authorizeduser") != "admin@carbon.super" ||
 		h.Get("Revokedrefreshtoken") == "" || h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" {
 		t.Fatalf("revoke: %d %v", status, h)
 	}

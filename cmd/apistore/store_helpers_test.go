@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -59,4 +61,13 @@ func openStore(t testing.TB, dir string) db.Store {
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// runIn runs an admin command of the binary on the data dir dir (and its
+// database), stdin on its standard input, and returns what it printed.
+func runIn(dir, stdin, command string, flags ...string) (string, error) {
+	cmd := exec.Command(bin, withDatabase(append(append(strings.Fields(command), flags...), "--data-dir", dir))...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/userstore"
 )
@@ -25,6 +26,7 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		"The bind password is read from standard input. A running server uses it after its next sync (--userstore-sync).", s)
 	store := addStoreFlags(fs)
 	var us portal.UserStore
+	fs.StringVar(&us.Tenant, "tenant", portal.SuperTenant, "the tenant whose users the store holds: in another tenant than carbon.super they log in as DOMAIN/name@TENANT")
 	fs.StringVar(&us.Domain, "domain", "", "the store's domain name, e.g. CORP: its users log in as CORP/name (required)")
 	fs.StringVar(&us.URL, "url", "", "the LDAP server, ldap://host:389 or ldaps://host:636 (required)")
 	fs.StringVar(&us.BindDN, "bind-dn", "", "the DN the server searches as, e.g. cn=apistore,dc=example,dc=org (required)")
@@ -62,6 +64,13 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	t, err := d.TenantByDomain(ctx, us.Tenant)
+	if errors.Is(err, portal.ErrNotFound) {
+		return fmt.Errorf("no tenant %q", us.Tenant)
+	} else if err != nil {
+		return err
+	}
+	us.Tenant = t.Domain
 	if err := d.CreateUserStore(ctx, &us); err != nil {
 		if errors.Is(err, portal.ErrConflict) {
 			return fmt.Errorf("user store %q already exists", us.Domain)
@@ -69,14 +78,27 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	auditCommand(ctx, d, s, portal.AuditUserStoreAdded, "", "", fmt.Sprintf("apistore userstore add: %s at %s", us.Domain, us.URL))
-	fmt.Fprintf(s.out, "user store %s added: its users log in as %s/name\n", us.Domain, us.Domain)
+	fmt.Fprintf(s.out, "user store %s added: its users log in as %s\n", us.Domain, portal.TenantUsername(us.Domain+"/name", us.Tenant))
 	return nil
 }
 
 // userstoreList lists the secondary user stores, without their bind
 // passwords.
 func userstoreList(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("userstore list", "Lists the LDAP user stores (never their bind passwords).", s)
+	return listCommand(ctx, args, s, "userstore list", "Lists the LDAP user stores (never their bind passwords).",
+		func(ctx context.Context, d db.Store) ([]portal.UserStore, error) { return d.UserStores(ctx) },
+		"TENANT\tDOMAIN\tURL\tBIND DN\tUSER SEARCH BASE\tGROUP SEARCH BASE\tROLE MAP\tADDED",
+		func(us portal.UserStore) string {
+			return strings.Join([]string{us.Tenant, us.Domain, us.URL, us.BindDN, us.UserSearchBase, us.GroupSearchBase,
+				portal.JoinRoleMap(us.RoleMap), us.CreatedAt.UTC().Format(time.DateOnly)}, "\t")
+		})
+}
+
+// listCommand is a command that opens the store and prints what load
+// returns as a table: header, then row's line for each (tab-separated).
+func listCommand[T any](ctx context.Context, args []string, s stdio, name, help string,
+	load func(context.Context, db.Store) ([]T, error), header string, row func(T) string) error {
+	fs := newFlags(name, help, s)
 	store := addStoreFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -86,15 +108,14 @@ func userstoreList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	list, err := d.UserStores(ctx)
+	list, err := load(ctx, d)
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DOMAIN\tURL\tBIND DN\tUSER SEARCH BASE\tGROUP SEARCH BASE\tROLE MAP\tADDED")
-	for _, us := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", us.Domain, us.URL, us.BindDN, us.UserSearchBase, us.GroupSearchBase,
-			portal.JoinRoleMap(us.RoleMap), us.CreatedAt.UTC().Format(time.DateOnly))
+	fmt.Fprintln(w, header)
+	for _, v := range list {
+		fmt.Fprintln(w, row(v))
 	}
 	return w.Flush()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,11 +15,7 @@ func TestUserstoreAdd(t *testing.T) {
 	dir := newDataDir(t)
 	const secret = "bind-secret-never-shown"
 	run := func(stdin, command string, flags ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(bin, withDatabase(append(append(strings.Fields(command), flags...), "--data-dir", dir))...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		return runIn(dir, stdin, command, flags...)
 	}
 	add := []string{"--url", "ldap://127.0.0.1:389", "--bind-dn", "cn=apistore,dc=example,dc=org",
 		"--user-search-base", "ou=people,dc=example,dc=org", "--group-search-base", "ou=groups,dc=example,dc=org",

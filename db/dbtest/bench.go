@@ -98,7 +98,7 @@ func BenchmarkSearch(b *testing.B, open func(b *testing.B) db.Store, settle func
 				start := time.Now()
 				var err error
 				if k.queries == nil {
-					_, err = d.PublishedTags(ctx, 30)
+					_, err = d.PublishedTags(ctx, 0, 30)
 				} else {
 					_, err = d.SearchAPIs(ctx, k.queries[i%len(k.queries)])
 				}

@@ -69,6 +69,7 @@ type group struct {
 var groups = []group{
 	{"Users", testUsers},
 	{"UserStores", testUserStores},
+	{"Tenants", testTenants},
 	{"Applications", testApplications},
 	{"Keys", testKeys},
 	{"Scopes", testScopes},

@@ -22,6 +22,11 @@ type change struct {
 // validations (db/cache.go, the gateway's snapshot) may hold: each must
 // start a new access generation (db.Freshness).
 var endsOrGrantsAccess = []change{
+	{"SetTenantActive", func(ctx context.Context, d db.Store, w *world) error {
+		return d.CreateTenant(ctx, &portal.Tenant{Domain: "gen.example"}, &portal.User{User: oauth.User{Username: "admin"}})
+	}, func(ctx context.Context, d db.Store, w *world) error {
+		return d.SetTenantActive(ctx, "gen.example", false)
+	}},
 	{"RevokeToken", nil, func(ctx context.Context, d db.Store, w *world) error {
 		return d.RevokeToken(ctx, w.aliceToken.AccessHash)
 	}},

@@ -165,7 +165,7 @@ func testSearch(t *testing.T, s *suite) {
 	})
 
 	t.Run("tags of published APIs, the most used first", func(t *testing.T) {
-		got, err := d.PublishedTags(t.Context(), 10)
+		got, err := d.PublishedTags(t.Context(), 0, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func testSearch(t *testing.T, s *suite) {
 		if !slices.Equal(got, want) {
 			t.Errorf("PublishedTags = %v, want %v", got, want)
 		}
-		if got, err := d.PublishedTags(t.Context(), 2); err != nil || len(got) != 2 {
+		if got, err := d.PublishedTags(t.Context(), 0, 2); err != nil || len(got) != 2 {
 			t.Errorf("PublishedTags(2) = %v, %v", got, err)
 		}
 	})

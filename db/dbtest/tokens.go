@@ -9,6 +9,7 @@ import (
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 func testTokens(t *testing.T, s *suite) {
@@ -25,7 +26,7 @@ func testTokens(t *testing.T, s *suite) {
 				t.Fatalf("%s: %v", how, err)
 			}
 			if !sameToken(&info.Token, tok) || info.ConsumerKey != sandbox.ConsumerKey || info.KeyType != oauth.Sandbox ||
-				info.AppID != sandbox.AppID || info.AppName != "App" || info.Username != "bob" {
+				info.AppID != sandbox.AppID || info.AppName != "App" || info.Username != "bob@carbon.super" || info.Tenant != portal.SuperTenant {
 				t.Errorf("%s:\n got %+v\nwant %+v", how, info, tok)
 			}
 		}

@@ -52,13 +52,15 @@ func (d *DB) LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*po
 	var created int64
 	var disabled *int64
 	s, err := scanSession(queryRow(ctx, d.pool, `SELECT `+sessionColumns+`, u.id, u.username, u.password_hash, u.email, u.roles,
-		u.created_at, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2`,
-		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled)
+		u.created_at, u.disabled_at, u.tenant_id, tn.domain, tn.active
+		FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants tn ON tn.id = u.tenant_id WHERE s.id_hash = $1 AND s.expires_at > $2`,
+		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
+		&u.TenantID, &u.Tenant, &u.TenantActive)
 	if err != nil {
 		return nil, nil, notFound("session", err)
 	}
 	u.Roles, u.CreatedAt = words(roles), time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil || !u.TenantActive
 	return s, &u, nil
 }
 

@@ -45,16 +45,17 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 	if len(a.Tiers) == 0 {
 		a.Tiers = portal.Tiers
 	}
+	a.TenantID = portal.TenantIDOf(a.TenantID)
 	if err := checkOverlap(ctx, q, a); err != nil {
 		return err
 	}
 	err := writeRow(ctx, q, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
-		pass_method_override, backend_jwt)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+		pass_method_override, backend_jwt, tenant_id, shared)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
 		[]any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
 			time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers),
-			joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT}, &a.ID)
+			joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT, a.TenantID, a.Shared}, &a.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -88,14 +89,15 @@ func insertResources(ctx context.Context, q querier, a *portal.API) error {
 }
 
 const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
-	cors_origins, cors_headers, cors_methods, pass_method_override, backend_jwt`
+	cors_origins, cors_headers, cors_methods, pass_method_override, backend_jwt, tenant_id, shared`
 
 // oneAPIColumns are apiColumns and the definition, which only single APIs load.
 const oneAPIColumns = apiColumns + `, definition`
 
-// PublishedAPIs lists the published APIs by name and version, with resources.
+// PublishedAPIs lists the published APIs of active tenants by name and
+// version, with resources.
 func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
-	return d.listAPIs(ctx, `WHERE status = $1`, portal.APIPublished)
+	return d.listAPIs(ctx, `WHERE status = $1 AND tenant_id IN (SELECT id FROM tenants WHERE active)`, portal.APIPublished)
 }
 
 // AllAPIs lists every API, published or retired, for the Publisher.
@@ -157,7 +159,8 @@ func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.
 	var tiers, origins, headers, methods, definition string
 	var created int64
 	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride, &a.BackendJWT}
+		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride, &a.BackendJWT,
+		&a.TenantID, &a.Shared}
 	if withDefinition {
 		dest = append(dest, &definition)
 	}

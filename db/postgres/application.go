@@ -55,12 +55,14 @@ func insertKey(ctx context.Context, q querier, c *oauth.Client) error {
 const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
 	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
 	a.id, a.name, a.jwt_access_tokens, u.id, u.username, u.roles, a.tls_auth_method, a.tls_subject_kind, a.tls_subject, a.tls_certs,
-	a.dpop_required
+	a.dpop_required, tn.domain
 	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
+	JOIN tenants tn ON tn.id = u.tenant_id AND tn.active
 	WHERE k.consumer_key = $1 AND u.disabled_at IS NULL`
 
-// ClientByKey returns a consumer key with its application and owner; the
-// keys of a disabled user's applications are not found.
+// ClientByKey returns a consumer key with its application, owner and
+// tenant; the keys of a disabled user's applications, and of a deactivated
+// tenant's, are not found.
 func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
 	var c oauth.Client
 	var secret []byte
@@ -68,7 +70,7 @@ func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client
 	var appV, userV, refreshV int64
 	err := queryRow(ctx, d.pool, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
 		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.JWTAccessTokens, &c.OwnerID, &c.Owner, &roles,
-		&c.TLSAuth.Method, &c.TLSAuth.SubjectKind, &c.TLSAuth.Subject, &certs, &c.DPoPRequired)
+		&c.TLSAuth.Method, &c.TLSAuth.SubjectKind, &c.TLSAuth.Subject, &certs, &c.DPoPRequired, &c.Tenant)
 	if err != nil {
 		return nil, notFound("consumer key", err)
 	}

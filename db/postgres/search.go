@@ -92,7 +92,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if !ok {
 		return portal.SearchPage{}, nil
 	}
-	where, args := `a.status = $1`, []any{portal.APIPublished}
+	where, args := `a.status = $1 AND (a.tenant_id = $2 OR a.shared)`, []any{portal.APIPublished, portal.TenantIDOf(q.Tenant)}
 	if terms := q.Terms(); len(terms) > 0 {
 		args = append(args, tsquery(terms))
 		where += ` AND a.id IN (SELECT api_id FROM api_search WHERE words @@ $` + strconv.Itoa(len(args)) + `::tsquery)`
@@ -133,10 +133,12 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	return page, d.details(ctx, page.APIs)
 }
 
-// PublishedTags lists the tags of published APIs, the most used first.
-func (d *DB) PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error) {
+// PublishedTags lists the tags of the published APIs a tenant sees (its
+// own and the shared ones; 0: the super tenant), the most used first.
+func (d *DB) PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error) {
 	rows, err := query(ctx, d.pool, `SELECT t.tag, count(*) FROM api_tags t JOIN apis a ON a.id = t.api_id
-		WHERE a.status = $1 GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT $2`, portal.APIPublished, limit)
+		WHERE a.status = $1 AND (a.tenant_id = $2 OR a.shared) GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT $3`,
+		portal.APIPublished, portal.TenantIDOf(tenant), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}

@@ -9,11 +9,17 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// CreateUser stores a new user; a taken username (in any case) is ErrConflict.
+// CreateUser stores a new user; a taken username (in any case) is
+// ErrConflict. Without a TenantID, the user is the tenant's whose domain
+// follows the name's last '@' when there is such a tenant, and the super
+// tenant's otherwise (an e-mail username).
 func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
-	err := writeRow(ctx, d.pool, `INSERT INTO users (username, password_hash, email, roles, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		[]any{u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli()}, &u.ID)
+	if err := portal.ResolveTenant(ctx, d.TenantByDomain, u); err != nil {
+		return err
+	}
+	err := writeRow(ctx, d.pool, `INSERT INTO users (username, password_hash, email, roles, created_at, tenant_id)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		[]any{u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli(), portal.TenantIDOf(u.TenantID)}, &u.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create user %q: %w", u.Username, portal.ErrConflict)
 	}
@@ -23,19 +29,24 @@ func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
 	return nil
 }
 
-const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at`
+// userColumns read a user with their tenant (a correlated lookup by the
+// tenants' primary key, so the queries keep their FROM users).
+const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at, tenant_id,
+	(SELECT tn.domain FROM tenants tn WHERE tn.id = users.tenant_id),
+	(SELECT tn.active FROM tenants tn WHERE tn.id = users.tenant_id)`
 
 func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	var u portal.User
 	var roles string
 	var created int64
 	var disabled *int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
+		&u.TenantID, &u.Tenant, &u.TenantActive); err != nil {
 		return nil, err
 	}
 	u.Roles = words(roles)
 	u.CreatedAt = time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil || !u.TenantActive
 	return &u, nil
 }
 
@@ -52,8 +63,11 @@ func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, erro
 // on lower(username) (migration 0001).
 const byUsername = `lower(username) = lower($1 COLLATE "C")`
 
-// UserAccount is UserByName with the account's store details.
+// UserAccount is UserByName with the account's store details. The name
+// may carry the super tenant's suffix (admin@carbon.super); other tenants'
+// users are kept under their full names (portal.StoredUsername).
 func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, error) {
+	username = portal.StoredUsername(username)
 	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username))
 	if err != nil {
 		return nil, notFound("user "+username, err)
@@ -70,11 +84,12 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
 	return u, nil
 }
 
-// UserRoles returns the roles of the user with the id; a disabled user is
-// not found, so a refresh of the user's tokens fails.
+// UserRoles returns the roles of the user with the id; a disabled user, or
+// one of a deactivated tenant, is not found, so a refresh of the user's tokens fails.
 func (d *DB) UserRoles(ctx context.Context, id int64) ([]string, error) {
 	var roles string
-	if err := queryRow(ctx, d.pool, `SELECT roles FROM users WHERE id = $1 AND disabled_at IS NULL`, id).Scan(&roles); err != nil {
+	if err := queryRow(ctx, d.pool, `SELECT roles FROM users WHERE id = $1 AND disabled_at IS NULL
+		AND tenant_id IN (SELECT id FROM tenants WHERE active)`, id).Scan(&roles); err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}
 	return words(roles), nil

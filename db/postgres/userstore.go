@@ -58,8 +58,9 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 			FROM users u LEFT JOIN user_store_users s ON s.user_id = u.id WHERE `+byUsernameOf("u"), username).Scan(&id, &owner, &byStore)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			if err := writeRow(ctx, tx, `INSERT INTO users (username, password_hash, roles, created_at) VALUES ($1, '', $2, $3)
-				RETURNING id`, []any{username, joinWords(roles), time.Now().UnixMilli()}, &id); err != nil {
+			if err := writeRow(ctx, tx, `INSERT INTO users (username, password_hash, roles, created_at, tenant_id)
+				VALUES ($1, '', $2, $3, (SELECT tn.id FROM tenants tn JOIN user_stores s ON lower(s.tenant) = lower(tn.domain) WHERE s.id = $4))
+				RETURNING id`, []any{username, joinWords(roles), time.Now().UnixMilli(), storeID}, &id); err != nil {
 				return err
 			}
 			if _, err := exec(ctx, tx, `INSERT INTO user_store_users (user_id, store_id) VALUES ($1, $2)`, id, storeID); err != nil {

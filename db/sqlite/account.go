@@ -51,13 +51,15 @@ func (d *DB) LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*po
 	var created int64
 	var disabled sql.NullInt64
 	s, err := scanSession(d.queryRow(ctx, `SELECT `+sessionColumns+`, u.id, u.username, u.password_hash, u.email, u.roles,
-		u.created_at, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?`,
-		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled)
+		u.created_at, u.disabled_at, u.tenant_id, tn.domain, tn.active
+		FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants tn ON tn.id = u.tenant_id WHERE s.id_hash = ? AND s.expires_at > ?`,
+		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
+		&u.TenantID, &u.Tenant, &u.TenantActive)
 	if err != nil {
 		return nil, nil, notFound("session", err)
 	}
 	u.Roles, u.CreatedAt = words(roles), time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled.Valid
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled.Valid || !u.TenantActive
 	return s, &u, nil
 }
 

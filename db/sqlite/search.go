@@ -116,6 +116,13 @@ func (d *DB) indexMissing(ctx context.Context) error {
 // them rather than go through every API in order.
 var fewMatches = 500
 
+// tenantAPIs and tenantAPIsByRow select, with the tenant's id as their one
+// argument, the APIs a tenant's developers see: its own and the shared ones.
+const (
+	tenantAPIs      = `a.id IN (SELECT id FROM apis WHERE tenant_id = ? UNION ALL SELECT id FROM apis WHERE shared = 1)`
+	tenantAPIsByRow = `(+a.tenant_id = ? OR +a.shared = 1)` // unary +: no index on these, the order's is walked
+)
+
 // SearchAPIs returns a page of the published APIs whose words start with
 // every word of q's text and that have every tag q names, with their
 // resources and tags, and how many match in all.
@@ -124,7 +131,11 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if !ok {
 		return portal.SearchPage{}, nil
 	}
-	where, args := `a.status = ?`, []any{portal.APIPublished}
+	// The tenant's APIs and the shared ones, as a list of ids read from
+	// the tenant's and the sharing's indexes: a tenant's few APIs among
+	// many tenants' are counted and sorted without a scan (see below for
+	// the searches that match many).
+	where, args := `a.status = ? AND `+tenantAPIs, []any{portal.APIPublished, portal.TenantIDOf(q.Tenant)}
 	if terms := q.Terms(); len(terms) > 0 {
 		// Each term quoted, as a prefix; the terms hold letters, digits
 		// and marks only, so no quote nor operator reaches FTS5.
@@ -150,6 +161,10 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	join := "CROSS JOIN"
 	if page.Total < fewMatches {
 		join = "JOIN"
+	} else {
+		// Many match: the page is read walking the name (or date) index
+		// and stops once full, each API checked on its row.
+		where = strings.Replace(where, tenantAPIs, tenantAPIsByRow, 1)
 	}
 	from, order := ` FROM api_sort k `+join+` apis a ON a.id = k.api_id WHERE `, `k.sort_key, k.api_id`
 	if q.Sort == portal.SortNewest {
@@ -184,11 +199,12 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	return page, nil
 }
 
-// PublishedTags lists the tags of published APIs, the most used first.
-func (d *DB) PublishedTags(ctx context.Context, limit int) ([]portal.TagCount, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT tag, count(*) FROM api_tags
-		WHERE api_id IN (SELECT id FROM apis WHERE status = ?) GROUP BY tag ORDER BY count(*) DESC, tag LIMIT ?`,
-		portal.APIPublished, limit)
+// PublishedTags lists the tags of the published APIs a tenant sees (its
+// own and the shared ones; 0: the super tenant), the most used first.
+func (d *DB) PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT t.tag, count(*) FROM api_tags t JOIN apis a ON a.id = t.api_id
+		WHERE a.status = ? AND `+tenantAPIs+` GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT ?`,
+		portal.APIPublished, portal.TenantIDOf(tenant), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}

@@ -104,11 +104,12 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	var info oauth.TokenInfo
 	var keyType string
 	dest, finish := tokenDest(&info.Token)
-	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username)
+	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username, &info.Tenant)
 	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.r), h, noRows, func(table string) error {
-		return d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username
+		return d.queryRow(ctx, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username, tn.domain
 		FROM `+table+` t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
+		JOIN tenants tn ON tn.id = u.tenant_id AND tn.active = 1
 		WHERE u.disabled_at IS NULL AND o.disabled_at IS NULL AND `+where, h[:]).Scan(dest...)
 	})
 	if err != nil {
@@ -117,6 +118,7 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 	finish()
 	info.Partition = partition
 	info.KeyType = oauth.KeyType(keyType)
+	info.Username = oauth.FullUsername(info.Username, info.Tenant)
 	return &info, nil
 }
 

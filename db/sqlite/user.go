@@ -10,11 +10,17 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// CreateUser stores a new user; a taken username (in any case) is ErrConflict.
+// CreateUser stores a new user; a taken username (in any case) is
+// ErrConflict. Without a TenantID, the user is the tenant's whose domain
+// follows the name's last '@' when there is such a tenant, and the super
+// tenant's otherwise (an e-mail username).
 func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
+	if err := portal.ResolveTenant(ctx, d.TenantByDomain, u); err != nil {
+		return err
+	}
 	res, err := d.w.ExecContext(ctx,
-		`INSERT INTO users (username, password_hash, email, roles, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli())
+		`INSERT INTO users (username, password_hash, email, roles, created_at, tenant_id) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.Username, u.PasswordHash, u.Email, joinWords(u.Roles), time.Now().UnixMilli(), portal.TenantIDOf(u.TenantID))
 	if isUnique(err) {
 		return fmt.Errorf("create user %q: %w", u.Username, portal.ErrConflict)
 	}
@@ -25,19 +31,24 @@ func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
 	return err
 }
 
-const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at`
+// userColumns read a user with their tenant (a correlated lookup by the
+// tenants' primary key, so the queries keep their FROM users).
+const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at, tenant_id,
+	(SELECT tn.domain FROM tenants tn WHERE tn.id = users.tenant_id),
+	(SELECT tn.active FROM tenants tn WHERE tn.id = users.tenant_id)`
 
 func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	var u portal.User
 	var roles string
 	var created int64
 	var disabled sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
+		&u.TenantID, &u.Tenant, &u.TenantActive); err != nil {
 		return nil, err
 	}
 	u.Roles = words(roles)
 	u.CreatedAt = time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled.Valid
+	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled.Valid || !u.TenantActive
 	return &u, nil
 }
 
@@ -50,8 +61,11 @@ func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, erro
 	return &u.User, nil
 }
 
-// UserAccount is UserByName with the account's store details.
+// UserAccount is UserByName with the account's store details. The name
+// may carry the super tenant's suffix (admin@carbon.super); other tenants'
+// users are kept under their full names (portal.StoredUsername).
 func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, error) {
+	username = portal.StoredUsername(username)
 	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
 	if err != nil {
 		return nil, notFound("user "+username, err)
@@ -68,11 +82,12 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
 	return u, nil
 }
 
-// UserRoles returns the roles of the user with the id; a disabled user is
-// not found, so a refresh of the user's tokens fails.
+// UserRoles returns the roles of the user with the id; a disabled user, or
+// one of a deactivated tenant, is not found, so a refresh of the user's tokens fails.
 func (d *DB) UserRoles(ctx context.Context, id int64) ([]string, error) {
 	var roles string
-	if err := d.queryRow(ctx, `SELECT roles FROM users WHERE id = ? AND disabled_at IS NULL`, id).Scan(&roles); err != nil {
+	if err := d.queryRow(ctx, `SELECT roles FROM users WHERE id = ? AND disabled_at IS NULL
+		AND tenant_id IN (SELECT id FROM tenants WHERE active = 1)`, id).Scan(&roles); err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}
 	return words(roles), nil

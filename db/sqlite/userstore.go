@@ -79,8 +79,9 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 			FROM users u LEFT JOIN user_store_users s ON s.user_id = u.id WHERE u.username = ?`, username).Scan(&id, &owner, &byStore)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			res, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, roles, created_at) VALUES (?, '', ?, ?)`,
-				username, joinWords(roles), time.Now().UnixMilli())
+			res, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, roles, created_at, tenant_id)
+				VALUES (?, '', ?, ?, (SELECT tn.id FROM tenants tn JOIN user_stores s ON s.tenant = tn.domain WHERE s.id = ?))`,
+				username, joinWords(roles), time.Now().UnixMilli(), storeID)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/apistore/apistore/portal"
+)
+
+// TestTenantCommands: apistore tenant create makes a tenant with its
+// administrator (password from standard input), who is kept as
+// admin@acme.com; user create puts alice@acme.com in the tenant and
+// john@example.org (no such tenant) in the super tenant; tenant list shows
+// both tenants; deactivate disables the tenant's users, activate lets them
+// back; the super tenant cannot be deactivated, and a taken or malformed
+// domain is refused.
+func TestTenantCommands(t *testing.T) {
+	dir := newDataDir(t)
+	run := func(stdin, command string, flags ...string) (string, error) {
+		return runIn(dir, stdin, command, flags...)
+	}
+	out, err := run("acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin")
+	if err != nil || !strings.Contains(out, "admin@acme.com") {
+		t.Fatalf("tenant create: %v\n%s", err, out)
+	}
+	for _, c := range []struct{ stdin, domain, admin, want string }{
+		{"a-long-password\n", "ACME.com", "other", "already exists"},
+		{"a-long-password\n", "carbon.super", "admin", "--domain"},
+		{"a-long-password\n", "no_dots", "admin", "--domain"},
+		{"a-long-password\n", "beta.org", "a@b", "--admin"},
+		{"", "beta.org", "admin", "no password"},
+	} {
+		if out, err := run(c.stdin, "tenant create", "--domain", c.domain, "--admin", c.admin); err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("tenant create --domain %s --admin %s: %v\n%s", c.domain, c.admin, err, out)
+		}
+	}
+	for _, name := range []string{"alice@acme.com", "john@example.org"} {
+		if out, err := run("a-long-password\n", "user create", "--username", name); err != nil {
+			t.Fatalf("user create %s: %v\n%s", name, err, out)
+		}
+	}
+	out, err = run("", "tenant list")
+	if err != nil || !strings.Contains(out, "carbon.super") || !strings.Contains(out, "acme.com") || strings.Contains(out, "deactivated") ||
+		strings.Index(out, "carbon.super") > strings.Index(out, "acme.com") {
+		t.Fatalf("tenant list: %v\n%s", err, out)
+	}
+	if out, err := run("", "tenant deactivate", "--domain", "carbon.super"); err == nil || !strings.Contains(out, "super tenant") {
+		t.Errorf("deactivate the super tenant: %v\n%s", err, out)
+	}
+	if out, err := run("", "tenant deactivate", "--domain", "nowhere.example"); err == nil || !strings.Contains(out, "no tenant") {
+		t.Errorf("deactivate an unknown tenant: %v\n%s", err, out)
+	}
+	if out, err := run("", "tenant deactivate", "--domain", "acme.com"); err != nil {
+		t.Fatalf("tenant deactivate: %v\n%s", err, out)
+	}
+	if out, err := run("", "tenant list"); err != nil || !strings.Contains(out, "deactivated") {
+		t.Errorf("tenant list after deactivate: %v\n%s", err, out)
+	}
+
+	d := openStore(t, dir)
+	ctx := t.Context()
+	acme, err := d.TenantByDomain(ctx, "acme.com")
+	if err != nil || acme.Active {
+		t.Fatalf("acme.com: %+v, %v", acme, err)
+	}
+	for _, c := range []struct {
+		name     string
+		tenantID int64
+		disabled bool
+	}{
+		{"admin@acme.com", acme.ID, true}, {"alice@acme.com", acme.ID, true}, {"john@example.org", portal.SuperTenantID, false},
+	} {
+		u, err := d.UserAccount(ctx, c.name)
+		if err != nil || u.TenantID != c.tenantID || u.Disabled != c.disabled {
+			t.Errorf("%s: %+v, %v; want tenant %d, disabled %v", c.name, u, err, c.tenantID, c.disabled)
+		}
+	}
+	if u, err := d.UserAccount(ctx, "admin@acme.com"); err != nil || !strings.Contains(strings.Join(u.Roles, " "), "admin") {
+		t.Errorf("the tenant's administrator: %+v, %v", u, err)
+	}
+	if out, err := run("", "tenant activate", "--domain", "acme.com"); err != nil {
+		t.Fatalf("tenant activate: %v\n%s", err, out)
+	}
+	if u, err := d.UserAccount(ctx, "alice@acme.com"); err != nil || u.Disabled {
+		t.Errorf("alice@acme.com after activate: %+v, %v", u, err)
+	}
+	events, err := d.AuditEvents(ctx, portal.AuditQuery{Event: portal.AuditTenantDeactivated})
+	if err != nil || len(events) != 1 || !strings.Contains(events[0].Detail, "acme.com") {
+		t.Errorf("audit: %+v, %v", events, err)
+	}
+}
+
+// TestWSO2TenantCurl runs the WSO2 docs' curl commands against the binary
+// with a tenant user, alice@acme.com, and a key of her application: the
+// password grant, introspection and revocation carry her full name.
+func TestWSO2TenantCurl(t *testing.T) {
+	s := startServer(t, newDataDir(t), nil, "--store-port", "0", "--https-port", "0", "--http-port", "0")
+	s.admin(t, "acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin")
+	s.admin(t, "alice-password\n", "user create", "--username", "alice@acme.com")
+	var k keys
+	if err := json.Unmarshal([]byte(s.admin(t, "", "app create", "--owner", "alice@acme.com", "--name", "DefaultApplication")), &k); err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(k.Production.ConsumerKey + ":" + k.Production.ConsumerSecret))
+	tok := curl(t, "-k", "-d", "grant_type=password&username=alice@acme.com&password=alice-password&scope=PRODUCTION",
+		"-H", "Authorization: Basic "+b64, "-H", "Content-Type: application/x-www-form-urlencoded", s.urls["https"]+"/token")
+	access, _ := tok["access_token"].(string)
+	if access == "" {
+		t.Fatalf("token: %v", tok)
+	}
+	if got := curl(t, "-k", "-d", "token="+access, "-H", "Authorization: Basic "+b64, s.urls["https"]+"/introspect"); got["active"] != true ||
+		got["username"] != "alice@acme.com" {
+		t.Errorf("introspect: %v", got)
+	}
+	// A bare name is the super tenant's, not acme.com's admin.
+	if got := curl(t, "-k", "-d", "grant_type=password&username=admin&password=acme-admin-password",
+		"-H", "Authorization: Basic "+b64, s.urls["https"]+"/token"); got["error"] != "invalid_grant" {
+		t.Errorf("a bare name with acme.com's key: %v", got)
+	}
+	status, h := curlHeaders(t, "-k", "-v", "-d", "token="+access, "-H", "Authorization: Basic "+b64,
+		"-H", "Content-Type: application/x-www-form-urlencoded", s.urls["http"]+"/revoke")
+	if status != 200 || h.Get("Revokedaccesstoken") != access || h.Get("Authorizeduser") != "alice@acme.com" {
+		t.Fatalf("revoke: %d %v", status, h)
+	}
+}

@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apistore/apistore/portal"
+)
+
+// CreateTenant stores a tenant with its first administrator in one
+// transaction; admin.Username is the name within the tenant (alice), kept
+// as alice@domain. A domain taken, or one that a super-tenant user's
+// e-mail username already ends with, is ErrConflict.
+func (d *DB) CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.User) error {
+	t.Domain = strings.ToLower(t.Domain)
+	err := d.tx(ctx, func(tx pgx.Tx) error {
+		var n int
+		if err := queryRow(ctx, tx, `SELECT count(*) FROM users WHERE lower(username) LIKE $1`,
+			"%@"+likeEscape(t.Domain)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return portal.ErrConflict
+		}
+		now := time.Now()
+		err := writeRow(ctx, tx, `INSERT INTO tenants (domain, active, created_at) VALUES ($1, true, $2) RETURNING id`,
+			[]any{t.Domain, now.UnixMilli()}, &t.ID)
+		if isUnique(err) {
+			return portal.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		admin.Username, admin.TenantID = portal.TenantUsername(admin.Username, t.Domain), t.ID
+		err = writeRow(ctx, tx, `INSERT INTO users (username, password_hash, email, roles, created_at, tenant_id)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			[]any{admin.Username, admin.PasswordHash, admin.Email, joinWords(admin.Roles), now.UnixMilli(), t.ID}, &admin.ID)
+		if isUnique(err) {
+			return portal.ErrConflict
+		}
+		t.Active, t.CreatedAt = true, time.UnixMilli(now.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create tenant %q: %w", t.Domain, err)
+	}
+	return nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+const tenantColumns = `id, domain, active, created_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (t portal.Tenant, err error) {
+	var created int64
+	err = row.Scan(&t.ID, &t.Domain, &t.Active, &created)
+	t.CreatedAt = time.UnixMilli(created)
+	return t, err
+}
+
+// Tenants returns every tenant, the super tenant first, then by domain.
+func (d *DB) Tenants(ctx context.Context) ([]portal.Tenant, error) {
+	rows, err := query(ctx, d.pool, `SELECT `+tenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tenant, error) { return scanTenant(row) })
+}
+
+// TenantByDomain finds a tenant by its domain, ignoring case.
+func (d *DB) TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error) {
+	t, err := scanTenant(queryRow(ctx, d.pool, `SELECT `+tenantColumns+` FROM tenants WHERE lower(domain) = lower($1 COLLATE "C")`, domain))
+	if err != nil {
+		return nil, notFound("tenant "+domain, err)
+	}
+	return &t, nil
+}
+
+// SetTenantActive activates or deactivates a tenant other than the super
+// tenant. A deactivated tenant's users cannot log in and its keys and
+// tokens are refused from the commit on (the access generation moves).
+func (d *DB) SetTenantActive(ctx context.Context, domain string, active bool) error {
+	tag, err := d.exec(ctx, `UPDATE tenants SET active = $2 WHERE lower(domain) = lower($1 COLLATE "C") AND id <> 1 AND active <> $2`,
+		domain, active)
+	if err != nil {
+		return fmt.Errorf("set tenant %q active: %w", domain, err)
+	}
+	if tag.RowsAffected() == 0 {
+		_, err = d.TenantByDomain(ctx, domain) // unchanged already, or unknown
+		if err == nil && strings.EqualFold(domain, portal.SuperTenant) {
+			err = fmt.Errorf("the super tenant: %w", portal.ErrConflict)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/apistore/apistore/portal"
+)
+
+// urlTenantKey holds, in the echo context, the *portal.Tenant whose store
+// the request's URL names (/t/{domain}/store/…).
+const urlTenantKey = "apistore.url-tenant"
+
+// TenantStore serves a tenant's store at /t/{domain}/store/…, as WSO2 has
+// it: the tenant is kept for the request and the path becomes the store's
+// own, /store/…. An unknown or deactivated tenant's store is not found.
+// It must run before routing (echo's Pre).
+func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		rest, ok := strings.CutPrefix(r.URL.Path, "/t/")
+		if !ok {
+			return next(c)
+		}
+		domain, sub, _ := strings.Cut(rest, "/")
+		if sub != "store" && !strings.HasPrefix(sub, "store/") {
+			return echo.ErrNotFound
+		}
+		t, err := h.store.TenantByDomain(r.Context(), domain)
+		if isNotFound(err) || (err == nil && !t.Active) {
+			return echo.NewHTTPError(http.StatusNotFound, "There is no such store.")
+		}
+		if err != nil {
+			return err
+		}
+		r.URL.Path, r.URL.RawPath = "/"+sub, ""
+		c.Set(urlTenantKey, t)
+		return next(c)
+	}
+}
+
+// urlTenant is the tenant whose store the URL names, or nil for the super
+// tenant's store (/store).
+func urlTenant(c echo.Context) *portal.Tenant {
+	t, _ := c.Get(urlTenantKey).(*portal.Tenant)
+	return t
+}
+
+// viewerTenant is the tenant whose store the request sees: the logged-in
+// user's, otherwise the URL's, otherwise the super tenant.
+func (h *Handlers) viewerTenant(c echo.Context) int64 {
+	if u := h.CurrentUser(c); u != nil {
+		return max(u.TenantID, portal.SuperTenantID)
+	}
+	if t := urlTenant(c); t != nil {
+		return t.ID
+	}
+	return portal.SuperTenantID
+}
+
+// tenantLogin is the full name of a username typed in a tenant's store:
+// alice at /t/acme.com/store is alice@acme.com; in the super tenant's
+// store a name is read as given.
+func tenantLogin(c echo.Context, username string) string {
+	t := urlTenant(c)
+	if t == nil || username == "" || strings.HasSuffix(strings.ToLower(username), "@"+t.Domain) {
+		return username
+	}
+	return portal.TenantUsername(username, t.Domain)
+}
+
+// ownTenant reports whether u may manage a of its tenant (the Publisher):
+// tenants manage only their own APIs.
+func ownTenant(u *portal.User, a *portal.API) bool {
+	return u != nil && max(u.TenantID, portal.SuperTenantID) == max(a.TenantID, portal.SuperTenantID)
+}
+
+// tenantAPIContext puts a tenant's API under /t/{domain}/ (a context
+// typed without it gets it), and keeps /t/ for tenants: the problem with
+// the context, or "".
+func tenantAPIContext(u *portal.User, a *portal.API) string {
+	if max(a.TenantID, portal.SuperTenantID) == portal.SuperTenantID {
+		if strings.HasPrefix(a.Context, "/t/") {
+			return "Contexts beginning with /t/ are kept for tenants' APIs."
+		}
+		return ""
+	}
+	if prefix := "/t/" + u.Tenant + "/"; !strings.HasPrefix(a.Context, prefix) {
+		if strings.HasPrefix(a.Context, "/t/") {
+			return "Contexts beginning with /t/ are kept for tenants' APIs: give the context without /t/" + u.Tenant + "."
+		}
+		a.Context = portal.TenantContext(u.Tenant, a.Context)
+	}
+	return ""
+}
+
+// loginAction is where the log-in form posts: the tenant's store's log-in
+// when the URL names a tenant, so a bare name stays the tenant's user's.
+func loginAction(c echo.Context) string { return tenantPath(c, "/store/login") }
+
+// tenantPath is path (/store/…) in the store the URL names: under
+// /t/{domain} for a tenant's.
+func tenantPath(c echo.Context, path string) string {
+	if t := urlTenant(c); t != nil {
+		return "/t/" + t.Domain + path
+	}
+	return path
+}
+
+// otherTenant is the domain of the tenant, other than the URL's store's,
+// whose users' names username ends like (alice@acme.com signing up at the
+// super tenant's store), or "": a user signs up in the store's own tenant
+// only.
+func (h *Handlers) otherTenant(c echo.Context, username string) (string, error) {
+	_, domain := portal.SplitTenant(username)
+	if domain == "" || strings.EqualFold(domain, portal.SuperTenant) {
+		return "", nil
+	}
+	t, err := h.store.TenantByDomain(c.Request().Context(), domain)
+	switch {
+	case isNotFound(err):
+		return "", nil // an e-mail username of the store's tenant
+	case err != nil:
+		return "", err
+	}
+	if own := urlTenant(c); own != nil && own.ID == t.ID {
+		return "", nil
+	}
+	return t.Domain, nil
+}
