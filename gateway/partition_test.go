@@ -54,7 +54,7 @@ func TestPartitionedTokensAtTheGateway(t *testing.T) {
 	next := e.tokens(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {bob.RefreshToken}})
 	calls("bob's refreshed token", next.AccessToken, http.StatusOK)
 	if resp := e.post(t, "/revoke", url.Values{"token": {next.AccessToken}}); resp.StatusCode != http.StatusOK ||
-		resp.Header.Get("AuthorizedUser") != "CORP/bob" {
+		resp.Header.Get("AuthorizedUser") != "CORP/bob@carbon.super" {
 		t.Fatalf("/revoke: %d, AuthorizedUser %q", resp.StatusCode, resp.Header.Get("AuthorizedUser"))
 	}
 	calls("bob's revoked token", next.AccessToken, http.StatusUnauthorized)

@@ -17,6 +17,10 @@ import (
 
 var corpA = []oauth.Partition{{Domain: "CORP", Name: "a"}}
 
+// bobFull is CORP/bob's full name, as introspection and the revocation
+// headers give it: the super tenant's user.
+const bobFull = "CORP/bob@carbon.super"
+
 // partitionEnv is a database with a CORP user store whose user CORP/bob
 // owns an application (opaque tokens) and a JWT one, and a primary user
 // alice with one of her own.
@@ -142,9 +146,9 @@ func TestPartitionedTokenFlows(t *testing.T) {
 			t.Errorf("bob's %s %q does not name CORP's partition", what, s)
 		}
 	}
-	wantValid(t, srv, "bob's access token", resp.AccessToken, "CORP/bob", "CORP")
+	wantValid(t, srv, "bob's access token", resp.AccessToken, bobFull, "CORP")
 	in, oerr := srv.Introspect(ctx, &oauth.TokenHintRequest{Token: resp.RefreshToken, ClientID: e.bobKey.ConsumerKey, ClientSecret: e.bobKey.Secret})
-	if oerr != nil || !in.Active || in.Username != "CORP/bob" {
+	if oerr != nil || !in.Active || in.Username != bobFull {
 		t.Errorf("introspect bob's refresh token: %+v, %v", in, oerr)
 	}
 
@@ -153,7 +157,7 @@ func TestPartitionedTokenFlows(t *testing.T) {
 	if oerr != nil || oauth.PartitionOf(next.AccessToken) != "CORP" || oauth.PartitionOf(next.RefreshToken) != "CORP" {
 		t.Fatalf("refresh: %+v, %v; want tokens of CORP's partition", next, oerr)
 	}
-	wantValid(t, srv, "the refreshed access token", next.AccessToken, "CORP/bob", "CORP")
+	wantValid(t, srv, "the refreshed access token", next.AccessToken, bobFull, "CORP")
 	if _, oerr := refresh(srv, e.bobKey, resp.RefreshToken); oerr == nil || !oerr.Replay {
 		t.Fatalf("reused refresh token: %v; want a replay", oerr)
 	}
@@ -170,7 +174,7 @@ func TestPartitionedTokenFlows(t *testing.T) {
 	// Revocation of an access token, then of a chain by its refresh token.
 	_, resp = e.codeTokens(t, srv)
 	if rev, oerr := srv.Revoke(ctx, &oauth.TokenHintRequest{Token: resp.AccessToken, ClientID: e.bobKey.ConsumerKey,
-		ClientSecret: e.bobKey.Secret}); oerr != nil || rev == nil || rev.Username != "CORP/bob" {
+		ClientSecret: e.bobKey.Secret}); oerr != nil || rev == nil || rev.Username != bobFull {
 		t.Fatalf("revoke: %+v, %v", rev, oerr)
 	}
 	wantInvalid(t, srv, "the revoked access token", resp.AccessToken)
@@ -187,19 +191,19 @@ func TestPartitionedTokenFlows(t *testing.T) {
 	if oauth.PartitionOf(app) != "CORP" {
 		t.Errorf("bob's application token %q is not in CORP's partition", app)
 	}
-	wantValid(t, srv, "bob's application token", app, "CORP/bob", "CORP")
+	wantValid(t, srv, "bob's application token", app, bobFull, "CORP")
 	alices := clientCredentials(t, srv, e.aliceK)
 	if strings.Contains(alices, ".") || oauth.PartitionOf(alices) != "" {
 		t.Errorf("alice's application token %q is marked", alices)
 	}
-	wantValid(t, srv, "alice's application token", alices, "alice", "")
+	wantValid(t, srv, "alice's application token", alices, "alice@carbon.super", "")
 
 	// A JWT access token names its partition in a claim.
 	jwt := clientCredentials(t, srv, e.jwtKey)
 	if strings.Count(jwt, ".") != 2 || oauth.PartitionOf(jwt) != "CORP" {
 		t.Errorf("bob's JWT %q does not name CORP's partition", jwt)
 	}
-	wantValid(t, srv, "bob's JWT", jwt, "CORP/bob", "CORP")
+	wantValid(t, srv, "bob's JWT", jwt, bobFull, "CORP")
 	if _, oerr := srv.Revoke(ctx, &oauth.TokenHintRequest{Token: jwt, ClientID: e.jwtKey.ConsumerKey, ClientSecret: e.jwtKey.Secret}); oerr != nil {
 		t.Fatal(oerr)
 	}
@@ -217,9 +221,9 @@ func TestPartitioningOnAndOff(t *testing.T) {
 	}
 
 	on := e.server(t, corpA)
-	wantValid(t, on, "an access token issued before", before.AccessToken, "CORP/bob", "CORP")
-	wantValid(t, on, "an application token issued before", beforeApp, "CORP/bob", "CORP")
-	wantValid(t, on, "a JWT issued before", beforeJWT, "CORP/bob", "CORP")
+	wantValid(t, on, "an access token issued before", before.AccessToken, bobFull, "CORP")
+	wantValid(t, on, "an application token issued before", beforeApp, bobFull, "CORP")
+	wantValid(t, on, "a JWT issued before", beforeJWT, bobFull, "CORP")
 	_, during := e.codeTokens(t, on)
 	// The chain issued before goes on, in the partition, marked now.
 	next, oerr := refresh(on, e.bobKey, before.RefreshToken)
@@ -232,8 +236,8 @@ func TestPartitioningOnAndOff(t *testing.T) {
 	wantInvalid(t, on, "the chain of a replayed moved refresh token", next.AccessToken)
 
 	off = e.server(t, nil)
-	wantValid(t, off, "an application token issued before, off again", beforeApp, "CORP/bob", "")
-	wantValid(t, off, "an access token issued with partitioning, off", during.AccessToken, "CORP/bob", "")
+	wantValid(t, off, "an application token issued before, off again", beforeApp, bobFull, "")
+	wantValid(t, off, "an access token issued with partitioning, off", during.AccessToken, bobFull, "")
 	again, oerr := refresh(off, e.bobKey, during.RefreshToken)
 	if oerr != nil || strings.Contains(again.AccessToken, ".") {
 		t.Fatalf("refresh of a marked token, off: %+v, %v; want unmarked tokens", again, oerr)
@@ -245,8 +249,8 @@ func TestPartitioningOnAndOff(t *testing.T) {
 	wantInvalid(t, off, "a revoked JWT", beforeJWT)
 
 	on = e.server(t, []oauth.Partition{{Domain: "corp", Name: "B"}})
-	wantValid(t, on, "an application token issued before, on again", beforeApp, "CORP/bob", "CORP")
-	wantValid(t, on, "a token refreshed while off, on again", again.AccessToken, "CORP/bob", "CORP")
+	wantValid(t, on, "an application token issued before, on again", beforeApp, bobFull, "CORP")
+	wantValid(t, on, "a token refreshed while off, on again", again.AccessToken, bobFull, "CORP")
 	wantInvalid(t, on, "a revoked JWT, on again", beforeJWT)
 }
 
