@@ -101,7 +101,7 @@ test('log in, approve, deny, remember, and revoke access', async ({ server, page
   });
   expect(revoked.status).toBe(200);
   expect(revoked.headers.get('revokedaccesstoken')).toBe(fragment.get('access_token'));
-  expect(revoked.headers.get('authorizeduser')).toBe('alice');
+  expect(revoked.headers.get('authorizeduser')).toBe('alice@carbon.super');
 
   await page.goto(authorizeURL(server, key, { response_type: 'code', scope: 'read', state: 's4' }));
   await expect(page.getByRole('heading', { name: 'Client callback' })).toBeVisible();
