@@ -12,7 +12,6 @@ import (
 	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/ldaptest"
 	"github.com/apistore/apistore/oauth"
-	"github.com/apistore/apistore/portal"
 	"github.com/apistore/apistore/userstore"
 	"github.com/apistore/apistore/web"
 )
@@ -31,9 +30,7 @@ type ldapEnv struct {
 func newLDAPEnv(t *testing.T, userFilter string, configure func(*oauth.Server)) *ldapEnv {
 	t.Helper()
 	e := &ldapEnv{env: newEnv(t, gateway.Config{}), ldap: ldaptest.Start(t)}
-	us := &portal.UserStore{Domain: "CORP", URL: e.ldap.URL, BindDN: ldaptest.BindDN, BindPassword: ldaptest.BindPassword,
-		UserSearchBase: ldaptest.UserSearchBase, UserFilter: userFilter,
-		UserAttribute: "uid", GroupSearchBase: ldaptest.GroupSearchBase, RoleMap: map[string]string{"developers": "subscriber"}}
+	us := e.ldap.UserStore(userFilter, map[string]string{"developers": "subscriber"})
 	if err := e.db.CreateUserStore(e.ctx, us); err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func tenantLogin(c echo.Context, username string) string {
 // ownTenant reports whether u may manage a of its tenant (the Publisher):
 // tenants manage only their own APIs.
 func ownTenant(u *portal.User, a *portal.API) bool {
-	return u != nil && max(u.TenantID, portal.SuperTenantID) == max(a.TenantID, portal.SuperTenantID)
+	return u != nil && a.OwnedBy(u.TenantID)
 }
 
 // tenantAPIContext puts a tenant's API under /t/{domain}/ (a context

@@ -70,7 +70,13 @@ func TenantContext(domain, context string) string {
 // VisibleTo reports whether a developer of tenantID may see and subscribe
 // to the API: its own tenant's, or one shared with every tenant.
 func (a *API) VisibleTo(tenantID int64) bool {
-	return a.Shared || max(a.TenantID, SuperTenantID) == max(tenantID, SuperTenantID)
+	return a.Shared || a.OwnedBy(tenantID)
+}
+
+// OwnedBy reports whether the API is tenantID's (0, as in rows from
+// before tenants, is the super tenant).
+func (a *API) OwnedBy(tenantID int64) bool {
+	return max(a.TenantID, SuperTenantID) == max(tenantID, SuperTenantID)
 }
 
 // CORS is an API's cross-origin settings at the gateway (the Fetch

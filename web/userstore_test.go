@@ -41,10 +41,8 @@ func newLDAPEnv(t *testing.T, tweak ...func(*portal.UserStore)) *ldapEnv {
 	e := &ldapEnv{ldap: ldaptest.Start(t)}
 	e.db, e.key = fixture.Docs(t)
 	ctx := context.Background()
-	us := &portal.UserStore{Domain: "CORP", URL: e.ldap.URL, BindDN: ldaptest.BindDN, BindPassword: ldaptest.BindPassword,
-		UserSearchBase: ldaptest.UserSearchBase, UserFilter: "(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))",
-		UserAttribute: "uid", GroupSearchBase: ldaptest.GroupSearchBase,
-		RoleMap: map[string]string{"developers": "subscriber", "apiadmins": "admin"}}
+	us := e.ldap.UserStore("(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))",
+		map[string]string{"developers": "subscriber", "apiadmins": "admin"})
 	for _, f := range tweak {
 		f(us)
 	}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/apistore/apistore/portal"
 )
 
 // The directory's names, as testdata/base.ldif makes them.
@@ -46,6 +48,15 @@ var (
 	installErr  error
 	installOut  string
 )
+
+// UserStore is the user store CORP over s, as apistore userstore add
+// would record it: users found by uid under UserSearchBase among those
+// userFilter matches, groups under GroupSearchBase mapped to roles.
+func (s *Server) UserStore(userFilter string, roles map[string]string) *portal.UserStore {
+	return &portal.UserStore{Domain: "CORP", URL: s.URL, BindDN: BindDN, BindPassword: BindPassword,
+		UserSearchBase: UserSearchBase, UserFilter: userFilter, UserAttribute: "uid",
+		GroupSearchBase: GroupSearchBase, RoleMap: roles}
+}
 
 // script is scripts/slapd.sh of this repository.
 func script() string {
