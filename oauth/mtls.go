@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Client authentication methods (RFC 8414 §2, RFC 8705 §2). A key
@@ -80,6 +82,68 @@ func (a TLSAuth) Check() error {
 		return fmt.Errorf("unknown client authentication method %q (known: %s, %s)", a.Method, AuthTLSClient, AuthSelfSignedTLS)
 	}
 	return nil
+}
+
+// ParseClientCertificates reads the PEM certificates an application
+// registers for self_signed_tls_client_auth (RFC 8705 §2.2), refusing any
+// that could not authenticate a client at now: expired or not yet valid,
+// or limited by its key usages to something other than TLS client
+// authentication. The errors name the certificate and are meant for the
+// person who pasted or gave it.
+func ParseClientCertificates(data []byte, now time.Time) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" { // a private key pasted along, say
+			n--
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d is not a valid X.509 certificate: %w", n, err)
+		}
+		if err := checkClientCertificate(c, now); err != nil {
+			return nil, fmt.Errorf("certificate %d (%s) %w", n, c.Subject, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+	}
+	return certs, nil
+}
+
+// checkClientCertificate refuses a certificate no TLS client could
+// authenticate with at now; the error completes "certificate N (subject)".
+func checkClientCertificate(c *x509.Certificate, now time.Time) error {
+	const day = "2006-01-02 15:04:05 UTC"
+	switch {
+	case now.After(c.NotAfter):
+		return fmt.Errorf("expired on %s", c.NotAfter.UTC().Format(day))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("is not valid before %s", c.NotBefore.UTC().Format(day))
+	case len(c.ExtKeyUsage) > 0 && !slices.ContainsFunc(c.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
+		return u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
+	}):
+		return errors.New("is not a TLS client certificate: its extended key usage does not include clientAuth")
+	case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+		return errors.New("is not a TLS client certificate: its key usage does not include digitalSignature")
+	}
+	return nil
+}
+
+// SelfSignedTLSAuth is the self_signed_tls_client_auth registration of
+// certs (RFC 8705 §2.2): their thumbprints.
+func SelfSignedTLSAuth(certs []*x509.Certificate) TLSAuth {
+	a := TLSAuth{Method: AuthSelfSignedTLS}
+	for _, c := range certs {
+		a.Certs = append(a.Certs, CertThumbprint(c))
+	}
+	return a
 }
 
 // CertThumbprint is the SHA-256 of a certificate's DER encoding: what a

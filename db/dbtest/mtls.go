@@ -71,6 +71,13 @@ func testMutualTLS(t *testing.T, s *suite) {
 					}
 				}
 			}
+			// The store's page reads it with the application.
+			if a, err := other.OwnedApplication(ctx, alice.ID, key.AppID); err != nil || !sameTLSAuth(a.TLSAuth, reg) {
+				t.Errorf("OwnedApplication after %+v: %+v, %v", reg, a, err)
+			}
+			if apps, err := d.ApplicationsByOwner(ctx, alice.ID); err != nil || len(apps) != 2 || !sameTLSAuth(apps[0].TLSAuth, reg) || apps[1].TLSAuth.Method != "" {
+				t.Errorf("ApplicationsByOwner after %+v: %+v, %v", reg, apps, err)
+			}
 			if c, err := other.ClientByKey(ctx, otherApp.ConsumerKey); err != nil || c.TLSAuth.Method != "" {
 				t.Errorf("another application: %+v, %v", c, err)
 			}
