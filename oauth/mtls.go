@@ -279,16 +279,26 @@ func subjectMatches(cert *x509.Certificate, kind, subject string) bool {
 	return false
 }
 
+// CertificateAuthMethods lists the certificate client authentication
+// methods the server offers (RFC 8705 §2): none before MutualTLS, and
+// tls_client_auth only with certificate authorities to check against.
+func (s *Server) CertificateAuthMethods() []string {
+	switch {
+	case !s.mtls:
+		return nil
+	case s.clientCAs == nil:
+		return []string{AuthSelfSignedTLS}
+	}
+	return []string{AuthTLSClient, AuthSelfSignedTLS}
+}
+
 // addMutualTLS adds what MutualTLS offers to the metadata (RFC 8705 §2.3,
 // §3.3).
 func (s *Server) addMutualTLS(m *Metadata) {
 	if !s.mtls {
 		return
 	}
-	methods := []string{AuthSelfSignedTLS}
-	if s.clientCAs != nil {
-		methods = []string{AuthTLSClient, AuthSelfSignedTLS}
-	}
+	methods := s.CertificateAuthMethods()
 	m.TokenEndpointAuthMethods = append(slices.Clip(m.TokenEndpointAuthMethods), methods...)
 	m.RevocationEndpointAuthMethods = append(slices.Clip(m.RevocationEndpointAuthMethods), methods...)
 	m.IntrospectionEndpointAuthMethods = append(slices.Clip(m.IntrospectionEndpointAuthMethods), methods...)
