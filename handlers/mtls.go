@@ -138,8 +138,13 @@ func (h *Handlers) clientAuthForm(kind, subject, certificate string) store.Clien
 // the forms as first shown, filled with what is registered).
 func (h *Handlers) clientAuthView(a oauth.TLSAuth, form *store.ClientAuthForm) store.ClientAuthView {
 	v := store.ClientAuthView{Method: a.Method, SubjectKind: a.SubjectKind, Subject: a.Subject, Offered: h.oauth.CertificateAuthMethods()}
-	for _, c := range a.Certs {
-		v.Certs = append(v.Certs, store.CertView{Hex: c.String(), X5tS256: oauth.X5tS256(c)})
+	known := a.Certificates()
+	for _, t := range a.Certs {
+		cv := store.CertView{Hex: t.String(), X5tS256: oauth.X5tS256(t)}
+		if c := known[t]; c != nil {
+			cv.Subject, cv.NotAfter, cv.Expired = c.Subject.String(), formatTime(c.NotAfter), h.now().After(c.NotAfter)
+		}
+		v.Certs = append(v.Certs, cv)
 	}
 	if form != nil {
 		v.Form = *form

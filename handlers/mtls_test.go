@@ -171,7 +171,8 @@ func TestClientAuthOnTheStorePage(t *testing.T) {
 	thumb := oauth.CertThumbprint(robot.Cert)
 	body = alice.get(page).body
 	mustContain(t, body, "Registered CN=robot,O=Acme, valid until "+robot.Cert.NotAfter.UTC().Format("2006-01-02 15:04:05 UTC"),
-		`data-testid="client-auth-method">self_signed_tls_client_auth`, `data-testid="client-auth-cert">`+thumb.String()+`<`, oauth.X5tS256(thumb),
+		`data-testid="client-auth-method">self_signed_tls_client_auth`, oauth.X5tS256(thumb),
+		`<code>CN=robot,O=Acme</code>, valid until `+robot.Cert.NotAfter.UTC().Format("2006-01-02 15:04:05 UTC")+`, SHA-256 <code>`+thumb.String()+`</code>`,
 		`data-testid="production-auth">self_signed_tls_client_auth (SHA-256 `+thumb.String()+`)`)
 	mustNotContain(t, body, `data-testid="client-auth-not-offered"`)
 	if status, _ := tokenWithCert(t, tokenURL, key, "", other); status != http.StatusUnauthorized {
@@ -185,6 +186,18 @@ func TestClientAuthOnTheStorePage(t *testing.T) {
 	if err != nil || info.CertThumbprint != thumb {
 		t.Errorf("the token is not bound to the certificate: %+v, %v", info, err)
 	}
+
+	// A certificate that expired since is marked; one registered before
+	// certificates were kept shows its thumbprint alone.
+	older := oauth.TLSAuth{Method: oauth.AuthSelfSignedTLS, Certs: []oauth.Hash{oauth.CertThumbprint(other.Cert)}}
+	if err := env.db.SetApplicationTLSAuth(ctx, id, older); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, alice.get(page).body, `<dd data-testid="client-auth-cert">SHA-256 <code>`+oauth.CertThumbprint(other.Cert).String())
+	if err := env.db.SetApplicationTLSAuth(ctx, id, oauth.SelfSignedTLSAuth([]*x509.Certificate{expired.Cert})); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, alice.get(page).body, `<code>CN=old</code>, <strong class="error">expired 2021-01-01 00:00:00 UTC</strong>`)
 
 	// Back to the secret.
 	if p := alice.submit(tlsURL("secret"), nil); p.status != http.StatusSeeOther {

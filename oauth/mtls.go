@@ -51,6 +51,11 @@ type TLSAuth struct {
 	SubjectKind string // AuthTLSClient: one of SubjectKinds
 	Subject     string // AuthTLSClient: the subject, of that kind
 	Certs       []Hash // AuthSelfSignedTLS: SHA-256 of each registered certificate's DER
+	// CertsPEM is AuthSelfSignedTLS's certificates themselves, for their
+	// owner to see (subject, expiry); empty for registrations that kept only
+	// thumbprints. Read with the application, not with a key's Client:
+	// authentication needs only Certs.
+	CertsPEM string
 }
 
 // Check accepts a complete registration: a known method with what it
@@ -58,14 +63,14 @@ type TLSAuth struct {
 func (a TLSAuth) Check() error {
 	switch a.Method {
 	case "":
-		if a.SubjectKind != "" || a.Subject != "" || len(a.Certs) > 0 {
+		if a.SubjectKind != "" || a.Subject != "" || len(a.Certs) > 0 || a.CertsPEM != "" {
 			return errors.New("a subject or certificates are registered only with a certificate authentication method")
 		}
 	case AuthTLSClient:
 		if !slices.Contains(SubjectKinds, a.SubjectKind) || strings.TrimSpace(a.Subject) == "" {
 			return fmt.Errorf("%s needs a subject of one kind of %s", AuthTLSClient, strings.Join(SubjectKinds, ", "))
 		}
-		if len(a.Certs) > 0 {
+		if len(a.Certs) > 0 || a.CertsPEM != "" {
 			return fmt.Errorf("%s takes a subject, not certificates", AuthTLSClient)
 		}
 		if a.SubjectKind == SubjectSANIP && net.ParseIP(a.Subject) == nil {
@@ -91,30 +96,52 @@ func (a TLSAuth) Check() error {
 // authentication. The errors name the certificate and are meant for the
 // person who pasted or gave it.
 func ParseClientCertificates(data []byte, now time.Time) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" { // a private key pasted along, say
-			n--
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d is not a valid X.509 certificate: %w", n, err)
-		}
-		if err := checkClientCertificate(c, now); err != nil {
-			return nil, fmt.Errorf("certificate %d (%s) %w", n, c.Subject, err)
-		}
-		certs = append(certs, c)
+	certs, err := decodeCertificates(data)
+	if err != nil {
+		return nil, err
 	}
 	if len(certs) == 0 {
 		return nil, errors.New("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
 	}
+	for i, c := range certs {
+		if err := checkClientCertificate(c, now); err != nil {
+			return nil, fmt.Errorf("certificate %d (%s) %w", i+1, c.Subject, err)
+		}
+	}
 	return certs, nil
+}
+
+// decodeCertificates parses the PEM certificates in data, skipping other
+// blocks (a private key pasted along, say).
+func decodeCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return certs, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d is not a valid X.509 certificate: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+}
+
+// Certificates are the registered self-signed certificates kept in
+// CertsPEM, by thumbprint, for showing; none when only thumbprints were
+// kept.
+func (a TLSAuth) Certificates() map[Hash]*x509.Certificate {
+	certs, _ := decodeCertificates([]byte(a.CertsPEM)) // written by SelfSignedTLSAuth
+	out := make(map[Hash]*x509.Certificate, len(certs))
+	for _, c := range certs {
+		out[CertThumbprint(c)] = c
+	}
+	return out
 }
 
 // checkClientCertificate refuses a certificate no TLS client could
@@ -137,12 +164,15 @@ func checkClientCertificate(c *x509.Certificate, now time.Time) error {
 }
 
 // SelfSignedTLSAuth is the self_signed_tls_client_auth registration of
-// certs (RFC 8705 §2.2): their thumbprints.
+// certs (RFC 8705 §2.2): their thumbprints, and the certificates as PEM.
 func SelfSignedTLSAuth(certs []*x509.Certificate) TLSAuth {
 	a := TLSAuth{Method: AuthSelfSignedTLS}
+	var b strings.Builder
 	for _, c := range certs {
 		a.Certs = append(a.Certs, CertThumbprint(c))
+		b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 	}
+	a.CertsPEM = b.String()
 	return a
 }
 

@@ -56,7 +56,7 @@ func testMutualTLS(t *testing.T, s *suite) {
 		}
 		regs := []oauth.TLSAuth{
 			{Method: oauth.AuthTLSClient, SubjectKind: oauth.SubjectDN, Subject: "CN=client,O=Acme"},
-			{Method: oauth.AuthSelfSignedTLS, Certs: []oauth.Hash{oauth.HashOf("one"), oauth.HashOf("two")}},
+			{Method: oauth.AuthSelfSignedTLS, Certs: []oauth.Hash{oauth.HashOf("one"), oauth.HashOf("two")}, CertsPEM: "-----BEGIN CERTIFICATE-----\n…"},
 			{},
 		}
 		for _, reg := range regs {
@@ -72,7 +72,7 @@ func testMutualTLS(t *testing.T, s *suite) {
 				}
 			}
 			// The store's page reads it with the application.
-			if a, err := other.OwnedApplication(ctx, alice.ID, key.AppID); err != nil || !sameTLSAuth(a.TLSAuth, reg) {
+			if a, err := other.OwnedApplication(ctx, alice.ID, key.AppID); err != nil || !sameTLSAuth(a.TLSAuth, reg) || a.TLSAuth.CertsPEM != reg.CertsPEM {
 				t.Errorf("OwnedApplication after %+v: %+v, %v", reg, a, err)
 			}
 			if apps, err := d.ApplicationsByOwner(ctx, alice.ID); err != nil || len(apps) != 2 || !sameTLSAuth(apps[0].TLSAuth, reg) || apps[1].TLSAuth.Method != "" {
