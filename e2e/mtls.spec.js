@@ -10,6 +10,7 @@ const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const { test, expect } = require('./server');
+const { expectFits } = require('./layout');
 
 // selfSigned makes a P-256 client certificate for cn: { cert, key } as PEM.
 function selfSigned(cn) {
@@ -82,6 +83,8 @@ test('mTLS: register a self-signed certificate in the store, then get a bound to
   await expect(page.getByTestId('client-auth-method')).toHaveText('self_signed_tls_client_auth');
   await expect(page.getByTestId('client-auth-cert')).toContainText('CN=robot,O=Acme');
   await expect(page.getByTestId('production-auth')).toContainText('self_signed_tls_client_auth');
+  // The thumbprints and the forms fit a phone's width.
+  await expectFits(page);
 
   // The secret no longer authenticates; the certificate alone does, and
   // binds the token to itself (RFC 8705 §3).
