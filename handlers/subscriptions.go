@@ -97,11 +97,11 @@ func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *portal.App
 		return render(c, status, store.Subscriptions(page, v))
 	}
 	v.App = applicationView(app)
+	var authForm *store.ClientAuthForm
 	if r != nil {
-		v.ClientAuth = h.clientAuthView(app.TLSAuth, r.clientAuth)
-	} else {
-		v.ClientAuth = h.clientAuthView(app.TLSAuth, nil)
+		authForm = r.clientAuth
 	}
+	v.ClientAuth = h.clientAuthView(app.TLSAuth, authForm)
 	keys, err := h.store.KeysOfApplication(ctx, app.ID)
 	if err != nil {
 		return err
