@@ -60,6 +60,10 @@ type Applications interface {
 	// SetApplicationDPoP sets whether the application's keys get tokens
 	// only with a DPoP proof (RFC 9449).
 	SetApplicationDPoP(ctx context.Context, ownerID, id int64, required bool) error
+	// SetApplicationTLSAuth sets how the application's keys authenticate:
+	// a TLS client certificate (RFC 8705 §2), or the zero TLSAuth, their
+	// secrets.
+	SetApplicationTLSAuth(ctx context.Context, appID int64, a oauth.TLSAuth) error
 
 	CreateKey(ctx context.Context, c *oauth.Client) error
 	ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error)

@@ -35,6 +35,9 @@ type revealed struct {
 	token   *oauth.TokenResponse
 	message string
 	form    *store.GenerateForm
+	// clientAuth is the client authentication forms sent back with their
+	// errors (keyType is then empty: no key panel is concerned).
+	clientAuth *store.ClientAuthForm
 }
 
 // keyTypeInfo is a key type with its URL segment and panel title.
@@ -94,6 +97,11 @@ func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *portal.App
 		return render(c, status, store.Subscriptions(page, v))
 	}
 	v.App = applicationView(app)
+	var authForm *store.ClientAuthForm
+	if r != nil {
+		authForm = r.clientAuth
+	}
+	v.ClientAuth = h.clientAuthView(app.TLSAuth, authForm)
 	keys, err := h.store.KeysOfApplication(ctx, app.ID)
 	if err != nil {
 		return err
@@ -102,6 +110,7 @@ func (h *Handlers) subscriptionsPage(c echo.Context, status int, app *portal.App
 		panel := store.KeyPanel{Type: kt.slug, Title: kt.title}
 		if i := slices.IndexFunc(keys, func(k portal.Key) bool { return k.KeyType == kt.t }); i >= 0 {
 			h.describeKey(&panel, &keys[i])
+			panel.Auth = describeTLSAuth(app.TLSAuth)
 		} else {
 			panel.Form = h.defaultGenerateForm(app)
 		}

@@ -6,12 +6,14 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Client authentication methods (RFC 8414 §2, RFC 8705 §2). A key
@@ -49,6 +51,11 @@ type TLSAuth struct {
 	SubjectKind string // AuthTLSClient: one of SubjectKinds
 	Subject     string // AuthTLSClient: the subject, of that kind
 	Certs       []Hash // AuthSelfSignedTLS: SHA-256 of each registered certificate's DER
+	// CertsPEM is AuthSelfSignedTLS's certificates themselves, for their
+	// owner to see (subject, expiry); empty for registrations that kept only
+	// thumbprints. Read with the application, not with a key's Client:
+	// authentication needs only Certs.
+	CertsPEM string
 }
 
 // Check accepts a complete registration: a known method with what it
@@ -56,14 +63,14 @@ type TLSAuth struct {
 func (a TLSAuth) Check() error {
 	switch a.Method {
 	case "":
-		if a.SubjectKind != "" || a.Subject != "" || len(a.Certs) > 0 {
+		if a.SubjectKind != "" || a.Subject != "" || len(a.Certs) > 0 || a.CertsPEM != "" {
 			return errors.New("a subject or certificates are registered only with a certificate authentication method")
 		}
 	case AuthTLSClient:
 		if !slices.Contains(SubjectKinds, a.SubjectKind) || strings.TrimSpace(a.Subject) == "" {
 			return fmt.Errorf("%s needs a subject of one kind of %s", AuthTLSClient, strings.Join(SubjectKinds, ", "))
 		}
-		if len(a.Certs) > 0 {
+		if len(a.Certs) > 0 || a.CertsPEM != "" {
 			return fmt.Errorf("%s takes a subject, not certificates", AuthTLSClient)
 		}
 		if a.SubjectKind == SubjectSANIP && net.ParseIP(a.Subject) == nil {
@@ -80,6 +87,93 @@ func (a TLSAuth) Check() error {
 		return fmt.Errorf("unknown client authentication method %q (known: %s, %s)", a.Method, AuthTLSClient, AuthSelfSignedTLS)
 	}
 	return nil
+}
+
+// ParseClientCertificates reads the PEM certificates an application
+// registers for self_signed_tls_client_auth (RFC 8705 §2.2), refusing any
+// that could not authenticate a client at now: expired or not yet valid,
+// or limited by its key usages to something other than TLS client
+// authentication. The errors name the certificate and are meant for the
+// person who pasted or gave it.
+func ParseClientCertificates(data []byte, now time.Time) ([]*x509.Certificate, error) {
+	certs, err := decodeCertificates(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+	}
+	for i, c := range certs {
+		if err := checkClientCertificate(c, now); err != nil {
+			return nil, fmt.Errorf("certificate %d (%s) %w", i+1, c.Subject, err)
+		}
+	}
+	return certs, nil
+}
+
+// decodeCertificates parses the PEM certificates in data, skipping other
+// blocks (a private key pasted along, say).
+func decodeCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return certs, nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d is not a valid X.509 certificate: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+}
+
+// Certificates are the registered self-signed certificates kept in
+// CertsPEM, by thumbprint, for showing; none when only thumbprints were
+// kept.
+func (a TLSAuth) Certificates() map[Hash]*x509.Certificate {
+	certs, _ := decodeCertificates([]byte(a.CertsPEM)) // written by SelfSignedTLSAuth
+	out := make(map[Hash]*x509.Certificate, len(certs))
+	for _, c := range certs {
+		out[CertThumbprint(c)] = c
+	}
+	return out
+}
+
+// checkClientCertificate refuses a certificate no TLS client could
+// authenticate with at now; the error completes "certificate N (subject)".
+func checkClientCertificate(c *x509.Certificate, now time.Time) error {
+	const day = "2006-01-02 15:04:05 UTC"
+	switch {
+	case now.After(c.NotAfter):
+		return fmt.Errorf("expired on %s", c.NotAfter.UTC().Format(day))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("is not valid before %s", c.NotBefore.UTC().Format(day))
+	case len(c.ExtKeyUsage) > 0 && !slices.ContainsFunc(c.ExtKeyUsage, func(u x509.ExtKeyUsage) bool {
+		return u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny
+	}):
+		return errors.New("is not a TLS client certificate: its extended key usage does not include clientAuth")
+	case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+		return errors.New("is not a TLS client certificate: its key usage does not include digitalSignature")
+	}
+	return nil
+}
+
+// SelfSignedTLSAuth is the self_signed_tls_client_auth registration of
+// certs (RFC 8705 §2.2): their thumbprints, and the certificates as PEM.
+func SelfSignedTLSAuth(certs []*x509.Certificate) TLSAuth {
+	a := TLSAuth{Method: AuthSelfSignedTLS}
+	var b strings.Builder
+	for _, c := range certs {
+		a.Certs = append(a.Certs, CertThumbprint(c))
+		b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+	}
+	a.CertsPEM = b.String()
+	return a
 }
 
 // CertThumbprint is the SHA-256 of a certificate's DER encoding: what a
@@ -215,16 +309,26 @@ func subjectMatches(cert *x509.Certificate, kind, subject string) bool {
 	return false
 }
 
+// CertificateAuthMethods lists the certificate client authentication
+// methods the server offers (RFC 8705 §2): none before MutualTLS, and
+// tls_client_auth only with certificate authorities to check against.
+func (s *Server) CertificateAuthMethods() []string {
+	switch {
+	case !s.mtls:
+		return nil
+	case s.clientCAs == nil:
+		return []string{AuthSelfSignedTLS}
+	}
+	return []string{AuthTLSClient, AuthSelfSignedTLS}
+}
+
 // addMutualTLS adds what MutualTLS offers to the metadata (RFC 8705 §2.3,
 // §3.3).
 func (s *Server) addMutualTLS(m *Metadata) {
 	if !s.mtls {
 		return
 	}
-	methods := []string{AuthSelfSignedTLS}
-	if s.clientCAs != nil {
-		methods = []string{AuthTLSClient, AuthSelfSignedTLS}
-	}
+	methods := s.CertificateAuthMethods()
 	m.TokenEndpointAuthMethods = append(slices.Clip(m.TokenEndpointAuthMethods), methods...)
 	m.RevocationEndpointAuthMethods = append(slices.Clip(m.RevocationEndpointAuthMethods), methods...)
 	m.IntrospectionEndpointAuthMethods = append(slices.Clip(m.IntrospectionEndpointAuthMethods), methods...)

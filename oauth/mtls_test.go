@@ -3,8 +3,12 @@ package oauth_test
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/apistore/apistore/internal/certtest"
 	"github.com/apistore/apistore/oauth"
@@ -193,5 +197,55 @@ func TestMutualTLSRevoke(t *testing.T) {
 	}
 	if _, err := e.srv.Validate(ctx, resp.AccessToken); err == nil {
 		t.Error("the token is still valid after its revocation")
+	}
+}
+
+// TestParseClientCertificates: what app tls and the store's page accept as
+// self-signed client certificates (RFC 8705 §2.2), and what the
+// registration keeps of them.
+func TestParseClientCertificates(t *testing.T) {
+	now := time.Now()
+	client := certtest.NewClientCert(t, nil, "robot", "robot.example")
+	plain := certtest.New(t, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "plain"}}) // no key usages: any use
+	server := certtest.New(t, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "server"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	future := certtest.New(t, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "future"}, NotBefore: now.Add(time.Hour)})
+	encode := func(certs ...*certtest.Cert) string {
+		var b strings.Builder
+		for _, c := range certs {
+			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw}))
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, pem, err string
+		n              int
+	}{
+		{"a client certificate and a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + encode(client), "", 1},
+		{"two", encode(client, plain), "", 2},
+		{"nothing", "", "no PEM certificate", 0},
+		{"a server certificate", encode(client, server), "certificate 2 (CN=server) is not a TLS client certificate: its extended key usage", 0},
+		{"not yet valid", encode(future), "certificate 1 (CN=future) is not valid before", 0},
+	} {
+		certs, err := oauth.ParseClientCertificates([]byte(tc.pem), now)
+		if tc.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+				t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || len(certs) != tc.n {
+			t.Fatalf("%s: %d certificates, %v", tc.name, len(certs), err)
+		}
+		a := oauth.SelfSignedTLSAuth(certs)
+		kept := a.Certificates()
+		if err := a.Check(); err != nil || len(a.Certs) != tc.n || len(kept) != tc.n || strings.Contains(a.CertsPEM, "PRIVATE KEY") {
+			t.Errorf("%s: registration %+v (%v)", tc.name, a, err)
+		}
+		for _, h := range a.Certs {
+			if c := kept[h]; c == nil || oauth.CertThumbprint(c) != h {
+				t.Errorf("%s: certificate %s not kept", tc.name, h)
+			}
+		}
 	}
 }

@@ -19,6 +19,9 @@ type Application struct {
 	JWTAccessTokens bool
 	// DPoPRequired: its keys get tokens only with a DPoP proof (RFC 9449).
 	DPoPRequired bool
+	// TLSAuth is how its keys authenticate when not with their secrets: a
+	// TLS client certificate (RFC 8705 §2). Set with SetApplicationTLSAuth.
+	TLSAuth oauth.TLSAuth
 }
 
 // Key is a consumer key as its owner sees it in the store: its settings and

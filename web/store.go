@@ -59,6 +59,7 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/subscriptions/:app/:type/secret", h.ConfirmRegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/secret", h.RegenerateSecret, login)
 	s.POST("/subscriptions/:app/:type/update", h.UpdateKey, login)
+	s.POST("/subscriptions/:app/tls/:method", h.SetClientAuth, login)
 	s.GET("/admin/audit", h.AuditTrail, login)
 	admin := []echo.MiddlewareFunc{login, h.RequireAdmin}
 	s.GET("/admin/users", h.Users, admin...)

@@ -4,13 +4,13 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
@@ -35,30 +35,16 @@ func loadClientCAs(file string) (*x509.CertPool, error) {
 }
 
 // readCertificates reads the certificates of a PEM file: the
-// self-signed certificates an application registers (RFC 8705 §2.2).
+// self-signed certificates an application registers (RFC 8705 §2.2),
+// checked as the store's page checks pasted ones.
 func readCertificates(file string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	certs, err := oauth.ParseClientCertificates(data, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return certs, nil
 }
@@ -91,10 +77,7 @@ func tlsAuthFlags(subject, certFile string) (oauth.TLSAuth, error) {
 		if err != nil {
 			return a, fmt.Errorf("--tls-cert: %w", err)
 		}
-		a.Method = oauth.AuthSelfSignedTLS
-		for _, c := range certs {
-			a.Certs = append(a.Certs, oauth.CertThumbprint(c))
-		}
+		a = oauth.SelfSignedTLSAuth(certs)
 	}
 	if err := a.Check(); err != nil {
 		return a, fmt.Errorf("--tls-subject or --tls-cert: %w", err)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -319,6 +320,8 @@ func TestMutualTLSFlags(t *testing.T) {
 	files := t.TempDir()
 	self := certtest.NewClientCert(t, nil, "self", "self.example")
 	certFile := self.PEMFile(t, files, "self.pem")
+	expired := certtest.New(t, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "old"}, NotAfter: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)})
+	ca := certtest.NewCA(t, "Acme CA")
 	notPEM := filepath.Join(files, "not.pem")
 	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -334,6 +337,9 @@ func TestMutualTLSFlags(t *testing.T) {
 		{[]string{"--name", "A", "--tls-subject", "san_ip:client.example"}, "not an IP address"},
 		{[]string{"--name", "A", "--tls-subject", "san_dns:client.example", "--tls-cert", certFile}, "exclude each other"},
 		{[]string{"--name", "A", "--tls-cert", notPEM}, "no PEM certificate"},
+		// The store's page's checks (oauth.ParseClientCertificates).
+		{[]string{"--name", "A", "--tls-cert", expired.PEMFile(t, files, "old.pem")}, "old.pem: certificate 1 (CN=old) expired on 2021-01-01"},
+		{[]string{"--name", "A", "--tls-cert", ca.PEMFile(t, files, "ca.pem")}, "certificate 1 (CN=Acme CA) is not a TLS client certificate"},
 		{[]string{"--name", "A", "--tls-cert", filepath.Join(files, "missing.pem")}, "missing.pem"},
 	} {
 		if got := runFails(t, append(app, tc.flags...)...); !strings.Contains(got, tc.want) {

@@ -56,7 +56,7 @@ func testMutualTLS(t *testing.T, s *suite) {
 		}
 		regs := []oauth.TLSAuth{
 			{Method: oauth.AuthTLSClient, SubjectKind: oauth.SubjectDN, Subject: "CN=client,O=Acme"},
-			{Method: oauth.AuthSelfSignedTLS, Certs: []oauth.Hash{oauth.HashOf("one"), oauth.HashOf("two")}},
+			{Method: oauth.AuthSelfSignedTLS, Certs: []oauth.Hash{oauth.HashOf("one"), oauth.HashOf("two")}, CertsPEM: "-----BEGIN CERTIFICATE-----\n…"},
 			{},
 		}
 		for _, reg := range regs {
@@ -70,6 +70,13 @@ func testMutualTLS(t *testing.T, s *suite) {
 						t.Errorf("%s, %s key after %+v: %+v, %v", name, k.KeyType, reg, c, err)
 					}
 				}
+			}
+			// The store's page reads it with the application.
+			if a, err := other.OwnedApplication(ctx, alice.ID, key.AppID); err != nil || !sameTLSAuth(a.TLSAuth, reg) || a.TLSAuth.CertsPEM != reg.CertsPEM {
+				t.Errorf("OwnedApplication after %+v: %+v, %v", reg, a, err)
+			}
+			if apps, err := d.ApplicationsByOwner(ctx, alice.ID); err != nil || len(apps) != 2 || !sameTLSAuth(apps[0].TLSAuth, reg) || apps[1].TLSAuth.Method != "" {
+				t.Errorf("ApplicationsByOwner after %+v: %+v, %v", reg, apps, err)
 			}
 			if c, err := other.ClientByKey(ctx, otherApp.ConsumerKey); err != nil || c.TLSAuth.Method != "" {
 				t.Errorf("another application: %+v, %v", c, err)

@@ -111,15 +111,19 @@ func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *portal.Applicatio
 	})
 }
 
-const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at, jwt_access_tokens, dpop_required`
+const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at, jwt_access_tokens, dpop_required,
+	tls_auth_method, tls_subject_kind, tls_subject, tls_certs, tls_cert_pem`
 
 func scanApplication(row interface{ Scan(...any) error }) (*portal.Application, error) {
 	var a portal.Application
 	var created int64
-	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created, &a.JWTAccessTokens, &a.DPoPRequired); err != nil {
+	var certs string
+	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created, &a.JWTAccessTokens, &a.DPoPRequired,
+		&a.TLSAuth.Method, &a.TLSAuth.SubjectKind, &a.TLSAuth.Subject, &certs, &a.TLSAuth.CertsPEM); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = time.UnixMilli(created)
+	a.TLSAuth.Certs = oauth.ParseThumbprints(certs)
 	return &a, nil
 }
 
