@@ -83,8 +83,11 @@ type Store interface {
 	RevokeApplicationTokens(ctx context.Context, keyID int64) error
 	UpdateKeySettings(ctx context.Context, keyID int64, grantTypes []string, callbackURL string, appTokenValidity time.Duration) error
 
-	PutScope(ctx context.Context, s oauth.Scope) error
-	Scopes(ctx context.Context) ([]oauth.Scope, error)
+	// PutScope creates or replaces a scope of the tenant (a domain; "" the
+	// super tenant's); an unknown tenant is ErrNotFound.
+	PutScope(ctx context.Context, tenant string, s oauth.Scope) error
+	// Scopes lists the tenant's scopes by name.
+	Scopes(ctx context.Context, tenant string) ([]oauth.Scope, error)
 
 	CreateAPI(ctx context.Context, a *portal.API) error
 	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error

@@ -441,16 +441,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finished = true
 }
 
-// apiTenant is the tenant of an API by its context: /t/{domain}/… is
-// domain's, as WSO2 has tenants' APIs; any other the super tenant's.
-func apiTenant(context string) string {
-	if rest, ok := strings.CutPrefix(context, "/t/"); ok {
-		domain, _, _ := strings.Cut(rest, "/")
-		return domain
-	}
-	return portal.SuperTenant
-}
-
 func orSuper(tenant string) string {
 	if tenant == "" {
 		return portal.SuperTenant
@@ -468,7 +458,7 @@ const statusClientClosed = 499
 // none).
 func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, resources []*resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
 	ctx := r.Context()
-	if !rt.api.Shared && !strings.EqualFold(apiTenant(rt.api.Context), orSuper(info.Tenant)) {
+	if !rt.api.Shared && !strings.EqualFold(portal.ContextTenant(rt.api.Context), orSuper(info.Tenant)) {
 		// Another tenant's private API: as if it were not subscribed to,
 		// whatever the subscriptions say.
 		notSubscribed().write(w)
@@ -485,8 +475,12 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		return
 	}
 	for _, res := range resources {
-		if res != nil && !hasScope(info, res) {
-			insufficientScope(res.Scope).write(w)
+		if res != nil && !hasScope(info, rt, res) {
+			refusal := insufficientScope(res.Scope)
+			if tenant := portal.ContextTenant(rt.api.Context); !strings.EqualFold(tenant, orSuper(info.Tenant)) {
+				refusal.Description += " of the tenant " + tenant + ", which only that tenant's tokens hold"
+			}
+			refusal.write(w)
 			return
 		}
 	}
@@ -525,10 +519,15 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	g.proxy.ServeHTTP(w, out)
 }
 
-// hasScope reports whether a token may call a resource: it has the
-// resource's scope, or the resource needs none.
-func hasScope(info *oauth.TokenInfo, res *resource) bool {
-	return res.Scope == "" || slices.Contains(info.Scopes, res.Scope)
+// hasScope reports whether a token may call a resource of rt's API: it
+// has the resource's scope, or the resource needs none. A scope is its
+// tenant's: the token of another tenant (calling a shared API) holds that
+// tenant's scopes, never the API's, whatever their names.
+func hasScope(info *oauth.TokenInfo, rt *route, res *resource) bool {
+	if res.Scope == "" {
+		return true
+	}
+	return strings.EqualFold(portal.ContextTenant(rt.api.Context), orSuper(info.Tenant)) && slices.Contains(info.Scopes, res.Scope)
 }
 
 // backendURL is the endpoint joined with rest, the part of in's path

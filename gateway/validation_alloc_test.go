@@ -51,7 +51,7 @@ func TestValidationDoesNotAllocate(t *testing.T) {
 			t.Fatal("not authorized")
 		}
 		sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
-		if err != nil || sub.id == 0 || !hasScope(info, res) {
+		if err != nil || sub.id == 0 || !hasScope(info, rt, res) {
 			t.Fatal("not subscribed")
 		}
 		if ok, _, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.tier, g.now()); !ok || err != nil {

@@ -272,8 +272,8 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	return c.Redirect(http.StatusSeeOther, "/store/publisher")
 }
 
-// newScopes are the scopes a's resources name that are not registered yet,
-// with a description for the consent page (a publisher can change it with
+// newScopes are the scopes a's resources name that are not registered yet
+// in its tenant, with a description for the consent page (a publisher can change it with
 // apistore scope create).
 func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, error) {
 	var names []string
@@ -282,7 +282,7 @@ func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, erro
 			names = append(names, r.Scope)
 		}
 	}
-	known, err := h.store.ScopesByName(c.Request().Context(), names)
+	known, err := h.store.ScopesByName(c.Request().Context(), portal.ContextTenant(a.Context), names)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/apistore/apistore/db"
@@ -149,13 +150,14 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	return enc.Encode(out)
 }
 
-// scopeCreate adds a scope or updates its description and roles.
+// scopeCreate adds a scope to a tenant or updates its description and roles.
 func scopeCreate(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("scope create", "Adds a scope, or changes an existing one: only the flags given (empty or not) change it.", s)
+	fs := newFlags("scope create", "Adds a scope to a tenant, or changes an existing one: only the flags given (empty or not) change it.", s)
 	store := addStoreFlags(fs)
 	name := fs.String("name", "", "scope name (required)")
 	description := fs.String("description", "", "what the scope allows, shown on the consent page")
-	roles := fs.String("roles", "", "comma-separated roles that may be granted the scope (empty: any user)")
+	roles := fs.String("roles", "", "comma-separated roles of the tenant's users that may be granted the scope (empty: any user of the tenant)")
+	tenant := fs.String("tenant", portal.SuperTenant, "the tenant whose scope it is: only its applications' tokens can have it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -167,8 +169,12 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	domain, err := tenantDomain(ctx, d, *tenant)
+	if err != nil {
+		return err
+	}
 	sc := oauth.Scope{Name: *name}
-	existing, err := d.ScopesByName(ctx, []string{*name})
+	existing, err := d.ScopesByName(ctx, domain, []string{*name})
 	if err != nil {
 		return err
 	}
@@ -183,12 +189,61 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 			sc.Roles = splitList(*roles)
 		}
 	})
-	if err := d.PutScope(ctx, sc); err != nil {
+	if err := d.PutScope(ctx, domain, sc); err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, scope %s, roles %q", sc.Name, strings.Join(sc.Roles, ",")))
-	fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
+	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, tenant %s, scope %s, roles %q", domain, sc.Name, strings.Join(sc.Roles, ",")))
+	if domain == portal.SuperTenant {
+		fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
+	} else {
+		fmt.Fprintf(s.out, "scope %s of %s saved\n", sc.Name, domain)
+	}
 	return nil
+}
+
+// scopeList prints a tenant's scopes.
+func scopeList(ctx context.Context, args []string, s stdio) error {
+	fs := newFlags("scope list", "Lists a tenant's scopes, with who may be granted them.", s)
+	store := addStoreFlags(fs)
+	tenant := fs.String("tenant", portal.SuperTenant, "the tenant whose scopes to list")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	d, err := store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	domain, err := tenantDomain(ctx, d, *tenant)
+	if err != nil {
+		return err
+	}
+	list, err := d.Scopes(ctx, domain)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tROLES\tDESCRIPTION")
+	for _, sc := range list {
+		roles := strings.Join(sc.Roles, ",")
+		if roles == "" {
+			roles = "(anyone)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", sc.Name, roles, sc.Description)
+	}
+	return w.Flush()
+}
+
+// tenantDomain is the domain of the tenant a --tenant flag names, as
+// stored; an unknown one is a one-line error.
+func tenantDomain(ctx context.Context, d db.Store, domain string) (string, error) {
+	t, err := d.TenantByDomain(ctx, domain)
+	if errors.Is(err, portal.ErrNotFound) {
+		return "", fmt.Errorf("no tenant %q (see apistore tenant list)", domain)
+	} else if err != nil {
+		return "", err
+	}
+	return t.Domain, nil
 }
 
 // auditCommand records an administrative command in the audit trail, as

@@ -27,7 +27,8 @@ Usage:
   apistore user create [flags]   add a user (password from stdin or --password)
   apistore app create [flags]    add an application with production and sandbox keys
   apistore app tls [flags]       set how an application's keys authenticate (TLS certificate or secret)
-  apistore scope create [flags]  add a scope, or change the flags given of one
+  apistore scope create [flags]  add a scope to a tenant, or change the flags given of one
+  apistore scope list [--tenant] list a tenant's scopes
   apistore user delete [flags]   remove a user, their applications and tokens
   apistore user reset-password   print a link that sets a new password for a user
   apistore user list             list the users, with their status
@@ -61,6 +62,7 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"app create":          appCreate,
 	"app tls":             appTLS,
 	"scope create":        scopeCreate,
+	"scope list":          scopeList,
 	"user delete":         userDelete,
 	"user reset-password": userResetPassword,
 	"user list":           userList,

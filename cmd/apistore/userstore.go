@@ -64,13 +64,9 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	t, err := d.TenantByDomain(ctx, us.Tenant)
-	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no tenant %q", us.Tenant)
-	} else if err != nil {
+	if us.Tenant, err = tenantDomain(ctx, d, us.Tenant); err != nil {
 		return err
 	}
-	us.Tenant = t.Domain
 	if err := d.CreateUserStore(ctx, &us); err != nil {
 		if errors.Is(err, portal.ErrConflict) {
 			return fmt.Errorf("user store %q already exists", us.Domain)

@@ -73,6 +73,7 @@ var groups = []group{
 	{"Applications", testApplications},
 	{"Keys", testKeys},
 	{"Scopes", testScopes},
+	{"TenantScopes", testTenantScopes},
 	{"APIs", testAPIs},
 	{"Search", testSearch},
 	{"Docs", testDocs},

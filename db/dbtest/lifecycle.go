@@ -34,7 +34,7 @@ func testLifecycle(t *testing.T, s *suite) {
 		if err := closing.CreateToken(t.Context(), token(key, alice, oauth.GrantPassword)); err == nil {
 			t.Error("CreateToken after Close succeeded")
 		}
-		if err := closing.PutScope(t.Context(), oauth.Scope{Name: "read"}); err == nil {
+		if err := closing.PutScope(t.Context(), "", oauth.Scope{Name: "read"}); err == nil {
 			t.Error("PutScope after Close succeeded")
 		}
 		if _, err := closing.UserAccount(t.Context(), "alice"); err == nil {
