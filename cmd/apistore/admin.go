@@ -237,13 +237,21 @@ func scopeList(ctx context.Context, args []string, s stdio) error {
 // tenantDomain is the domain of the tenant a --tenant flag names, as
 // stored; an unknown one is a one-line error.
 func tenantDomain(ctx context.Context, d db.Store, domain string) (string, error) {
-	t, err := d.TenantByDomain(ctx, domain)
-	if errors.Is(err, portal.ErrNotFound) {
-		return "", fmt.Errorf("no tenant %q (see apistore tenant list)", domain)
-	} else if err != nil {
+	t, err := lookupTenant(ctx, d, domain)
+	if err != nil {
 		return "", err
 	}
 	return t.Domain, nil
+}
+
+// lookupTenant is the tenant a --tenant flag names; an unknown one is a
+// one-line error.
+func lookupTenant(ctx context.Context, d db.Store, domain string) (*portal.Tenant, error) {
+	t, err := d.TenantByDomain(ctx, domain)
+	if errors.Is(err, portal.ErrNotFound) {
+		return nil, fmt.Errorf("no tenant %q (see apistore tenant list)", domain)
+	}
+	return t, err
 }
 
 // auditCommand records an administrative command in the audit trail, as

@@ -74,6 +74,7 @@ var groups = []group{
 	{"Keys", testKeys},
 	{"Scopes", testScopes},
 	{"TenantScopes", testTenantScopes},
+	{"Tiers", testTiers},
 	{"APIs", testAPIs},
 	{"Search", testSearch},
 	{"Docs", testDocs},
