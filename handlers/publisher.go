@@ -138,12 +138,26 @@ func (h *Handlers) NewAPI(c echo.Context) error {
 }
 
 func (h *Handlers) apiForm(c echo.Context, status int, f store.APIForm) error {
-	f.AllTiers, f.SampleEndpoint = portal.Tiers, portal.SampleEndpoint
+	tiers, err := h.tenantTiers(c)
+	if err != nil {
+		return err
+	}
+	f.AllTiers, f.SampleEndpoint = tiers, portal.SampleEndpoint
 	title := "Create API"
 	if f.ID != 0 {
 		title = "Edit " + f.Name
 	}
 	return render(c, status, store.EditAPI(h.page(c, title, layout.NavPublisher), f))
+}
+
+// tenantTiers are the names of the tiers of the publisher's tenant, which
+// its APIs may offer: the default ones and the tenant's own.
+func (h *Handlers) tenantTiers(c echo.Context) ([]string, error) {
+	custom, err := h.store.Tiers(c.Request().Context(), h.CurrentUser(c).TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return portal.TierNames(portal.TenantTiers(custom)), nil
 }
 
 // CreateAPI publishes a new API, POST /store/publisher.
@@ -214,8 +228,18 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 			resourceErrs = append(resourceErrs, sentence(line))
 		}
 	}
+	tiers, terr := h.tenantTiers(c)
+	if terr != nil {
+		return terr
+	}
+	for _, t := range a.Tiers {
+		if !slices.Contains(tiers, t) && view.Errors["tiers"] == "" {
+			view.Errors["tiers"] = fmt.Sprintf("Unknown tier %q: offer some of %s.", t, strings.Join(tiers, ", "))
+		}
+	}
 	for _, p := range gateway.Problems(a) {
 		switch {
+		case p.Field == "tiers": // checked against the tenant's tiers above
 		case p.Field == "resources" && err == nil: // else ParseResources said it, by line
 			resourceErrs = append(resourceErrs, sentence(p.Message))
 		case p.Field != "resources" && view.Errors[p.Field] == "":

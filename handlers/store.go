@@ -81,6 +81,9 @@ type Catalog interface {
 	SetAPIStatus(ctx context.Context, id int64, status string) error
 	Scopes(ctx context.Context, tenant string) ([]oauth.Scope, error)
 	ScopesByName(ctx context.Context, tenant string, names []string) ([]oauth.Scope, error)
+	// Tiers lists the tiers the tenant set (portal.TenantTiers adds the
+	// default ones).
+	Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error)
 
 	Subscribe(ctx context.Context, appID, apiID int64, tier string) error
 	Unsubscribe(ctx context.Context, appID, apiID int64) error
