@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/apistore/apistore/db"
@@ -153,28 +152,23 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 // scopeCreate adds a scope to a tenant or updates its description and roles.
 func scopeCreate(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("scope create", "Adds a scope to a tenant, or changes an existing one: only the flags given (empty or not) change it.", s)
-	store := addStoreFlags(fs)
+	f := addTenantFlags(fs, "the tenant whose scope it is: only its applications' tokens can have it")
 	name := fs.String("name", "", "scope name (required)")
 	description := fs.String("description", "", "what the scope allows, shown on the consent page")
 	roles := fs.String("roles", "", "comma-separated roles of the tenant's users that may be granted the scope (empty: any user of the tenant)")
-	tenant := fs.String("tenant", portal.SuperTenant, "the tenant whose scope it is: only its applications' tokens can have it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := oauth.CheckScopeName(*name); err != nil {
 		return err
 	}
-	d, err := store.open(ctx)
+	d, t, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	domain, err := tenantDomain(ctx, d, *tenant)
-	if err != nil {
-		return err
-	}
 	sc := oauth.Scope{Name: *name}
-	existing, err := d.ScopesByName(ctx, domain, []string{*name})
+	existing, err := d.ScopesByName(ctx, t.Domain, []string{*name})
 	if err != nil {
 		return err
 	}
@@ -189,49 +183,32 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 			sc.Roles = splitList(*roles)
 		}
 	})
-	if err := d.PutScope(ctx, domain, sc); err != nil {
+	if err := d.PutScope(ctx, t.Domain, sc); err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, tenant %s, scope %s, roles %q", domain, sc.Name, strings.Join(sc.Roles, ",")))
-	if domain == portal.SuperTenant {
+	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, tenant %s, scope %s, roles %q", t.Domain, sc.Name, strings.Join(sc.Roles, ",")))
+	if t.ID == portal.SuperTenantID {
 		fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
 	} else {
-		fmt.Fprintf(s.out, "scope %s of %s saved\n", sc.Name, domain)
+		fmt.Fprintf(s.out, "scope %s of %s saved\n", sc.Name, t.Domain)
 	}
 	return nil
 }
 
 // scopeList prints a tenant's scopes.
 func scopeList(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("scope list", "Lists a tenant's scopes, with who may be granted them.", s)
-	store := addStoreFlags(fs)
-	tenant := fs.String("tenant", portal.SuperTenant, "the tenant whose scopes to list")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	d, err := store.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	domain, err := tenantDomain(ctx, d, *tenant)
-	if err != nil {
-		return err
-	}
-	list, err := d.Scopes(ctx, domain)
-	if err != nil {
-		return err
-	}
-	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tROLES\tDESCRIPTION")
-	for _, sc := range list {
-		roles := strings.Join(sc.Roles, ",")
-		if roles == "" {
-			roles = "(anyone)"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", sc.Name, roles, sc.Description)
-	}
-	return w.Flush()
+	return tenantListCommand(ctx, args, s, "scope list", "Lists a tenant's scopes, with who may be granted them.", "the tenant whose scopes to list",
+		func(ctx context.Context, d db.Store, t *portal.Tenant) ([]oauth.Scope, error) {
+			return d.Scopes(ctx, t.Domain)
+		},
+		"NAME\tROLES\tDESCRIPTION",
+		func(sc oauth.Scope) string {
+			roles := strings.Join(sc.Roles, ",")
+			if roles == "" {
+				roles = "(anyone)"
+			}
+			return sc.Name + "\t" + roles + "\t" + sc.Description
+		})
 }
 
 // tenantDomain is the domain of the tenant a --tenant flag names, as

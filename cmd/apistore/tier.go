@@ -7,25 +7,26 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/portal"
 )
 
-// tierFlags opens the store and finds the tenant of a tier command, once
-// its flags are parsed.
-type tierFlags struct {
+// tenantFlags are the store flags and --tenant of a command that acts on
+// one tenant's objects; open, once they are parsed, opens the store and
+// finds the tenant (an unknown one is a one-line error).
+type tenantFlags struct {
 	store  storeFlags
 	tenant *string
 }
 
-func addTierFlags(fs *flag.FlagSet) tierFlags {
-	return tierFlags{store: addStoreFlags(fs),
-		tenant: fs.String("tenant", portal.SuperTenant, "the tenant whose tiers they are: they limit the subscriptions to its APIs")}
+func addTenantFlags(fs *flag.FlagSet, help string) tenantFlags {
+	return tenantFlags{store: addStoreFlags(fs), tenant: fs.String("tenant", portal.SuperTenant, help)}
 }
 
-func (f tierFlags) open(ctx context.Context) (db.Store, *portal.Tenant, error) {
+const tierTenantHelp = "the tenant whose tiers they are: they limit the subscriptions to its APIs"
+
+func (f tenantFlags) open(ctx context.Context) (db.Store, *portal.Tenant, error) {
 	d, err := f.store.open(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -42,7 +43,7 @@ func (f tierFlags) open(ctx context.Context) (db.Store, *portal.Tenant, error) {
 func tierSet(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("tier set", "Adds a throttling tier to a tenant, or sets the limit of one of its tiers "+
 		"(of a default tier, Gold, Silver or Bronze, for that tenant only). A running gateway applies it at the next call.", s)
-	f := addTierFlags(fs)
+	f := addTenantFlags(fs, tierTenantHelp)
 	name := fs.String("name", "", "the tier's name, e.g. Platinum (required)")
 	rpm := fs.Int("rpm", -1, "requests per minute a subscription on the tier may make (0: unlimited; required)")
 	description := fs.String("description", "", "what the tier offers, for the tenant's publishers")
@@ -74,7 +75,7 @@ func tierSet(ctx context.Context, args []string, s stdio) error {
 func tierDelete(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("tier delete", "Removes a tenant's own tier (refused while one of its APIs offers it or a subscription is on it), "+
 		"or the tenant's limit of a default tier, which then has the gateway's --tier-… limit again.", s)
-	f := addTierFlags(fs)
+	f := addTenantFlags(fs, tierTenantHelp)
 	name := fs.String("name", "", "the tier's name (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -106,8 +107,30 @@ func tierDelete(ctx context.Context, args []string, s stdio) error {
 // tierList prints a tenant's tiers: the default ones, each with the
 // tenant's limit or the gateway's, then its own.
 func tierList(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("tier list", "Lists a tenant's throttling tiers with their limits.", s)
-	f := addTierFlags(fs)
+	return tenantListCommand(ctx, args, s, "tier list", "Lists a tenant's throttling tiers with their limits.", tierTenantHelp,
+		func(ctx context.Context, d db.Store, t *portal.Tenant) ([]portal.Tier, error) {
+			custom, err := d.Tiers(ctx, t.ID)
+			return portal.TenantTiers(custom), err
+		},
+		"NAME\tLIMIT\tDESCRIPTION",
+		func(tier portal.Tier) string {
+			limit := rpmText(tier.RPM)
+			switch {
+			case tier.Name == "Unlimited":
+				limit = "unlimited"
+			case !tier.Custom:
+				limit = "the gateway's --tier-" + strings.ToLower(tier.Name)
+			}
+			return tier.Name + "\t" + limit + "\t" + tier.Description
+		})
+}
+
+// tenantListCommand is listCommand for one tenant's objects, the tenant
+// named by --tenant.
+func tenantListCommand[T any](ctx context.Context, args []string, s stdio, name, help, tenantHelp string,
+	load func(context.Context, db.Store, *portal.Tenant) ([]T, error), header string, row func(T) string) error {
+	fs := newFlags(name, help, s)
+	f := addTenantFlags(fs, tenantHelp)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -116,23 +139,11 @@ func tierList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	custom, err := d.Tiers(ctx, t.ID)
+	list, err := load(ctx, d, t)
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tLIMIT\tDESCRIPTION")
-	for _, tier := range portal.TenantTiers(custom) {
-		limit := rpmText(tier.RPM)
-		switch {
-		case tier.Name == "Unlimited":
-			limit = "unlimited"
-		case !tier.Custom:
-			limit = "the gateway's --tier-" + strings.ToLower(tier.Name)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", tier.Name, limit, tier.Description)
-	}
-	return w.Flush()
+	return writeTable(s.out, header, list, row)
 }
 
 func rpmText(rpm int) string {
