@@ -71,6 +71,7 @@ var covered = map[string]string{
 	"SetApplicationTLSAuth": "MutualTLS", "CreateKey": "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
 	"UpdateKeySettings": "Keys",
 	"PutScope":          "Scopes", "Scopes": "Scopes",
+	"PutTier": "Tiers", "DeleteTier": "Tiers", "Tiers": "Tiers", "CustomTiers": "Tiers",
 	"CreateAPI": "APIs", "ImportAPI": "APIs", "UpdateAPI": "APIs", "SetAPIStatus": "APIs", "PublishedAPIs": "APIs",
 	"AllAPIs": "APIs", "APIByID": "APIs", "APIByContext": "APIs", "SeedSample": "APIs", "PointSampleAPI": "APIs",
 	"Subscribe": "Subscriptions", "Unsubscribe": "Subscriptions", "SubscriptionTier": "Subscriptions",
