@@ -79,7 +79,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	description := fs.String("description", "", "description")
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
-	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
+	tier := fs.String("tier", "Unlimited", "the application's tier: one of its owner's tenant's, "+strings.Join(portal.Tiers, ", ")+" or one apistore tier set added")
 	jwtTokens := fs.Bool("jwt-access-tokens", false, "issue the application JWT access tokens (RFC 9068, signed ES256, verifiable with the keys at the JWKS URL) rather than opaque ones")
 	dpop := fs.Bool("dpop-required", false, "issue the application's tokens only with a DPoP proof (RFC 9449): DPoP-bound tokens only")
 	tlsFlags := addTLSAuthFlags(fs)
@@ -92,9 +92,6 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	}
 	if *owner == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("--owner and --name are required")
-	}
-	if !slices.Contains(portal.Tiers, *tier) {
-		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(portal.Tiers, ", "), *tier)
 	}
 	grantTypes := splitList(*grants)
 	if err := oauth.CheckGrantTypes(grantTypes); err != nil {
@@ -110,6 +107,13 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	custom, err := d.Tiers(ctx, u.TenantID)
+	if err != nil {
+		return err
+	}
+	if tiers := portal.TierNames(portal.TenantTiers(custom)); !slices.Contains(tiers, *tier) {
+		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(tiers, ", "), *tier)
+	}
 	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier,
 		JWTAccessTokens: *jwtTokens, DPoPRequired: *dpop}
 	out := map[string]any{"name": app.Name}

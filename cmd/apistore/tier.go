@@ -73,7 +73,7 @@ func tierSet(ctx context.Context, args []string, s stdio) error {
 
 // tierDelete removes a tenant's tier, or its own limit of a default tier.
 func tierDelete(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("tier delete", "Removes a tenant's own tier (refused while one of its APIs offers it or a subscription is on it), "+
+	fs := newFlags("tier delete", "Removes a tenant's own tier (refused while one of its APIs offers it, or a subscription or application is on it), "+
 		"or the tenant's limit of a default tier, which then has the gateway's --tier-… limit again.", s)
 	f := addTenantFlags(fs, tierTenantHelp)
 	name := fs.String("name", "", "the tier's name (required)")
@@ -95,7 +95,7 @@ func tierDelete(ctx context.Context, args []string, s stdio) error {
 	case errors.Is(err, portal.ErrNotFound):
 		return fmt.Errorf("%s has no tier %q (see apistore tier list --tenant %s)", t.Domain, *name, t.Domain)
 	case errors.Is(err, portal.ErrConflict):
-		return fmt.Errorf("tier %s of %s is in use: remove it from the tenant's APIs and subscriptions first", *name, t.Domain)
+		return fmt.Errorf("tier %s of %s is in use: remove it from the tenant's APIs, subscriptions and applications first", *name, t.Domain)
 	case err != nil:
 		return err
 	}

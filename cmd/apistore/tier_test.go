@@ -56,10 +56,27 @@ func TestTenantScopeAndTierCommands(t *testing.T) {
 			t.Errorf("%s: %v\n%s\nwant one line with %q", strings.Join(c.args, " "), err, out, c.want)
 		}
 	}
-	if out, err := run("tier delete", "--tenant", "acme.com", "--name", "Platinum"); err != nil || !strings.Contains(out, "deleted") {
+	// An application of acme.com's admin may have acme.com's Platinum; one
+	// of the super tenant's may not; a tier in use stays.
+	if out, err := run("app create", "--owner", "admin@acme.com", "--name", "Plated", "--tier", "Platinum"); err != nil {
+		t.Fatalf("app create on acme.com's Platinum: %v\n%s", err, out)
+	}
+	if out, err := run("user create", "--username", "alice", "--password", "a-long-password"); err != nil {
+		t.Fatalf("user create: %v\n%s", err, out)
+	}
+	if out, err := run("app create", "--owner", "alice", "--name", "Plated", "--tier", "Platinum"); err == nil || !strings.Contains(out, "--tier must be one of") {
+		t.Errorf("app create of the super tenant's on acme.com's Platinum: %v\n%s", err, out)
+	}
+	if out, err := run("tier delete", "--tenant", "acme.com", "--name", "Platinum"); err == nil || !strings.Contains(out, "in use") {
+		t.Errorf("tier delete of a tier in use: %v\n%s", err, out)
+	}
+	if out, err := run("tier set", "--tenant", "acme.com", "--name", "Diamond", "--rpm", "0"); err != nil || !strings.Contains(out, "unlimited") {
+		t.Fatalf("tier set Diamond: %v\n%s", err, out)
+	}
+	if out, err := run("tier delete", "--tenant", "acme.com", "--name", "Diamond"); err != nil || !strings.Contains(out, "deleted") {
 		t.Errorf("tier delete: %v\n%s", err, out)
 	}
-	if out, err := run("tier list", "--tenant", "acme.com"); err != nil || strings.Contains(out, "Platinum") {
+	if out, err := run("tier list", "--tenant", "acme.com"); err != nil || strings.Contains(out, "Diamond") || !strings.Contains(out, "Platinum") {
 		t.Errorf("tier list after delete: %v\n%s", err, out)
 	}
 }

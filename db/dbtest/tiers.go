@@ -65,6 +65,21 @@ func testTiers(t *testing.T, s *suite) {
 	if err := d.Unsubscribe(ctx, prod.AppID, a.ID); err != nil {
 		t.Fatal(err)
 	}
+	app, err := d.OwnedApplication(ctx, admin.ID, prod.AppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Tier = "Platinum"
+	if err := d.UpdateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteTier(ctx, acme.ID, "Platinum"); !errors.Is(err, portal.ErrConflict) {
+		t.Errorf("deleting the tier of an application: %v, want ErrConflict", err)
+	}
+	app.Tier = "Gold"
+	if err := d.UpdateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
 	// beta.org's Platinum is not acme.com's business, nor the reverse.
 	for _, del := range []struct {
 		tenant int64

@@ -25,8 +25,8 @@ func (d *DB) PutTier(ctx context.Context, t portal.Tier) error {
 
 // DeleteTier removes a tier the tenant set: a default tier gets the
 // default limit back; the tenant's own is ErrConflict while one of its APIs
-// offers it or a subscription is on it, and ErrNotFound when it has none
-// of that name.
+// offers it, a subscription is on it or an application of its users has
+// it, and ErrNotFound when it has none of that name.
 func (d *DB) DeleteTier(ctx context.Context, tenantID int64, name string) error {
 	tenantID = portal.TenantIDOf(tenantID)
 	return d.tx(ctx, func(tx *sql.Tx) error {
@@ -34,7 +34,8 @@ func (d *DB) DeleteTier(ctx context.Context, tenantID int64, name string) error 
 			var used bool
 			err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM apis WHERE tenant_id = ?1
 					AND instr(' ' || tiers || ' ', ' ' || ?2 || ' ') > 0)
-				OR EXISTS (SELECT 1 FROM subscriptions s JOIN apis a ON a.id = s.api_id WHERE a.tenant_id = ?1 AND s.tier = ?2)`,
+				OR EXISTS (SELECT 1 FROM subscriptions s JOIN apis a ON a.id = s.api_id WHERE a.tenant_id = ?1 AND s.tier = ?2)
+				OR EXISTS (SELECT 1 FROM applications ap JOIN users u ON u.id = ap.owner_id WHERE u.tenant_id = ?1 AND ap.tier = ?2)`,
 				tenantID, name).Scan(&used)
 			if err != nil {
 				return fmt.Errorf("delete tier %q: %w", name, err)
