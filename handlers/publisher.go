@@ -297,8 +297,8 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 }
 
 // newScopes are the scopes a's resources name that are not registered yet
-// in its tenant, with a description for the consent page (a publisher can change it with
-// apistore scope create).
+// in its tenant, with a description for the consent page (a publisher can
+// change it with apistore scope create).
 func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, error) {
 	var names []string
 	for _, r := range a.Resources {
