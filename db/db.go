@@ -83,8 +83,22 @@ type Store interface {
 	RevokeApplicationTokens(ctx context.Context, keyID int64) error
 	UpdateKeySettings(ctx context.Context, keyID int64, grantTypes []string, callbackURL string, appTokenValidity time.Duration) error
 
-	PutScope(ctx context.Context, s oauth.Scope) error
-	Scopes(ctx context.Context) ([]oauth.Scope, error)
+	// PutTier sets a tier of t.TenantID (its own, or a default tier's
+	// limit for it); an unknown tenant is ErrNotFound.
+	PutTier(ctx context.Context, t portal.Tier) error
+	// DeleteTier removes a tier the tenant set: ErrNotFound when it set
+	// none of the name, ErrConflict for its own tier while in use.
+	DeleteTier(ctx context.Context, tenantID int64, name string) error
+	// Tiers lists the tiers the tenant set, by name.
+	Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error)
+	// CustomTiers lists the tiers every tenant set.
+	CustomTiers(ctx context.Context) ([]portal.Tier, error)
+
+	// PutScope creates or replaces a scope of the tenant (a domain; "" the
+	// super tenant's); an unknown tenant is ErrNotFound.
+	PutScope(ctx context.Context, tenant string, s oauth.Scope) error
+	// Scopes lists the tenant's scopes by name.
+	Scopes(ctx context.Context, tenant string) ([]oauth.Scope, error)
 
 	CreateAPI(ctx context.Context, a *portal.API) error
 	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error

@@ -2,7 +2,7 @@
 // /t/acme.com/store shows the tenant's APIs and not the super tenant's,
 // its log-in takes the bare name, and the tenant's administrator publishes
 // an API in the Publisher, under /t/acme.com/, which the super tenant's
-// store does not show.
+// store does not show, on the tenant's own tier.
 const { execFileSync } = require('node:child_process');
 const { test, expect } = require('./server');
 
@@ -15,6 +15,8 @@ function tenantCreate(server, domain, admin, password) {
 
 test("a tenant's store and a tenant admin's Publisher", async ({ server, page }) => {
   tenantCreate(server, 'acme.com', 'admin', 'acme-admin-password');
+  execFileSync(process.env.APISTORE_BIN, ['tier', 'set', '--data-dir', server.dataDir, '--tenant', 'acme.com',
+    '--name', 'Platinum', '--rpm', '10000']);
   const origin = new URL(server.store).origin; // server.store is the super tenant's, …/store
 
   // The tenant's store: the super tenant's sample API is not there.
@@ -38,6 +40,7 @@ test("a tenant's store and a tenant admin's Publisher", async ({ server, page })
   await page.getByLabel('Context').fill('/orders');
   await page.getByLabel('Production endpoint URL').fill('https://backend.example');
   await page.getByLabel('Resources').fill('GET /items');
+  await page.getByLabel('Platinum').check(); // the tenant's own tier
   await page.getByRole('button', { name: 'Create API' }).click();
   await expect(page.getByRole('status')).toContainText('API AcmeOrders v1 published.');
   await expect(page.getByRole('row', { name: /AcmeOrders/ })).toContainText('/t/acme.com/orders/v1');

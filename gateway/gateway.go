@@ -34,8 +34,10 @@ import (
 
 // Config tunes the gateway; zero fields take the defaults in New.
 type Config struct {
-	// Limits are requests per minute by tier; a tier not in the map, or with
-	// a limit of 0 or less, is unlimited. Nil means DefaultLimits.
+	// Limits are requests per minute by default tier (portal.Tiers); a
+	// tier not in the map, or with a limit of 0 or less, is unlimited. Nil
+	// means DefaultLimits. A tenant's own tiers, and its limits for default
+	// ones, come from the store (CustomTiers) and win.
 	Limits map[string]int
 	// ConnectTimeout bounds connecting to a backend (default 5s).
 	ConnectTimeout time.Duration
@@ -95,6 +97,8 @@ type Store interface {
 	// mean nothing the gateway caches has changed.
 	Generation(ctx context.Context) (uint64, error)
 	PublishedAPIs(ctx context.Context) ([]portal.API, error)
+	// CustomTiers lists the tiers tenants set (portal.TenantTiers).
+	CustomTiers(ctx context.Context) ([]portal.Tier, error)
 	// SubscriptionTier returns the id and tier of an application's
 	// subscription to an API, or ErrNotFound.
 	SubscriptionTier(ctx context.Context, appID, apiID int64) (id int64, tier string, err error)
@@ -216,6 +220,7 @@ func (g *Gateway) Close() {
 type snapshot struct {
 	generation uint64
 	routes     routes
+	tiers      map[portal.TierKey]int // requests per minute of the tiers tenants set
 	tokens     boundedMap[oauth.Hash, *oauth.TokenInfo]
 	subs       boundedMap[subKey, subscription]
 	assertions boundedMap[assertionKey, assertion]
@@ -251,9 +256,11 @@ func (b *boundedMap[K, V]) store(k K, v V) {
 type subKey struct{ app, api int64 }
 
 // subscription is a cached subscription lookup; id 0 means not subscribed.
+// limit is its tier's, in the API's tenant (0: unlimited).
 type subscription struct {
-	id   int64
-	tier string
+	id    int64
+	tier  string
+	limit int
 }
 
 // current returns the snapshot of the database's present state, rebuilding
@@ -277,7 +284,14 @@ func (g *Gateway) current(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{generation: n}
+	tiers, err := g.store.CustomTiers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{generation: n, tiers: make(map[portal.TierKey]int, len(tiers))}
+	for _, t := range tiers {
+		s.tiers[portal.TierKey{TenantID: t.TenantID, Name: t.Name}] = t.RPM
+	}
 	for i := range apis {
 		rt, err := newRoute(&apis[i])
 		if err != nil {
@@ -311,9 +325,10 @@ func (g *Gateway) token(ctx context.Context, s *snapshot, bearer string) (*oauth
 	return info, nil
 }
 
-// subscription looks up an application's subscription to an API, through
-// the snapshot's cache.
-func (g *Gateway) subscription(ctx context.Context, s *snapshot, appID, apiID int64) (subscription, error) {
+// subscription looks up an application's subscription to an API, with
+// its tier's limit in the API's tenant, through the snapshot's cache.
+func (g *Gateway) subscription(ctx context.Context, s *snapshot, appID int64, api *portal.API) (subscription, error) {
+	apiID := api.ID
 	key := subKey{appID, apiID}
 	if sub, ok := s.subs.load(key); ok {
 		return sub, nil
@@ -322,7 +337,10 @@ func (g *Gateway) subscription(ctx context.Context, s *snapshot, appID, apiID in
 	if err != nil && !errors.Is(err, portal.ErrNotFound) {
 		return subscription{}, err
 	}
-	sub := subscription{id: id, tier: tier}
+	sub := subscription{id: id, tier: tier, limit: g.throttle.limits[tier]}
+	if rpm, ok := s.tiers[portal.TierKey{TenantID: portal.TenantIDOf(api.TenantID), Name: tier}]; ok {
+		sub.limit = rpm
+	}
 	s.subs.store(key, sub)
 	return sub, nil
 }
@@ -441,16 +459,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finished = true
 }
 
-// apiTenant is the tenant of an API by its context: /t/{domain}/… is
-// domain's, as WSO2 has tenants' APIs; any other the super tenant's.
-func apiTenant(context string) string {
-	if rest, ok := strings.CutPrefix(context, "/t/"); ok {
-		domain, _, _ := strings.Cut(rest, "/")
-		return domain
-	}
-	return portal.SuperTenant
-}
-
 func orSuper(tenant string) string {
 	if tenant == "" {
 		return portal.SuperTenant
@@ -468,13 +476,13 @@ const statusClientClosed = 499
 // none).
 func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, resources []*resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
 	ctx := r.Context()
-	if !rt.api.Shared && !strings.EqualFold(apiTenant(rt.api.Context), orSuper(info.Tenant)) {
+	if !rt.api.Shared && !strings.EqualFold(portal.ContextTenant(rt.api.Context), orSuper(info.Tenant)) {
 		// Another tenant's private API: as if it were not subscribed to,
 		// whatever the subscriptions say.
 		notSubscribed().write(w)
 		return
 	}
-	sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
+	sub, err := g.subscription(ctx, s, info.AppID, rt.api)
 	switch {
 	case err != nil:
 		slog.ErrorContext(ctx, "gateway: load subscription", "err", err)
@@ -485,12 +493,16 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		return
 	}
 	for _, res := range resources {
-		if res != nil && !hasScope(info, res) {
-			insufficientScope(res.Scope).write(w)
+		if res != nil && !hasScope(info, rt, res) {
+			refusal := insufficientScope(res.Scope)
+			if tenant := portal.ContextTenant(rt.api.Context); !strings.EqualFold(tenant, orSuper(info.Tenant)) {
+				refusal.Description += " of the tenant " + tenant + ", which only that tenant's tokens hold"
+			}
+			refusal.write(w)
 			return
 		}
 	}
-	ok, wait, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.tier, g.now())
+	ok, wait, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.limit, g.now())
 	switch {
 	case err != nil:
 		slog.ErrorContext(ctx, "gateway: count call", "err", err)
@@ -525,10 +537,15 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	g.proxy.ServeHTTP(w, out)
 }
 
-// hasScope reports whether a token may call a resource: it has the
-// resource's scope, or the resource needs none.
-func hasScope(info *oauth.TokenInfo, res *resource) bool {
-	return res.Scope == "" || slices.Contains(info.Scopes, res.Scope)
+// hasScope reports whether a token may call a resource of rt's API: it
+// has the resource's scope, or the resource needs none. A scope is its
+// tenant's: the token of another tenant (calling a shared API) holds that
+// tenant's scopes, never the API's, whatever their names.
+func hasScope(info *oauth.TokenInfo, rt *route, res *resource) bool {
+	if res.Scope == "" {
+		return true
+	}
+	return strings.EqualFold(portal.ContextTenant(rt.api.Context), orSuper(info.Tenant)) && slices.Contains(info.Scopes, res.Scope)
 }
 
 // backendURL is the endpoint joined with rest, the part of in's path

@@ -65,7 +65,7 @@ func newEnv(t testing.TB, cfg gateway.Config) *env {
 	t.Cleanup(e.prod.Close)
 	t.Cleanup(e.sandbox.Close)
 	for _, s := range []oauth.Scope{{Name: "read", Description: "Read orders"}, {Name: "update", Description: "Change orders", Roles: []string{"admin"}}} {
-		if err := d.PutScope(e.ctx, s); err != nil {
+		if err := d.PutScope(e.ctx, "", s); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -167,7 +167,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	if err := d.ImportAPI(ctx, a, scopes); err != nil {
 		t.Fatal(err)
 	}
-	got, err := d.ScopesByName(ctx, []string{"cancel", "update"})
+	got, err := d.ScopesByName(ctx, "", []string{"cancel", "update"})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("scopes after import: %v %v", got, err)
 	}
@@ -186,7 +186,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	if !errors.Is(err, portal.ErrConflict) {
 		t.Fatalf("second import: %v, want ErrConflict", err)
 	}
-	if got, _ := d.ScopesByName(ctx, []string{"fresh"}); len(got) != 0 {
+	if got, _ := d.ScopesByName(ctx, "", []string{"fresh"}); len(got) != 0 {
 		t.Errorf("a failed import registered scope fresh")
 	}
 }

@@ -46,10 +46,10 @@ func newThrottle(limits map[string]int, take func(context.Context, portal.QuotaK
 	return &throttle{limits: limits, take: take, local: map[portal.QuotaKey]*permits{}}
 }
 
-// allow counts a call of k on its tier; over the limit it says how long
-// until the window ends. An error is the store's: the call is not admitted.
-func (t *throttle) allow(ctx context.Context, k portal.QuotaKey, tier string, now time.Time) (ok bool, retryAfter time.Duration, err error) {
-	limit := t.limits[tier]
+// allow counts a call of k on its tier, whose limit per minute is limit
+// (0 or less: unlimited); over the limit it says how long until the window
+// ends. An error is the store's: the call is not admitted.
+func (t *throttle) allow(ctx context.Context, k portal.QuotaKey, limit int, now time.Time) (ok bool, retryAfter time.Duration, err error) {
 	if limit <= 0 {
 		return true, 0, nil
 	}

@@ -26,7 +26,7 @@ func TestValidationDoesNotAllocate(t *testing.T) {
 	const token = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG" // 43 characters, as oauth.NewSecret's
 	s.tokens.store(oauth.HashOf(token), &oauth.TokenInfo{AppID: 1, KeyType: "PRODUCTION", Token: oauth.Token{Scopes: []string{"read"},
 		ExpiresAt: time.Now().Add(time.Hour)}})
-	s.subs.store(subKey{1, 7}, subscription{id: 3, tier: "Gold"})
+	s.subs.store(subKey{1, 7}, subscription{id: 3, tier: "Gold", limit: 1 << 30})
 	take := func(_ context.Context, _ portal.QuotaKey, _ time.Time, want, _ int) (int, error) { return want, nil }
 	g := &Gateway{now: time.Now, throttle: newThrottle(map[string]int{"Gold": 1 << 30}, take)}
 	r := httptest.NewRequest("GET", "/pizzashack/1.0.0/order/12", nil)
@@ -50,11 +50,11 @@ func TestValidationDoesNotAllocate(t *testing.T) {
 		if res == nil || refusal != nil {
 			t.Fatal("not authorized")
 		}
-		sub, err := g.subscription(ctx, s, info.AppID, rt.api.ID)
-		if err != nil || sub.id == 0 || !hasScope(info, res) {
+		sub, err := g.subscription(ctx, s, info.AppID, rt.api)
+		if err != nil || sub.id == 0 || !hasScope(info, rt, res) {
 			t.Fatal("not subscribed")
 		}
-		if ok, _, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.tier, g.now()); !ok || err != nil {
+		if ok, _, err := g.throttle.allow(ctx, portal.QuotaKey{AppID: info.AppID, APIID: rt.api.ID, KeyType: string(info.KeyType)}, sub.limit, g.now()); !ok || err != nil {
 			t.Fatal("throttled")
 		}
 	})

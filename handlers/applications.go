@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,7 @@ type applicationForm struct {
 	Name        string `form:"name" validate:"required,max=100,oneline"`
 	Description string `form:"description" validate:"max=1000,text"`
 	CallbackURL string `form:"callback_url" validate:"callback"`
-	Tier        string `form:"tier" validate:"required,oneof=Unlimited Gold Silver Bronze"`
+	Tier        string `form:"tier" validate:"required,max=100"` // one of the tenant's tiers
 	// JWTAccessTokens is the box that has a new application's access
 	// tokens issued as JWTs (RFC 9068); an existing one keeps its kind.
 	JWTAccessTokens bool `form:"jwt_access_tokens"`
@@ -64,7 +65,11 @@ func (h *Handlers) NewApplication(c echo.Context) error {
 }
 
 func (h *Handlers) applicationForm(c echo.Context, status int, f store.ApplicationForm) error {
-	f.Tiers = portal.Tiers
+	tiers, err := h.tenantTiers(c)
+	if err != nil {
+		return err
+	}
+	f.Tiers = tiers
 	title := "Add application"
 	if f.ID != 0 {
 		title = "Edit application"
@@ -106,6 +111,16 @@ func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done s
 	}
 	if a.ID == 0 {
 		a.JWTAccessTokens = f.JWTAccessTokens
+	}
+	tiers, err := h.tenantTiers(c)
+	if err != nil {
+		return err
+	}
+	if errs["tier"] == "" && !slices.Contains(tiers, f.Tier) {
+		if errs == nil {
+			errs = map[string]string{}
+		}
+		errs["tier"] = "Choose one of: " + strings.Join(tiers, ", ") + "."
 	}
 	view := store.ApplicationForm{ID: a.ID, Name: f.Name, Description: f.Description, CallbackURL: f.CallbackURL, Tier: f.Tier,
 		JWTAccessTokens: a.JWTAccessTokens, DPoPRequired: f.DPoPRequired, Errors: errs}

@@ -30,7 +30,7 @@ func (h *Handlers) definition(c echo.Context, a *portal.API) (*openapi3.T, error
 		}
 	}
 	ctx := c.Request().Context()
-	scopes, err := h.store.ScopesByName(ctx, names)
+	scopes, err := h.store.ScopesByName(ctx, portal.ContextTenant(a.Context), names)
 	if err != nil {
 		return nil, err
 	}

@@ -10,10 +10,12 @@ import (
 // GET /.well-known/oauth-authorization-server (RFC 8414 §3). The issuer is
 // the listener's public URL (--public-url), or without one its own address,
 // so that the 8243 and 8280 listeners (and any port offset) each describe
-// themselves; never the Host header.
+// themselves; never the Host header. scopes_supported lists the super
+// tenant's scopes: the metadata is one for all tenants, and other
+// tenants' scopes are theirs to tell.
 func (h *Handlers) Discovery(c echo.Context) error {
 	ctx := c.Request().Context()
-	scopes, err := h.store.Scopes(ctx)
+	scopes, err := h.store.Scopes(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -138,12 +138,26 @@ func (h *Handlers) NewAPI(c echo.Context) error {
 }
 
 func (h *Handlers) apiForm(c echo.Context, status int, f store.APIForm) error {
-	f.AllTiers, f.SampleEndpoint = portal.Tiers, portal.SampleEndpoint
+	tiers, err := h.tenantTiers(c)
+	if err != nil {
+		return err
+	}
+	f.AllTiers, f.SampleEndpoint = tiers, portal.SampleEndpoint
 	title := "Create API"
 	if f.ID != 0 {
 		title = "Edit " + f.Name
 	}
 	return render(c, status, store.EditAPI(h.page(c, title, layout.NavPublisher), f))
+}
+
+// tenantTiers are the names of the tiers of the publisher's tenant, which
+// its APIs may offer: the default ones and the tenant's own.
+func (h *Handlers) tenantTiers(c echo.Context) ([]string, error) {
+	custom, err := h.store.Tiers(c.Request().Context(), h.CurrentUser(c).TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return portal.TierNames(portal.TenantTiers(custom)), nil
 }
 
 // CreateAPI publishes a new API, POST /store/publisher.
@@ -214,8 +228,18 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 			resourceErrs = append(resourceErrs, sentence(line))
 		}
 	}
+	tiers, terr := h.tenantTiers(c)
+	if terr != nil {
+		return terr
+	}
+	for _, t := range a.Tiers {
+		if !slices.Contains(tiers, t) && view.Errors["tiers"] == "" {
+			view.Errors["tiers"] = fmt.Sprintf("Unknown tier %q: offer some of %s.", t, strings.Join(tiers, ", "))
+		}
+	}
 	for _, p := range gateway.Problems(a) {
 		switch {
+		case p.Field == "tiers": // checked against the tenant's tiers above
 		case p.Field == "resources" && err == nil: // else ParseResources said it, by line
 			resourceErrs = append(resourceErrs, sentence(p.Message))
 		case p.Field != "resources" && view.Errors[p.Field] == "":
@@ -272,9 +296,9 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	return c.Redirect(http.StatusSeeOther, "/store/publisher")
 }
 
-// newScopes are the scopes a's resources name that are not registered yet,
-// with a description for the consent page (a publisher can change it with
-// apistore scope create).
+// newScopes are the scopes a's resources name that are not registered yet
+// in its tenant, with a description for the consent page (a publisher can
+// change it with apistore scope create).
 func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, error) {
 	var names []string
 	for _, r := range a.Resources {
@@ -282,7 +306,7 @@ func (h *Handlers) newScopes(c echo.Context, a *portal.API) ([]oauth.Scope, erro
 			names = append(names, r.Scope)
 		}
 	}
-	known, err := h.store.ScopesByName(c.Request().Context(), names)
+	known, err := h.store.ScopesByName(c.Request().Context(), portal.ContextTenant(a.Context), names)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func TestPublisherCreateEditRetire(t *testing.T) {
 		t.Fatalf("stored API %+v", w)
 	}
 	// The new scope is registered with a description; read keeps its own.
-	scopes, err := env.db.ScopesByName(ctx, []string{"alerts.write", "read"})
+	scopes, err := env.db.ScopesByName(ctx, "", []string{"alerts.write", "read"})
 	if err != nil || len(scopes) != 2 {
 		t.Fatalf("scopes %v %v", scopes, err)
 	}
@@ -214,7 +214,7 @@ func TestPublisherNewScopesNeedRoles(t *testing.T) {
 			t.Errorf("%s %q: %d, want 422 with %q", tt.access, tt.roles, p.status, tt.message)
 		}
 	}
-	if s, _ := env.db.ScopesByName(ctx, []string{"alerts.write"}); len(s) != 0 {
+	if s, _ := env.db.ScopesByName(ctx, "", []string{"alerts.write"}); len(s) != 0 {
 		t.Fatalf("a refused form registered %+v", s)
 	}
 	form.Set("new_scope_access", "roles")
@@ -233,7 +233,7 @@ func TestPublisherNewScopesNeedRoles(t *testing.T) {
 	if p := b.submit("/store/publisher/"+itoa(w.ID), form); p.status != http.StatusSeeOther {
 		t.Fatalf("edit: %d\n%s", p.status, p.body)
 	}
-	scopes, err := env.db.ScopesByName(ctx, []string{"alerts.write", "alerts.read"})
+	scopes, err := env.db.ScopesByName(ctx, "", []string{"alerts.write", "alerts.read"})
 	if err != nil || len(scopes) != 2 {
 		t.Fatalf("scopes %+v %v", scopes, err)
 	}

@@ -83,8 +83,11 @@ type Catalog interface {
 	ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
 	UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
 	SetAPIStatus(ctx context.Context, id int64, status string) error
-	Scopes(ctx context.Context) ([]oauth.Scope, error)
-	ScopesByName(ctx context.Context, names []string) ([]oauth.Scope, error)
+	Scopes(ctx context.Context, tenant string) ([]oauth.Scope, error)
+	ScopesByName(ctx context.Context, tenant string, names []string) ([]oauth.Scope, error)
+	// Tiers lists the tiers the tenant set (portal.TenantTiers adds the
+	// default ones).
+	Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error)
 
 	Subscribe(ctx context.Context, appID, apiID int64, tier string) error
 	Unsubscribe(ctx context.Context, appID, apiID int64) error

@@ -41,7 +41,7 @@ func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []stri
 	if c.DPoPRequired {
 		return nil, errDPoPRequired()
 	}
-	granted, err := s.grantableScopes(ctx, scopes, c.OwnerRoles)
+	granted, err := s.grantableScopes(ctx, c.Tenant, scopes, c.OwnerRoles)
 	if err != nil {
 		return nil, err
 	}

@@ -177,11 +177,11 @@ func (s *Server) ConsentScopes(ctx context.Context, a *Authorization, u *User) (
 	if oerr := checkTenant(a, u); oerr != nil {
 		return nil, oerr
 	}
-	names, oerr := s.grantableScopes(ctx, a.Request.Scope, u.Roles)
+	names, oerr := s.grantableScopes(ctx, a.Client.Tenant, a.Request.Scope, u.Roles)
 	if oerr != nil {
 		return nil, oerr
 	}
-	registered, err := s.store.ScopesByName(ctx, names)
+	registered, err := s.store.ScopesByName(ctx, a.Client.Tenant, names)
 	if err != nil {
 		return nil, internal(ctx, "load scopes", err)
 	}
@@ -208,7 +208,7 @@ func (s *Server) Approve(ctx context.Context, a *Authorization, u *User) (string
 	if oerr := checkTenant(a, u); oerr != nil {
 		return "", oerr
 	}
-	scopes, oerr := s.grantableScopes(ctx, a.Request.Scope, u.Roles)
+	scopes, oerr := s.grantableScopes(ctx, a.Client.Tenant, a.Request.Scope, u.Roles)
 	if oerr != nil {
 		return "", oerr
 	}

@@ -172,7 +172,7 @@ func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *Toke
 	if !sameTenant(u.Tenant, c.Tenant) {
 		return nil, ErrInvalidGrant("invalid username or password")
 	}
-	scopes, oerr := s.grantableScopes(ctx, r.Scope, u.Roles)
+	scopes, oerr := s.grantableScopes(ctx, c.Tenant, r.Scope, u.Roles)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -182,7 +182,7 @@ func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *Toke
 // clientCredentialsGrant issues an application token (RFC 6749 §4.4) on
 // behalf of the application's owner, whose roles bound its scopes.
 func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
-	scopes, err := s.grantableScopes(ctx, r.Scope, c.OwnerRoles)
+	scopes, err := s.grantableScopes(ctx, c.Tenant, r.Scope, c.OwnerRoles)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	if oerr != nil {
 		return nil, oerr
 	}
-	scopes, oerr := s.grantableScopes(ctx, requested, roles)
+	scopes, oerr := s.grantableScopes(ctx, c.Tenant, requested, roles)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -340,13 +340,15 @@ func scopesByName(scopes []Scope) map[string]Scope {
 	return m
 }
 
-// grantableScopes keeps the requested scopes that are registered and that
-// the roles allow; others are dropped, as WSO2 does. Nothing left means
-// DefaultScope.
-func (s *Server) grantableScopes(ctx context.Context, requested, roles []string) ([]string, *Error) {
+// grantableScopes keeps the requested scopes that are registered in the
+// tenant (the client's: a user of another is refused before) and that the
+// roles allow; others are dropped, as WSO2 does. Nothing left means
+// DefaultScope. A role means something only in its tenant, as the scope
+// does: another tenant's scope of the same name is never looked at.
+func (s *Server) grantableScopes(ctx context.Context, tenant string, requested, roles []string) ([]string, *Error) {
 	var granted []string
 	if len(requested) > 0 {
-		registered, err := s.store.ScopesByName(ctx, requested)
+		registered, err := s.store.ScopesByName(ctx, tenant, requested)
 		if err != nil {
 			return nil, internal(ctx, "load scopes", err)
 		}

@@ -341,7 +341,7 @@ func TestRefreshRechecks(t *testing.T) {
 	if first.Scope != "read update" {
 		t.Fatalf("scope %q, want read update", first.Scope)
 	}
-	if err := e.db.PutScope(ctx, oauth.Scope{Name: "update", Roles: []string{"owner"}}); err != nil {
+	if err := e.db.PutScope(ctx, "", oauth.Scope{Name: "update", Roles: []string{"owner"}}); err != nil {
 		t.Fatal(err)
 	}
 	second := e.mustToken(t, oauth.TokenRequest{GrantType: "refresh_token", RefreshToken: first.RefreshToken})

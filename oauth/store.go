@@ -210,10 +210,12 @@ type UserStore interface {
 	UserRoles(ctx context.Context, id int64) ([]string, error)
 }
 
-// ScopeStore finds registered scopes.
+// ScopeStore finds registered scopes. Scopes belong to a tenant: the same
+// name may be registered in several, each with its own roles.
 type ScopeStore interface {
-	// ScopesByName returns the registered scopes among names, in any order.
-	ScopesByName(ctx context.Context, names []string) ([]Scope, error)
+	// ScopesByName returns the tenant's registered scopes among names, in
+	// any order; tenant is a domain, "" the super tenant's.
+	ScopesByName(ctx context.Context, tenant string, names []string) ([]Scope, error)
 }
 
 // TokenStore keeps access and refresh tokens. A store that partitions them

@@ -67,6 +67,17 @@ func TenantContext(domain, context string) string {
 	return "/t/" + strings.ToLower(domain) + context
 }
 
+// ContextTenant is the domain of the tenant an API belongs to by its
+// context, TenantContext's inverse: /t/{domain}/… is domain's, any other
+// the super tenant's.
+func ContextTenant(context string) string {
+	if rest, ok := strings.CutPrefix(context, "/t/"); ok {
+		domain, _, _ := strings.Cut(rest, "/")
+		return domain
+	}
+	return SuperTenant
+}
+
 // VisibleTo reports whether a developer of tenantID may see and subscribe
 // to the API: its own tenant's, or one shared with every tenant.
 func (a *API) VisibleTo(tenantID int64) bool {

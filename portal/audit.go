@@ -30,6 +30,7 @@ const (
 	AuditUserCreated        = "user_created"
 	AuditUserDeleted        = "user_deleted"
 	AuditScopeChanged       = "scope_changed"
+	AuditTierChanged        = "tier_changed"
 	AuditConsoleToken       = "console_token"
 )
 
@@ -63,6 +64,7 @@ var AuditEventNames = []string{
 	AuditSecretRegenerated, AuditAppTokensRevoked, AuditTokenRevoked, AuditGrantReplayed,
 	AuditConsentGranted, AuditConsentRevoked, AuditSubscribed, AuditUnsubscribed, AuditAPIChanged, AuditScopeChanged,
 	AuditConsoleToken, AuditUserStoreAdded, AuditTenantCreated, AuditTenantDeactivated, AuditTenantActivated,
+	AuditTierChanged,
 }
 
 // AuditQuery picks events from the trail: each field set narrows it (text

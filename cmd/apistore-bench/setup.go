@@ -235,7 +235,7 @@ func (d *deployment) provision(ctx context.Context, backURL, nginxURL string) er
 	// Anyone may have read; update only admins, so the benchmark's tokens
 	// lack it (the gateway_validation path).
 	for _, sc := range []oauth.Scope{{Name: "read", Description: "Read"}, {Name: "update", Description: "Update", Roles: []string{"admin"}}} {
-		if err := s.PutScope(ctx, sc); err != nil {
+		if err := s.PutScope(ctx, "", sc); err != nil {
 			return err
 		}
 	}

@@ -79,7 +79,7 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	description := fs.String("description", "", "description")
 	callback := fs.String("callback-url", "", "callback (redirect) URL: absolute https, or http on a loopback host")
 	grants := fs.String("grant-types", strings.Join(oauth.DefaultGrantTypes, ","), "comma-separated allowed grant types: "+strings.Join(oauth.AllGrantTypes, ", "))
-	tier := fs.String("tier", "Unlimited", "throttling tier: "+strings.Join(portal.Tiers, ", "))
+	tier := fs.String("tier", "Unlimited", "the application's tier: one of its owner's tenant's, "+strings.Join(portal.Tiers, ", ")+" or one apistore tier set added")
 	jwtTokens := fs.Bool("jwt-access-tokens", false, "issue the application JWT access tokens (RFC 9068, signed ES256, verifiable with the keys at the JWKS URL) rather than opaque ones")
 	dpop := fs.Bool("dpop-required", false, "issue the application's tokens only with a DPoP proof (RFC 9449): DPoP-bound tokens only")
 	tlsFlags := addTLSAuthFlags(fs)
@@ -92,9 +92,6 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	}
 	if *owner == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("--owner and --name are required")
-	}
-	if !slices.Contains(portal.Tiers, *tier) {
-		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(portal.Tiers, ", "), *tier)
 	}
 	grantTypes := splitList(*grants)
 	if err := oauth.CheckGrantTypes(grantTypes); err != nil {
@@ -110,6 +107,13 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	custom, err := d.Tiers(ctx, u.TenantID)
+	if err != nil {
+		return err
+	}
+	if tiers := portal.TierNames(portal.TenantTiers(custom)); !slices.Contains(tiers, *tier) {
+		return fmt.Errorf("--tier must be one of %s, not %q", strings.Join(tiers, ", "), *tier)
+	}
 	app := &portal.Application{OwnerID: u.ID, Name: strings.TrimSpace(*name), Description: *description, CallbackURL: *callback, Tier: *tier,
 		JWTAccessTokens: *jwtTokens, DPoPRequired: *dpop}
 	out := map[string]any{"name": app.Name}
@@ -149,26 +153,26 @@ func appCreate(ctx context.Context, args []string, s stdio) error {
 	return enc.Encode(out)
 }
 
-// scopeCreate adds a scope or updates its description and roles.
+// scopeCreate adds a scope to a tenant or updates its description and roles.
 func scopeCreate(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("scope create", "Adds a scope, or changes an existing one: only the flags given (empty or not) change it.", s)
-	store := addStoreFlags(fs)
+	fs := newFlags("scope create", "Adds a scope to a tenant, or changes an existing one: only the flags given (empty or not) change it.", s)
+	f := addTenantFlags(fs, "the tenant whose scope it is: only its applications' tokens can have it")
 	name := fs.String("name", "", "scope name (required)")
 	description := fs.String("description", "", "what the scope allows, shown on the consent page")
-	roles := fs.String("roles", "", "comma-separated roles that may be granted the scope (empty: any user)")
+	roles := fs.String("roles", "", "comma-separated roles of the tenant's users that may be granted the scope (empty: any user of the tenant)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := oauth.CheckScopeName(*name); err != nil {
 		return err
 	}
-	d, err := store.open(ctx)
+	d, t, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	sc := oauth.Scope{Name: *name}
-	existing, err := d.ScopesByName(ctx, []string{*name})
+	existing, err := d.ScopesByName(ctx, t.Domain, []string{*name})
 	if err != nil {
 		return err
 	}
@@ -183,12 +187,52 @@ func scopeCreate(ctx context.Context, args []string, s stdio) error {
 			sc.Roles = splitList(*roles)
 		}
 	})
-	if err := d.PutScope(ctx, sc); err != nil {
+	if err := d.PutScope(ctx, t.Domain, sc); err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, scope %s, roles %q", sc.Name, strings.Join(sc.Roles, ",")))
-	fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
+	auditCommand(ctx, d, s, portal.AuditScopeChanged, "", "", fmt.Sprintf("apistore scope create, tenant %s, scope %s, roles %q", t.Domain, sc.Name, strings.Join(sc.Roles, ",")))
+	if t.ID == portal.SuperTenantID {
+		fmt.Fprintf(s.out, "scope %s saved\n", sc.Name)
+	} else {
+		fmt.Fprintf(s.out, "scope %s of %s saved\n", sc.Name, t.Domain)
+	}
 	return nil
+}
+
+// scopeList prints a tenant's scopes.
+func scopeList(ctx context.Context, args []string, s stdio) error {
+	return tenantListCommand(ctx, args, s, "scope list", "Lists a tenant's scopes, with who may be granted them.", "the tenant whose scopes to list",
+		func(ctx context.Context, d db.Store, t *portal.Tenant) ([]oauth.Scope, error) {
+			return d.Scopes(ctx, t.Domain)
+		},
+		"NAME\tROLES\tDESCRIPTION",
+		func(sc oauth.Scope) string {
+			roles := strings.Join(sc.Roles, ",")
+			if roles == "" {
+				roles = "(anyone)"
+			}
+			return sc.Name + "\t" + roles + "\t" + sc.Description
+		})
+}
+
+// tenantDomain is the domain of the tenant a --tenant flag names, as
+// stored; an unknown one is a one-line error.
+func tenantDomain(ctx context.Context, d db.Store, domain string) (string, error) {
+	t, err := lookupTenant(ctx, d, domain)
+	if err != nil {
+		return "", err
+	}
+	return t.Domain, nil
+}
+
+// lookupTenant is the tenant a --tenant flag names; an unknown one is a
+// one-line error.
+func lookupTenant(ctx context.Context, d db.Store, domain string) (*portal.Tenant, error) {
+	t, err := d.TenantByDomain(ctx, domain)
+	if errors.Is(err, portal.ErrNotFound) {
+		return nil, fmt.Errorf("no tenant %q (see apistore tenant list)", domain)
+	}
+	return t, err
 }
 
 // auditCommand records an administrative command in the audit trail, as

@@ -27,7 +27,11 @@ Usage:
   apistore user create [flags]   add a user (password from stdin or --password)
   apistore app create [flags]    add an application with production and sandbox keys
   apistore app tls [flags]       set how an application's keys authenticate (TLS certificate or secret)
-  apistore scope create [flags]  add a scope, or change the flags given of one
+  apistore scope create [flags]  add a scope to a tenant, or change the flags given of one
+  apistore scope list [--tenant] list a tenant's scopes
+  apistore tier set [flags]      add a throttling tier to a tenant, or set a tier's limit for it
+  apistore tier list [--tenant]  list a tenant's tiers and their limits
+  apistore tier delete [flags]   remove a tenant's tier, or its own limit of a default tier
   apistore user delete [flags]   remove a user, their applications and tokens
   apistore user reset-password   print a link that sets a new password for a user
   apistore user list             list the users, with their status
@@ -61,6 +65,10 @@ var commands = map[string]func(context.Context, []string, stdio) error{
 	"app create":          appCreate,
 	"app tls":             appTLS,
 	"scope create":        scopeCreate,
+	"scope list":          scopeList,
+	"tier set":            tierSet,
+	"tier list":           tierList,
+	"tier delete":         tierDelete,
 	"user delete":         userDelete,
 	"user reset-password": userResetPassword,
 	"user list":           userList,

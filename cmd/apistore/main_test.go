@@ -434,7 +434,7 @@ func TestScopeCreateChangesOnlyGivenFlags(t *testing.T) {
 	s.admin(t, "", "scope create", "--name", "update", "--description", "Change or cancel orders")
 	scope := func() oauth.Scope {
 		d := openStore(t, s.dataDir)
-		list, err := d.ScopesByName(context.Background(), []string{"update"})
+		list, err := d.ScopesByName(context.Background(), "", []string{"update"})
 		if err != nil || len(list) != 1 {
 			t.Fatalf("scope update: %v, %v", list, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -64,13 +65,9 @@ func userstoreAdd(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	t, err := d.TenantByDomain(ctx, us.Tenant)
-	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no tenant %q", us.Tenant)
-	} else if err != nil {
+	if us.Tenant, err = tenantDomain(ctx, d, us.Tenant); err != nil {
 		return err
 	}
-	us.Tenant = t.Domain
 	if err := d.CreateUserStore(ctx, &us); err != nil {
 		if errors.Is(err, portal.ErrConflict) {
 			return fmt.Errorf("user store %q already exists", us.Domain)
@@ -112,7 +109,13 @@ func listCommand[T any](ctx context.Context, args []string, s stdio, name, help 
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+	return writeTable(s.out, header, list, row)
+}
+
+// writeTable prints a list as a table: the header, then a row a line,
+// tab-separated cells aligned.
+func writeTable[T any](out io.Writer, header string, list []T, row func(T) string) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, header)
 	for _, v := range list {
 		fmt.Fprintln(w, row(v))

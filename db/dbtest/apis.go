@@ -346,7 +346,7 @@ func testAPIs(t *testing.T, s *suite) {
 	t.Run("SeedSample publishes the sample once", func(t *testing.T) {
 		d := s.store(t)
 		ctx := t.Context()
-		if err := d.PutScope(ctx, oauth.Scope{Name: "read", Description: "Mine", Roles: []string{"admin"}}); err != nil {
+		if err := d.PutScope(ctx, "", oauth.Scope{Name: "read", Description: "Mine", Roles: []string{"admin"}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.SeedSample(ctx); err != nil {

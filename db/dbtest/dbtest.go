@@ -73,6 +73,8 @@ var groups = []group{
 	{"Applications", testApplications},
 	{"Keys", testKeys},
 	{"Scopes", testScopes},
+	{"TenantScopes", testTenantScopes},
+	{"Tiers", testTiers},
 	{"APIs", testAPIs},
 	{"Search", testSearch},
 	{"Docs", testDocs},

@@ -77,10 +77,13 @@ var endsOrGrantsAccess = []change{
 	}},
 	{"SeedSample", nil, func(ctx context.Context, d db.Store, w *world) error { return d.SeedSample(ctx) }},
 	{"PutScope (a new one)", nil, func(ctx context.Context, d db.Store, w *world) error {
-		return d.PutScope(ctx, oauth.Scope{Name: "write"})
+		return d.PutScope(ctx, "", oauth.Scope{Name: "write"})
 	}},
 	{"PutScope (new roles)", nil, func(ctx context.Context, d db.Store, w *world) error {
-		return d.PutScope(ctx, oauth.Scope{Name: "read", Roles: []string{"admin"}})
+		return d.PutScope(ctx, "", oauth.Scope{Name: "read", Roles: []string{"admin"}})
+	}},
+	{"PutTier (a tenant's limit of a tier)", nil, func(ctx context.Context, d db.Store, w *world) error {
+		return d.PutTier(ctx, portal.Tier{TenantID: portal.SuperTenantID, Name: "Gold", RPM: 1})
 	}},
 	{"DeleteStaleTokens of a token not revoked", nil, func(ctx context.Context, d db.Store, w *world) error {
 		_, err := d.DeleteStaleTokens(ctx, t0.Add(48*time.Hour))

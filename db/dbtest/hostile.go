@@ -29,7 +29,7 @@ var hostile = []struct {
 func testHostileText(t *testing.T, s *suite) {
 	d := s.store(t)
 	w := build(t, d)
-	if err := d.PutScope(t.Context(), oauth.Scope{Name: "read"}); err != nil {
+	if err := d.PutScope(t.Context(), "", oauth.Scope{Name: "read"}); err != nil {
 		t.Fatal(err)
 	}
 	lookups := []struct {
@@ -67,7 +67,7 @@ func testHostileText(t *testing.T, s *suite) {
 	}
 	for _, h := range hostile {
 		t.Run("ScopesByName, "+h.name, func(t *testing.T) {
-			got, err := d.ScopesByName(t.Context(), []string{h.make("read")})
+			got, err := d.ScopesByName(t.Context(), "", []string{h.make("read")})
 			if err != nil || len(got) != 0 {
 				t.Errorf("%+v, %v; want no scope", got, err)
 			}
@@ -165,9 +165,9 @@ func testHostileWrites(t *testing.T, s *suite) {
 					return list[0].Description, nil
 				}},
 				{"a scope's description", func() error {
-					return d.PutScope(ctx, oauth.Scope{Name: "hostile", Description: text})
+					return d.PutScope(ctx, "", oauth.Scope{Name: "hostile", Description: text})
 				}, func() (string, error) {
-					list, err := d.ScopesByName(ctx, []string{"hostile"})
+					list, err := d.ScopesByName(ctx, "", []string{"hostile"})
 					if err != nil || len(list) != 1 {
 						return "", fmt.Errorf("scopes: %+v, %v", list, err)
 					}

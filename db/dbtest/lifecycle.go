@@ -34,7 +34,7 @@ func testLifecycle(t *testing.T, s *suite) {
 		if err := closing.CreateToken(t.Context(), token(key, alice, oauth.GrantPassword)); err == nil {
 			t.Error("CreateToken after Close succeeded")
 		}
-		if err := closing.PutScope(t.Context(), oauth.Scope{Name: "read"}); err == nil {
+		if err := closing.PutScope(t.Context(), "", oauth.Scope{Name: "read"}); err == nil {
 			t.Error("PutScope after Close succeeded")
 		}
 		if _, err := closing.UserAccount(t.Context(), "alice"); err == nil {
@@ -71,6 +71,7 @@ var covered = map[string]string{
 	"SetApplicationTLSAuth": "MutualTLS", "CreateKey": "Keys", "KeysOfApplication": "Keys", "ReplaceSecret": "Keys", "RevokeApplicationTokens": "Keys",
 	"UpdateKeySettings": "Keys",
 	"PutScope":          "Scopes", "Scopes": "Scopes",
+	"PutTier": "Tiers", "DeleteTier": "Tiers", "Tiers": "Tiers", "CustomTiers": "Tiers",
 	"CreateAPI": "APIs", "ImportAPI": "APIs", "UpdateAPI": "APIs", "SetAPIStatus": "APIs", "PublishedAPIs": "APIs",
 	"AllAPIs": "APIs", "APIByID": "APIs", "APIByContext": "APIs", "SeedSample": "APIs", "PointSampleAPI": "APIs",
 	"Subscribe": "Subscriptions", "Unsubscribe": "Subscriptions", "SubscriptionTier": "Subscriptions",

@@ -23,7 +23,7 @@ func TestHostileLookupsFindNothing(t *testing.T) {
 	if err := d.CreateAPI(ctx, &portal.API{Name: "Pizza", Version: "v1", Context: "/pizza"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.PutScope(ctx, oauth.Scope{Name: "read"}); err != nil {
+	if err := d.PutScope(ctx, "", oauth.Scope{Name: "read"}); err != nil {
 		t.Fatal(err)
 	}
 	for what, s := range hostile {
@@ -39,7 +39,7 @@ func TestHostileLookupsFindNothing(t *testing.T) {
 				t.Errorf("%s with a %s: %v, want ErrNotFound", name, what, err)
 			}
 		}
-		got, err := d.ScopesByName(ctx, []string{"read", s})
+		got, err := d.ScopesByName(ctx, "", []string{"read", s})
 		if err != nil || len(got) != 1 || got[0].Name != "read" {
 			t.Errorf("ScopesByName with a %s: %v, %v; want the registered scope alone", what, got, err)
 		}
@@ -67,7 +67,7 @@ func TestHostileWritesAreRefused(t *testing.T) {
 			"UpdateApplication": func() error {
 				return d.UpdateApplication(ctx, &portal.Application{ID: f.key.AppID, OwnerID: f.user.ID, Name: "App", Description: s})
 			},
-			"PutScope": func() error { return d.PutScope(ctx, oauth.Scope{Name: s}) },
+			"PutScope": func() error { return d.PutScope(ctx, "", oauth.Scope{Name: s}) },
 			"CreateAPI": func() error {
 				return d.CreateAPI(ctx, &portal.API{Name: s, Version: "v1", Context: "/hostile"})
 			},

@@ -274,7 +274,7 @@ func TestGenerationFreshAcrossHandles(t *testing.T) {
 
 	before := generation(t, reader)
 	for i := range 1000 {
-		if err := writer.PutScope(ctx, oauth.Scope{Name: "read", Description: fmt.Sprint(i)}); err != nil {
+		if err := writer.PutScope(ctx, "", oauth.Scope{Name: "read", Description: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 		got := generation(t, reader)
@@ -396,7 +396,7 @@ func TestClosed(t *testing.T) {
 	if _, err := d.Generation(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("Generation after Close: %v", err)
 	}
-	if err := d.PutScope(ctx, oauth.Scope{Name: "read"}); err == nil {
+	if err := d.PutScope(ctx, "", oauth.Scope{Name: "read"}); err == nil {
 		t.Error("a write after Close succeeded")
 	}
 	if _, err := d.UserByID(ctx, 1); err == nil || errors.Is(err, oauth.ErrNotFound) {

@@ -21,7 +21,11 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 		if err := checkOverlap(ctx, tx, a); err != nil {
 			return err
 		}
-		if err := registerScopes(ctx, tx, scopes); err != nil {
+		var tenantID int64
+		if err := tx.QueryRow(ctx, `SELECT tenant_id FROM apis WHERE id = $1`, a.ID).Scan(&tenantID); err != nil {
+			return notFound(fmt.Sprintf("update API %d", a.ID), err)
+		}
+		if err := registerScopes(ctx, tx, tenantID, scopes); err != nil {
 			return err
 		}
 		tag, err := exec(ctx, tx, `UPDATE apis SET name = $1, version = $2, context = $3, description = $4,
@@ -54,22 +58,22 @@ func (d *DB) SetAPIStatus(ctx context.Context, id int64, status string) error {
 // and roles unless new ones are given.
 func (d *DB) ImportAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error {
 	return d.tx(ctx, func(tx pgx.Tx) error {
-		if err := registerScopes(ctx, tx, scopes); err != nil {
+		if err := registerScopes(ctx, tx, portal.TenantIDOf(a.TenantID), scopes); err != nil {
 			return err
 		}
 		return insertAPI(ctx, tx, a)
 	})
 }
 
-// registerScopes adds scopes, or updates the description and roles of
-// those that exist with the ones given (an empty one keeps the old).
-func registerScopes(ctx context.Context, tx pgx.Tx, scopes []oauth.Scope) error {
+// registerScopes adds scopes to a tenant, or updates the description and
+// roles of those it has with the ones given (an empty one keeps the old).
+func registerScopes(ctx context.Context, tx pgx.Tx, tenantID int64, scopes []oauth.Scope) error {
 	for _, s := range scopes {
-		if _, err := exec(ctx, tx, `INSERT INTO scopes (name, description, roles) VALUES ($1, $2, $3)
-			ON CONFLICT (name) DO UPDATE SET
+		if _, err := exec(ctx, tx, `INSERT INTO scopes (tenant_id, name, description, roles) VALUES ($4, $1, $2, $3)
+			ON CONFLICT (tenant_id, name) DO UPDATE SET
 				description = CASE WHEN excluded.description <> '' THEN excluded.description ELSE scopes.description END,
 				roles = CASE WHEN excluded.roles <> '' THEN excluded.roles ELSE scopes.roles END`,
-			s.Name, s.Description, joinWords(s.Roles)); err != nil {
+			s.Name, s.Description, joinWords(s.Roles), tenantID); err != nil {
 			return fmt.Errorf("register scope %q: %w", s.Name, err)
 		}
 	}

@@ -134,7 +134,7 @@ func TestFilesAreOwnerOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if err := d.PutScope(context.Background(), oauth.Scope{Name: "read"}); err != nil {
+	if err := d.PutScope(context.Background(), "", oauth.Scope{Name: "read"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"apistore.db", "apistore.db-wal", "apistore.db-shm"} {

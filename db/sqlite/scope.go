@@ -8,19 +8,31 @@ import (
 	"github.com/apistore/apistore/oauth"
 )
 
-// PutScope creates a scope or updates its description and roles.
-func (d *DB) PutScope(ctx context.Context, s oauth.Scope) error {
-	_, err := d.w.ExecContext(ctx, `INSERT INTO scopes (name, description, roles) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET description = excluded.description, roles = excluded.roles`,
-		s.Name, s.Description, joinWords(s.Roles))
-	if err != nil {
-		return fmt.Errorf("put scope %q: %w", s.Name, err)
+// tenantIDOf is the SQL for the id of the tenant whose domain is the
+// statement's next argument ("" is the super tenant's: see superIfEmpty).
+const tenantIDOf = `(SELECT id FROM tenants WHERE domain = ?)`
+
+// superIfEmpty is tenant, or the super tenant's domain for "".
+func superIfEmpty(tenant string) string {
+	if tenant == "" {
+		return oauth.SuperTenant
 	}
-	return nil
+	return tenant
 }
 
-// ScopesByName returns the registered scopes among names.
-func (d *DB) ScopesByName(ctx context.Context, names []string) ([]oauth.Scope, error) {
+// PutScope creates a scope of the tenant (its domain; "" the super
+// tenant's) or updates its description and roles. An unknown tenant is
+// ErrNotFound.
+func (d *DB) PutScope(ctx context.Context, tenant string, s oauth.Scope) error {
+	res, err := d.w.ExecContext(ctx, `INSERT INTO scopes (tenant_id, name, description, roles)
+		SELECT id, ?, ?, ? FROM tenants WHERE domain = ?
+		ON CONFLICT (tenant_id, name) DO UPDATE SET description = excluded.description, roles = excluded.roles`,
+		s.Name, s.Description, joinWords(s.Roles), superIfEmpty(tenant))
+	return oneRow(res, err, fmt.Sprintf("put scope %q of tenant %q", s.Name, superIfEmpty(tenant)))
+}
+
+// ScopesByName returns the tenant's registered scopes among names.
+func (d *DB) ScopesByName(ctx context.Context, tenant string, names []string) ([]oauth.Scope, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -29,12 +41,13 @@ func (d *DB) ScopesByName(ctx context.Context, names []string) ([]oauth.Scope, e
 		return nil, fmt.Errorf("load scopes: %w", err)
 	}
 	// One statement text whatever the number of names, so it stays prepared.
-	return d.scopes(ctx, `SELECT name, description, roles FROM scopes WHERE name IN (SELECT value FROM json_each(?))`, string(list))
+	return d.scopes(ctx, `SELECT name, description, roles FROM scopes
+		WHERE tenant_id = `+tenantIDOf+` AND name IN (SELECT value FROM json_each(?))`, superIfEmpty(tenant), string(list))
 }
 
-// Scopes lists every registered scope by name.
-func (d *DB) Scopes(ctx context.Context) ([]oauth.Scope, error) {
-	return d.scopes(ctx, `SELECT name, description, roles FROM scopes ORDER BY name`)
+// Scopes lists the tenant's registered scopes by name.
+func (d *DB) Scopes(ctx context.Context, tenant string) ([]oauth.Scope, error) {
+	return d.scopes(ctx, `SELECT name, description, roles FROM scopes WHERE tenant_id = `+tenantIDOf+` ORDER BY name`, superIfEmpty(tenant))
 }
 
 func (d *DB) scopes(ctx context.Context, query string, args ...any) ([]oauth.Scope, error) {

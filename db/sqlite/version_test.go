@@ -59,21 +59,21 @@ func TestGeneration(t *testing.T) {
 			if v2 := version(); v2 != v1 {
 				t.Fatal("the version changed without a write")
 			}
-			if err := other.PutScope(ctx, oauth.Scope{Name: "read"}); err != nil {
+			if err := other.PutScope(ctx, "", oauth.Scope{Name: "read"}); err != nil {
 				t.Fatal(err)
 			}
 			v3 := version()
 			if v3 == v1 {
 				t.Fatal("a change of another handle left the version as it was")
 			}
-			if err := other.PutScope(ctx, oauth.Scope{Name: "write"}); err != nil {
+			if err := other.PutScope(ctx, "", oauth.Scope{Name: "write"}); err != nil {
 				t.Fatal(err)
 			}
 			if v4 := version(); v4 == v3 {
 				t.Fatal("a second change of another handle left the version as it was")
 			}
 			v5 := version()
-			if err := d.PutScope(ctx, oauth.Scope{Name: "read", Description: "changed"}); err != nil {
+			if err := d.PutScope(ctx, "", oauth.Scope{Name: "read", Description: "changed"}); err != nil {
 				t.Fatal(err)
 			}
 			v6 := version()
