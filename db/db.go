@@ -130,7 +130,7 @@ type Store interface {
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
 	UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error)
-	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
+	AuditCounts(ctx context.Context, tenantID int64, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
 	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
@@ -171,7 +171,7 @@ type Store interface {
 	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
-	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	ListUsers(ctx context.Context, tenantID int64, filter string, limit int) ([]portal.User, error)
 	RecentLoginCounts(ctx context.Context, since time.Time, limit int) ([]portal.LoginCount, error)
 
 	// User stores: the secondary (LDAP) user stores and the local accounts

@@ -25,7 +25,7 @@ type Accounts interface {
 	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
-	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	ListUsers(ctx context.Context, tenantID int64, filter string, limit int) ([]portal.User, error)
 	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
 }
 

@@ -641,7 +641,7 @@ func testAccountListings(t *testing.T, s *suite) {
 			{"_", 100, nil},
 			{"nobody", 100, nil},
 		} {
-			got, err := d.ListUsers(t.Context(), tt.filter, tt.limit)
+			got, err := d.ListUsers(t.Context(), 0, tt.filter, tt.limit)
 			if err != nil || !sameWords(names(got, func(u portal.User) string { return u.Username }), tt.want) {
 				t.Errorf("%q, %d: %v, %v; want %v", tt.filter, tt.limit, names(got, func(u portal.User) string { return u.Username }), err, tt.want)
 			}

@@ -355,14 +355,16 @@ func (d *DB) EnableUser(ctx context.Context, username string) (*portal.User, err
 }
 
 // ListUsers returns the users whose username or email address holds filter
-// (any case; "": every user), by username, at most limit of them.
-func (d *DB) ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error) {
+// (any case; "": every user), by username, at most limit of them: of one
+// tenant, or of every tenant when tenantID is 0.
+func (d *DB) ListUsers(ctx context.Context, tenantID int64, filter string, limit int) ([]portal.User, error) {
 	if !textOK(filter) {
 		return nil, nil
 	}
 	rows, err := query(ctx, d.pool, `SELECT `+userColumns+` FROM users
-		WHERE $1 = '' OR position(lower($1 COLLATE "C") IN lower(username)) > 0 OR position(lower($1 COLLATE "C") IN lower(email)) > 0
-		ORDER BY lower(username), username LIMIT $2`, filter, limit)
+		WHERE ($3::bigint = 0 OR tenant_id = $3)
+			AND ($1 = '' OR position(lower($1 COLLATE "C") IN lower(username)) > 0 OR position(lower($1 COLLATE "C") IN lower(email)) > 0)
+		ORDER BY lower(username), username LIMIT $2`, filter, limit, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
