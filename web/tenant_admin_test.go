@@ -57,16 +57,7 @@ func TestTenantAdministration(t *testing.T) {
 		if page.status != http.StatusOK {
 			t.Fatalf("%s: %d", page.url, page.status)
 		}
-		for _, w := range want {
-			if !strings.Contains(page.body, w) {
-				t.Errorf("%s: no %q", page.url, w)
-			}
-		}
-		for _, w := range wantNot {
-			if strings.Contains(page.body, w) {
-				t.Errorf("%s: shows %q", page.url, w)
-			}
-		}
+		pageHas(t, page, want, wantNot)
 	}
 	others := []string{"admin@example.org", "carol@example.org", ">alice<", "(unknown user"}
 

@@ -47,6 +47,21 @@ func newTenantStoreEnv(t *testing.T) *tenantStoreEnv {
 	return e
 }
 
+// pageHas checks that a page shows each of want and none of wantNot.
+func pageHas(t *testing.T, page resp, want, wantNot []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(page.body, w) {
+			t.Errorf("%s: no %q", page.url, w)
+		}
+	}
+	for _, w := range wantNot {
+		if strings.Contains(page.body, w) {
+			t.Errorf("%s: shows %q", page.url, w)
+		}
+	}
+}
+
 // TestTenantStore: a tenant's store at /t/acme.com/store shows its APIs
 // and those other tenants share, never another tenant's private ones (404
 // as for an API that does not exist), on every API page; the super
@@ -56,19 +71,7 @@ func newTenantStoreEnv(t *testing.T) *tenantStoreEnv {
 func TestTenantStore(t *testing.T) {
 	e := newTenantStoreEnv(t)
 	ua := e.userAgent(t)
-	has := func(page resp, want, wantNot []string) {
-		t.Helper()
-		for _, w := range want {
-			if !strings.Contains(page.body, w) {
-				t.Errorf("%s: no %q", page.url, w)
-			}
-		}
-		for _, w := range wantNot {
-			if strings.Contains(page.body, w) {
-				t.Errorf("%s: shows %q", page.url, w)
-			}
-		}
-	}
+	has := func(page resp, want, wantNot []string) { t.Helper(); pageHas(t, page, want, wantNot) }
 	page := ua.get(e.store.URL + "/t/acme.com/store")
 	if page.status != http.StatusOK {
 		t.Fatalf("/t/acme.com/store: %d", page.status)
