@@ -164,7 +164,7 @@ type Store interface {
 	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
-	CountUsersWithRole(ctx context.Context, role string) (int, error)
+	CountUsersWithRole(ctx context.Context, tenantID int64, role string) (int, error)
 	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)
 	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
 	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)

@@ -20,7 +20,8 @@ import (
 // tenant's user answers 404 as for a missing one; events are recorded in
 // the tenant of the user they name (else of the store they happened in).
 // The super tenant's administrator sees every tenant's, with a tenant
-// column and filter.
+// column and filter. A tenant's only administrator may not delete their
+// account.
 func TestTenantAdministration(t *testing.T) {
 	e := newTenantStoreEnv(t)
 	ctx := context.Background()
@@ -121,6 +122,10 @@ func TestTenantAdministration(t *testing.T) {
 	if err != nil || len(events) != 1 || events[0].Username != "bob@acme.com" || events[0].Tenant != "acme.com" {
 		t.Errorf("acme.com's user_disabled events: %+v, %v", events, err)
 	}
+
+	// acme.com's only administrator may not delete their account, though
+	// the super tenant has one.
+	shows(acme.get(e.store.URL+"/store/account/delete"), []string{"You are the only user with the admin role"}, nil)
 
 	// The usage page: the calls to acme.com's APIs, and no token figures.
 	now := time.Now()
