@@ -205,7 +205,11 @@ func userDisable(ctx context.Context, args []string, s stdio) error {
 		ended.Sessions, ended.Tokens))
 	fmt.Fprintf(s.out, "disabled user %s: %d sessions logged out, %d tokens revoked\n", u.Username, ended.Sessions, ended.Tokens)
 	if n, err := d.CountUsersWithRole(ctx, portal.TenantIDOf(u.TenantID), "admin"); err == nil && n == 0 {
-		fmt.Fprintf(s.err, "apistore: warning: no enabled user of the tenant has the admin role now; apistore user enable --username %s undoes it\n", u.Username)
+		of := ""
+		if portal.TenantIDOf(u.TenantID) != portal.SuperTenantID {
+			of = " in " + u.Tenant
+		}
+		fmt.Fprintf(s.err, "apistore: warning: no enabled user has the admin role now%s; apistore user enable --username %s undoes it\n", of, u.Username)
 	}
 	return nil
 }

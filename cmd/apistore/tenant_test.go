@@ -130,7 +130,7 @@ func TestWSO2TenantCurl(t *testing.T) {
 // TestTenantUserCommands: user list --tenant lists one tenant's users; the
 // user commands take full names (alice@acme.com, bob@carbon.super); what
 // they do is in the audit trail of the user's tenant, a deleted user's
-// too.
+// too; disabling a tenant's last admin warns about that tenant.
 func TestTenantUserCommands(t *testing.T) {
 	dir := newDataDir(t)
 	run := func(stdin, command string, flags ...string) (string, error) {
@@ -200,5 +200,10 @@ func TestTenantUserCommands(t *testing.T) {
 		if err != nil || fmt.Sprint(got) != c.want {
 			t.Errorf("tenant %d's trail: %v, %v; want %s", c.tenant, got, err, c.want)
 		}
+	}
+	// Disabling acme.com's only admin warns, naming the tenant.
+	if out, err := run("", "user disable", "--username", "admin@acme.com"); err != nil ||
+		!strings.Contains(out, "no enabled user has the admin role now in acme.com") {
+		t.Errorf("disable acme.com's only admin: %v\n%s", err, out)
 	}
 }
