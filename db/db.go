@@ -144,7 +144,7 @@ type Store interface {
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
 	UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error)
-	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
+	AuditCounts(ctx context.Context, tenantID int64, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
 	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
@@ -178,14 +178,14 @@ type Store interface {
 	EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash) (int64, error)
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
-	CountUsersWithRole(ctx context.Context, role string) (int, error)
+	CountUsersWithRole(ctx context.Context, tenantID int64, role string) (int, error)
 	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)
 	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
 	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)
 	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
-	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	ListUsers(ctx context.Context, tenantID int64, filter string, limit int) ([]portal.User, error)
 	RecentLoginCounts(ctx context.Context, since time.Time, limit int) ([]portal.LoginCount, error)
 
 	// User stores: the secondary (LDAP) user stores and the local accounts

@@ -2,7 +2,8 @@
 // /t/acme.com/store shows the tenant's APIs and not the super tenant's,
 // its log-in takes the bare name, and the tenant's administrator publishes
 // an API in the Publisher, under /t/acme.com/, which the super tenant's
-// store does not show, on the tenant's own tier.
+// store does not show, on the tenant's own tier; the tenant's administrator's
+// Users and Audit pages show the tenant's users and events alone.
 const { execFileSync } = require('node:child_process');
 const { test, expect } = require('./server');
 
@@ -13,10 +14,11 @@ function tenantCreate(server, domain, admin, password) {
     { input: `${password}\n` });
 }
 
-test("a tenant's store and a tenant admin's Publisher", async ({ server, page }) => {
+test("a tenant's store and a tenant admin's Publisher, Users and Audit", async ({ server, page }) => {
   tenantCreate(server, 'acme.com', 'admin', 'acme-admin-password');
   execFileSync(process.env.APISTORE_BIN, ['tier', 'set', '--data-dir', server.dataDir, '--tenant', 'acme.com',
     '--name', 'Platinum', '--rpm', '10000']);
+  await server.admin('user create', { username: 'alice', password: 'alice-super-password' });
   const origin = new URL(server.store).origin; // server.store is the super tenant's, …/store
 
   // The tenant's store: the super tenant's sample API is not there.
@@ -50,6 +52,15 @@ test("a tenant's store and a tenant admin's Publisher", async ({ server, page })
   await page.getByRole('link', { name: 'APIs', exact: true }).click();
   await expect(page.getByRole('link', { name: 'AcmeOrders' }).first()).toBeVisible();
   await expect(page.getByText('PizzaShackAPI')).toHaveCount(0);
+
+  // The tenant's users and audit trail, without the super tenant's alice.
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await expect(page.getByTestId('user-admin@acme.com')).toBeVisible();
+  await expect(page.getByTestId('user-alice')).toHaveCount(0);
+  await page.getByRole('link', { name: 'Audit', exact: true }).click();
+  const events = page.getByTestId('audit-event');
+  await expect(events.filter({ hasText: 'admin@acme.com' }).first()).toBeVisible();
+  await expect(events.filter({ hasText: 'alice' })).toHaveCount(0);
   await page.getByRole('button', { name: 'Log out' }).click();
   await page.goto(`${origin}/store`);
   await expect(page.getByText('PizzaShackAPI').first()).toBeVisible();

@@ -23,12 +23,29 @@ import (
 // auditRole may read the audit trail.
 const auditRole = "admin"
 
-// isAdmin reports whether u may read the audit trail and manage users: an
-// administrator of the super tenant. Other tenants' administrators manage
-// their tenant's APIs in the Publisher; the users pages, the audit trail
-// and the platform's usage span every tenant, so they are not theirs.
+// isAdmin reports whether u may read the audit trail, manage users and
+// see the platform's usage: a user with the admin role, of their own
+// tenant only (adminTenant).
 func isAdmin(u *portal.User) bool {
-	return u != nil && slices.Contains(u.Roles, auditRole) && u.TenantID <= portal.SuperTenantID
+	return u != nil && slices.Contains(u.Roles, auditRole)
+}
+
+// adminTenant is the tenant an administrator manages: 0 (every tenant)
+// for the super tenant's, their own for another tenant's, whose users,
+// audit trail and usage are all they see.
+func adminTenant(u *portal.User) int64 {
+	if u.TenantID <= portal.SuperTenantID {
+		return 0
+	}
+	return u.TenantID
+}
+
+// manages reports whether administrator admin manages user u: one of their
+// tenant, or any for the super tenant's. Another tenant's user is answered
+// as a missing one.
+func manages(admin, u *portal.User) bool {
+	t := adminTenant(admin)
+	return t == 0 || portal.TenantIDOf(u.TenantID) == t
 }
 
 // audit records a security event of this request. A failure to record is
@@ -36,7 +53,7 @@ func isAdmin(u *portal.User) bool {
 // error. Never pass a token, secret or password.
 func (h *Handlers) audit(c echo.Context, event, username, client, detail string) {
 	e := &portal.AuditEvent{At: h.now(), Event: event, Username: username, Client: client,
-		Remote: c.RealIP(), Detail: detail}
+		Remote: c.RealIP(), Detail: detail, TenantID: h.viewerTenant(c)}
 	if err := h.store.RecordAudit(c.Request().Context(), e); err != nil {
 		slog.ErrorContext(c.Request().Context(), "audit", "event", event, "err", err)
 	}
@@ -129,6 +146,15 @@ func (h *Handlers) appAuditFields(c echo.Context, appID int64, name string) (cli
 	return strings.Join(ids, " "), "application " + name
 }
 
+// tenantNamed finds the tenant a filter names by its domain: not found
+// for text no domain can be (which some stores refuse to look up).
+func (h *Handlers) tenantNamed(c echo.Context, domain string) (*portal.Tenant, error) {
+	if !portal.ValidTenantDomain(strings.ToLower(domain)) {
+		return nil, portal.ErrNotFound
+	}
+	return h.store.TenantByDomain(c.Request().Context(), domain)
+}
+
 // auditTimeLayout is how the Audit page's time filters are typed (an
 // <input type=datetime-local>), in UTC.
 const auditTimeLayout = "2006-01-02T15:04"
@@ -136,11 +162,24 @@ const auditTimeLayout = "2006-01-02T15:04"
 // auditFilter reads the Audit page's query: the filters, and the page to
 // show (older than the event ?before names). Bad values are reported per
 // field and left out of the query, never an error page.
-func auditFilter(c echo.Context) (store.AuditFilter, portal.AuditQuery, map[string]string) {
+func (h *Handlers) auditFilter(c echo.Context, tenantID int64) (store.AuditFilter, portal.AuditQuery, map[string]string, error) {
 	f := store.AuditFilter{Event: c.QueryParam("event"), User: strings.TrimSpace(c.QueryParam("user")),
 		Client: strings.TrimSpace(c.QueryParam("client")), Since: c.QueryParam("since"), Until: c.QueryParam("until")}
-	q := portal.AuditQuery{Username: f.User, Client: f.Client, Limit: portal.AuditListingSize + 1}
+	q := portal.AuditQuery{TenantID: tenantID, Username: f.User, Client: f.Client, Limit: portal.AuditListingSize + 1}
 	errs := map[string]string{}
+	if tenantID == 0 {
+		if f.Tenant = strings.TrimSpace(c.QueryParam("tenant")); f.Tenant != "" {
+			t, err := h.tenantNamed(c, f.Tenant)
+			switch {
+			case isNotFound(err):
+				errs["tenant"] = "There is no such tenant."
+			case err != nil:
+				return f, q, nil, err
+			default:
+				q.TenantID = t.ID
+			}
+		}
+	}
 	for _, tt := range []struct {
 		field string
 		value *string
@@ -180,14 +219,14 @@ func auditFilter(c echo.Context) (store.AuditFilter, portal.AuditQuery, map[stri
 			q.BeforeID = id
 		}
 	}
-	return f, q, errs
+	return f, q, errs, nil
 }
 
 // auditURL is the Audit page with filter f, older than the event before
 // (0: the newest).
 func auditURL(f store.AuditFilter, before int64) string {
 	v := url.Values{}
-	for k, val := range map[string]string{"event": f.Event, "user": f.User, "client": f.Client, "since": f.Since, "until": f.Until} {
+	for k, val := range map[string]string{"event": f.Event, "user": f.User, "client": f.Client, "since": f.Since, "until": f.Until, "tenant": f.Tenant} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -207,17 +246,23 @@ const auditPath = "/store/admin/audit"
 // AuditTrail lists security events for administrators, newest first, GET
 // /store/admin/audit: filtered by event, user, client and time range
 // (?event, ?user, ?client, ?since, ?until), a page of AuditListingSize at
-// a time (?before: older than that event).
+// a time (?before: older than that event). A tenant's administrators see
+// their tenant's events; the super tenant's see every tenant's, and may
+// filter by tenant (?tenant).
 func (h *Handlers) AuditTrail(c echo.Context) error {
-	if !isAdmin(h.CurrentUser(c)) {
+	me := h.CurrentUser(c)
+	if !isAdmin(me) {
 		return echo.NewHTTPError(http.StatusForbidden, "The audit trail is for users with the admin role.")
 	}
-	f, q, errs := auditFilter(c)
+	f, q, errs, err := h.auditFilter(c, adminTenant(me))
+	if err != nil {
+		return err
+	}
 	events, err := h.store.AuditEvents(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
-	v := store.AuditView{Filter: f, Errors: errs, Events: portal.AuditEventNames}
+	v := store.AuditView{Filter: f, Errors: errs, Events: portal.AuditEventNames, AllTenants: adminTenant(me) == 0}
 	if len(events) > portal.AuditListingSize {
 		events = events[:portal.AuditListingSize]
 		v.OlderURL = templ.SafeURL(auditURL(f, events[len(events)-1].ID))
@@ -228,7 +273,7 @@ func (h *Handlers) AuditTrail(c echo.Context) error {
 	v.Rows = make([]store.AuditRow, len(events))
 	for i, e := range events {
 		v.Rows[i] = store.AuditRow{At: formatTime(e.At), Event: e.Event, Username: e.Username,
-			Client: e.Client, Remote: e.Remote, Detail: e.Detail}
+			Client: e.Client, Remote: e.Remote, Detail: e.Detail, Tenant: e.Tenant}
 	}
 	status := http.StatusOK
 	if len(errs) > 0 {

@@ -138,7 +138,7 @@ func TestSignUpFloodDoesNotDelayOthers(t *testing.T) {
 // subscribers counts the store's subscribers, as sign-up makes them.
 func subscribers(t *testing.T, env *storeEnv) int {
 	t.Helper()
-	n, err := env.db.CountUsersWithRole(t.Context(), "subscriber")
+	n, err := env.db.CountUsersWithRole(t.Context(), 0, "subscriber")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,13 +153,14 @@ func (h *Handlers) deleteAccountView(c echo.Context) (store.DeleteAccountView, e
 	return v, err
 }
 
-// onlyAdmin reports whether u is the last user with the admin role, who
-// may not go: no one would be left to manage users or read the audit trail.
+// onlyAdmin reports whether u is the last user of their tenant with the
+// admin role, who may not go: no one would be left to manage the tenant's
+// users or read its audit trail.
 func (h *Handlers) onlyAdmin(c echo.Context, u *portal.User) (bool, error) {
 	if !isAdmin(u) {
 		return false, nil
 	}
-	n, err := h.store.CountUsersWithRole(c.Request().Context(), auditRole)
+	n, err := h.store.CountUsersWithRole(c.Request().Context(), portal.TenantIDOf(u.TenantID), auditRole)
 	return n <= 1, err
 }
 

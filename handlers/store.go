@@ -18,14 +18,14 @@ type Accounts interface {
 	ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error)
 	SetEmail(ctx context.Context, userID int64, email string) error
 	DeleteUser(ctx context.Context, username string) error
-	CountUsersWithRole(ctx context.Context, role string) (int, error)
+	CountUsersWithRole(ctx context.Context, tenantID int64, role string) (int, error)
 	UsersByEmail(ctx context.Context, email string) ([]portal.User, error)
 	CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error
 	PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error)
 	ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error)
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	EnableUser(ctx context.Context, username string) (*portal.User, error)
-	ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error)
+	ListUsers(ctx context.Context, tenantID int64, filter string, limit int) ([]portal.User, error)
 	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
 }
 

@@ -27,7 +27,7 @@ type Usage interface {
 	UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.LatencyCount, error)
 	UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCount, error)
 	UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) ([]portal.AppCount, error)
-	AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
+	AuditCounts(ctx context.Context, tenantID int64, span time.Duration, from, to time.Time) ([]portal.EventCount, error)
 	TokenCounts(ctx context.Context, span time.Duration, from, to, now time.Time) ([]portal.EventCount, int64, error)
 }
 
@@ -266,6 +266,7 @@ func (h *Handlers) usage(c echo.Context, appID, apiID int64, view func(usageWind
 	q := w.query(appID, apiID)
 	var u usageData
 	if appID == 0 && apiID == 0 {
+		q.TenantID = adminTenant(h.CurrentUser(c)) // the administrators' page
 		if u.calls, err = h.store.UsageCallsByKind(ctx, q); err == nil {
 			u.byAPI, err = h.store.UsageCallsByAPI(ctx, q)
 		}
@@ -380,7 +381,10 @@ func (h *Handlers) apiNames(ctx context.Context) (func(int64) string, error) {
 
 // PlatformUsage is the administrators' usage page, GET /store/admin/usage:
 // the gateway's calls by API, the top applications, tokens issued per grant
-// type, active tokens, and failed log-ins and lockouts.
+// type, active tokens, and failed log-ins and lockouts. A tenant's
+// administrators see the calls to their tenant's APIs and their tenant's
+// failed log-ins and lockouts; the token figures, which no tenant owns
+// alone, are the super tenant's administrators'.
 func (h *Handlers) PlatformUsage(c echo.Context) error {
 	return h.usagePage(c, layout.NavUsage, h.platformUsage)
 }
@@ -395,9 +399,10 @@ func (h *Handlers) PlatformUsageCSV(c echo.Context) error {
 const topApps = 10
 
 func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
-	ctx := c.Request().Context()
+	ctx, me := c.Request().Context(), h.CurrentUser(c)
+	tenant := adminTenant(me)
 	return h.usage(c, 0, 0, func(w usageWindow, u usageData, apiName func(int64) string) (store.UsageView, error) {
-		names, err := h.applicationNames(ctx)
+		names, err := h.applicationNames(ctx, tenant)
 		if err != nil {
 			return store.UsageView{}, err
 		}
@@ -408,7 +413,9 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 		}
 		slices.Sort(byAPI.names)
 		v.Charts = slices.Insert(v.Charts, 0, byAPI.table("calls-by-api", "Gateway calls by API", "calls", callsText, false))
-		top, err := h.store.UsageTopApps(ctx, w.query(0, 0), topApps)
+		q := w.query(0, 0)
+		q.TenantID = tenant
+		top, err := h.store.UsageTopApps(ctx, q, topApps)
 		if err != nil {
 			return store.UsageView{}, err
 		}
@@ -416,16 +423,7 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 			v.Apps = append(v.Apps, store.AppRow{Name: cmp.Or(names[a.AppID], "Application #"+strconv.FormatInt(a.AppID, 10)),
 				Calls: a.Calls, Errors: a.Errors})
 		}
-		issued, active, err := h.store.TokenCounts(ctx, w.span, w.from, w.to, h.now())
-		if err != nil {
-			return store.UsageView{}, err
-		}
-		tokens := newSeriesGrid(w)
-		for _, e := range issued {
-			tokens.add(e.Name, e.Bucket, float64(e.Count))
-		}
-		slices.Sort(tokens.names)
-		events, err := h.store.AuditCounts(ctx, w.span, w.from, w.to)
+		events, err := h.store.AuditCounts(ctx, tenant, w.span, w.from, w.to)
 		if err != nil {
 			return store.UsageView{}, err
 		}
@@ -438,23 +436,41 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 				logins.add("Lockouts", e.Bucket, float64(e.Count))
 			}
 		}
+		v.Title, v.Back, v.BackLabel = "Platform usage", "/store/admin/users", "Users"
+		v.Base = "/store/admin/usage"
+		if tenant != 0 {
+			v.Charts = append(v.Charts, logins.table("failed-logins", "Failed log-ins and lockouts", "events", callsText, false))
+			v.Title = "Usage of " + me.Tenant + "'s APIs"
+			return v, nil
+		}
+		issued, active, err := h.store.TokenCounts(ctx, w.span, w.from, w.to, h.now())
+		if err != nil {
+			return store.UsageView{}, err
+		}
+		tokens := newSeriesGrid(w)
+		for _, e := range issued {
+			tokens.add(e.Name, e.Bucket, float64(e.Count))
+		}
+		slices.Sort(tokens.names)
 		v.Charts = append(v.Charts, tokens.table("tokens-issued", "Tokens issued by grant type", "tokens", callsText, false),
 			logins.table("failed-logins", "Failed log-ins and lockouts", "events", callsText, false))
 		v.Totals = append(v.Totals, store.Stat{Label: "Active tokens now", Value: strconv.FormatInt(active, 10)})
-		v.Title, v.Back, v.BackLabel = "Platform usage", "/store/admin/users", "Users"
-		v.Base = "/store/admin/usage"
 		return v, nil
 	})
 }
 
-// applicationNames names every subscribed application "Name (owner)".
-func (h *Handlers) applicationNames(ctx context.Context) (map[int64]string, error) {
+// applicationNames names every application subscribed to an API of a
+// tenant (0: of any tenant) "Name (owner)".
+func (h *Handlers) applicationNames(ctx context.Context, tenant int64) (map[int64]string, error) {
 	apis, err := h.store.AllAPIs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	names := map[int64]string{}
 	for _, a := range apis {
+		if tenant != 0 && !a.OwnedBy(tenant) {
+			continue
+		}
 		subs, err := h.store.SubscriptionsOfAPI(ctx, a.ID)
 		if err != nil {
 			return nil, err

@@ -25,7 +25,8 @@ const usersPath = "/store/admin/users"
 const usersListed = 200
 
 // RequireAdmin refuses the administrators' pages to anyone without the
-// admin role.
+// admin role. A tenant's administrators see and act on their tenant's
+// users, events and usage only (adminTenant).
 func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !isAdmin(h.CurrentUser(c)) {
@@ -40,10 +41,11 @@ func (h *Handlers) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handlers) Users(c echo.Context) error {
 	ctx, now := c.Request().Context(), h.now()
 	filter := strings.TrimSpace(c.QueryParam("q"))
+	me := h.CurrentUser(c)
 	var list []portal.User
 	if searchable(filter) {
 		var err error
-		if list, err = h.store.ListUsers(ctx, filter, usersListed+1); err != nil {
+		if list, err = h.store.ListUsers(ctx, adminTenant(me), filter, usersListed+1); err != nil {
 			return err
 		}
 	}
@@ -57,7 +59,6 @@ func (h *Handlers) Users(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	me := h.CurrentUser(c)
 	for i, u := range list {
 		row := store.UserRow{Username: u.Username, Email: u.Email, Roles: strings.Join(u.Roles, ", "),
 			MemberSince: formatDay(u.CreatedAt), Disabled: u.Disabled, Self: u.ID == me.ID, Status: "Active"}
@@ -82,7 +83,10 @@ func (h *Handlers) Users(c echo.Context) error {
 // formatDay is a date as the Users page shows it.
 func formatDay(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
-// lockedCounters are the brute-force counters that refuse something now.
+// lockedCounters are the brute-force counters that refuse something now
+// that the administrator manages: a tenant's administrators, those of
+// their tenant's usernames and consumer keys (not an address's, which
+// every tenant shares).
 func (h *Handlers) lockedCounters(c echo.Context) ([]portal.LoginCount, error) {
 	now := h.now()
 	recent, err := h.store.RecentLoginCounts(c.Request().Context(), now.Add(-LoginLockout), 500)
@@ -92,10 +96,42 @@ func (h *Handlers) lockedCounters(c echo.Context) ([]portal.LoginCount, error) {
 	var out []portal.LoginCount
 	for _, k := range recent {
 		if len(k.Key) > 2 && lockedFor([]portal.LoginCount{k}, now) > 0 {
-			out = append(out, k)
+			ours, err := h.managesCounter(c, k.Key)
+			if err != nil {
+				return nil, err
+			}
+			if ours {
+				out = append(out, k)
+			}
 		}
 	}
 	return out, nil
+}
+
+// managesCounter reports whether the administrator of the request manages
+// a brute-force counter: the super tenant's all; another tenant's, those
+// of its users' names and its applications' keys.
+func (h *Handlers) managesCounter(c echo.Context, key string) (bool, error) {
+	me := h.CurrentUser(c)
+	if adminTenant(me) == 0 {
+		return true, nil
+	}
+	ctx, name := c.Request().Context(), key[2:]
+	switch key[:2] {
+	case "u:", "m:":
+		u, err := h.store.UserAccount(ctx, name)
+		if isNotFound(err) {
+			return false, nil
+		}
+		return err == nil && manages(me, u), err
+	case "c:":
+		k, err := h.store.ClientByKey(ctx, name)
+		if isNotFound(err) {
+			return false, nil
+		}
+		return err == nil && strings.EqualFold(k.Tenant, me.Tenant), err
+	}
+	return false, nil
 }
 
 // lockouts describes the lockouts under way for the Users page: names that
@@ -212,14 +248,22 @@ var errNoSuchUser = echo.NewHTTPError(http.StatusNotFound, "There is no such use
 var errDisableSelf = echo.NewHTTPError(http.StatusConflict,
 	"You cannot disable your own account: no one might be left to enable it. Ask another administrator.")
 
+// managedUser finds the account an administrator's page names: as not
+// found when it is another tenant's than the administrator's.
+func (h *Handlers) managedUser(c echo.Context, username string) (*portal.User, error) {
+	u, err := h.store.UserAccount(c.Request().Context(), username)
+	if isNotFound(err) || (err == nil && !manages(h.CurrentUser(c), u)) {
+		return nil, errNoSuchUser
+	}
+	return u, err
+}
+
 // ConfirmDisableUser asks before DisableUser, GET
 // /store/admin/users/disable?username=…, naming what stops working.
 func (h *Handlers) ConfirmDisableUser(c echo.Context) error {
 	ctx := c.Request().Context()
-	u, err := h.store.UserAccount(ctx, c.QueryParam("username"))
-	if isNotFound(err) {
-		return errNoSuchUser
-	} else if err != nil {
+	u, err := h.managedUser(c, c.QueryParam("username"))
+	if err != nil {
 		return err
 	}
 	if u.ID == h.CurrentUser(c).ID {
@@ -252,7 +296,11 @@ func (h *Handlers) DisableUser(c echo.Context) error {
 	if strings.EqualFold(f.Username, h.CurrentUser(c).Username) {
 		return errDisableSelf
 	}
-	u, ended, err := h.store.DisableUser(c.Request().Context(), f.Username, h.now())
+	target, err := h.managedUser(c, f.Username)
+	if err != nil {
+		return err
+	}
+	u, ended, err := h.store.DisableUser(c.Request().Context(), target.Username, h.now())
 	if isNotFound(err) {
 		return errNoSuchUser
 	} else if err != nil {
@@ -278,7 +326,11 @@ func (h *Handlers) EnableUser(c echo.Context) error {
 	if problems != nil {
 		return errNoSuchUser
 	}
-	u, err := h.store.EnableUser(c.Request().Context(), f.Username)
+	target, err := h.managedUser(c, f.Username)
+	if err != nil {
+		return err
+	}
+	u, err := h.store.EnableUser(c.Request().Context(), target.Username)
 	if isNotFound(err) {
 		return errNoSuchUser
 	} else if err != nil {

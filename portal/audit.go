@@ -70,6 +70,7 @@ var AuditEventNames = []string{
 // AuditQuery picks events from the trail: each field set narrows it (text
 // fields match exactly, the username in any case), newest first.
 type AuditQuery struct {
+	TenantID int64 // one tenant's trail; 0: every tenant's
 	Event    string
 	Username string
 	Client   string
@@ -110,6 +111,15 @@ type AuditEvent struct {
 	Client   string // consumer key(s); an application is named in Detail
 	Remote   string // client address
 	Detail   string
+	// TenantID is the tenant of the event when neither its username nor
+	// its client names one (whoever acted: the logged-in user's tenant,
+	// or the store's a failed log-in was typed into); 0 is the super
+	// tenant. The tenant of the user named, else of the application whose
+	// key is named, comes first: an event about a tenant's user or
+	// application is in that tenant's trail. Listed events carry the
+	// tenant they were recorded with.
+	TenantID int64
+	Tenant   string // listed events: the tenant's domain
 }
 
 // Clipped returns the event as stores keep it: each text field valid UTF-8
@@ -130,4 +140,13 @@ func (e AuditEvent) Clipped() AuditEvent {
 	}
 	e.Username, e.Client, e.Remote, e.Detail = cut(e.Username), cut(e.Client), cut(e.Remote), cut(e.Detail)
 	return e
+}
+
+// ClientKey is the first consumer key the event's Client names, which
+// says whose application it is ("" for none).
+func (e AuditEvent) ClientKey() string {
+	if f := strings.Fields(e.Client); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }

@@ -248,6 +248,7 @@ type UsageQuery struct {
 	From, To time.Time
 	AppID    int64
 	APIID    int64
+	TenantID int64 // only the calls to this tenant's APIs; 0: every API
 }
 
 // EventCount is how many things of one kind (an audit event, a token of a

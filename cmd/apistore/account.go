@@ -66,9 +66,10 @@ func userResetPassword(ctx context.Context, args []string, s stdio) error {
 
 // userList prints the accounts, with their status.
 func userList(ctx context.Context, args []string, s stdio) error {
-	fs := newFlags("user list", "Lists the users whose username or email holds --filter (all without it), by username.", s)
+	fs := newFlags("user list", "Lists the users whose username or email holds --filter (all without it), by username: of every tenant, or of --tenant.", s)
 	store := addStoreFlags(fs)
 	filter := fs.String("filter", "", "part of a username or email address, any case")
+	tenant := fs.String("tenant", "", "only this tenant's users, by its domain (carbon.super: the super tenant's)")
 	limit := fs.Int("limit", 1000, "list at most this many")
 	asJSON := fs.Bool("json", false, "print JSON, one object per user, instead of a table")
 	if err := parseFlags(fs, args); err != nil {
@@ -82,7 +83,17 @@ func userList(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
-	users, err := d.ListUsers(ctx, *filter, *limit)
+	var tenantID int64
+	if *tenant != "" {
+		t, err := d.TenantByDomain(ctx, *tenant)
+		if errors.Is(err, portal.ErrNotFound) {
+			return fmt.Errorf("no tenant %q (apistore tenant list shows them)", *tenant)
+		} else if err != nil {
+			return err
+		}
+		tenantID = t.ID
+	}
+	users, err := d.ListUsers(ctx, tenantID, *filter, *limit)
 	if err != nil {
 		return err
 	}
@@ -174,6 +185,7 @@ func userDisable(ctx context.Context, args []string, s stdio) error {
 	if *username == "" {
 		return usageError("--username is required")
 	}
+	*username = portal.StoredUsername(*username) // admin@carbon.super is admin
 	d, err := store.open(ctx)
 	if err != nil {
 		return err
@@ -192,8 +204,12 @@ func userDisable(ctx context.Context, args []string, s stdio) error {
 	auditCommand(ctx, d, s, portal.AuditUserDisabled, u.Username, "", fmt.Sprintf("apistore user disable: %d sessions logged out, %d tokens revoked",
 		ended.Sessions, ended.Tokens))
 	fmt.Fprintf(s.out, "disabled user %s: %d sessions logged out, %d tokens revoked\n", u.Username, ended.Sessions, ended.Tokens)
-	if n, err := d.CountUsersWithRole(ctx, "admin"); err == nil && n == 0 {
-		fmt.Fprintf(s.err, "apistore: warning: no enabled user has the admin role now; apistore user enable --username %s undoes it\n", u.Username)
+	if n, err := d.CountUsersWithRole(ctx, portal.TenantIDOf(u.TenantID), "admin"); err == nil && n == 0 {
+		of := ""
+		if portal.TenantIDOf(u.TenantID) != portal.SuperTenantID {
+			of = " in " + u.Tenant
+		}
+		fmt.Fprintf(s.err, "apistore: warning: no enabled user has the admin role now%s; apistore user enable --username %s undoes it\n", of, u.Username)
 	}
 	return nil
 }
@@ -209,6 +225,7 @@ func userEnable(ctx context.Context, args []string, s stdio) error {
 	if *username == "" {
 		return usageError("--username is required")
 	}
+	*username = portal.StoredUsername(*username) // admin@carbon.super is admin
 	d, err := store.open(ctx)
 	if err != nil {
 		return err

@@ -236,11 +236,19 @@ func lookupTenant(ctx context.Context, d db.Store, domain string) (*portal.Tenan
 }
 
 // auditCommand records an administrative command in the audit trail, as
-// the store records what its users do; the address column says it came
-// from the command line. The command has done its work already, so a
+// the store records what its users do, in the trail of the tenant of the
+// user or key it names (else the super tenant's); the address column says
+// it came from the command line. The command has done its work already, so a
 // failure to record is a warning, not the command's error.
 func auditCommand(ctx context.Context, d db.Store, s stdio, event, username, client, detail string) {
 	e := &portal.AuditEvent{At: time.Now(), Event: event, Username: username, Client: client, Remote: "command line", Detail: detail}
+	// The store finds the tenant of a user or key that exists; a user
+	// deleted meanwhile is their name's tenant's.
+	if _, domain := portal.SplitTenant(username); domain != "" {
+		if t, err := d.TenantByDomain(ctx, domain); err == nil {
+			e.TenantID = t.ID
+		}
+	}
 	if err := d.RecordAudit(ctx, e); err != nil {
 		fmt.Fprintf(s.err, "apistore: warning: %v\n", err)
 	}

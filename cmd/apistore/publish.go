@@ -157,6 +157,7 @@ func userDelete(ctx context.Context, args []string, s stdio) error {
 	if *username == "" {
 		return errors.New("--username is required")
 	}
+	*username = portal.StoredUsername(*username) // admin@carbon.super is admin
 	d, err := store.open(ctx)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,5 +124,86 @@ func TestWSO2TenantCurl(t *testing.T) {
 		"-H", "Content-Type: application/x-www-form-urlencoded", s.urls["http"]+"/revoke")
 	if status != 200 || h.Get("Revokedaccesstoken") != access || h.Get("Authorizeduser") != "alice@acme.com" {
 		t.Fatalf("revoke: %d %v", status, h)
+	}
+}
+
+// TestTenantUserCommands: user list --tenant lists one tenant's users; the
+// user commands take full names (alice@acme.com, bob@carbon.super); what
+// they do is in the audit trail of the user's tenant, a deleted user's
+// too; disabling a tenant's last admin warns about that tenant.
+func TestTenantUserCommands(t *testing.T) {
+	dir := newDataDir(t)
+	run := func(stdin, command string, flags ...string) (string, error) {
+		return runIn(dir, stdin, command, flags...)
+	}
+	if out, err := run("acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin"); err != nil {
+		t.Fatalf("tenant create: %v\n%s", err, out)
+	}
+	for _, name := range []string{"alice@acme.com", "bob"} {
+		if out, err := run("a-long-password\n", "user create", "--username", name); err != nil {
+			t.Fatalf("user create %s: %v\n%s", name, err, out)
+		}
+	}
+	for _, c := range []struct {
+		tenant    string
+		want, not []string
+	}{
+		{"acme.com", []string{"admin@acme.com", "alice@acme.com"}, []string{"bob"}},
+		{"carbon.super", []string{"bob"}, []string{"acme.com"}},
+		{"", []string{"admin@acme.com", "alice@acme.com", "bob"}, nil},
+	} {
+		out, err := run("", "user list", "--tenant", c.tenant)
+		if err != nil {
+			t.Fatalf("user list --tenant %q: %v\n%s", c.tenant, err, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("user list --tenant %q: no %s\n%s", c.tenant, w, out)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(out, w) {
+				t.Errorf("user list --tenant %q: shows %s\n%s", c.tenant, w, out)
+			}
+		}
+	}
+	if out, err := run("", "user list", "--tenant", "nowhere.example"); err == nil || !strings.Contains(out, `no tenant "nowhere.example"`) {
+		t.Errorf("user list of an unknown tenant: %v\n%s", err, out)
+	}
+	for _, c := range [][]string{
+		{"user disable", "--username", "bob@carbon.super"},
+		{"user enable", "--username", "BOB@carbon.super"},
+		{"user disable", "--username", "alice@acme.com"},
+		{"user delete", "--username", "alice@acme.com"},
+	} {
+		if out, err := run("", c[0], c[1:]...); err != nil {
+			t.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	d := openStore(t, dir)
+	acme, err := d.TenantByDomain(t.Context(), "acme.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tenant int64
+		want   string
+	}{
+		{acme.ID, "[user_deleted alice@acme.com user_disabled alice@acme.com user_created alice@acme.com tenant_created admin@acme.com]"},
+		{portal.SuperTenantID, "[user_enabled bob user_disabled bob user_created bob]"},
+	} {
+		events, err := d.AuditEvents(t.Context(), portal.AuditQuery{TenantID: c.tenant})
+		var got []string
+		for _, e := range events {
+			got = append(got, e.Event+" "+e.Username)
+		}
+		if err != nil || fmt.Sprint(got) != c.want {
+			t.Errorf("tenant %d's trail: %v, %v; want %s", c.tenant, got, err, c.want)
+		}
+	}
+	// Disabling acme.com's only admin warns, naming the tenant.
+	if out, err := run("", "user disable", "--username", "admin@acme.com"); err != nil ||
+		!strings.Contains(out, "no enabled user has the admin role now in acme.com") {
+		t.Errorf("disable acme.com's only admin: %v\n%s", err, out)
 	}
 }

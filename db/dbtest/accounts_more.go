@@ -39,15 +39,27 @@ func testRoleCount(t *testing.T, s *suite) {
 	user(t, d, "carol", "administrator", "admins", "xadmin")
 	user(t, d, "dave")
 	for role, want := range map[string]int{"admin": 1, "subscriber": 2, "administrator": 1, "nobody": 0, "": 0, "adm%": 0} {
-		if n, err := d.CountUsersWithRole(t.Context(), role); err != nil || n != want {
+		if n, err := d.CountUsersWithRole(t.Context(), 0, role); err != nil || n != want {
 			t.Errorf("%q: %d, %v; want %d", role, n, err, want)
 		}
 	}
 	if _, _, err := d.DisableUser(t.Context(), "alice", t0); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := d.CountUsersWithRole(t.Context(), "admin"); err != nil || n != 0 {
+	if n, err := d.CountUsersWithRole(t.Context(), 0, "admin"); err != nil || n != 0 {
 		t.Errorf("admins once the only one is disabled: %d, %v", n, err)
+	}
+	// Per tenant: acme.com's admin is its only one, and not the super
+	// tenant's.
+	acme, _ := tenantOf(t, d, "acme.com")
+	user(t, d, "erin", "admin")
+	for _, c := range []struct {
+		tenant int64
+		want   int
+	}{{acme.ID, 1}, {portal.SuperTenantID, 1}, {0, 2}} {
+		if n, err := d.CountUsersWithRole(t.Context(), c.tenant, "admin"); err != nil || n != c.want {
+			t.Errorf("admins of tenant %d: %d, %v; want %d", c.tenant, n, err, c.want)
+		}
 	}
 }
 
@@ -641,7 +653,7 @@ func testAccountListings(t *testing.T, s *suite) {
 			{"_", 100, nil},
 			{"nobody", 100, nil},
 		} {
-			got, err := d.ListUsers(t.Context(), tt.filter, tt.limit)
+			got, err := d.ListUsers(t.Context(), 0, tt.filter, tt.limit)
 			if err != nil || !sameWords(names(got, func(u portal.User) string { return u.Username }), tt.want) {
 				t.Errorf("%q, %d: %v, %v; want %v", tt.filter, tt.limit, names(got, func(u portal.User) string { return u.Username }), err, tt.want)
 			}

@@ -94,6 +94,7 @@ var groups = []group{
 	{"Usage", testUsage},
 	{"Rollups", testRollups},
 	{"Audit", testAudit},
+	{"TenantAdmin", testTenantAdmin},
 	{"NotFound", testNotFound},
 	{"HostileText", testHostileText},
 	{"HostileWrites", testHostileWrites},

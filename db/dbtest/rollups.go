@@ -421,7 +421,7 @@ func testRollups(t *testing.T, s *suite) {
 				t.Fatal(err)
 			}
 		}
-		got, err := d.AuditCounts(ctx, portal.Hour, hour, hour.Add(2*time.Hour))
+		got, err := d.AuditCounts(ctx, 0, portal.Hour, hour, hour.Add(2*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}

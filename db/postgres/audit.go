@@ -10,11 +10,17 @@ import (
 
 // RecordAudit appends an event to the audit trail, its fields clipped
 // (portal.AuditEvent.Clipped), which also makes them text PostgreSQL can
-// store, whatever a client typed.
+// store, whatever a client typed; in the tenant of the user it names, else
+// of the application whose key it names, else e.TenantID's.
 func (d *DB) RecordAudit(ctx context.Context, e *portal.AuditEvent) error {
 	c := e.Clipped()
-	if _, err := d.exec(ctx, `INSERT INTO audit_events (at, event, username, client, remote, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		c.At.UnixMilli(), c.Event, c.Username, c.Client, c.Remote, c.Detail); err != nil {
+	if _, err := d.exec(ctx, `INSERT INTO audit_events (at, event, username, client, remote, detail, tenant_id)
+		VALUES ($1, $2, $3, $4, $5, $6, coalesce(
+			(SELECT tenant_id FROM users WHERE $3::text <> '' AND lower(username) = lower($3::text)),
+			(SELECT u.tenant_id FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
+				WHERE $7::text <> '' AND k.consumer_key = $7::text),
+			$8::bigint))`,
+		c.At.UnixMilli(), c.Event, c.Username, c.Client, c.Remote, c.Detail, c.ClientKey(), portal.TenantIDOf(c.TenantID)); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -23,10 +29,17 @@ func (d *DB) RecordAudit(ctx context.Context, e *portal.AuditEvent) error {
 // AuditEvents returns the events q picks, newest first.
 func (d *DB) AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error) {
 	since, until := q.Bounds()
-	rows, err := query(ctx, d.pool, `SELECT id, at, event, username, client, remote, detail FROM audit_events
-		WHERE ($1::text = '' OR event = $1) AND ($2::text = '' OR lower(username) = lower($2)) AND ($3::text = '' OR client = $3)
-			AND ($4::bigint = 0 OR at >= $4) AND ($5::bigint = 0 OR at < $5) AND ($6::bigint = 0 OR id < $6)
-		ORDER BY id DESC LIMIT $7`, q.Event, q.Username, q.Client, since, until, q.BeforeID, q.Size())
+	// A tenant's trail is read in its index (tenant_id, id): the tenant
+	// is a constant there, the OR form would not use it.
+	tenant, args := "", []any{q.Event, q.Username, q.Client, since, until, q.BeforeID, q.Size()}
+	if q.TenantID != 0 {
+		tenant, args = ` AND e.tenant_id = $8`, append(args, q.TenantID)
+	}
+	rows, err := query(ctx, d.pool, `SELECT e.id, e.at, e.event, e.username, e.client, e.remote, e.detail, e.tenant_id, coalesce(t.domain, '')
+		FROM audit_events e LEFT JOIN tenants t ON t.id = e.tenant_id
+		WHERE ($1::text = '' OR e.event = $1) AND ($2::text = '' OR lower(e.username) = lower($2)) AND ($3::text = '' OR e.client = $3)
+			AND ($4::bigint = 0 OR e.at >= $4) AND ($5::bigint = 0 OR e.at < $5) AND ($6::bigint = 0 OR e.id < $6)`+tenant+`
+		ORDER BY e.id DESC LIMIT $7`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
@@ -35,7 +48,7 @@ func (d *DB) AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.Aud
 	for rows.Next() {
 		var e portal.AuditEvent
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Client, &e.Remote, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Client, &e.Remote, &e.Detail, &e.TenantID, &e.Tenant); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
 		e.At = time.UnixMilli(at)

@@ -148,6 +148,10 @@ func rollupWhereAfter(args []any, q portal.UsageQuery) (string, []any) {
 		args = append(args, q.APIID)
 		where += fmt.Sprintf(` AND api_id = $%d`, len(args))
 	}
+	if q.TenantID != 0 {
+		args = append(args, q.TenantID)
+		where += fmt.Sprintf(` AND api_id IN (SELECT id FROM apis WHERE tenant_id = $%d)`, len(args))
+	}
 	return where, args
 }
 
@@ -409,9 +413,9 @@ func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, er
 
 // AuditCounts counts the audit events of each kind in buckets of span,
 // from (included) to (excluded), oldest first.
-func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+func (d *DB) AuditCounts(ctx context.Context, tenantID int64, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
 	return d.eventCounts(ctx, `SELECT at / 1000 / $1 * $1, event, count(*)::bigint FROM audit_events WHERE at >= $2 AND at < $3
-		GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+		AND ($4::bigint = 0 OR tenant_id = $4) GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to, tenantID)
 }
 
 // TokenCounts counts the access tokens issued with each grant type in
@@ -432,8 +436,8 @@ func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now 
 	return issued, active, nil
 }
 
-func (d *DB) eventCounts(ctx context.Context, sql string, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
-	rows, err := query(ctx, d.pool, sql, seconds(span), from.UnixMilli(), to.UnixMilli())
+func (d *DB) eventCounts(ctx context.Context, sql string, span time.Duration, from, to time.Time, more ...any) ([]portal.EventCount, error) {
+	rows, err := query(ctx, d.pool, sql, append([]any{seconds(span), from.UnixMilli(), to.UnixMilli()}, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}

@@ -169,13 +169,13 @@ func (d *DB) SetEmail(ctx context.Context, userID int64, email string) error {
 	return oneRow(res, err, fmt.Sprintf("set email of user %d", userID))
 }
 
-// CountUsersWithRole counts the enabled users holding a role (none hold
-// "").
-func (d *DB) CountUsersWithRole(ctx context.Context, role string) (int, error) {
+// CountUsersWithRole counts the enabled users of a tenant (0: of every
+// tenant) holding a role (none hold "").
+func (d *DB) CountUsersWithRole(ctx context.Context, tenantID int64, role string) (int, error) {
 	var n int
 	if err := d.queryRow(ctx, `SELECT count(*) FROM users
-		WHERE ?1 <> '' AND instr(' ' || roles || ' ', ' ' || ?1 || ' ') > 0 AND disabled_at IS NULL`,
-		role).Scan(&n); err != nil {
+		WHERE ?1 <> '' AND instr(' ' || roles || ' ', ' ' || ?1 || ' ') > 0 AND disabled_at IS NULL AND (?2 = 0 OR tenant_id = ?2)`,
+		role, tenantID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users with role %s: %w", role, err)
 	}
 	return n, nil
@@ -333,11 +333,13 @@ func (d *DB) EnableUser(ctx context.Context, username string) (*portal.User, err
 }
 
 // ListUsers returns the users whose username or email address holds filter
-// (any case; "": every user), by username, at most limit of them.
-func (d *DB) ListUsers(ctx context.Context, filter string, limit int) ([]portal.User, error) {
+// (any case; "": every user), by username, at most limit of them: of one
+// tenant, or of every tenant when tenantID is 0.
+func (d *DB) ListUsers(ctx context.Context, tenantID int64, filter string, limit int) ([]portal.User, error) {
 	rows, err := d.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users
-		WHERE ?1 = '' OR instr(lower(username), lower(?1)) > 0 OR instr(lower(email), lower(?1)) > 0
-		ORDER BY username COLLATE NOCASE LIMIT ?2`, filter, limit)
+		WHERE (?3 = 0 OR tenant_id = ?3)
+			AND (?1 = '' OR instr(lower(username), lower(?1)) > 0 OR instr(lower(email), lower(?1)) > 0)
+		ORDER BY username COLLATE NOCASE LIMIT ?2`, filter, limit, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

@@ -10,12 +10,18 @@ import (
 )
 
 // RecordAudit appends an event to the audit trail, its fields clipped
-// (portal.AuditEvent.Clipped).
+// (portal.AuditEvent.Clipped), in the tenant of the user it names, else of
+// the application whose key it names, else e.TenantID's.
 func (d *DB) RecordAudit(ctx context.Context, e *portal.AuditEvent) error {
 	c := e.Clipped()
 	err := d.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO audit_events (at, event, username, client, remote, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-			c.At.UnixMilli(), c.Event, c.Username, c.Client, c.Remote, c.Detail)
+		_, err := tx.Exec(`INSERT INTO audit_events (at, event, username, client, remote, detail, tenant_id)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(
+				(SELECT tenant_id FROM users WHERE ?3 <> '' AND username = ?3),
+				(SELECT u.tenant_id FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
+					WHERE ?7 <> '' AND k.consumer_key = ?7),
+				?8))`,
+			c.At.UnixMilli(), c.Event, c.Username, c.Client, c.Remote, c.Detail, c.ClientKey(), portal.TenantIDOf(c.TenantID))
 		return err
 	})
 	if err != nil {
@@ -27,10 +33,17 @@ func (d *DB) RecordAudit(ctx context.Context, e *portal.AuditEvent) error {
 // AuditEvents returns the events q picks, newest first.
 func (d *DB) AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.AuditEvent, error) {
 	since, until := q.Bounds()
-	rows, err := d.r.QueryContext(ctx, `SELECT id, at, event, username, client, remote, detail FROM audit_events
-		WHERE (?1 = '' OR event = ?1) AND (?2 = '' OR lower(username) = lower(?2)) AND (?3 = '' OR client = ?3)
-			AND (?4 = 0 OR at >= ?4) AND (?5 = 0 OR at < ?5) AND (?6 = 0 OR id < ?6)
-		ORDER BY id DESC LIMIT ?7`, q.Event, q.Username, q.Client, since, until, q.BeforeID, q.Size())
+	// A tenant's trail is read in its index (tenant_id, id): the tenant
+	// is a constant there, the OR form would not use it.
+	tenant, args := "", []any{q.Event, q.Username, q.Client, since, until, q.BeforeID, q.Size()}
+	if q.TenantID != 0 {
+		tenant, args = ` AND e.tenant_id = ?8`, append(args, q.TenantID)
+	}
+	rows, err := d.r.QueryContext(ctx, `SELECT e.id, e.at, e.event, e.username, e.client, e.remote, e.detail, e.tenant_id, coalesce(t.domain, '')
+		FROM audit_events e LEFT JOIN tenants t ON t.id = e.tenant_id
+		WHERE (?1 = '' OR e.event = ?1) AND (?2 = '' OR lower(e.username) = lower(?2)) AND (?3 = '' OR e.client = ?3)
+			AND (?4 = 0 OR e.at >= ?4) AND (?5 = 0 OR e.at < ?5) AND (?6 = 0 OR e.id < ?6)`+tenant+`
+		ORDER BY e.id DESC LIMIT ?7`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
@@ -39,7 +52,7 @@ func (d *DB) AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.Aud
 	for rows.Next() {
 		var e portal.AuditEvent
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Client, &e.Remote, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Client, &e.Remote, &e.Detail, &e.TenantID, &e.Tenant); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
 		e.At = time.UnixMilli(at)

@@ -104,6 +104,10 @@ func rollupWhere(q portal.UsageQuery) (string, []any) {
 		where += ` AND api_id = ?`
 		args = append(args, q.APIID)
 	}
+	if q.TenantID != 0 {
+		where += ` AND api_id IN (SELECT id FROM apis WHERE tenant_id = ?)`
+		args = append(args, q.TenantID)
+	}
 	return where, args
 }
 
@@ -352,9 +356,9 @@ func (d *DB) DeleteUsageBefore(ctx context.Context, before time.Time) (int64, er
 
 // AuditCounts counts the audit events of each kind in buckets of span,
 // from (included) to (excluded), oldest first.
-func (d *DB) AuditCounts(ctx context.Context, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
+func (d *DB) AuditCounts(ctx context.Context, tenantID int64, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
 	return d.eventCounts(ctx, `SELECT at / 1000 / ?1 * ?1, event, count(*) FROM audit_events WHERE at >= ?2 AND at < ?3
-		GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to)
+		AND (?4 = 0 OR tenant_id = ?4) GROUP BY 1, 2 ORDER BY 1, 2`, span, from, to, tenantID)
 }
 
 // TokenCounts counts the access tokens issued with each grant type in
@@ -375,8 +379,8 @@ func (d *DB) TokenCounts(ctx context.Context, span time.Duration, from, to, now 
 	return issued, active, nil
 }
 
-func (d *DB) eventCounts(ctx context.Context, query string, span time.Duration, from, to time.Time) ([]portal.EventCount, error) {
-	rows, err := d.r.QueryContext(ctx, query, spanSeconds(span), from.UnixMilli(), to.UnixMilli())
+func (d *DB) eventCounts(ctx context.Context, query string, span time.Duration, from, to time.Time, more ...any) ([]portal.EventCount, error) {
+	rows, err := d.r.QueryContext(ctx, query, append([]any{spanSeconds(span), from.UnixMilli(), to.UnixMilli()}, more...)...)
 	if err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
