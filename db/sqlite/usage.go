@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apistore/apistore/portal"
@@ -18,11 +19,7 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	}
 	r := portal.RollUp(calls)
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		err := each(ctx, tx, `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource,
-			key_type, status, fault, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, calls, func(u portal.Usage) []any {
-			return []any{u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource, u.KeyType,
-				u.Status, u.Fault, u.Latency.Microseconds()}
-		})
+		err := insertCalls(ctx, tx, calls)
 		if err == nil {
 			err = each(ctx, tx, `INSERT INTO usage_calls (span, bucket, app_id, api_id, key_type, status, fault, calls, latency_us)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
@@ -75,6 +72,54 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 }
 
 // each runs one prepared statement with the arguments of every row.
+// callsPerInsert is how many calls one INSERT of insertCalls writes: one
+// statement per call spent more on database/sql and the driver (binding,
+// stepping, resetting, a result) than SQLite spent storing the row.
+const callsPerInsert = 64
+
+// insertCalls inserts the raw calls, callsPerInsert rows per statement.
+func insertCalls(ctx context.Context, tx *sql.Tx, calls []portal.Usage) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, 11*min(len(calls), callsPerInsert))
+	for len(calls) > 0 {
+		n := min(len(calls), callsPerInsert)
+		args = args[:0]
+		for _, u := range calls[:n] {
+			args = append(args, u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource, u.KeyType,
+				u.Status, u.Fault, u.Latency.Microseconds())
+		}
+		var err error
+		switch {
+		case n < callsPerInsert: // the last few, once per batch
+			_, err = tx.ExecContext(ctx, insertCallsSQL(n), args...)
+		case full == nil:
+			if full, err = tx.PrepareContext(ctx, insertCallsSQL(n)); err != nil {
+				return err
+			}
+			fallthrough
+		default:
+			_, err = full.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+		calls = calls[n:]
+	}
+	return nil
+}
+
+// insertCallsSQL is the INSERT of n calls.
+func insertCallsSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource, key_type, status, fault,
+		latency_us) VALUES ` + strings.Repeat(row+", ", n-1) + row
+}
+
 func each[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args func(T) []any) error {
 	st, err := tx.PrepareContext(ctx, query)
 	if err != nil {
