@@ -44,10 +44,7 @@ type Config struct {
 	// body that follows (past it the answer is cut off).
 	BackendTimeout time.Duration
 	// UsageInterval and UsageBatch say how often, or after how many calls,
-	// usage is written (default 1s, 500). Under load a batch is written
-	// every few dozen milliseconds: one writer holding a core for a large
-	// batch (5,000 calls took ~20–50 ms) delayed the calls that waited
-	// for that core meanwhile, the gateway's slowest percent.
+	// usage is written (default 1s, 5000).
 	UsageInterval time.Duration
 	UsageBatch    int
 	// UsageRetention is how long usage records are kept (default 90 days).
@@ -150,7 +147,7 @@ func New(o *oauth.Server, d Store, cfg Config) *Gateway {
 		cfg.UsageInterval = time.Second
 	}
 	if cfg.UsageBatch <= 0 {
-		cfg.UsageBatch = 500
+		cfg.UsageBatch = 5000
 	}
 	if cfg.UsageRetention <= 0 {
 		cfg.UsageRetention = 90 * 24 * time.Hour

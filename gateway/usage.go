@@ -10,11 +10,6 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// minQueue is the fewest calls the recorder's queue holds, whatever the
-// batch: half a second of calls at 20,000 a second, so that a slow commit
-// does not drop calls.
-const minQueue = 10_000
-
 // recorder writes usage rows in batches from its own goroutine, so that the
 // proxy path only hands a value to a channel.
 type recorder struct {
@@ -30,7 +25,7 @@ type recorder struct {
 }
 
 func newRecorder(write func(context.Context, []portal.Usage) error, prune func(), every time.Duration, batch int) *recorder {
-	r := &recorder{calls: make(chan portal.Usage, max(2*batch, minQueue)), write: write, prune: prune, every: every, batch: batch,
+	r := &recorder{calls: make(chan portal.Usage, 2*batch), write: write, prune: prune, every: every, batch: batch,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
