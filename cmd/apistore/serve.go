@@ -26,7 +26,7 @@ import (
 // GOGC environment variable says otherwise. The live heap is a few MB, so
 // Go's default of 100 collected every 100–250 ms under gateway load, each
 // time stopping the world briefly and taxing the calls in flight; at 400
-// it collects a fourth as often, for a heap a few tens of MB larger.
+// it collects a fourth as often, for a heap about 20 MB larger.
 const serveGCPercent = 400
 
 // tuneGC sets serveGCPercent, unless GOGC is set.
