@@ -72,7 +72,6 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	})
 }
 
-// each runs one prepared statement with the arguments of every row.
 // callsPerInsert is how many calls one INSERT of insertCalls writes: one
 // statement per call spent more on database/sql and the driver (binding,
 // stepping, resetting, a result) than SQLite spent storing the row.
@@ -122,6 +121,7 @@ func insertCallsSQL(n int) string {
 		latency_us) VALUES ` + strings.Repeat(row+", ", n-1) + row
 }
 
+// each runs one prepared statement with the arguments of every row.
 func each[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args func(T) []any) error {
 	st, err := tx.PrepareContext(ctx, query)
 	if err != nil {
