@@ -232,7 +232,7 @@ func (bc *backendCall) adjust(res *http.Response, idle time.Duration, responses 
 	}
 	bc.rewriteLocations(res)
 	corsBackendAnswer(bc.caller.Header(), res.Header) // CORS hook (cors.go)
-	if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil && res.Body != http.NoBody {
+	if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil && res.Body != http.NoBody && !inMemory(res.Body) {
 		res.Body = bc.watch(res.Body, idle)
 	}
 }
@@ -249,6 +249,14 @@ func (bc *backendCall) rewriteLocations(res *http.Response) {
 			}
 		}
 	}
+}
+
+// inMemory reports whether a body was read whole with its answer's header
+// (backendBody.inMemory): its reads cannot wait on the backend, so there
+// is no stall to watch for, and no timer to set and stop on every read.
+func inMemory(body io.Reader) bool {
+	b, ok := body.(interface{ inMemory() bool })
+	return ok && b.inMemory()
 }
 
 // watch aborts the call when one read of the backend's body waits longer

@@ -298,7 +298,8 @@ func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Req
 		}
 		return nil, err
 	}
-	res.Body = &backendBody{body: res.Body, c: c, reuse: !res.Close, stop: stop}
+	res.Body = &backendBody{body: res.Body, c: c, reuse: !res.Close, stop: stop,
+		buffered: res.ContentLength >= 0 && int64(c.br.Buffered()) >= res.ContentLength}
 	return res, nil
 }
 
@@ -405,7 +406,13 @@ type backendBody struct {
 	reuse bool
 	stop  func() bool
 	done  bool
+	// buffered: the whole body (its Content-Length) came in the read of
+	// the header, and is in the connection's buffer.
+	buffered bool
 }
+
+// inMemory reports whether reading the body to its end waits for nothing.
+func (b *backendBody) inMemory() bool { return b.buffered }
 
 // Read reads the body.
 func (b *backendBody) Read(p []byte) (int, error) {

@@ -339,3 +339,63 @@ func TestTransportsRetryClosedConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestTransportsCutOffStalledLengthBody: an answer of known length whose
+// body stops midway is cut off after --backend-timeout and recorded as
+// 504, through both transports; one whose body came whole with its header
+// needs no watching (backendBody.inMemory) and arrives whole.
+func TestTransportsCutOffStalledLengthBody(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			e := newEnv(t, tr.cfg(gateway.Config{BackendTimeout: 200 * time.Millisecond}))
+			backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "100")
+				if r.URL.Path == "/whole" {
+					_, _ = io.WriteString(w, strings.Repeat("x", 100))
+					return
+				}
+				_, _ = io.WriteString(w, strings.Repeat("x", 10))
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(5 * time.Second):
+				case <-r.Context().Done():
+				}
+			}))
+			defer backend.Close()
+			tok := e.publish(&portal.API{Name: "Lengths", Version: "v1", Context: "/lengths", ProductionURL: backend.URL,
+				Resources: []portal.Resource{{Method: "GET", Path: "/*"}}})
+			if a := e.fetch("GET", "/lengths/v1/whole", tok); a.status != 200 || len(a.body) != 100 || a.err != nil {
+				t.Errorf("a whole body: %d, %d bytes, %v", a.status, len(a.body), a.err)
+			}
+			// The answer is small: the gateway has not sent its header yet
+			// when it gives up, and can only close the connection.
+			start := time.Now()
+			req, _ := http.NewRequest("GET", e.api.URL+"/lengths/v1/stall", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err == nil || time.Since(start) > 2*time.Second {
+				t.Errorf("a stalled body: err %v after %v; want an error at once", err, time.Since(start))
+			}
+			e.api.Close()
+			e.gw.Close()
+			got, err := e.db.UsageOf(e.ctx, e.alice.appID, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Newest first; Go's client sends the GET again when a kept-alive
+			// connection closes without an answer, so the stall may be
+			// recorded twice.
+			bad := len(got) < 2 || got[len(got)-1].Status != 200
+			for _, u := range got[:max(len(got)-1, 0)] {
+				bad = bad || u.Status != http.StatusGatewayTimeout
+			}
+			if bad {
+				t.Errorf("recorded %+v, want a 200, then 504s", got)
+			}
+		})
+	}
+}

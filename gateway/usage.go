@@ -10,6 +10,16 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
+// drainEvery is how often the recorder takes the calls queued. It does not
+// wait on the queue itself: a goroutine waiting on a channel is woken by
+// every send, and under load that was a wake-up of the scheduler, often of
+// another thread, for every gateway call.
+const drainEvery = 10 * time.Millisecond
+
+// minQueue is the fewest calls the queue holds: at 20,000 calls a second,
+// half a second's, well beyond drainEvery's.
+const minQueue = 10_000
+
 // recorder writes usage rows in batches from its own goroutine, so that the
 // proxy path only hands a value to a channel.
 type recorder struct {
@@ -25,7 +35,7 @@ type recorder struct {
 }
 
 func newRecorder(write func(context.Context, []portal.Usage) error, prune func(), every time.Duration, batch int) *recorder {
-	r := &recorder{calls: make(chan portal.Usage, 2*batch), write: write, prune: prune, every: every, batch: batch,
+	r := &recorder{calls: make(chan portal.Usage, max(2*batch, minQueue)), write: write, prune: prune, every: every, batch: batch,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go r.run()
 	return r
@@ -74,13 +84,24 @@ func (r *recorder) run() {
 		}
 		buf = buf[:0]
 	}
-	for {
-		select {
-		case u := <-r.calls:
-			if buf = append(buf, u); len(buf) >= r.batch {
+	drain := time.NewTicker(min(drainEvery, r.every))
+	defer drain.Stop()
+	// take takes the calls queued so far (this goroutine alone receives,
+	// so they are there), not those queued meanwhile: a database slower
+	// than the calls must not keep it from stopping.
+	take := func() {
+		for n := len(r.calls); n > 0; n-- {
+			if buf = append(buf, <-r.calls); len(buf) >= r.batch {
 				flush()
 			}
+		}
+	}
+	for {
+		select {
+		case <-drain.C:
+			take()
 		case <-tick.C:
+			take()
 			flush()
 		case <-hourly.C:
 			r.prune()

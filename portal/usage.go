@@ -107,10 +107,9 @@ func RollUp(calls []Usage) Rollups {
 		for _, span := range RollupSpans {
 			b := BucketOf(u.At, span)
 			call := CallCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, KeyType: u.KeyType, Status: u.Status, Fault: u.Fault}
-			for _, c := range []*CallCount{sum(cs, call), sum(acs, withoutApp(call))} {
-				c.Calls++
-				c.Latency += latency
-			}
+			c, ac := sum(cs, call), sum(acs, withoutApp(call))
+			c.Calls, c.Latency = c.Calls+1, c.Latency+latency
+			ac.Calls, ac.Latency = ac.Calls+1, ac.Latency+latency
 			r := sum(rs, ResourceCount{Span: span, Bucket: b, AppID: u.AppID, APIID: u.APIID, Method: u.Method, Resource: u.Resource})
 			r.Calls++
 			r.Errors += failed
@@ -156,11 +155,14 @@ func withoutApp(c CallCount) CallCount {
 
 // sum is the running sum of key (a count whose counters are zero) in m.
 func sum[K comparable](m map[K]*K, key K) *K {
-	v := m[key]
-	if v == nil {
-		v = &key
-		m[key] = v
+	if v := m[key]; v != nil {
+		return v
 	}
+	// A copy, so that key itself stays on the stack: taking its address
+	// would move it to the heap on every call, found or not.
+	v := new(K)
+	*v = key
+	m[key] = v
 	return v
 }
 

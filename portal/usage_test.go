@@ -33,3 +33,27 @@ func TestCovering(t *testing.T) {
 		}
 	}
 }
+
+// TestRollUpAllocatesPerKey: the usage writer rolls up every gateway call,
+// so summing a call into rollups that already hold its keys must not
+// allocate; only new keys and the results do.
+func TestRollUpAllocatesPerKey(t *testing.T) {
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	calls := make([]portal.Usage, 1000)
+	for i := range calls {
+		calls[i] = portal.Usage{At: at.Add(time.Duration(i) * time.Millisecond), AppID: 1, APIID: 2, Method: "GET",
+			Resource: "/menu", KeyType: "PRODUCTION", Status: 200, Latency: time.Millisecond}
+	}
+	r := portal.RollUp(calls)
+	if len(r.Calls) != len(portal.RollupSpans) || r.Calls[0].Calls != 1000 || r.Calls[0].Latency != time.Second {
+		t.Fatalf("calls rolled up: %+v", r.Calls)
+	}
+	if len(r.Apps) != len(portal.RollupSpans) || r.Apps[0].Calls != 1000 || r.Apps[0].Errors != 0 {
+		t.Fatalf("apps rolled up: %+v", r.Apps)
+	}
+	// Six maps of three keys each (one per span), six result slices, and
+	// the maps' growth: far fewer than one per call.
+	if n := testing.AllocsPerRun(5, func() { portal.RollUp(calls) }); n > 100 {
+		t.Errorf("RollUp of %d calls on the same keys allocated %.0f times", len(calls), n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,6 +21,20 @@ import (
 	"github.com/apistore/apistore/userstore"
 	"github.com/apistore/apistore/web"
 )
+
+// serveGCPercent is the garbage collector's GOGC while serving, unless the
+// GOGC environment variable says otherwise. The live heap is a few MB, so
+// Go's default of 100 collected every 100–250 ms under gateway load, each
+// time stopping the world briefly and taxing the calls in flight; at 400
+// it collects a fourth as often, for a heap about 20 MB larger.
+const serveGCPercent = 400
+
+// tuneGC sets serveGCPercent, unless GOGC is set.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
+}
 
 // serve runs the server until ctx is done (SIGINT or SIGTERM).
 func serve(ctx context.Context, args []string, s stdio) error {
@@ -68,6 +83,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	ignoreHangup(ctx)
+	tuneGC()
 	validity, err := validityFlags(*appV, *userV, *refreshV, *codeV)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/apistore/apistore/portal"
@@ -18,11 +20,7 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	}
 	r := portal.RollUp(calls)
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		err := each(ctx, tx, `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource,
-			key_type, status, fault, latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, calls, func(u portal.Usage) []any {
-			return []any{u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource, u.KeyType,
-				u.Status, u.Fault, u.Latency.Microseconds()}
-		})
+		err := insertCalls(ctx, tx, calls)
 		if err == nil {
 			err = each(ctx, tx, `INSERT INTO usage_calls (span, bucket, app_id, api_id, key_type, status, fault, calls, latency_us)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,
@@ -74,6 +72,55 @@ func (d *DB) RecordUsage(ctx context.Context, calls []portal.Usage) error {
 	})
 }
 
+// callsPerInsert is how many calls one INSERT of insertCalls writes: one
+// statement per call spent more on database/sql and the driver (binding,
+// stepping, resetting, a result) than SQLite spent storing the row.
+const callsPerInsert = 64
+
+// insertCalls inserts the raw calls, callsPerInsert rows per statement.
+func insertCalls(ctx context.Context, tx *sql.Tx, calls []portal.Usage) error {
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, 11*min(len(calls), callsPerInsert))
+	for len(calls) > 0 {
+		n := min(len(calls), callsPerInsert)
+		args = args[:0]
+		for _, u := range calls[:n] {
+			args = append(args, u.At.UnixMilli(), u.AppID, u.APIID, u.APIName, u.APIVersion, u.Method, u.Resource, u.KeyType,
+				u.Status, u.Fault, u.Latency.Microseconds())
+		}
+		var err error
+		switch {
+		case n < callsPerInsert: // the last few, once per batch
+			_, err = tx.ExecContext(ctx, insertCallsSQL(n), args...)
+		case full == nil:
+			if full, err = tx.PrepareContext(ctx, insertCallsSQL(n)); err != nil {
+				return err
+			}
+			fallthrough
+		default:
+			_, err = full.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+		calls = calls[n:]
+		runtime.Gosched() // see yieldEvery
+	}
+	return nil
+}
+
+// insertCallsSQL is the INSERT of n calls.
+func insertCallsSQL(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO api_usage (at, app_id, api_id, api_name, api_version, method, resource, key_type, status, fault,
+		latency_us) VALUES ` + strings.Repeat(row+", ", n-1) + row
+}
+
 // each runs one prepared statement with the arguments of every row.
 func each[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args func(T) []any) error {
 	st, err := tx.PrepareContext(ctx, query)
@@ -81,13 +128,24 @@ func each[T any](ctx context.Context, tx *sql.Tx, query string, rows []T, args f
 		return err
 	}
 	defer st.Close()
-	for _, row := range rows {
+	for i, row := range rows {
 		if _, err := st.ExecContext(ctx, args(row)...); err != nil {
 			return err
+		}
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
 		}
 	}
 	return nil
 }
+
+// yieldEvery is how many rows RecordUsage writes before it lets other
+// goroutines run (runtime.Gosched): a batch of thousands of calls takes
+// tens of milliseconds of CPU, and Go would let it hold its processor for
+// up to 10 ms at a time while gateway calls, each a few microseconds of
+// work, waited behind it: with two processors busy, that was the
+// gateway's slowest percent. insertCalls yields after each statement.
+const yieldEvery = callsPerInsert
 
 func spanSeconds(d time.Duration) int64 { return int64(d / time.Second) }
 

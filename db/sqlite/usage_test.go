@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,4 +36,44 @@ func BenchmarkRecordUsage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRecordUsageWait writes batches of 5,000 calls, the gateway's
+// default, on one processor while another goroutine asks to run every
+// 200 µs, as gateway calls do: it reports how late that goroutine ran,
+// the wait a gateway call has behind the usage writer when the other
+// processor is busy too.
+func BenchmarkRecordUsageWait(b *testing.B) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	d, err := sqlite.Open(filepath.Join(b.TempDir(), "apistore.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	calls := usageBatch(5000)
+	stop, waits := make(chan struct{}), make(chan []time.Duration)
+	go func() {
+		var late []time.Duration
+		for {
+			select {
+			case <-stop:
+				waits <- late
+				return
+			default:
+			}
+			start := time.Now()
+			time.Sleep(200 * time.Microsecond)
+			late = append(late, time.Since(start)-200*time.Microsecond)
+		}
+	}()
+	for b.Loop() {
+		if err := d.RecordUsage(context.Background(), calls); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(stop)
+	late := <-waits
+	slices.Sort(late)
+	b.ReportMetric(float64(late[len(late)/2].Microseconds()), "p50-wait-µs")
+	b.ReportMetric(float64(late[len(late)*99/100].Microseconds()), "p99-wait-µs")
 }
