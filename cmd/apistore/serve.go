@@ -133,12 +133,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := signingKeys.Load(ctx); err != nil {
 		return err
 	}
-	srv.UseJWT(signingKeys, jwtIssuer(cfg), func(ctx context.Context, id int64) (string, error) {
+	srv.UseJWT(signingKeys, jwtIssuer(cfg), func(ctx context.Context, id int64) (*oauth.User, error) {
 		u, err := d.UserByID(ctx, id)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return u.Username, nil
+		return &u.User, nil
 	})
 	if cfg.ClientCertificates {
 		srv.MutualTLS(cas)
