@@ -56,24 +56,22 @@ func newBenchServer(b *testing.B) *benchServer {
 	b.Cleanup(s.store.Close)
 	b.Cleanup(s.api.Close)
 	for i := range benchAPIsPerTenant {
-		s.superAPI = s.publish(b, nil, i)
+		s.superAPI = benchAPI("", i)
+		if err := d.CreateAPI(context.Background(), s.superAPI); err != nil {
+			b.Fatal(err)
+		}
 	}
 	alice := fixture.User(b, d, "alice", "alice-password", "subscriber")
 	s.superKey, _ = fixture.App(b, d, alice, "App", oauth.GrantClientCredentials)
 	return s
 }
 
-func (s *benchServer) publish(b *testing.B, tenant *portal.Tenant, i int) *portal.API {
-	a := &portal.API{Name: fmt.Sprintf("API %d", i), Version: "1.0", Context: fmt.Sprintf("/api%d", i),
+// benchAPI is the benchmark's API number i of the tenant domain ("": the
+// super tenant).
+func benchAPI(domain string, i int) *portal.API {
+	return &portal.API{Name: fmt.Sprintf("API %d", i), Version: "1.0", Context: portal.TenantContext(domain, fmt.Sprintf("/api%d", i)),
 		Description: "A benchmark API", ProductionURL: "https://backend.example",
 		Resources: []portal.Resource{{Method: "GET", Path: "/items"}}}
-	if tenant != nil {
-		a.TenantID, a.Context = tenant.ID, portal.TenantContext(tenant.Domain, a.Context)
-	}
-	if err := s.d.CreateAPI(context.Background(), a); err != nil {
-		b.Fatal(err)
-	}
-	return a
 }
 
 func (s *benchServer) get(b *testing.B, path string) func() {
@@ -122,25 +120,21 @@ func benchTenantsOnce(b *testing.B) {
 	ctx := context.Background()
 	one, many := newBenchServer(b), newBenchServer(b)
 	start := time.Now()
-	var mid *portal.Tenant
-	var midKey fixture.Key
-	var midAPI *portal.API
-	for t := range benchTenants {
-		tenant := &portal.Tenant{Domain: fmt.Sprintf("t%d.example", t)}
-		admin := &portal.User{User: oauth.User{Username: "admin", PasswordHash: "$not-a-hash$", Roles: []string{"admin"}}}
-		if err := many.d.CreateTenant(ctx, tenant, admin); err != nil {
-			b.Fatal(err)
-		}
+	// Seeded in a few large transactions (SeedTenants), which PostgreSQL
+	// needs: one transaction per row took far too long there.
+	seeds := make([]portal.TenantSeed, benchTenants)
+	for t := range seeds {
+		seeds[t] = portal.TenantSeed{Tenant: &portal.Tenant{Domain: fmt.Sprintf("t%d.example", t)},
+			Admin: &portal.User{User: oauth.User{Username: "admin", PasswordHash: "$not-a-hash$", Roles: []string{"admin"}}}}
 		for i := range benchAPIsPerTenant {
-			if a := many.publish(b, tenant, i); t == benchTenants/2 {
-				midAPI = a
-			}
-		}
-		if t == benchTenants/2 {
-			mid = tenant
-			midKey, _ = fixture.App(b, many.d, admin, "App", oauth.GrantClientCredentials)
+			seeds[t].APIs = append(seeds[t].APIs, benchAPI(seeds[t].Tenant.Domain, i))
 		}
 	}
+	if err := many.d.SeedTenants(ctx, seeds); err != nil {
+		b.Fatal(err)
+	}
+	mid, midAPI := seeds[benchTenants/2].Tenant, seeds[benchTenants/2].APIs[benchAPIsPerTenant-1]
+	midKey, _ := fixture.App(b, many.d, seeds[benchTenants/2].Admin, "App", oauth.GrantClientCredentials)
 	b.Logf("%d tenants with %d APIs each added in %v", benchTenants, benchAPIsPerTenant, time.Since(start).Round(time.Second))
 
 	catalogue, apiPage := one.get(b, "/store"), one.get(b, fmt.Sprintf("/store/apis/%d", one.superAPI.ID))
