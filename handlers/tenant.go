@@ -3,7 +3,7 @@ package handlers
 import (
 	"bytes"
 	"net/http"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -48,9 +48,11 @@ func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// storeAttr is an HTML attribute naming a path of the store: href="/store",
-// action="/store/login", src="/store/static/app.js", spec-url=…
-var storeAttr = regexp.MustCompile(`(\s[A-Za-z-]+)="/store(["/?#])`)
+// storeAttrs are the beginnings of the HTML attribute values that name a
+// path of the store: href="/store", action="/store/login",
+// src="/store/static/app.js", spec-url=… (text outside attributes has its
+// quotes escaped, so it never holds them).
+var storeAttrs = [][]byte{[]byte(`="/store"`), []byte(`="/store/`), []byte(`="/store?`), []byte(`="/store#`)}
 
 // tenantLinks keeps a tenant's store's visitors in it: its pages and
 // redirects are the store's own, whose links name /store/…, and under
@@ -97,7 +99,10 @@ func (w *tenantLinks) finish() error {
 	if w.html == nil {
 		return nil
 	}
-	page := storeAttr.ReplaceAll(w.html.Bytes(), []byte(`$1="`+w.prefix+`/store$2`))
+	page := w.html.Bytes()
+	for _, attr := range storeAttrs {
+		page = bytes.ReplaceAll(page, attr, slices.Concat(attr[:2], []byte(w.prefix), attr[2:]))
+	}
 	w.html = nil
 	w.Header().Del(echo.HeaderContentLength)
 	w.ResponseWriter.WriteHeader(w.status)
