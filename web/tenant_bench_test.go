@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,21 +100,26 @@ func (s *benchServer) token(b *testing.B, k fixture.Key) func() {
 
 // inTurns times single and many over benchRounds calls each, alternating,
 // after a few calls to warm the caches, and returns many's mean time over
-// single's.
-func inTurns(single, many func()) float64 {
+// single's, and its median over single's (which a busy machine's outliers
+// move less).
+func inTurns(single, many func()) (mean, median float64) {
 	for range 20 {
 		single()
 		many()
 	}
-	var s, m time.Duration
-	for range benchRounds {
+	s, m := make([]time.Duration, benchRounds), make([]time.Duration, benchRounds)
+	var sSum, mSum time.Duration
+	for i := range benchRounds {
 		start := time.Now()
 		single()
 		mid := time.Now()
 		many()
-		s, m = s+mid.Sub(start), m+time.Since(mid)
+		s[i], m[i] = mid.Sub(start), time.Since(mid)
+		sSum, mSum = sSum+s[i], mSum+m[i]
 	}
-	return float64(m) / float64(s)
+	slices.Sort(s)
+	slices.Sort(m)
+	return float64(mSum) / float64(sSum), float64(m[benchRounds/2]) / float64(s[benchRounds/2])
 }
 
 func benchTenantsOnce(b *testing.B) {
@@ -150,6 +156,8 @@ func benchTenantsOnce(b *testing.B) {
 		{"tenant_api_page", apiPage, many.get(b, fmt.Sprintf("/t/%s/store/apis/%d", mid.Domain, midAPI.ID))},
 		{"tenant_token", token, many.token(b, midKey)},
 	} {
-		b.ReportMetric(inTurns(c.single, c.got), c.name+"_ratio")
+		mean, median := inTurns(c.single, c.got)
+		b.ReportMetric(mean, c.name+"_ratio")
+		b.ReportMetric(median, c.name+"_median_ratio")
 	}
 }
