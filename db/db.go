@@ -53,6 +53,8 @@ type Store interface {
 	DeleteUser(ctx context.Context, username string) error
 
 	CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.User) error
+	// SeedTenants adds tenants in bulk, portal.SeedBatch per transaction.
+	SeedTenants(ctx context.Context, seeds []portal.TenantSeed) error
 	Tenants(ctx context.Context) ([]portal.Tenant, error)
 	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
 	SetTenantActive(ctx context.Context, domain string, active bool) error

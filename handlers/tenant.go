@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -37,8 +39,75 @@ func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r.URL.Path, r.URL.RawPath = "/"+sub, ""
 		c.Set(urlTenantKey, t)
-		return next(c)
+		w := &tenantLinks{ResponseWriter: c.Response().Writer, prefix: "/t/" + t.Domain}
+		c.Response().Writer = w
+		if err := next(c); err != nil {
+			c.Error(err) // the error page too is the tenant's store's
+		}
+		return w.finish()
 	}
+}
+
+// storeAttrs are the beginnings of the HTML attribute values that name a
+// path of the store: href="/store", action="/store/login",
+// src="/store/static/app.js", spec-url=… (text outside attributes has its
+// quotes escaped, so it never holds them).
+var storeAttrs = [][]byte{[]byte(`="/store"`), []byte(`="/store/`), []byte(`="/store?`), []byte(`="/store#`)}
+
+// tenantLinks keeps a tenant's store's visitors in it: its pages and
+// redirects are the store's own, whose links name /store/…, and under
+// /t/{domain}/store each of them is /t/{domain}/store/…. It rewrites the
+// Location of redirects and the attributes of HTML pages (buffered; other
+// responses, such as static files and JSON, pass through as written).
+type tenantLinks struct {
+	http.ResponseWriter
+	prefix string        // /t/{domain}
+	html   *bytes.Buffer // the HTML page being written, until finish
+	status int
+}
+
+// isStorePath reports whether a redirect's target is a path of the store.
+func isStorePath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/store")
+	return ok && (rest == "" || strings.ContainsAny(rest[:1], "/?#"))
+}
+
+func (w *tenantLinks) WriteHeader(status int) {
+	h := w.Header()
+	if loc := h.Get(echo.HeaderLocation); isStorePath(loc) {
+		h.Set(echo.HeaderLocation, w.prefix+loc)
+	}
+	if strings.HasPrefix(h.Get(echo.HeaderContentType), "text/html") {
+		w.html, w.status = &bytes.Buffer{}, status
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *tenantLinks) Write(b []byte) (int, error) {
+	if w.html != nil {
+		return w.html.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the connection's writer.
+func (w *tenantLinks) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish writes the HTML page held back, its store links under the prefix.
+func (w *tenantLinks) finish() error {
+	if w.html == nil {
+		return nil
+	}
+	page := w.html.Bytes()
+	for _, attr := range storeAttrs {
+		page = bytes.ReplaceAll(page, attr, slices.Concat(attr[:2], []byte(w.prefix), attr[2:]))
+	}
+	w.html = nil
+	w.Header().Del(echo.HeaderContentLength)
+	w.ResponseWriter.WriteHeader(w.status)
+	_, err := w.ResponseWriter.Write(page)
+	return err
 }
 
 // urlTenant is the tenant whose store the URL names, or nil for the super

@@ -133,6 +133,9 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c *Client, r *Token
 	if jkt, _ := ctx.Value(proofKeyCtx{}).(string); code.DPoPJKT != "" && jkt != code.DPoPJKT {
 		return nil, ErrInvalidDPoPProof("the authorization code is bound to a DPoP key (dpop_jkt): send a proof signed by that key")
 	}
+	if oerr := s.checkDirectoryUser(ctx, code.UserID); oerr != nil {
+		return nil, oerr
+	}
 	t, resp := s.newToken(c, code.UserID, PartitionFrom(ctx), code.Scopes, GrantAuthorizationCode, Hash{}, refreshAllowed(c, GrantAuthorizationCode),
 		certThumbprint(r.ClientCerts))
 	bindToProofKey(ctx, t, resp)

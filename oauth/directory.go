@@ -22,6 +22,14 @@ type Directory interface {
 	// wrong name or password, or a user the store disables, is ErrNotFound;
 	// a store that cannot be reached wraps ErrDirectoryUnavailable.
 	Authenticate(ctx context.Context, username, password string) (*User, error)
+	// CheckUser asks the store of the user with the id, when a secondary
+	// store holds them, whether it still has them, as a grant that issues
+	// them tokens without a password (refresh, authorization code) must:
+	// ErrNotFound when it no longer has them or disables them (their
+	// local account is then disabled), an error wrapping
+	// ErrDirectoryUnavailable when it cannot be reached, nil for the
+	// primary store's users.
+	CheckUser(ctx context.Context, userID int64) error
 }
 
 // SetDirectory makes the password grant authenticate the usernames that
@@ -45,6 +53,28 @@ func (s *Server) directoryPasswordGrant(ctx context.Context, c *Client, r *Token
 		return nil, ErrInvalidGrant("the account is disabled")
 	}
 	return s.passwordTokens(ctx, c, u, r)
+}
+
+// checkDirectoryUser refuses tokens for a user whom their secondary user
+// store no longer has or disables (invalid_grant), at once rather than at
+// the next sync, and answers server_error (503) when the store cannot be
+// reached, as the password grant does.
+func (s *Server) checkDirectoryUser(ctx context.Context, userID int64) *Error {
+	if s.directory == nil || userID == 0 {
+		return nil
+	}
+	err := s.directory.CheckUser(ctx, userID)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return ErrInvalidGrant("the user's account is disabled or deleted")
+	case errors.Is(err, ErrDirectoryUnavailable):
+		return ErrDirectoryDown()
+	case ctx.Err() != nil:
+		return ErrServer()
+	}
+	return internal(ctx, "user store", err)
 }
 
 // ErrDirectoryDown answers a password grant whose user store cannot be

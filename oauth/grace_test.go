@@ -266,7 +266,7 @@ func TestRefreshGraceKeepsTheJWT(t *testing.T) {
 	if again.AccessToken != second.AccessToken || again.RefreshToken != second.RefreshToken {
 		t.Fatalf("retry got other tokens:\n%+v\nwant those of\n%+v", again, second)
 	}
-	if kid, claims := e.kid(t, again.AccessToken); kid == "" || claims["sub"] != "alice" {
+	if kid, claims := e.kid(t, again.AccessToken); kid == "" || claims["sub"] != "alice@carbon.super" {
 		t.Errorf("the retried JWT does not verify: kid %q, claims %v", kid, claims)
 	}
 	if _, err := e.srv.Validate(t.Context(), again.AccessToken); err != nil {

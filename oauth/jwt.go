@@ -281,18 +281,18 @@ func (s *Server) issuer(ctx context.Context) string {
 
 // jwtConfig is what the server signs JWTs with (see UseJWT).
 type jwtConfig struct {
-	keys     *Keys
-	issuer   string
-	username func(ctx context.Context, userID int64) (string, error)
+	keys   *Keys
+	issuer string
+	user   func(ctx context.Context, userID int64) (*User, error)
 }
 
 // UseJWT lets the server issue JWT access tokens (RFC 9068) to the
 // applications that ask for them and sign backend JWTs, with keys.
 // issuer is the iss of tokens issued outside a request that names its
-// listener's (WithIssuer); username names a user by id (the sub of a
-// user's token). Call it before serving.
-func (s *Server) UseJWT(keys *Keys, issuer string, username func(ctx context.Context, userID int64) (string, error)) {
-	s.jwt = jwtConfig{keys: keys, issuer: issuer, username: username}
+// listener's (WithIssuer); user finds a user by id (a user's token's sub
+// is their full name, FullUsername). Call it before serving.
+func (s *Server) UseJWT(keys *Keys, issuer string, user func(ctx context.Context, userID int64) (*User, error)) {
+	s.jwt = jwtConfig{keys: keys, issuer: issuer, user: user}
 }
 
 // Keys returns the signing keys of UseJWT, or nil.
@@ -323,11 +323,13 @@ func (s *Server) formatJWT(ctx context.Context, c *Client, t *Token, resp *Token
 	}
 	sub := c.ConsumerKey // no resource owner (RFC 9068 §2.2): the client
 	if t.GrantType != GrantClientCredentials && t.GrantType != GrantConsole {
-		name, err := s.jwt.username(ctx, t.UserID)
+		// The full name (alice@carbon.super, alice@acme.com), as
+		// introspection, AuthorizedUser and the backend JWT give it.
+		u, err := s.jwt.user(ctx, t.UserID)
 		if err != nil {
 			return internal(ctx, "name token's user", err)
 		}
-		sub = name
+		sub = FullUsername(u.Username, u.Tenant)
 	}
 	iss := s.issuer(ctx)
 	claims := accessClaims{

@@ -28,12 +28,12 @@ func newJWTEnv(t *testing.T) *jwtEnv {
 	t.Helper()
 	e := &jwtEnv{env: newEnv(t, oauth.Validity{AppToken: time.Hour, UserToken: 3 * time.Hour})}
 	e.keys = oauth.NewKeys(e.db, e.clock.Now)
-	e.srv.UseJWT(e.keys, testIssuer, func(ctx context.Context, id int64) (string, error) {
+	e.srv.UseJWT(e.keys, testIssuer, func(ctx context.Context, id int64) (*oauth.User, error) {
 		u, err := e.db.UserByID(ctx, id)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return u.Username, nil
+		return &u.User, nil
 	})
 	alice, err := e.db.UserAccount(t.Context(), "alice")
 	if err != nil {
@@ -134,7 +134,7 @@ func TestJWTAccessTokenClaims(t *testing.T) {
 	}
 	user := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantPassword, Username: "alice", Password: "alice-password"})
 	_, claims = e.kid(t, user.AccessToken)
-	if claims["sub"] != "alice" || claims["exp"].(float64)-claims["iat"].(float64) != 3*3600 || user.RefreshToken == "" {
+	if claims["sub"] != "alice@carbon.super" || claims["exp"].(float64)-claims["iat"].(float64) != 3*3600 || user.RefreshToken == "" {
 		t.Errorf("password: %+v, claims %v", user, claims)
 	}
 	// The listener's issuer, when the request names one.
@@ -152,7 +152,7 @@ func TestJWTAccessTokenClaims(t *testing.T) {
 		t.Fatalf("Validate(JWT): %+v, %v", info, err)
 	}
 	next := e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantRefreshToken, RefreshToken: user.RefreshToken})
-	if kid, claims := e.kid(t, next.AccessToken); kid == "" || claims["sub"] != "alice" || next.AccessToken == user.AccessToken {
+	if kid, claims := e.kid(t, next.AccessToken); kid == "" || claims["sub"] != "alice@carbon.super" || next.AccessToken == user.AccessToken {
 		t.Errorf("refreshed: %+v, claims %v", next, claims)
 	}
 	if _, err := e.srv.Validate(ctx, next.AccessToken); err != nil {
@@ -256,5 +256,36 @@ func TestBoundJWTCarriesCnf(t *testing.T) {
 	}
 	if _, claims := e.kid(t, e.issue(t, oauth.TokenRequest{GrantType: oauth.GrantClientCredentials}).AccessToken); claims["cnf"] != nil {
 		t.Errorf("an unbound JWT has cnf %v", claims["cnf"])
+	}
+}
+
+// TestJWTSubjectIsFullName: a user's JWT names them as introspection and
+// the revocation headers do (RFC 9068 §2.2's sub, WSO2's form): with their
+// tenant, alice@acme.com, and admin@carbon.super for the super tenant.
+func TestJWTSubjectIsFullName(t *testing.T) {
+	e := newJWTEnv(t)
+	hash, err := oauth.HashPassword("acme-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &portal.User{User: oauth.User{Username: "admin", PasswordHash: hash, Roles: []string{"subscriber"}}}
+	if err := e.db.CreateTenant(t.Context(), &portal.Tenant{Domain: "acme.com"}, admin); err != nil {
+		t.Fatal(err)
+	}
+	key := jwtApp(t, e.db, admin)
+	for _, c := range []struct {
+		key                      fixture.Key
+		username, password, want string
+	}{
+		{e.jwt, "alice", "alice-password", "alice@carbon.super"},
+		{key, "admin@acme.com", "acme-password", "admin@acme.com"},
+	} {
+		resp := e.mustToken(t, oauth.TokenRequest{GrantType: oauth.GrantPassword, Username: c.username, Password: c.password,
+			ClientID: c.key.ConsumerKey, ClientSecret: c.key.Secret})
+		_, claims := e.kid(t, resp.AccessToken)
+		info, err := e.srv.Validate(t.Context(), resp.AccessToken)
+		if err != nil || claims["sub"] != c.want || info.Username != c.want {
+			t.Errorf("%s: sub %v, introspection's username %+v (%v), want %s", c.username, claims["sub"], info, err, c.want)
+		}
 	}
 }

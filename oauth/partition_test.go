@@ -64,12 +64,12 @@ func (e *partitionEnv) server(t *testing.T, ps []oauth.Partition) *oauth.Server 
 	srv := oauth.NewServer(e.db, oauth.Validity{}, e.clock.Now)
 	srv.RefreshGrace(0)
 	srv.SetTokenPartitioning(ps, func(username string) string { return userstore.ParseUsername(username).Domain })
-	srv.UseJWT(oauth.NewKeys(e.db, e.clock.Now), testIssuer, func(ctx context.Context, id int64) (string, error) {
+	srv.UseJWT(oauth.NewKeys(e.db, e.clock.Now), testIssuer, func(ctx context.Context, id int64) (*oauth.User, error) {
 		u, err := e.db.UserByID(ctx, id)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return u.Username, nil
+		return &u.User, nil
 	})
 	return srv
 }

@@ -234,6 +234,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, c *Client, r *TokenReque
 	if err != nil {
 		return nil, internal(ctx, "load user roles", err)
 	}
+	if oerr := s.checkDirectoryUser(ctx, old.UserID); oerr != nil {
+		return nil, oerr
+	}
 	requested, oerr := refreshScopes(old.Scopes, r.Scope, c.KeyType)
 	if oerr != nil {
 		return nil, oerr

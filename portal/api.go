@@ -57,6 +57,19 @@ type API struct {
 	Shared bool
 }
 
+// PrefixesOf returns the gateway prefixes (context/version) that would
+// begin prefix: its beginnings that end before one of its slashes
+// (/t/acme.com/orders/1.0 → /t, /t/acme.com, /t/acme.com/orders).
+func PrefixesOf(prefix string) []string {
+	var out []string
+	for i := 1; i < len(prefix); i++ {
+		if prefix[i] == '/' {
+			out = append(out, prefix[:i])
+		}
+	}
+	return out
+}
+
 // TenantContext is the context of an API of tenant domain: /t/acme.com/
 // and the context, as WSO2 API Manager has tenants' APIs on the gateway;
 // the super tenant's APIs keep theirs.

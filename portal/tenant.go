@@ -25,6 +25,18 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// TenantSeed is a tenant to add in bulk (Store.SeedTenants) with its
+// administrator, as CreateTenant makes them, and its APIs, as CreateAPI
+// makes them (their TenantID is set; their contexts are kept as given).
+type TenantSeed struct {
+	Tenant *Tenant
+	Admin  *User
+	APIs   []*API
+}
+
+// SeedBatch is how many tenants Store.SeedTenants adds per transaction.
+const SeedBatch = 250
+
 // SplitTenant splits a log-in name at its last '@' into the name and the
 // tenant domain it names (empty when it has no '@'); the caller decides
 // whether that domain is a tenant (see Store.UserAccount).

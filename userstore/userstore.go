@@ -22,6 +22,7 @@ type Store interface {
 	UserStores(ctx context.Context) ([]portal.UserStore, error)
 	UpsertStoreUser(ctx context.Context, storeID int64, username string, roles []string) (*portal.User, error)
 	StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser, error)
+	UserByID(ctx context.Context, id int64) (*portal.User, error)
 	DisableUser(ctx context.Context, username string, at time.Time) (*portal.User, portal.Ended, error)
 	SetDisabledByStore(ctx context.Context, userID int64) error
 	RecordAudit(ctx context.Context, e *portal.AuditEvent) error
@@ -177,6 +178,36 @@ func (d *Directory) LogIn(ctx context.Context, username, password string) (*port
 		return nil, err
 	}
 	return d.db.UpsertStoreUser(ctx, s.cfg.ID, canonical(s, name), entry.roles)
+}
+
+// CheckUser asks the store of the user with the id, when one of the
+// directory's stores holds them, whether it still has them (a search, no
+// bind): oauth.ErrNotFound when it no longer does, or its filter no longer
+// matches their entry, and their local account is then disabled (ending
+// their sessions and tokens), as a refused log-in does; an error wrapping
+// oauth.ErrDirectoryUnavailable when the store cannot be reached; nil for
+// the primary store's users.
+func (d *Directory) CheckUser(ctx context.Context, userID int64) error {
+	d.mu.RLock()
+	none := len(d.stores) == 0
+	d.mu.RUnlock()
+	if none {
+		return nil
+	}
+	u, err := d.db.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	s, name := d.resolve(u.Username)
+	if s == nil || !strings.EqualFold(canonical(s, name), u.Username) {
+		return nil // the primary store's, or a user store removed since
+	}
+	_, err = s.lookup(ctx, name)
+	if errors.Is(err, errNoSuchUser) {
+		d.disableGone(ctx, s, u.Username)
+		return fmt.Errorf("user %q: %w", u.Username, oauth.ErrNotFound)
+	}
+	return err
 }
 
 // canonical is the local username of a store's user: the store's domain

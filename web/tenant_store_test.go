@@ -3,8 +3,10 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -235,5 +237,74 @@ func TestTenantSignup(t *testing.T) {
 	}
 	if u, err := e.db.UserAccount(context.Background(), "john@example.org"); err != nil || u.TenantID != portal.SuperTenantID {
 		t.Errorf("john@example.org: %+v, %v", u, err)
+	}
+}
+
+// storeLink is a link or form target of a store page.
+var storeLink = regexp.MustCompile(`\s(?:href|action|src|spec-url)="([^"]*)"`)
+
+// TestTenantStoreLinks crawls acme.com's store from /t/acme.com/store, as
+// an anonymous visitor and as the tenant's administrator: every link,
+// form and asset of every page it reaches (API pages, documentation,
+// reference, applications, subscriptions, Publisher, account…) stays
+// under /t/acme.com/store, and so does every redirect (the log-in's
+// included).
+func TestTenantStoreLinks(t *testing.T) {
+	e := newTenantStoreEnv(t)
+	doc := &portal.Doc{APIID: e.orders.ID, Kind: portal.DocKinds[0], Title: "Getting started", Markdown: "# Hello\n\nSee [the APIs](/store)."}
+	if err := e.db.CreateDoc(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "/t/acme.com/store"
+	crawl := func(ua *userAgent, who string) int {
+		seen := map[string]bool{prefix: true}
+		queue := []string{prefix}
+		for len(queue) > 0 && len(seen) < 300 {
+			path := queue[0]
+			queue = queue[1:]
+			page := ua.get(e.store.URL + path)
+			if page.status >= 500 || page.url.Host != strings.TrimPrefix(e.store.URL, "https://") && page.url.Host != strings.TrimPrefix(e.store.URL, "http://") ||
+				!strings.HasPrefix(page.url.Path, prefix) {
+				t.Errorf("%s: GET %s: %d at %s", who, path, page.status, page.url)
+				continue
+			}
+			if !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") {
+				continue
+			}
+			for _, m := range storeLink.FindAllStringSubmatch(page.body, -1) {
+				link, err := url.Parse(html.UnescapeString(m[1]))
+				switch {
+				case err != nil:
+					t.Errorf("%s: %s links to %q: %v", who, path, m[1], err)
+				case link.Host != "" || link.Path == "":
+					continue // another site's page, or this page's fragment
+				case !strings.HasPrefix(link.Path, prefix):
+					t.Errorf("%s: %s links to %s, outside %s", who, path, link.Path, prefix)
+				case !seen[link.Path] && !strings.HasSuffix(link.Path, "/logout"):
+					seen[link.Path] = true
+					queue = append(queue, link.Path)
+				}
+			}
+		}
+		t.Logf("%s: %d pages and assets reached", who, len(seen))
+		return len(seen)
+	}
+	anonymous := e.userAgent(t)
+	if n := crawl(anonymous, "anonymous"); n < 10 {
+		t.Errorf("anonymous: only %d pages reached", n)
+	}
+	for _, p := range []string{fmt.Sprintf("/apis/%d/docs/%d", e.orders.ID, doc.ID), fmt.Sprintf("/apis/%d/reference", e.orders.ID)} {
+		page := anonymous.get(e.store.URL + prefix + p)
+		if page.status != http.StatusOK {
+			t.Errorf("anonymous at %s%s: %d", prefix, p, page.status)
+		}
+	}
+	admin := e.userAgent(t)
+	page := admin.logIn(admin.get(e.store.URL+prefix+"/login"), "admin", "acme-admin-password")
+	if page.status != http.StatusOK || !strings.HasPrefix(page.url.Path, prefix) || !strings.Contains(page.body, "admin@acme.com") {
+		t.Fatalf("log-in at acme.com's store: %d at %s", page.status, page.url)
+	}
+	if n := crawl(admin, "admin@acme.com"); n < 25 {
+		t.Errorf("admin@acme.com: only %d pages reached", n)
 	}
 }

@@ -237,6 +237,73 @@ func TestLDAPDisabledOrRemovedUser(t *testing.T) {
 	}
 }
 
+// refresh asks /token for the refresh grant: the status and the answer.
+func (e *ldapEnv) refresh(t *testing.T, refreshToken string) (int, map[string]any) {
+	t.Helper()
+	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/token",
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}.Encode(),
+		map[string]string{"Authorization": keyBasic(e.key)})
+	var got map[string]any
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("refresh: %d %s", resp.StatusCode, body)
+	}
+	return resp.StatusCode, got
+}
+
+// TestLDAPRefreshAsksTheStore: the refresh grant asks an LDAP user's store
+// about them, so a user disabled in LDAP or removed from it is refused at
+// once (invalid_grant, their account then disabled and their tokens
+// ended), not at the next sync; a store that cannot be reached gives
+// server_error (503), as the password grant does, and ends nothing; the
+// primary store's users refresh as before.
+func TestLDAPRefreshAsksTheStore(t *testing.T) {
+	e := newLDAPEnv(t)
+	tokens := map[string]map[string]any{}
+	for _, name := range []string{"CORP/alice", "CORP/bob", "CORP/carol"} {
+		status, tok := e.token(t, name, strings.ToLower(strings.TrimPrefix(name, "CORP/"))+"-ldap-pw")
+		if status != http.StatusOK || tok["refresh_token"] == nil {
+			t.Fatalf("%s: %d %v", name, status, tok)
+		}
+		tokens[name] = tok
+	}
+	status, primary := e.token(t, "alice", "alice-password")
+	if status != http.StatusOK {
+		t.Fatalf("the primary store's alice: %d %v", status, primary)
+	}
+	if status, got := e.refresh(t, tokens["CORP/carol"]["refresh_token"].(string)); status != http.StatusOK {
+		t.Fatalf("CORP/carol's refresh: %d %v", status, got)
+	} else {
+		tokens["CORP/carol"] = got
+	}
+
+	e.ldap.Modify(t, "dn: uid=alice,ou=people,dc=example,dc=org\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n")
+	e.ldap.Delete(t, "uid=bob,ou=people,dc=example,dc=org")
+	for _, name := range []string{"CORP/alice", "CORP/bob"} {
+		if status, got := e.refresh(t, tokens[name]["refresh_token"].(string)); status != http.StatusBadRequest || got["error"] != oauth.ErrCodeInvalidGrant {
+			t.Errorf("%s's refresh, gone from LDAP: %d %v", name, status, got)
+		}
+		if e.introspect(t, tokens[name]["access_token"].(string)).Active {
+			t.Errorf("%s's access token still active after the refused refresh", name)
+		}
+		if u, err := e.db.UserAccount(context.Background(), name); err != nil || !u.Disabled {
+			t.Errorf("%s's account after the refused refresh: %+v, %v", name, u, err)
+		}
+	}
+
+	e.ldap.Stop(t)
+	status, got := e.refresh(t, tokens["CORP/carol"]["refresh_token"].(string))
+	if status != http.StatusServiceUnavailable || got["error"] != oauth.ErrCodeServerError ||
+		!strings.Contains(got["error_description"].(string), "user store cannot be reached") {
+		t.Errorf("CORP/carol's refresh with LDAP down: %d %v", status, got)
+	}
+	if !e.introspect(t, tokens["CORP/carol"]["access_token"].(string)).Active {
+		t.Error("CORP/carol's token was ended because LDAP was down")
+	}
+	if status, got := e.refresh(t, primary["refresh_token"].(string)); status != http.StatusOK {
+		t.Errorf("the primary store's alice's refresh with LDAP down: %d %v", status, got)
+	}
+}
+
 // TestLDAPUnavailable: with the LDAP server stopped mid-test, the password
 // grant answers server_error (503) saying the user store cannot be
 // reached, and the store's log-in page says so too; neither counts as a

@@ -163,7 +163,7 @@ func TestJWTAccessTokens(t *testing.T) {
 	}
 	// password: the user is.
 	userToken, _ := e.token(t, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"a-long-password"}, "scope": {"read"}})
-	if claims, _ := verifyJWT(t, userToken, "at+jwt", issuer, set); claims["sub"] != "alice" || claims["client_id"] != e.key["consumer_key"] {
+	if claims, _ := verifyJWT(t, userToken, "at+jwt", issuer, set); claims["sub"] != "alice@carbon.super" || claims["client_id"] != e.key["consumer_key"] {
 		t.Errorf("password claims %v", claims)
 	}
 

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/internal/ldaptest"
 )
 
@@ -72,4 +77,57 @@ func TestTokenPartitioningAtStart(t *testing.T) {
 			t.Errorf("APISTORE_TOKEN_PARTITIONING=%s: exit %d, %q; want a usage error", bad, code, errOut)
 		}
 	}
+}
+
+// TestTokenPartitioningCluster: the nodes of a cluster (PostgreSQL) share
+// one token partitioning, the database's. A node started with another
+// --token-partitioning while a node runs is refused with a message naming
+// the database's, and changes nothing; one with the same value joins, and
+// both partition the same tokens; with every node stopped, a node changes
+// it.
+func TestTokenPartitioningCluster(t *testing.T) {
+	if !fixture.Postgres() {
+		t.Skip("a cluster shares a PostgreSQL database: APISTORE_TEST_STORE=postgres")
+	}
+	dir := newDataDir(t)
+	ldap := ldaptest.Start(t)
+	// The user store first: a node reads the stores at start.
+	if out, err := runIn(dir, ldaptest.BindPassword+"\n", "userstore add", "--domain", "CORP", "--url", ldap.URL, "--bind-dn", ldaptest.BindDN,
+		"--user-search-base", ldaptest.UserSearchBase, "--role-map", "developers=subscriber", "--user-filter", "(objectClass=inetOrgPerson)"); err != nil {
+		t.Fatalf("userstore add: %v\n%s", err, out)
+	}
+	a := startServer(t, dir, []string{"APISTORE_TOKEN_PARTITIONING=CORP:A"}, anyPorts...)
+	a.admin(t, "alice-password\n", "user create", "--username", "alice")
+	id, secret := appKeys(t, a, "--owner", "alice", "--name", "Partitioned", "--grant-types", "password")
+
+	refused := func(value, database string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, withDatabase(slices.Concat([]string{"serve", "--data-dir", dir, "--metrics-addr", "127.0.0.1:0"}, anyPorts))...)
+		cmd.Env = append(os.Environ(), "APISTORE_TOKEN_PARTITIONING="+value)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), `the database's is "`+database+`"`) || !strings.Contains(string(out), "stop every node") {
+			t.Errorf("a node with --token-partitioning %q beside a running one: %v\n%s", value, err, out)
+		}
+	}
+	refused("CORP:B", "CORP:a")
+	refused("", "CORP:a")
+
+	b := startServer(t, dir, []string{"APISTORE_TOKEN_PARTITIONING=corp:a"}, anyPorts...)
+	bob := url.Values{"grant_type": {"password"}, "username": {"CORP/bob"}, "password": {"bob-ldap-pw"}}
+	for _, n := range []*server{a, b} {
+		status, body := postOAuth(t, http.DefaultClient, n.urls["http"]+"/token", id, secret, bob)
+		tok, _ := body["access_token"].(string)
+		if status != http.StatusOK || !strings.HasPrefix(tok, "CORP.") || !active(t, a, id, secret, tok) || !active(t, b, id, secret, tok) {
+			t.Errorf("bob's token from %s: %d %v; want CORP's, active on both nodes", n.urls["http"], status, body)
+		}
+	}
+	a.stop(t)
+	refused("", "CORP:a") // b still runs
+	b.stop(t)
+
+	c := startServer(t, dir, nil, anyPorts...) // alone: turns it off
+	refused("CORP:A", "")
+	c.stop(t)
 }

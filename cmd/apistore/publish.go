@@ -25,6 +25,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		"checking each call as both its own method and the one it names; otherwise such a call is refused (with --update: the API keeps its setting unless this is given)")
 	backendJWT := fs.Bool("backend-jwt", false, "send the API's backend a signed JWT about each caller in X-JWT-Assertion (subscriber, application, key type, tier, "+
 		"end user, roles), verifiable with the keys at the JWKS URL (with --update: the API keeps its setting unless this is given)")
+	tenantDomain := fs.String("tenant", portal.SuperTenant, "the tenant that publishes the API: in another tenant than carbon.super its context is under /t/TENANT/ (given without it) and only the tenant's developers see it")
 	if err := parseFileFlags(fs, file, args); err != nil {
 		return err
 	}
@@ -54,6 +55,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	defer d.Close()
+	if err := importTenant(ctx, d, *tenantDomain, a); err != nil {
+		return err
+	}
 	done := "published"
 	a.PassMethodOverride, a.BackendJWT = *passOverride, *backendJWT
 	if *update {
@@ -64,7 +68,7 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 			}
 			return err
 		}
-		a.ID, a.Status, a.CORS, done = old.ID, old.Status, old.CORS, "updated"
+		a.ID, a.Status, a.CORS, a.Shared, done = old.ID, old.Status, old.CORS, old.Shared, "updated"
 		if !passGiven {
 			a.PassMethodOverride = old.PassMethodOverride
 		}
@@ -99,6 +103,38 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 		a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL))
 	fmt.Fprintf(s.out, "%s %s %s at %s/%s: %d resources, scopes: %s\n", done, a.Name, a.Version, a.Context, a.Version,
 		len(a.Resources), strings.Join(names, ", "))
+	return nil
+}
+
+// importTenant makes a the API of the tenant domain names, its context
+// under /t/{domain}/ (as the Publisher puts a tenant's), or an error for a
+// tenant that is unknown or deactivated, or a context that /t/ keeps for
+// another tenant.
+func importTenant(ctx context.Context, d interface {
+	TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error)
+}, domain string, a *portal.API) error {
+	t, err := d.TenantByDomain(ctx, domain)
+	switch {
+	case errors.Is(err, portal.ErrNotFound):
+		return fmt.Errorf("--tenant: no tenant %q (apistore tenant list shows them)", domain)
+	case err != nil:
+		return err
+	case !t.Active:
+		return fmt.Errorf("--tenant: the tenant %s is deactivated (apistore tenant activate --domain %s lets it back)", t.Domain, t.Domain)
+	}
+	a.TenantID = t.ID
+	if t.ID == portal.SuperTenantID {
+		if strings.HasPrefix(a.Context, "/t/") {
+			return fmt.Errorf("context %s: contexts beginning with /t/ are kept for tenants' APIs (--tenant names the tenant)", a.Context)
+		}
+		return nil
+	}
+	if prefix := "/t/" + t.Domain + "/"; !strings.HasPrefix(a.Context, prefix) {
+		if strings.HasPrefix(a.Context, "/t/") {
+			return fmt.Errorf("context %s: give it without /t/ (the API goes under /t/%s/)", a.Context, t.Domain)
+		}
+		a.Context = portal.TenantContext(t.Domain, a.Context)
+	}
 	return nil
 }
 

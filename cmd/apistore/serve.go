@@ -68,7 +68,7 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "localhost:9464", "host:port of the Prometheus /metrics listener, plain HTTP apart from the public ports (loopback by default; --port-offset is added to its port; empty: no metrics)")
 	userstoreSync := fs.Duration("userstore-sync", time.Minute, "how often the LDAP user stores are read again and asked about their users' accounts: one a store no longer has is disabled, its tokens revoked")
 	userstoreTimeout := fs.Duration("userstore-timeout", userstore.DefaultTimeout, "time-out of each LDAP connection and operation")
-	partitioning := fs.String("token-partitioning", "", "keep the tokens of the users of some user-store domains in tables of their own: DOMAIN:NAME pairs (CORP:A,PARTNERS:B puts CORP's in tokens_a); at start the tokens move to their tables, and back when a domain is left out (give every node the same value)")
+	partitioning := fs.String("token-partitioning", "", "keep the tokens of the users of some user-store domains in tables of their own: DOMAIN:NAME pairs (CORP:A,PARTNERS:B puts CORP's in tokens_a); at start the tokens move to their tables, and back when a domain is left out; on PostgreSQL the nodes share the database's: a node giving another value while other nodes run is refused")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -149,12 +149,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := signingKeys.Load(ctx); err != nil {
 		return err
 	}
-	srv.UseJWT(signingKeys, jwtIssuer(cfg), func(ctx context.Context, id int64) (string, error) {
+	srv.UseJWT(signingKeys, jwtIssuer(cfg), func(ctx context.Context, id int64) (*oauth.User, error) {
 		u, err := d.UserByID(ctx, id)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		return u.Username, nil
+		return &u.User, nil
 	})
 	if cfg.ClientCertificates {
 		srv.MutualTLS(cas)

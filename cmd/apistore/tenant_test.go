@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,6 +92,69 @@ func TestTenantCommands(t *testing.T) {
 	events, err := d.AuditEvents(ctx, portal.AuditQuery{Event: portal.AuditTenantDeactivated})
 	if err != nil || len(events) != 1 || !strings.Contains(events[0].Detail, "acme.com") {
 		t.Errorf("audit: %+v, %v", events, err)
+	}
+}
+
+// TestAPIImportTenant: api import --tenant acme.com publishes the API as
+// acme.com's, under /t/acme.com/, and --update finds it there keeping
+// whether it is shared; an unknown or deactivated tenant, and a /t/
+// context outside the tenant, are refused with a message.
+func TestAPIImportTenant(t *testing.T) {
+	dir := newDataDir(t)
+	if out, err := runIn(dir, "acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin"); err != nil {
+		t.Fatalf("tenant create: %v\n%s", err, out)
+	}
+	doc := filepath.Join(dir, "orders.yaml")
+	if err := os.WriteFile(doc, []byte(`openapi: 3.0.3
+info: {title: Orders, version: "1.0"}
+servers: [{url: "https://orders.example.com"}]
+paths: {/items: {get: {responses: {"200": {description: ok}}}}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := runOK(t, "api", "import", doc, "--data-dir", dir, "--tenant", "ACME.com"); !strings.Contains(out, "published Orders 1.0 at /t/acme.com/orders/1.0") {
+		t.Errorf("import --tenant: %q", out)
+	}
+	d := openStore(t, dir)
+	ctx := t.Context()
+	acme, err := d.TenantByDomain(ctx, "acme.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := d.APIByContext(ctx, "/t/acme.com/orders", "1.0")
+	if err != nil || a.TenantID != acme.ID || a.Shared {
+		t.Fatalf("the imported API: %+v, %v", a, err)
+	}
+	a.Shared = true
+	if err := d.UpdateAPI(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out := runOK(t, "api", "import", doc, "--data-dir", dir, "--tenant", "acme.com", "--update"); !strings.Contains(out, "updated Orders 1.0 at /t/acme.com/orders/1.0") {
+		t.Errorf("import --tenant --update: %q", out)
+	}
+	if a, err := d.APIByContext(ctx, "/t/acme.com/orders", "1.0"); err != nil || a.TenantID != acme.ID || !a.Shared {
+		t.Errorf("after --update: %+v, %v", a, err)
+	}
+	if out := runOK(t, "api", "import", doc, "--data-dir", dir, "--context", "/t/acme.com/orders2", "--tenant", "acme.com"); !strings.Contains(out, "at /t/acme.com/orders2/1.0") {
+		t.Errorf("a context given with its /t/acme.com: %q", out)
+	}
+	for _, c := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--tenant", "nowhere.example"}, `no tenant "nowhere.example"`},
+		{[]string{"--tenant", "acme.com", "--context", "/t/beta.org/orders"}, "without /t/"},
+		{[]string{"--context", "/t/acme.com/orders3"}, "kept for tenants' APIs"},
+	} {
+		if msg := runFails(t, append([]string{"api", "import", doc, "--data-dir", dir}, c.flags...)...); !strings.Contains(msg, c.want) {
+			t.Errorf("import %v: %q, want %q", c.flags, msg, c.want)
+		}
+	}
+	if err := d.SetTenantActive(ctx, "acme.com", false); err != nil {
+		t.Fatal(err)
+	}
+	if msg := runFails(t, "api", "import", doc, "--data-dir", dir, "--tenant", "acme.com", "--context", "/other"); !strings.Contains(msg, "deactivated") {
+		t.Errorf("import into a deactivated tenant: %q", msg)
 	}
 }
 

@@ -89,7 +89,7 @@ var covered = map[string]string{
 	"CreateUserStore": "UserStores", "UserStores": "UserStores", "UpsertStoreUser": "UserStores",
 	"StoreUsers": "UserStores", "SetDisabledByStore": "UserStores",
 	"PartitionTokens": "Partitions",
-	"CreateTenant":    "Tenants", "Tenants": "Tenants", "TenantByDomain": "Tenants", "SetTenantActive": "Tenants",
+	"CreateTenant":    "Tenants", "Tenants": "Tenants", "TenantByDomain": "Tenants", "SetTenantActive": "Tenants", "SeedTenants": "Tenants",
 }
 
 func testEveryMethod(t *testing.T, _ *suite) {

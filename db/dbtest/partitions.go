@@ -267,8 +267,14 @@ func testPartitions(t *testing.T, s *suite) {
 		marked := token(w.bobKey, w.bob, oauth.GrantPassword)
 		marked.Partition = "CORP"
 		save(t, d, marked)
-		// Starting again with the same partitioning moves nothing.
-		partitioned(t, again(t), corpA)
+		// Starting again with the same partitioning moves nothing. (The
+		// node that restarted then stops: a cluster changes its
+		// partitioning only while no other node runs.)
+		restarted := again(t)
+		partitioned(t, restarted, corpA)
+		if err := restarted.Close(); err != nil {
+			t.Fatal(err)
+		}
 		wantLive(t, d, "bob's token issued before, after a restart", oldApp, "", "CORP")
 
 		wantRows(t, d, w, "on, later", "tokens_a", 4, 4, 1, 0)

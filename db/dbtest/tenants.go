@@ -2,6 +2,7 @@ package dbtest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -202,6 +203,45 @@ func testTenants(t *testing.T, s *suite) {
 		}
 		if got := published(); len(got) != 1 || got[0] != "Super" {
 			t.Errorf("PublishedAPIs with acme.com deactivated: %v", got)
+		}
+	})
+	t.Run("SeedTenants adds tenants with their admins and APIs in batches, each all or nothing", func(t *testing.T) {
+		d := s.store(t)
+		ctx := t.Context()
+		n := portal.SeedBatch + 2 // two batches
+		seeds := make([]portal.TenantSeed, n)
+		for i := range seeds {
+			domain := fmt.Sprintf("t%d.example", i)
+			seeds[i] = portal.TenantSeed{Tenant: &portal.Tenant{Domain: domain},
+				Admin: &portal.User{User: oauth.User{Username: "admin", PasswordHash: "$not-a-hash$", Roles: []string{"admin"}}},
+				APIs: []*portal.API{{Name: "Orders", Version: "1.0", Context: portal.TenantContext(domain, "/orders"),
+					Resources: []portal.Resource{{Method: "GET", Path: "/items"}}}}}
+		}
+		if err := d.SeedTenants(ctx, seeds); err != nil {
+			t.Fatal(err)
+		}
+		list, err := d.Tenants(ctx)
+		if err != nil || len(list) != n+1 {
+			t.Fatalf("Tenants after seeding %d: %d, %v", n, len(list), err)
+		}
+		last := seeds[n-1]
+		admin, err := d.UserAccount(ctx, "admin@"+last.Tenant.Domain)
+		if err != nil || admin.ID != last.Admin.ID || admin.TenantID != last.Tenant.ID || !last.Tenant.Active {
+			t.Fatalf("the last tenant's admin: %+v, %v (seeded %+v)", admin, err, last.Admin)
+		}
+		a, err := d.APIByContext(ctx, "/t/"+last.Tenant.Domain+"/orders", "1.0")
+		if err != nil || a.ID != last.APIs[0].ID || a.TenantID != last.Tenant.ID || len(a.Resources) != 1 {
+			t.Fatalf("the last tenant's API: %+v, %v", a, err)
+		}
+		taken := []portal.TenantSeed{
+			{Tenant: &portal.Tenant{Domain: "fresh.example"}, Admin: &portal.User{User: oauth.User{Username: "admin"}}},
+			{Tenant: &portal.Tenant{Domain: "T0.example"}, Admin: &portal.User{User: oauth.User{Username: "admin"}}},
+		}
+		if err := d.SeedTenants(ctx, taken); !errors.Is(err, portal.ErrConflict) {
+			t.Errorf("a batch with a taken domain: %v, want ErrConflict", err)
+		}
+		if _, err := d.TenantByDomain(ctx, "fresh.example"); !errors.Is(err, portal.ErrNotFound) {
+			t.Errorf("the refused batch's first tenant was kept: %v", err)
 		}
 	})
 }

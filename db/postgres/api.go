@@ -18,10 +18,13 @@ import (
 func checkOverlap(ctx context.Context, q querier, a *portal.API) error {
 	prefix := a.Context + "/" + a.Version
 	var o portal.API
-	err := queryRow(ctx, q, `SELECT name, version, context, status FROM
-		(SELECT name, version, context, status, context || '/' || version AS p FROM apis WHERE id <> $1) o
-		WHERE substr($2::text, 1, length(p) + 1) = p || '/' OR substr(p, 1, length($2::text) + 1) = $2::text || '/'
-		ORDER BY name, version LIMIT 1`, a.ID, prefix).Scan(&o.Name, &o.Version, &o.Context, &o.Status)
+	// Through the index apis_prefix (migration 0150): the prefixes that
+	// begin this one at a slash, and those that this one begins followed
+	// by a slash ('0' is the byte after '/').
+	err := queryRow(ctx, q, `SELECT name, version, context, status FROM apis
+		WHERE id <> $1 AND ((context || '/' || version) COLLATE "C" = ANY($2::text[])
+			OR ((context || '/' || version) COLLATE "C" >= $3 || '/' AND (context || '/' || version) COLLATE "C" < $3 || '0'))
+		ORDER BY name, version LIMIT 1`, a.ID, portal.PrefixesOf(prefix), prefix).Scan(&o.Name, &o.Version, &o.Context, &o.Status)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil

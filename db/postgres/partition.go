@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -41,10 +42,53 @@ func stringsOn(ctx context.Context, q querier) partition.Query {
 // noRows is partition.Set.Lookup's missing.
 func noRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
+// partitionLock is the advisory lock key that every node holds shared,
+// on a connection of its own, from the moment it has made or accepted the
+// database's token partitioning until it closes: a node may change the
+// partitioning only with the lock exclusive, so only while no other node
+// runs, and every running node uses the one mapping.
+const partitionLock int64 = 0x61706973746f7270
+
+// ErrPartitioningInUse is wrapped by PartitionTokens when it would change
+// the token partitioning while other nodes run with the database's.
+var ErrPartitioningInUse = errors.New("other nodes are running with the database's token partitioning")
+
 // PartitionTokens makes the database's token partitioning ps, moving
 // tokens (partition.Change), in one transaction under the migration lock:
-// nodes starting together take turns.
-func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
+// nodes starting together take turns. A node whose ps differs from the
+// database's while other nodes run is refused (ErrPartitioningInUse): the
+// nodes of a cluster share one partitioning, changed when none runs. The
+// node then holds partitionLock shared until Close.
+func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err error) {
+	ps, err = oauth.CheckPartitions(ps)
+	if err != nil {
+		return fmt.Errorf("token partitioning: %w", err)
+	}
+	conn, err := d.nodeConn(ctx)
+	if err != nil {
+		return fmt.Errorf("token partitioning: %w", err)
+	}
+	cur, err := partition.Read(stringsOn(ctx, conn))
+	if err != nil {
+		return err
+	}
+	if !cur.Is(ps) {
+		// Exclusive only when no other node holds it shared (this one's
+		// own shared hold does not count).
+		var alone bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, partitionLock).Scan(&alone); err != nil {
+			return fmt.Errorf("token partitioning: %w", err)
+		}
+		if !alone {
+			return fmt.Errorf("token partitioning %q: the database's is %q and %w: give this node the same --token-partitioning, or stop every node to change it",
+				partitionString(ps), cur.String(), ErrPartitioningInUse)
+		}
+		defer func() {
+			if _, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, partitionLock); uerr != nil && err == nil {
+				err = fmt.Errorf("token partitioning: %w", uerr)
+			}
+		}()
+	}
 	return d.partitions.Change(ps, func(change func(partition.Tx) error) error {
 		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
@@ -63,6 +107,47 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
 				}})
 		})
 	})
+}
+
+// nodeConn returns the node's own connection, which holds partitionLock
+// shared, made at the first call: it waits while another node changes the
+// partitioning.
+func (d *DB) nodeConn(ctx context.Context) (*pgx.Conn, error) {
+	d.nodeMu.Lock()
+	defer d.nodeMu.Unlock()
+	if d.node != nil {
+		return d.node, nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock_shared($1)`, partitionLock); err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	d.node = conn
+	return conn, nil
+}
+
+// closeNode ends the node's connection, and with it its hold on
+// partitionLock.
+func (d *DB) closeNode() {
+	d.nodeMu.Lock()
+	defer d.nodeMu.Unlock()
+	if d.node != nil {
+		d.node.Close(context.Background())
+		d.node = nil
+	}
+}
+
+// partitionString is ps as --token-partitioning gives it.
+func partitionString(ps []oauth.Partition) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Domain + ":" + p.Name
+	}
+	return strings.Join(out, ",")
 }
 
 var triggerOn = regexp.MustCompile(`\sON\s+((?:\S+\.)?)tokens\s`)

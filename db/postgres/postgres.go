@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,10 @@ type DB struct {
 	closed atomic.Bool
 	// partitions is the token partitioning (partition.go).
 	partitions partition.Current
+	// node is the connection that holds the partitioning's lock for
+	// this node (partition.go), once PartitionTokens has run.
+	nodeMu sync.Mutex
+	node   *pgx.Conn
 }
 
 // Open connects to the database at url and migrates it. The URL may tune
@@ -149,6 +154,7 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.stop()
+	d.closeNode()
 	d.gen.pool.Close()
 	d.pool.Close()
 	return nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,39 +17,67 @@ import (
 // as alice@domain. A domain taken, or one that a super-tenant user's
 // e-mail username already ends with, is ErrConflict.
 func (d *DB) CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.User) error {
-	t.Domain = strings.ToLower(t.Domain)
-	err := d.tx(ctx, func(tx pgx.Tx) error {
-		var n int
-		if err := queryRow(ctx, tx, `SELECT count(*) FROM users WHERE lower(username) LIKE $1`,
-			"%@"+likeEscape(t.Domain)).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return portal.ErrConflict
-		}
-		now := time.Now()
-		err := writeRow(ctx, tx, `INSERT INTO tenants (domain, active, created_at) VALUES ($1, true, $2) RETURNING id`,
-			[]any{t.Domain, now.UnixMilli()}, &t.ID)
-		if isUnique(err) {
-			return portal.ErrConflict
-		}
-		if err != nil {
-			return err
-		}
-		admin.Username, admin.TenantID = portal.TenantUsername(admin.Username, t.Domain), t.ID
-		err = writeRow(ctx, tx, `INSERT INTO users (username, password_hash, email, roles, created_at, tenant_id)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			[]any{admin.Username, admin.PasswordHash, admin.Email, joinWords(admin.Roles), now.UnixMilli(), t.ID}, &admin.ID)
-		if isUnique(err) {
-			return portal.ErrConflict
-		}
-		t.Active, t.CreatedAt = true, time.UnixMilli(now.UnixMilli())
-		return err
-	})
-	if err != nil {
+	if err := d.tx(ctx, func(tx pgx.Tx) error { return insertTenant(ctx, tx, t, admin) }); err != nil {
 		return fmt.Errorf("create tenant %q: %w", t.Domain, err)
 	}
 	return nil
+}
+
+// SeedTenants adds many tenants, each with its administrator and APIs,
+// portal.SeedBatch tenants per transaction rather than one transaction
+// per row: for benchmarks and bulk loads. A batch is all or nothing.
+func (d *DB) SeedTenants(ctx context.Context, seeds []portal.TenantSeed) error {
+	for batch := range slices.Chunk(seeds, portal.SeedBatch) {
+		err := d.tx(ctx, func(tx pgx.Tx) error {
+			for _, s := range batch {
+				if err := insertTenant(ctx, tx, s.Tenant, s.Admin); err != nil {
+					return fmt.Errorf("tenant %q: %w", s.Tenant.Domain, err)
+				}
+				for _, a := range s.APIs {
+					a.TenantID = s.Tenant.ID
+					if err := insertAPI(ctx, tx, a); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("seed tenants: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertTenant stores a tenant and its administrator in tx (CreateTenant).
+func insertTenant(ctx context.Context, tx pgx.Tx, t *portal.Tenant, admin *portal.User) error {
+	t.Domain = strings.ToLower(t.Domain)
+	var n int
+	if err := queryRow(ctx, tx, `SELECT count(*) FROM users WHERE lower(username) LIKE $1`,
+		"%@"+likeEscape(t.Domain)).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return portal.ErrConflict
+	}
+	now := time.Now()
+	err := writeRow(ctx, tx, `INSERT INTO tenants (domain, active, created_at) VALUES ($1, true, $2) RETURNING id`,
+		[]any{t.Domain, now.UnixMilli()}, &t.ID)
+	if isUnique(err) {
+		return portal.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	admin.Username, admin.TenantID = portal.TenantUsername(admin.Username, t.Domain), t.ID
+	err = writeRow(ctx, tx, `INSERT INTO users (username, password_hash, email, roles, created_at, tenant_id)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		[]any{admin.Username, admin.PasswordHash, admin.Email, joinWords(admin.Roles), now.UnixMilli(), t.ID}, &admin.ID)
+	if isUnique(err) {
+		return portal.ErrConflict
+	}
+	t.Active, t.CreatedAt = true, time.UnixMilli(now.UnixMilli())
+	return err
 }
 
 func likeEscape(s string) string {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apistore/apistore/portal"
@@ -17,10 +18,19 @@ import (
 func checkOverlap(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 	prefix := a.Context + "/" + a.Version
 	var o portal.API
-	err := tx.QueryRowContext(ctx, `SELECT name, version, context, status FROM
-		(SELECT name, version, context, status, context || '/' || version AS p FROM apis WHERE id != ?1)
-		WHERE substr(?2, 1, length(p) + 1) = p || '/' OR substr(p, 1, length(?2) + 1) = ?2 || '/'
-		ORDER BY name, version LIMIT 1`, a.ID, prefix).Scan(&o.Name, &o.Version, &o.Context, &o.Status)
+	// Through the index apis_prefix (migration 0150): the prefixes that
+	// begin this one at a slash, and those that this one begins followed
+	// by a slash ('0' is the byte after '/').
+	begins := portal.PrefixesOf(prefix)
+	args := []any{a.ID, prefix}
+	in := make([]string, len(begins))
+	for i, p := range begins {
+		in[i], args = fmt.Sprintf("?%d", len(args)+1), append(args, p)
+	}
+	err := tx.QueryRowContext(ctx, `SELECT name, version, context, status FROM apis
+		WHERE id != ?1 AND (context || '/' || version IN (`+strings.Join(in, ", ")+`)
+			OR (context || '/' || version >= ?2 || '/' AND context || '/' || version < ?2 || '0'))
+		ORDER BY name, version LIMIT 1`, args...).Scan(&o.Name, &o.Version, &o.Context, &o.Status)
 	switch {
 	case err == sql.ErrNoRows:
 		return nil

@@ -67,6 +67,30 @@ func (s *Set) Table(domain string) string {
 	return Default
 }
 
+// Is reports whether s is the partitioning ps (checked by
+// oauth.CheckPartitions).
+func (s *Set) Is(ps []oauth.Partition) bool {
+	if len(ps) != len(s.byDomain) {
+		return false
+	}
+	for _, p := range ps {
+		if s.byDomain[p.Domain] != Default+"_"+p.Name {
+			return false
+		}
+	}
+	return true
+}
+
+// String is s as --token-partitioning gives it (CORP:a,PARTNERS:b), or
+// "" when it has no partitions.
+func (s *Set) String() string {
+	var out []string
+	for _, table := range s.Tables[1:] {
+		out = append(out, s.Domain(table)+":"+strings.TrimPrefix(table, Default+"_"))
+	}
+	return strings.Join(out, ",")
+}
+
 // Domain returns the partition whose table is table ("" for Default).
 func (s *Set) Domain(table string) string {
 	for d, t := range s.byDomain {
