@@ -120,8 +120,16 @@ func TestTenantStore(t *testing.T) {
 	if err := e.db.SetTenantActive(context.Background(), "acme.com", false); err != nil {
 		t.Fatal(err)
 	}
-	if got := ua.get(e.store.URL + "/t/acme.com/store").status; got != 404 {
-		t.Errorf("a deactivated tenant's store: %d, want 404", got)
+	// Its store was served before, so a GET is made while the tenant's
+	// row is read (TenantStore): the page, an asset or a POST all end in 404.
+	for _, path := range []string{"/t/acme.com/store", "/t/ACME.com/store/static/app.css", "/t/acme.com/store/apis/1"} {
+		if got := ua.get(e.store.URL + path); got.status != 404 || strings.Contains(got.body, "AcmeOrders") {
+			t.Errorf("%s of a deactivated tenant's store: %d, want 404", path, got.status)
+		}
+	}
+	post, _ := http.NewRequest(http.MethodPost, e.store.URL+"/t/acme.com/store/login", nil)
+	if got := ua.do(post).status; got != 404 {
+		t.Errorf("a POST to a deactivated tenant's store: %d, want 404", got)
 	}
 	if page := ua.get(e.store.URL + "/store/applications"); !strings.HasSuffix(page.url.Path, "/store/login") {
 		t.Errorf("the deactivated tenant's admin is still logged in: %s", page.url)
