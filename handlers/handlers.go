@@ -3,7 +3,6 @@
 package handlers
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +31,6 @@ type Handlers struct {
 	tokenIssued   func(grantType string) // nil: none; see WithTokenObserver
 
 	directory Directory // secondary user stores; nil: none (see WithDirectory)
-	tenants   sync.Map  // lower-case domain → *portal.Tenant (id and domain) of a store served; see TenantStore
 }
 
 // New returns handlers over the oauth core and the store. Without options,

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -20,13 +19,6 @@ const urlTenantKey = "apistore.url-tenant"
 // it: the tenant is kept for the request and the path becomes the store's
 // own, /store/…. An unknown or deactivated tenant's store is not found.
 // It must run before routing (echo's Pre).
-//
-// A tenant's id and domain never change, so once a tenant's store has been
-// served, a GET or HEAD of it does not wait for the tenant's row: the page
-// is made while the row is read (a round trip on PostgreSQL), and is held
-// back until the row says the tenant is still active; otherwise it is
-// dropped and the store is not found, as before. Other methods, which may
-// change something, read the row first.
 func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -38,48 +30,22 @@ func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 		if sub != "store" && !strings.HasPrefix(sub, "store/") {
 			return echo.ErrNotFound
 		}
-		key := strings.ToLower(domain)
-		known, _ := h.tenants.Load(key)
-		t, _ := known.(*portal.Tenant)
-		var active chan error
-		if t != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			active = make(chan error, 1)
-			ctx := r.Context() // read here: the handlers may replace r's context meanwhile
-			go func() { _, err := h.activeTenant(ctx, domain); active <- err }()
-		} else {
-			var err error
-			if t, err = h.activeTenant(r.Context(), domain); err != nil {
-				return err
-			}
-			h.tenants.Store(key, &portal.Tenant{ID: t.ID, Domain: t.Domain, Active: true})
+		t, err := h.store.TenantByDomain(r.Context(), domain)
+		if isNotFound(err) || (err == nil && !t.Active) {
+			return echo.NewHTTPError(http.StatusNotFound, "There is no such store.")
+		}
+		if err != nil {
+			return err
 		}
 		r.URL.Path, r.URL.RawPath = "/"+sub, ""
 		c.Set(urlTenantKey, t)
-		res := c.Response()
-		w := &tenantLinks{ResponseWriter: res.Writer, prefix: "/t/" + t.Domain, hold: active != nil}
-		res.Writer = w
+		w := &tenantLinks{ResponseWriter: c.Response().Writer, prefix: "/t/" + t.Domain}
+		c.Response().Writer = w
 		if err := next(c); err != nil {
 			c.Error(err) // the error page too is the tenant's store's
 		}
-		if active != nil {
-			if err := <-active; err != nil {
-				res.Writer, res.Committed, res.Size, res.Status = w.ResponseWriter, false, 0, http.StatusOK
-				clear(res.Header())
-				return err
-			}
-		}
 		return w.finish()
 	}
-}
-
-// activeTenant is the tenant of domain, or the not-found error of its
-// store when there is none or it is deactivated.
-func (h *Handlers) activeTenant(ctx context.Context, domain string) (*portal.Tenant, error) {
-	t, err := h.store.TenantByDomain(ctx, domain)
-	if isNotFound(err) || (err == nil && !t.Active) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such store.")
-	}
-	return t, err
 }
 
 // storeAttrs are the beginnings of the HTML attribute values that name a
@@ -96,8 +62,7 @@ var storeAttrs = [][]byte{[]byte(`="/store"`), []byte(`="/store/`), []byte(`="/s
 type tenantLinks struct {
 	http.ResponseWriter
 	prefix string        // /t/{domain}
-	hold   bool          // hold back every response, HTML or not, until finish
-	held   *bytes.Buffer // the response being held back, until finish
+	html   *bytes.Buffer // the HTML page being written, until finish
 	status int
 }
 
@@ -112,16 +77,16 @@ func (w *tenantLinks) WriteHeader(status int) {
 	if loc := h.Get(echo.HeaderLocation); isStorePath(loc) {
 		h.Set(echo.HeaderLocation, w.prefix+loc)
 	}
-	if w.hold || strings.HasPrefix(h.Get(echo.HeaderContentType), "text/html") {
-		w.held, w.status = &bytes.Buffer{}, status
+	if strings.HasPrefix(h.Get(echo.HeaderContentType), "text/html") {
+		w.html, w.status = &bytes.Buffer{}, status
 		return
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *tenantLinks) Write(b []byte) (int, error) {
-	if w.held != nil {
-		return w.held.Write(b)
+	if w.html != nil {
+		return w.html.Write(b)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -129,20 +94,17 @@ func (w *tenantLinks) Write(b []byte) (int, error) {
 // Unwrap gives http.ResponseController the connection's writer.
 func (w *tenantLinks) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// finish writes the response held back, an HTML page's store links under
-// the prefix.
+// finish writes the HTML page held back, its store links under the prefix.
 func (w *tenantLinks) finish() error {
-	if w.held == nil {
+	if w.html == nil {
 		return nil
 	}
-	page := w.held.Bytes()
-	if strings.HasPrefix(w.Header().Get(echo.HeaderContentType), "text/html") {
-		for _, attr := range storeAttrs {
-			page = bytes.ReplaceAll(page, attr, slices.Concat(attr[:2], []byte(w.prefix), attr[2:]))
-		}
-		w.Header().Del(echo.HeaderContentLength)
+	page := w.html.Bytes()
+	for _, attr := range storeAttrs {
+		page = bytes.ReplaceAll(page, attr, slices.Concat(attr[:2], []byte(w.prefix), attr[2:]))
 	}
-	w.held = nil
+	w.html = nil
+	w.Header().Del(echo.HeaderContentLength)
 	w.ResponseWriter.WriteHeader(w.status)
 	_, err := w.ResponseWriter.Write(page)
 	return err

@@ -120,8 +120,7 @@ func TestTenantStore(t *testing.T) {
 	if err := e.db.SetTenantActive(context.Background(), "acme.com", false); err != nil {
 		t.Fatal(err)
 	}
-	// Its store was served before, so a GET is made while the tenant's
-	// row is read (TenantStore): the page, an asset or a POST all end in 404.
+	// Its store's pages, assets and forms all end in 404 at once.
 	for _, path := range []string{"/t/acme.com/store", "/t/ACME.com/store/static/app.css", "/t/acme.com/store/apis/1"} {
 		if got := ua.get(e.store.URL + path); got.status != 404 || strings.Contains(got.body, "AcmeOrders") {
 			t.Errorf("%s of a deactivated tenant's store: %d, want 404", path, got.status)
