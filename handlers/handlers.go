@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,7 @@ type Handlers struct {
 	tokenIssued   func(grantType string) // nil: none; see WithTokenObserver
 
 	directory Directory // secondary user stores; nil: none (see WithDirectory)
+	tenants   sync.Map  // lower-case domain → pageTenant; see storeTenant
 }
 
 // New returns handlers over the oauth core and the store. Without options,

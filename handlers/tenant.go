@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,10 +31,7 @@ func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 		if sub != "store" && !strings.HasPrefix(sub, "store/") {
 			return echo.ErrNotFound
 		}
-		t, err := h.store.TenantByDomain(r.Context(), domain)
-		if isNotFound(err) || (err == nil && !t.Active) {
-			return echo.NewHTTPError(http.StatusNotFound, "There is no such store.")
-		}
+		t, err := h.storeTenant(r, domain)
 		if err != nil {
 			return err
 		}
@@ -46,6 +44,42 @@ func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return w.finish()
 	}
+}
+
+// tenantPageTTL is how long a tenant found active serves its store's GET
+// and HEAD without its row being read again: a deactivated tenant's
+// catalogue and API pages are gone within it, on every node. Whatever
+// else a deactivation ends (log-ins, sessions, keys, tokens, and every
+// other method of its store) ends at once.
+const tenantPageTTL = time.Second
+
+// pageTenant is a tenant found active, and until when its store's pages
+// may take it without reading its row.
+type pageTenant struct {
+	tenant *portal.Tenant
+	until  time.Time
+}
+
+// storeTenant is the active tenant of domain, or the not-found error of
+// its store when there is none or it is deactivated. A GET or HEAD takes
+// a tenant found active less than tenantPageTTL ago, which saves a round
+// trip per page on PostgreSQL.
+func (h *Handlers) storeTenant(r *http.Request, domain string) (*portal.Tenant, error) {
+	key, now := strings.ToLower(domain), h.now()
+	page := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if v, ok := h.tenants.Load(key); ok && page && now.Before(v.(pageTenant).until) {
+		return v.(pageTenant).tenant, nil
+	}
+	t, err := h.store.TenantByDomain(r.Context(), domain)
+	if isNotFound(err) || (err == nil && !t.Active) {
+		h.tenants.Delete(key)
+		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such store.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.tenants.Store(key, pageTenant{tenant: t, until: now.Add(tenantPageTTL)})
+	return t, nil
 }
 
 // storeAttrs are the beginnings of the HTML attribute values that name a
