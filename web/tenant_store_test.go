@@ -187,7 +187,7 @@ func TestTenantPublisher(t *testing.T) {
 		}
 	}
 	form := ua.get(e.store.URL + "/store/publisher/new")
-	for _, action := range []string{"retire", "publish", ""} {
+	for _, action := range []string{"retire", "publish", "", "docs"} {
 		// A POST to another tenant's API, with a good form token.
 		page := ua.submitTo(form, fmt.Sprintf("/store/publisher/%d/%s", e.superPriv.ID, action), url.Values{"name": {"Taken"}})
 		if page.status != 404 {
