@@ -142,6 +142,17 @@ func TestTenantStore(t *testing.T) {
 	if subs, err := e.db.SubscriptionsOfApplication(context.Background(), app.AppID); err != nil || len(subs) != 0 {
 		t.Errorf("acme.com's application's subscriptions: %+v, %v", subs, err)
 	}
+	// The super tenant's alice's application is another user's: 404.
+	for _, p := range []string{"/edit", "/usage", "/usage.csv", "/delete"} {
+		if got := ua.get(fmt.Sprintf("%s/store/applications/%d%s", e.store.URL, e.key.AppID, p)).status; got != 404 {
+			t.Errorf("acme.com's admin at the super tenant's alice's application's %s: %d, want 404", p, got)
+		}
+	}
+	for _, p := range []string{"/production/generate", "/production/secret", "/production/token"} {
+		if page := ua.submitTo(apps, fmt.Sprintf("/store/subscriptions/%d%s", e.key.AppID, p), nil); page.status != 404 {
+			t.Errorf("POST %s to the super tenant's alice's application by acme.com's admin: %d, want 404", p, page.status)
+		}
+	}
 
 	if err := e.db.SetTenantActive(context.Background(), "acme.com", false); err != nil {
 		t.Fatal(err)
