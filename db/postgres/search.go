@@ -86,8 +86,9 @@ func tsquery(terms []string) string {
 
 // tenantAPIs selects, with the tenant's id as $2, the APIs a tenant's
 // developers see: its own and the shared ones of active tenants (a
-// deactivated tenant's APIs are not served).
-const tenantAPIs = `(a.tenant_id = $2 OR a.shared AND a.tenant_id IN (SELECT id FROM tenants WHERE active))`
+// deactivated tenant's APIs are not served), each shared API's tenant
+// looked up by its key rather than every tenant read.
+const tenantAPIs = `(a.tenant_id = $2 OR a.shared AND EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = a.tenant_id AND tn.active))`
 
 // SearchAPIs returns a page of the published APIs whose words start with
 // every word of q's text and that have every tag q names, with their
