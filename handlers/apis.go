@@ -157,15 +157,26 @@ func (h *Handlers) apiPage(c echo.Context, status int, form store.SubscribeForm)
 	return render(c, status, store.API(h.page(c, a.Name, layout.NavAPIs), v))
 }
 
-// publishedAPI loads the published API with the URL's :id.
+// publishedAPI loads the published API with the URL's :id, if the viewer's
+// tenant sees it: its own, or another active tenant's shared one.
 func (h *Handlers) publishedAPI(c echo.Context) (*portal.API, error) {
+	errNoSuchAPI := echo.NewHTTPError(http.StatusNotFound, "There is no such API. It may have been retired.")
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {
-		return nil, echo.ErrNotFound
+		return nil, errNoSuchAPI
 	}
-	a, err := h.store.APIByID(c.Request().Context(), id)
-	if isNotFound(err) || (err == nil && (a.Status != portal.APIPublished || !a.VisibleTo(h.viewerTenant(c)))) {
-		return nil, echo.NewHTTPError(http.StatusNotFound, "There is no such API. It may have been retired.")
+	ctx, viewer := c.Request().Context(), h.viewerTenant(c)
+	a, err := h.store.APIByID(ctx, id)
+	if isNotFound(err) || (err == nil && (a.Status != portal.APIPublished || !a.VisibleTo(viewer))) {
+		return nil, errNoSuchAPI
+	}
+	if err != nil || a.OwnedBy(viewer) || a.OwnedBy(portal.SuperTenantID) {
+		return a, err
+	}
+	// Another tenant's shared API: not while that tenant is deactivated.
+	t, err := h.store.TenantByDomain(ctx, portal.ContextTenant(a.Context))
+	if isNotFound(err) || (err == nil && (!t.Active || !a.OwnedBy(t.ID))) {
+		return nil, errNoSuchAPI
 	}
 	return a, err
 }

@@ -79,18 +79,20 @@ func (h *Handlers) ForgotPassword(c echo.Context) error {
 	if base == "" {
 		base = listenerURL(c)
 	}
-	typed, remote := f.Name, c.RealIP()
-	h.later("password reset", func(ctx context.Context) { h.mailResetLinks(ctx, typed, base, remote) })
+	// A bare name typed in a tenant's store is the tenant's user's, as at
+	// its log-in; an address is looked up as typed.
+	typed, name, remote := f.Name, tenantLogin(c, f.Name), c.RealIP()
+	h.later("password reset", func(ctx context.Context) { h.mailResetLinks(ctx, typed, name, base, remote) })
 	v.Sent = true
 	return render(c, http.StatusOK, store.Forgot(h.page(c, "Forgot your password?", ""), v))
 }
 
-// mailResetLinks mails a reset link to each account the typed username or
-// email address names (the outbox's job for ForgotPassword), and records
-// what it did, or why not, in the audit trail.
-func (h *Handlers) mailResetLinks(ctx context.Context, typed, base, remote string) {
+// mailResetLinks mails a reset link to the account of the username name,
+// else to each account of the typed email address (the outbox's job for
+// ForgotPassword), and records what it did, or why not, in the audit trail.
+func (h *Handlers) mailResetLinks(ctx context.Context, typed, name, base, remote string) {
 	var accounts []portal.User
-	u, err := h.store.UserAccount(ctx, typed)
+	u, err := h.store.UserAccount(ctx, name)
 	switch {
 	case err == nil:
 		accounts = []portal.User{*u}

@@ -320,3 +320,28 @@ func TestAccountChangesAreMailed(t *testing.T) {
 	mustContain(t, m.Body, "at My account")
 	mustNotContain(t, m.Body, "other-password")
 }
+
+// TestTenantPasswordReset: at a tenant's store a bare name is the tenant's
+// user's, as at its log-in: alice at /t/acme.com/store is alice@acme.com,
+// not the super tenant's alice.
+func TestTenantPasswordReset(t *testing.T) {
+	env, smtp := newMailingStore(t)
+	env.browser().signUp("alice", "alice-password")
+	fixture.Tenant(t, env.db, "acme.com")
+	if p := env.browser().submit("/t/acme.com/store/signup", url.Values{"username": {"alice"}, "password": {"acme-alice-password"},
+		"password_confirm": {"acme-alice-password"}, "email": {"acme-alice@example.com"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-up at acme.com's store: %d", p.status)
+	}
+	b := env.browser()
+	for _, c := range []struct{ store, to, hello string }{
+		{"/t/acme.com/store", "acme-alice@example.com", "Hello alice@acme.com,"},
+		{"/store", "alice@example.com", "Hello alice,"},
+	} {
+		if p := b.submit(c.store+"/password/forgot", url.Values{"name": {"alice"}}); p.status != http.StatusOK {
+			t.Fatalf("ask at %s: %d", c.store, p.status)
+		}
+		if m := smtp.Next(t, mailWait); len(m.To) != 1 || m.To[0] != c.to || !strings.Contains(m.Body, c.hello) {
+			t.Errorf("alice at %s: mail to %v: %q", c.store, m.To, m.Body)
+		}
+	}
+}

@@ -98,4 +98,10 @@ func TestTenantScopesAndTiersInTheStore(t *testing.T) {
 		!strings.Contains(consent.body, "The update operations of AcmeInventory") || strings.Contains(consent.body, "the read scope") {
 		t.Errorf("acme.com's consent page: %d\n%s", consent.status, consent.body)
 	}
+	// The super tenant's alice, logged in, is no user of acme.com's
+	// application: access_denied back to it, no code.
+	got := callback(t, alice.get(e.api.URL+"/authorize?response_type=code&state=s&client_id="+key.ConsumerKey), false)
+	if got.Get("error") != oauth.ErrCodeAccessDenied || got.Has("code") || got.Get("state") != "s" {
+		t.Errorf("alice at acme.com's application's /authorize: %v", got)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -117,6 +118,44 @@ func TestTenantStore(t *testing.T) {
 	if got := ua.get(fmt.Sprintf("%s/store/apis/%d", e.store.URL, e.superPriv.ID)).status; got != 404 {
 		t.Errorf("acme.com's admin at the super tenant's private API: %d", got)
 	}
+	// Nor its documentation, Subscribe or try-it console, with one of the
+	// admin's applications and a good form token.
+	doc := &portal.Doc{APIID: e.superPriv.ID, Kind: portal.DocHowTo, Title: "Secret", Markdown: "secret"}
+	if err := e.db.CreateDoc(context.Background(), doc); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := e.db.UserAccount(context.Background(), "admin@acme.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := fixture.App(t, e.db, admin, "AcmeApp", oauth.GrantClientCredentials)
+	for _, p := range []string{fmt.Sprintf("/apis/%d/docs/%d", e.superPriv.ID, doc.ID), fmt.Sprintf("/apis/%d/docs/%d", e.weather.ID, doc.ID)} {
+		if got := ua.get(e.store.URL + "/store" + p).status; got != 404 {
+			t.Errorf("acme.com's admin at %s: %d, want 404", p, got)
+		}
+	}
+	apps := ua.get(e.store.URL + "/store/applications")
+	for _, p := range []string{"subscribe", "console/token"} {
+		page := ua.submitTo(apps, fmt.Sprintf("/store/apis/%d/%s", e.superPriv.ID, p),
+			url.Values{"app": {fmt.Sprint(app.AppID)}, "tier": {"Unlimited"}, "type": {"production"}})
+		if page.status != 404 {
+			t.Errorf("POST %s to the super tenant's private API by acme.com's admin: %d, want 404", p, page.status)
+		}
+	}
+	if subs, err := e.db.SubscriptionsOfApplication(context.Background(), app.AppID); err != nil || len(subs) != 0 {
+		t.Errorf("acme.com's application's subscriptions: %+v, %v", subs, err)
+	}
+	// The super tenant's alice's application is another user's: 404.
+	for _, p := range []string{"/edit", "/usage", "/usage.csv", "/delete"} {
+		if got := ua.get(fmt.Sprintf("%s/store/applications/%d%s", e.store.URL, e.key.AppID, p)).status; got != 404 {
+			t.Errorf("acme.com's admin at the super tenant's alice's application's %s: %d, want 404", p, got)
+		}
+	}
+	for _, p := range []string{"/production/generate", "/production/secret", "/production/token"} {
+		if page := ua.submitTo(apps, fmt.Sprintf("/store/subscriptions/%d%s", e.key.AppID, p), nil); page.status != 404 {
+			t.Errorf("POST %s to the super tenant's alice's application by acme.com's admin: %d, want 404", p, page.status)
+		}
+	}
 
 	if err := e.db.SetTenantActive(context.Background(), "acme.com", false); err != nil {
 		t.Fatal(err)
@@ -139,6 +178,11 @@ func TestTenantStore(t *testing.T) {
 	}
 	if page := ua.get(e.store.URL + "/store/applications"); !strings.HasSuffix(page.url.Path, "/store/login") {
 		t.Errorf("the deactivated tenant's admin is still logged in: %s", page.url)
+	}
+	// Nor are its shared APIs in other tenants' stores.
+	has(ua.get(e.store.URL+"/store"), []string{"SuperPrivate"}, []string{"AcmeWeather"})
+	if got := ua.get(fmt.Sprintf("%s/store/apis/%d", e.store.URL, e.weather.ID)).status; got != 404 {
+		t.Errorf("a deactivated tenant's shared API: %d, want 404", got)
 	}
 	if err := e.db.SetTenantActive(context.Background(), "acme.com", true); err != nil {
 		t.Fatal(err)
@@ -170,7 +214,7 @@ func TestTenantPublisher(t *testing.T) {
 		}
 	}
 	form := ua.get(e.store.URL + "/store/publisher/new")
-	for _, action := range []string{"retire", "publish", ""} {
+	for _, action := range []string{"retire", "publish", "", "docs"} {
 		// A POST to another tenant's API, with a good form token.
 		page := ua.submitTo(form, fmt.Sprintf("/store/publisher/%d/%s", e.superPriv.ID, action), url.Values{"name": {"Taken"}})
 		if page.status != 404 {

@@ -130,15 +130,21 @@ func TestTenantIsolationOAuth(t *testing.T) {
 
 	_, tok := e.password(t, e.acmeKey, "alice@acme.com", "acme-alice-password")
 	access, refresh := tok["access_token"].(string), tok["refresh_token"].(string)
-	if _, got := e.introspection(t, e.key, access); got.Active {
-		t.Error("the super tenant's client sees acme.com's token")
+	for _, token := range []string{access, refresh} {
+		if _, got := e.introspection(t, e.key, token); got.Active {
+			t.Error("the super tenant's client sees acme.com's token")
+		}
+		resp, _ := e.post(t, "/revoke", "token="+token, map[string]string{"Authorization": keyBasic(e.key)})
+		if resp.Header.Get("AuthorizedUser") != "" {
+			t.Errorf("another tenant's client revoked the token: %v", resp.Header)
+		}
+		if _, got := e.introspection(t, e.acmeKey, token); !got.Active {
+			t.Fatal("the token was revoked by another tenant's client")
+		}
 	}
-	resp, _ := e.post(t, "/revoke", "token="+access, map[string]string{"Authorization": keyBasic(e.key)})
-	if resp.Header.Get("AuthorizedUser") != "" {
-		t.Errorf("another tenant's client revoked the token: %v", resp.Header)
-	}
-	if _, got := e.introspection(t, e.acmeKey, access); !got.Active {
-		t.Fatal("the token was revoked by another tenant's client")
+	if resp, body := e.post(t, "/token", "grant_type=refresh_token&refresh_token="+refresh,
+		map[string]string{"Authorization": keyBasic(e.key)}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("acme.com's refresh token at the super tenant's client: %d %s", resp.StatusCode, body)
 	}
 
 	if err := e.db.SetTenantActive(t.Context(), "acme.com", false); err != nil {

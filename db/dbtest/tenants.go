@@ -173,13 +173,12 @@ func testTenants(t *testing.T, s *suite) {
 			TenantID: acme.ID, Shared: true, Status: portal.APIPublished, Tags: []string{"acme-shared"}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []struct {
+		type seen struct {
 			tenant     int64
 			apis, tags string
-		}{
-			{0, "Acme Super", "acme-shared"},
-			{acme.ID, "Acme AcmePrivate", "acme-private acme-shared"},
-		} {
+		}
+		sees := func(c seen) {
+			t.Helper()
 			page, err := d.SearchAPIs(ctx, portal.SearchQuery{Tenant: c.tenant})
 			var names []string
 			for _, a := range page.APIs {
@@ -198,12 +197,16 @@ func testTenants(t *testing.T, s *suite) {
 				t.Errorf("PublishedTags of tenant %d: %v, %v; want %s", c.tenant, tags, err, c.tags)
 			}
 		}
+		sees(seen{0, "Acme Super", "acme-shared"})
+		sees(seen{acme.ID, "Acme AcmePrivate", "acme-private acme-shared"})
 		if err := d.SetTenantActive(ctx, acme.Domain, false); err != nil {
 			t.Fatal(err)
 		}
 		if got := published(); len(got) != 1 || got[0] != "Super" {
 			t.Errorf("PublishedAPIs with acme.com deactivated: %v", got)
 		}
+		// Nor are its shared APIs in other tenants' catalogues.
+		sees(seen{0, "Super", ""})
 	})
 	t.Run("SeedTenants adds tenants with their admins and APIs in batches, each all or nothing", func(t *testing.T) {
 		d := s.store(t)

@@ -84,6 +84,12 @@ func tsquery(terms []string) string {
 	return strings.Join(parts, " & ")
 }
 
+// tenantAPIs selects, with the tenant's id as $2, the APIs a tenant's
+// developers see: its own and the shared ones of active tenants (a
+// deactivated tenant's APIs are not served), each shared API's tenant
+// looked up by its key rather than every tenant read.
+const tenantAPIs = `(a.tenant_id = $2 OR a.shared AND EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = a.tenant_id AND tn.active))`
+
 // SearchAPIs returns a page of the published APIs whose words start with
 // every word of q's text and that have every tag q names, with their
 // resources and tags, and how many match in all.
@@ -92,7 +98,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if !ok {
 		return portal.SearchPage{}, nil
 	}
-	where, args := `a.status = $1 AND (a.tenant_id = $2 OR a.shared)`, []any{portal.APIPublished, portal.TenantIDOf(q.Tenant)}
+	where, args := `a.status = $1 AND `+tenantAPIs, []any{portal.APIPublished, portal.TenantIDOf(q.Tenant)}
 	if terms := q.Terms(); len(terms) > 0 {
 		args = append(args, tsquery(terms))
 		where += ` AND a.id IN (SELECT api_id FROM api_search WHERE words @@ $` + strconv.Itoa(len(args)) + `::tsquery)`
@@ -137,7 +143,7 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 // own and the shared ones; 0: the super tenant), the most used first.
 func (d *DB) PublishedTags(ctx context.Context, tenant int64, limit int) ([]portal.TagCount, error) {
 	rows, err := query(ctx, d.pool, `SELECT t.tag, count(*) FROM api_tags t JOIN apis a ON a.id = t.api_id
-		WHERE a.status = $1 AND (a.tenant_id = $2 OR a.shared) GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT $3`,
+		WHERE a.status = $1 AND `+tenantAPIs+` GROUP BY t.tag ORDER BY count(*) DESC, t.tag LIMIT $3`,
 		portal.APIPublished, portal.TenantIDOf(tenant), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)

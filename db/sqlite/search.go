@@ -117,10 +117,15 @@ func (d *DB) indexMissing(ctx context.Context) error {
 var fewMatches = 500
 
 // tenantAPIs and tenantAPIsByRow select, with the tenant's id as their one
-// argument, the APIs a tenant's developers see: its own and the shared ones.
+// argument, the APIs a tenant's developers see: its own and the shared ones
+// of active tenants (a deactivated tenant's APIs are not served). Each
+// shared API's tenant is looked up by its key (EXISTS), never the list of
+// thousands of tenants built.
 const (
-	tenantAPIs      = `a.id IN (SELECT id FROM apis WHERE tenant_id = ? UNION ALL SELECT id FROM apis WHERE shared = 1)`
-	tenantAPIsByRow = `(+a.tenant_id = ? OR +a.shared = 1)` // unary +: no index on these, the order's is walked
+	tenantAPIs = `a.id IN (SELECT id FROM apis WHERE tenant_id = ? UNION ALL
+		SELECT s.id FROM apis s WHERE s.shared = 1 AND EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = s.tenant_id AND tn.active = 1))`
+	// unary +: no index on these, the order's is walked
+	tenantAPIsByRow = `(+a.tenant_id = ? OR +a.shared = 1 AND EXISTS (SELECT 1 FROM tenants tn WHERE tn.id = a.tenant_id AND tn.active = 1))`
 )
 
 // SearchAPIs returns a page of the published APIs whose words start with

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -31,6 +32,18 @@ func TestSearchPlansAgree(t *testing.T) {
 			}
 		}
 	}
+	// A deactivated tenant's shared API is in neither plan's pages.
+	acme := &portal.Tenant{Domain: "acme.com"}
+	if err := d.CreateTenant(t.Context(), acme, &portal.User{User: oauth.User{Username: "admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateAPI(t.Context(), &portal.API{Name: "a Acme", Version: "v1", Context: "/t/acme.com/c", TenantID: acme.ID, Shared: true,
+		Description: "word1 common", Tags: []string{"t1"}, Resources: []portal.Resource{{Method: "GET", Path: "/x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetTenantActive(t.Context(), acme.Domain, false); err != nil {
+		t.Fatal(err)
+	}
 	defer func(n int) { fewMatches = n }(fewMatches)
 	for _, q := range []portal.SearchQuery{
 		{Text: "common"}, {Text: "word1"}, {Text: "api", Offset: 5, Limit: 7}, {Text: "common", Tags: []string{"t1"}, Offset: 3, Limit: 4},
@@ -47,6 +60,9 @@ func TestSearchPlansAgree(t *testing.T) {
 			for _, a := range page.APIs {
 				pages[i] = append(pages[i], a.Name+" "+a.Version)
 			}
+		}
+		if slices.ContainsFunc(slices.Concat(pages[:]...), func(n string) bool { return n == "a Acme v1" }) {
+			t.Errorf("%+v: a deactivated tenant's shared API: %q", q, pages)
 		}
 		if !slices.Equal(pages[0], pages[1]) {
 			t.Errorf("%+v: through the index %q, sorted %q", q, pages[0], pages[1])
