@@ -35,7 +35,8 @@ test-go:
 # throw-away server (scripts/postgres.sh: installed with apt-get when
 # missing, stopped and removed afterwards) and a fresh database per test.
 # The PostgreSQL conformance run and the cluster test run only here.
-STORAGE_PACKAGES = ./db/... ./internal/pgtest ./oauth ./handlers ./web ./gateway ./cmd/apistore
+# (db/sqlite's tests are SQLite's alone: test-go runs them.)
+STORAGE_PACKAGES = ./db ./db/postgres ./internal/pgtest ./oauth ./handlers ./web ./gateway ./cmd/apistore
 test-postgres:
 	scripts/postgres.sh run env APISTORE_TEST_STORE=postgres APISTORE_TEST_LDAP=require $(GO) test -race -count=1 $(STORAGE_PACKAGES)
 
