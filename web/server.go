@@ -24,6 +24,7 @@ import (
 	"github.com/apistore/apistore/metrics"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/static"
+	"github.com/apistore/apistore/web/lane"
 	"github.com/labstack/echo/v4"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	// registration, and the gateway against the token's binding. The
 	// store's port never asks, so browsers are not bothered.
 	ClientCertificates bool
+	// NetHTTPOnly serves the gateway's ports with net/http alone: without
+	// it, their plain API calls are served by the lane (package lane),
+	// everything else by net/http.
+	NetHTTPOnly bool
 	// PublicURL is the base URL (scheme://host[:port]) clients reach the
 	// HTTPS and HTTP listeners at, when a proxy or another name stands in
 	// front of them: the issuer and the URLs of the discovery document.
@@ -356,7 +361,24 @@ type listener struct {
 	name string
 	ln   net.Listener
 	srv  *http.Server
-	url  string // where it listens, as printed
+	lane *lane.Server // in front of srv, or nil
+	url  string       // where it listens, as printed
+}
+
+// serve serves the listener until shutdown.
+func (l listener) serve() error {
+	if l.lane != nil {
+		return l.lane.Serve(l.ln)
+	}
+	return l.srv.Serve(l.ln)
+}
+
+// shutdown stops it gracefully.
+func (l listener) shutdown(ctx context.Context) error {
+	if l.lane != nil {
+		return l.lane.Shutdown(ctx)
+	}
+	return l.srv.Shutdown(ctx)
 }
 
 // urlHost is the host of the printed URLs: localhost when every interface
@@ -412,6 +434,10 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		}
 		ln = limitConns(ln, s.cfg.MaxConnsPerAddress, s.cfg.TrustedProxies)
 		srv := &http.Server{Handler: sp.handler, ReadHeaderTimeout: s.cfg.HeaderTimeout, IdleTimeout: 2 * time.Minute}
+		var fast *lane.Server
+		if sp.name != "store" && s.cfg.Gateway != nil && !s.cfg.NetHTTPOnly {
+			fast = &lane.Server{HTTP: srv, Takes: func(path string) bool { return !gateway.Reserved(path) }}
+		}
 		if sp.scheme == "https" {
 			srv.Handler = hsts(sp.handler)
 			// Each server its own copy: net/http adjusts it for HTTP/2.
@@ -419,7 +445,11 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 			if sp.clientCerts {
 				srv.TLSConfig.ClientAuth = tls.RequestClientCert
 			}
-			ln = tls.NewListener(ln, srv.TLSConfig)
+			if fast != nil {
+				fast.TLS = srv.TLSConfig.Clone() // the lane shakes hands itself
+			} else {
+				ln = tls.NewListener(ln, srv.TLSConfig)
+			}
 		}
 		own := sp.scheme + "://" + net.JoinHostPort(s.urlHost(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 		// What the handlers write into URLs: the public URL, else this.
@@ -434,7 +464,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 			return ctx
 		}
 		publicURLs = append(publicURLs, base)
-		ls = append(ls, listener{sp.name, ln, srv, own + sp.path})
+		ls = append(ls, listener{sp.name, ln, srv, fast, own + sp.path})
 	}
 	if s.cfg.MetricsAddr != "" && s.cfg.Metrics != nil {
 		// Plain HTTP on an address of its own (loopback by default): what
@@ -450,14 +480,14 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: s.cfg.HeaderTimeout, IdleTimeout: 2 * time.Minute}
-		ls = append(ls, listener{"metrics", ln, srv, "http://" + ln.Addr().String() + "/metrics"})
+		ls = append(ls, listener{"metrics", ln, srv, nil, "http://" + ln.Addr().String() + "/metrics"})
 	}
 	s.h.SetURLs(publicURLs[0], publicURLs[1:]...)
 	tellStoreOrigin(s.cfg.Gateway, publicURLs[0])
 	errs := make(chan error, len(ls))
 	for _, l := range ls {
 		fmt.Fprintf(out, "%s: %s\n", l.name, l.url)
-		go func() { errs <- l.srv.Serve(l.ln) }()
+		go func() { errs <- l.serve() }()
 	}
 	select {
 	case err = <-errs:
@@ -466,7 +496,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, l := range ls {
-		if serr := l.srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		if serr := l.shutdown(shutdownCtx); serr != nil && err == nil {
 			err = serr
 		}
 	}

@@ -51,6 +51,12 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	fs.BoolVar(&cfg.ClientCertificates, "mtls", true, "ask clients of the HTTPS port of /token and the gateway for a TLS client certificate, without requiring one (RFC 8705: certificate client authentication and certificate-bound tokens); the store's port never asks")
 	clientCA := fs.String("client-ca", "", "PEM file of the certificate authorities whose certificates authenticate tls_client_auth clients (RFC 8705 §2.1); empty: only self_signed_tls_client_auth")
 	addListenFlags(fs, &cfg)
+	fs.BoolFunc("fast-lane", "serve the gateway ports' plain API calls (GET in HTTP/1.1, no body, no upgrade) with apistore's own HTTP/1.1 lane, everything else with net/http (default true; false: net/http alone)",
+		func(v string) error {
+			on, err := strconv.ParseBool(v)
+			cfg.NetHTTPOnly = !on
+			return err
+		})
 	appV := fs.Int("app-token-validity", 3600, "seconds an application (client_credentials) token lives; negative: never expires")
 	userV := fs.Int("user-token-validity", 3600, "seconds a user access token lives; negative: never expires")
 	refreshV := fs.Int("refresh-token-validity", 86400, "seconds a refresh token lives; negative: never expires")
