@@ -200,7 +200,7 @@ func writeFolded(file string, stacks [][]frame) error {
 
 // The layers a sample is counted in, in the order the report lists them.
 const (
-	layerHTTP      = "net/http server: read the request, write the answer"
+	layerHTTP      = "HTTP server (the lane, or net/http): read the request, write the answer"
 	layerTLS       = "TLS (crypto/tls)"
 	layerEcho      = "echo routing and apistore's middleware"
 	layerRouting   = "gateway: API and resource routing"
@@ -231,6 +231,7 @@ var layerRules = map[string]string{
 	"net/http.(*conn).":                  layerHTTP,
 	"net/http.(*Server).":                layerHTTP,
 	"net/http.(*connReader).":            layerHTTP,
+	"web/lane.":                          layerHTTP, // the gateway ports' own HTTP/1.1 server
 	"web.(*countedConn).":                layerHTTP, // the server's connections, counted per address
 	"web.(*connLimiter).":                layerHTTP,
 	"crypto/tls.":                        layerTLS,
