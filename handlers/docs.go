@@ -71,7 +71,7 @@ func (h *Handlers) ShowDoc(c echo.Context) error {
 	html := ""
 	if d.Kind == portal.DocLink {
 		html = `<p>This documentation is on another site.</p>`
-	} else if html, err = markdown.Render(d.Markdown); err != nil {
+	} else if html, err = markdown.Render(d.Markdown, tenantPath(c, "/store")); err != nil {
 		return err
 	}
 	v := store.DocPageView{APIID: a.ID, APIName: a.Name, APIVersion: a.Version, Doc: docView(d), HTML: html}
