@@ -237,5 +237,5 @@ func (h *Handlers) docDone(c echo.Context, a *portal.API, d *portal.Doc, done st
 	if err := h.flash(c, fmt.Sprintf("Documentation page %q %s.", d.Title, done)); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/publisher/%d/docs", a.ID))
+	return storeRedirect(c, fmt.Sprintf("/store/publisher/%d/docs", a.ID))
 }
