@@ -30,9 +30,9 @@ func (f *loginForm) trim() { f.Username = strings.TrimSpace(f.Username) }
 func (h *Handlers) ShowLogin(c echo.Context) error {
 	ret := safeReturn(c.QueryParam("return"), h.returnHosts(c))
 	if h.CurrentUser(c) != nil {
-		return c.Redirect(http.StatusSeeOther, orStore(ret))
+		return c.Redirect(http.StatusSeeOther, orStore(c, ret))
 	}
-	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret, Action: loginAction(c)}))
+	return render(c, http.StatusOK, store.Login(h.page(c, "Log in", ""), store.LoginView{Return: ret}))
 }
 
 // LogIn checks a username and password, POST /store/login. Too many
@@ -44,7 +44,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 		return err
 	}
 	f.Username = tenantLogin(c, f.Username)
-	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c)), Action: loginAction(c)}
+	view := store.LoginView{Username: f.Username, Return: safeReturn(f.Return, h.returnHosts(c))}
 	form, err := c.FormParams()
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (h *Handlers) LogIn(c echo.Context) error {
 	if view.KeptAction != "" {
 		return h.resendPage(c, view.KeptAction, form)
 	}
-	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
+	return c.Redirect(http.StatusSeeOther, orStore(c, view.Return))
 }
 
 // errBusy answers a log-in or sign-up when too many password checks wait
@@ -121,10 +121,11 @@ func errBusy(c echo.Context) error {
 	return echo.NewHTTPError(http.StatusServiceUnavailable, "The server is busy. Wait a moment and try again.")
 }
 
-// orStore is target, or the store's front page when there is none.
-func orStore(target string) string {
+// orStore is target, or the front page of the store the URL names when
+// there is none.
+func orStore(c echo.Context, target string) string {
 	if target == "" {
-		return "/store"
+		return tenantPath(c, "/store")
 	}
 	return target
 }
@@ -134,7 +135,7 @@ func (h *Handlers) LogOut(c echo.Context) error {
 	if err := h.logOut(c); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store")
+	return storeRedirect(c, "/store")
 }
 
 // signupForm is the sign-up form.
@@ -161,9 +162,9 @@ func (h *Handlers) ShowSignup(c echo.Context) error {
 	}
 	ret := safeReturn(c.QueryParam("return"), h.returnHosts(c))
 	if h.CurrentUser(c) != nil {
-		return c.Redirect(http.StatusSeeOther, orStore(ret))
+		return c.Redirect(http.StatusSeeOther, orStore(c, ret))
 	}
-	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{Return: ret, Action: tenantPath(c, "/store/signup")}))
+	return render(c, http.StatusOK, store.Signup(h.page(c, "Sign up", ""), store.SignupView{Return: ret}))
 }
 
 // SignUp creates an account and logs it in, POST /store/signup.
@@ -176,8 +177,7 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs,
-		Action: tenantPath(c, "/store/signup")}
+	view := store.SignupView{Username: f.Username, Email: f.Email, Return: safeReturn(f.Return, h.returnHosts(c)), Errors: errs}
 	taken := func() error {
 		view.Errors = map[string]string{"username": "This username is taken; choose another."}
 		return render(c, http.StatusUnprocessableEntity, store.Signup(h.page(c, "Sign up", ""), view))
@@ -230,5 +230,5 @@ func (h *Handlers) SignUp(c echo.Context) error {
 	if err := h.flash(c, "Welcome, "+u.Username+". Your account is ready."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, orStore(view.Return))
+	return c.Redirect(http.StatusSeeOther, orStore(c, view.Return))
 }

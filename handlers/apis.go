@@ -62,10 +62,10 @@ func (h *Handlers) Catalogue(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	link := func(tags []string, page int) string { return catalogueURL(text, sort, tags, page) }
-	v := store.CatalogueView{Base: strings.TrimSuffix(tenantPath(c, "/store"), "/store"), Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
+	link := func(tags []string, page int) string { return tenantPath(c, catalogueURL(text, sort, tags, page)) }
+	v := store.CatalogueView{Query: text, Sort: sort, Chosen: chosen, Total: found.Total, Page: page,
 		Pages:    (found.Total + portal.SearchPageSize - 1) / portal.SearchPageSize,
-		Searched: text != "" || len(chosen) > 0, ClearURL: "/store",
+		Searched: text != "" || len(chosen) > 0, ClearURL: tenantPath(c, "/store"),
 		Sorts: []components.Option{{Value: portal.SortName, Label: "Name"}, {Value: portal.SortNewest, Label: "Newest"}}}
 	for _, t := range chosen {
 		others := slices.DeleteFunc(slices.Clone(chosen), func(o string) bool { return o == t })
@@ -232,5 +232,5 @@ func (h *Handlers) Subscribe(c echo.Context) error {
 	if err := h.flash(c, fmt.Sprintf("%s is subscribed to %s %s at the %s tier.", app.Name, a.Name, a.Version, f.Tier)); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/apis/%d", a.ID))
+	return storeRedirect(c, fmt.Sprintf("/store/apis/%d", a.ID))
 }

@@ -28,7 +28,7 @@ func (h *Handlers) useView(c echo.Context, a *portal.API, subs []portal.Subscrip
 	}
 	w := h.where(c)
 	v := store.UseView{APIID: a.ID, TokenURL: w.TokenURL, KeyTypes: keyTypesOf(a),
-		Console: store.ConsoleView{TokenURL: fmt.Sprintf("/store/apis/%d/console/token", a.ID)}}
+		Console: store.ConsoleView{TokenURL: tenantPath(c, fmt.Sprintf("/store/apis/%d/console/token", a.ID))}}
 	for _, base := range w.Gateways {
 		scheme := "HTTPS"
 		if strings.HasPrefix(base, "http:") {

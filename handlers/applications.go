@@ -160,7 +160,7 @@ func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done s
 	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store/applications")
+	return storeRedirect(c, "/store/applications")
 }
 
 // ConfirmDeleteApplication asks before deleting, GET /store/applications/:id/delete.
@@ -191,7 +191,7 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 	if err := h.flash(c, "Application "+a.Name+" deleted; its keys and tokens no longer work."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store/applications")
+	return storeRedirect(c, "/store/applications")
 }
 
 // errNoApplication is the answer for an application id that is not the

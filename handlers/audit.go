@@ -265,10 +265,10 @@ func (h *Handlers) AuditTrail(c echo.Context) error {
 	v := store.AuditView{Filter: f, Errors: errs, Events: portal.AuditEventNames, AllTenants: adminTenant(me) == 0}
 	if len(events) > portal.AuditListingSize {
 		events = events[:portal.AuditListingSize]
-		v.OlderURL = templ.SafeURL(auditURL(f, events[len(events)-1].ID))
+		v.OlderURL = templ.SafeURL(tenantPath(c, auditURL(f, events[len(events)-1].ID)))
 	}
 	if q.BeforeID > 0 {
-		v.NewestURL = templ.SafeURL(auditURL(f, 0))
+		v.NewestURL = templ.SafeURL(tenantPath(c, auditURL(f, 0)))
 	}
 	v.Rows = make([]store.AuditRow, len(events))
 	for i, e := range events {

@@ -79,7 +79,7 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 	if err := h.flash(c, "Access revoked: the application's tokens no longer work."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store/authorized")
+	return storeRedirect(c, "/store/authorized")
 }
 
 // consentAuditFields names the application of one of the user's consents

@@ -71,7 +71,7 @@ func (h *Handlers) ShowDoc(c echo.Context) error {
 	html := ""
 	if d.Kind == portal.DocLink {
 		html = `<p>This documentation is on another site.</p>`
-	} else if html, err = markdown.Render(d.Markdown); err != nil {
+	} else if html, err = markdown.Render(d.Markdown, tenantPath(c, "/store")); err != nil {
 		return err
 	}
 	v := store.DocPageView{APIID: a.ID, APIName: a.Name, APIVersion: a.Version, Doc: docView(d), HTML: html}
@@ -237,5 +237,5 @@ func (h *Handlers) docDone(c echo.Context, a *portal.API, d *portal.Doc, done st
 	if err := h.flash(c, fmt.Sprintf("Documentation page %q %s.", d.Title, done)); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/publisher/%d/docs", a.ID))
+	return storeRedirect(c, fmt.Sprintf("/store/publisher/%d/docs", a.ID))
 }

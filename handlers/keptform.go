@@ -81,6 +81,6 @@ func keptFields(form url.Values, prefix string) []store.KeptField {
 // resendPage is what a log-in that carried a kept form answers: the form
 // again, to send with a button now that the user is logged in.
 func (h *Handlers) resendPage(c echo.Context, action string, form url.Values) error {
-	v := store.ResendView{Action: action, Fields: keptFields(form, keptPrefix)}
+	v := store.ResendView{Action: tenantPath(c, action), Fields: keptFields(form, keptPrefix)}
 	return render(c, http.StatusOK, store.Resend(h.page(c, "Send your form again", ""), v))
 }

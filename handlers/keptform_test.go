@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/apistore/apistore/internal/fixture"
 )
 
 // postFrom posts a form as a page of site would (Sec-Fetch-Site).
@@ -105,4 +107,41 @@ func TestFormSentAfterLoggingOutIsKept(t *testing.T) {
 			t.Errorf("log in with a foreign kept_action: %d", p.status)
 		}
 	})
+}
+
+// TestTenantFormSentAfterLoggingOutIsKept: at a tenant's store the kept
+// form goes through the tenant's log-in and is sent again to the tenant's
+// store, where its path was.
+func TestTenantFormSentAfterLoggingOutIsKept(t *testing.T) {
+	env := newStore(t)
+	fixture.Tenant(t, env.db, "acme.com")
+	const acme = "/t/acme.com/store"
+	b := env.browser()
+	if p := b.submit(acme+"/signup", url.Values{"username": {"bob"}, "password": {"bob-password"},
+		"password_confirm": {"bob-password"}, "email": {"bob@example.com"}}); p.status != http.StatusSeeOther || p.location != acme {
+		t.Fatalf("sign up at %s: %d to %q", acme, p.status, p.location)
+	}
+	stale := b.token()
+	if p := b.submit(acme+"/logout", nil); p.status != http.StatusSeeOther || p.location != acme {
+		t.Fatalf("log out: %d to %q", p.status, p.location)
+	}
+	p := b.postFrom("same-origin", acme+"/applications", url.Values{"csrf_token": {stale}, "name": {"Acme App"}, "tier": {"Gold"}})
+	if p.status != http.StatusForbidden {
+		t.Fatalf("the stale form: %d", p.status)
+	}
+	mustContain(t, p.body, `action="`+acme+`/login"`)
+	login := hiddenFields(p.body)
+	if login.Get("kept_action") != "/store/applications" || login.Get("kept.name") != "Acme App" {
+		t.Fatalf("the log-in form carries %v", login)
+	}
+	login.Set("username", "bob")
+	login.Set("password", "bob-password")
+	if p = b.post(acme+"/login", login); p.status != http.StatusOK {
+		t.Fatalf("log in: %d", p.status)
+	}
+	mustContain(t, p.body, "Send your form again", `action="`+acme+`/applications"`, "Acme App")
+	if p := b.post(acme+"/applications", hiddenFields(p.body)); p.status != http.StatusSeeOther || p.location != acme+"/applications" {
+		t.Fatalf("send again: %d to %q", p.status, p.location)
+	}
+	mustContain(t, b.get(acme+"/applications").body, "Acme App")
 }

@@ -101,7 +101,7 @@ func (h *Handlers) SetClientAuth(c echo.Context) error {
 	if err := h.flash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
+	return storeRedirect(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
 }
 
 // withError adds a field's message to errs, made when nil.

@@ -98,7 +98,7 @@ func (h *Handlers) EndSession(c echo.Context) error {
 	if err := h.flash(c, "The session is logged out."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, accountPath+"#sessions")
+	return storeRedirect(c, accountPath+"#sessions")
 }
 
 // EndOtherSessions logs out every session of the user but this one, POST
@@ -127,7 +127,7 @@ func (h *Handlers) EndOtherSessions(c echo.Context) error {
 	if err := h.flash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, accountPath+"#sessions")
+	return storeRedirect(c, accountPath+"#sessions")
 }
 
 // deleteAccountView is what the page that asks before deleting the user's
@@ -233,5 +233,5 @@ func (h *Handlers) DeleteAccount(c echo.Context) error {
 	if err := h.saveSession(c, s); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store")
+	return storeRedirect(c, "/store")
 }

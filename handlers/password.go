@@ -135,7 +135,7 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 	if err := h.flash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, accountPath)
+	return storeRedirect(c, accountPath)
 }
 
 // count is n things, in words: "1 token", "2 tokens".
@@ -190,5 +190,5 @@ func (h *Handlers) ChangeEmail(c echo.Context) error {
 	if err := h.flash(c, "Email changed to "+f.Email+"."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, accountPath)
+	return storeRedirect(c, accountPath)
 }

@@ -293,7 +293,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	if err := h.flash(c, strings.TrimSpace("API "+a.Name+" "+a.Version+" "+done+". "+added)); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store/publisher")
+	return storeRedirect(c, "/store/publisher")
 }
 
 // newScopes are the scopes a's resources name that are not registered yet
@@ -364,7 +364,7 @@ func (h *Handlers) setAPIStatus(c echo.Context, status, done string) error {
 	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/store/publisher")
+	return storeRedirect(c, "/store/publisher")
 }
 
 // errNoAPI answers an API id that does not exist.

@@ -253,7 +253,7 @@ func (h *Handlers) ResetPassword(c echo.Context) error {
 	if err := h.flash(c, "Your password is changed, and every session of your account is logged out. Log in with the new password."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, loginPath)
+	return storeRedirect(c, loginPath)
 }
 
 // notifyPasswordChanged mails the account's owner that its password

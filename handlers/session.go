@@ -222,7 +222,7 @@ func (h *Handlers) CSRF(next echo.HandlerFunc) echo.HandlerFunc {
 			if c.Path() == LogOutPath && h.CurrentUser(c) == nil {
 				// Log out again, from a page left open in another tab: there
 				// is nothing to protect, and nothing to do.
-				return c.Redirect(http.StatusSeeOther, "/store")
+				return storeRedirect(c, "/store")
 			}
 			if kept, err := h.keptFormPage(c); kept || err != nil {
 				return err
@@ -247,15 +247,15 @@ func (h *Handlers) RequireLogin(next echo.HandlerFunc) echo.HandlerFunc {
 // loginURL is the log-in page with this request as its return target. Only
 // GET requests come back: a form cannot be re-posted after logging in.
 func (h *Handlers) loginURL(c echo.Context) string {
-	req := c.Request()
+	req, login := c.Request(), tenantPath(c, loginPath)
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		return loginPath
+		return login
 	}
-	store, here := h.storeURL(), listenerURL(c)
+	store, here, back := h.storeURL(), listenerURL(c), tenantPath(c, req.URL.RequestURI())
 	if store == "" || here == store {
-		return loginPath + "?return=" + url.QueryEscape(req.URL.RequestURI())
+		return login + "?return=" + url.QueryEscape(back)
 	}
-	return store + loginPath + "?return=" + url.QueryEscape(here+req.URL.RequestURI())
+	return store + login + "?return=" + url.QueryEscape(here+back)
 }
 
 // safeReturn returns target if it is a place to send someone after logging
@@ -295,7 +295,7 @@ func (h *Handlers) flash(c echo.Context, msg string) error {
 func (h *Handlers) page(c echo.Context, title, nav string) layout.Page {
 	s := h.session(c)
 	tok, changed := ensureCSRF(s)
-	p := layout.Page{Title: title, Active: nav, CSRF: tok, SelfSignup: h.selfSignup}
+	p := layout.Page{Title: title, Active: nav, CSRF: tok, SelfSignup: h.selfSignup, Store: tenantPath(c, "/store")}
 	if flashes := s.Flashes(); len(flashes) > 0 {
 		changed = true
 		p.Flash, _ = flashes[len(flashes)-1].(string)

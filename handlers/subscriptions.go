@@ -293,7 +293,7 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 	if err := h.flash(c, kt.title+" key settings saved."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
+	return storeRedirect(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
 }
 
 // showNewAppToken issues an application token for a key and shows My
@@ -423,7 +423,7 @@ func (h *Handlers) Unsubscribe(c echo.Context) error {
 		return err
 	}
 	if f.From == "api" {
-		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/apis/%d", f.API))
+		return storeRedirect(c, fmt.Sprintf("/store/apis/%d", f.API))
 	}
-	return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
+	return storeRedirect(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
 }

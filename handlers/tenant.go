@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"bytes"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +16,10 @@ const urlTenantKey = "apistore.url-tenant"
 
 // TenantStore serves a tenant's store at /t/{domain}/store/…, as WSO2 has
 // it: the tenant is kept for the request and the path becomes the store's
-// own, /store/…. An unknown or deactivated tenant's store is not found.
-// It must run before routing (echo's Pre).
+// own, /store/…, for routing; the pages, their links and the redirects are
+// built under /t/{domain}/store (tenantPath, layout.Page.Store). An
+// unknown or deactivated tenant's store is not found. It must run before
+// routing (echo's Pre).
 func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -37,12 +37,7 @@ func (h *Handlers) TenantStore(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r.URL.Path, r.URL.RawPath = "/"+sub, ""
 		c.Set(urlTenantKey, t)
-		w := &tenantLinks{ResponseWriter: c.Response().Writer, prefix: "/t/" + t.Domain}
-		c.Response().Writer = w
-		if err := next(c); err != nil {
-			c.Error(err) // the error page too is the tenant's store's
-		}
-		return w.finish()
+		return next(c)
 	}
 }
 
@@ -80,68 +75,6 @@ func (h *Handlers) storeTenant(r *http.Request, domain string) (*portal.Tenant, 
 	}
 	h.tenants.Store(key, pageTenant{tenant: t, until: now.Add(tenantPageTTL)})
 	return t, nil
-}
-
-// storeAttrs are the beginnings of the HTML attribute values that name a
-// path of the store: href="/store", action="/store/login",
-// src="/store/static/app.js", spec-url=… (text outside attributes has its
-// quotes escaped, so it never holds them).
-var storeAttrs = [][]byte{[]byte(`="/store"`), []byte(`="/store/`), []byte(`="/store?`), []byte(`="/store#`)}
-
-// tenantLinks keeps a tenant's store's visitors in it: its pages and
-// redirects are the store's own, whose links name /store/…, and under
-// /t/{domain}/store each of them is /t/{domain}/store/…. It rewrites the
-// Location of redirects and the attributes of HTML pages (buffered; other
-// responses, such as static files and JSON, pass through as written).
-type tenantLinks struct {
-	http.ResponseWriter
-	prefix string        // /t/{domain}
-	html   *bytes.Buffer // the HTML page being written, until finish
-	status int
-}
-
-// isStorePath reports whether a redirect's target is a path of the store.
-func isStorePath(p string) bool {
-	rest, ok := strings.CutPrefix(p, "/store")
-	return ok && (rest == "" || strings.ContainsAny(rest[:1], "/?#"))
-}
-
-func (w *tenantLinks) WriteHeader(status int) {
-	h := w.Header()
-	if loc := h.Get(echo.HeaderLocation); isStorePath(loc) {
-		h.Set(echo.HeaderLocation, w.prefix+loc)
-	}
-	if strings.HasPrefix(h.Get(echo.HeaderContentType), "text/html") {
-		w.html, w.status = &bytes.Buffer{}, status
-		return
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *tenantLinks) Write(b []byte) (int, error) {
-	if w.html != nil {
-		return w.html.Write(b)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap gives http.ResponseController the connection's writer.
-func (w *tenantLinks) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// finish writes the HTML page held back, its store links under the prefix.
-func (w *tenantLinks) finish() error {
-	if w.html == nil {
-		return nil
-	}
-	page := w.html.Bytes()
-	for _, attr := range storeAttrs {
-		page = bytes.ReplaceAll(page, attr, slices.Concat(attr[:2], []byte(w.prefix), attr[2:]))
-	}
-	w.html = nil
-	w.Header().Del(echo.HeaderContentLength)
-	w.ResponseWriter.WriteHeader(w.status)
-	_, err := w.ResponseWriter.Write(page)
-	return err
 }
 
 // urlTenant is the tenant whose store the URL names, or nil for the super
@@ -199,17 +132,20 @@ func tenantAPIContext(u *portal.User, a *portal.API) string {
 	return ""
 }
 
-// loginAction is where the log-in form posts: the tenant's store's log-in
-// when the URL names a tenant, so a bare name stays the tenant's user's.
-func loginAction(c echo.Context) string { return tenantPath(c, "/store/login") }
-
-// tenantPath is path (/store/…) in the store the URL names: under
-// /t/{domain} for a tenant's.
+// tenantPath is path (/store/…, as routed) in the store the URL names:
+// under /t/{domain} for a tenant's, so that its visitors stay in it (and a
+// bare name at its log-in stays the tenant's user's).
 func tenantPath(c echo.Context, path string) string {
 	if t := urlTenant(c); t != nil {
 		return "/t/" + t.Domain + path
 	}
 	return path
+}
+
+// storeRedirect sends the browser on to path (/store/…) in the store the
+// URL names, 303 See Other: the answer to a store form.
+func storeRedirect(c echo.Context, path string) error {
+	return c.Redirect(http.StatusSeeOther, tenantPath(c, path))
 }
 
 // otherTenant is the domain of the tenant, other than the URL's store's,

@@ -235,9 +235,9 @@ func (h *Handlers) appUsage(c echo.Context) (store.UsageView, error) {
 		v := usageView(w, u.calls,
 			split{"calls-by-api", "Calls by API", func(c portal.CallCount) string { return apiName(c.APIID) }, nil}, byKeyType)
 		withLatency(&v, w, u.latencies)
-		v.Title, v.Back, v.BackLabel = "Usage of "+app.Name, "/store/applications", "My Applications"
+		v.Title, v.Back, v.BackLabel = "Usage of "+app.Name, tenantPath(c, "/store/applications"), "My Applications"
 		v.ShowResources = true
-		v.Base = fmt.Sprintf("/store/applications/%d/usage", app.ID)
+		v.Base = tenantPath(c, fmt.Sprintf("/store/applications/%d/usage", app.ID))
 		return v, nil
 	})
 }
@@ -359,8 +359,8 @@ func (h *Handlers) apiUsage(c echo.Context) (store.UsageView, error) {
 			}
 		}
 		v.Charts = append(v.Charts, subscribed.table("subscriptions", "Subscriptions (those in place now, by when they began)", "subscriptions", callsText, false))
-		v.Title, v.Back, v.BackLabel = "Usage of "+a.Name+" "+a.Version, "/store/publisher", "Publisher"
-		v.Base = fmt.Sprintf("/store/publisher/%d/usage", a.ID)
+		v.Title, v.Back, v.BackLabel = "Usage of "+a.Name+" "+a.Version, tenantPath(c, "/store/publisher"), "Publisher"
+		v.Base = tenantPath(c, fmt.Sprintf("/store/publisher/%d/usage", a.ID))
 		return v, nil
 	})
 }
@@ -436,8 +436,8 @@ func (h *Handlers) platformUsage(c echo.Context) (store.UsageView, error) {
 				logins.add("Lockouts", e.Bucket, float64(e.Count))
 			}
 		}
-		v.Title, v.Back, v.BackLabel = "Platform usage", "/store/admin/users", "Users"
-		v.Base = "/store/admin/usage"
+		v.Title, v.Back, v.BackLabel = "Platform usage", tenantPath(c, usersPath), "Users"
+		v.Base = tenantPath(c, "/store/admin/usage")
 		if tenant != 0 {
 			v.Charts = append(v.Charts, logins.table("failed-logins", "Failed log-ins and lockouts", "events", callsText, false))
 			v.Title = "Usage of " + me.Tenant + "'s APIs"

@@ -219,7 +219,7 @@ func (h *Handlers) Unlock(c echo.Context) error {
 		if err := h.flash(c, fmt.Sprintf("Unlocked: %s %s.", strings.ToLower(what), name)); err != nil {
 			return err
 		}
-		return c.Redirect(http.StatusSeeOther, usersURL(f.Filter))
+		return storeRedirect(c, usersURL(f.Filter))
 	}
 	return errNoLockout
 }
@@ -312,7 +312,7 @@ func (h *Handlers) DisableUser(c echo.Context) error {
 		count(ended.Sessions, "session"), count(ended.Tokens, "token"))); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, usersURL(f.Filter))
+	return storeRedirect(c, usersURL(f.Filter))
 }
 
 // EnableUser enables a disabled account, POST /store/admin/users/enable:
@@ -340,5 +340,5 @@ func (h *Handlers) EnableUser(c echo.Context) error {
 	if err := h.flash(c, u.Username+" is enabled: they can log in again."); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, usersURL(f.Filter))
+	return storeRedirect(c, usersURL(f.Filter))
 }

@@ -32,7 +32,7 @@ func TestRenderRemovesWhatCouldRunOrHide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := markdown.Render(tt.source)
+			got, err := markdown.Render(tt.source, "/store")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,6 +51,31 @@ func TestRenderRemovesWhatCouldRunOrHide(t *testing.T) {
 	}
 }
 
+// TestRenderTenantStoreLinks: in a tenant's store, a page's links and
+// images to the store are the tenant's store's; other links stay as
+// written.
+func TestRenderTenantStoreLinks(t *testing.T) {
+	tests := []struct{ source, want string }{
+		{"[the APIs](/store)", `<a href="/t/acme.com/store">the APIs</a>`},
+		{"[next page](/store/apis/1#try)", `<a href="/t/acme.com/store/apis/1#try">next page</a>`},
+		{"[tagged](/store?tag=maps)", `<a href="/t/acme.com/store?tag=maps">tagged</a>`},
+		{"![logo](/store/static/favicon.svg)", `<img src="/t/acme.com/store/static/favicon.svg" alt="logo"`},
+		{"[ref]\n\n[ref]: /store/apis/2", `<a href="/t/acme.com/store/apis/2">ref</a>`},
+		{"[shop](/storefront)", `<a href="/storefront">shop</a>`},
+		{"[other](https://example.com/store)", `<a href="https://example.com/store"`},
+		{"[page](docs/2)", `<a href="docs/2">page</a>`},
+	}
+	for _, tt := range tests {
+		got, err := markdown.Render(tt.source, "/t/acme.com/store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(got, tt.want) {
+			t.Errorf("%q renders as %q, want %q in it", tt.source, got, tt.want)
+		}
+	}
+}
+
 func TestRenderLinks(t *testing.T) {
 	tests := []struct{ source, want string }{
 		{"[docs](https://docs.example.com/a)", `<a href="https://docs.example.com/a" rel="nofollow noreferrer noopener" target="_blank">docs</a>`},
@@ -59,7 +84,7 @@ func TestRenderLinks(t *testing.T) {
 		{"[mail](mailto:team@example.com)", `<a href="mailto:team@example.com">mail</a>`},
 	}
 	for _, tt := range tests {
-		got, err := markdown.Render(tt.source)
+		got, err := markdown.Render(tt.source, "/store")
 		if err != nil {
 			t.Fatal(err)
 		}
