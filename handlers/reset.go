@@ -75,10 +75,7 @@ func (h *Handlers) ForgotPassword(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, store.Forgot(h.page(c, "Forgot your password?", ""), v))
 	}
 	done(true)
-	base := h.storeURL()
-	if base == "" {
-		base = listenerURL(c)
-	}
+	base := h.storeBase(c)
 	// A bare name typed in a tenant's store is the tenant's user's, as at
 	// its log-in; an address is looked up as typed.
 	typed, name, remote := f.Name, tenantLogin(c, f.Name), c.RealIP()
@@ -110,8 +107,29 @@ func (h *Handlers) mailResetLinks(ctx context.Context, typed, name, base, remote
 		return
 	}
 	for _, u := range accounts {
-		h.record(ctx, portal.AuditPasswordResetAsked, u.Username, remote, h.mailResetLink(ctx, &u, base, remote))
+		h.record(ctx, portal.AuditPasswordResetAsked, u.Username, remote, h.mailResetLink(ctx, &u, accountStore(base, &u), remote))
 	}
+}
+
+// storeBase is the store's public URL, else the listener's the request
+// came in on.
+func (h *Handlers) storeBase(c echo.Context) string {
+	if base := h.storeURL(); base != "" {
+		return base
+	}
+	return listenerURL(c)
+}
+
+// accountStore is where u's store is under base, the store's URL: a
+// tenant's user's link opens the tenant's store, where the user logs in
+// after the reset, wherever the link was asked for.
+func accountStore(base string, u *portal.User) string {
+	if u.TenantID > portal.SuperTenantID {
+		if _, domain := portal.SplitTenant(u.Username); domain != "" {
+			return base + "/t/" + domain
+		}
+	}
+	return base
 }
 
 // mailResetLink mails u a new reset link, unless it cannot or should not
@@ -259,10 +277,7 @@ func (h *Handlers) ResetPassword(c echo.Context) error {
 // notifyPasswordChanged mails the account's owner that its password
 // changed, and how.
 func (h *Handlers) notifyPasswordChanged(c echo.Context, u *portal.User, how string) {
-	base := h.storeURL()
-	if base == "" {
-		base = listenerURL(c)
-	}
+	base := accountStore(h.storeBase(c), u)
 	h.notify(u.Email, "Your apistore password was changed", fmt.Sprintf(`Hello %s,
 
 the password of your apistore account %s at %s/store was changed
@@ -277,10 +292,7 @@ If it was not you, get a new password at once at
 // notifyEmailChanged mails an account's old address that the account now
 // has another one.
 func (h *Handlers) notifyEmailChanged(c echo.Context, u *portal.User, from, to string) {
-	base := h.storeURL()
-	if base == "" {
-		base = listenerURL(c)
-	}
+	base := accountStore(h.storeBase(c), u)
 	h.notify(from, "Your apistore email address was changed", fmt.Sprintf(`Hello %s,
 
 the email address of your apistore account %s at %s/store was changed

@@ -340,8 +340,31 @@ func TestTenantPasswordReset(t *testing.T) {
 		if p := b.submit(c.store+"/password/forgot", url.Values{"name": {"alice"}}); p.status != http.StatusOK {
 			t.Fatalf("ask at %s: %d", c.store, p.status)
 		}
-		if m := smtp.Next(t, mailWait); len(m.To) != 1 || m.To[0] != c.to || !strings.Contains(m.Body, c.hello) {
+		m := smtp.Next(t, mailWait)
+		if len(m.To) != 1 || m.To[0] != c.to || !strings.Contains(m.Body, c.hello) {
 			t.Errorf("alice at %s: mail to %v: %q", c.store, m.To, m.Body)
 		}
+		// The link opens the user's own store, and the reset ends at its
+		// log-in page.
+		link := resetLink(t, env, m)
+		if !strings.HasPrefix(link, c.store+"/password/reset?token=") {
+			t.Fatalf("alice at %s: link %s", c.store, link)
+		}
+		p := b.get(link)
+		if p.status != http.StatusOK {
+			t.Fatalf("alice at %s: open the link: %d", c.store, p.status)
+		}
+		token := hiddenToken.FindStringSubmatch(p.body)[1]
+		p = b.submit(c.store+"/password/reset", url.Values{"token": {token}, "password": {"new-password"}, "password_confirm": {"new-password"}})
+		if p.status != http.StatusSeeOther || p.location != c.store+"/login" {
+			t.Errorf("alice at %s: reset: %d to %q", c.store, p.status, p.location)
+		}
+		if m := smtp.Next(t, mailWait); !strings.Contains(m.Body, "/store was changed") ||
+			!strings.Contains(m.Body, c.store+"/password/forgot") {
+			t.Errorf("alice at %s: the change mailed: %q", c.store, m.Body)
+		}
+	}
+	if p := env.browser().submit("/t/acme.com/store/login", url.Values{"username": {"alice"}, "password": {"new-password"}}); p.status != http.StatusSeeOther {
+		t.Errorf("acme.com's alice with her new password: %d", p.status)
 	}
 }
