@@ -65,12 +65,12 @@ func (w *response) Header() http.Header {
 
 // WriteHeader sends a 1xx answer at once, or sets the final status.
 func (w *response) WriteHeader(code int) {
-	if code < 100 || code > 999 {
-		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
-	}
 	if w.wroteHeader {
 		w.c.srv.logf("http: superfluous response.WriteHeader call")
 		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		bw := w.c.bw
