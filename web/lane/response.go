@@ -97,21 +97,32 @@ func (w *response) WriteHeader(code int) {
 }
 
 // Write writes body bytes, committing the header first if it must.
-func (w *response) Write(p []byte) (int, error) {
+func (w *response) Write(p []byte) (int, error) { return w.write(len(p), p, "") }
+
+// WriteString is Write of a string. As net/http's, it goes through the
+// buffer's WriteString, which cuts a long string into chunks of the
+// buffer's size where Write would send it as one.
+func (w *response) WriteString(s string) (int, error) { return w.write(len(s), nil, s) }
+
+// write writes dataB or dataS, as net/http's response.write does.
+func (w *response) write(size int, dataB []byte, dataS string) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if len(p) == 0 {
+	if size == 0 {
 		return 0, nil
 	}
 	if !bodyAllowed(w.status) {
 		return 0, http.ErrBodyNotAllowed
 	}
-	w.written += int64(len(p))
+	w.written += int64(size)
 	if w.contentLength != -1 && w.written > w.contentLength {
 		return 0, http.ErrContentLength
 	}
-	return w.w.Write(p)
+	if dataB != nil {
+		return w.w.Write(dataB)
+	}
+	return w.w.WriteString(dataS)
 }
 
 // Flush sends what is buffered, the header first.
