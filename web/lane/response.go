@@ -3,6 +3,7 @@ package lane
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -124,6 +125,42 @@ func (w *response) write(size int, dataB []byte, dataS string) (int, error) {
 	}
 	return w.w.WriteString(dataS)
 }
+
+// sniffLen is how much of a body net/http reads to sniff its type.
+const sniffLen = 512
+
+// ReadFrom copies src into the body as net/http's response.ReadFrom does
+// (io.Copy calls it when src has no WriteTo): the first 512 bytes are
+// written as by Write, then the header goes out, so that a longer body
+// is chunked unless its length was set, and an unchunked one is copied
+// straight to the connection.
+func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
+	buf := make([]byte, 32<<10)
+	rf, ok := w.c.rw.(io.ReaderFrom)
+	if !ok {
+		return io.CopyBuffer(writerOnly{w}, src, buf)
+	}
+	if !w.cw.wroteHeader {
+		n0, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(src, sniffLen), buf)
+		n += n0
+		if err != nil || n0 < sniffLen {
+			return n, err
+		}
+	}
+	w.w.Flush()
+	w.cw.flush()
+	if !w.cw.chunking && bodyAllowed(w.status) {
+		n0, err := rf.ReadFrom(src)
+		n += n0
+		w.written += n0
+		return n, err
+	}
+	n0, err := io.CopyBuffer(writerOnly{w}, src, buf)
+	return n + n0, err
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 // Flush sends what is buffered, the header first.
 func (w *response) Flush() { _ = w.FlushError() }
