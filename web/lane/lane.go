@@ -231,6 +231,9 @@ func (s *Server) serveConn(raw net.Conn) {
 	if handed := c.serve(); handed {
 		return
 	}
+	// As net/http's close: what the connection's buffer holds (a
+	// panicking handler's chunks) goes out first.
+	c.bw.Flush()
 	c.rw.Close()
 	c.release()
 }
