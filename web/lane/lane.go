@@ -328,10 +328,11 @@ func (c *conn) serve() (handed bool) {
 func (c *conn) readHead(timed bool) ([]byte, error) {
 	for n := c.br.Buffered(); ; n = c.br.Buffered() {
 		buf, _ := c.br.Peek(n)
-		if end := headerEnd(buf); end > 0 {
+		end := headerEnd(buf)
+		if end > 0 {
 			return buf[:end], nil
 		}
-		if n == c.br.Size() {
+		if end < 0 || n == c.br.Size() {
 			return nil, nil
 		}
 		if timed {
@@ -403,10 +404,16 @@ func (c *conn) handOver() {
 func must(b []byte, _ error) []byte { return b }
 
 // headerEnd is the length of the header at the start of buf, up to and
-// including its blank line, or 0 if buf does not hold it all.
+// including its blank line, or 0 if buf does not hold it all. A line
+// ended by a bare LF, which net/http reads as a line end too, makes it -1:
+// the lane does not wait for a CRLF that may never come.
 func headerEnd(buf []byte) int {
-	for i := 3; i < len(buf); i++ {
-		if buf[i] == '\n' && buf[i-1] == '\r' && buf[i-2] == '\n' && buf[i-3] == '\r' {
+	for i, ch := range buf {
+		switch {
+		case ch != '\n':
+		case i == 0 || buf[i-1] != '\r':
+			return -1
+		case i >= 3 && buf[i-2] == '\n' && buf[i-3] == '\r':
 			return i + 1
 		}
 	}
