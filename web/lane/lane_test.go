@@ -221,14 +221,15 @@ func readAnswer(br *bufio.Reader, m string, out *strings.Builder) error {
 // connection shows.
 func errClass(err error) string {
 	switch {
-	case err == nil:
-		return "open" // io.Copy stopped without an error: cannot happen
+	case err == nil: // io.Copy's EOF
+		return "closed"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "open"
-	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE):
+		// http.ReadResponse's EOF is unexpected; a closed connection
+		// written to may reset instead. The raw bytes tell the rest.
 		return "closed"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected EOF"
 	}
 	return err.Error()
 }
