@@ -492,6 +492,12 @@ type watcher struct {
 	armed  bool
 	done   chan struct{} // closed when a background read has ended
 
+	// mu orders the background read's start against disarm: a read the
+	// timer started but that has not yet cleared the deadline would
+	// otherwise clear disarm's, and block until the caller sends.
+	mu      sync.Mutex
+	stopped bool // by disarm: a read not yet begun must not begin
+
 	// Set by the background read, read once done is closed.
 	pending    [1]byte
 	hasPending bool
@@ -533,7 +539,13 @@ func (w *watcher) arm(cancel context.CancelFunc) {
 // read is the background read, started by the timer.
 func (w *watcher) read() {
 	defer close(w.done)
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
 	w.c.rw.SetReadDeadline(time.Time{})
+	w.mu.Unlock()
 	n, err := w.c.rw.Read(w.pending[:])
 	w.hasPending = n == 1
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -548,8 +560,13 @@ func (w *watcher) disarm() {
 	if !w.armed || w.timer.Stop() {
 		return
 	}
-	// The background read runs, or has ended: end it and wait.
+	// The background read runs, is about to, or has ended: end it and
+	// wait.
+	w.mu.Lock()
+	w.stopped = true
 	w.c.rw.SetReadDeadline(time.Unix(1, 0))
+	w.mu.Unlock()
 	<-w.done
+	w.stopped = false
 	w.done = make(chan struct{})
 }
