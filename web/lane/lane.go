@@ -569,4 +569,7 @@ func (w *watcher) disarm() {
 	<-w.done
 	w.stopped = false
 	w.done = make(chan struct{})
+	// The past deadline must not outlive the read it ended: the lane
+	// sets its own before reading only when a timeout is configured.
+	w.c.rw.SetReadDeadline(time.Time{})
 }
