@@ -309,7 +309,11 @@ func (c *conn) serve() (handed bool) {
 			req = c.parse(head)
 		}
 		if req == nil {
-			if err != nil && c.br.Buffered() == 0 {
+			// A read that failed with nothing read, or on the header
+			// timeout, ends the connection unanswered, as in net/http;
+			// another failure (the caller's EOF mid-header) is for
+			// net/http to answer, with what was read.
+			if err != nil && (c.br.Buffered() == 0 || errors.Is(err, os.ErrDeadlineExceeded)) {
 				return false
 			}
 			c.handOver()
