@@ -299,7 +299,10 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 		extra.contentLength = strconv.Itoa(len(p))
 	}
 	hasCL := w.contentLength != -1
-	if header.Get("Connection") == "close" {
+	// As net/http, whose keep-alives end with Shutdown: an answer begun
+	// after it says the connection closes.
+	keepAlives := !w.c.srv.closing.Load()
+	if header.Get("Connection") == "close" || !keepAlives {
 		w.closeAfterReply = true
 	}
 
@@ -344,7 +347,7 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 	}
 	switchesProtocol := code == http.StatusSwitchingProtocols && header.Get("Upgrade") != "" &&
 		httpguts.HeaderValuesContainsToken(header["Connection"], "Upgrade")
-	if w.closeAfterReply && !httpguts.HeaderValuesContainsToken([]string{w.header.Get("Connection")}, "close") && !switchesProtocol {
+	if w.closeAfterReply && (!keepAlives || !httpguts.HeaderValuesContainsToken([]string{w.header.Get("Connection")}, "close")) && !switchesProtocol {
 		del("Connection")
 		extra.connection = "close"
 	}
