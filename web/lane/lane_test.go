@@ -282,6 +282,23 @@ func diff(got, want string) string {
 	return fmt.Sprintf("from line %d, lane:\n%s\nnet/http:\n%s", i+1, cut(g), cut(w))
 }
 
+// setThenWrite is a handler that sets the header fields kv (name, value,
+// name, value…) and writes body.
+func setThenWrite(body string, kv ...string) func(*notes, http.ResponseWriter, *http.Request) {
+	return func(n *notes, w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < len(kv); i += 2 {
+			w.Header().Set(kv[i], kv[i+1])
+		}
+		write(n, w, body)
+	}
+}
+
+// write writes s with io.WriteString and notes the outcome.
+func write(n *notes, w http.ResponseWriter, s string) {
+	k, err := io.WriteString(w, s)
+	n.add("wrote %d: %v", k, err)
+}
+
 // onlyReader hides a reader's WriteTo, so that io.Copy uses the
 // writer's ReadFrom.
 type onlyReader struct{ io.Reader }
@@ -291,10 +308,6 @@ const laneWriter, netWriter = "*lane.response", "*http.response"
 func TestLaneWritesAsNetHTTP(t *testing.T) {
 	large := strings.Repeat("0123456789abcdef", 100) // 1600 bytes
 	type handler = func(n *notes, w http.ResponseWriter, r *http.Request)
-	write := func(n *notes, w http.ResponseWriter, s string) {
-		k, err := io.WriteString(w, s)
-		n.add("wrote %d: %v", k, err)
-	}
 	for _, tc := range []struct {
 		name string
 		h    handler
@@ -327,22 +340,10 @@ func TestLaneWritesAsNetHTTP(t *testing.T) {
 			k, err := io.Copy(w, onlyReader{strings.NewReader(large + large + large)})
 			n.add("copied %d: %v", k, err)
 		}},
-		{"explicit Content-Length", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "5")
-			write(n, w, "hello")
-		}},
-		{"invalid Content-Length", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "five")
-			write(n, w, "hello")
-		}},
-		{"Content-Length exceeded", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "2")
-			write(n, w, "hello")
-		}},
-		{"Content-Length larger than written", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "10")
-			write(n, w, "short")
-		}},
+		{"explicit Content-Length", setThenWrite("hello", "Content-Length", "5")},
+		{"invalid Content-Length", setThenWrite("hello", "Content-Length", "five")},
+		{"Content-Length exceeded", setThenWrite("hello", "Content-Length", "2")},
+		{"Content-Length larger than written", setThenWrite("short", "Content-Length", "10")},
 		{"flush in the middle", func(n *notes, w http.ResponseWriter, r *http.Request) {
 			write(n, w, "first")
 			w.(http.Flusher).Flush()
@@ -392,14 +393,8 @@ func TestLaneWritesAsNetHTTP(t *testing.T) {
 			write(n, w, "body")
 			w.Header().Set(http.TrailerPrefix+"X-Late", "3")
 		}},
-		{"handler sets Connection: close", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Connection", "close")
-			write(n, w, "bye")
-		}},
-		{"handler sets Connection: keep-alive, close", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Connection", "keep-alive, close")
-			write(n, w, "bye")
-		}},
+		{"handler sets Connection: close", setThenWrite("bye", "Connection", "close")},
+		{"handler sets Connection: keep-alive, close", setThenWrite("bye", "Connection", "keep-alive, close")},
 		{"no write at all", func(n *notes, w http.ResponseWriter, r *http.Request) {}},
 		{"header changed after WriteHeader", func(n *notes, w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Before", "1")
@@ -421,19 +416,9 @@ func TestLaneWritesAsNetHTTP(t *testing.T) {
 			w.Header()["Content-Type"] = nil
 			write(n, w, "<html></html>")
 		}},
-		{"Content-Encoding set", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Encoding", "gzip")
-			write(n, w, "\x1f\x8b\x08\x00")
-		}},
-		{"Transfer-Encoding identity", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Transfer-Encoding", "identity")
-			write(n, w, "until close")
-		}},
-		{"Transfer-Encoding chunked with Content-Length", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Transfer-Encoding", "chunked")
-			w.Header().Set("Content-Length", "5")
-			write(n, w, "hello")
-		}},
+		{"Content-Encoding set", setThenWrite("\x1f\x8b\x08\x00", "Content-Encoding", "gzip")},
+		{"Transfer-Encoding identity", setThenWrite("until close", "Transfer-Encoding", "identity")},
+		{"Transfer-Encoding chunked with Content-Length", setThenWrite("hello", "Transfer-Encoding", "chunked", "Content-Length", "5")},
 		{"WriteHeader twice", func(n *notes, w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusAccepted)
 			w.WriteHeader(http.StatusInternalServerError)
@@ -443,10 +428,7 @@ func TestLaneWritesAsNetHTTP(t *testing.T) {
 			write(n, w, "x")
 			w.WriteHeader(0)
 		}},
-		{"Date set by the handler", func(n *notes, w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Date", "Sun, 06 Nov 1994 08:49:37 GMT")
-			write(n, w, "old")
-		}},
+		{"Date set by the handler", setThenWrite("old", "Date", "Sun, 06 Nov 1994 08:49:37 GMT")},
 		{"panic", func(n *notes, w http.ResponseWriter, r *http.Request) {
 			write(n, w, "partial")
 			panic("boom")
