@@ -262,6 +262,28 @@ func TestLaneTimeouts(t *testing.T) {
 				t.Errorf("closed after %v, before the idle timeout (%v)", d, timeout)
 			}
 		})
+		t.Run(kind+": idle without IdleTimeout", func(t *testing.T) {
+			// net/http then waits for a next request for ever (ReadTimeout
+			// unset): the header timeout starts with its first byte.
+			srv := newServer()
+			srv.IdleTimeout = 0
+			var addr string
+			if kind == "lane" {
+				_, addr, _ = serveLane(t, srv, nil)
+			} else {
+				addr = serveNetHTTP(t, srv)
+			}
+			c := dial(t, addr)
+			io.WriteString(c, get("/a"))
+			br := bufio.NewReader(c)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			readOne(t, br)
+			time.Sleep(2 * timeout)
+			io.WriteString(c, get("/b"))
+			if _, body := readOne(t, br); body != "ok" {
+				t.Errorf("answer %q", body)
+			}
+		})
 		t.Run(kind+": half a header", func(t *testing.T) {
 			c := dial(t, addr)
 			io.WriteString(c, "GET /a HTTP/1.1\r\nHost: exa")
