@@ -19,6 +19,7 @@ package lane
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -37,7 +38,7 @@ import (
 type Server struct {
 	// HTTP serves the connections the lane hands over, and gives the lane
 	// its Handler, BaseContext, ConnContext, ReadHeaderTimeout,
-	// IdleTimeout and ErrorLog.
+	// IdleTimeout (else ReadTimeout, as net/http) and ErrorLog.
 	HTTP *http.Server
 	// TLS makes every connection a TLS server connection; nil: plain.
 	TLS *tls.Config
@@ -290,12 +291,18 @@ func (c *conn) release() {
 func (c *conn) serve() (handed bool) {
 	s := c.srv
 	for first := true; ; first = false {
-		wait := s.HTTP.IdleTimeout
-		if first || wait == 0 {
-			wait = s.HTTP.ReadHeaderTimeout
+		// As net/http: the first call's header is timed from the start,
+		// a next call waits the idle timeout (IdleTimeout, else
+		// ReadTimeout; none: for ever), its header timed from its first
+		// byte (readHead).
+		wait := s.HTTP.ReadHeaderTimeout
+		if !first {
+			wait = cmp.Or(s.HTTP.IdleTimeout, s.HTTP.ReadTimeout)
 		}
 		if wait > 0 {
 			c.rw.SetReadDeadline(time.Now().Add(wait))
+		} else if !first {
+			c.rw.SetReadDeadline(time.Time{}) // the last call's header timeout
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return false
