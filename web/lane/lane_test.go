@@ -354,6 +354,13 @@ func TestLaneWritesAsNetHTTP(t *testing.T) {
 			n.add("flush: %v", http.NewResponseController(w).Flush())
 			write(n, w, "second")
 		}},
+		{"ResponseController write deadline and full duplex", func(n *notes, w http.ResponseWriter, r *http.Request) {
+			rc := http.NewResponseController(w)
+			n.add("write deadline: %v", rc.SetWriteDeadline(time.Now().Add(time.Minute)))
+			n.add("full duplex: %v", rc.EnableFullDuplex())
+			write(n, w, "ok")
+			n.add("no write deadline: %v", rc.SetWriteDeadline(time.Time{}))
+		}},
 		{"flush before anything", func(n *notes, w http.ResponseWriter, r *http.Request) {
 			w.(http.Flusher).Flush()
 		}},
