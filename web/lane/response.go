@@ -177,6 +177,14 @@ func (w *response) FlushError() error {
 	return err
 }
 
+// SetWriteDeadline is http.ResponseController's, as on net/http's
+// writer: the connection's write deadline.
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rw.SetWriteDeadline(t) }
+
+// EnableFullDuplex is http.ResponseController's; net/http's only lets a
+// handler read a body while it writes, and a call on the lane has none.
+func (w *response) EnableFullDuplex() error { return nil }
+
 // finish completes the answer once the handler has returned.
 func (w *response) finish() {
 	w.handlerDone = true
