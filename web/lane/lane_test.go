@@ -377,6 +377,16 @@ func TestLaneWritesAsNetHTTP(t *testing.T) {
 			w.WriteHeader(http.StatusEarlyHints)
 			write(n, w, "abc")
 		}},
+		{"100 Continue from the handler", func(n *notes, w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusContinue)
+			write(n, w, "after 100")
+		}},
+		{"101 without a hijack", func(n *notes, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Upgrade", "echo")
+			w.Header().Set("Connection", "Upgrade")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			write(n, w, "x")
+		}},
 		{"204 with a write and a Content-Length", func(n *notes, w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "3")
 			w.Header().Set("Transfer-Encoding", "chunked")
