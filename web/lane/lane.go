@@ -19,6 +19,7 @@ package lane
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -37,7 +38,7 @@ import (
 type Server struct {
 	// HTTP serves the connections the lane hands over, and gives the lane
 	// its Handler, BaseContext, ConnContext, ReadHeaderTimeout,
-	// IdleTimeout and ErrorLog.
+	// IdleTimeout (else ReadTimeout, as net/http) and ErrorLog.
 	HTTP *http.Server
 	// TLS makes every connection a TLS server connection; nil: plain.
 	TLS *tls.Config
@@ -231,6 +232,9 @@ func (s *Server) serveConn(raw net.Conn) {
 	if handed := c.serve(); handed {
 		return
 	}
+	// As net/http's close: what the connection's buffer holds (a
+	// panicking handler's chunks) goes out first.
+	c.bw.Flush()
 	c.rw.Close()
 	c.release()
 }
@@ -287,12 +291,18 @@ func (c *conn) release() {
 func (c *conn) serve() (handed bool) {
 	s := c.srv
 	for first := true; ; first = false {
-		wait := s.HTTP.IdleTimeout
-		if first || wait == 0 {
-			wait = s.HTTP.ReadHeaderTimeout
+		// As net/http: the first call's header is timed from the start,
+		// a next call waits the idle timeout (IdleTimeout, else
+		// ReadTimeout; none: for ever), its header timed from its first
+		// byte (readHead).
+		wait := s.HTTP.ReadHeaderTimeout
+		if !first {
+			wait = cmp.Or(s.HTTP.IdleTimeout, s.HTTP.ReadTimeout)
 		}
 		if wait > 0 {
 			c.rw.SetReadDeadline(time.Now().Add(wait))
+		} else if !first {
+			c.rw.SetReadDeadline(time.Time{}) // the last call's header timeout
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return false
@@ -306,7 +316,11 @@ func (c *conn) serve() (handed bool) {
 			req = c.parse(head)
 		}
 		if req == nil {
-			if err != nil && c.br.Buffered() == 0 {
+			// A read that failed with nothing read, or on the header
+			// timeout, ends the connection unanswered, as in net/http;
+			// another failure (the caller's EOF mid-header) is for
+			// net/http to answer, with what was read.
+			if err != nil && (c.br.Buffered() == 0 || errors.Is(err, os.ErrDeadlineExceeded)) {
 				return false
 			}
 			c.handOver()
@@ -325,10 +339,11 @@ func (c *conn) serve() (handed bool) {
 func (c *conn) readHead(timed bool) ([]byte, error) {
 	for n := c.br.Buffered(); ; n = c.br.Buffered() {
 		buf, _ := c.br.Peek(n)
-		if end := headerEnd(buf); end > 0 {
+		end := headerEnd(buf)
+		if end > 0 {
 			return buf[:end], nil
 		}
-		if n == c.br.Size() {
+		if end < 0 || n == c.br.Size() {
 			return nil, nil
 		}
 		if timed {
@@ -400,10 +415,16 @@ func (c *conn) handOver() {
 func must(b []byte, _ error) []byte { return b }
 
 // headerEnd is the length of the header at the start of buf, up to and
-// including its blank line, or 0 if buf does not hold it all.
+// including its blank line, or 0 if buf does not hold it all. A line
+// ended by a bare LF, which net/http reads as a line end too, makes it -1:
+// the lane does not wait for a CRLF that may never come.
 func headerEnd(buf []byte) int {
-	for i := 3; i < len(buf); i++ {
-		if buf[i] == '\n' && buf[i-1] == '\r' && buf[i-2] == '\n' && buf[i-3] == '\r' {
+	for i, ch := range buf {
+		switch {
+		case ch != '\n':
+		case i == 0 || buf[i-1] != '\r':
+			return -1
+		case i >= 3 && buf[i-2] == '\n' && buf[i-3] == '\r':
 			return i + 1
 		}
 	}
@@ -482,6 +503,12 @@ type watcher struct {
 	armed  bool
 	done   chan struct{} // closed when a background read has ended
 
+	// mu orders the background read's start against disarm: a read the
+	// timer started but that has not yet cleared the deadline would
+	// otherwise clear disarm's, and block until the caller sends.
+	mu      sync.Mutex
+	stopped bool // by disarm: a read not yet begun must not begin
+
 	// Set by the background read, read once done is closed.
 	pending    [1]byte
 	hasPending bool
@@ -523,7 +550,13 @@ func (w *watcher) arm(cancel context.CancelFunc) {
 // read is the background read, started by the timer.
 func (w *watcher) read() {
 	defer close(w.done)
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
 	w.c.rw.SetReadDeadline(time.Time{})
+	w.mu.Unlock()
 	n, err := w.c.rw.Read(w.pending[:])
 	w.hasPending = n == 1
 	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -538,8 +571,16 @@ func (w *watcher) disarm() {
 	if !w.armed || w.timer.Stop() {
 		return
 	}
-	// The background read runs, or has ended: end it and wait.
+	// The background read runs, is about to, or has ended: end it and
+	// wait.
+	w.mu.Lock()
+	w.stopped = true
 	w.c.rw.SetReadDeadline(time.Unix(1, 0))
+	w.mu.Unlock()
 	<-w.done
+	w.stopped = false
 	w.done = make(chan struct{})
+	// The past deadline must not outlive the read it ended: the lane
+	// sets its own before reading only when a timeout is configured.
+	w.c.rw.SetReadDeadline(time.Time{})
 }

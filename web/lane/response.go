@@ -3,6 +3,7 @@ package lane
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,12 +66,12 @@ func (w *response) Header() http.Header {
 
 // WriteHeader sends a 1xx answer at once, or sets the final status.
 func (w *response) WriteHeader(code int) {
-	if code < 100 || code > 999 {
-		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
-	}
 	if w.wroteHeader {
 		w.c.srv.logf("http: superfluous response.WriteHeader call")
 		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		bw := w.c.bw
@@ -97,22 +98,69 @@ func (w *response) WriteHeader(code int) {
 }
 
 // Write writes body bytes, committing the header first if it must.
-func (w *response) Write(p []byte) (int, error) {
+func (w *response) Write(p []byte) (int, error) { return w.write(len(p), p, "") }
+
+// WriteString is Write of a string. As net/http's, it goes through the
+// buffer's WriteString, which cuts a long string into chunks of the
+// buffer's size where Write would send it as one.
+func (w *response) WriteString(s string) (int, error) { return w.write(len(s), nil, s) }
+
+// write writes dataB or dataS, as net/http's response.write does.
+func (w *response) write(size int, dataB []byte, dataS string) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if len(p) == 0 {
+	if size == 0 {
 		return 0, nil
 	}
 	if !bodyAllowed(w.status) {
 		return 0, http.ErrBodyNotAllowed
 	}
-	w.written += int64(len(p))
+	w.written += int64(size)
 	if w.contentLength != -1 && w.written > w.contentLength {
 		return 0, http.ErrContentLength
 	}
-	return w.w.Write(p)
+	if dataB != nil {
+		return w.w.Write(dataB)
+	}
+	return w.w.WriteString(dataS)
 }
+
+// sniffLen is how much of a body net/http reads to sniff its type.
+const sniffLen = 512
+
+// ReadFrom copies src into the body as net/http's response.ReadFrom does
+// (io.Copy calls it when src has no WriteTo): the first 512 bytes are
+// written as by Write, then the header goes out, so that a longer body
+// is chunked unless its length was set, and an unchunked one is copied
+// straight to the connection.
+func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
+	buf := make([]byte, 32<<10)
+	rf, ok := w.c.rw.(io.ReaderFrom)
+	if !ok {
+		return io.CopyBuffer(writerOnly{w}, src, buf)
+	}
+	if !w.cw.wroteHeader {
+		n0, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(src, sniffLen), buf)
+		n += n0
+		if err != nil || n0 < sniffLen {
+			return n, err
+		}
+	}
+	w.w.Flush()
+	w.cw.flush()
+	if !w.cw.chunking && bodyAllowed(w.status) {
+		n0, err := rf.ReadFrom(src)
+		n += n0
+		w.written += n0
+		return n, err
+	}
+	n0, err := io.CopyBuffer(writerOnly{w}, src, buf)
+	return n + n0, err
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 // Flush sends what is buffered, the header first.
 func (w *response) Flush() { _ = w.FlushError() }
@@ -128,6 +176,14 @@ func (w *response) FlushError() error {
 	}
 	return err
 }
+
+// SetWriteDeadline is http.ResponseController's, as on net/http's
+// writer: the connection's write deadline.
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rw.SetWriteDeadline(t) }
+
+// EnableFullDuplex is http.ResponseController's; net/http's only lets a
+// handler read a body while it writes, and a call on the lane has none.
+func (w *response) EnableFullDuplex() error { return nil }
 
 // finish completes the answer once the handler has returned.
 func (w *response) finish() {
@@ -251,7 +307,10 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 		extra.contentLength = strconv.Itoa(len(p))
 	}
 	hasCL := w.contentLength != -1
-	if header.Get("Connection") == "close" {
+	// As net/http, whose keep-alives end with Shutdown: an answer begun
+	// after it says the connection closes.
+	keepAlives := !w.c.srv.closing.Load()
+	if header.Get("Connection") == "close" || !keepAlives {
 		w.closeAfterReply = true
 	}
 
@@ -296,7 +355,7 @@ func (cw *chunkWriter) writeHeader(p []byte) {
 	}
 	switchesProtocol := code == http.StatusSwitchingProtocols && header.Get("Upgrade") != "" &&
 		httpguts.HeaderValuesContainsToken(header["Connection"], "Upgrade")
-	if w.closeAfterReply && !httpguts.HeaderValuesContainsToken([]string{w.header.Get("Connection")}, "close") && !switchesProtocol {
+	if w.closeAfterReply && (!keepAlives || !httpguts.HeaderValuesContainsToken([]string{w.header.Get("Connection")}, "close")) && !switchesProtocol {
 		del("Connection")
 		extra.connection = "close"
 	}
