@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -135,7 +136,9 @@ const sniffLen = 512
 // is chunked unless its length was set, and an unchunked one is copied
 // straight to the connection.
 func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
-	buf := make([]byte, 32<<10)
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
 	rf, ok := w.c.rw.(io.ReaderFrom)
 	if !ok {
 		return io.CopyBuffer(writerOnly{w}, src, buf)
@@ -158,6 +161,9 @@ func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 	n0, err := io.CopyBuffer(writerOnly{w}, src, buf)
 	return n + n0, err
 }
+
+// copyBuffers are ReadFrom's, as net/http pools its own.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // writerOnly hides a writer's ReadFrom from io.Copy.
 type writerOnly struct{ io.Writer }
