@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -27,6 +29,28 @@ const migrateLock int64 = 0x61706973746f7265
 // afterMigration, when set (by tests), is called after each migration this
 // process applied.
 var afterMigration func(name string)
+
+// MigrationsDigest is a SHA-256, in hex, over the names and contents of the
+// migrations Open applies: two builds with the same digest migrate a database
+// to the same schema. Tests name a database migrated once and copied for each
+// test by it (internal/fixture).
+func MigrationsDigest() string {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		panic(err) // unreachable: the pattern is valid
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			panic(err) // unreachable: the name was just listed
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(body))
+		h.Write(body)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // migrate applies the embedded migrations not yet recorded, each in its own
 // transaction, on a connection of its own. Nodes starting together take
