@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // envAdminURL names the environment variable that holds the admin URL of the
@@ -160,7 +161,7 @@ func migratedTemplate(admin string, u url.URL, schema string, migrate func(conte
 	digest := sha256.Sum256([]byte(schema))
 	name := namePrefix + "template_" + hex.EncodeToString(digest[:8])
 	building := name + "_building"
-	err := withAdmin(admin, func(ctx context.Context, conn *pgx.Conn) error {
+	err := withOwnAdmin(admin, func(ctx context.Context, conn *pgx.Conn) error {
 		// Released when the connection closes, whatever happened.
 		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", templateLock); err != nil {
 			return fmt.Errorf("wait for another process's template: %w", err)
@@ -198,11 +199,21 @@ func migratedTemplate(admin string, u url.URL, schema string, migrate func(conte
 	return name, nil
 }
 
-// withAdmin runs f on an admin connection of its own, closed when f returns:
-// tests may hold every other connection the server allows, and a connection
-// kept between tests would be one more to share.
+// withAdmin runs f on one of this process's admin connections (adminPool).
 func withAdmin(admin string, f func(context.Context, *pgx.Conn) error) error {
 	// Not t.Context(): it is canceled before cleanup functions run.
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	pool, err := adminPool(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	return pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return f(ctx, c.Conn()) })
+}
+
+// withOwnAdmin runs f on an admin connection of its own, closed when f
+// returns, so that any session lock f takes ends with it.
+func withOwnAdmin(admin string, f func(context.Context, *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
@@ -211,4 +222,33 @@ func withAdmin(admin string, f func(context.Context, *pgx.Conn) error) error {
 	}
 	defer conn.Close(ctx)
 	return f(ctx, conn)
+}
+
+// adminPools are the admin connections of this process, by admin URL,
+// opened when first needed and kept until it exits: each test creates and
+// drops a database, and a connection of their own for each costed the
+// server a backend, about 27 ms of its CPU here. At most 2 are kept, so
+// that the tests' own connections keep the server's other slots.
+var (
+	adminPoolsMu sync.Mutex
+	adminPools   = map[string]*pgxpool.Pool{}
+)
+
+func adminPool(ctx context.Context, admin string) (*pgxpool.Pool, error) {
+	adminPoolsMu.Lock()
+	defer adminPoolsMu.Unlock()
+	if p, ok := adminPools[admin]; ok {
+		return p, nil
+	}
+	cfg, err := pgxpool.ParseConfig(admin)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = 2
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	adminPools[admin] = p
+	return p, nil
 }
