@@ -54,21 +54,19 @@ func MigrationsDigest() string {
 }
 
 // migrate applies the embedded migrations not yet recorded, each in its own
-// transaction, on a connection of its own. Nodes starting together take
-// turns: each holds a session advisory lock while it migrates, and the
-// others wait for it, then find nothing left to do. A database that holds a
-// migration this build does not know is refused, untouched.
-func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
-	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
-	if err != nil {
-		return fmt.Errorf("open PostgreSQL database: %w", err)
-	}
-	// Closing the connection also releases the lock, whatever happened.
-	defer conn.Close(context.Background())
+// transaction, on conn. Nodes starting together take turns: each holds a
+// session advisory lock while it migrates, and the others wait for it, then
+// find nothing left to do. A database that holds a migration this build
+// does not know is refused, untouched.
+func migrate(ctx context.Context, conn *pgx.Conn) (err error) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
 		return fmt.Errorf("migrate: wait for another process's migration: %w", err)
 	}
-	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrateLock)
+	defer func() {
+		if _, unlockErr := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrateLock); unlockErr != nil && err == nil {
+			err = fmt.Errorf("migrate: release the lock: %w", unlockErr)
+		}
+	}()
 
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
