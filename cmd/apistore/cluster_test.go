@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/internal/pgtest"
 )
 
@@ -36,7 +37,7 @@ func newCluster(t *testing.T, n int, lb *balancer, flags ...string) *cluster {
 	if pgtest.AdminURL() == "" {
 		t.Skip("a cluster needs PostgreSQL: run under scripts/postgres.sh run (make test does)")
 	}
-	dbURL := pgtest.NewDatabase(t)
+	dbURL := fixture.PostgresDatabase(t)
 	c := &cluster{}
 	flags = append(flags, "--public-url", lb.apiURL, "--store-public-url", lb.storeURL, "--trusted-proxies", "127.0.0.1")
 	for range n {

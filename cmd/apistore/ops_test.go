@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/apistore/apistore/internal/fixture"
+	"github.com/apistore/apistore/internal/pgtest"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -128,7 +129,12 @@ func TestBackupWhileServingAndStartOnTheCopy(t *testing.T) {
 			}
 		}
 	}()
-	copyDir := newDataDir(t)
+	// On PostgreSQL the copy's database is an empty one, for pg_restore
+	// to make the schema in.
+	copyDir := t.TempDir()
+	if fixture.Postgres() {
+		databases.Store(copyDir, pgtest.NewDatabase(t))
+	}
 	out := s.admin(t, "", "backup", filepath.Join(copyDir, "apistore.db"))
 	close(stop)
 	<-done

@@ -68,13 +68,24 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 	}
-	if err := migrate(ctx, cfg.ConnConfig); err != nil {
-		return nil, err
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 	}
+	// On a pooled connection, kept for the queries: a new backend costs
+	// the server tens of milliseconds of CPU. One whose lock may outlive
+	// a failure is closed rather than returned to the pool.
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
+	}
+	if err := migrate(ctx, conn.Conn()); err != nil {
+		conn.Hijack().Close(context.Background())
+		pool.Close()
+		return nil, err
+	}
+	conn.Release()
 	// The generation's reads have a connection of their own: when every
 	// pooled one is busy, a read waiting for one would hold up every
 	// request that validates a token.

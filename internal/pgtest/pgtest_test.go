@@ -108,3 +108,69 @@ func TestNewDatabase(t *testing.T) {
 		t.Error("the connection left open survived its database")
 	}
 }
+
+// TestNewMigratedDatabase makes two databases of one schema: the template
+// is migrated at most once (another process on the server may have made it
+// already), both copies hold what migrate made, each its own rows, and no
+// template on the server is half made or open to connections.
+func TestNewMigratedDatabase(t *testing.T) {
+	if pgtest.AdminURL() == "" {
+		t.Skip("APISTORE_TEST_POSTGRES not set: run under scripts/postgres.sh run")
+	}
+	ctx := context.Background()
+	var migrated []string
+	migrate := func(ctx context.Context, dbURL string) error {
+		migrated = append(migrated, dbURL)
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "CREATE TABLE note (body text NOT NULL); INSERT INTO note VALUES ('migrated')")
+		return err
+	}
+	const schema = "pgtest TestNewMigratedDatabase v1"
+	first := pgtest.NewMigratedDatabase(t, schema, migrate)
+	if len(migrated) > 1 {
+		t.Fatalf("migrate ran %d times for one database", len(migrated))
+	}
+	second := pgtest.NewMigratedDatabase(t, schema, migrate)
+	if len(migrated) > 1 {
+		t.Fatalf("migrate ran again for a second database of the schema: %q", migrated)
+	}
+	if first == second {
+		t.Fatalf("two databases share a URL: %s", first)
+	}
+	for _, u := range []string{first, second} {
+		conn := connect(t, u)
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "INSERT INTO note VALUES ($1)", u); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, "SELECT body FROM note ORDER BY body DESC")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bodies) != 2 || bodies[0] != u || bodies[1] != "migrated" {
+			t.Errorf("database %s holds %q, want its own row and the migrated one", u, bodies)
+		}
+	}
+	admin := connect(t, pgtest.AdminURL())
+	defer admin.Close(ctx)
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
+		WHERE datname LIKE 'apistore\_test\_template\_%' AND (datallowconn OR NOT datistemplate OR datname LIKE '%\_building')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) > 0 {
+		t.Errorf("templates open to connections or half made: %q", open)
+	}
+}
