@@ -38,10 +38,11 @@ func (c *conn) parse(head []byte) *http.Request {
 		if colon <= 0 || !validName(field[:colon]) {
 			return nil // also obsolete folding: a line starting with a space
 		}
-		value := textproto.TrimBytes(field[colon+1:])
-		if !validValue(value) {
+		// Checked before trimming, which would hide a stray CR at an end.
+		if !validValue(field[colon+1:]) {
 			return nil
 		}
+		value := textproto.TrimBytes(field[colon+1:])
 		key := canonicalKey(field[:colon])
 		switch key {
 		case "Host":
