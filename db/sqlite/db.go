@@ -52,7 +52,7 @@ type DB struct {
 	genQ      *sql.Stmt
 	genMu     sync.Mutex
 	lastCheck atomic.Pointer[versionCheck]
-	shm       *walIndex
+	shm       *os.File
 	path      string
 	// running are RunAlone's locks.
 	running jobLocks
@@ -142,7 +142,7 @@ func (d *DB) Close() error {
 	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	if d.shm != nil {
-		d.shm.close()
+		d.shm.Close()
 	}
 	return errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
 }
