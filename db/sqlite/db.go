@@ -141,10 +141,13 @@ func (d *DB) Close() error {
 		stmtErr = errors.Join(stmtErr, st.Close())
 	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	err := errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
+	// Last: closing any descriptor of the -shm file drops every POSIX lock
+	// the process holds on it, SQLite's own included.
 	if d.shm != nil {
 		d.shm.Close()
 	}
-	return errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
+	return err
 }
 
 // Path is the database file's name.
