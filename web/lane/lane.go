@@ -19,6 +19,7 @@ package lane
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -398,8 +399,8 @@ func (c *conn) run(w *response, req *http.Request, cancel context.CancelFunc) (o
 // handOver gives the connection to net/http with the bytes read but not
 // yet served; the lane is done with it.
 func (c *conn) handOver() {
-	rest := make([]byte, c.br.Buffered())
-	copy(rest, must(c.br.Peek(len(rest))))
+	read, _ := c.br.Peek(c.br.Buffered()) // no I/O: what is buffered
+	rest := bytes.Clone(read)
 	c.srv.track(c, false)
 	// Deadlines are net/http's to set from here on.
 	c.rw.SetReadDeadline(time.Time{})
@@ -411,8 +412,6 @@ func (c *conn) handOver() {
 	}
 	c.release()
 }
-
-func must(b []byte, _ error) []byte { return b }
 
 // headerEnd is the length of the header at the start of buf, up to and
 // including its blank line, or 0 if buf does not hold it all. A line
