@@ -36,13 +36,8 @@ var afterMigration func(name string)
 // to the same schema. Tests name a database migrated once and copied for each
 // test by it (internal/fixture).
 func MigrationsDigest() string {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		panic(err) // unreachable: the pattern is valid
-	}
-	sort.Strings(names)
 	h := sha256.New()
-	for _, name := range names {
+	for _, name := range migrationFiles() {
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			panic(err) // unreachable: the name was just listed
@@ -72,11 +67,7 @@ func migrate(ctx context.Context, conn *pgx.Conn) (err error) {
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
+	names := migrationFiles()
 	type migration struct {
 		version    int
 		base, path string
@@ -95,24 +86,35 @@ func migrate(ctx context.Context, conn *pgx.Conn) (err error) {
 	// A database a newer apistore has migrated may hold data this one
 	// would misread or damage: refuse it rather than run on it, before
 	// changing anything.
-	var unknown *string
-	if err := conn.QueryRow(ctx, `SELECT max(name) FROM schema_migrations WHERE version > $1`, latest).Scan(&unknown); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if unknown != nil {
-		return fmt.Errorf("%w: it has migration %s, which this apistore does not know; run a newer apistore on it",
-			ErrNewerSchema, *unknown)
-	}
 	// Read once: no other process migrates while the lock is held. An
 	// up-to-date database then costs one query, not a transaction for each
 	// migration (the tests open hundreds of migrated databases).
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	rows, err := conn.Query(ctx, `SELECT version, name FROM schema_migrations`)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	type applied struct {
+		Version int
+		Name    string
+	}
+	recorded, err := pgx.CollectRows(rows, pgx.RowToStructByPos[applied])
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	// A database a newer apistore has migrated may hold data this one
+	// would misread or damage: refuse it rather than run on it, before
+	// changing anything.
+	var unknown string
+	done := make([]int, 0, len(recorded))
+	for _, r := range recorded {
+		done = append(done, r.Version)
+		if r.Version > latest && r.Name > unknown {
+			unknown = r.Name
+		}
+	}
+	if unknown != "" {
+		return fmt.Errorf("%w: it has migration %s, which this apistore does not know; run a newer apistore on it",
+			ErrNewerSchema, unknown)
 	}
 	for _, m := range list {
 		if slices.Contains(done, m.version) {
@@ -123,6 +125,16 @@ func migrate(ctx context.Context, conn *pgx.Conn) (err error) {
 		}
 	}
 	return nil
+}
+
+// migrationFiles are the embedded migrations' paths, in the order they apply.
+func migrationFiles() []string {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		panic(err) // unreachable: the pattern is valid
+	}
+	sort.Strings(names)
+	return names
 }
 
 // applyMigration applies a migration not yet recorded and records it, in one
