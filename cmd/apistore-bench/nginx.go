@@ -208,10 +208,12 @@ func (n *nginx) stop() {
 // nginxPaths compare the gateway with nginx on the same backend, nginx's
 // own fixed answer: the backend called directly, through nginx, and
 // through the gateway (bearer token, subscription, scope, Gold tier), in
-// plain HTTP and with TLS.
+// plain HTTP and with TLS; and, for a ceiling, through a Go relay on event
+// loops that parses and checks nothing (eventRelay).
 var nginxPaths = []path{
 	getPath("nginx_backend", fixedTarget(func(e *env) string { return e.nginx.backendURL() + "/menu" })),
 	getPath("nginx_proxy", fixedTarget(func(e *env) string { return e.nginx.proxyURL() + "/menu" })),
+	getPath("event_relay_nginx", fixedTarget(func(e *env) string { return e.nginxRelay.url + "/menu" })),
 	getPath("gateway_nginx", gatewayTarget(gatewayNginxPath, false)),
 	getPath("nginx_proxy_tls", fixedTarget(func(e *env) string { return e.nginx.tlsURL() + "/menu" })),
 	getPath("gateway_nginx_tls", gatewayTarget(gatewayNginxPath, true)),
@@ -296,8 +298,8 @@ func printNginx(w io.Writer, results []result) {
 		return results[i], true
 	}
 	fmt.Fprint(w, "\nRatios, each from runs of the same round, connection count and load alongside (the goal: gateway ÷ nginx ≥ 0.7 in throughput, ≤ 1.5 in p99):\n\n"+
-		"| conns | alongside | round | HTTP gateway ÷ nginx | p99 | HTTPS gateway ÷ nginx | p99 | nginx ÷ backend | gateway ÷ backend |\n"+
-		"| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		"| conns | alongside | round | HTTP gateway ÷ nginx | p99 | HTTPS gateway ÷ nginx | p99 | nginx ÷ backend | gateway ÷ backend | Go event-loop relay ÷ nginx | p99 |\n"+
+		"| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, b := range results {
 		if b.path != "nginx_backend" {
 			continue
@@ -317,10 +319,11 @@ func printNginx(w io.Writer, results []result) {
 		if b.load != "" {
 			along = b.load
 		}
-		fmt.Fprintf(w, "| %d | %s | %d | %s | %s | %s | %s | %s | %s |\n", b.conns, along, b.round,
+		fmt.Fprintf(w, "| %d | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.conns, along, b.round,
 			cell("gateway_nginx", "nginx_proxy", false), cell("gateway_nginx", "nginx_proxy", true),
 			cell("gateway_nginx_tls", "nginx_proxy_tls", false), cell("gateway_nginx_tls", "nginx_proxy_tls", true),
-			cell("nginx_proxy", "nginx_backend", false), cell("gateway_nginx", "nginx_backend", false))
+			cell("nginx_proxy", "nginx_backend", false), cell("gateway_nginx", "nginx_backend", false),
+			cell("event_relay_nginx", "nginx_proxy", false), cell("event_relay_nginx", "nginx_proxy", true))
 	}
 	fmt.Fprintln(w)
 	printErrors(w, results)

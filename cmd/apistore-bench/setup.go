@@ -38,6 +38,9 @@ type env struct {
 	pg       *postgresServer // nil without --database
 	pgStore  *deployment     // nil without --database
 	nginx    *nginx          // nil without --nginx
+	// nginxRelay relays to nginx's backend on event loops (eventRelay);
+	// nil without --nginx.
+	nginxRelay *eventRelay
 }
 
 // deployment is a store provisioned for the benchmark and the apistore
@@ -118,6 +121,11 @@ func (e *env) setUp(ctx context.Context) error {
 		if err := e.nginx.start(ctx, filepath.Join(dir, "tls-cert.pem"), filepath.Join(dir, "tls-key.pem")); err != nil {
 			return err
 		}
+		r, err := startEventRelay(strings.TrimPrefix(nginxBackend, "http://"))
+		if err != nil {
+			return err
+		}
+		e.nginxRelay = r
 	}
 	if e.o.database != "" {
 		pg, err := startPostgres(ctx, e.o, e.dir)
@@ -377,6 +385,9 @@ func (e *env) close() {
 	}
 	if e.nginx != nil {
 		e.nginx.stop()
+	}
+	if e.nginxRelay != nil {
+		e.nginxRelay.stop()
 	}
 	if e.relay != nil {
 		e.relay.Close()
