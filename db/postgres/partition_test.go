@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/internal/pgtest"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -30,34 +31,15 @@ func watchedNode(t *testing.T, url string, ps []oauth.Partition, beforeRetake fu
 	return d
 }
 
-// holders returns the backends holding partitionLock shared.
-func holders(t *testing.T, conn *pgx.Conn) []int32 {
-	t.Helper()
-	rows, err := conn.Query(t.Context(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-		AND mode = 'ShareLock' AND (classid::bigint << 32 | objid::bigint) = $1 ORDER BY pid`, partitionLock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pids
-}
-
-// cut ends the backend of the node's connection from another connection,
-// as an operator's pg_terminate_backend, a restart or a network cut would,
-// and waits until it has ended.
+// cut ends the backend of the node's connection from another connection
+// and returns its pid.
 func cut(t *testing.T, conn *pgx.Conn) int32 {
 	t.Helper()
-	pids := holders(t, conn)
+	pids := pgtest.SharedLockHolders(t, conn)
 	if len(pids) != 1 {
 		t.Fatalf("backends holding partitionLock shared: %v; want the node's", pids)
 	}
-	var ended bool
-	if err := conn.QueryRow(t.Context(), `SELECT pg_terminate_backend($1, 5000)`, pids[0]).Scan(&ended); err != nil || !ended {
-		t.Fatalf("terminate the node's backend: %v, %v", ended, err)
-	}
+	pgtest.Terminate(t, conn, pids[0])
 	return pids[0]
 }
 
@@ -103,7 +85,7 @@ func TestNodeTakesLockAgain(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if pids := holders(t, admin); len(pids) != 1 || pids[0] == old {
+	if pids := pgtest.SharedLockHolders(t, admin); len(pids) != 1 || pids[0] == old {
 		t.Errorf("backends holding partitionLock shared: %v; want the node's new one (not %d)", pids, old)
 	}
 	if err := open(t, url).PartitionTokens(t.Context(), nil); !errors.Is(err, ErrPartitioningInUse) {
@@ -183,9 +165,9 @@ func TestNodeCloseEndsWatch(t *testing.T) {
 				t.Errorf("%d node watchers 1 s after Close", n)
 			}
 			// The server ends a backend a moment after its client leaves.
-			for deadline := time.Now().Add(time.Second); len(holders(t, admin)) != 0; time.Sleep(10 * time.Millisecond) {
+			for deadline := time.Now().Add(time.Second); len(pgtest.SharedLockHolders(t, admin)) != 0; time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					t.Fatalf("backends holding partitionLock shared 1 s after Close: %v", holders(t, admin))
+					t.Fatalf("backends holding partitionLock shared 1 s after Close: %v", pgtest.SharedLockHolders(t, admin))
 				}
 			}
 		})
