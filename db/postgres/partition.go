@@ -258,7 +258,7 @@ func (d *DB) checkNode() error {
 	if was := d.parts(); !cur.Same(was) {
 		d.node.Close(context.Background())
 		d.node = nil
-		d.nodeErr = fmt.Errorf("token partitioning: %w: it is %q, this node's was %q; this node stops rather than read and write tokens in the wrong tables: start it with --token-partitioning %q",
+		d.nodeErr = fmt.Errorf("%w: it is %q, this node's was %q; this node stops rather than read and write tokens in the wrong tables: start it with --token-partitioning %q",
 			ErrPartitioningChanged, cur.String(), was.String(), cur.String())
 		return d.nodeErr
 	}
