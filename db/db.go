@@ -46,6 +46,11 @@ type Store interface {
 	// PartitionTokens makes the token partitioning ps (none: off), moving
 	// the tokens to their partitions' tables; see oauth.Partition.
 	PartitionTokens(ctx context.Context, ps []oauth.Partition) error
+	// Failed delivers the error that stops the node from serving on: on
+	// PostgreSQL, a token partitioning that another node changed while
+	// this one's hold on it (PartitionTokens) was lost. SQLite's never
+	// delivers: one process serves a file.
+	Failed() <-chan error
 
 	CreateUser(ctx context.Context, u *portal.User) error
 	UserAccount(ctx context.Context, username string) (*portal.User, error)

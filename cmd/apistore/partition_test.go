@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/apistore/apistore/db/postgres"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/internal/ldaptest"
+	"github.com/apistore/apistore/internal/pgtest"
 )
 
 // TestTokenPartitioningAtStart: serve turns token partitioning on
@@ -130,4 +135,48 @@ func TestTokenPartitioningCluster(t *testing.T) {
 	c := startServer(t, dir, nil, anyPorts...) // alone: turns it off
 	refused("CORP:A", "")
 	c.stop(t)
+}
+
+// TestTokenPartitioningLostHold: a node whose connection holding the
+// partitioning lock is cut, and whose partitioning another node changes
+// before it holds the lock again, stops with a message naming both and a
+// non-zero exit, rather than serve tokens from the wrong tables.
+func TestTokenPartitioningLostHold(t *testing.T) {
+	if !fixture.Postgres() {
+		t.Skip("the lock is PostgreSQL's: APISTORE_TEST_STORE=postgres")
+	}
+	dir := newDataDir(t)
+	a := startServer(t, dir, []string{"APISTORE_TOKEN_PARTITIONING=CORP:A"}, anyPorts...)
+	other, err := postgres.Open(t.Context(), databaseOf(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	admin, err := pgx.Connect(t.Context(), databaseOf(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	// The node notices the cut within seconds; the change, made at once,
+	// comes first unless the node took the lock again first: then again.
+	for attempt := 1; ; attempt++ {
+		for _, pid := range pgtest.SharedLockHolders(t, admin) {
+			pgtest.Terminate(t, admin, pid)
+		}
+		err := other.PartitionTokens(t.Context(), nil)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, postgres.ErrPartitioningInUse) || attempt == 5 {
+			t.Fatalf("turning partitioning off while the node's hold is cut (attempt %d): %v", attempt, err)
+		}
+	}
+	select {
+	case <-a.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the node still runs 15 s after its partitioning changed:\n%s", a.log())
+	}
+	if code := a.cmd.ProcessState.ExitCode(); code == 0 || !strings.Contains(a.log(), `token partitioning changed while this node's hold on it was lost: it is "", this node's was "CORP:a"`) {
+		t.Errorf("the node exited %d:\n%s", code, a.log())
+	}
 }

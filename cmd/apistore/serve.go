@@ -36,8 +36,9 @@ func tuneGC() {
 	}
 }
 
-// serve runs the server until ctx is done (SIGINT or SIGTERM).
-func serve(ctx context.Context, args []string, s stdio) error {
+// serve runs the server until ctx is done (SIGINT or SIGTERM) or the store
+// fails (db.Store.Failed).
+func serve(ctx context.Context, args []string, s stdio) (err error) {
 	fs := newFlags("serve", "Runs the store (HTTPS), the token endpoint and the gateway (HTTPS and HTTP).", s)
 	var cfg web.Config
 	store := addStoreFlags(fs)
@@ -145,6 +146,27 @@ func serve(ctx context.Context, args []string, s stdio) error {
 	if err := d.PartitionTokens(ctx, partitions); err != nil {
 		return err
 	}
+	// A store that fails (a PostgreSQL node whose token partitioning
+	// another node changed) stops the server as SIGTERM does, and its
+	// error is serve's, whatever else failed on the way out.
+	ctx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	failure := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-d.Failed():
+			failure <- err
+			stopServing()
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		select {
+		case ferr := <-failure:
+			err = ferr
+		default:
+		}
+	}()
 	srv := oauth.NewServer(d, validity, nil)
 	srv.SetTokenPartitioning(partitions, func(username string) string { return userstore.ParseUsername(username).Domain })
 	if *strict {

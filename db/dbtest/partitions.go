@@ -47,6 +47,11 @@ func partitioned(t *testing.T, d db.Store, ps []oauth.Partition) {
 	if err := d.PartitionTokens(t.Context(), ps); err != nil {
 		t.Fatalf("PartitionTokens(%v): %v", ps, err)
 	}
+	select {
+	case err := <-d.Failed():
+		t.Fatalf("PartitionTokens(%v): the store failed: %v", ps, err)
+	default:
+	}
 }
 
 // rows counts the rows of a table, and of those of a user.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -58,12 +60,15 @@ var ErrPartitioningInUse = errors.New("other nodes are running with the database
 // nodes starting together take turns. A node whose ps differs from the
 // database's while other nodes run is refused (ErrPartitioningInUse): the
 // nodes of a cluster share one partitioning, changed when none runs. The
-// node then holds partitionLock shared until Close.
+// node then holds partitionLock shared until Close, taking it again when
+// its connection is lost (watchNode).
 func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err error) {
 	ps, err = oauth.CheckPartitions(ps)
 	if err != nil {
 		return fmt.Errorf("token partitioning: %w", err)
 	}
+	d.nodeMu.Lock()
+	defer d.nodeMu.Unlock()
 	conn, err := d.nodeConn(ctx)
 	if err != nil {
 		return fmt.Errorf("token partitioning: %w", err)
@@ -110,14 +115,29 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err err
 }
 
 // nodeConn returns the node's own connection, which holds partitionLock
-// shared, made at the first call: it waits while another node changes the
-// partitioning.
+// shared, made at the first call, when its watcher (watchNode) starts: it
+// waits while another node changes the partitioning. nodeMu is held.
 func (d *DB) nodeConn(ctx context.Context) (*pgx.Conn, error) {
-	d.nodeMu.Lock()
-	defer d.nodeMu.Unlock()
 	if d.node != nil {
 		return d.node, nil
 	}
+	if d.base.Err() != nil {
+		return nil, ErrClosed
+	}
+	if d.nodeErr != nil {
+		return nil, d.nodeErr
+	}
+	conn, err := d.lockNode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.node, d.nodeDone = conn, make(chan struct{})
+	go d.watchNode(d.nodeDone)
+	return conn, nil
+}
+
+// lockNode connects and takes partitionLock shared on the connection.
+func (d *DB) lockNode(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, err
@@ -126,19 +146,141 @@ func (d *DB) nodeConn(ctx context.Context) (*pgx.Conn, error) {
 		conn.Close(context.Background())
 		return nil, err
 	}
-	d.node = conn
 	return conn, nil
 }
 
-// closeNode ends the node's connection, and with it its hold on
-// partitionLock.
+// closeNode waits for the node's watcher, which ends its connection, and
+// with it its hold on partitionLock, once Close has canceled d.base.
 func (d *DB) closeNode() {
 	d.nodeMu.Lock()
+	done := d.nodeDone
+	d.nodeMu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// Failed delivers the error that stops this node: the database's token
+// partitioning changed while the node's hold on partitionLock was lost.
+func (d *DB) Failed() <-chan error { return d.failed }
+
+// ErrPartitioningChanged is wrapped by the error Failed delivers.
+var ErrPartitioningChanged = errors.New("the database's token partitioning changed while this node's hold on it was lost")
+
+// nodeWatch is how watchNode watches the node's connection.
+type nodeWatch struct {
+	every   time.Duration // between pings
+	timeout time.Duration // of a ping
+	// beforeRetake, when set (by tests), is called once a loss is noticed,
+	// before the lock is taken again.
+	beforeRetake func()
+}
+
+// defaultNodeWatch notices a lost connection within seconds, for one
+// round trip each time; the pings also keep the connection from being
+// idle (idle_session_timeout).
+var defaultNodeWatch = nodeWatch{every: 3 * time.Second, timeout: 5 * time.Second}
+
+// Waits between attempts to take partitionLock again: doubled from the
+// first up to the longest while the database cannot be reached.
+const (
+	retakeFirstWait   = 250 * time.Millisecond
+	retakeLongestWait = 10 * time.Second
+)
+
+// watchNode pings the node's connection every d.watch.every until Close,
+// then ends it. PostgreSQL drops the connection's locks with it (a
+// restart, a network cut, pg_terminate_backend, an idle timeout), so on a
+// loss the node takes partitionLock shared again on a new connection; if
+// the database's partitioning changed meanwhile, Failed delivers the error
+// and the watch ends.
+func (d *DB) watchNode(done chan<- struct{}) {
+	defer close(done)
+	defer func() {
+		d.nodeMu.Lock()
+		defer d.nodeMu.Unlock()
+		if d.node != nil {
+			d.node.Close(context.Background())
+			d.node = nil
+		}
+	}()
+	tick := time.NewTicker(d.watch.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-d.base.Done():
+			return
+		case <-tick.C:
+		}
+		if err := d.checkNode(); err != nil {
+			d.failed <- err
+			return
+		}
+	}
+}
+
+// checkNode pings the node's connection and, when it is lost, takes
+// partitionLock again on a new one, then reads the database's
+// partitioning: the same as this node's, it goes on (with what the
+// database holds now); another is ErrPartitioningChanged.
+func (d *DB) checkNode() error {
+	d.nodeMu.Lock()
 	defer d.nodeMu.Unlock()
-	if d.node != nil {
+	if d.base.Err() != nil {
+		return nil // closing: there may be no connection left to ping
+	}
+	ctx, cancel := context.WithTimeout(d.base, d.watch.timeout)
+	err := d.node.Ping(ctx)
+	cancel()
+	if err == nil || d.base.Err() != nil {
+		return nil
+	}
+	slog.Warn("postgres: the connection holding this node's token partitioning lock is lost; taking the lock again", "err", err)
+	d.node.Close(context.Background())
+	d.node = nil
+	if d.watch.beforeRetake != nil {
+		d.watch.beforeRetake()
+	}
+	var cur *partition.Set
+	for wait := retakeFirstWait; ; wait = min(2*wait, retakeLongestWait) {
+		if cur, err = d.retake(); err == nil || d.base.Err() != nil {
+			break
+		}
+		slog.Warn("postgres: token partitioning lock not taken again; retrying", "in", wait, "err", err)
+		select {
+		case <-d.base.Done():
+		case <-time.After(wait):
+		}
+	}
+	if d.base.Err() != nil {
+		return nil
+	}
+	if was := d.parts(); !cur.Same(was) {
 		d.node.Close(context.Background())
 		d.node = nil
+		d.nodeErr = fmt.Errorf("%w: it is %q, this node's was %q; this node stops rather than read and write tokens in the wrong tables: start it with --token-partitioning %q",
+			ErrPartitioningChanged, cur.String(), was.String(), cur.String())
+		return d.nodeErr
 	}
+	d.partitions.Store(cur)
+	slog.Info("postgres: this node holds its token partitioning lock again")
+	return nil
+}
+
+// retake takes partitionLock shared on a new connection, made the
+// node's, and reads the database's partitioning on it.
+func (d *DB) retake() (*partition.Set, error) {
+	conn, err := d.lockNode(d.base)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := partition.Read(stringsOn(d.base, conn))
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, err
+	}
+	d.node = conn
+	return cur, nil
 }
 
 // partitionString is ps as --token-partitioning gives it.

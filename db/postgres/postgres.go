@@ -48,15 +48,25 @@ type DB struct {
 	pool     *pgxpool.Pool
 	gen      generationReader
 	location string
-	// stop ends what runs on its own (generation reads) at Close.
+	// base is canceled by stop at Close, ending what runs on its own
+	// (generation reads, the node's watcher).
+	base   context.Context
 	stop   context.CancelFunc
 	closed atomic.Bool
 	// partitions is the token partitioning (partition.go).
 	partitions partition.Current
 	// node is the connection that holds the partitioning's lock for
-	// this node (partition.go), once PartitionTokens has run.
-	nodeMu sync.Mutex
-	node   *pgx.Conn
+	// this node (partition.go), once PartitionTokens has run; nodeMu
+	// covers every use of it. watch watches it from then until Close,
+	// and nodeDone is closed when the watcher has ended.
+	nodeMu   sync.Mutex
+	node     *pgx.Conn
+	watch    nodeWatch
+	nodeDone chan struct{}
+	// nodeErr is the error that stopped the node, also delivered once on
+	// failed (Failed); no connection is made for the node after it.
+	nodeErr error
+	failed  chan error
 }
 
 // Open connects to the database at url and migrates it. The URL may tune
@@ -97,7 +107,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 	}
 	base, stop := context.WithCancel(context.Background())
-	d := &DB{pool: pool, location: withoutPassword(url), stop: stop}
+	d := &DB{pool: pool, location: withoutPassword(url), base: base, stop: stop, watch: defaultNodeWatch, failed: make(chan error, 1)}
 	d.gen.pool, d.gen.base = genPool, base
 	if err := d.indexMissing(ctx); err != nil {
 		d.Close()

@@ -58,6 +58,10 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) error {
 	})
 }
 
+// Failed never delivers: the one process serving a file holds its
+// partitioning.
+func (d *DB) Failed() <-chan error { return nil }
+
 // issueCountOff drops table's issue-count trigger and makes it again.
 func issueCountOff(ctx context.Context, tx *sql.Tx, table string) (off, on []string, err error) {
 	made, err := column(ctx, tx, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1 AND name = $2`,

@@ -252,3 +252,31 @@ func adminPool(ctx context.Context, admin string) (*pgxpool.Pool, error) {
 	adminPools[admin] = p
 	return p, nil
 }
+
+// SharedLockHolders returns the backends on conn's database that hold an
+// advisory lock shared (package postgres holds one lock so: a node's hold
+// on the token partitioning), by pid.
+func SharedLockHolders(t testing.TB, conn *pgx.Conn) []int32 {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock'
+		AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// Terminate ends backend pid, as an operator's pg_terminate_backend, a
+// restart or a network cut would end a connection, and waits (up to 5 s)
+// until it has ended.
+func Terminate(t testing.TB, conn *pgx.Conn, pid int32) {
+	t.Helper()
+	var ended bool
+	if err := conn.QueryRow(context.Background(), `SELECT pg_terminate_backend($1, 5000)`, pid).Scan(&ended); err != nil || !ended {
+		t.Fatalf("terminate backend %d: %v, %v", pid, ended, err)
+	}
+}

@@ -8,6 +8,7 @@ package partition
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -80,6 +81,10 @@ func (s *Set) Is(ps []oauth.Partition) bool {
 	}
 	return true
 }
+
+// Same reports whether s and o put every domain's tokens in the same
+// table.
+func (s *Set) Same(o *Set) bool { return maps.Equal(s.byDomain, o.byDomain) }
 
 // String is s as --token-partitioning gives it (CORP:a,PARTNERS:b), or
 // "" when it has no partitions.
