@@ -137,20 +137,27 @@ func dropOwnCookies(r *http.Request) {
 	}
 }
 
-// bufferPool reuses the proxy's copy buffers, which it would otherwise
+// bufferPool reuses the proxies' copy buffers, which they would otherwise
 // allocate (32 KiB) for every call.
 type bufferPool struct{ p sync.Pool }
 
-// Get returns a free buffer, or a new one.
-func (b *bufferPool) Get() []byte {
+// get returns a free buffer, or a new one.
+func (b *bufferPool) get() *[]byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+		return v
 	}
-	return make([]byte, 32<<10)
+	buf := make([]byte, 32<<10)
+	return &buf
 }
 
-// Put returns a buffer for reuse.
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+// put returns a buffer from get for reuse.
+func (b *bufferPool) put(buf *[]byte) { b.p.Put(buf) }
+
+// Get is get for ReverseProxy (httputil.BufferPool).
+func (b *bufferPool) Get() []byte { return *b.get() }
+
+// Put is put for ReverseProxy, which keeps no pointer to put back.
+func (b *bufferPool) Put(buf []byte) { b.put(&buf) }
 
 // backendError answers a failed backend call of ReverseProxy.
 func backendError(w http.ResponseWriter, r *http.Request, err error) {

@@ -75,13 +75,8 @@ func (t *backendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // transportSkips are the header fields http.Transport writes on its own
 // terms, or not at all.
-func transportSkips(name string) bool {
-	switch name {
-	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
-		return true
-	}
-	return false
-}
+var transportSkips = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true,
+	"Trailer": true}
 
 // send sends out to the backend at u over a kept-alive connection and
 // reads the answer's header; req is the call the answer is to (its method
@@ -264,12 +259,14 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // outgoing is a request as backendConn writes it: the request line, Host,
 // a User-Agent unless empty, the header but for the fields skip names,
-// then extra, name and value pairs.
+// then the first nExtra of extra, name and value pairs. (An array, not a
+// slice, keeps an outgoing and its fields on the caller's stack.)
 type outgoing struct {
 	method, target, host, userAgent string
 	header                          http.Header
-	skip                            func(name string) bool
-	extra                           []string
+	skip                            map[string]bool
+	extra                           [8]string
+	nExtra                          int
 }
 
 // exchange writes out and reads the answer's header; the body is read as
@@ -316,14 +313,14 @@ func (c *backendConn) write(out *outgoing) error {
 		writeField(w, "User-Agent", out.userAgent)
 	}
 	for name, values := range out.header {
-		if out.skip(name) {
+		if out.skip[name] {
 			continue
 		}
 		for _, v := range values {
 			writeField(w, name, v)
 		}
 	}
-	for i := 0; i+1 < len(out.extra); i += 2 {
+	for i := 0; i+1 < out.nExtra; i += 2 {
 		writeField(w, out.extra[i], out.extra[i+1])
 	}
 	w.WriteString("\r\n")
