@@ -349,9 +349,12 @@ func (c *backendConn) readResponse(req *http.Request, got1xx func(int, textproto
 		return nil, errors.Join(errNothingRead, err)
 	}
 	for {
-		res, err := http.ReadResponse(c.br, req)
-		if err != nil {
-			return nil, err
+		res := readPlainResponse(c.br, req)
+		if res == nil {
+			var err error
+			if res, err = http.ReadResponse(c.br, req); err != nil {
+				return nil, err
+			}
 		}
 		code := res.StatusCode
 		if code < 100 || code > 199 {
