@@ -95,7 +95,7 @@ func isHex(c byte) bool {
 }
 
 // serve serves the call if it takes it (see takes), and reports whether it
-// did. ctx is the call's, which bc.cancel ends; target is the backend's URL.
+// did. ctx is the call's; target is the backend's URL.
 func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, bc *backendCall, target *url.URL) bool {
 	if !d.takes(r, target) {
 		return false
@@ -134,6 +134,7 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 		backendFailed(w, ctx, bc, target.Host, err)
 		return true
 	}
+	bc.answer = res.Body.(*backendBody)
 	removeConnectionHeaders(res.Header)
 	bc.adjust(res, d.idle, d.responses)
 	header := w.Header()

@@ -526,12 +526,12 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		}
 	}
 	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
-	ctx, bc.cancel = context.WithCancel(ctx)
-	defer bc.cancel()
 	target := backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
 	if g.direct != nil && g.direct.serve(ctx, w, r, bc, target) {
 		return
 	}
+	ctx, bc.cancel = context.WithCancel(ctx)
+	defer bc.cancel()
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
 	out.URL = target
 	g.proxy.ServeHTTP(w, out)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -183,6 +184,7 @@ func (t *backendTransport) conn(ctx context.Context, addr string) (c *backendCon
 		return nil, false, err
 	}
 	c = &backendConn{Conn: nc, t: t, addr: addr}
+	c.abortIO = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	c.limit = headerLimit{r: nc, left: -1}
 	c.br = bufio.NewReaderSize(&c.limit, 4<<10)
 	c.bw = bufio.NewWriterSize(nc, 4<<10)
@@ -247,6 +249,7 @@ type backendConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	abortIO   func() // ends whatever the connection waits for, at once
 }
 
 // errNothingRead is a call that failed before anything came back on its
@@ -273,9 +276,9 @@ type outgoing struct {
 // the caller reads the answer's.
 func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Request, headerTimeout time.Duration,
 	got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
-	// Cancelling the call (the caller went away, the backend stalled)
-	// ends whatever the connection is waiting for.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+	// Cancelling the call (the caller went away; through ReverseProxy,
+	// the backend stalled) ends whatever the connection is waiting for.
+	stop := context.AfterFunc(ctx, c.abortIO)
 	if err := c.write(out); err != nil {
 		stop()
 		return nil, errors.Join(errNothingRead, err)
@@ -398,14 +401,17 @@ func (l *headerLimit) Read(p []byte) (int, error) {
 }
 
 // backendBody is an answer's body: read to its end, it gives its
-// connection back for the next call; closed before, it closes it (reading
-// what is left could wait on a stalled backend).
+// connection back for the next call; closed before, or aborted, it closes
+// it (reading what is left could wait on a stalled backend).
 type backendBody struct {
 	body  io.ReadCloser
 	c     *backendConn
 	reuse bool
 	stop  func() bool
 	done  bool
+	// ended: finish or abort came first (the reads and the stall watch
+	// are apart: the one that comes second does nothing).
+	ended atomic.Bool
 	// buffered: the whole body (its Content-Length) came in the read of
 	// the header, and is in the connection's buffer.
 	buffered bool
@@ -436,11 +442,18 @@ func (b *backendBody) Close() error {
 
 func (b *backendBody) finish(reuse bool) {
 	b.done = true
-	// A cancellation that came first has set a deadline that has passed:
-	// the connection cannot serve another call.
-	if b.stop() && reuse {
+	// A cancellation or an abort that came first has set a deadline that
+	// has passed: the connection cannot serve another call.
+	if b.stop() && b.ended.CompareAndSwap(false, true) && reuse {
 		b.c.t.put(b.c)
 		return
 	}
 	b.c.Close()
+}
+
+// abort ends the body's reads at once, unless it has ended.
+func (b *backendBody) abort() {
+	if b.ended.CompareAndSwap(false, true) {
+		b.c.abortIO()
+	}
 }
