@@ -288,7 +288,11 @@ func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Req
 		return nil, err
 	}
 	res, err := c.readResponse(req, got1xx)
-	if err == nil {
+	buffered := err == nil && res.ContentLength >= 0 && int64(c.br.Buffered()) >= res.ContentLength
+	if err == nil && !buffered {
+		// The header's deadline must not cut the body off. A body already
+		// buffered reads nothing more from the connection, and the next
+		// call sets a deadline of its own before it reads.
 		err = c.SetReadDeadline(time.Time{})
 	}
 	if err != nil {
@@ -298,8 +302,7 @@ func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Req
 		}
 		return nil, err
 	}
-	res.Body = &backendBody{body: res.Body, c: c, reuse: !res.Close, stop: stop,
-		buffered: res.ContentLength >= 0 && int64(c.br.Buffered()) >= res.ContentLength}
+	res.Body = &backendBody{body: res.Body, c: c, reuse: !res.Close, stop: stop, buffered: buffered}
 	return res, nil
 }
 
