@@ -184,7 +184,9 @@ func (t *backendTransport) conn(ctx context.Context, addr string) (c *backendCon
 		return nil, false, err
 	}
 	c = &backendConn{Conn: nc, t: t, addr: addr}
-	c.abortIO = func() { _ = c.SetDeadline(aLongTimeAgo) }
+	// Over nc: a closure over c would move c, conn's result, to the heap
+	// on every call, reused connections' included.
+	c.abortIO = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	c.limit = headerLimit{r: nc, left: -1}
 	c.br = bufio.NewReaderSize(&c.limit, 4<<10)
 	c.bw = bufio.NewWriterSize(nc, 4<<10)
