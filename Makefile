@@ -48,7 +48,7 @@ FUZZTIME ?= 3s
 FUZZ_TARGETS = oauth:FuzzParseBasicAuth oauth:FuzzParseForm oauth:FuzzPKCE oauth:FuzzParseAuthorizeRequest \
 	oauth:FuzzRedirectURIMatching oauth:FuzzParseScope oauth:FuzzParseTokenRequest oauth:FuzzParseTokenHintRequest oauth:FuzzCheckProof \
 	handlers:FuzzSafeReturn gateway:FuzzTemplateMatch gateway:FuzzRoutesFind gateway:FuzzBearerToken \
-	gateway:FuzzCanonicalMatch gateway:FuzzMethodOverride gateway:FuzzSetsOwnCookie gateway:FuzzPlainQuery \
+	gateway:FuzzCanonicalMatch gateway:FuzzMethodOverride gateway:FuzzSetsOwnCookie gateway:FuzzPlainQuery gateway:FuzzPlainResponse \
 	web/lane:FuzzParse
 
 fuzz:

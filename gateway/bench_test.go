@@ -1,18 +1,27 @@
 package gateway_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apistore/apistore/gateway"
+	"github.com/apistore/apistore/handlers"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
+	"github.com/apistore/apistore/web"
+	"github.com/apistore/apistore/web/lane"
 )
 
 // BenchmarkGatewayRefusal measures the gateway's own work on a cached token
@@ -219,4 +228,116 @@ func BenchmarkGatewayDPoP(b *testing.B) {
 	b.ReportMetric(dpop, "calls/s-dpop")
 	b.ReportMetric(plain, "calls/s-bearer")
 	b.ReportMetric(dpop/plain, "ratio")
+}
+
+// BenchmarkGatewayLane is a whole call as the gateway port serves it:
+// web/lane in front of the API application, on kept-alive loopback
+// connections, to a backend that writes one canned answer. Client and
+// backend read and write raw bytes, so the allocations counted are
+// mostly the server's.
+func BenchmarkGatewayLane(b *testing.B) {
+	e := newEnv(b, gateway.Config{})
+	const answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Sun, 22 Nov 2026 12:00:30 GMT\r\n" +
+		"Content-Length: 12\r\n\r\n{\"menu\":[1]}"
+	token := e.publish(&portal.API{Name: "Raw", Version: "1.0.0", Context: "/raw",
+		ProductionURL: "http://" + rawServer(b, []byte(answer)), Resources: []portal.Resource{{Method: "GET", Path: "/menu"}}})
+	srv := &http.Server{Handler: web.New(web.Config{Gateway: e.gw}, handlers.New(e.oauth, e.db)).API(),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	front := &lane.Server{HTTP: srv, Takes: func(path string) bool { return !gateway.Reserved(path) }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go front.Serve(ln)
+	b.Cleanup(func() { _ = front.Shutdown(context.Background()) })
+	request := []byte("GET /raw/1.0.0/menu HTTP/1.1\r\nHost: gateway.example\r\nAuthorization: Bearer " + token + "\r\n\r\n")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for pb.Next() {
+			if _, err := c.Write(request); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := readAnswer(br, "HTTP/1.1 200 OK"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// rawServer serves answer to every request on a loopback listener of its
+// own, and returns its address.
+func rawServer(b *testing.B, answer []byte) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					// A request without a body: its header ends at a blank line.
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(line) == 2 {
+							break
+						}
+					}
+					if _, err := c.Write(answer); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// readAnswer reads one answer with a Content-Length from br, and fails
+// unless its status line is want.
+func readAnswer(br *bufio.Reader, want string) error {
+	length := -1
+	for first := true; ; first = false {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case first:
+			if string(line) != want {
+				return fmt.Errorf("answer %q, want %q", line, want)
+			}
+		case len(line) == 0:
+			if length < 0 {
+				return errors.New("no Content-Length")
+			}
+			_, err := br.Discard(length)
+			return err
+		default:
+			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+				if length, err = strconv.Atoi(string(v)); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }

@@ -139,16 +139,17 @@ func corsRefused(why string) *Refusal {
 // already names the origin), the browser app may read every header the
 // backend sent.
 func corsBackendAnswer(caller, backend http.Header) {
+	allowed := caller.Get("Access-Control-Allow-Origin") != ""
 	var expose []string
 	for name := range backend {
 		if strings.HasPrefix(name, "Access-Control-") {
 			delete(backend, name)
-		} else if name != "Set-Cookie" {
+		} else if allowed && name != "Set-Cookie" {
 			expose = append(expose, name)
 		}
 	}
-	slices.Sort(expose)
-	if len(expose) > 0 && caller.Get("Access-Control-Allow-Origin") != "" {
+	if len(expose) > 0 {
+		slices.Sort(expose)
 		caller.Set("Access-Control-Expose-Headers", strings.Join(expose, ", "))
 	}
 }

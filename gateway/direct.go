@@ -95,29 +95,32 @@ func isHex(c byte) bool {
 }
 
 // serve serves the call if it takes it (see takes), and reports whether it
-// did. ctx is the call's, which bc.cancel ends; target is the backend's URL.
+// did. ctx is the call's; target is the backend's URL.
 func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, bc *backendCall, target *url.URL) bool {
 	if !d.takes(r, target) {
 		return false
 	}
+	out := &outgoing{method: r.Method, target: target.RequestURI(), host: target.Host, userAgent: r.Header.Get("User-Agent"),
+		header: r.Header, skip: d.skip}
+	if bc.passMethodOverride {
+		out.skip = d.skipPassing
+	}
 	// The caller's address and scheme, as ReverseProxy's SetXForwarded.
-	var forwarded [8]string
-	extra := forwarded[:0]
+	add := func(name, value string) {
+		out.extra[out.nExtra], out.extra[out.nExtra+1] = name, value
+		out.nExtra += 2
+	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		extra = append(extra, "X-Forwarded-For", ip)
+		add("X-Forwarded-For", ip)
 	}
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
 	}
-	extra = append(extra, "X-Forwarded-Host", r.Host, "X-Forwarded-Proto", proto)
+	add("X-Forwarded-Host", r.Host)
+	add("X-Forwarded-Proto", proto)
 	if bc.assertion != "" {
-		extra = append(extra, AssertionHeader, bc.assertion)
-	}
-	out := &outgoing{method: r.Method, target: target.RequestURI(), host: target.Host, userAgent: r.Header.Get("User-Agent"),
-		header: r.Header, skip: d.skipped, extra: extra}
-	if bc.passMethodOverride {
-		out.skip = d.skippedPassing
+		add(AssertionHeader, bc.assertion)
 	}
 	res, err := d.transport.send(ctx, target, out, r, func(code int, h textproto.MIMEHeader) error {
 		// As ReverseProxy: passed on at once, then forgotten.
@@ -131,6 +134,7 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 		backendFailed(w, ctx, bc, target.Host, err)
 		return true
 	}
+	bc.answer = res.Body.(*backendBody)
 	removeConnectionHeaders(res.Header)
 	bc.adjust(res, d.idle, d.responses)
 	header := w.Header()
@@ -170,10 +174,6 @@ func (d *directProxy) serve(ctx context.Context, w http.ResponseWriter, r *http.
 	return true
 }
 
-func (d *directProxy) skipped(name string) bool { return d.skip[name] }
-
-func (d *directProxy) skippedPassing(name string) bool { return d.skipPassing[name] }
-
 // copyBody copies an answer's body to the caller. A body of unknown
 // length, or an event stream, is flushed as it comes, header first; others
 // go out as the server's buffer fills, as ReverseProxy does.
@@ -189,8 +189,9 @@ func (d *directProxy) copyBody(w http.ResponseWriter, res *http.Response) error 
 		flush = http.NewResponseController(w).Flush
 		_ = flush()
 	}
-	buf := d.buffers.Get()
-	defer d.buffers.Put(buf)
+	bp := d.buffers.get()
+	defer d.buffers.put(bp)
+	buf := *bp
 	for {
 		n, rerr := res.Body.Read(buf)
 		if n > 0 {

@@ -433,8 +433,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	call := portal.Usage{At: g.now(), AppID: info.AppID, APIID: rt.api.ID, APIName: rt.api.Name, APIVersion: rt.api.Version,
 		Method: r.Method, Resource: res.Path, KeyType: string(info.KeyType)}
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses, dpop: info.JKT != ""}
-	bc := &backendCall{passMethodOverride: passOverride}
+	// The recorder and the backend call live as long as the call: one
+	// allocation for both.
+	both := &struct {
+		rec statusRecorder
+		bc  backendCall
+	}{statusRecorder{ResponseWriter: w, status: http.StatusOK, responses: g.responses, dpop: info.JKT != ""},
+		backendCall{passMethodOverride: passOverride}}
+	rec, bc := &both.rec, &both.bc
 	finished := false
 	defer func() {
 		// ReverseProxy panics with http.ErrAbortHandler when the answer
@@ -526,14 +532,15 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 		}
 	}
 	bc.endpoint, bc.prefix, bc.caller = endpoint, rt.prefix, w
-	ctx, bc.cancel = context.WithCancel(ctx)
-	defer bc.cancel()
 	target := backendURL(endpoint, r.URL, rest, strings.Count(rt.prefix, "/"))
-	if g.direct != nil && g.direct.serve(ctx, w, r, bc, target) {
+	if g.direct != nil && g.direct.serve(ctx, w, r, bc, &target) {
 		return
 	}
+	ctx, bc.cancel = context.WithCancel(ctx)
+	defer bc.cancel()
 	out := r.WithContext(context.WithValue(ctx, backendCallKey{}, bc))
-	out.URL = target
+	outURL := target // a copy of its own, so that target stays on the stack for directProxy
+	out.URL = &outURL
 	g.proxy.ServeHTTP(w, out)
 }
 
@@ -553,7 +560,7 @@ func hasScope(info *oauth.TokenInfo, rt *route, res *resource) bool {
 // query. The backend gets exactly the path that was matched: rest as the
 // caller encoded it (a canonical path has no encoded slash, dot or
 // percent, so decoding it once gives rest), else Go's encoding of rest.
-func backendURL(endpoint, in *url.URL, rest string, prefixSegments int) *url.URL {
+func backendURL(endpoint, in *url.URL, rest string, prefixSegments int) url.URL {
 	u := *endpoint
 	u.Path = strings.TrimSuffix(endpoint.Path, "/") + rest
 	u.RawPath = ""
@@ -565,7 +572,7 @@ func backendURL(endpoint, in *url.URL, rest string, prefixSegments int) *url.URL
 		u.Path = "/"
 	}
 	u.RawQuery = in.RawQuery
-	return &u
+	return u
 }
 
 // bearerToken reads RFC 6750 §2.1's Authorization: Bearer header. The

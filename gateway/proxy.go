@@ -137,20 +137,27 @@ func dropOwnCookies(r *http.Request) {
 	}
 }
 
-// bufferPool reuses the proxy's copy buffers, which it would otherwise
+// bufferPool reuses the proxies' copy buffers, which they would otherwise
 // allocate (32 KiB) for every call.
 type bufferPool struct{ p sync.Pool }
 
-// Get returns a free buffer, or a new one.
-func (b *bufferPool) Get() []byte {
+// get returns a free buffer, or a new one.
+func (b *bufferPool) get() *[]byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+		return v
 	}
-	return make([]byte, 32<<10)
+	buf := make([]byte, 32<<10)
+	return &buf
 }
 
-// Put returns a buffer for reuse.
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+// put returns a buffer from get for reuse.
+func (b *bufferPool) put(buf *[]byte) { b.p.Put(buf) }
+
+// Get is get for ReverseProxy (httputil.BufferPool).
+func (b *bufferPool) Get() []byte { return *b.get() }
+
+// Put is put for ReverseProxy, which keeps no pointer to put back.
+func (b *bufferPool) Put(buf []byte) { b.put(&buf) }
 
 // backendError answers a failed backend call of ReverseProxy.
 func backendError(w http.ResponseWriter, r *http.Request, err error) {
@@ -196,10 +203,14 @@ func backendFailed(w http.ResponseWriter, ctx context.Context, bc *backendCall, 
 // endpoint appears on the gateway (the API's context and version), and how
 // to abort the call when the backend stalls.
 type backendCall struct {
-	endpoint      *url.URL
-	prefix        string
-	caller        http.ResponseWriter // the answer to the caller, whose read deadline bounds its body
+	endpoint *url.URL
+	prefix   string
+	caller   http.ResponseWriter // the answer to the caller, whose read deadline bounds its body
+	// A call through ReverseProxy is aborted by ending its context
+	// (cancel); one of directProxy, which has no context of its own, by
+	// ending the reads of its answer.
 	cancel        context.CancelFunc
+	answer        *backendBody
 	stalled       atomic.Bool // the backend paused its answer past the timeout
 	callerStalled atomic.Bool // the caller paused its request body past the timeout
 	// passMethodOverride: the call's method overrides go to the backend
@@ -266,10 +277,19 @@ func inMemory(body io.Reader) bool {
 func (bc *backendCall) watch(body io.ReadCloser, idle time.Duration) io.ReadCloser {
 	t := time.AfterFunc(idle, func() {
 		bc.stalled.Store(true)
-		bc.cancel()
+		bc.abort()
 	})
 	t.Stop()
 	return &idleBody{ReadCloser: body, timer: t, idle: idle}
+}
+
+// abort aborts the call.
+func (bc *backendCall) abort() {
+	if bc.answer != nil {
+		bc.answer.abort()
+		return
+	}
+	bc.cancel()
 }
 
 // watchCaller bounds each pause in the caller's request body: every read

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -75,13 +76,8 @@ func (t *backendTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // transportSkips are the header fields http.Transport writes on its own
 // terms, or not at all.
-func transportSkips(name string) bool {
-	switch name {
-	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
-		return true
-	}
-	return false
-}
+var transportSkips = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true,
+	"Trailer": true}
 
 // send sends out to the backend at u over a kept-alive connection and
 // reads the answer's header; req is the call the answer is to (its method
@@ -188,6 +184,9 @@ func (t *backendTransport) conn(ctx context.Context, addr string) (c *backendCon
 		return nil, false, err
 	}
 	c = &backendConn{Conn: nc, t: t, addr: addr}
+	// Over nc: a closure over c would move c, conn's result, to the heap
+	// on every call, reused connections' included.
+	c.abortIO = func() { _ = nc.SetDeadline(aLongTimeAgo) }
 	c.limit = headerLimit{r: nc, left: -1}
 	c.br = bufio.NewReaderSize(&c.limit, 4<<10)
 	c.bw = bufio.NewWriterSize(nc, 4<<10)
@@ -252,6 +251,7 @@ type backendConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
+	abortIO   func() // ends whatever the connection waits for, at once
 }
 
 // errNothingRead is a call that failed before anything came back on its
@@ -264,21 +264,23 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // outgoing is a request as backendConn writes it: the request line, Host,
 // a User-Agent unless empty, the header but for the fields skip names,
-// then extra, name and value pairs.
+// then the first nExtra of extra, name and value pairs. (An array, not a
+// slice, keeps an outgoing and its fields on the caller's stack.)
 type outgoing struct {
 	method, target, host, userAgent string
 	header                          http.Header
-	skip                            func(name string) bool
-	extra                           []string
+	skip                            map[string]bool
+	extra                           [8]string
+	nExtra                          int
 }
 
 // exchange writes out and reads the answer's header; the body is read as
 // the caller reads the answer's.
 func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Request, headerTimeout time.Duration,
 	got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
-	// Cancelling the call (the caller went away, the backend stalled)
-	// ends whatever the connection is waiting for.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(aLongTimeAgo) })
+	// Cancelling the call (the caller went away; through ReverseProxy,
+	// the backend stalled) ends whatever the connection is waiting for.
+	stop := context.AfterFunc(ctx, c.abortIO)
 	if err := c.write(out); err != nil {
 		stop()
 		return nil, errors.Join(errNothingRead, err)
@@ -288,7 +290,11 @@ func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Req
 		return nil, err
 	}
 	res, err := c.readResponse(req, got1xx)
-	if err == nil {
+	buffered := err == nil && res.ContentLength >= 0 && int64(c.br.Buffered()) >= res.ContentLength
+	if err == nil && !buffered {
+		// The header's deadline must not cut the body off. A body already
+		// buffered reads nothing more from the connection, and the next
+		// call sets a deadline of its own before it reads.
 		err = c.SetReadDeadline(time.Time{})
 	}
 	if err != nil {
@@ -298,8 +304,7 @@ func (c *backendConn) exchange(ctx context.Context, out *outgoing, req *http.Req
 		}
 		return nil, err
 	}
-	res.Body = &backendBody{body: res.Body, c: c, reuse: !res.Close, stop: stop,
-		buffered: res.ContentLength >= 0 && int64(c.br.Buffered()) >= res.ContentLength}
+	res.Body = &backendBody{body: res.Body, c: c, reuse: !res.Close, stop: stop, buffered: buffered}
 	return res, nil
 }
 
@@ -316,14 +321,14 @@ func (c *backendConn) write(out *outgoing) error {
 		writeField(w, "User-Agent", out.userAgent)
 	}
 	for name, values := range out.header {
-		if out.skip(name) {
+		if out.skip[name] {
 			continue
 		}
 		for _, v := range values {
 			writeField(w, name, v)
 		}
 	}
-	for i := 0; i+1 < len(out.extra); i += 2 {
+	for i := 0; i+1 < out.nExtra; i += 2 {
 		writeField(w, out.extra[i], out.extra[i+1])
 	}
 	w.WriteString("\r\n")
@@ -352,9 +357,12 @@ func (c *backendConn) readResponse(req *http.Request, got1xx func(int, textproto
 		return nil, errors.Join(errNothingRead, err)
 	}
 	for {
-		res, err := http.ReadResponse(c.br, req)
-		if err != nil {
-			return nil, err
+		res := readPlainResponse(c.br, req)
+		if res == nil {
+			var err error
+			if res, err = http.ReadResponse(c.br, req); err != nil {
+				return nil, err
+			}
 		}
 		code := res.StatusCode
 		if code < 100 || code > 199 {
@@ -398,14 +406,17 @@ func (l *headerLimit) Read(p []byte) (int, error) {
 }
 
 // backendBody is an answer's body: read to its end, it gives its
-// connection back for the next call; closed before, it closes it (reading
-// what is left could wait on a stalled backend).
+// connection back for the next call; closed before, or aborted, it closes
+// it (reading what is left could wait on a stalled backend).
 type backendBody struct {
 	body  io.ReadCloser
 	c     *backendConn
 	reuse bool
 	stop  func() bool
 	done  bool
+	// ended: finish or abort came first (the reads and the stall watch
+	// are apart: the one that comes second does nothing).
+	ended atomic.Bool
 	// buffered: the whole body (its Content-Length) came in the read of
 	// the header, and is in the connection's buffer.
 	buffered bool
@@ -436,11 +447,18 @@ func (b *backendBody) Close() error {
 
 func (b *backendBody) finish(reuse bool) {
 	b.done = true
-	// A cancellation that came first has set a deadline that has passed:
-	// the connection cannot serve another call.
-	if b.stop() && reuse {
+	// A cancellation or an abort that came first has set a deadline that
+	// has passed: the connection cannot serve another call.
+	if b.stop() && b.ended.CompareAndSwap(false, true) && reuse {
 		b.c.t.put(b.c)
 		return
 	}
 	b.c.Close()
+}
+
+// abort ends the body's reads at once, unless it has ended.
+func (b *backendBody) abort() {
+	if b.ended.CompareAndSwap(false, true) {
+		b.c.abortIO()
+	}
 }

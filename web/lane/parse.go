@@ -1,10 +1,10 @@
 package lane
 
 import (
-	"bytes"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -16,25 +16,30 @@ import (
 // keep-alive, a missing, repeated or malformed Host, a malformed field or
 // target, obsolete line folding, and a path the lane does not take.
 func (c *conn) parse(head []byte) *http.Request {
-	line, rest, _ := bytes.Cut(head, crlf)
+	// One string for the whole header: the target, Host and every value
+	// are cut out of it, not copied one by one.
+	text := string(head)
+	line, rest, _ := strings.Cut(text, "\r\n")
 	const prefix, suffix = "GET ", " HTTP/1.1"
-	if len(line) <= len(prefix)+len(suffix) || string(line[:len(prefix)]) != prefix ||
-		string(line[len(line)-len(suffix):]) != suffix {
+	if len(line) <= len(prefix)+len(suffix) || line[:len(prefix)] != prefix || line[len(line)-len(suffix):] != suffix {
 		return nil
 	}
 	target := line[len(prefix) : len(line)-len(suffix)]
-	if target[0] != '/' || bytes.IndexByte(target, ' ') >= 0 {
+	if target[0] != '/' || strings.IndexByte(target, ' ') >= 0 {
 		return nil
 	}
+	// Values one to a field, as textproto gives them (a second value of a
+	// name is appended).
+	values := make([]string, strings.Count(rest, "\r\n"))
 	header := make(http.Header, 8)
 	host, hosts := "", 0
 	for {
-		field, next, _ := bytes.Cut(rest, crlf)
+		field, next, _ := strings.Cut(rest, "\r\n")
 		rest = next
 		if len(field) == 0 {
 			break
 		}
-		colon := bytes.IndexByte(field, ':')
+		colon := strings.IndexByte(field, ':')
 		if colon <= 0 || !validName(field[:colon]) {
 			return nil // also obsolete folding: a line starting with a space
 		}
@@ -42,26 +47,30 @@ func (c *conn) parse(head []byte) *http.Request {
 		if !validValue(field[colon+1:]) {
 			return nil
 		}
-		value := textproto.TrimBytes(field[colon+1:])
+		value := textproto.TrimString(field[colon+1:])
 		key := canonicalKey(field[:colon])
 		switch key {
 		case "Host":
-			host, hosts = string(value), hosts+1
+			host, hosts = value, hosts+1
 			continue
 		case "Content-Length", "Transfer-Encoding", "Upgrade", "Expect", "Trailer", "Http2-Settings":
 			return nil
 		case "Connection":
-			if !bytes.EqualFold(value, []byte("keep-alive")) {
+			if !strings.EqualFold(value, "keep-alive") {
 				return nil
 			}
 		}
-		header[key] = append(header[key], string(value))
+		if vv := header[key]; vv != nil {
+			header[key] = append(vv, value)
+		} else {
+			header[key], values = values[:1:1], values[1:]
+			header[key][0] = value
+		}
 	}
 	if hosts != 1 || !httpguts.ValidHostHeader(host) {
 		return nil
 	}
-	uri := string(target)
-	u, err := url.ParseRequestURI(uri)
+	u, err := url.ParseRequestURI(target)
 	if err != nil || !c.srv.Takes(u.Path) {
 		return nil
 	}
@@ -72,14 +81,12 @@ func (c *conn) parse(head []byte) *http.Request {
 		}
 	}
 	return &http.Request{Method: http.MethodGet, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: header, Body: http.NoBody, Host: host, RemoteAddr: c.remoteAddr, RequestURI: uri, TLS: c.tlsState}
+		Header: header, Body: http.NoBody, Host: host, RemoteAddr: c.remoteAddr, RequestURI: target, TLS: c.tlsState}
 }
 
-var crlf = []byte("\r\n")
-
 // validName reports whether a field name is a token (RFC 9110).
-func validName(b []byte) bool {
-	for _, ch := range b {
+func validName(b string) bool {
+	for _, ch := range []byte(b) {
 		if !httpguts.IsTokenRune(rune(ch)) {
 			return false
 		}
@@ -89,8 +96,8 @@ func validName(b []byte) bool {
 
 // validValue reports whether a field value has no control characters but
 // tabs, as net/http requires.
-func validValue(b []byte) bool {
-	for _, ch := range b {
+func validValue(b string) bool {
+	for _, ch := range []byte(b) {
 		if ch < ' ' && ch != '\t' || ch == 0x7f {
 			return false
 		}
@@ -113,9 +120,9 @@ var common = func() map[string]string {
 }()
 
 // canonicalKey is textproto's canonical form of a valid field name.
-func canonicalKey(name []byte) string {
-	if k, ok := common[string(name)]; ok {
+func canonicalKey(name string) string {
+	if k, ok := common[name]; ok {
 		return k
 	}
-	return textproto.CanonicalMIMEHeaderKey(string(name))
+	return textproto.CanonicalMIMEHeaderKey(name)
 }

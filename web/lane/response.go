@@ -40,6 +40,11 @@ type response struct {
 
 	w  *bufio.Writer // the 2 KiB before the body is committed, over cw
 	cw chunkWriter
+
+	// The map and values header is copied into, reused from call to call:
+	// the copy never leaves the lane.
+	spare       http.Header
+	spareValues []string
 }
 
 // bufferBeforeChunking is net/http's: a body of up to this many bytes,
@@ -52,17 +57,43 @@ func (w *response) reset(c *conn, req *http.Request) {
 	if bw == nil {
 		bw = bufio.NewWriterSize(&w.cw, bufferBeforeChunking)
 	}
-	*w = response{c: c, req: req, handlerHeader: make(http.Header), contentLength: -1, w: bw}
+	*w = response{c: c, req: req, handlerHeader: make(http.Header), contentLength: -1, w: bw,
+		spare: w.spare, spareValues: w.spareValues}
 	w.cw.res = w
 }
 
 // Header returns the header map the handler sets.
 func (w *response) Header() http.Header {
 	if w.header == nil && w.wroteHeader && !w.cw.wroteHeader {
-		w.header = w.handlerHeader.Clone()
+		w.header = w.cloneHeader()
 	}
 	w.calledHeader = true
 	return w.handlerHeader
+}
+
+// cloneHeader is handlerHeader.Clone(), into the spare map and values.
+func (w *response) cloneHeader() http.Header {
+	n := 0
+	for _, vv := range w.handlerHeader {
+		n += len(vv)
+	}
+	if cap(w.spareValues) < n {
+		w.spareValues = make([]string, n)
+	}
+	if w.spare == nil {
+		w.spare = make(http.Header, len(w.handlerHeader))
+	}
+	clear(w.spare)
+	values := w.spareValues[:n]
+	for k, vv := range w.handlerHeader {
+		if vv == nil {
+			w.spare[k] = nil
+			continue
+		}
+		m := copy(values, vv)
+		w.spare[k], values = values[:m:m], values[m:]
+	}
+	return w.spare
 }
 
 // WriteHeader sends a 1xx answer at once, or sets the final status.
@@ -85,7 +116,7 @@ func (w *response) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	if w.calledHeader && w.header == nil {
-		w.header = w.handlerHeader.Clone()
+		w.header = w.cloneHeader()
 	}
 	if cl := w.handlerHeader.Get("Content-Length"); cl != "" {
 		v, err := strconv.ParseInt(cl, 10, 64)
