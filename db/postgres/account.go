@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -60,7 +61,7 @@ func (d *DB) LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*po
 		return nil, nil, notFound("session", err)
 	}
 	u.Roles, u.CreatedAt = words(roles), time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil || !u.TenantActive
+	u.DisabledAt, u.Disabled = rowmap.FromMillis(disabled), disabled != nil || !u.TenantActive
 	return s, &u, nil
 }
 

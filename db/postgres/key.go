@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -41,7 +42,7 @@ func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, 
 		k.GrantTypes = words(grants)
 		k.AppTokenValidity = fromSeconds(validity)
 		k.CreatedAt = time.UnixMilli(created)
-		k.AppTokenExpiresAt = fromMillis(expires)
+		k.AppTokenExpiresAt = rowmap.FromMillis(expires)
 		out = append(out, k)
 	}
 	return out, rows.Err()

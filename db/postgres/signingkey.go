@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/jackc/pgx/v5"
 )
@@ -26,7 +27,7 @@ func (d *DB) SigningKeys(ctx context.Context, now time.Time) ([]oauth.SigningKey
 		if err := rows.Scan(&k.ID, &k.Private, &created, &retired, &until); err != nil {
 			return nil, fmt.Errorf("signing keys: %w", err)
 		}
-		k.CreatedAt, k.RetiredAt, k.PublishedUntil = time.UnixMilli(created), fromMillis(retired), time.UnixMilli(until)
+		k.CreatedAt, k.RetiredAt, k.PublishedUntil = time.UnixMilli(created), rowmap.FromMillis(retired), time.UnixMilli(until)
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -46,7 +47,7 @@ func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
 	}
 	u.Roles = words(roles)
 	u.CreatedAt = time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil || !u.TenantActive
+	u.DisabledAt, u.Disabled = rowmap.FromMillis(disabled), disabled != nil || !u.TenantActive
 	return &u, nil
 }
 

@@ -239,15 +239,7 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// millis stores a time as Unix milliseconds, and the zero time as NULL.
-func millis(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
-}
-
-// fromMillis is millis reversed.
+// fromMillis reads Unix milliseconds, the zero time for NULL.
 func fromMillis(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
