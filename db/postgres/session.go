@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -29,7 +30,7 @@ func (d *DB) CreateSession(ctx context.Context, id oauth.Hash, userID int64, now
 
 // SessionUser returns the user of an unexpired session, or ErrNotFound.
 func (d *DB) SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error) {
-	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users
+	u, err := rowmap.ScanUser(queryRow(ctx, d.pool, `SELECT `+rowmap.UserColumns+` FROM users
 		WHERE id = (SELECT user_id FROM sessions WHERE id_hash = $1 AND expires_at > $2)`, id[:], now.UnixMilli()))
 	if err != nil {
 		return nil, notFound("session", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 	"github.com/jackc/pgx/v5"
 )
@@ -83,7 +84,7 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 				}
 			}
 		}
-		u, err = scanUser(queryRow(ctx, tx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+		u, err = rowmap.ScanUser(queryRow(ctx, tx, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = $1`, id))
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -28,7 +29,7 @@ func (d *DB) CreateSession(ctx context.Context, id oauth.Hash, userID int64, now
 
 // SessionUser returns the user of an unexpired session, or ErrNotFound.
 func (d *DB) SessionUser(ctx context.Context, id oauth.Hash, now time.Time) (*portal.User, error) {
-	u, err := scanUser(d.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users
+	u, err := rowmap.ScanUser(d.r.QueryRowContext(ctx, `SELECT `+rowmap.UserColumns+` FROM users
 		WHERE id = (SELECT user_id FROM sessions WHERE id_hash = ? AND expires_at > ?)`, id[:], now.UnixMilli()))
 	if err != nil {
 		return nil, notFound("session", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -109,7 +110,7 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 				}
 			}
 		}
-		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		u, err = rowmap.ScanUser(tx.QueryRowContext(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = ?`, id))
 		return err
 	})
 	if err != nil {

@@ -55,3 +55,15 @@ func FromMillis(n *int64) time.Time {
 	}
 	return time.UnixMilli(*n)
 }
+
+// Value is a scan that reads a pointer as one that reads a value, for All.
+func Value[T any](scan func(Row) (*T, error)) func(Row) (T, error) {
+	return func(row Row) (T, error) {
+		p, err := scan(row)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return *p, nil
+	}
+}
