@@ -76,8 +76,6 @@ func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
-func fromSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }
-
 // CreateApplicationWithKeys stores an application and its production and
 // sandbox keys in one transaction; newKey makes each key (the application id
 // is filled in here).

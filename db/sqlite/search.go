@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -179,14 +180,14 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if page.Total == 0 || offset >= page.Total {
 		return page, nil
 	}
-	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.APIColumns+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		a, err := scanAPI(rows, false)
+		a, err := rowmap.ScanAPI(rows, false)
 		if err != nil {
 			return page, fmt.Errorf("search APIs: %w", err)
 		}
