@@ -111,16 +111,9 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 		return nil, fmt.Errorf("list APIs: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.API
-	for rows.Next() {
-		a, err := rowmap.ScanAPI(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list APIs: %w", err)
-		}
-		out = append(out, *a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list APIs: %w", err)
+	out, err := rowmap.AllWrapped(rows, "list APIs", rowmap.ListedAPI)
+	if err != nil {
+		return nil, err
 	}
 	if err := d.details(ctx, out); err != nil {
 		return nil, err

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -82,19 +82,7 @@ func (d *DB) Consents(ctx context.Context, userID int64) ([]portal.Consent, erro
 		return nil, fmt.Errorf("list consents: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Consent
-	for rows.Next() {
-		c := portal.Consent{UserID: userID}
-		var scopes string
-		var approved int64
-		if err := rows.Scan(&c.AppID, &c.AppName, &c.Owner, &scopes, &c.Remember, &approved); err != nil {
-			return nil, fmt.Errorf("list consents: %w", err)
-		}
-		c.Scopes = words(scopes)
-		c.ApprovedAt = time.UnixMilli(approved)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list consents", rowmap.Consent(userID))
 }
 
 // RevokeConsent withdraws the user's approval of an application at once: the

@@ -127,15 +127,10 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	page.APIs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (portal.API, error) {
-		a, err := rowmap.ScanAPI(r, false)
-		if err != nil {
-			return portal.API{}, err
-		}
-		return *a, nil
-	})
+	page.APIs, err = rowmap.AllWrapped(rows, "search APIs", rowmap.ListedAPI)
+	rows.Close()
 	if err != nil {
-		return page, fmt.Errorf("search APIs: %w", err)
+		return page, err
 	}
 	return page, d.details(ctx, page.APIs)
 }

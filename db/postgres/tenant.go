@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -84,27 +85,18 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-const tenantColumns = `id, domain, active, created_at`
-
-func scanTenant(row interface{ Scan(...any) error }) (t portal.Tenant, err error) {
-	var created int64
-	err = row.Scan(&t.ID, &t.Domain, &t.Active, &created)
-	t.CreatedAt = time.UnixMilli(created)
-	return t, err
-}
-
 // Tenants returns every tenant, the super tenant first, then by domain.
 func (d *DB) Tenants(ctx context.Context) ([]portal.Tenant, error) {
-	rows, err := query(ctx, d.pool, `SELECT `+tenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.TenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tenant, error) { return scanTenant(row) })
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tenant, error) { return rowmap.ScanTenant(row) })
 }
 
 // TenantByDomain finds a tenant by its domain, ignoring case.
 func (d *DB) TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error) {
-	t, err := scanTenant(queryRow(ctx, d.pool, `SELECT `+tenantColumns+` FROM tenants WHERE lower(domain) = lower($1 COLLATE "C")`, domain))
+	t, err := rowmap.ScanTenant(queryRow(ctx, d.pool, `SELECT `+rowmap.TenantColumns+` FROM tenants WHERE lower(domain) = lower($1 COLLATE "C")`, domain))
 	if err != nil {
 		return nil, notFound("tenant "+domain, err)
 	}

@@ -239,14 +239,6 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// fromMillis reads Unix milliseconds, the zero time for NULL.
-func fromMillis(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.UnixMilli(n.Int64)
-}
-
 // words splits a space-separated column; joinWords makes one.
 func words(s string) []string { return strings.Fields(s) }
 

@@ -185,18 +185,11 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := rowmap.ScanAPI(rows, false)
-		if err != nil {
-			return page, fmt.Errorf("search APIs: %w", err)
-		}
-		page.APIs = append(page.APIs, *a)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("search APIs: %w", err)
-	}
+	page.APIs, err = rowmap.AllWrapped(rows, "search APIs", rowmap.ListedAPI)
 	rows.Close()
+	if err != nil {
+		return page, err
+	}
 	for i := range page.APIs {
 		if err := d.details(ctx, &page.APIs[i]); err != nil {
 			return page, err

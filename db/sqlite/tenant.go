@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -88,24 +89,15 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-const tenantColumns = `id, domain, active, created_at`
-
-func scanTenant(row interface{ Scan(...any) error }) (t portal.Tenant, err error) {
-	var created int64
-	err = row.Scan(&t.ID, &t.Domain, &t.Active, &created)
-	t.CreatedAt = time.UnixMilli(created)
-	return t, err
-}
-
 // Tenants returns every tenant, the super tenant first, then by domain.
 func (d *DB) Tenants(ctx context.Context) ([]portal.Tenant, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
-	return collectRows(rows, err, "tenants", scanTenant)
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.TenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
+	return collectRows(rows, err, "tenants", rowmap.ScanTenant)
 }
 
 // TenantByDomain finds a tenant by its domain, ignoring case.
 func (d *DB) TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error) {
-	t, err := scanTenant(d.queryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE domain = ?`, domain))
+	t, err := rowmap.ScanTenant(d.queryRow(ctx, `SELECT `+rowmap.TenantColumns+` FROM tenants WHERE domain = ?`, domain))
 	if err != nil {
 		return nil, notFound("tenant "+domain, err)
 	}

@@ -58,3 +58,12 @@ func Key(row Row) (portal.Key, error) {
 	k.AppTokenExpiresAt = FromMillis(expires)
 	return k, nil
 }
+
+// ListedAPI scans a row of APIColumns into a value, for All.
+func ListedAPI(row Row) (portal.API, error) {
+	a, err := ScanAPI(row, false)
+	if err != nil {
+		return portal.API{}, err
+	}
+	return *a, nil
+}

@@ -28,15 +28,36 @@ type Rows interface {
 // All reads every row with scan; a scan's error is wrapped in what, the
 // rows' error is returned as it is.
 func All[T any](rows Rows, what string, scan func(Row) (T, error)) ([]T, error) {
+	out, err := read(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, rows.Err()
+}
+
+// AllWrapped is All that wraps the rows' error in what too.
+func AllWrapped[T any](rows Rows, what string, scan func(Row) (T, error)) ([]T, error) {
+	out, err := read(rows, scan)
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// read reads every row with scan, up to a scan's error.
+func read[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Millis is a time as Unix milliseconds, nil (NULL) for the zero time.
