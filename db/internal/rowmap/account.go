@@ -67,3 +67,17 @@ func LoginCount(row Row) (portal.LoginCount, error) {
 	c.Key, c.Last = string(key), time.UnixMilli(last)
 	return c, err
 }
+
+// KeyCount scans a row of a counter's key, failures, last failure (0:
+// none) and pending reservations.
+func KeyCount(row Row) (portal.LoginCount, error) {
+	var c portal.LoginCount
+	var key []byte
+	var last int64
+	err := row.Scan(&key, &c.Failures, &last, &c.Pending)
+	c.Key = string(key)
+	if last != 0 {
+		c.Last = time.UnixMilli(last)
+	}
+	return c, err
+}

@@ -25,8 +25,18 @@ type Rows interface {
 	Err() error
 }
 
-// All reads every row with scan; a scan's error is wrapped in what, the
-// rows' error is returned as it is.
+// Read reads every row with scan; a scan's error and the rows' are
+// returned as they are.
+func Read[T any](rows Rows, scan func(Row) (T, error)) ([]T, error) {
+	out, err := read(rows, scan)
+	if err != nil {
+		return nil, err
+	}
+	return out, rows.Err()
+}
+
+// All is Read that wraps a scan's error in what; the rows' error is
+// returned as it is.
 func All[T any](rows Rows, what string, scan func(Row) (T, error)) ([]T, error) {
 	out, err := read(rows, scan)
 	if err != nil {
