@@ -159,27 +159,13 @@ func (d *DB) CountUsersWithRole(ctx context.Context, tenantID int64, role string
 // CreatePasswordReset stores a reset link's token hash for a user until
 // expires; expired links are swept out on the way.
 func (d *DB) CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE expires_at <= ?`, now.UnixMilli()); err != nil {
-			return fmt.Errorf("sweep reset links: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-			token[:], userID, now.UnixMilli(), expires.UnixMilli()); err != nil {
-			return fmt.Errorf("create reset link: %w", err)
-		}
-		return nil
-	})
+	return d.storeExpiring(ctx, rowmap.Resets, token, userID, now, expires)
 }
 
 // PasswordResetUser returns the user a reset link is good for, or
 // ErrNotFound when the link is unknown, used or expired by now.
 func (d *DB) PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error) {
-	u, err := rowmap.ScanUser(d.queryRow(ctx, `SELECT `+rowmap.UserColumns+` FROM users
-		WHERE id = (SELECT user_id FROM password_resets WHERE token_hash = ? AND expires_at > ?)`, token[:], now.UnixMilli()))
-	if err != nil {
-		return nil, notFound("reset link", err)
-	}
-	return u, nil
+	return d.expiringUser(ctx, rowmap.Resets, token, now)
 }
 
 // ResetPassword uses a reset link: in one transaction the link goes, the

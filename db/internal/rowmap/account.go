@@ -81,3 +81,15 @@ func KeyCount(row Row) (portal.LoginCount, error) {
 	}
 	return c, err
 }
+
+// Expiring is a table of hashes that users hold until they expire.
+type Expiring struct {
+	Table, Hash string // the table and its hash column
+	One, Plural string // what a row is, in errors
+}
+
+// Sessions and Resets are the log-in sessions and the password reset links.
+var (
+	Sessions = Expiring{"sessions", "id_hash", "session", "sessions"}
+	Resets   = Expiring{"password_resets", "token_hash", "reset link", "reset links"}
+)
