@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,13 +42,7 @@ func (d *DB) CreateAPI(ctx context.Context, a *portal.API) error {
 }
 
 func insertAPI(ctx context.Context, q querier, a *portal.API) error {
-	if a.Status == "" {
-		a.Status = portal.APIPublished
-	}
-	if len(a.Tiers) == 0 {
-		a.Tiers = portal.Tiers
-	}
-	a.TenantID = portal.TenantIDOf(a.TenantID)
+	rowmap.FillAPI(a)
 	if err := checkOverlap(ctx, q, a); err != nil {
 		return err
 	}
@@ -57,9 +50,7 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
 		pass_method_override, backend_jwt, tenant_id, shared)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
-		[]any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
-			time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers),
-			joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT, a.TenantID, a.Shared}, &a.ID)
+		rowmap.NewAPIArgs(a), &a.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
@@ -49,22 +48,14 @@ func (d *DB) CreateAPI(ctx context.Context, a *portal.API) error {
 }
 
 func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
-	if a.Status == "" {
-		a.Status = portal.APIPublished
-	}
-	if len(a.Tiers) == 0 {
-		a.Tiers = portal.Tiers
-	}
-	a.TenantID = portal.TenantIDOf(a.TenantID)
+	rowmap.FillAPI(a)
 	if err := checkOverlap(ctx, tx, a); err != nil {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
 		pass_method_override, backend_jwt, tenant_id, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
-		time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods),
-		a.PassMethodOverride, a.BackendJWT, a.TenantID, a.Shared)
+		rowmap.NewAPIArgs(a)...)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}

@@ -67,3 +67,35 @@ func ListedAPI(row Row) (portal.API, error) {
 	}
 	return *a, nil
 }
+
+// FillAPI gives a new API its defaults: published, with the default tiers,
+// of the super tenant.
+func FillAPI(a *portal.API) {
+	if a.Status == "" {
+		a.Status = portal.APIPublished
+	}
+	if len(a.Tiers) == 0 {
+		a.Tiers = portal.Tiers
+	}
+	a.TenantID = portal.TenantIDOf(a.TenantID)
+}
+
+// NewAPIArgs are the values of an API's name, version, context,
+// description, production and sandbox URLs, tiers, status, creation time
+// (now), definition, CORS origins, headers and methods, pass method
+// override, backend JWT, tenant id and shared, for an INSERT.
+func NewAPIArgs(a *portal.API) []any {
+	return []any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, strings.Join(a.Tiers, " "), a.Status,
+		time.Now().UnixMilli(), string(a.Definition), strings.Join(a.CORS.Origins, " "), strings.Join(a.CORS.Headers, " "),
+		strings.Join(a.CORS.Methods, " "), a.PassMethodOverride, a.BackendJWT, a.TenantID, a.Shared}
+}
+
+// APIArgs are the values of an API's name, version, context, description,
+// production and sandbox URLs, tiers, status, definition, CORS origins,
+// headers and methods, pass method override, backend JWT, shared and id,
+// for an UPDATE.
+func APIArgs(a *portal.API) []any {
+	return []any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, strings.Join(a.Tiers, " "), a.Status,
+		string(a.Definition), strings.Join(a.CORS.Origins, " "), strings.Join(a.CORS.Headers, " "), strings.Join(a.CORS.Methods, " "),
+		a.PassMethodOverride, a.BackendJWT, a.Shared, a.ID}
+}
