@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,19 +38,13 @@ func (d *DB) SaveConsent(ctx context.Context, c *portal.Consent) error {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		granted := words(before)
-		for _, s := range c.Scopes {
-			if !slices.Contains(granted, s) {
-				granted = append(granted, s)
-			}
-		}
 		scopes := joinWords(c.Scopes)
 		_, err = exec(ctx, tx, `INSERT INTO consents (user_id, app_id, scopes, remember, remembered_scopes, approved_at)
 			VALUES ($1, $2, $3, $4::boolean, CASE WHEN $4::boolean THEN $5::text ELSE '' END, $6) ON CONFLICT (user_id, app_id) DO UPDATE
 			SET scopes = excluded.scopes, approved_at = excluded.approved_at,
 				remember = excluded.remember OR consents.remember,
 				remembered_scopes = CASE WHEN excluded.remember THEN excluded.remembered_scopes ELSE consents.remembered_scopes END`,
-			c.UserID, c.AppID, joinWords(granted), c.Remember, scopes, c.ApprovedAt.UnixMilli())
+			c.UserID, c.AppID, rowmap.Granted(before, c.Scopes), c.Remember, scopes, c.ApprovedAt.UnixMilli())
 		return err
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
@@ -22,19 +21,13 @@ func (d *DB) SaveConsent(ctx context.Context, c *portal.Consent) error {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		granted := words(before)
-		for _, s := range c.Scopes {
-			if !slices.Contains(granted, s) {
-				granted = append(granted, s)
-			}
-		}
 		scopes := joinWords(c.Scopes)
 		_, err = tx.ExecContext(ctx, `INSERT INTO consents (user_id, app_id, scopes, remember, remembered_scopes, approved_at)
 			VALUES (?, ?, ?, ?, CASE WHEN ? THEN ? ELSE '' END, ?) ON CONFLICT (user_id, app_id) DO UPDATE
 			SET scopes = excluded.scopes, approved_at = excluded.approved_at,
 				remember = CASE WHEN ? THEN 1 ELSE remember END,
 				remembered_scopes = CASE WHEN ? THEN ? ELSE remembered_scopes END`,
-			c.UserID, c.AppID, joinWords(granted), c.Remember, c.Remember, scopes, c.ApprovedAt.UnixMilli(),
+			c.UserID, c.AppID, rowmap.Granted(before, c.Scopes), c.Remember, c.Remember, scopes, c.ApprovedAt.UnixMilli(),
 			c.Remember, c.Remember, scopes)
 		return err
 	})

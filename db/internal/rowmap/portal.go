@@ -1,6 +1,7 @@
 package rowmap
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -144,4 +145,16 @@ func ScanCode(row Row, h oauth.Hash) (*oauth.Code, error) {
 	c.ExpiresAt = time.UnixMilli(expires)
 	copy(c.FamilyID[:], family)
 	return &c, nil
+}
+
+// Granted is the scopes column of a consent whose scopes were before and
+// that now also grants scopes: before's, then those of scopes it lacked.
+func Granted(before string, scopes []string) string {
+	granted := strings.Fields(before)
+	for _, s := range scopes {
+		if !slices.Contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	return strings.Join(granted, " ")
 }

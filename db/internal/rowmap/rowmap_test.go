@@ -74,3 +74,19 @@ func TestMillis(t *testing.T) {
 		t.Errorf("FromMillis(Millis(%v)) = %v", at, got)
 	}
 }
+
+func TestGranted(t *testing.T) {
+	for _, tt := range []struct {
+		before string
+		scopes []string
+		want   string
+	}{
+		{"", []string{"read"}, "read"},
+		{"read write", []string{"write", "admin"}, "read write admin"},
+		{"read", nil, "read"},
+	} {
+		if got := Granted(tt.before, tt.scopes); got != tt.want {
+			t.Errorf("Granted(%q, %q) = %q, want %q", tt.before, tt.scopes, got, tt.want)
+		}
+	}
+}
