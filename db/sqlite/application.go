@@ -84,14 +84,7 @@ func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *portal.Applicatio
 		if err := insertApplication(ctx, tx, a); err != nil {
 			return err
 		}
-		for _, kt := range []oauth.KeyType{oauth.Production, oauth.Sandbox} {
-			c := newKey(kt)
-			c.AppID = a.ID
-			if err := insertKey(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return rowmap.StoreKeys(a.ID, newKey, func(c *oauth.Client) error { return insertKey(ctx, tx, c) })
 	})
 }
 

@@ -55,3 +55,16 @@ func ScanApplication(row Row) (*portal.Application, error) {
 	a.TLSAuth.Certs = oauth.ParseThumbprints(certs)
 	return &a, nil
 }
+
+// StoreKeys stores the production and sandbox keys of the application
+// appID, each made by newKey, with insert, up to its first error.
+func StoreKeys(appID int64, newKey func(oauth.KeyType) *oauth.Client, insert func(*oauth.Client) error) error {
+	for _, kt := range []oauth.KeyType{oauth.Production, oauth.Sandbox} {
+		c := newKey(kt)
+		c.AppID = appID
+		if err := insert(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
