@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -28,26 +27,9 @@ func (d *DB) CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.U
 // portal.SeedBatch tenants per transaction rather than one transaction
 // per row: for benchmarks and bulk loads. A batch is all or nothing.
 func (d *DB) SeedTenants(ctx context.Context, seeds []portal.TenantSeed) error {
-	for batch := range slices.Chunk(seeds, portal.SeedBatch) {
-		err := d.tx(ctx, func(tx pgx.Tx) error {
-			for _, s := range batch {
-				if err := insertTenant(ctx, tx, s.Tenant, s.Admin); err != nil {
-					return fmt.Errorf("tenant %q: %w", s.Tenant.Domain, err)
-				}
-				for _, a := range s.APIs {
-					a.TenantID = s.Tenant.ID
-					if err := insertAPI(ctx, tx, a); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("seed tenants: %w", err)
-		}
-	}
-	return nil
+	return rowmap.SeedTenants(seeds, func(f func(pgx.Tx) error) error { return d.tx(ctx, f) },
+		func(tx pgx.Tx, t *portal.Tenant, admin *portal.User) error { return insertTenant(ctx, tx, t, admin) },
+		func(tx pgx.Tx, a *portal.API) error { return insertAPI(ctx, tx, a) })
 }
 
 // insertTenant stores a tenant and its administrator in tx (CreateTenant).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,26 +26,9 @@ func (d *DB) CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.U
 // portal.SeedBatch tenants per transaction rather than one transaction
 // per row: for benchmarks and bulk loads. A batch is all or nothing.
 func (d *DB) SeedTenants(ctx context.Context, seeds []portal.TenantSeed) error {
-	for batch := range slices.Chunk(seeds, portal.SeedBatch) {
-		err := d.tx(ctx, func(tx *sql.Tx) error {
-			for _, s := range batch {
-				if err := insertTenant(ctx, tx, s.Tenant, s.Admin); err != nil {
-					return fmt.Errorf("tenant %q: %w", s.Tenant.Domain, err)
-				}
-				for _, a := range s.APIs {
-					a.TenantID = s.Tenant.ID
-					if err := insertAPI(ctx, tx, a); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("seed tenants: %w", err)
-		}
-	}
-	return nil
+	return rowmap.SeedTenants(seeds, func(f func(*sql.Tx) error) error { return d.tx(ctx, f) },
+		func(tx *sql.Tx, t *portal.Tenant, admin *portal.User) error { return insertTenant(ctx, tx, t, admin) },
+		func(tx *sql.Tx, a *portal.API) error { return insertAPI(ctx, tx, a) })
 }
 
 // insertTenant stores a tenant and its administrator in tx (CreateTenant).

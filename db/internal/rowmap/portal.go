@@ -1,6 +1,7 @@
 package rowmap
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -157,4 +158,32 @@ func Granted(before string, scopes []string) string {
 		}
 	}
 	return strings.Join(granted, " ")
+}
+
+// SeedTenants stores seeds, portal.SeedBatch tenants per transaction, each
+// batch all or nothing: inTx runs a function in a transaction of the
+// store, in which insertTenant stores a tenant with its administrator and
+// insertAPI one of its APIs.
+func SeedTenants[Tx any](seeds []portal.TenantSeed, inTx func(func(Tx) error) error,
+	insertTenant func(Tx, *portal.Tenant, *portal.User) error, insertAPI func(Tx, *portal.API) error) error {
+	for batch := range slices.Chunk(seeds, portal.SeedBatch) {
+		err := inTx(func(tx Tx) error {
+			for _, s := range batch {
+				if err := insertTenant(tx, s.Tenant, s.Admin); err != nil {
+					return fmt.Errorf("tenant %q: %w", s.Tenant.Domain, err)
+				}
+				for _, a := range s.APIs {
+					a.TenantID = s.Tenant.ID
+					if err := insertAPI(tx, a); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("seed tenants: %w", err)
+		}
+	}
+	return nil
 }
