@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -31,36 +32,18 @@ func (d *DB) StartSession(ctx context.Context, s portal.Session) error {
 	})
 }
 
-const sessionColumns = `s.id_hash, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.address, s.user_agent`
-
-func scanSession(row interface{ Scan(...any) error }, extra ...any) (*portal.Session, error) {
-	var s portal.Session
-	var id []byte
-	var created, seen, expires int64
-	if err := row.Scan(append([]any{&id, &s.UserID, &created, &seen, &expires, &s.Address, &s.UserAgent}, extra...)...); err != nil {
-		return nil, err
-	}
-	copy(s.ID[:], id)
-	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = time.UnixMilli(created), time.UnixMilli(seen), time.UnixMilli(expires)
-	return &s, nil
-}
-
 // LiveSession returns an unexpired session with its user, or ErrNotFound.
 func (d *DB) LiveSession(ctx context.Context, id oauth.Hash, now time.Time) (*portal.Session, *portal.User, error) {
 	var u portal.User
-	var roles string
-	var created int64
-	var disabled *int64
-	s, err := scanSession(queryRow(ctx, d.pool, `SELECT `+sessionColumns+`, u.id, u.username, u.password_hash, u.email, u.roles,
+	user, finish := rowmap.UserDest(&u)
+	s, err := rowmap.ScanSession(queryRow(ctx, d.pool, `SELECT `+rowmap.SessionColumns+`, u.id, u.username, u.password_hash, u.email, u.roles,
 		u.created_at, u.disabled_at, u.tenant_id, tn.domain, tn.active
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN tenants tn ON tn.id = u.tenant_id WHERE s.id_hash = $1 AND s.expires_at > $2`,
-		id[:], now.UnixMilli()), &u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
-		&u.TenantID, &u.Tenant, &u.TenantActive)
+		id[:], now.UnixMilli()), user...)
 	if err != nil {
 		return nil, nil, notFound("session", err)
 	}
-	u.Roles, u.CreatedAt = words(roles), time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil || !u.TenantActive
+	finish()
 	return s, &u, nil
 }
 
@@ -77,21 +60,13 @@ func (d *DB) TouchSession(ctx context.Context, id oauth.Hash, at time.Time, addr
 // UserSessions lists a user's unexpired sessions, the most recently used
 // first.
 func (d *DB) UserSessions(ctx context.Context, userID int64, now time.Time) ([]portal.Session, error) {
-	rows, err := query(ctx, d.pool, `SELECT `+sessionColumns+` FROM sessions s
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.SessionColumns+` FROM sessions s
 		WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.last_seen_at DESC, s.created_at DESC`, userID, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		out = append(out, *s)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list sessions", rowmap.Value(func(row rowmap.Row) (*portal.Session, error) { return rowmap.ScanSession(row) }))
 }
 
 // EndSession ends one of a user's sessions: ErrNotFound when the user has
@@ -190,27 +165,13 @@ func (d *DB) CountUsersWithRole(ctx context.Context, tenantID int64, role string
 // CreatePasswordReset stores a reset link's token hash for a user until
 // expires; expired links are swept out on the way.
 func (d *DB) CreatePasswordReset(ctx context.Context, token oauth.Hash, userID int64, now, expires time.Time) error {
-	return d.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := exec(ctx, tx, `DELETE FROM password_resets WHERE expires_at <= $1`, now.UnixMilli()); err != nil {
-			return fmt.Errorf("sweep reset links: %w", err)
-		}
-		if _, err := exec(ctx, tx, `INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-			token[:], userID, now.UnixMilli(), expires.UnixMilli()); err != nil {
-			return fmt.Errorf("create reset link: %w", err)
-		}
-		return nil
-	})
+	return d.storeExpiring(ctx, rowmap.Resets, token, userID, now, expires)
 }
 
 // PasswordResetUser returns the user a reset link is good for, or
 // ErrNotFound when the link is unknown, used or expired by now.
 func (d *DB) PasswordResetUser(ctx context.Context, token oauth.Hash, now time.Time) (*portal.User, error) {
-	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users
-		WHERE id = (SELECT user_id FROM password_resets WHERE token_hash = $1 AND expires_at > $2)`, token[:], now.UnixMilli()))
-	if err != nil {
-		return nil, notFound("reset link", err)
-	}
-	return u, nil
+	return d.expiringUser(ctx, rowmap.Resets, token, now)
 }
 
 // ResetPassword uses a reset link: in one transaction the link goes, the
@@ -244,7 +205,7 @@ func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash s
 			return fmt.Errorf("revoke refresh tokens: %w", err)
 		}
 		ended.Tokens += n
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
+		u, err = rowmap.ScanUser(tx.QueryRow(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = $1`, userID))
 		return err
 	})
 	if err != nil {
@@ -259,21 +220,13 @@ func (d *DB) UsersByEmail(ctx context.Context, email string) ([]portal.User, err
 	if email == "" || !textOK(email) {
 		return nil, nil
 	}
-	rows, err := query(ctx, d.pool, `SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1 COLLATE "C")
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.UserColumns+` FROM users WHERE lower(email) = lower($1 COLLATE "C")
 		ORDER BY lower(username), username LIMIT 10`, email)
 	if err != nil {
 		return nil, fmt.Errorf("users by email: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("users by email: %w", err)
-		}
-		out = append(out, *u)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "users by email", rowmap.Value(rowmap.ScanUser))
 }
 
 // DisableUser disables an account at a time and, in the same transaction,
@@ -298,7 +251,7 @@ func (d *DB) DisableUser(ctx context.Context, username string, at time.Time) (*p
 		if err != nil {
 			return err
 		}
-		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username)); err != nil {
+		if u, err = rowmap.ScanUser(tx.QueryRow(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE `+byUsername, username)); err != nil {
 			return notFound("user "+username, err)
 		}
 		if tag.RowsAffected() == 0 {
@@ -344,7 +297,7 @@ func (d *DB) EnableUser(ctx context.Context, username string) (*portal.User, err
 			return err
 		}
 		var err error
-		if u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username)); err != nil {
+		if u, err = rowmap.ScanUser(tx.QueryRow(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE `+byUsername, username)); err != nil {
 			return notFound("user "+username, err)
 		}
 		return nil
@@ -362,7 +315,7 @@ func (d *DB) ListUsers(ctx context.Context, tenantID int64, filter string, limit
 	if !textOK(filter) {
 		return nil, nil
 	}
-	rows, err := query(ctx, d.pool, `SELECT `+userColumns+` FROM users
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.UserColumns+` FROM users
 		WHERE ($3::bigint = 0 OR tenant_id = $3)
 			AND ($1 = '' OR position(lower($1 COLLATE "C") IN lower(username)) > 0 OR position(lower($1 COLLATE "C") IN lower(email)) > 0)
 		ORDER BY lower(username), username LIMIT $2`, filter, limit, tenantID)
@@ -370,15 +323,7 @@ func (d *DB) ListUsers(ctx context.Context, tenantID int64, filter string, limit
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, *u)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list users", rowmap.Value(rowmap.ScanUser))
 }
 
 // RecentLoginCounts returns the brute-force counters whose last failure was
@@ -391,16 +336,5 @@ func (d *DB) RecentLoginCounts(ctx context.Context, since time.Time, limit int) 
 		return nil, fmt.Errorf("recent login counts: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.LoginCount
-	for rows.Next() {
-		var c portal.LoginCount
-		var key []byte
-		var last int64
-		if err := rows.Scan(&key, &c.Failures, &last); err != nil {
-			return nil, fmt.Errorf("recent login counts: %w", err)
-		}
-		c.Key, c.Last = string(key), time.UnixMilli(last)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "recent login counts", rowmap.LoginCount)
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -42,13 +42,7 @@ func (d *DB) CreateAPI(ctx context.Context, a *portal.API) error {
 }
 
 func insertAPI(ctx context.Context, q querier, a *portal.API) error {
-	if a.Status == "" {
-		a.Status = portal.APIPublished
-	}
-	if len(a.Tiers) == 0 {
-		a.Tiers = portal.Tiers
-	}
-	a.TenantID = portal.TenantIDOf(a.TenantID)
+	rowmap.FillAPI(a)
 	if err := checkOverlap(ctx, q, a); err != nil {
 		return err
 	}
@@ -56,9 +50,7 @@ func insertAPI(ctx context.Context, q querier, a *portal.API) error {
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
 		pass_method_override, backend_jwt, tenant_id, shared)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`,
-		[]any{a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
-			time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers),
-			joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT, a.TenantID, a.Shared}, &a.ID)
+		rowmap.NewAPIArgs(a), &a.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -91,12 +83,6 @@ func insertResources(ctx context.Context, q querier, a *portal.API) error {
 	return nil
 }
 
-const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
-	cors_origins, cors_headers, cors_methods, pass_method_override, backend_jwt, tenant_id, shared`
-
-// oneAPIColumns are apiColumns and the definition, which only single APIs load.
-const oneAPIColumns = apiColumns + `, definition`
-
 // PublishedAPIs lists the published APIs of active tenants by name and
 // version, with resources.
 func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
@@ -111,21 +97,14 @@ func (d *DB) AllAPIs(ctx context.Context) ([]portal.API, error) {
 // listAPIs lists the APIs a WHERE clause selects, with their resources:
 // two queries, whatever the number of APIs.
 func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.API, error) {
-	rows, err := query(ctx, d.pool, `SELECT `+apiColumns+` FROM apis `+where+` ORDER BY name, version`, args...)
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.APIColumns+` FROM apis `+where+` ORDER BY name, version`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list APIs: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.API
-	for rows.Next() {
-		a, err := scanAPI(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list APIs: %w", err)
-		}
-		out = append(out, *a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list APIs: %w", err)
+	out, err := rowmap.AllWrapped(rows, "list APIs", rowmap.ListedAPI)
+	if err != nil {
+		return nil, err
 	}
 	if err := d.details(ctx, out); err != nil {
 		return nil, err
@@ -145,7 +124,7 @@ func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*por
 }
 
 func (d *DB) oneAPI(ctx context.Context, what, where string, args ...any) (*portal.API, error) {
-	a, err := scanAPI(queryRow(ctx, d.pool, `SELECT `+oneAPIColumns+` FROM apis WHERE `+where, args...), true)
+	a, err := rowmap.ScanAPI(queryRow(ctx, d.pool, `SELECT `+rowmap.OneAPIColumns+` FROM apis WHERE `+where, args...), true)
 	if err != nil {
 		return nil, notFound(what, err)
 	}
@@ -154,29 +133,6 @@ func (d *DB) oneAPI(ctx context.Context, what, where string, args ...any) (*port
 		return nil, err
 	}
 	return &list[0], nil
-}
-
-// scanAPI reads apiColumns, or oneAPIColumns when withDefinition.
-func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.API, error) {
-	var a portal.API
-	var tiers, origins, headers, methods, definition string
-	var created int64
-	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride, &a.BackendJWT,
-		&a.TenantID, &a.Shared}
-	if withDefinition {
-		dest = append(dest, &definition)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	a.CORS = portal.CORS{Origins: words(origins), Headers: words(headers), Methods: words(methods)}
-	if definition != "" {
-		a.Definition = []byte(definition)
-	}
-	a.Tiers = words(tiers)
-	a.CreatedAt = time.UnixMilli(created)
-	return &a, nil
 }
 
 // resources loads the resources of the APIs ids, by path and method.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -52,10 +53,7 @@ func insertKey(ctx context.Context, q querier, c *oauth.Client) error {
 	return nil
 }
 
-const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.grant_types, k.callback_url,
-	k.app_token_validity, k.user_token_validity, k.refresh_token_validity,
-	a.id, a.name, a.jwt_access_tokens, u.id, u.username, u.roles, a.tls_auth_method, a.tls_subject_kind, a.tls_subject, a.tls_certs,
-	a.dpop_required, tn.domain
+const clientQuery = `SELECT ` + rowmap.ClientColumns + `
 	FROM consumer_keys k JOIN applications a ON a.id = k.app_id JOIN users u ON u.id = a.owner_id
 	JOIN tenants tn ON tn.id = u.tenant_id AND tn.active
 	WHERE k.consumer_key = $1 AND u.disabled_at IS NULL`
@@ -64,23 +62,11 @@ const clientQuery = `SELECT k.id, k.consumer_key, k.secret_hash, k.key_type, k.g
 // tenant; the keys of a disabled user's applications, and of a deactivated
 // tenant's, are not found.
 func (d *DB) ClientByKey(ctx context.Context, consumerKey string) (*oauth.Client, error) {
-	var c oauth.Client
-	var secret []byte
-	var keyType, grants, roles, certs string
-	var appV, userV, refreshV int64
-	err := queryRow(ctx, d.pool, clientQuery, consumerKey).Scan(&c.KeyID, &c.ConsumerKey, &secret, &keyType, &grants,
-		&c.CallbackURL, &appV, &userV, &refreshV, &c.AppID, &c.AppName, &c.JWTAccessTokens, &c.OwnerID, &c.Owner, &roles,
-		&c.TLSAuth.Method, &c.TLSAuth.SubjectKind, &c.TLSAuth.Subject, &certs, &c.DPoPRequired, &c.Tenant)
+	c, err := rowmap.ScanClient(queryRow(ctx, d.pool, clientQuery, consumerKey))
 	if err != nil {
 		return nil, notFound("consumer key", err)
 	}
-	copy(c.SecretHash[:], secret)
-	c.KeyType = oauth.KeyType(keyType)
-	c.GrantTypes = words(grants)
-	c.OwnerRoles = words(roles)
-	c.TLSAuth.Certs = oauth.ParseThumbprints(certs)
-	c.Validity = oauth.Validity{AppToken: fromSeconds(appV), UserToken: fromSeconds(userV), RefreshToken: fromSeconds(refreshV)}
-	return &c, nil
+	return c, nil
 }
 
 // CreateApplicationWithKeys stores an application and its production and
@@ -91,57 +77,26 @@ func (d *DB) CreateApplicationWithKeys(ctx context.Context, a *portal.Applicatio
 		if err := insertApplication(ctx, tx, a); err != nil {
 			return err
 		}
-		for _, kt := range []oauth.KeyType{oauth.Production, oauth.Sandbox} {
-			c := newKey(kt)
-			c.AppID = a.ID
-			if err := insertKey(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return rowmap.StoreKeys(a.ID, newKey, func(c *oauth.Client) error { return insertKey(ctx, tx, c) })
 	})
-}
-
-const applicationColumns = `id, owner_id, name, description, callback_url, tier, created_at, jwt_access_tokens, dpop_required,
-	tls_auth_method, tls_subject_kind, tls_subject, tls_certs, tls_cert_pem`
-
-func scanApplication(row interface{ Scan(...any) error }) (*portal.Application, error) {
-	var a portal.Application
-	var created int64
-	var certs string
-	if err := row.Scan(&a.ID, &a.OwnerID, &a.Name, &a.Description, &a.CallbackURL, &a.Tier, &created, &a.JWTAccessTokens, &a.DPoPRequired,
-		&a.TLSAuth.Method, &a.TLSAuth.SubjectKind, &a.TLSAuth.Subject, &certs, &a.TLSAuth.CertsPEM); err != nil {
-		return nil, err
-	}
-	a.CreatedAt = time.UnixMilli(created)
-	a.TLSAuth.Certs = oauth.ParseThumbprints(certs)
-	return &a, nil
 }
 
 // ApplicationsByOwner lists a user's applications by name, ignoring case
 // as SQLite's NOCASE does (lower() of "C" text folds ASCII only).
 func (d *DB) ApplicationsByOwner(ctx context.Context, ownerID int64) ([]portal.Application, error) {
-	rows, err := query(ctx, d.pool, `SELECT `+applicationColumns+` FROM applications
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.ApplicationColumns+` FROM applications
 		WHERE owner_id = $1 ORDER BY lower(name)`, ownerID)
 	if err != nil {
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Application
-	for rows.Next() {
-		a, err := scanApplication(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list applications: %w", err)
-		}
-		out = append(out, *a)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list applications", rowmap.Value(rowmap.ScanApplication))
 }
 
 // OwnedApplication returns the application id of ownerID; another owner's
 // application is ErrNotFound, as if it did not exist.
 func (d *DB) OwnedApplication(ctx context.Context, ownerID, id int64) (*portal.Application, error) {
-	a, err := scanApplication(queryRow(ctx, d.pool, `SELECT `+applicationColumns+` FROM applications
+	a, err := rowmap.ScanApplication(queryRow(ctx, d.pool, `SELECT `+rowmap.ApplicationColumns+` FROM applications
 		WHERE id = $1 AND owner_id = $2`, id, ownerID))
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("application %d", id), err)

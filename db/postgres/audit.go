@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -44,20 +45,7 @@ func (d *DB) AuditEvents(ctx context.Context, q portal.AuditQuery) ([]portal.Aud
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.AuditEvent
-	for rows.Next() {
-		var e portal.AuditEvent
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Event, &e.Username, &e.Client, &e.Remote, &e.Detail, &e.TenantID, &e.Tenant); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		e.At = time.UnixMilli(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	return out, nil
+	return rowmap.AllWrapped(rows, "list audit events", rowmap.AuditEvent)
 }
 
 // DeleteAuditBefore removes the events older than before, so that the trail

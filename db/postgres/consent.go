@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -39,19 +38,13 @@ func (d *DB) SaveConsent(ctx context.Context, c *portal.Consent) error {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		granted := words(before)
-		for _, s := range c.Scopes {
-			if !slices.Contains(granted, s) {
-				granted = append(granted, s)
-			}
-		}
 		scopes := joinWords(c.Scopes)
 		_, err = exec(ctx, tx, `INSERT INTO consents (user_id, app_id, scopes, remember, remembered_scopes, approved_at)
 			VALUES ($1, $2, $3, $4::boolean, CASE WHEN $4::boolean THEN $5::text ELSE '' END, $6) ON CONFLICT (user_id, app_id) DO UPDATE
 			SET scopes = excluded.scopes, approved_at = excluded.approved_at,
 				remember = excluded.remember OR consents.remember,
 				remembered_scopes = CASE WHEN excluded.remember THEN excluded.remembered_scopes ELSE consents.remembered_scopes END`,
-			c.UserID, c.AppID, joinWords(granted), c.Remember, scopes, c.ApprovedAt.UnixMilli())
+			c.UserID, c.AppID, rowmap.Granted(before, c.Scopes), c.Remember, scopes, c.ApprovedAt.UnixMilli())
 		return err
 	})
 	if err != nil {
@@ -82,19 +75,7 @@ func (d *DB) Consents(ctx context.Context, userID int64) ([]portal.Consent, erro
 		return nil, fmt.Errorf("list consents: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Consent
-	for rows.Next() {
-		c := portal.Consent{UserID: userID}
-		var scopes string
-		var approved int64
-		if err := rows.Scan(&c.AppID, &c.AppName, &c.Owner, &scopes, &c.Remember, &approved); err != nil {
-			return nil, fmt.Errorf("list consents: %w", err)
-		}
-		c.Scopes = words(scopes)
-		c.ApprovedAt = time.UnixMilli(approved)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list consents", rowmap.Consent(userID))
 }
 
 // RevokeConsent withdraws the user's approval of an application at once: the

@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -39,11 +38,9 @@ func (d *DB) DeleteDoc(ctx context.Context, apiID, id int64) error {
 	return oneRow(tag, err, fmt.Sprintf("delete documentation %d of API %d", id, apiID))
 }
 
-const docColumns = `id, api_id, kind, title, markdown, url, updated_at`
-
 // DocOfAPI returns a documentation page of an API.
 func (d *DB) DocOfAPI(ctx context.Context, apiID, id int64) (*portal.Doc, error) {
-	doc, err := scanDoc(queryRow(ctx, d.pool, `SELECT `+docColumns+` FROM api_docs WHERE id = $1 AND api_id = $2`, id, apiID))
+	doc, err := rowmap.ScanDoc(queryRow(ctx, d.pool, `SELECT `+rowmap.DocColumns+` FROM api_docs WHERE id = $1 AND api_id = $2`, id, apiID))
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("documentation %d of API %d", id, apiID), err)
 	}
@@ -53,30 +50,11 @@ func (d *DB) DocOfAPI(ctx context.Context, apiID, id int64) (*portal.Doc, error)
 // DocsOfAPI lists an API's documentation pages by kind (in
 // portal.DocKinds' order), then title.
 func (d *DB) DocsOfAPI(ctx context.Context, apiID int64) ([]portal.Doc, error) {
-	rows, err := query(ctx, d.pool, `SELECT `+docColumns+` FROM api_docs WHERE api_id = $1
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.DocColumns+` FROM api_docs WHERE api_id = $1
 		ORDER BY CASE kind WHEN 'howto' THEN 0 WHEN 'faq' THEN 1 WHEN 'changelog' THEN 2 ELSE 3 END, title, id`, apiID)
 	if err != nil {
 		return nil, fmt.Errorf("list documentation: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (portal.Doc, error) {
-		doc, err := scanDoc(r)
-		if err != nil {
-			return portal.Doc{}, err
-		}
-		return *doc, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list documentation: %w", err)
-	}
-	return out, nil
-}
-
-func scanDoc(row interface{ Scan(...any) error }) (*portal.Doc, error) {
-	var doc portal.Doc
-	var updated int64
-	if err := row.Scan(&doc.ID, &doc.APIID, &doc.Kind, &doc.Title, &doc.Markdown, &doc.URL, &updated); err != nil {
-		return nil, err
-	}
-	doc.UpdatedAt = time.UnixMilli(updated)
-	return &doc, nil
+	defer rows.Close()
+	return rowmap.AllWrapped(rows, "list documentation", rowmap.Value(rowmap.ScanDoc))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -56,21 +57,7 @@ func loginCounts(ctx context.Context, q querier, keys []string, now time.Time) (
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]portal.LoginCount, 0, len(keys))
-	for rows.Next() {
-		var c portal.LoginCount
-		var key []byte
-		var last int64
-		if err := rows.Scan(&key, &c.Failures, &last, &c.Pending); err != nil {
-			return nil, err
-		}
-		c.Key = string(key)
-		if last != 0 {
-			c.Last = time.UnixMilli(last)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.Read(rows, rowmap.KeyCount)
 }
 
 // ReserveLogin reads the counters of keys and, when admit accepts them,

@@ -290,23 +290,6 @@ func lockAccess(ctx context.Context, tx pgx.Tx) error {
 	return err
 }
 
-// millis stores a time as Unix milliseconds, and the zero time as NULL.
-func millis(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := t.UnixMilli()
-	return &n
-}
-
-// fromMillis is millis reversed.
-func fromMillis(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(*n)
-}
-
 // notFound wraps oauth.ErrNotFound for pgx.ErrNoRows.
 func notFound(what string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -30,9 +31,7 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 		}
 		tag, err := exec(ctx, tx, `UPDATE apis SET name = $1, version = $2, context = $3, description = $4,
 			production_url = $5, sandbox_url = $6, tiers = $7, status = $8, definition = $9, cors_origins = $10,
-			cors_headers = $11, cors_methods = $12, pass_method_override = $13, backend_jwt = $14, shared = $15 WHERE id = $16`, a.Name, a.Version, a.Context,
-			a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, string(a.Definition),
-			joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT, a.Shared, a.ID)
+			cors_headers = $11, cors_methods = $12, pass_method_override = $13, backend_jwt = $14, shared = $15 WHERE id = $16`, rowmap.APIArgs(a)...)
 		if isUnique(err) {
 			return fmt.Errorf("update API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -63,15 +64,5 @@ func (d *DB) scopes(ctx context.Context, sql string, args ...any) ([]oauth.Scope
 		return nil, fmt.Errorf("load scopes: %w", err)
 	}
 	defer rows.Close()
-	var out []oauth.Scope
-	for rows.Next() {
-		var s oauth.Scope
-		var roles string
-		if err := rows.Scan(&s.Name, &s.Description, &roles); err != nil {
-			return nil, fmt.Errorf("load scopes: %w", err)
-		}
-		s.Roles = words(roles)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "load scopes", rowmap.Scope)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -121,20 +122,15 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 		return page, nil
 	}
 	n := len(args)
-	rows, err := query(ctx, d.pool, `SELECT `+apiColumns+from+where+` ORDER BY `+order+
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.APIColumns+from+where+` ORDER BY `+order+
 		` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	page.APIs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (portal.API, error) {
-		a, err := scanAPI(r, false)
-		if err != nil {
-			return portal.API{}, err
-		}
-		return *a, nil
-	})
+	page.APIs, err = rowmap.AllWrapped(rows, "search APIs", rowmap.ListedAPI)
+	rows.Close()
 	if err != nil {
-		return page, fmt.Errorf("search APIs: %w", err)
+		return page, err
 	}
 	return page, d.details(ctx, page.APIs)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -67,18 +68,5 @@ func (d *DB) subscriptions(ctx context.Context, sql string, args ...any) ([]port
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Subscription
-	for rows.Next() {
-		var s portal.Subscription
-		var created int64
-		var tiers string
-		if err := rows.Scan(&s.ID, &s.AppID, &s.AppName, &s.APIID, &s.APIName, &s.APIVersion, &s.APIContext,
-			&s.APIStatus, &tiers, &s.Tier, &created, &s.Owner); err != nil {
-			return nil, fmt.Errorf("list subscriptions: %w", err)
-		}
-		s.APITiers = words(tiers)
-		s.CreatedAt = time.UnixMilli(created)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list subscriptions", rowmap.Subscription)
 }

@@ -3,12 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -27,26 +27,9 @@ func (d *DB) CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.U
 // portal.SeedBatch tenants per transaction rather than one transaction
 // per row: for benchmarks and bulk loads. A batch is all or nothing.
 func (d *DB) SeedTenants(ctx context.Context, seeds []portal.TenantSeed) error {
-	for batch := range slices.Chunk(seeds, portal.SeedBatch) {
-		err := d.tx(ctx, func(tx pgx.Tx) error {
-			for _, s := range batch {
-				if err := insertTenant(ctx, tx, s.Tenant, s.Admin); err != nil {
-					return fmt.Errorf("tenant %q: %w", s.Tenant.Domain, err)
-				}
-				for _, a := range s.APIs {
-					a.TenantID = s.Tenant.ID
-					if err := insertAPI(ctx, tx, a); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("seed tenants: %w", err)
-		}
-	}
-	return nil
+	return rowmap.SeedTenants(seeds, func(f func(pgx.Tx) error) error { return d.tx(ctx, f) },
+		func(tx pgx.Tx, t *portal.Tenant, admin *portal.User) error { return insertTenant(ctx, tx, t, admin) },
+		func(tx pgx.Tx, a *portal.API) error { return insertAPI(ctx, tx, a) })
 }
 
 // insertTenant stores a tenant and its administrator in tx (CreateTenant).
@@ -84,27 +67,18 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-const tenantColumns = `id, domain, active, created_at`
-
-func scanTenant(row interface{ Scan(...any) error }) (t portal.Tenant, err error) {
-	var created int64
-	err = row.Scan(&t.ID, &t.Domain, &t.Active, &created)
-	t.CreatedAt = time.UnixMilli(created)
-	return t, err
-}
-
 // Tenants returns every tenant, the super tenant first, then by domain.
 func (d *DB) Tenants(ctx context.Context) ([]portal.Tenant, error) {
-	rows, err := query(ctx, d.pool, `SELECT `+tenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.TenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tenant, error) { return scanTenant(row) })
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tenant, error) { return rowmap.ScanTenant(row) })
 }
 
 // TenantByDomain finds a tenant by its domain, ignoring case.
 func (d *DB) TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error) {
-	t, err := scanTenant(queryRow(ctx, d.pool, `SELECT `+tenantColumns+` FROM tenants WHERE lower(domain) = lower($1 COLLATE "C")`, domain))
+	t, err := rowmap.ScanTenant(queryRow(ctx, d.pool, `SELECT `+rowmap.TenantColumns+` FROM tenants WHERE lower(domain) = lower($1 COLLATE "C")`, domain))
 	if err != nil {
 		return nil, notFound("tenant "+domain, err)
 	}

@@ -70,5 +70,3 @@ func words(s string) []string { return strings.Fields(s) }
 func joinWords(list []string) string { return strings.Join(list, " ") }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
-
-func fromSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 	"github.com/jackc/pgx/v5"
 )
@@ -52,24 +53,18 @@ func (d *DB) DeleteTier(ctx context.Context, tenantID int64, name string) error 
 // Tiers lists the tiers the tenant set, by name (portal.TenantTiers adds
 // the default ones).
 func (d *DB) Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error) {
-	return d.tiers(ctx, `SELECT `+tierColumns+` FROM tiers WHERE tenant_id = $1 ORDER BY name`, portal.TenantIDOf(tenantID))
+	return d.tiers(ctx, `SELECT `+rowmap.TierColumns+` FROM tiers WHERE tenant_id = $1 ORDER BY name`, portal.TenantIDOf(tenantID))
 }
 
 // CustomTiers lists the tiers every tenant set, for the gateway.
 func (d *DB) CustomTiers(ctx context.Context) ([]portal.Tier, error) {
-	return d.tiers(ctx, `SELECT `+tierColumns+` FROM tiers ORDER BY tenant_id, name`)
+	return d.tiers(ctx, `SELECT `+rowmap.TierColumns+` FROM tiers ORDER BY tenant_id, name`)
 }
-
-const tierColumns = `tenant_id, name, rpm, description`
 
 func (d *DB) tiers(ctx context.Context, sql string, args ...any) ([]portal.Tier, error) {
 	rows, err := query(ctx, d.pool, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tiers: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tier, error) {
-		t := portal.Tier{Custom: true}
-		err := row.Scan(&t.TenantID, &t.Name, &t.RPM, &t.Description)
-		return t, err
-	})
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.Tier, error) { return rowmap.ScanTier(row) })
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/apistore/apistore/db/internal/partition"
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 )
 
 // CreateToken stores a new token; ErrSecretReplaced when t.SecretHash is
 // set and no longer the key's secret.
 func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
-	tag, err := d.exec(ctx, d.insertToken(t), tokenArgs(t)...)
+	tag, err := d.exec(ctx, d.insertToken(t), rowmap.TokenArgs(t)...)
 	return tokenStored(tag, err, "create token")
 }
 
@@ -49,7 +50,7 @@ func (d *DB) insertToken(t *oauth.Token) string {
 
 // storeToken runs insertToken in tx.
 func (d *DB) storeToken(ctx context.Context, tx pgx.Tx, what string, t *oauth.Token) error {
-	tag, err := exec(ctx, tx, d.insertToken(t), tokenArgs(t)...)
+	tag, err := exec(ctx, tx, d.insertToken(t), rowmap.TokenArgs(t)...)
 	return tokenStored(tag, err, what)
 }
 
@@ -63,46 +64,6 @@ func tokenStored(tag pgconn.CommandTag, err error, what string) error {
 		return fmt.Errorf("%s: %w", what, oauth.ErrSecretReplaced)
 	}
 	return nil
-}
-
-func tokenArgs(t *oauth.Token) []any {
-	var refresh []byte
-	if t.HasRefresh() {
-		refresh = t.RefreshHash[:]
-	}
-	var secret, cert []byte
-	if !t.SecretHash.IsZero() {
-		secret = t.SecretHash[:]
-	}
-	if !t.CertThumbprint.IsZero() {
-		cert = t.CertThumbprint[:]
-	}
-	return []any{t.AccessHash[:], refresh, t.FamilyID[:], t.KeyID, t.UserID, joinWords(t.Scopes), t.GrantType,
-		t.IssuedAt.UnixMilli(), millis(t.ExpiresAt), millis(t.RefreshExpiresAt), secret, cert, t.JKT, t.Partition}
-}
-
-const tokenColumns = `t.access_hash, t.refresh_hash, t.family_id, t.key_id, t.user_id, t.scopes, t.grant_type,
-	t.issued_at, t.expires_at, t.refresh_expires_at, t.revoked, t.refresh_used, t.cert_thumbprint, COALESCE(t.jkt, '')`
-
-// tokenDest returns scan destinations for tokenColumns and a function that
-// finishes t once scanned.
-func tokenDest(t *oauth.Token) ([]any, func()) {
-	var access, refresh, family, cert []byte
-	var scopes string
-	var issued int64
-	var expires, refreshExpires *int64
-	dest := []any{&access, &refresh, &family, &t.KeyID, &t.UserID, &scopes, &t.GrantType,
-		&issued, &expires, &refreshExpires, &t.Revoked, &t.RefreshUsed, &cert, &t.JKT}
-	return dest, func() {
-		copy(t.AccessHash[:], access)
-		copy(t.RefreshHash[:], refresh)
-		copy(t.FamilyID[:], family)
-		copy(t.CertThumbprint[:], cert)
-		t.Scopes = words(scopes)
-		t.IssuedAt = time.UnixMilli(issued)
-		t.ExpiresAt = fromMillis(expires)
-		t.RefreshExpiresAt = fromMillis(refreshExpires)
-	}
 }
 
 // AccessToken returns the token with its key, application and user; a
@@ -120,10 +81,10 @@ func (d *DB) RefreshTokenInfo(ctx context.Context, h oauth.Hash) (*oauth.TokenIn
 func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*oauth.TokenInfo, error) {
 	var info oauth.TokenInfo
 	var keyType string
-	dest, finish := tokenDest(&info.Token)
+	dest, finish := rowmap.TokenDest(&info.Token)
 	dest = append(dest, &info.ConsumerKey, &keyType, &info.AppID, &info.AppName, &info.Username, &info.Tenant)
 	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.pool), h, noRows, func(table string) error {
-		return queryRow(ctx, d.pool, `SELECT `+tokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username, tn.domain
+		return queryRow(ctx, d.pool, `SELECT `+rowmap.TokenColumns+`, k.consumer_key, k.key_type, a.id, a.name, u.username, tn.domain
 		FROM `+table+` t JOIN consumer_keys k ON k.id = t.key_id JOIN applications a ON a.id = k.app_id
 		JOIN users u ON u.id = t.user_id JOIN users o ON o.id = a.owner_id
 		JOIN tenants tn ON tn.id = u.tenant_id AND tn.active
@@ -142,9 +103,9 @@ func (d *DB) tokenInfo(ctx context.Context, what, where string, h oauth.Hash) (*
 // RefreshToken returns the token whose refresh token hashes to h.
 func (d *DB) RefreshToken(ctx context.Context, h oauth.Hash) (*oauth.Token, error) {
 	var t oauth.Token
-	dest, finish := tokenDest(&t)
+	dest, finish := rowmap.TokenDest(&t)
 	partition, err := d.parts().Lookup(ctx, stringsOn(ctx, d.pool), h, noRows, func(table string) error {
-		return queryRow(ctx, d.pool, `SELECT `+tokenColumns+` FROM `+table+` t WHERE t.refresh_hash = $1`, h[:]).Scan(dest...)
+		return queryRow(ctx, d.pool, `SELECT `+rowmap.TokenColumns+` FROM `+table+` t WHERE t.refresh_hash = $1`, h[:]).Scan(dest...)
 	})
 	if err != nil {
 		return nil, notFound("refresh token", err)
@@ -311,7 +272,7 @@ const tokenBatch = 1000
 // a time; each still refuses a token whose secret changed, as CreateToken.
 func (d *DB) CreateTokens(ctx context.Context, tokens []*oauth.Token) error {
 	for _, t := range tokens {
-		if err := checkText(tokenArgs(t)); err != nil {
+		if err := checkText(rowmap.TokenArgs(t)); err != nil {
 			return fmt.Errorf("create tokens: %w", err)
 		}
 	}
@@ -320,7 +281,7 @@ func (d *DB) CreateTokens(ctx context.Context, tokens []*oauth.Token) error {
 			chunk := tokens[start:min(start+tokenBatch, len(tokens))]
 			var b pgx.Batch
 			for _, t := range chunk {
-				b.Queue(d.insertToken(t), tokenArgs(t)...)
+				b.Queue(d.insertToken(t), rowmap.TokenArgs(t)...)
 			}
 			res := tx.SendBatch(ctx, &b)
 			for range chunk {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -182,19 +183,7 @@ func callCounts(rows pgx.Rows, err error, span time.Duration) ([]portal.CallCoun
 		return nil, fmt.Errorf("read call counts: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.CallCount
-	for rows.Next() {
-		c := portal.CallCount{Span: span}
-		var bucket, latency int64
-		var status, fault int32
-		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.KeyType, &status, &fault, &c.Calls, &latency); err != nil {
-			return nil, fmt.Errorf("read call counts: %w", err)
-		}
-		c.Bucket, c.Status, c.Fault = time.Unix(bucket, 0).UTC(), int(status), int(fault)
-		c.Latency = time.Duration(latency) * time.Microsecond
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "read call counts", rowmap.CallCount(span))
 }
 
 // UsageResources reads the busiest resources of the buckets a query
@@ -210,15 +199,7 @@ func (d *DB) UsageResources(ctx context.Context, q portal.UsageQuery, limit int)
 		return nil, fmt.Errorf("read resource counts: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.ResourceCount
-	for rows.Next() {
-		c := portal.ResourceCount{Span: q.Span, AppID: q.AppID}
-		if err := rows.Scan(&c.APIID, &c.Method, &c.Resource, &c.Calls, &c.Errors); err != nil {
-			return nil, fmt.Errorf("read resource counts: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "read resource counts", rowmap.ResourceCount(q))
 }
 
 // UsageLatencies reads the calls per latency bin of each bucket a query
@@ -232,18 +213,7 @@ func (d *DB) UsageLatencies(ctx context.Context, q portal.UsageQuery) ([]portal.
 		return nil, fmt.Errorf("read latency counts: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.LatencyCount
-	for rows.Next() {
-		c := portal.LatencyCount{Span: q.Span, AppID: q.AppID, APIID: q.APIID}
-		var bucket int64
-		var bin int32
-		if err := rows.Scan(&bucket, &bin, &c.Calls); err != nil {
-			return nil, fmt.Errorf("read latency counts: %w", err)
-		}
-		c.Bucket, c.Bin = time.Unix(bucket, 0).UTC(), int(bin)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "read latency counts", rowmap.LatencyCount(q))
 }
 
 // UsageApps reads the calls of each application to each API in the
@@ -256,17 +226,7 @@ func (d *DB) UsageApps(ctx context.Context, q portal.UsageQuery) ([]portal.AppCo
 		return nil, fmt.Errorf("read application counts: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.AppCount
-	for rows.Next() {
-		c := portal.AppCount{Span: q.Span}
-		var bucket int64
-		if err := rows.Scan(&bucket, &c.AppID, &c.APIID, &c.Calls, &c.Errors); err != nil {
-			return nil, fmt.Errorf("read application counts: %w", err)
-		}
-		c.Bucket = time.Unix(bucket, 0).UTC()
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "read application counts", rowmap.AppCount(q.Span))
 }
 
 // UsageTopApps reads the applications with the most calls in the buckets
@@ -291,15 +251,7 @@ func (d *DB) UsageTopApps(ctx context.Context, q portal.UsageQuery, limit int) (
 		return nil, fmt.Errorf("read top applications: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.AppCount
-	for rows.Next() {
-		c := portal.AppCount{Span: q.Span, Bucket: q.From, APIID: q.APIID}
-		if err := rows.Scan(&c.AppID, &c.Calls, &c.Errors); err != nil {
-			return nil, fmt.Errorf("read top applications: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "read top applications", rowmap.TopApp(q))
 }
 
 // UsageCallsByAPI reads the calls to each API in each bucket a query
@@ -357,25 +309,13 @@ func (d *DB) UsageOf(ctx context.Context, appID int64, limit int) ([]portal.Usag
 	if limit >= 0 {
 		bound = &limit
 	}
-	rows, err := query(ctx, d.pool, `SELECT at, app_id, api_id, api_name, api_version, method, resource, key_type, status, fault, latency_us
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.UsageColumns+`
 		FROM api_usage WHERE app_id = $1 ORDER BY at DESC, id DESC LIMIT $2`, appID, bound)
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Usage
-	for rows.Next() {
-		var u portal.Usage
-		var at, latency int64
-		var status, fault int32
-		if err := rows.Scan(&at, &u.AppID, &u.APIID, &u.APIName, &u.APIVersion, &u.Method, &u.Resource, &u.KeyType,
-			&status, &fault, &latency); err != nil {
-			return nil, fmt.Errorf("list usage: %w", err)
-		}
-		u.At, u.Status, u.Fault, u.Latency = time.UnixMilli(at), int(status), int(fault), time.Duration(latency)*time.Microsecond
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list usage", rowmap.Usage)
 }
 
 // usagePruneChunk bounds the ids one DELETE covers, so that pruning a long
@@ -442,15 +382,5 @@ func (d *DB) eventCounts(ctx context.Context, sql string, span time.Duration, fr
 		return nil, fmt.Errorf("count events: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.EventCount
-	for rows.Next() {
-		var c portal.EventCount
-		var bucket int64
-		if err := rows.Scan(&bucket, &c.Name, &c.Count); err != nil {
-			return nil, fmt.Errorf("count events: %w", err)
-		}
-		c.Bucket = time.Unix(bucket, 0).UTC()
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "count events", rowmap.EventCount)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -29,27 +30,6 @@ func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
 	return nil
 }
 
-// userColumns read a user with their tenant (a correlated lookup by the
-// tenants' primary key, so the queries keep their FROM users).
-const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at, tenant_id,
-	(SELECT tn.domain FROM tenants tn WHERE tn.id = users.tenant_id),
-	(SELECT tn.active FROM tenants tn WHERE tn.id = users.tenant_id)`
-
-func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
-	var u portal.User
-	var roles string
-	var created int64
-	var disabled *int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
-		&u.TenantID, &u.Tenant, &u.TenantActive); err != nil {
-		return nil, err
-	}
-	u.Roles = words(roles)
-	u.CreatedAt = time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled != nil || !u.TenantActive
-	return &u, nil
-}
-
 // UserByName finds a user by username, ignoring case.
 func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, error) {
 	u, err := d.UserAccount(ctx, username)
@@ -68,7 +48,7 @@ const byUsername = `lower(username) = lower($1 COLLATE "C")`
 // users are kept under their full names (portal.StoredUsername).
 func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, error) {
 	username = portal.StoredUsername(username)
-	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users WHERE `+byUsername, username))
+	u, err := rowmap.ScanUser(queryRow(ctx, d.pool, `SELECT `+rowmap.UserColumns+` FROM users WHERE `+byUsername, username))
 	if err != nil {
 		return nil, notFound("user "+username, err)
 	}
@@ -77,7 +57,7 @@ func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, er
 
 // UserByID finds a user by id.
 func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
-	u, err := scanUser(queryRow(ctx, d.pool, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := rowmap.ScanUser(queryRow(ctx, d.pool, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 	"github.com/jackc/pgx/v5"
 )
@@ -32,19 +33,11 @@ func (d *DB) CreateUserStore(ctx context.Context, s *portal.UserStore) error {
 
 // UserStores returns every secondary user store, by domain.
 func (d *DB) UserStores(ctx context.Context) ([]portal.UserStore, error) {
-	rows, err := query(ctx, d.pool, `SELECT id, tenant, domain, url, bind_dn, bind_password, user_search_base,
-		user_filter, user_attribute, group_search_base, role_map, created_at FROM user_stores ORDER BY tenant, lower(domain)`)
+	rows, err := query(ctx, d.pool, `SELECT `+rowmap.UserStoreColumns+` FROM user_stores ORDER BY tenant, lower(domain)`)
 	if err != nil {
 		return nil, fmt.Errorf("user stores: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (s portal.UserStore, err error) {
-		var roleMap string
-		var created int64
-		err = row.Scan(&s.ID, &s.Tenant, &s.Domain, &s.URL, &s.BindDN, &s.BindPassword, &s.UserSearchBase,
-			&s.UserFilter, &s.UserAttribute, &s.GroupSearchBase, &roleMap, &created)
-		s.RoleMap, s.CreatedAt = portal.ParseRoleMap(roleMap), time.UnixMilli(created)
-		return s, err
-	})
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.UserStore, error) { return rowmap.ScanUserStore(row) })
 }
 
 // UpsertStoreUser makes or updates the local account of a user store's
@@ -83,7 +76,7 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 				}
 			}
 		}
-		u, err = scanUser(queryRow(ctx, tx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+		u, err = rowmap.ScanUser(queryRow(ctx, tx, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = $1`, id))
 		return err
 	})
 	if err != nil {
@@ -104,10 +97,7 @@ func (d *DB) StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser,
 	if err != nil {
 		return nil, fmt.Errorf("store users: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (su portal.StoreUser, err error) {
-		err = row.Scan(&su.ID, &su.Username, &su.Disabled, &su.DisabledByStore)
-		return su, err
-	})
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (portal.StoreUser, error) { return rowmap.StoreUser(row) })
 }
 
 // SetDisabledByStore records that the user store's sync disabled the

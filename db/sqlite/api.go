@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -48,22 +48,14 @@ func (d *DB) CreateAPI(ctx context.Context, a *portal.API) error {
 }
 
 func insertAPI(ctx context.Context, tx *sql.Tx, a *portal.API) error {
-	if a.Status == "" {
-		a.Status = portal.APIPublished
-	}
-	if len(a.Tiers) == 0 {
-		a.Tiers = portal.Tiers
-	}
-	a.TenantID = portal.TenantIDOf(a.TenantID)
+	rowmap.FillAPI(a)
 	if err := checkOverlap(ctx, tx, a); err != nil {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO apis (name, version, context, description, production_url, sandbox_url,
 		tiers, status, created_at, definition, cors_origins, cors_headers, cors_methods,
 		pass_method_override, backend_jwt, tenant_id, shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Name, a.Version, a.Context, a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status,
-		time.Now().UnixMilli(), string(a.Definition), joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods),
-		a.PassMethodOverride, a.BackendJWT, a.TenantID, a.Shared)
+		rowmap.NewAPIArgs(a)...)
 	if isUnique(err) {
 		return fmt.Errorf("create API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 	}
@@ -103,12 +95,6 @@ func insertResources(ctx context.Context, tx *sql.Tx, a *portal.API) error {
 	return nil
 }
 
-const apiColumns = `id, name, version, context, description, production_url, sandbox_url, tiers, status, created_at,
-	cors_origins, cors_headers, cors_methods, pass_method_override, backend_jwt, tenant_id, shared`
-
-// oneAPIColumns are apiColumns and the definition, which only single APIs load.
-const oneAPIColumns = apiColumns + `, definition`
-
 // PublishedAPIs lists the published APIs of active tenants by name and
 // version, with resources.
 func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
@@ -117,21 +103,14 @@ func (d *DB) PublishedAPIs(ctx context.Context) ([]portal.API, error) {
 
 // listAPIs lists the APIs a WHERE clause selects, with their resources.
 func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.API, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+` FROM apis `+where+` ORDER BY name, version`, args...)
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.APIColumns+` FROM apis `+where+` ORDER BY name, version`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list APIs: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.API
-	for rows.Next() {
-		a, err := scanAPI(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list APIs: %w", err)
-		}
-		out = append(out, *a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list APIs: %w", err)
+	out, err := rowmap.AllWrapped(rows, "list APIs", rowmap.ListedAPI)
+	if err != nil {
+		return nil, err
 	}
 	for i := range out {
 		if err := d.details(ctx, &out[i]); err != nil {
@@ -143,7 +122,7 @@ func (d *DB) listAPIs(ctx context.Context, where string, args ...any) ([]portal.
 
 // APIByID returns an API with its resources.
 func (d *DB) APIByID(ctx context.Context, id int64) (*portal.API, error) {
-	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+oneAPIColumns+` FROM apis WHERE id = ?`, id), true)
+	a, err := rowmap.ScanAPI(d.r.QueryRowContext(ctx, `SELECT `+rowmap.OneAPIColumns+` FROM apis WHERE id = ?`, id), true)
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("API %d", id), err)
 	}
@@ -156,7 +135,7 @@ func (d *DB) APIByID(ctx context.Context, id int64) (*portal.API, error) {
 // APIByContext returns the API with a context and version, with its
 // resources, whatever its status.
 func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*portal.API, error) {
-	a, err := scanAPI(d.r.QueryRowContext(ctx, `SELECT `+oneAPIColumns+` FROM apis WHERE context = ? AND version = ?`, apiContext, version), true)
+	a, err := rowmap.ScanAPI(d.r.QueryRowContext(ctx, `SELECT `+rowmap.OneAPIColumns+` FROM apis WHERE context = ? AND version = ?`, apiContext, version), true)
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("API %s %s", apiContext, version), err)
 	}
@@ -164,29 +143,6 @@ func (d *DB) APIByContext(ctx context.Context, apiContext, version string) (*por
 		return nil, err
 	}
 	return a, nil
-}
-
-// scanAPI reads apiColumns, or oneAPIColumns when withDefinition.
-func scanAPI(row interface{ Scan(...any) error }, withDefinition bool) (*portal.API, error) {
-	var a portal.API
-	var tiers, origins, headers, methods, definition string
-	var created int64
-	dest := []any{&a.ID, &a.Name, &a.Version, &a.Context, &a.Description, &a.ProductionURL, &a.SandboxURL,
-		&tiers, &a.Status, &created, &origins, &headers, &methods, &a.PassMethodOverride, &a.BackendJWT,
-		&a.TenantID, &a.Shared}
-	if withDefinition {
-		dest = append(dest, &definition)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	a.CORS = portal.CORS{Origins: words(origins), Headers: words(headers), Methods: words(methods)}
-	if definition != "" {
-		a.Definition = []byte(definition)
-	}
-	a.Tiers = words(tiers)
-	a.CreatedAt = time.UnixMilli(created)
-	return &a, nil
 }
 
 func (d *DB) resources(ctx context.Context, apiID int64) ([]portal.Resource, error) {

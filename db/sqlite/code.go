@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -22,22 +23,11 @@ func (d *DB) CreateCode(ctx context.Context, c *oauth.Code) error {
 
 // CodeByHash returns the authorization code hashing to h.
 func (d *DB) CodeByHash(ctx context.Context, h oauth.Hash) (*oauth.Code, error) {
-	var c oauth.Code
-	var scopes string
-	var issued, expires int64
-	var family []byte
-	err := d.queryRow(ctx, `SELECT key_id, user_id, redirect_uri, scopes, challenge, challenge_method,
-		issued_at, expires_at, used, family_id, COALESCE(dpop_jkt, '') FROM codes WHERE hash = ?`, h[:]).Scan(&c.KeyID, &c.UserID,
-		&c.RedirectURI, &scopes, &c.Challenge, &c.ChallengeMethod, &issued, &expires, &c.Used, &family, &c.DPoPJKT)
+	c, err := rowmap.ScanCode(d.queryRow(ctx, `SELECT `+rowmap.CodeColumns+` FROM codes WHERE hash = ?`, h[:]), h)
 	if err != nil {
 		return nil, notFound("authorization code", err)
 	}
-	c.Hash = h
-	c.Scopes = words(scopes)
-	c.IssuedAt = time.UnixMilli(issued)
-	c.ExpiresAt = time.UnixMilli(expires)
-	copy(c.FamilyID[:], family)
-	return &c, nil
+	return c, nil
 }
 
 // RedeemCode marks a code used and stores the token issued for it in one

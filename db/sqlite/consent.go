@@ -5,9 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -22,19 +21,13 @@ func (d *DB) SaveConsent(ctx context.Context, c *portal.Consent) error {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		granted := words(before)
-		for _, s := range c.Scopes {
-			if !slices.Contains(granted, s) {
-				granted = append(granted, s)
-			}
-		}
 		scopes := joinWords(c.Scopes)
 		_, err = tx.ExecContext(ctx, `INSERT INTO consents (user_id, app_id, scopes, remember, remembered_scopes, approved_at)
 			VALUES (?, ?, ?, ?, CASE WHEN ? THEN ? ELSE '' END, ?) ON CONFLICT (user_id, app_id) DO UPDATE
 			SET scopes = excluded.scopes, approved_at = excluded.approved_at,
 				remember = CASE WHEN ? THEN 1 ELSE remember END,
 				remembered_scopes = CASE WHEN ? THEN ? ELSE remembered_scopes END`,
-			c.UserID, c.AppID, joinWords(granted), c.Remember, c.Remember, scopes, c.ApprovedAt.UnixMilli(),
+			c.UserID, c.AppID, rowmap.Granted(before, c.Scopes), c.Remember, c.Remember, scopes, c.ApprovedAt.UnixMilli(),
 			c.Remember, c.Remember, scopes)
 		return err
 	})
@@ -65,19 +58,7 @@ func (d *DB) Consents(ctx context.Context, userID int64) ([]portal.Consent, erro
 		return nil, fmt.Errorf("list consents: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Consent
-	for rows.Next() {
-		c := portal.Consent{UserID: userID}
-		var scopes string
-		var approved int64
-		if err := rows.Scan(&c.AppID, &c.AppName, &c.Owner, &scopes, &c.Remember, &approved); err != nil {
-			return nil, fmt.Errorf("list consents: %w", err)
-		}
-		c.Scopes = words(scopes)
-		c.ApprovedAt = time.UnixMilli(approved)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list consents", rowmap.Consent(userID))
 }
 
 // RevokeConsent withdraws the user's approval of an application at once: the

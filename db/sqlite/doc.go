@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -37,11 +38,9 @@ func (d *DB) DeleteDoc(ctx context.Context, apiID, id int64) error {
 	return oneRow(res, err, fmt.Sprintf("delete documentation %d of API %d", id, apiID))
 }
 
-const docColumns = `id, api_id, kind, title, markdown, url, updated_at`
-
 // DocOfAPI returns a documentation page of an API.
 func (d *DB) DocOfAPI(ctx context.Context, apiID, id int64) (*portal.Doc, error) {
-	doc, err := scanDoc(d.r.QueryRowContext(ctx, `SELECT `+docColumns+` FROM api_docs WHERE id = ? AND api_id = ?`, id, apiID))
+	doc, err := rowmap.ScanDoc(d.r.QueryRowContext(ctx, `SELECT `+rowmap.DocColumns+` FROM api_docs WHERE id = ? AND api_id = ?`, id, apiID))
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("documentation %d of API %d", id, apiID), err)
 	}
@@ -51,29 +50,11 @@ func (d *DB) DocOfAPI(ctx context.Context, apiID, id int64) (*portal.Doc, error)
 // DocsOfAPI lists an API's documentation pages by kind (in
 // portal.DocKinds' order), then title.
 func (d *DB) DocsOfAPI(ctx context.Context, apiID int64) ([]portal.Doc, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+docColumns+` FROM api_docs WHERE api_id = ?
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.DocColumns+` FROM api_docs WHERE api_id = ?
 		ORDER BY CASE kind WHEN 'howto' THEN 0 WHEN 'faq' THEN 1 WHEN 'changelog' THEN 2 ELSE 3 END, title, id`, apiID)
 	if err != nil {
 		return nil, fmt.Errorf("list documentation: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Doc
-	for rows.Next() {
-		doc, err := scanDoc(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list documentation: %w", err)
-		}
-		out = append(out, *doc)
-	}
-	return out, rows.Err()
-}
-
-func scanDoc(row interface{ Scan(...any) error }) (*portal.Doc, error) {
-	var doc portal.Doc
-	var updated int64
-	if err := row.Scan(&doc.ID, &doc.APIID, &doc.Kind, &doc.Title, &doc.Markdown, &doc.URL, &updated); err != nil {
-		return nil, err
-	}
-	doc.UpdatedAt = time.UnixMilli(updated)
-	return &doc, nil
+	return rowmap.All(rows, "list documentation", rowmap.Value(rowmap.ScanDoc))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -27,24 +28,7 @@ func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, 
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	defer rows.Close()
-	var out []portal.Key
-	for rows.Next() {
-		var k portal.Key
-		var keyType, grants string
-		var validity, created int64
-		var expires sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.AppID, &keyType, &k.ConsumerKey, &grants, &k.CallbackURL, &validity, &created,
-			&k.HasAppToken, &expires); err != nil {
-			return nil, fmt.Errorf("list keys: %w", err)
-		}
-		k.KeyType = oauth.KeyType(keyType)
-		k.GrantTypes = words(grants)
-		k.AppTokenValidity = fromSeconds(validity)
-		k.CreatedAt = time.UnixMilli(created)
-		k.AppTokenExpiresAt = fromMillis(expires)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, "list keys", rowmap.Key)
 }
 
 // ReplaceSecret gives a key a new secret (its hash) and revokes every token

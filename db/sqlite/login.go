@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -41,19 +42,7 @@ func loginCounts(ctx context.Context, q querier, keys []string, now time.Time) (
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]portal.LoginCount, 0, len(keys))
-	for rows.Next() {
-		var c portal.LoginCount
-		var last int64
-		if err := rows.Scan(&c.Key, &c.Failures, &last, &c.Pending); err != nil {
-			return nil, err
-		}
-		if last != 0 {
-			c.Last = time.UnixMilli(last)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return rowmap.Read(rows, rowmap.KeyCount)
 }
 
 // ReserveLogin reads the counters of keys and, when admit accepts them,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -33,9 +34,7 @@ func (d *DB) UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE apis SET name = ?, version = ?, context = ?, description = ?,
 			production_url = ?, sandbox_url = ?, tiers = ?, status = ?, definition = ?, cors_origins = ?,
-			cors_headers = ?, cors_methods = ?, pass_method_override = ?, backend_jwt = ?, shared = ? WHERE id = ?`, a.Name, a.Version, a.Context,
-			a.Description, a.ProductionURL, a.SandboxURL, joinWords(a.Tiers), a.Status, string(a.Definition),
-			joinWords(a.CORS.Origins), joinWords(a.CORS.Headers), joinWords(a.CORS.Methods), a.PassMethodOverride, a.BackendJWT, a.Shared, a.ID)
+			cors_headers = ?, cors_methods = ?, pass_method_override = ?, backend_jwt = ?, shared = ? WHERE id = ?`, rowmap.APIArgs(a)...)
 		if isUnique(err) {
 			return fmt.Errorf("update API %s %s: %w", a.Context, a.Version, portal.ErrConflict)
 		}

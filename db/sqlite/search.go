@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -179,23 +180,16 @@ func (d *DB) SearchAPIs(ctx context.Context, q portal.SearchQuery) (portal.Searc
 	if page.Total == 0 || offset >= page.Total {
 		return page, nil
 	}
-	rows, err := d.r.QueryContext(ctx, `SELECT `+apiColumns+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.APIColumns+from+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return page, fmt.Errorf("search APIs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAPI(rows, false)
-		if err != nil {
-			return page, fmt.Errorf("search APIs: %w", err)
-		}
-		page.APIs = append(page.APIs, *a)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("search APIs: %w", err)
-	}
+	page.APIs, err = rowmap.AllWrapped(rows, "search APIs", rowmap.ListedAPI)
 	rows.Close()
+	if err != nil {
+		return page, err
+	}
 	for i := range page.APIs {
 		if err := d.details(ctx, &page.APIs[i]); err != nil {
 			return page, err

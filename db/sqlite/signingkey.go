@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 )
 
@@ -18,21 +19,7 @@ func (d *DB) SigningKeys(ctx context.Context, now time.Time) ([]oauth.SigningKey
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	defer rows.Close()
-	var keys []oauth.SigningKey
-	for rows.Next() {
-		var k oauth.SigningKey
-		var created, until int64
-		var retired sql.NullInt64
-		if err := rows.Scan(&k.ID, &k.Private, &created, &retired, &until); err != nil {
-			return nil, fmt.Errorf("signing keys: %w", err)
-		}
-		k.CreatedAt, k.RetiredAt, k.PublishedUntil = time.UnixMilli(created), fromMillis(retired), time.UnixMilli(until)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	return keys, nil
+	return rowmap.AllWrapped(rows, "signing keys", rowmap.SigningKey)
 }
 
 // AddSigningKey stores k; with retire, it retires the other current keys

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -26,26 +26,9 @@ func (d *DB) CreateTenant(ctx context.Context, t *portal.Tenant, admin *portal.U
 // portal.SeedBatch tenants per transaction rather than one transaction
 // per row: for benchmarks and bulk loads. A batch is all or nothing.
 func (d *DB) SeedTenants(ctx context.Context, seeds []portal.TenantSeed) error {
-	for batch := range slices.Chunk(seeds, portal.SeedBatch) {
-		err := d.tx(ctx, func(tx *sql.Tx) error {
-			for _, s := range batch {
-				if err := insertTenant(ctx, tx, s.Tenant, s.Admin); err != nil {
-					return fmt.Errorf("tenant %q: %w", s.Tenant.Domain, err)
-				}
-				for _, a := range s.APIs {
-					a.TenantID = s.Tenant.ID
-					if err := insertAPI(ctx, tx, a); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("seed tenants: %w", err)
-		}
-	}
-	return nil
+	return rowmap.SeedTenants(seeds, func(f func(*sql.Tx) error) error { return d.tx(ctx, f) },
+		func(tx *sql.Tx, t *portal.Tenant, admin *portal.User) error { return insertTenant(ctx, tx, t, admin) },
+		func(tx *sql.Tx, a *portal.API) error { return insertAPI(ctx, tx, a) })
 }
 
 // insertTenant stores a tenant and its administrator in tx (CreateTenant).
@@ -88,24 +71,15 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-const tenantColumns = `id, domain, active, created_at`
-
-func scanTenant(row interface{ Scan(...any) error }) (t portal.Tenant, err error) {
-	var created int64
-	err = row.Scan(&t.ID, &t.Domain, &t.Active, &created)
-	t.CreatedAt = time.UnixMilli(created)
-	return t, err
-}
-
 // Tenants returns every tenant, the super tenant first, then by domain.
 func (d *DB) Tenants(ctx context.Context) ([]portal.Tenant, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
-	return collectRows(rows, err, "tenants", scanTenant)
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.TenantColumns+` FROM tenants ORDER BY id <> 1, domain`)
+	return collectRows(rows, err, "tenants", rowmap.ScanTenant)
 }
 
 // TenantByDomain finds a tenant by its domain, ignoring case.
 func (d *DB) TenantByDomain(ctx context.Context, domain string) (*portal.Tenant, error) {
-	t, err := scanTenant(d.queryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE domain = ?`, domain))
+	t, err := rowmap.ScanTenant(d.queryRow(ctx, `SELECT `+rowmap.TenantColumns+` FROM tenants WHERE domain = ?`, domain))
 	if err != nil {
 		return nil, notFound("tenant "+domain, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -52,20 +53,12 @@ func (d *DB) DeleteTier(ctx context.Context, tenantID int64, name string) error 
 // Tiers lists the tiers the tenant set, by name (portal.TenantTiers adds
 // the default ones).
 func (d *DB) Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+tierColumns+` FROM tiers WHERE tenant_id = ? ORDER BY name`, portal.TenantIDOf(tenantID))
-	return collectRows(rows, err, "tiers", scanTier)
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.TierColumns+` FROM tiers WHERE tenant_id = ? ORDER BY name`, portal.TenantIDOf(tenantID))
+	return collectRows(rows, err, "tiers", rowmap.ScanTier)
 }
 
 // CustomTiers lists the tiers every tenant set, for the gateway.
 func (d *DB) CustomTiers(ctx context.Context) ([]portal.Tier, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT `+tierColumns+` FROM tiers ORDER BY tenant_id, name`)
-	return collectRows(rows, err, "tiers", scanTier)
-}
-
-const tierColumns = `tenant_id, name, rpm, description`
-
-func scanTier(row interface{ Scan(...any) error }) (t portal.Tier, err error) {
-	err = row.Scan(&t.TenantID, &t.Name, &t.RPM, &t.Description)
-	t.Custom = true
-	return t, err
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.TierColumns+` FROM tiers ORDER BY tenant_id, name`)
+	return collectRows(rows, err, "tiers", rowmap.ScanTier)
 }

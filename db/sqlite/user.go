@@ -2,10 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/oauth"
 	"github.com/apistore/apistore/portal"
 )
@@ -31,27 +31,6 @@ func (d *DB) CreateUser(ctx context.Context, u *portal.User) error {
 	return err
 }
 
-// userColumns read a user with their tenant (a correlated lookup by the
-// tenants' primary key, so the queries keep their FROM users).
-const userColumns = `id, username, password_hash, email, roles, created_at, disabled_at, tenant_id,
-	(SELECT tn.domain FROM tenants tn WHERE tn.id = users.tenant_id),
-	(SELECT tn.active FROM tenants tn WHERE tn.id = users.tenant_id)`
-
-func scanUser(row interface{ Scan(...any) error }) (*portal.User, error) {
-	var u portal.User
-	var roles string
-	var created int64
-	var disabled sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Email, &roles, &created, &disabled,
-		&u.TenantID, &u.Tenant, &u.TenantActive); err != nil {
-		return nil, err
-	}
-	u.Roles = words(roles)
-	u.CreatedAt = time.UnixMilli(created)
-	u.DisabledAt, u.Disabled = fromMillis(disabled), disabled.Valid || !u.TenantActive
-	return &u, nil
-}
-
 // UserByName finds a user by username, ignoring case.
 func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, error) {
 	u, err := d.UserAccount(ctx, username)
@@ -66,7 +45,7 @@ func (d *DB) UserByName(ctx context.Context, username string) (*oauth.User, erro
 // users are kept under their full names (portal.StoredUsername).
 func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, error) {
 	username = portal.StoredUsername(username)
-	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	u, err := rowmap.ScanUser(d.queryRow(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE username = ?`, username))
 	if err != nil {
 		return nil, notFound("user "+username, err)
 	}
@@ -75,7 +54,7 @@ func (d *DB) UserAccount(ctx context.Context, username string) (*portal.User, er
 
 // UserByID finds a user by id.
 func (d *DB) UserByID(ctx context.Context, id int64) (*portal.User, error) {
-	u, err := scanUser(d.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := rowmap.ScanUser(d.queryRow(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return nil, notFound(fmt.Sprintf("user %d", id), err)
 	}

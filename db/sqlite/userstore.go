@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apistore/apistore/db/internal/rowmap"
 	"github.com/apistore/apistore/portal"
 )
 
@@ -33,36 +34,18 @@ func (d *DB) CreateUserStore(ctx context.Context, s *portal.UserStore) error {
 
 // UserStores returns every secondary user store, by domain.
 func (d *DB) UserStores(ctx context.Context) ([]portal.UserStore, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT id, tenant, domain, url, bind_dn, bind_password, user_search_base,
-		user_filter, user_attribute, group_search_base, role_map, created_at FROM user_stores ORDER BY tenant, domain`)
-	return collectRows(rows, err, "user stores", scanUserStore)
-}
-
-func scanUserStore(row interface{ Scan(...any) error }) (s portal.UserStore, err error) {
-	var roleMap string
-	var created int64
-	err = row.Scan(&s.ID, &s.Tenant, &s.Domain, &s.URL, &s.BindDN, &s.BindPassword, &s.UserSearchBase,
-		&s.UserFilter, &s.UserAttribute, &s.GroupSearchBase, &roleMap, &created)
-	s.RoleMap, s.CreatedAt = portal.ParseRoleMap(roleMap), time.UnixMilli(created)
-	return s, err
+	rows, err := d.r.QueryContext(ctx, `SELECT `+rowmap.UserStoreColumns+` FROM user_stores ORDER BY tenant, domain`)
+	return collectRows(rows, err, "user stores", rowmap.ScanUserStore)
 }
 
 // collectRows reads every row of a query with scan, closing the rows; what
 // names the query in errors.
-func collectRows[T any](rows *sql.Rows, err error, what string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+func collectRows[T any](rows *sql.Rows, err error, what string, scan func(rowmap.Row) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return rowmap.All(rows, what, scan)
 }
 
 // UpsertStoreUser makes or updates the local account of a user store's
@@ -109,7 +92,7 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 				}
 			}
 		}
-		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		u, err = rowmap.ScanUser(tx.QueryRowContext(ctx, `SELECT `+rowmap.UserColumns+` FROM users WHERE id = ?`, id))
 		return err
 	})
 	if err != nil {
@@ -122,12 +105,7 @@ func (d *DB) UpsertStoreUser(ctx context.Context, storeID int64, username string
 func (d *DB) StoreUsers(ctx context.Context, storeID int64) ([]portal.StoreUser, error) {
 	rows, err := d.r.QueryContext(ctx, `SELECT u.id, u.username, u.disabled_at IS NOT NULL, s.disabled_by_store
 		FROM user_store_users s JOIN users u ON u.id = s.user_id WHERE s.store_id = ? ORDER BY u.id`, storeID)
-	return collectRows(rows, err, "store users", scanStoreUser)
-}
-
-func scanStoreUser(row interface{ Scan(...any) error }) (su portal.StoreUser, err error) {
-	err = row.Scan(&su.ID, &su.Username, &su.Disabled, &su.DisabledByStore)
-	return su, err
+	return collectRows(rows, err, "store users", rowmap.StoreUser)
 }
 
 // SetDisabledByStore records that the user store's sync disabled the
