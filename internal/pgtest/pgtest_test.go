@@ -20,6 +20,20 @@ func connect(t *testing.T, dbURL string) *pgx.Conn {
 	return conn
 }
 
+// texts runs a query of one text column and returns its rows.
+func texts(t *testing.T, conn *pgx.Conn, query string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestNewDatabase makes two databases in a subtest, uses them, leaves a
 // connection open to one, and checks that both are gone once the subtest's
 // cleanup has run.
@@ -71,14 +85,7 @@ func TestNewDatabase(t *testing.T) {
 			if _, err := conn.Exec(ctx, "INSERT INTO note VALUES ($1)", name); err != nil {
 				t.Fatal(err)
 			}
-			rows, err := conn.Query(ctx, "SELECT body FROM note")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
+			bodies := texts(t, conn, "SELECT body FROM note")
 			if len(bodies) != 1 || bodies[0] != name {
 				t.Errorf("database %s holds %q, want only its own row", name, bodies)
 			}
@@ -147,29 +154,15 @@ func TestNewMigratedDatabase(t *testing.T) {
 		if _, err := conn.Exec(ctx, "INSERT INTO note VALUES ($1)", u); err != nil {
 			t.Fatal(err)
 		}
-		rows, err := conn.Query(ctx, "SELECT body FROM note ORDER BY body DESC")
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
+		bodies := texts(t, conn, "SELECT body FROM note ORDER BY body DESC")
 		if len(bodies) != 2 || bodies[0] != u || bodies[1] != "migrated" {
 			t.Errorf("database %s holds %q, want its own row and the migrated one", u, bodies)
 		}
 	}
 	admin := connect(t, pgtest.AdminURL())
 	defer admin.Close(ctx)
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
+	open := texts(t, admin, `SELECT datname FROM pg_database
 		WHERE datname LIKE 'apistore\_test\_template\_%' AND (datallowconn OR NOT datistemplate OR datname LIKE '%\_building')`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(open) > 0 {
 		t.Errorf("templates open to connections or half made: %q", open)
 	}
