@@ -36,10 +36,14 @@ const ConsoleValidity = 15 * time.Minute
 // client_credentials grant would (RFC 6749 §4.4), with the requested
 // scopes the owner's roles allow, but short-lived (ConsoleValidity, or the
 // key's application token validity if shorter), without a refresh token,
-// and marked GrantConsole.
+// and marked GrantConsole. An owner from a secondary user store is asked
+// about there first, as for the client_credentials grant.
 func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []string) (*TokenResponse, *Error) {
 	if c.DPoPRequired {
 		return nil, errDPoPRequired()
+	}
+	if oerr := s.checkDirectoryUser(ctx, c.OwnerID); oerr != nil {
+		return nil, oerr
 	}
 	granted, err := s.grantableScopes(ctx, c.Tenant, scopes, c.OwnerRoles)
 	if err != nil {

@@ -180,8 +180,13 @@ func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *Toke
 }
 
 // clientCredentialsGrant issues an application token (RFC 6749 §4.4) on
-// behalf of the application's owner, whose roles bound its scopes.
+// behalf of the application's owner, whose roles bound its scopes. An
+// owner from a secondary user store is asked about there first, as the
+// refresh grant asks about its user: no password vouches for them now.
 func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
+	if oerr := s.checkDirectoryUser(ctx, c.OwnerID); oerr != nil {
+		return nil, oerr
+	}
 	scopes, err := s.grantableScopes(ctx, c.Tenant, r.Scope, c.OwnerRoles)
 	if err != nil {
 		return nil, err

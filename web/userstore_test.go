@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +35,7 @@ type ldapEnv struct {
 	dir        *userstore.Directory
 	store, api *httptest.Server
 	key        fixture.Key
+	oauth      *oauth.Server
 }
 
 func newLDAPEnv(t *testing.T, tweak ...func(*portal.UserStore)) *ldapEnv {
@@ -56,6 +58,7 @@ func newLDAPEnv(t *testing.T, tweak ...func(*portal.UserStore)) *ldapEnv {
 	t.Cleanup(e.dir.Close)
 	srv := oauth.NewServer(e.db, oauth.Validity{}, nil)
 	srv.SetDirectory(e.dir)
+	e.oauth = srv
 	h := handlers.New(srv, e.db, handlers.WithDirectory(e.dir))
 	w := web.New(web.Config{DataDir: t.TempDir()}, h)
 	e.store, e.api = httptest.NewTLSServer(w.Store()), httptest.NewTLSServer(w.API())
@@ -69,20 +72,31 @@ func newLDAPEnv(t *testing.T, tweak ...func(*portal.UserStore)) *ldapEnv {
 // answer's fields.
 func (e *ldapEnv) token(t *testing.T, username, password string) (int, map[string]any) {
 	t.Helper()
-	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/token",
-		url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}, "scope": {"read update"}}.Encode(),
-		map[string]string{"Authorization": keyBasic(e.key)})
+	return e.grant(t, e.key, url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}, "scope": {"read update"}})
+}
+
+// grant asks /token for a grant with a key's credentials: the status and
+// the answer's fields.
+func (e *ldapEnv) grant(t *testing.T, key fixture.Key, form url.Values) (int, map[string]any) {
+	t.Helper()
+	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/token", form.Encode(), map[string]string{"Authorization": keyBasic(key)})
 	var got map[string]any
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatalf("token: %d %s", resp.StatusCode, body)
+		t.Fatalf("%s grant: %d %s", form.Get("grant_type"), resp.StatusCode, body)
 	}
 	return resp.StatusCode, got
 }
 
-// introspect asks /introspect about a token.
+// introspect asks /introspect about a token of e.key's application.
 func (e *ldapEnv) introspect(t *testing.T, token string) oauth.Introspection {
 	t.Helper()
-	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/introspect", "token="+token, map[string]string{"Authorization": keyBasic(e.key)})
+	return e.introspectAs(t, e.key, token)
+}
+
+// introspectAs asks /introspect about a token with a key's credentials.
+func (e *ldapEnv) introspectAs(t *testing.T, key fixture.Key, token string) oauth.Introspection {
+	t.Helper()
+	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/introspect", "token="+token, map[string]string{"Authorization": keyBasic(key)})
 	var got oauth.Introspection
 	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil {
 		t.Fatalf("introspect: %d %s", resp.StatusCode, body)
@@ -240,14 +254,7 @@ func TestLDAPDisabledOrRemovedUser(t *testing.T) {
 // refresh asks /token for the refresh grant: the status and the answer.
 func (e *ldapEnv) refresh(t *testing.T, refreshToken string) (int, map[string]any) {
 	t.Helper()
-	resp, body := sendForm(t, e.api.Client(), e.api.URL+"/token",
-		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}.Encode(),
-		map[string]string{"Authorization": keyBasic(e.key)})
-	var got map[string]any
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatalf("refresh: %d %s", resp.StatusCode, body)
-	}
-	return resp.StatusCode, got
+	return e.grant(t, e.key, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
 }
 
 // TestLDAPRefreshAsksTheStore: the refresh grant asks an LDAP user's store
@@ -301,6 +308,94 @@ func TestLDAPRefreshAsksTheStore(t *testing.T) {
 	}
 	if status, got := e.refresh(t, primary["refresh_token"].(string)); status != http.StatusOK {
 		t.Errorf("the primary store's alice's refresh with LDAP down: %d %v", status, got)
+	}
+}
+
+// TestLDAPClientCredentialsAsksTheStore: the client_credentials grant of
+// an application whose owner is an LDAP user asks the owner's store about
+// them, as the refresh grant does, and so does the try-it console's token:
+// an owner disabled in LDAP or removed from it gets the application no
+// token (invalid_grant, the owner's account then disabled and the
+// application's tokens ended), a store that cannot be reached gives
+// server_error (503) and ends nothing, and the applications of the
+// primary store's users are not asked about.
+func TestLDAPClientCredentialsAsksTheStore(t *testing.T) {
+	e := newLDAPEnv(t)
+	ctx := context.Background()
+	cc := url.Values{"grant_type": {oauth.GrantClientCredentials}}
+	keys := map[string]fixture.Key{}
+	tokens := map[string]string{}
+	for _, owner := range []struct{ name, password string }{
+		{"CORP/alice", "alice-ldap-pw"}, {"CORP/bob", "bob-ldap-pw"}, {"CORP/carol", "carol-ldap-pw"}, {"CORP/dave", "dave-ldap-pw"},
+		{"alice", "alice-password"},
+	} {
+		if status, got := e.token(t, owner.name, owner.password); status != http.StatusOK { // the local account, for LDAP users
+			t.Fatalf("%s's log-in: %d %v", owner.name, status, got)
+		}
+		u, err := e.db.UserAccount(ctx, owner.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[owner.name], _ = fixture.App(t, e.db, u, "app of "+u.Username)
+		status, got := e.grant(t, keys[owner.name], cc)
+		if status != http.StatusOK {
+			t.Fatalf("%s's application's token: %d %v", owner.name, status, got)
+		}
+		tokens[owner.name] = got["access_token"].(string)
+	}
+
+	console := func(name string) *oauth.Error {
+		t.Helper()
+		c, err := e.db.ClientByKey(ctx, keys[name].ConsumerKey)
+		if err != nil {
+			t.Fatalf("%s's key: %v", name, err)
+		}
+		_, oerr := e.oauth.IssueConsoleToken(ctx, c, nil)
+		return oerr
+	}
+
+	for _, user := range []string{"alice", "dave"} {
+		e.ldap.Modify(t, "dn: uid="+user+",ou=people,dc=example,dc=org\nchangetype: modify\nadd: employeeType\nemployeeType: disabled\n")
+	}
+	e.ldap.Delete(t, "uid=bob,ou=people,dc=example,dc=org")
+	if oerr := console("CORP/dave"); oerr == nil || oerr.Code != oauth.ErrCodeInvalidGrant {
+		t.Errorf("CORP/dave's console token, disabled in LDAP: %v", oerr)
+	}
+	for _, name := range []string{"CORP/alice", "CORP/bob"} {
+		if status, got := e.grant(t, keys[name], cc); status != http.StatusBadRequest || got["error"] != oauth.ErrCodeInvalidGrant ||
+			got["error_description"] != "the user's account is disabled or deleted" {
+			t.Errorf("%s's application's token, the owner gone from LDAP: %d %v", name, status, got)
+		}
+		if info, err := e.db.AccessToken(ctx, oauth.HashOf(tokens[name])); !errors.Is(err, oauth.ErrNotFound) {
+			t.Errorf("%s's application's token after the refused grant: %+v, %v; want it ended", name, info, err)
+		}
+		if u, err := e.db.UserAccount(ctx, name); err != nil || !u.Disabled {
+			t.Errorf("%s's account after the refused grant: %+v, %v", name, u, err)
+		}
+	}
+	if status, got := e.grant(t, keys["CORP/carol"], cc); status != http.StatusOK {
+		t.Errorf("CORP/carol's application's token, still in LDAP: %d %v", status, got)
+	} else {
+		tokens["CORP/carol"] = got["access_token"].(string) // the one in use now
+	}
+
+	e.ldap.Stop(t)
+	if oerr := console("CORP/carol"); oerr == nil || oerr.Code != oauth.ErrCodeServerError {
+		t.Errorf("CORP/carol's console token with LDAP down: %v", oerr)
+	}
+	if oerr := console("alice"); oerr != nil {
+		t.Errorf("the primary store's alice's console token with LDAP down: %v", oerr)
+	}
+	status, got := e.grant(t, keys["CORP/carol"], cc)
+	if status != http.StatusServiceUnavailable || got["error"] != oauth.ErrCodeServerError ||
+		!strings.Contains(got["error_description"].(string), "user store cannot be reached") {
+		t.Errorf("CORP/carol's application's token with LDAP down: %d %v", status, got)
+	}
+	if !e.introspectAs(t, keys["CORP/carol"], tokens["CORP/carol"]).Active {
+		t.Error("CORP/carol's application's token was ended because LDAP was down")
+	}
+	if status, got := e.grant(t, keys["alice"], cc); status != http.StatusOK {
+		t.Errorf("the primary store's alice's application's token with LDAP down: %d %v", status, got)
 	}
 }
 
