@@ -228,6 +228,11 @@ func serve(ctx context.Context, args []string, s stdio) (err error) {
 	if err := web.New(cfg, h).Run(ctx, s.out); err != nil {
 		return err // it failed to start, or stopped on this error
 	}
+	select {
+	case ferr := <-failure: // sent before it stopped the server
+		return ferr
+	default:
+	}
 	fmt.Fprintln(s.out, "apistore: stopped")
 	return nil
 }
