@@ -23,29 +23,26 @@ const defaultStoreURL = "https://localhost:9443"
 // account has no address).
 func userResetPassword(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("user reset-password", "Prints a link that sets a new password for a user, once, within --validity.", s)
-	store := addStoreFlags(fs)
-	username := fs.String("username", "", "the user's name (required)")
+	flags := addUserFlags(fs)
 	validity := fs.Duration("validity", 24*time.Hour, "how long the link works (1m to 168h)")
 	var base string
 	fs.Func("store-public-url", "base URL clients reach the store at, as serve's flag (default "+defaultStoreURL+")",
 		func(v string) (err error) { base, err = parsePublicURL(v, true); return err })
-	if err := parseFlags(fs, args); err != nil {
+	username, err := flags.parse(fs, args)
+	if err != nil {
 		return err
-	}
-	if *username == "" {
-		return usageError("--username is required")
 	}
 	if *validity < time.Minute || *validity > 7*24*time.Hour {
 		return usageError(fmt.Sprintf("--validity %v: give 1m to 168h", *validity))
 	}
-	d, err := store.open(ctx)
+	d, err := flags.store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.UserAccount(ctx, *username)
+	u, err := d.UserAccount(ctx, username)
 	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *username)
+		return fmt.Errorf("no user %q", username)
 	} else if err != nil {
 		return err
 	}
@@ -177,27 +174,23 @@ func orDash(s string) string {
 // refused at once by every node.
 func userDisable(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("user disable", "Disables a user: their sessions and tokens, and those of their applications, end at once; they cannot log in nor get tokens until enabled.", s)
-	store := addStoreFlags(fs)
-	username := fs.String("username", "", "the user's name (required)")
-	if err := parseFlags(fs, args); err != nil {
+	flags := addUserFlags(fs)
+	username, err := flags.parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if *username == "" {
-		return usageError("--username is required")
-	}
-	*username = portal.StoredUsername(*username) // admin@carbon.super is admin
-	d, err := store.open(ctx)
+	d, err := flags.store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if u, err := d.UserAccount(ctx, *username); err == nil && u.Disabled {
+	if u, err := d.UserAccount(ctx, username); err == nil && u.Disabled {
 		fmt.Fprintf(s.out, "user %s was disabled already, since %s\n", u.Username, u.DisabledAt.UTC().Format("2006-01-02 15:04 UTC"))
 		return nil
 	}
-	u, ended, err := d.DisableUser(ctx, *username, time.Now())
+	u, ended, err := d.DisableUser(ctx, username, time.Now())
 	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *username)
+		return fmt.Errorf("no user %q", username)
 	} else if err != nil {
 		return err
 	}
@@ -217,23 +210,19 @@ func userDisable(ctx context.Context, args []string, s stdio) error {
 // userEnable enables a disabled account.
 func userEnable(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("user enable", "Enables a disabled user: they may log in and get tokens again (tokens ended by disabling stay ended).", s)
-	store := addStoreFlags(fs)
-	username := fs.String("username", "", "the user's name (required)")
-	if err := parseFlags(fs, args); err != nil {
+	flags := addUserFlags(fs)
+	username, err := flags.parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if *username == "" {
-		return usageError("--username is required")
-	}
-	*username = portal.StoredUsername(*username) // admin@carbon.super is admin
-	d, err := store.open(ctx)
+	d, err := flags.store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	u, err := d.EnableUser(ctx, *username)
+	u, err := d.EnableUser(ctx, username)
 	if errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *username)
+		return fmt.Errorf("no user %q", username)
 	} else if err != nil {
 		return err
 	}

@@ -69,6 +69,10 @@ func TestUserResetPassword(t *testing.T) {
 	if u, err := openStore(t, dir).PasswordResetUser(context.Background(), oauth.HashOf(token), time.Now().Add(11*time.Minute)); code != 0 || err == nil {
 		t.Errorf("a link of 10 minutes 11 minutes later: %+v", u)
 	}
+	if code, out, errOut := apistore(t, nil, "", "user", "reset-password", "--data-dir", dir, "--username", "alice@carbon.super"); code != 0 ||
+		!resetLinkLine.MatchString(out) || !strings.Contains(errOut, "sets a new password for alice once") {
+		t.Errorf("alice@carbon.super (the super tenant's alice): exit %d, %q, %q", code, out, errOut)
+	}
 	for _, tt := range []struct {
 		args []string
 		code int
@@ -98,8 +102,8 @@ func TestUserResetPassword(t *testing.T) {
 			t.Error("a token is in the audit trail")
 		}
 	}
-	if made != 4 {
-		t.Errorf("%d links audited, want 4", made)
+	if made != 5 {
+		t.Errorf("%d links audited, want 5", made)
 	}
 }
 
@@ -265,6 +269,8 @@ func TestUserAdminCommands(t *testing.T) {
 		{[]string{"user", "disable", "--username", "nobody"}, 1, `no user "nobody"`},
 		{[]string{"user", "enable", "--username", "nobody"}, 1, `no user "nobody"`},
 		{[]string{"user", "disable"}, 2, "--username is required"},
+		{[]string{"user", "enable"}, 2, "--username is required"},
+		{[]string{"user", "delete"}, 2, "--username is required"},
 		{[]string{"user", "unlock"}, 2, "give --username or --address"},
 		{[]string{"user", "unlock", "--username", "carol", "--address", "192.0.2.7"}, 2, "give --username or --address"},
 		{[]string{"user", "unlock", "--address", "192.0.2"}, 2, "is not an IP address"},

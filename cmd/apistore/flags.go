@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/apistore/apistore/db"
+	"github.com/apistore/apistore/portal"
 )
 
 var errHelp = errors.New("help")
@@ -88,6 +89,30 @@ func addStoreFlags(fs *flag.FlagSet) storeFlags {
 		database: fs.String("database", "", "the database: empty for SQLite in the data directory, or a PostgreSQL URL "+
 			"(postgres://user:password@host:5432/apistore) that every node of a cluster shares"),
 	}
+}
+
+// userFlags are the flags of a command about one existing user: the
+// store's, and --username.
+type userFlags struct {
+	store    storeFlags
+	username *string
+}
+
+// addUserFlags adds --data-dir, --database and --username to fs.
+func addUserFlags(fs *flag.FlagSet) userFlags {
+	return userFlags{store: addStoreFlags(fs), username: fs.String("username", "", "the user's name (required)")}
+}
+
+// parse parses args into fs and returns the user's name as stored
+// (admin@carbon.super is admin); a missing --username is a usageError.
+func (f userFlags) parse(fs *flag.FlagSet, args []string) (string, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if *f.username == "" {
+		return "", usageError("--username is required")
+	}
+	return portal.StoredUsername(*f.username), nil
 }
 
 // open opens (making the data directory and SQLite database if needed) and

@@ -185,26 +185,22 @@ func positionalFile(fs *flag.FlagSet, args []string) (string, []string) {
 // and tokens; a running gateway refuses their tokens from the next call.
 func userDelete(ctx context.Context, args []string, s stdio) error {
 	fs := newFlags("user delete", "Removes a user with their applications, keys, subscriptions and tokens.", s)
-	store := addStoreFlags(fs)
-	username := fs.String("username", "", "the user's name (required)")
-	if err := parseFlags(fs, args); err != nil {
+	flags := addUserFlags(fs)
+	username, err := flags.parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if *username == "" {
-		return errors.New("--username is required")
-	}
-	*username = portal.StoredUsername(*username) // admin@carbon.super is admin
-	d, err := store.open(ctx)
+	d, err := flags.store.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.DeleteUser(ctx, *username); errors.Is(err, portal.ErrNotFound) {
-		return fmt.Errorf("no user %q", *username)
+	if err := d.DeleteUser(ctx, username); errors.Is(err, portal.ErrNotFound) {
+		return fmt.Errorf("no user %q", username)
 	} else if err != nil {
 		return err
 	}
-	auditCommand(ctx, d, s, portal.AuditUserDeleted, *username, "", "apistore user delete: applications, keys, subscriptions and tokens ended")
-	fmt.Fprintf(s.out, "deleted user %s\n", *username)
+	auditCommand(ctx, d, s, portal.AuditUserDeleted, username, "", "apistore user delete: applications, keys, subscriptions and tokens ended")
+	fmt.Fprintf(s.out, "deleted user %s\n", username)
 	return nil
 }
