@@ -1,7 +1,10 @@
 package portal
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -42,6 +45,49 @@ func ValidTierName(name string) bool {
 		}
 	}
 	return true
+}
+
+// CheckTierName accepts the name of a tier a tenant may set: a valid name
+// (ValidTierName) other than Unlimited, which is never limited.
+func CheckTierName(name string) error {
+	switch {
+	case !ValidTierName(name):
+		return errors.New("1 to 32 letters, digits, - or _, beginning with a letter, e.g. Platinum")
+	case name == "Unlimited":
+		return errors.New("Unlimited is never limited; name another tier")
+	}
+	return nil
+}
+
+// CheckTierRPM accepts a tier's limit: 0 (unlimited) to MaxTierRPM
+// requests per minute.
+func CheckTierRPM(rpm int) error {
+	if rpm < 0 || rpm > MaxTierRPM {
+		return fmt.Errorf("requests per minute, 0 (unlimited) to %d", MaxTierRPM)
+	}
+	return nil
+}
+
+// RPMText is a limit in words: "120 requests per minute", or "unlimited"
+// for 0.
+func RPMText(rpm int) string {
+	if rpm == 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(rpm) + " requests per minute"
+}
+
+// Limit is the tier's limit in words: its own (RPMText), unlimited for
+// Unlimited, or the gateway flag's that sets a default tier the tenant did
+// not set.
+func (t Tier) Limit() string {
+	switch {
+	case t.Name == "Unlimited":
+		return "unlimited"
+	case !t.Custom:
+		return "the gateway's --tier-" + strings.ToLower(t.Name)
+	}
+	return RPMText(t.RPM)
 }
 
 // IsDefaultTier reports whether name is one of the default tiers, which

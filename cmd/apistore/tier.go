@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/portal"
@@ -50,13 +48,11 @@ func tierSet(ctx context.Context, args []string, s stdio) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	switch {
-	case !portal.ValidTierName(*name):
-		return usageError("--name: 1 to 32 letters, digits, - or _, beginning with a letter, e.g. Platinum")
-	case *name == "Unlimited":
-		return usageError("--name: Unlimited is never limited; name another tier")
-	case *rpm < 0 || *rpm > portal.MaxTierRPM:
-		return usageError("--rpm: requests per minute, 0 (unlimited) to " + strconv.Itoa(portal.MaxTierRPM))
+	if err := portal.CheckTierName(*name); err != nil {
+		return usageError("--name: " + err.Error())
+	}
+	if err := portal.CheckTierRPM(*rpm); err != nil {
+		return usageError("--rpm: " + err.Error())
 	}
 	d, t, err := f.open(ctx)
 	if err != nil {
@@ -67,7 +63,7 @@ func tierSet(ctx context.Context, args []string, s stdio) error {
 		return err
 	}
 	auditCommand(ctx, d, s, portal.AuditTierChanged, "", "", fmt.Sprintf("apistore tier set, tenant %s, tier %s, %d requests per minute", t.Domain, *name, *rpm))
-	fmt.Fprintf(s.out, "tier %s of %s: %s\n", *name, t.Domain, rpmText(*rpm))
+	fmt.Fprintf(s.out, "tier %s of %s: %s\n", *name, t.Domain, portal.RPMText(*rpm))
 	return nil
 }
 
@@ -113,16 +109,7 @@ func tierList(ctx context.Context, args []string, s stdio) error {
 			return portal.TenantTiers(custom), err
 		},
 		"NAME\tLIMIT\tDESCRIPTION",
-		func(tier portal.Tier) string {
-			limit := rpmText(tier.RPM)
-			switch {
-			case tier.Name == "Unlimited":
-				limit = "unlimited"
-			case !tier.Custom:
-				limit = "the gateway's --tier-" + strings.ToLower(tier.Name)
-			}
-			return tier.Name + "\t" + limit + "\t" + tier.Description
-		})
+		func(tier portal.Tier) string { return tier.Name + "\t" + tier.Limit() + "\t" + tier.Description })
 }
 
 // tenantListCommand is listCommand for one tenant's objects, the tenant
@@ -144,11 +131,4 @@ func tenantListCommand[T any](ctx context.Context, args []string, s stdio, name,
 		return err
 	}
 	return writeTable(s.out, header, list, row)
-}
-
-func rpmText(rpm int) string {
-	if rpm == 0 {
-		return "unlimited"
-	}
-	return strconv.Itoa(rpm) + " requests per minute"
 }
