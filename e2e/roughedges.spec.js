@@ -3,17 +3,8 @@
 // after logging out in another tab; the Publisher's resource errors and
 // sample backend; the application picker, table buttons, keys panel, tier
 // names and breadcrumb.
-const { test, expect } = require('./server');
+const { test, expect, logIn } = require('./server');
 const { expectFits, watchConsole } = require('./layout');
-
-// logIn logs a page in on the store.
-async function logIn(page, server, username, password) {
-  await page.goto(`${server.store}/login`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByTestId('username')).toHaveText(username);
-}
 
 // breaksInsideWords lists the places where the text of an element wraps to
 // a new line after a character other than "_" (the only place an event name

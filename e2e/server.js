@@ -97,4 +97,13 @@ const test = base.test.extend({
   },
 });
 
-module.exports = { test, expect: base.expect };
+// logIn logs a page in on the store and waits until it shows the user.
+async function logIn(page, server, username, password) {
+  await page.goto(`${server.store}/login`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await base.expect(page.getByTestId('username')).toHaveText(username);
+}
+
+module.exports = { test, expect: base.expect, logIn };

@@ -88,6 +88,12 @@ type Catalog interface {
 	// Tiers lists the tiers the tenant set (portal.TenantTiers adds the
 	// default ones).
 	Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error)
+	// PutTier sets a tier of t.TenantID (its own, or a default tier's
+	// limit for it).
+	PutTier(ctx context.Context, t portal.Tier) error
+	// DeleteTier removes a tier the tenant set: ErrNotFound when it set
+	// none of the name, ErrConflict for its own tier while in use.
+	DeleteTier(ctx context.Context, tenantID int64, name string) error
 
 	Subscribe(ctx context.Context, appID, apiID int64, tier string) error
 	Unsubscribe(ctx context.Context, appID, apiID int64) error

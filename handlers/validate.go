@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 )
@@ -41,6 +42,14 @@ var checks = map[string]func(string) error{
 			return errors.New("use text only: no control characters but line breaks and tabs")
 		}
 		return nil
+	},
+	"tiername": portal.CheckTierName,
+	"tierrpm": func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return portal.CheckTierRPM(-1)
+		}
+		return portal.CheckTierRPM(n)
 	},
 	"seconds": func(s string) error {
 		n, err := strconv.ParseInt(s, 10, 64)
