@@ -81,6 +81,21 @@ const (
 
 var rolePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// parseRoles reads a list of role names, commas or spaces between them,
+// each kept once; a name that is no role name is the problem, as a
+// sentence.
+func parseRoles(s string) (roles []string, problem string) {
+	for _, r := range list(s) {
+		if !rolePattern.MatchString(r) {
+			return nil, fmt.Sprintf("%q is not a role name: use letters, digits, dots, dashes or underscores, e.g. admin.", r)
+		}
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return roles, ""
+}
+
 // newScopeRolesFor checks the form's choice of who may be granted the new
 // scopes and returns their roles (nil: any user), or the field and message
 // of what is wrong.
@@ -89,15 +104,11 @@ func (f *apiForm) newScopeRolesFor(names []string) (roles []string, field, messa
 	case newScopeAnyone:
 		return nil, "", ""
 	case newScopeRoles:
-		for _, r := range list(f.NewScopeRoles) {
-			if !rolePattern.MatchString(r) {
-				return nil, "new_scope_roles", fmt.Sprintf("%q is not a role name: use letters, digits, dots, dashes or underscores, e.g. admin.", r)
-			}
-			if !slices.Contains(roles, r) {
-				roles = append(roles, r)
-			}
-		}
-		if len(roles) == 0 {
+		roles, problem := parseRoles(f.NewScopeRoles)
+		switch {
+		case problem != "":
+			return nil, "new_scope_roles", problem
+		case len(roles) == 0:
 			return nil, "new_scope_roles", "Name at least one role, or choose Any user."
 		}
 		return roles, "", ""

@@ -84,6 +84,8 @@ type Catalog interface {
 	UpdateAPI(ctx context.Context, a *portal.API, scopes []oauth.Scope) error
 	SetAPIStatus(ctx context.Context, id int64, status string) error
 	Scopes(ctx context.Context, tenant string) ([]oauth.Scope, error)
+	// PutScope creates or replaces a scope of the tenant (a domain).
+	PutScope(ctx context.Context, tenant string, s oauth.Scope) error
 	ScopesByName(ctx context.Context, tenant string, names []string) ([]oauth.Scope, error)
 	// Tiers lists the tiers the tenant set (portal.TenantTiers adds the
 	// default ones).

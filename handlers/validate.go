@@ -43,7 +43,8 @@ var checks = map[string]func(string) error{
 		}
 		return nil
 	},
-	"tiername": portal.CheckTierName,
+	"scopename": oauth.CheckScopeName,
+	"tiername":  portal.CheckTierName,
 	"tierrpm": func(s string) error {
 		n, err := strconv.Atoi(s)
 		if err != nil {

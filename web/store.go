@@ -72,6 +72,8 @@ func storeRoutes(e *echo.Echo, h *handlers.Handlers, deadline echo.MiddlewareFun
 	s.GET("/admin/tiers", h.Tiers, admin...)
 	s.POST("/admin/tiers", h.SetTier, admin...)
 	s.POST("/admin/tiers/delete", h.DeleteTier, admin...)
+	s.GET("/admin/scopes", h.Scopes, admin...)
+	s.POST("/admin/scopes", h.SetScope, admin...)
 	s.GET("/account", h.ShowAccount, login)
 	s.POST("/account/sessions/end", h.EndSession, login)
 	s.POST("/account/sessions/end-others", h.EndOtherSessions, login)

@@ -683,7 +683,7 @@ func EditAPI(p layout.Page, f APIForm) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<p class=\"help\" id=\"h-new-scope-access\">Asked when the resources name scopes not registered yet. Scopes already registered keep their roles (apistore scope create changes them).</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<p class=\"help\" id=\"h-new-scope-access\">Asked when the resources name scopes not registered yet. Scopes already registered keep their roles (an administrator changes them on the Scopes page).</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
