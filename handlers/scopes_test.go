@@ -14,16 +14,6 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// scopeRow is the row of a scope on the Scopes page.
-func scopeRow(body, name string) string {
-	i := strings.Index(body, `data-testid="scope-`+name+`"`)
-	if i < 0 {
-		return ""
-	}
-	row := body[i:]
-	return row[:strings.Index(row, "</tr>")]
-}
-
 func TestScopesPageIsForAdminsOnly(t *testing.T) {
 	env := newStore(t)
 	root := env.admin()
@@ -54,8 +44,8 @@ func TestScopesPage(t *testing.T) {
 	env := newStore(t)
 	ctx := context.Background()
 	root := env.admin()
-	if p := root.get("/store/admin/scopes"); p.status != http.StatusOK || !strings.Contains(scopeRow(p.body, "read"), "any user") {
-		t.Fatalf("Scopes: %d, the seeded read %q", p.status, scopeRow(p.body, "read"))
+	if p := root.get("/store/admin/scopes"); p.status != http.StatusOK || !strings.Contains(rowOf(p.body, "scope-read"), "any user") {
+		t.Fatalf("Scopes: %d, the seeded read %q", p.status, rowOf(p.body, "scope-read"))
 	}
 
 	for _, bad := range []struct {
@@ -87,7 +77,7 @@ func TestScopesPage(t *testing.T) {
 	if want := "Scope orders:write is saved: new tokens get it for users with the roles partner, admin."; flashOf(p) != want {
 		t.Errorf("flash %q, want %q", flashOf(p), want)
 	}
-	mustContain(t, scopeRow(p.body, "orders:write"), "partner, admin", "Place orders")
+	mustContain(t, rowOf(p.body, "scope-orders:write"), "partner, admin", "Place orders")
 	if p := root.get("/store/admin/scopes?name=orders:write"); !strings.Contains(p.body, `name="roles" type="text" value="partner, admin"`) {
 		t.Errorf("Change does not fill the form in with the scope's roles:\n%s", p.body)
 	}
@@ -119,7 +109,7 @@ func TestScopesPage(t *testing.T) {
 	if want := "Scope orders:write is saved: new tokens get it for any user."; flashOf(p) != want {
 		t.Errorf("flash %q, want %q", flashOf(p), want)
 	}
-	mustContain(t, scopeRow(p.body, "orders:write"), "any user")
+	mustContain(t, rowOf(p.body, "scope-orders:write"), "any user")
 	if got := granted("alice", "alice-password"); !slices.Contains(got, "orders:write") {
 		t.Errorf("alice, the scope open to any user, was granted %v", got)
 	}
@@ -146,7 +136,7 @@ func TestScopesPage(t *testing.T) {
 		t.Fatalf("acme.com's admin logs in: %d", p.status)
 	}
 	if p := admin.get("/t/acme.com/store/admin/scopes"); p.status != http.StatusOK || !strings.Contains(p.body, "No scope is registered yet.") {
-		t.Errorf("acme.com's Scopes: %d, orders:write %q", p.status, scopeRow(p.body, "orders:write"))
+		t.Errorf("acme.com's Scopes: %d, orders:write %q", p.status, rowOf(p.body, "scope-orders:write"))
 	}
 	if p := admin.submit("/t/acme.com/store/admin/scopes", url.Values{"name": {"acme:read"}, "roles": {"admin"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("acme.com registers a scope: %d", p.status)
@@ -154,7 +144,7 @@ func TestScopesPage(t *testing.T) {
 	if mine, err := env.db.Scopes(ctx, "acme.com"); err != nil || len(mine) != 1 || mine[0].Name != "acme:read" {
 		t.Errorf("acme.com's scopes: %v, %v", mine, err)
 	}
-	if row := scopeRow(root.get("/store/admin/scopes").body, "acme:read"); row != "" {
+	if row := rowOf(root.get("/store/admin/scopes").body, "scope-acme:read"); row != "" {
 		t.Errorf("the super tenant's page shows acme.com's scope: %q", row)
 	}
 }

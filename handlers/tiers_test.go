@@ -12,10 +12,10 @@ import (
 	"github.com/apistore/apistore/portal"
 )
 
-// tierRow is the row of a tier on the Tiers page.
-func tierRow(t *testing.T, body, name string) string {
-	t.Helper()
-	i := strings.Index(body, `data-testid="tier-`+name+`"`)
+// rowOf is the table row of a page whose data-testid is testID, "" when
+// there is none.
+func rowOf(body, testID string) string {
+	i := strings.Index(body, `data-testid="`+testID+`"`)
 	if i < 0 {
 		return ""
 	}
@@ -71,9 +71,9 @@ func TestTiersPage(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("Tiers: %d", p.status)
 	}
-	mustContain(t, tierRow(t, p.body, "Gold"), "the gateway&#39;s --tier-gold", `href="/store/admin/tiers?name=Gold#tier-form"`)
-	mustContain(t, tierRow(t, p.body, "Unlimited"), "unlimited")
-	mustNotContain(t, tierRow(t, p.body, "Unlimited"), "Change", "Delete")
+	mustContain(t, rowOf(p.body, "tier-Gold"), "the gateway&#39;s --tier-gold", `href="/store/admin/tiers?name=Gold#tier-form"`)
+	mustContain(t, rowOf(p.body, "tier-Unlimited"), "unlimited")
+	mustNotContain(t, rowOf(p.body, "tier-Unlimited"), "Change", "Delete")
 
 	for _, bad := range []struct {
 		form url.Values
@@ -110,10 +110,10 @@ func TestTiersPage(t *testing.T) {
 		if !strings.HasPrefix(flashOf(p), set.flash) {
 			t.Errorf("set %s: flash %q, want %q", set.name, flashOf(p), set.flash)
 		}
-		mustContain(t, tierRow(t, p.body, set.name), set.limit, set.description)
+		mustContain(t, rowOf(p.body, "tier-"+set.name), set.limit, set.description)
 	}
-	mustContain(t, tierRow(t, root.get("/store/admin/tiers").body, "Gold"), "Use the gateway's limit")
-	mustContain(t, tierRow(t, root.get("/store/admin/tiers").body, "Platinum"), ">Delete<")
+	mustContain(t, rowOf(root.get("/store/admin/tiers").body, "tier-Gold"), "Use the gateway's limit")
+	mustContain(t, rowOf(root.get("/store/admin/tiers").body, "tier-Platinum"), ">Delete<")
 	if p := root.get("/store/admin/tiers?name=Gold"); !strings.Contains(p.body, `name="rpm" type="number" value="30"`) ||
 		!strings.Contains(p.body, `name="name" type="text" value="Gold"`) {
 		t.Errorf("Change Gold does not fill the form in with its limit:\n%s", p.body)
@@ -142,7 +142,7 @@ func TestTiersPage(t *testing.T) {
 		if flashOf(p) != del.flash {
 			t.Errorf("delete %s: flash %q, want %q", del.name, flashOf(p), del.flash)
 		}
-		if row := tierRow(t, p.body, del.name); del.limit == "" && row != "" || del.limit != "" && !strings.Contains(row, del.limit) {
+		if row := rowOf(p.body, "tier-"+del.name); del.limit == "" && row != "" || del.limit != "" && !strings.Contains(row, del.limit) {
 			t.Errorf("after deleting %s, its row: %q", del.name, row)
 		}
 	}
@@ -174,8 +174,8 @@ func TestTiersPage(t *testing.T) {
 		t.Fatalf("acme.com's admin logs in: %d", p.status)
 	}
 	p = admin.get("/t/acme.com/store/admin/tiers")
-	if p.status != http.StatusOK || tierRow(t, p.body, "Platinum") != "" || !strings.Contains(p.body, "acme.com's APIs") {
-		t.Errorf("acme.com's Tiers: %d, Platinum %q", p.status, tierRow(t, p.body, "Platinum"))
+	if p.status != http.StatusOK || rowOf(p.body, "tier-Platinum") != "" || !strings.Contains(p.body, "acme.com's APIs") {
+		t.Errorf("acme.com's Tiers: %d, Platinum %q", p.status, rowOf(p.body, "tier-Platinum"))
 	}
 	if p := admin.submit("/t/acme.com/store/admin/tiers", url.Values{"name": {"Road-runner"}, "rpm": {"5"}}); p.status != http.StatusSeeOther ||
 		p.location != "/t/acme.com/store/admin/tiers" {
@@ -184,7 +184,7 @@ func TestTiersPage(t *testing.T) {
 	if mine, err := env.db.Tiers(ctx, acme.ID); err != nil || len(mine) != 1 || mine[0].Name != "Road-runner" || mine[0].RPM != 5 {
 		t.Errorf("acme.com's tiers: %v, %v", mine, err)
 	}
-	if row := tierRow(t, root.get("/store/admin/tiers").body, "Road-runner"); row != "" {
+	if row := rowOf(root.get("/store/admin/tiers").body, "tier-Road-runner"); row != "" {
 		t.Errorf("the super tenant's page shows acme.com's tier: %q", row)
 	}
 }
