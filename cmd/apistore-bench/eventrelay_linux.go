@@ -228,11 +228,18 @@ func writeAll(fd int, b []byte) error {
 	return nil
 }
 
+// errNotReading ends a connection whose peer left no room to write for a
+// second: waiting longer would stall every connection of the loop.
+var errNotReading = errors.New("the peer read nothing for a second")
+
 // waitWritable waits up to a second for room to write on fd.
 func waitWritable(fd int) error {
-	_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, 1000)
-	if errors.Is(err, unix.EINTR) {
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, 1000)
+	switch {
+	case errors.Is(err, unix.EINTR):
 		return nil
+	case err == nil && n == 0:
+		return errNotReading
 	}
 	return err
 }
