@@ -80,15 +80,20 @@ func (h *Handlers) SetTier(c echo.Context) error {
 // kept, and the page says why.
 func (h *Handlers) DeleteTier(c echo.Context) error {
 	var f struct {
-		Name string `form:"name"`
+		Name string `form:"name" validate:"tiername"`
 	}
-	if _, err := h.bindForm(c, &f); err != nil {
+	problems, err := h.bindForm(c, &f)
+	if err != nil {
 		return err
 	}
 	me := h.CurrentUser(c)
-	err := h.store.DeleteTier(c.Request().Context(), portal.TenantIDOf(me.TenantID), f.Name)
+	if problems == nil {
+		err = h.store.DeleteTier(c.Request().Context(), portal.TenantIDOf(me.TenantID), f.Name)
+	}
 	var msg string
 	switch {
+	case problems != nil: // no tier has this name, which the message would carry into the session cookie
+		msg = "There is no such tier of your own to delete."
 	case errors.Is(err, portal.ErrNotFound):
 		msg = fmt.Sprintf("There is no tier %q of your own to delete.", f.Name)
 	case errors.Is(err, portal.ErrConflict):

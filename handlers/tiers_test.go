@@ -134,16 +134,17 @@ func TestTiersPage(t *testing.T) {
 		{"Gold", "Tier Gold has the gateway's limit again.", "the gateway&#39;s --tier-gold"},
 		{"Free", "Tier Free is deleted.", ""},
 		{"Silver", `There is no tier "Silver" of your own to delete.`, "the gateway&#39;s --tier-silver"},
+		{strings.Repeat("x", 5000), "There is no such tier of your own to delete.", ""},
 	} {
 		if p := root.submit("/store/admin/tiers/delete", url.Values{"name": {del.name}}); p.status != http.StatusSeeOther || p.location != "/store/admin/tiers" {
-			t.Fatalf("delete %s: %d to %q", del.name, p.status, p.location)
+			t.Fatalf("delete %.40s: %d to %q", del.name, p.status, p.location)
 		}
 		p := root.get("/store/admin/tiers")
 		if flashOf(p) != del.flash {
-			t.Errorf("delete %s: flash %q, want %q", del.name, flashOf(p), del.flash)
+			t.Errorf("delete %.40s: flash %q, want %q", del.name, flashOf(p), del.flash)
 		}
 		if row := rowOf(p.body, "tier-"+del.name); del.limit == "" && row != "" || del.limit != "" && !strings.Contains(row, del.limit) {
-			t.Errorf("after deleting %s, its row: %q", del.name, row)
+			t.Errorf("after deleting %.40s, its row: %q", del.name, row)
 		}
 	}
 
