@@ -119,7 +119,7 @@ func TestFromOpenAPIErrors(t *testing.T) {
 		{"no servers", replace("servers:\n  - url: https://pizza.example.com/{base}\n    variables:\n      base: {default: api}\n  - url: https://sandbox.pizza.example.com/api\n    description: Sandbox\n", ""), "no servers"},
 		{"two scopes", replace("[{oauth: [update]}]", "[{oauth: [update, read]}]"), "POST /order: the security requirement names the scopes update, read"},
 		{"reserved context", replace("x-context: /pizza", "x-context: /token"), "reserved"},
-		{"unknown tier", replace("[Gold, Bronze]", "[Platinum]"), `unknown tier "Platinum"`},
+		{"bad tier name", replace("[Gold, Bronze]", "[Gold, Bron!ze]"), `tier "Bron!ze": a tier's name is 1 to 32 letters`},
 		{"bad server URL", replace("https://sandbox.pizza.example.com/api", "ftp://sandbox"), "sandbox endpoint"},
 		{"two production servers", replace("    description: Sandbox\n", "    description: Sandbox\n  - url: https://eu.pizza.example.com/api\n"),
 			"servers: https://pizza.example.com/api and https://eu.pizza.example.com/api are both production servers"},

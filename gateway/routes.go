@@ -78,9 +78,11 @@ func Problems(a *portal.API) []Problem {
 	if a.ProductionURL == "" && a.SandboxURL == "" {
 		add("production_url", "give a production or a sandbox endpoint URL")
 	}
+	// Which tiers exist is the API's tenant's (portal.TenantTiers): its
+	// publisher checks them against those; here only the names.
 	for _, t := range a.Tiers {
-		if !slices.Contains(portal.Tiers, t) {
-			add("tiers", "unknown tier %q (tiers: %s)", t, strings.Join(portal.Tiers, ", "))
+		if !portal.ValidTierName(t) {
+			add("tiers", "tier %q: a tier's name is 1 to 32 letters, digits, - or _, beginning with a letter", t)
 		}
 	}
 	if len(a.Resources) == 0 {

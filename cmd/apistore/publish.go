@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apistore/apistore/gateway"
@@ -56,6 +57,9 @@ func apiImport(ctx context.Context, args []string, s stdio) error {
 	}
 	defer d.Close()
 	if err := importTenant(ctx, d, *tenantDomain, a); err != nil {
+		return err
+	}
+	if err := offeredTiers(ctx, d, a); err != nil {
 		return err
 	}
 	done := "published"
@@ -134,6 +138,24 @@ func importTenant(ctx context.Context, d interface {
 			return fmt.Errorf("context %s: give it without /t/ (the API goes under /t/%s/)", a.Context, t.Domain)
 		}
 		a.Context = portal.TenantContext(t.Domain, a.Context)
+	}
+	return nil
+}
+
+// offeredTiers refuses an API offering tiers its tenant does not have:
+// the default ones and those set with apistore tier set.
+func offeredTiers(ctx context.Context, d interface {
+	Tiers(ctx context.Context, tenantID int64) ([]portal.Tier, error)
+}, a *portal.API) error {
+	custom, err := d.Tiers(ctx, portal.TenantIDOf(a.TenantID))
+	if err != nil {
+		return err
+	}
+	names := portal.TierNames(portal.TenantTiers(custom))
+	for _, t := range a.Tiers {
+		if !slices.Contains(names, t) {
+			return fmt.Errorf("x-tiers: the tenant has no tier %q (its tiers: %s; apistore tier set adds one)", t, strings.Join(names, ", "))
+		}
 	}
 	return nil
 }

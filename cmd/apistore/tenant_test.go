@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,8 +98,9 @@ func TestTenantCommands(t *testing.T) {
 
 // TestAPIImportTenant: api import --tenant acme.com publishes the API as
 // acme.com's, under /t/acme.com/, and --update finds it there keeping
-// whether it is shared; an unknown or deactivated tenant, and a /t/
-// context outside the tenant, are refused with a message.
+// whether it is shared; x-tiers may name the tenant's own tiers; an
+// unknown or deactivated tenant, a /t/ context outside the tenant and a
+// tier the tenant lacks are refused with a message.
 func TestAPIImportTenant(t *testing.T) {
 	dir := newDataDir(t)
 	if out, err := runIn(dir, "acme-admin-password\n", "tenant create", "--domain", "acme.com", "--admin", "admin"); err != nil {
@@ -150,6 +152,32 @@ paths: {/items: {get: {responses: {"200": {description: ok}}}}}
 			t.Errorf("import %v: %q, want %q", c.flags, msg, c.want)
 		}
 	}
+
+	// x-tiers may name the tenant's own tiers, and only those.
+	platinum := filepath.Join(dir, "platinum.yaml")
+	if err := os.WriteFile(platinum, []byte(`openapi: 3.0.3
+info: {title: Gold Orders, version: "1.0"}
+x-tiers: [Gold, Platinum]
+servers: [{url: "https://orders.example.com"}]
+paths: {/items: {get: {responses: {"200": {description: ok}}}}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg := runFails(t, "api", "import", platinum, "--data-dir", dir, "--tenant", "acme.com"); !strings.Contains(msg,
+		`x-tiers: the tenant has no tier "Platinum" (its tiers: Unlimited, Gold, Silver, Bronze; apistore tier set adds one)`) {
+		t.Errorf("import offering a tier acme.com lacks: %q", msg)
+	}
+	runOK(t, "tier", "set", "--data-dir", dir, "--tenant", "acme.com", "--name", "Platinum", "--rpm", "100")
+	if out := runOK(t, "api", "import", platinum, "--data-dir", dir, "--tenant", "acme.com"); !strings.Contains(out, "published Gold Orders 1.0") {
+		t.Errorf("import offering acme.com's own tier: %q", out)
+	}
+	if a, err := d.APIByContext(ctx, "/t/acme.com/gold-orders", "1.0"); err != nil || !slices.Equal(a.Tiers, []string{"Gold", "Platinum"}) {
+		t.Errorf("the API offering Platinum: %+v, %v", a, err)
+	}
+	if msg := runFails(t, "api", "import", platinum, "--data-dir", dir); !strings.Contains(msg, `the tenant has no tier "Platinum"`) {
+		t.Errorf("the super tenant offering acme.com's tier: %q", msg)
+	}
+
 	if err := d.SetTenantActive(ctx, "acme.com", false); err != nil {
 		t.Fatal(err)
 	}
