@@ -229,8 +229,5 @@ func (h *Handlers) Subscribe(c echo.Context) error {
 	}
 	client, detail := h.appAuditFields(c, app.ID, app.Name)
 	h.audit(c, portal.AuditSubscribed, h.CurrentUser(c).Username, client, fmt.Sprintf("%s to API %s %s, tier %s", detail, a.Name, a.Version, f.Tier))
-	if err := h.flash(c, fmt.Sprintf("%s is subscribed to %s %s at the %s tier.", app.Name, a.Name, a.Version, f.Tier)); err != nil {
-		return err
-	}
-	return storeRedirect(c, fmt.Sprintf("/store/apis/%d", a.ID))
+	return h.flashTo(c, fmt.Sprintf("/store/apis/%d", a.ID), fmt.Sprintf("%s is subscribed to %s %s at the %s tier.", app.Name, a.Name, a.Version, f.Tier))
 }

@@ -157,10 +157,7 @@ func (h *Handlers) saveApplication(c echo.Context, a *portal.Application, done s
 		h.audit(c, portal.AuditApplicationUpdated, h.CurrentUser(c).Username, client,
 			fmt.Sprintf("%s: tier %s, callback URL %q, DPoP required %t", detail, a.Tier, a.CallbackURL, a.DPoPRequired))
 	}
-	if err := h.flash(c, "Application "+a.Name+" "+done+"."); err != nil {
-		return err
-	}
-	return storeRedirect(c, "/store/applications")
+	return h.flashTo(c, "/store/applications", "Application "+a.Name+" "+done+".")
 }
 
 // ConfirmDeleteApplication asks before deleting, GET /store/applications/:id/delete.
@@ -188,10 +185,7 @@ func (h *Handlers) DeleteApplication(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditApplicationDeleted, h.CurrentUser(c).Username, client, detail+"; its keys and tokens ended")
-	if err := h.flash(c, "Application "+a.Name+" deleted; its keys and tokens no longer work."); err != nil {
-		return err
-	}
-	return storeRedirect(c, "/store/applications")
+	return h.flashTo(c, "/store/applications", "Application "+a.Name+" deleted; its keys and tokens no longer work.")
 }
 
 // errNoApplication is the answer for an application id that is not the

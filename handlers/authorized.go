@@ -76,10 +76,7 @@ func (h *Handlers) RevokeAccess(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditConsentRevoked, h.CurrentUser(c).Username, client, detail)
-	if err := h.flash(c, "Access revoked: the application's tokens no longer work."); err != nil {
-		return err
-	}
-	return storeRedirect(c, "/store/authorized")
+	return h.flashTo(c, "/store/authorized", "Access revoked: the application's tokens no longer work.")
 }
 
 // consentAuditFields names the application of one of the user's consents

@@ -234,8 +234,5 @@ func (h *Handlers) DeleteDoc(c echo.Context) error {
 func (h *Handlers) docDone(c echo.Context, a *portal.API, d *portal.Doc, done string) error {
 	h.audit(c, portal.AuditAPIChanged, h.CurrentUser(c).Username, "",
 		fmt.Sprintf("API %s %s (%s): documentation page %q (%s) %s", a.Name, a.Version, a.Context, d.Title, portal.DocKindName(d.Kind), done))
-	if err := h.flash(c, fmt.Sprintf("Documentation page %q %s.", d.Title, done)); err != nil {
-		return err
-	}
-	return storeRedirect(c, fmt.Sprintf("/store/publisher/%d/docs", a.ID))
+	return h.flashTo(c, fmt.Sprintf("/store/publisher/%d/docs", a.ID), fmt.Sprintf("Documentation page %q %s.", d.Title, done))
 }

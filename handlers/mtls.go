@@ -98,10 +98,7 @@ func (h *Handlers) SetClientAuth(c echo.Context) error {
 	for _, cert := range certs {
 		msg += fmt.Sprintf(" Registered %s, valid until %s.", cert.Subject, formatTime(cert.NotAfter))
 	}
-	if err := h.flash(c, msg); err != nil {
-		return err
-	}
-	return storeRedirect(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
+	return h.flashTo(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID), msg)
 }
 
 // withError adds a field's message to errs, made when nil.

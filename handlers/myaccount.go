@@ -95,10 +95,7 @@ func (h *Handlers) EndSession(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditSessionEnded, u.Username, "", "one session logged out from My account")
-	if err := h.flash(c, "The session is logged out."); err != nil {
-		return err
-	}
-	return storeRedirect(c, accountPath+"#sessions")
+	return h.flashTo(c, accountPath+"#sessions", "The session is logged out.")
 }
 
 // EndOtherSessions logs out every session of the user but this one, POST
@@ -124,10 +121,7 @@ func (h *Handlers) EndOtherSessions(c echo.Context) error {
 			msg = "1 other session logged out."
 		}
 	}
-	if err := h.flash(c, msg); err != nil {
-		return err
-	}
-	return storeRedirect(c, accountPath+"#sessions")
+	return h.flashTo(c, accountPath+"#sessions", msg)
 }
 
 // deleteAccountView is what the page that asks before deleting the user's

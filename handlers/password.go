@@ -132,10 +132,7 @@ func (h *Handlers) ChangePassword(c echo.Context) error {
 		msg = fmt.Sprintf("Password changed: %s logged out, %s of the password grant revoked.", count(others, "other session"), count(ended.Tokens, "token"))
 	}
 	h.audit(c, portal.AuditPasswordChanged, u.Username, "", detail)
-	if err := h.flash(c, msg); err != nil {
-		return err
-	}
-	return storeRedirect(c, accountPath)
+	return h.flashTo(c, accountPath, msg)
 }
 
 // count is n things, in words: "1 token", "2 tokens".
@@ -187,8 +184,5 @@ func (h *Handlers) ChangeEmail(c echo.Context) error {
 	if !strings.EqualFold(u.Email, f.Email) {
 		h.notifyEmailChanged(c, u, u.Email, f.Email)
 	}
-	if err := h.flash(c, "Email changed to "+f.Email+"."); err != nil {
-		return err
-	}
-	return storeRedirect(c, accountPath)
+	return h.flashTo(c, accountPath, "Email changed to "+f.Email+".")
 }

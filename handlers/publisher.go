@@ -301,10 +301,7 @@ func (h *Handlers) saveAPI(c echo.Context, a *portal.API, done string) error {
 	added := newScopesSentence(scopes)
 	h.audit(c, portal.AuditAPIChanged, h.CurrentUser(c).Username, "",
 		strings.TrimSpace(fmt.Sprintf("API %s %s (%s) %s: production %s, sandbox %s. %s", a.Name, a.Version, a.Context, done, a.ProductionURL, a.SandboxURL, added)))
-	if err := h.flash(c, strings.TrimSpace("API "+a.Name+" "+a.Version+" "+done+". "+added)); err != nil {
-		return err
-	}
-	return storeRedirect(c, "/store/publisher")
+	return h.flashTo(c, "/store/publisher", strings.TrimSpace("API "+a.Name+" "+a.Version+" "+done+". "+added))
 }
 
 // newScopes are the scopes a's resources name that are not registered yet
@@ -372,10 +369,7 @@ func (h *Handlers) setAPIStatus(c echo.Context, status, done string) error {
 		return err
 	}
 	h.audit(c, portal.AuditAPIChanged, h.CurrentUser(c).Username, "", fmt.Sprintf("API %s %s (%s) %s", a.Name, a.Version, a.Context, status))
-	if err := h.flash(c, "API "+a.Name+" "+a.Version+" "+done+"."); err != nil {
-		return err
-	}
-	return storeRedirect(c, "/store/publisher")
+	return h.flashTo(c, "/store/publisher", "API "+a.Name+" "+a.Version+" "+done+".")
 }
 
 // errNoAPI answers an API id that does not exist.

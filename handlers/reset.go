@@ -268,10 +268,7 @@ func (h *Handlers) ResetPassword(c echo.Context) error {
 	h.audit(c, portal.AuditPasswordReset, u.Username, "", fmt.Sprintf("with a reset link: %s logged out, %s of the password grant revoked",
 		count(ended.Sessions, "session"), count(ended.Tokens, "token")))
 	h.notifyPasswordChanged(c, u, "with a reset link")
-	if err := h.flash(c, "Your password is changed, and every session of your account is logged out. Log in with the new password."); err != nil {
-		return err
-	}
-	return storeRedirect(c, loginPath)
+	return h.flashTo(c, loginPath, "Your password is changed, and every session of your account is logged out. Log in with the new password.")
 }
 
 // notifyPasswordChanged mails the account's owner that its password

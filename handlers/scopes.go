@@ -79,10 +79,7 @@ func (h *Handlers) SetScope(c echo.Context) error {
 		who = "users with the roles " + strings.Join(roles, ", ")
 	}
 	h.audit(c, portal.AuditScopeChanged, me.Username, "", fmt.Sprintf("on the Scopes page: scope %s, roles %q", f.Name, strings.Join(roles, ",")))
-	if err := h.flash(c, fmt.Sprintf("Scope %s is saved: new tokens get it for %s.", f.Name, who)); err != nil {
-		return err
-	}
-	return storeRedirect(c, scopesPath)
+	return h.flashTo(c, scopesPath, fmt.Sprintf("Scope %s is saved: new tokens get it for %s.", f.Name, who))
 }
 
 // scopesView lists the scopes of the administrator's tenant.

@@ -290,6 +290,14 @@ func (h *Handlers) flash(c echo.Context, msg string) error {
 	return h.saveSession(c, s)
 }
 
+// flashTo sends the browser to path (303) with msg shown there once.
+func (h *Handlers) flashTo(c echo.Context, path, msg string) error {
+	if err := h.flash(c, msg); err != nil {
+		return err
+	}
+	return storeRedirect(c, path)
+}
+
 // page returns the frame of a page for this request: the user's name, the
 // form token and any flash message (which is thereby used up).
 func (h *Handlers) page(c echo.Context, title, nav string) layout.Page {

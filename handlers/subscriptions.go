@@ -290,10 +290,7 @@ func (h *Handlers) UpdateKey(c echo.Context) error {
 	h.audit(c, portal.AuditKeyUpdated, h.CurrentUser(c).Username, key.ConsumerKey,
 		fmt.Sprintf("application %s: grant types %s, callback URL %q, validity %s s", app.Name, strings.Join(f.GrantTypes, ","), f.CallbackURL, f.Validity))
 	kt, _ := findKeyType(func(kt keyTypeInfo) bool { return kt.t == key.KeyType })
-	if err := h.flash(c, kt.title+" key settings saved."); err != nil {
-		return err
-	}
-	return storeRedirect(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID))
+	return h.flashTo(c, fmt.Sprintf("/store/subscriptions?app=%d", app.ID), kt.title+" key settings saved.")
 }
 
 // showNewAppToken issues an application token for a key and shows My

@@ -69,10 +69,7 @@ func (h *Handlers) SetTier(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditTierChanged, me.Username, "", fmt.Sprintf("on the Tiers page: tier %s, %s", f.Name, portal.RPMText(rpm)))
-	if err := h.flash(c, fmt.Sprintf("Tier %s: %s. The gateway applies it at the next call.", f.Name, portal.RPMText(rpm))); err != nil {
-		return err
-	}
-	return storeRedirect(c, tiersPath)
+	return h.flashTo(c, tiersPath, fmt.Sprintf("Tier %s: %s. The gateway applies it at the next call.", f.Name, portal.RPMText(rpm)))
 }
 
 // DeleteTier removes a tier of the administrator's tenant, or the tenant's
@@ -107,10 +104,7 @@ func (h *Handlers) DeleteTier(c echo.Context) error {
 		h.audit(c, portal.AuditTierChanged, me.Username, "", "on the Tiers page: tier "+f.Name+" deleted")
 		msg = fmt.Sprintf("Tier %s is deleted.", f.Name)
 	}
-	if err := h.flash(c, msg); err != nil {
-		return err
-	}
-	return storeRedirect(c, tiersPath)
+	return h.flashTo(c, tiersPath, msg)
 }
 
 // tiersView lists the tiers of the administrator's tenant: the default

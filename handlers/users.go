@@ -216,10 +216,7 @@ func (h *Handlers) Unlock(c echo.Context) error {
 		}
 		h.audit(c, portal.AuditLockoutCleared, username, "", fmt.Sprintf("on the Users page: %s %s, after %d failures",
 			strings.ToLower(what), name, k.Failures))
-		if err := h.flash(c, fmt.Sprintf("Unlocked: %s %s.", strings.ToLower(what), name)); err != nil {
-			return err
-		}
-		return storeRedirect(c, usersURL(f.Filter))
+		return h.flashTo(c, usersURL(f.Filter), fmt.Sprintf("Unlocked: %s %s.", strings.ToLower(what), name))
 	}
 	return errNoLockout
 }
@@ -308,11 +305,8 @@ func (h *Handlers) DisableUser(c echo.Context) error {
 	}
 	h.audit(c, portal.AuditUserDisabled, u.Username, "", fmt.Sprintf("on the Users page: %s logged out, %s revoked",
 		count(ended.Sessions, "session"), count(ended.Tokens, "token")))
-	if err := h.flash(c, fmt.Sprintf("%s is disabled: %s logged out, %s revoked.", u.Username,
-		count(ended.Sessions, "session"), count(ended.Tokens, "token"))); err != nil {
-		return err
-	}
-	return storeRedirect(c, usersURL(f.Filter))
+	return h.flashTo(c, usersURL(f.Filter), fmt.Sprintf("%s is disabled: %s logged out, %s revoked.", u.Username,
+		count(ended.Sessions, "session"), count(ended.Tokens, "token")))
 }
 
 // EnableUser enables a disabled account, POST /store/admin/users/enable:
@@ -337,8 +331,5 @@ func (h *Handlers) EnableUser(c echo.Context) error {
 		return err
 	}
 	h.audit(c, portal.AuditUserEnabled, u.Username, "", "on the Users page")
-	if err := h.flash(c, u.Username+" is enabled: they can log in again."); err != nil {
-		return err
-	}
-	return storeRedirect(c, usersURL(f.Filter))
+	return h.flashTo(c, usersURL(f.Filter), u.Username+" is enabled: they can log in again.")
 }
