@@ -23,11 +23,17 @@ for target in "$@"; do
   dir="$scratch/$pkg/$name"
   mkdir -p "$dir"
   # -fuzz builds the binary with the coverage instrumentation fuzzing needs.
-  "$GO" test -c -fuzz "^${name}\$" -o "$dir/fuzz.test" "./$pkg"
+  # The pattern plays no part in the build (the binary is the same for every
+  # target of a package), so each package is built once; which target runs
+  # is chosen by -test.fuzz below.
+  bin="$scratch/$pkg/fuzz.test"
+  if [ ! -x "$bin" ]; then
+    "$GO" test -c -fuzz "^${name}\$" -o "$bin" "./$pkg"
+  fi
   if [ -d "$pkg/testdata" ]; then
     cp -R "$pkg/testdata" "$dir/testdata"
   fi
-  if ! (cd "$dir" && ./fuzz.test -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
+  if ! (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
     -test.fuzzcachedir "$dir/cache"); then
     echo
     echo "$target failed. The failing input is in $dir/testdata/fuzz/$name/ (not in the tree)."
