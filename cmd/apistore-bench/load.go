@@ -239,13 +239,14 @@ func prepareRefresh(ctx context.Context, r *runSpec) (call, error) {
 	}, nil
 }
 
-// revokeRate bounds how many tokens a revoke run may need per second.
-const revokeRate = 25000
+// revokeRate bounds how many tokens a revoke run may need per second
+// (TestSmoke lowers it: its short runs under -race revoke a few hundred).
+var revokeRate = 25000
 
 // prepareRevoke stores enough fresh tokens for the run in bulk, through
 // the store; each call revokes a new one.
 func prepareRevoke(ctx context.Context, r *runSpec) (call, error) {
-	n := max(1000, int(r.dur.Seconds()*revokeRate))
+	n := max(1000, int(r.dur.Seconds()*float64(revokeRate)))
 	s, err := r.d.open(ctx)
 	if err != nil {
 		return nil, err

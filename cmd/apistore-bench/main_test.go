@@ -18,6 +18,8 @@ func TestMain(m *testing.M) { fixture.MainWithApistore(m, &bin) }
 // TestSmoke drives every path briefly, then again on a preloaded database:
 // the run must end without a single failed request. It measures nothing.
 func TestSmoke(t *testing.T) {
+	defer func(rate int) { revokeRate = rate }(revokeRate)
+	revokeRate = 2500 // 1,000 tokens a run, not 5,000: storing them was most of the test's CPU
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"--bin", bin, "--duration", "200ms", "--conns", "1,4", "--preload", "2000"}, &out)
 	if err != nil {
