@@ -465,13 +465,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	finished = true
 }
 
-func orSuper(tenant string) string {
-	if tenant == "" {
-		return portal.SuperTenant
-	}
-	return tenant
-}
-
 // statusClientClosed is nginx's status for a call whose caller went away
 // before the answer was complete.
 const statusClientClosed = 499
@@ -482,7 +475,7 @@ const statusClientClosed = 499
 // none).
 func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *snapshot, rt *route, resources []*resource, info *oauth.TokenInfo, rest string, bc *backendCall) {
 	ctx := r.Context()
-	if !rt.api.Shared && !strings.EqualFold(portal.ContextTenant(rt.api.Context), orSuper(info.Tenant)) {
+	if !rt.api.Shared && !strings.EqualFold(portal.ContextTenant(rt.api.Context), portal.TenantOrSuper(info.Tenant)) {
 		// Another tenant's private API: as if it were not subscribed to,
 		// whatever the subscriptions say.
 		notSubscribed().write(w)
@@ -501,7 +494,7 @@ func (g *Gateway) serveAuthorized(w http.ResponseWriter, r *http.Request, s *sna
 	for _, res := range resources {
 		if res != nil && !hasScope(info, rt, res) {
 			refusal := insufficientScope(res.Scope)
-			if tenant := portal.ContextTenant(rt.api.Context); !strings.EqualFold(tenant, orSuper(info.Tenant)) {
+			if tenant := portal.ContextTenant(rt.api.Context); !strings.EqualFold(tenant, portal.TenantOrSuper(info.Tenant)) {
 				refusal.Description += " of the tenant " + tenant + ", which only that tenant's tokens hold"
 			}
 			refusal.write(w)
@@ -552,7 +545,7 @@ func hasScope(info *oauth.TokenInfo, rt *route, res *resource) bool {
 	if res.Scope == "" {
 		return true
 	}
-	return strings.EqualFold(portal.ContextTenant(rt.api.Context), orSuper(info.Tenant)) && slices.Contains(info.Scopes, res.Scope)
+	return strings.EqualFold(portal.ContextTenant(rt.api.Context), portal.TenantOrSuper(info.Tenant)) && slices.Contains(info.Scopes, res.Scope)
 }
 
 // backendURL is the endpoint joined with rest, the part of in's path

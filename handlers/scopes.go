@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -89,7 +88,7 @@ func (h *Handlers) scopesView(c echo.Context) (store.ScopesView, error) {
 	if err != nil {
 		return store.ScopesView{}, err
 	}
-	v := store.ScopesView{Tenant: cmp.Or(me.Tenant, portal.SuperTenant)}
+	v := store.ScopesView{Tenant: portal.TenantOrSuper(me.Tenant)}
 	for _, sc := range scopes {
 		v.Scopes = append(v.Scopes, store.ScopeRow{Name: sc.Name, Description: sc.Description, Roles: sc.Roles})
 	}

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -115,7 +114,7 @@ func (h *Handlers) tiersView(c echo.Context) (store.TiersView, error) {
 	if err != nil {
 		return store.TiersView{}, err
 	}
-	v := store.TiersView{Tenant: cmp.Or(me.Tenant, portal.SuperTenant)}
+	v := store.TiersView{Tenant: portal.TenantOrSuper(me.Tenant)}
 	for _, t := range portal.TenantTiers(custom) {
 		row := store.TierRow{Name: t.Name, Limit: t.Limit(), Description: t.Description, Custom: t.Custom,
 			Default: portal.IsDefaultTier(t.Name), Changeable: t.Name != "Unlimited"}

@@ -82,6 +82,15 @@ func ValidTenantDomain(domain string) bool {
 	return true
 }
 
+// TenantOrSuper is a user's or token's tenant domain: "" is the super
+// tenant's.
+func TenantOrSuper(domain string) string {
+	if domain == "" {
+		return SuperTenant
+	}
+	return domain
+}
+
 // TenantIDOf is a user's or API's tenant id: 0 is the super tenant's.
 func TenantIDOf(id int64) int64 {
 	if id == 0 {
