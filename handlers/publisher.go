@@ -164,11 +164,19 @@ func (h *Handlers) apiForm(c echo.Context, status int, f store.APIForm) error {
 // tenantTiers are the names of the tiers of the publisher's tenant, which
 // its APIs may offer: the default ones and the tenant's own.
 func (h *Handlers) tenantTiers(c echo.Context) ([]string, error) {
-	custom, err := h.store.Tiers(c.Request().Context(), h.CurrentUser(c).TenantID)
+	tiers, err := h.viewerTiers(c)
+	return portal.TierNames(tiers), err
+}
+
+// viewerTiers are the tiers of the viewer's tenant (portal.TenantTiers):
+// the default ones, each with the tenant's limit if it set one, then its
+// own.
+func (h *Handlers) viewerTiers(c echo.Context) ([]portal.Tier, error) {
+	custom, err := h.store.Tiers(c.Request().Context(), h.viewerTenant(c))
 	if err != nil {
 		return nil, err
 	}
-	return portal.TierNames(portal.TenantTiers(custom)), nil
+	return portal.TenantTiers(custom), nil
 }
 
 // CreateAPI publishes a new API, POST /store/publisher.

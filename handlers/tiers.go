@@ -63,7 +63,7 @@ func (h *Handlers) SetTier(c echo.Context) error {
 	}
 	rpm, _ := strconv.Atoi(f.RPM) // tierrpm checked it
 	me := h.CurrentUser(c)
-	if err := h.store.PutTier(c.Request().Context(), portal.Tier{TenantID: portal.TenantIDOf(me.TenantID), Name: f.Name, RPM: rpm,
+	if err := h.store.PutTier(c.Request().Context(), portal.Tier{TenantID: h.viewerTenant(c), Name: f.Name, RPM: rpm,
 		Description: f.Description}); err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (h *Handlers) DeleteTier(c echo.Context) error {
 	}
 	me := h.CurrentUser(c)
 	if problems == nil {
-		err = h.store.DeleteTier(c.Request().Context(), portal.TenantIDOf(me.TenantID), f.Name)
+		err = h.store.DeleteTier(c.Request().Context(), h.viewerTenant(c), f.Name)
 	}
 	var msg string
 	switch {
@@ -109,13 +109,12 @@ func (h *Handlers) DeleteTier(c echo.Context) error {
 // tiersView lists the tiers of the administrator's tenant: the default
 // ones, each with the tenant's limit or the gateway's, then its own.
 func (h *Handlers) tiersView(c echo.Context) (store.TiersView, error) {
-	me := h.CurrentUser(c)
-	custom, err := h.store.Tiers(c.Request().Context(), portal.TenantIDOf(me.TenantID))
+	tiers, err := h.viewerTiers(c)
 	if err != nil {
 		return store.TiersView{}, err
 	}
-	v := store.TiersView{Tenant: portal.TenantOrSuper(me.Tenant)}
-	for _, t := range portal.TenantTiers(custom) {
+	v := store.TiersView{Tenant: portal.TenantOrSuper(h.CurrentUser(c).Tenant)}
+	for _, t := range tiers {
 		row := store.TierRow{Name: t.Name, Limit: t.Limit(), Description: t.Description, Custom: t.Custom,
 			Default: portal.IsDefaultTier(t.Name), Changeable: t.Name != "Unlimited"}
 		if t.Custom {
