@@ -42,7 +42,7 @@ func (s *Server) IssueConsoleToken(ctx context.Context, c *Client, scopes []stri
 	if c.DPoPRequired {
 		return nil, errDPoPRequired()
 	}
-	if oerr := s.checkDirectoryUser(ctx, c.OwnerID); oerr != nil {
+	if oerr := s.checkDirectoryOwner(ctx, c); oerr != nil {
 		return nil, oerr
 	}
 	granted, err := s.grantableScopes(ctx, c.Tenant, scopes, c.OwnerRoles)

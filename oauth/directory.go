@@ -77,6 +77,17 @@ func (s *Server) checkDirectoryUser(ctx context.Context, userID int64) *Error {
 	return internal(ctx, "user store", err)
 }
 
+// checkDirectoryOwner is checkDirectoryUser for the owner of a key, on
+// whose behalf application tokens are issued, asked only when a secondary
+// store claims the owner's name: the client_credentials grant is the
+// busiest, and the primary store's owners need no user read.
+func (s *Server) checkDirectoryOwner(ctx context.Context, c *Client) *Error {
+	if s.directory == nil || !s.directory.Claims(c.Owner) {
+		return nil
+	}
+	return s.checkDirectoryUser(ctx, c.OwnerID)
+}
+
 // ErrDirectoryDown answers a password grant whose user store cannot be
 // reached: server_error with 503, as the outage may pass.
 func ErrDirectoryDown() *Error {

@@ -184,7 +184,7 @@ func (s *Server) passwordTokens(ctx context.Context, c *Client, u *User, r *Toke
 // owner from a secondary user store is asked about there first, as the
 // refresh grant asks about its user: no password vouches for them now.
 func (s *Server) clientCredentialsGrant(ctx context.Context, c *Client, r *TokenRequest) (*TokenResponse, *Error) {
-	if oerr := s.checkDirectoryUser(ctx, c.OwnerID); oerr != nil {
+	if oerr := s.checkDirectoryOwner(ctx, c); oerr != nil {
 		return nil, oerr
 	}
 	scopes, err := s.grantableScopes(ctx, c.Tenant, r.Scope, c.OwnerRoles)
