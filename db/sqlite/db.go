@@ -52,7 +52,7 @@ type DB struct {
 	genQ      *sql.Stmt
 	genMu     sync.Mutex
 	lastCheck atomic.Pointer[versionCheck]
-	shm       *os.File
+	shm       *walIndex
 	path      string
 	// running are RunAlone's locks.
 	running jobLocks
@@ -145,7 +145,7 @@ func (d *DB) Close() error {
 	// Last: closing any descriptor of the -shm file drops every POSIX lock
 	// the process holds on it, SQLite's own included.
 	if d.shm != nil {
-		d.shm.Close()
+		d.shm.close()
 	}
 	return err
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"os"
 )
 
 // walIndexHeaderSize covers both copies of SQLite's wal-index header at the
@@ -26,18 +25,14 @@ type versionCheck struct {
 // values mean nothing such was committed in between. Commits that change
 // nothing cached, such as new tokens, leave it as it is.
 //
-// While the wal-index header (one pread(2)) is the one seen when the
+// While the wal-index header (a memory copy: see walIndex) is the one seen when the
 // generation was last read, nothing has been committed since, and the
 // generation read then holds; after a commit it is read again, once, on the
 // dedicated watch connection. Without a readable -shm file it is read every
 // time.
 func (d *DB) Generation(ctx context.Context) (uint64, error) {
 	var wal [walIndexHeaderSize]byte
-	seen := d.shm != nil
-	if seen {
-		_, err := d.shm.ReadAt(wal[:], 0)
-		seen = err == nil
-	}
+	seen := d.shm != nil && d.shm.read(&wal)
 	if c := d.lastCheck.Load(); seen && c != nil && c.wal == wal {
 		return c.gen, nil
 	}
@@ -54,17 +49,6 @@ func (d *DB) Generation(ctx context.Context) (uint64, error) {
 		d.lastCheck.Store(&versionCheck{wal: wal, gen: uint64(gen)})
 	}
 	return uint64(gen), nil
-}
-
-// openWALIndex opens the -shm file of the database at path for reading, or
-// returns nil. It exists while connections are open in WAL mode, which the
-// dedicated watch connection guarantees from its first query.
-func openWALIndex(path string) *os.File {
-	f, err := os.Open(path + "-shm")
-	if err != nil {
-		return nil
-	}
-	return f
 }
 
 // SubscriptionTier returns the id and tier of an application's subscription

@@ -36,7 +36,7 @@ func TestGeneration(t *testing.T) {
 				t.Fatal("the -shm file was not opened")
 			}
 			if !tt.walIndex {
-				d.shm.Close()
+				d.shm.close()
 				d.shm = nil
 			}
 			other, err := Open(path)
