@@ -142,10 +142,9 @@ func (d *DB) Close() error {
 	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	err := errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
-	// Last: closing any descriptor of the -shm file drops every POSIX lock
-	// the process holds on it, SQLite's own included.
+	// Last: see walIndexes.
 	if d.shm != nil {
-		d.shm.close()
+		releaseWALIndex(d.shm)
 	}
 	return err
 }

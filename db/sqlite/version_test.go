@@ -36,7 +36,7 @@ func TestGeneration(t *testing.T) {
 				t.Fatal("the -shm file was not opened")
 			}
 			if !tt.walIndex {
-				d.shm.close()
+				releaseWALIndex(d.shm)
 				d.shm = nil
 			}
 			other, err := Open(path)

@@ -25,25 +25,60 @@ func TestWALIndexKeepsSQLiteLocks(t *testing.T) {
 	if d.shm == nil || d.shm.mem == nil {
 		t.Fatal("the wal-index header was not mapped")
 	}
+	if shmLocks(t, path) == 0 {
+		t.Fatal("the process holds no lock on the -shm file after Open")
+	}
+}
+
+// TestWALIndexSharedAcrossHandles: two handles of one database in one
+// process share one descriptor of the -shm file, so closing one handle
+// leaves the other's SQLite locks in place.
+func TestWALIndexSharedAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apistore.db")
+	d, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	other, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.shm != d.shm {
+		t.Error("the second handle mapped the -shm file again")
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if shmLocks(t, path) == 0 {
+		t.Fatal("closing one handle dropped the other's locks on the -shm file")
+	}
+	if _, err := d.Generation(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shmLocks counts the POSIX locks the process holds on the -shm file of
+// the database at path (/proc/locks).
+func shmLocks(t *testing.T, path string) int {
+	t.Helper()
 	st, err := os.Stat(path + "-shm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	inode := st.Sys().(*syscall.Stat_t).Ino
+	inode := fmt.Sprintf(":%d ", st.Sys().(*syscall.Stat_t).Ino)
 	locks, err := os.ReadFile("/proc/locks")
 	if err != nil {
 		t.Skip("no /proc/locks:", err)
 	}
-	want := fmt.Sprintf(" %d ", os.Getpid())
+	pid := fmt.Sprintf(" %d ", os.Getpid())
 	held := 0
 	for line := range strings.SplitSeq(string(locks), "\n") {
-		if strings.Contains(line, " POSIX ") && strings.Contains(line, want) && strings.Contains(line, fmt.Sprintf(":%d ", inode)) {
+		if strings.Contains(line, " POSIX ") && strings.Contains(line, pid) && strings.Contains(line, inode) {
 			held++
 		}
 	}
-	if held == 0 {
-		t.Fatalf("the process holds no lock on the -shm file after Open:\n%s", locks)
-	}
+	return held
 }
 
 // TestWALIndexRead: the mapping reads what is written to the file through
@@ -55,7 +90,7 @@ func TestWALIndexRead(t *testing.T) {
 	if err := os.WriteFile(base+"-shm", append(header, make([]byte, 4096)...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w := openWALIndex(base)
+	w := mapWALIndex(base + "-shm")
 	if w == nil || w.mem == nil {
 		t.Fatal("not mapped")
 	}

@@ -5,14 +5,11 @@ package sqlite
 import "os"
 
 // walIndex is the -shm file, read with ReadAt where it cannot be mapped.
-// It stays open until DB.Close: closing any descriptor of the file drops
-// the process's locks on it.
 type walIndex struct{ f *os.File }
 
-// openWALIndex opens the -shm file of the database at path for reading, or
-// returns nil: the generation is then read every time.
-func openWALIndex(path string) *walIndex {
-	f, err := os.Open(path + "-shm")
+// mapWALIndex opens the -shm file name for reading, or returns nil.
+func mapWALIndex(name string) *walIndex {
+	f, err := os.Open(name)
 	if err != nil {
 		return nil
 	}

@@ -11,20 +11,18 @@ import (
 // walIndex is the wal-index header at the start of the -shm file, mapped
 // read-only and shared, as SQLite's own connections map it: reading it is a
 // memory copy, where a pread(2) cost the gateway a system call per API
-// call. The file stays open as long as the mapping: closing any descriptor
-// of the -shm file drops every POSIX lock the process holds on it, SQLite's
-// own included, so it is closed last (DB.Close). The file exists, at 32 KiB
-// or more, while the watch connection is open, and SQLite does not shrink
-// it while any connection holds it.
+// call. The file stays open as long as the mapping (see openWALIndex for
+// why it is closed last). The file exists, at 32 KiB or more, while the
+// watch connection is open, and SQLite does not shrink it while any
+// connection holds it.
 type walIndex struct {
 	f   *os.File
 	mem []byte
 }
 
-// openWALIndex maps the -shm file of the database at path, or returns nil:
-// the generation is then read every time.
-func openWALIndex(path string) *walIndex {
-	f, err := os.Open(path + "-shm")
+// mapWALIndex opens and maps the -shm file name, or returns nil.
+func mapWALIndex(name string) *walIndex {
+	f, err := os.Open(name)
 	if err != nil {
 		return nil
 	}
@@ -58,8 +56,7 @@ func (w *walIndex) read(dst *[walIndexHeaderSize]byte) (ok bool) {
 	return true
 }
 
-// close unmaps the header and closes the file: after every connection of
-// the database is closed.
+// close unmaps the header and closes the file.
 func (w *walIndex) close() {
 	if w.mem != nil {
 		_ = syscall.Munmap(w.mem)
