@@ -11,7 +11,7 @@ import (
 // walIndex is the wal-index header at the start of the -shm file, mapped
 // read-only and shared, as SQLite's own connections map it: reading it is a
 // memory copy, where a pread(2) cost the gateway a system call per API
-// call. The file stays open as long as the mapping (see openWALIndex for
+// call. The file stays open as long as the mapping (see walIndexes for
 // why it is closed last). The file exists, at 32 KiB or more, while the
 // watch connection is open, and SQLite does not shrink it while any
 // connection holds it.
