@@ -95,7 +95,7 @@ func (d *DB) EndOtherSessions(ctx context.Context, userID int64, keep oauth.Hash
 // (lockAccess), as always before the rows it guards.
 func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash string, keep oauth.Hash, endAccess bool) (portal.Ended, error) {
 	var ended portal.Ended
-	err := d.tx(ctx, func(tx pgx.Tx) error {
+	err := d.tokenTx(ctx, func(tx pgx.Tx) error {
 		if err := lockAccess(ctx, tx); err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func (d *DB) PasswordResetUser(ctx context.Context, token oauth.Hash, now time.T
 func (d *DB) ResetPassword(ctx context.Context, token oauth.Hash, passwordHash string, now time.Time) (*portal.User, portal.Ended, error) {
 	var u *portal.User
 	var ended portal.Ended
-	err := d.tx(ctx, func(tx pgx.Tx) error {
+	err := d.tokenTx(ctx, func(tx pgx.Tx) error {
 		if err := lockAccess(ctx, tx); err != nil {
 			return err
 		}
@@ -241,7 +241,7 @@ func (d *DB) DisableUser(ctx context.Context, username string, at time.Time) (*p
 	if !textOK(username) { // no such user can exist
 		return nil, ended, fmt.Errorf("disable user %s: %w", username, portal.ErrNotFound)
 	}
-	err := d.tx(ctx, func(tx pgx.Tx) error {
+	err := d.tokenTx(ctx, func(tx pgx.Tx) error {
 		ended = portal.Ended{}
 		if err := lockAccess(ctx, tx); err != nil {
 			return err

@@ -40,7 +40,7 @@ func (d *DB) RedeemCode(ctx context.Context, h oauth.Hash, t *oauth.Token) error
 // DeleteStaleCodes removes expired codes, except used ones whose tokens
 // still exist: a replay of those must still revoke them.
 func (d *DB) DeleteStaleCodes(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := d.exec(ctx, `DELETE FROM codes WHERE expires_at <= $1
+	tag, err := d.tokenExec(ctx, `DELETE FROM codes WHERE expires_at <= $1
 		AND (NOT used OR NOT EXISTS (SELECT 1 FROM `+d.parts().AllOrDefault()+` t WHERE t.access_hash = codes.family_id
 			OR (t.family_id = codes.family_id AND t.family_id <> t.access_hash)))`, now.UnixMilli())
 	if err != nil {

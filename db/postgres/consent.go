@@ -86,7 +86,7 @@ func (d *DB) Consents(ctx context.Context, userID int64) ([]portal.Consent, erro
 // (lockAccess): the consent's row is locked before the tokens' revocation
 // would take it.
 func (d *DB) RevokeConsent(ctx context.Context, userID, appID int64) error {
-	err := d.tx(ctx, func(tx pgx.Tx) error {
+	err := d.tokenTx(ctx, func(tx pgx.Tx) error {
 		if err := lockAccess(ctx, tx); err != nil {
 			return err
 		}

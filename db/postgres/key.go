@@ -39,7 +39,7 @@ func (d *DB) KeysOfApplication(ctx context.Context, appID int64) ([]portal.Key, 
 // secret is stored after the revocation (see insertToken); the access
 // generation first, as always (lockAccess).
 func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) error {
-	return d.tx(ctx, func(tx pgx.Tx) error {
+	return d.tokenTx(ctx, func(tx pgx.Tx) error {
 		what := fmt.Sprintf("replace secret of key %d", keyID)
 		if err := lockAccess(ctx, tx); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -61,7 +61,7 @@ func (d *DB) ReplaceSecret(ctx context.Context, keyID int64, secret oauth.Hash) 
 // RevokeApplicationTokens revokes every application (client_credentials)
 // token of a key, before the store issues its replacement.
 func (d *DB) RevokeApplicationTokens(ctx context.Context, keyID int64) error {
-	if err := d.tx(ctx, func(tx pgx.Tx) error {
+	if err := d.tokenTx(ctx, func(tx pgx.Tx) error {
 		_, err := d.execTokens(ctx, tx, `UPDATE {tokens} SET revoked = true WHERE key_id = $1 AND grant_type = $2 AND NOT revoked`,
 			keyID, oauth.GrantClientCredentials)
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/apistore/apistore/db/internal/partition"
 	"github.com/apistore/apistore/oauth"
@@ -22,7 +23,7 @@ import (
 func (d *DB) parts() *partition.Set { return d.partitions.Load() }
 
 // execTokens runs q, whose {tokens} stands for a token table, on every
-// partition's table in tx and returns the rows changed.
+// partition's table in tx, a tokenTx, and returns the rows changed.
 func (d *DB) execTokens(ctx context.Context, tx querier, q string, args ...any) (int64, error) {
 	return d.parts().Sum(func(table string) (int64, error) {
 		tag, err := exec(ctx, tx, partition.On(q, table), args...)
@@ -61,7 +62,8 @@ var ErrPartitioningInUse = errors.New("other nodes are running with the database
 // database's while other nodes run is refused (ErrPartitioningInUse): the
 // nodes of a cluster share one partitioning, changed when none runs. The
 // node then holds partitionLock shared until Close, taking it again when
-// its connection is lost (watchNode).
+// its connection is lost (watchNode), and joins partition_nodes (join). A
+// change first fences the other nodes' token writes off (fence).
 func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err error) {
 	ps, err = oauth.CheckPartitions(ps)
 	if err != nil {
@@ -88,12 +90,17 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err err
 			return fmt.Errorf("token partitioning %q: the database's is %q and %w: give this node the same --token-partitioning, or stop every node to change it",
 				partitionString(ps), cur.String(), ErrPartitioningInUse)
 		}
-		defer func() {
-			if _, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, partitionLock); uerr != nil && err == nil {
-				err = fmt.Errorf("token partitioning: %w", uerr)
-			}
-		}()
+		defer unlock(ctx, conn, partitionLock, &err)
+		if err := d.fence(ctx, conn); err != nil {
+			return fmt.Errorf("token partitioning: %w", err)
+		}
+		defer unlock(ctx, conn, writeGuard, &err)
 	}
+	defer func() {
+		if err == nil {
+			err = d.join(ctx, conn)
+		}
+	}()
 	return d.partitions.Change(ps, func(change func(partition.Tx) error) error {
 		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
@@ -200,6 +207,7 @@ func (d *DB) watchNode(done chan<- struct{}) {
 		d.nodeMu.Lock()
 		defer d.nodeMu.Unlock()
 		if d.node != nil {
+			d.leave()
 			d.node.Close(context.Background())
 			d.node = nil
 		}
@@ -231,6 +239,9 @@ func (d *DB) checkNode() error {
 	}
 	ctx, cancel := context.WithTimeout(d.base, d.watch.timeout)
 	err := d.node.Ping(ctx)
+	if err == nil && d.unjoined {
+		d.joinAgain(ctx)
+	}
 	cancel()
 	if err == nil || d.base.Err() != nil {
 		return nil
@@ -263,8 +274,26 @@ func (d *DB) checkNode() error {
 		return d.nodeErr
 	}
 	d.partitions.Store(cur)
-	slog.Info("postgres: this node holds its token partitioning lock again")
+	ctx, cancel = context.WithTimeout(d.base, d.watch.timeout)
+	defer cancel()
+	if d.joinAgain(ctx) {
+		slog.Info("postgres: this node holds its token partitioning lock again")
+	}
 	return nil
+}
+
+// joinAgain joins partition_nodes again once the node holds the lock
+// again and found the partitioning unchanged (its row is still there
+// unless a change that then failed deleted it); until it succeeds, at a
+// later check, the node's token writes fail. nodeMu is held.
+func (d *DB) joinAgain(ctx context.Context) bool {
+	if err := d.join(ctx, d.node); err != nil {
+		d.unjoined = true
+		slog.Warn("postgres: this node holds its token partitioning lock again, but could not record itself in partition_nodes; its token writes fail until it does", "err", err)
+		return false
+	}
+	d.unjoined = false
+	return true
 }
 
 // retake takes partitionLock shared on a new connection, made the
@@ -322,4 +351,121 @@ func copyTokens(ctx context.Context, tx pgx.Tx, table string) error {
 		}
 	}
 	return nil
+}
+
+// unlock lets the advisory lock key go on conn, setting *err if that fails
+// and it was nil.
+func unlock(ctx context.Context, conn *pgx.Conn, key int64, err *error) {
+	if _, uerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key); uerr != nil && *err == nil {
+		*err = fmt.Errorf("token partitioning: %w", uerr)
+	}
+}
+
+// Fencing off the token writes of a node that lost its hold. PostgreSQL
+// drops partitionLock with the connection holding it, and the node
+// notices at its next ping, up to nodeWatch.every later: without more,
+// another node could change the partitioning in between, and this one go
+// on writing tokens by the old one (a revocation in a table its token has
+// left revokes nothing). So a node joins partition_nodes (join) once it
+// has read the partitioning holding the lock shared; each of its token
+// writes first calls token_partitioning_held in its own transaction
+// (tokenExec, tokenTx), which takes writeGuard shared and fails when the
+// node's row is gone; and a node that changes the partitioning, holding
+// partitionLock exclusive (so no other node holds it), first deletes the
+// other nodes' rows and takes writeGuard exclusive (fence), which waits
+// for the writes under way. A node whose hold was lost writes tokens
+// again only once it has taken the lock again and found the partitioning
+// unchanged (checkNode).
+
+// writeGuard is the advisory lock key every token write of a node holds
+// shared for its transaction (migration 0160), and a change exclusive.
+const writeGuard int64 = 0x61706973746f7277
+
+// ErrPartitioningNotHeld is the error of a token write on a node whose row
+// a change of the partitioning deleted: the node lost its hold on
+// partitionLock, and the partitioning it writes by may be out of date.
+var ErrPartitioningNotHeld = errors.New("the database's token partitioning may have changed since this node read it; the node will find out within seconds")
+
+// join records the node in partition_nodes on conn, holding partitionLock;
+// its token writes are guarded from then on.
+func (d *DB) join(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, `INSERT INTO partition_nodes (node, since) VALUES ($1, $2) ON CONFLICT (node) DO NOTHING`,
+		d.nodeID, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("token partitioning: join: %w", err)
+	}
+	d.member.Store(true)
+	return nil
+}
+
+// leave deletes the node's row as it stops. nodeMu is held.
+func (d *DB) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// Unsent or failed, the row stays until the next change deletes it.
+	_, _ = d.node.Exec(ctx, `DELETE FROM partition_nodes WHERE node = $1`, d.nodeID)
+}
+
+// fence deletes the other nodes' rows, then takes writeGuard exclusive on
+// conn, once their token writes under way have ended. conn holds
+// partitionLock exclusive.
+func (d *DB) fence(ctx context.Context, conn *pgx.Conn) error {
+	if _, err := conn.Exec(ctx, `DELETE FROM partition_nodes WHERE node <> $1`, d.nodeID); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, writeGuard)
+	return err
+}
+
+// guardSQL is the first statement of a node's token write.
+const guardSQL = `SELECT token_partitioning_held($1, $2)`
+
+// tokenExec is exec on the pool for a write on the token tables: on a
+// node, in one transaction after the guard, sent together.
+func (d *DB) tokenExec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !d.member.Load() {
+		return d.exec(ctx, sql, args...)
+	}
+	if err := checkText(args); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	for attempt := 1; ; attempt++ {
+		var b pgx.Batch
+		b.Queue(guardSQL, d.nodeID, writeGuard)
+		b.Queue(sql, args...)
+		res := d.pool.SendBatch(ctx, &b) // one implicit transaction
+		_, err := res.Exec()
+		var tag pgconn.CommandTag
+		if err == nil {
+			tag, err = res.Exec()
+		}
+		if cerr := res.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return tag, guardError(textError(err))
+		}
+	}
+}
+
+// tokenTx is tx for a transaction that writes the token tables: on a
+// node, the guard comes first, before any other lock is taken.
+func (d *DB) tokenTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if !d.member.Load() {
+		return d.tx(ctx, fn)
+	}
+	return guardError(d.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, guardSQL, d.nodeID, writeGuard); err != nil {
+			return err
+		}
+		return fn(tx)
+	}))
+}
+
+// guardError is ErrPartitioningNotHeld for the guard's failure.
+func guardError(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "AS001" {
+		return ErrPartitioningNotHeld
+	}
+	return err
 }

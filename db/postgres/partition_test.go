@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/apistore/apistore/internal/pgtest"
 	"github.com/apistore/apistore/oauth"
+	"github.com/apistore/apistore/portal"
 )
 
 // The node's hold on partitionLock across a lost connection (watchNode).
@@ -94,6 +96,144 @@ func TestNodeTakesLockAgain(t *testing.T) {
 	notFailed(t, d)
 	if d.parts().String() != "CORP:a" {
 		t.Errorf("the node's partitioning is %q; want CORP:a", d.parts())
+	}
+	// Its row still there, the node writes tokens.
+	newFixture(t, d).token(t, d, oauth.GrantPassword)
+}
+
+// corpToken stores a token of a user of the CORP store, as issued while
+// CORP has no partition.
+func corpToken(t *testing.T, d *DB) *oauth.Token {
+	t.Helper()
+	us := &portal.UserStore{Domain: "CORP", URL: "ldap://127.0.0.1:389", BindDN: "cn=apistore,dc=example,dc=org",
+		UserSearchBase: "ou=people,dc=example,dc=org", UserFilter: "(objectClass=person)", UserAttribute: "uid"}
+	if err := d.CreateUserStore(t.Context(), us); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := d.UpsertStoreUser(t.Context(), us.ID, "CORP/bob", []string{"subscriber"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixtureOf(t, d, bob).token(t, d, oauth.GrantPassword)
+}
+
+// lostNode opens a node on a fresh database with a token of a CORP user,
+// then cuts the node's connection holding the lock. It returns once the
+// node has noticed, kept from taking the lock again until retake is called
+// (at the latest at cleanup).
+func lostNode(t *testing.T) (url string, d *DB, tok *oauth.Token, retake func()) {
+	t.Helper()
+	url = newDatabase(t)
+	noticed, release := make(chan struct{}), make(chan struct{})
+	d = watchedNode(t, url, nil, func() {
+		close(noticed)
+		<-release
+	})
+	tok = corpToken(t, d)
+	var once sync.Once
+	retake = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(retake)
+	cut(t, raw(t, url))
+	select {
+	case <-noticed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the node did not notice its connection cut within 5 s")
+	}
+	return url, d, tok, retake
+}
+
+// TestLostNodeWritesNoTokenAfterChange: a node whose connection holding
+// the lock is cut, and which has not taken it again, writes no token once
+// another node has changed the partitioning: its revocation of a token the
+// change moved to another table fails, rather than update the table the
+// token left and revoke nothing. It writes none after it has found the
+// change, either.
+func TestLostNodeWritesNoTokenAfterChange(t *testing.T) {
+	url, d, tok, retake := lostNode(t)
+	other := open(t, url)
+	if err := other.PartitionTokens(t.Context(), []oauth.Partition{{Domain: "CORP", Name: "b"}}); err != nil {
+		t.Fatalf("another node changing the partitioning while the lock is free: %v", err)
+	}
+	if err := d.RevokeToken(t.Context(), tok.AccessHash); !errors.Is(err, ErrPartitioningNotHeld) {
+		t.Errorf("the cut node revoking a token the change moved: %v; want ErrPartitioningNotHeld", err)
+	}
+	if info, err := other.AccessToken(t.Context(), tok.AccessHash); err != nil || info.Revoked || info.Partition != "CORP" {
+		t.Errorf("the moved token on the other node: %+v, %v; want it unrevoked, in CORP's partition", info, err)
+	}
+
+	retake() // the node sees the change and fails
+	select {
+	case <-d.Failed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the node has not failed 5 s after the change")
+	}
+	if err := d.RevokeToken(t.Context(), tok.AccessHash); !errors.Is(err, ErrPartitioningNotHeld) {
+		t.Errorf("the failed node revoking a token: %v; want ErrPartitioningNotHeld", err)
+	}
+}
+
+// TestChangeWaitsForTokenWrites: a change of the partitioning waits for
+// the token writes under way on a node that lost its hold and has not
+// noticed yet, so that none lands by the old partitioning after the
+// tokens moved.
+func TestChangeWaitsForTokenWrites(t *testing.T) {
+	url, d, tok, _ := lostNode(t)
+	inWrite, finish, written := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var finished sync.Once
+	end := func() { finished.Do(func() { close(finish) }) }
+	t.Cleanup(end) // before d's Close, which waits for the write's connection
+	go func() {
+		written <- d.tokenTx(t.Context(), func(tx pgx.Tx) error {
+			close(inWrite)
+			<-finish
+			_, err := tx.Exec(t.Context(), `UPDATE tokens SET revoked = true WHERE access_hash = $1`, tok.AccessHash[:])
+			return err
+		})
+	}()
+	<-inWrite
+
+	other, changed := open(t, url), make(chan error, 1)
+	go func() { changed <- other.PartitionTokens(t.Context(), []oauth.Partition{{Domain: "CORP", Name: "b"}}) }()
+	select {
+	case err := <-changed:
+		t.Fatalf("the change ended (%v) while a token write of the cut node was under way", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	end()
+	if err := <-written; err != nil {
+		t.Fatalf("the token write under way: %v", err)
+	}
+	if err := <-changed; err != nil {
+		t.Fatalf("the change: %v", err)
+	}
+	// The revocation landed first, and moved with the token.
+	if info, err := other.AccessToken(t.Context(), tok.AccessHash); err != nil || !info.Revoked || info.Partition != "CORP" {
+		t.Errorf("the token after the change: %+v, %v; want it revoked, in CORP's partition", info, err)
+	}
+}
+
+// TestClosedNodeLeavesNoRow: a node that stops deletes its row in
+// partition_nodes.
+func TestClosedNodeLeavesNoRow(t *testing.T) {
+	url := newDatabase(t)
+	admin := raw(t, url)
+	count := func() (n int) {
+		t.Helper()
+		if err := admin.QueryRow(t.Context(), `SELECT count(*) FROM partition_nodes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	d := open(t, url)
+	if err := d.PartitionTokens(t.Context(), corpA); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows in partition_nodes with one node running; want 1", n)
+	}
+	d.Close()
+	if n := count(); n != 0 {
+		t.Errorf("%d rows in partition_nodes after the node stopped; want 0", n)
 	}
 }
 

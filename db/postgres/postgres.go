@@ -13,6 +13,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/url"
@@ -67,6 +68,13 @@ type DB struct {
 	// failed (Failed); no connection is made for the node after it.
 	nodeErr error
 	failed  chan error
+	// nodeID is the node's row in partition_nodes; member is set once
+	// it joined, and its token writes are guarded (partition.go);
+	// unjoined, under nodeMu, while it holds the lock again without
+	// having recorded itself again (joinAgain).
+	nodeID   string
+	member   atomic.Bool
+	unjoined bool
 }
 
 // Open connects to the database at url and migrates it. The URL may tune
@@ -107,7 +115,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open PostgreSQL database: %w", err)
 	}
 	base, stop := context.WithCancel(context.Background())
-	d := &DB{pool: pool, location: withoutPassword(url), base: base, stop: stop, watch: defaultNodeWatch, failed: make(chan error, 1)}
+	d := &DB{pool: pool, location: withoutPassword(url), base: base, stop: stop, watch: defaultNodeWatch, failed: make(chan error, 1),
+		nodeID: rand.Text()}
 	d.gen.pool, d.gen.base = genPool, base
 	if err := d.indexMissing(ctx); err != nil {
 		d.Close()

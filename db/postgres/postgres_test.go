@@ -65,11 +65,17 @@ type fixture struct {
 
 func newFixture(t *testing.T, d *DB) fixture {
 	t.Helper()
-	ctx := context.Background()
 	u := &portal.User{User: oauth.User{Username: "alice", PasswordHash: "x", Roles: []string{"subscriber"}}}
-	if err := d.CreateUser(ctx, u); err != nil {
+	if err := d.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
+	return fixtureOf(t, d, u)
+}
+
+// fixtureOf gives u an application and returns them with its production key.
+func fixtureOf(t *testing.T, d *DB, u *portal.User) fixture {
+	t.Helper()
+	ctx := context.Background()
 	var key *oauth.Client
 	app := &portal.Application{OwnerID: u.ID, Name: "App", Tier: "Unlimited"}
 	err := d.CreateApplicationWithKeys(ctx, app, func(kt oauth.KeyType) *oauth.Client {

@@ -16,7 +16,7 @@ import (
 // CreateToken stores a new token; ErrSecretReplaced when t.SecretHash is
 // set and no longer the key's secret.
 func (d *DB) CreateToken(ctx context.Context, t *oauth.Token) error {
-	tag, err := d.exec(ctx, d.insertToken(t), rowmap.TokenArgs(t)...)
+	tag, err := d.tokenExec(ctx, d.insertToken(t), rowmap.TokenArgs(t)...)
 	return tokenStored(tag, err, "create token")
 }
 
@@ -165,7 +165,7 @@ func (d *DB) DeleteStaleKeptAnswers(ctx context.Context, now time.Time) (int64, 
 // finds the grant spent (or, if this one rolled back, unspent) and acts on
 // that.
 func (d *DB) spendAndIssue(ctx context.Context, what string, errSpent error, t *oauth.Token, then func(pgx.Tx) error, update string, args ...any) error {
-	return d.tx(ctx, func(tx pgx.Tx) error {
+	return d.tokenTx(ctx, func(tx pgx.Tx) error {
 		tag, err := exec(ctx, tx, update, args...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -194,7 +194,7 @@ func (d *DB) RevokeFamily(ctx context.Context, family oauth.Hash) error {
 	if err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
-	if _, err := d.exec(ctx, `UPDATE `+table+` SET revoked = true WHERE `+inFamily, family[:]); err != nil {
+	if _, err := d.tokenExec(ctx, `UPDATE `+table+` SET revoked = true WHERE `+inFamily, family[:]); err != nil {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
 	return nil
@@ -206,7 +206,7 @@ func (d *DB) RevokeToken(ctx context.Context, access oauth.Hash) error {
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
-	if _, err := d.exec(ctx, `UPDATE `+table+` SET revoked = true WHERE access_hash = $1`, access[:]); err != nil {
+	if _, err := d.tokenExec(ctx, `UPDATE `+table+` SET revoked = true WHERE access_hash = $1`, access[:]); err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	return nil
@@ -233,7 +233,7 @@ func (d *DB) DeleteStaleTokens(ctx context.Context, now time.Time) (int64, error
 	p := d.parts()
 	total, err := p.Sum(func(table string) (int64, error) { return d.deleteStaleTokens(ctx, table, now) })
 	if err == nil && p.Forwards {
-		if _, err := d.exec(ctx, p.StaleForwards()); err != nil {
+		if _, err := d.tokenExec(ctx, p.StaleForwards()); err != nil {
 			return total, fmt.Errorf("delete stale token forwards: %w", err)
 		}
 	}
@@ -251,7 +251,7 @@ func (d *DB) deleteStaleTokens(ctx context.Context, table string, now time.Time)
 	}
 	var total int64
 	for from := *lo; from <= *hi; from += tokenCleanupChunk {
-		tag, err := d.exec(ctx, `DELETE FROM `+table+` WHERE id >= $3 AND id < $4 AND (revoked
+		tag, err := d.tokenExec(ctx, `DELETE FROM `+table+` WHERE id >= $3 AND id < $4 AND (revoked
 			OR (expires_at IS NOT NULL AND expires_at <= $1
 			    AND (refresh_hash IS NULL OR (refresh_expires_at IS NOT NULL AND refresh_expires_at <= $1)
 			         OR (refresh_used AND refresh_expires_at IS NULL AND issued_at <= $2))))`,
@@ -276,7 +276,7 @@ func (d *DB) CreateTokens(ctx context.Context, tokens []*oauth.Token) error {
 			return fmt.Errorf("create tokens: %w", err)
 		}
 	}
-	return d.tx(ctx, func(tx pgx.Tx) error {
+	return d.tokenTx(ctx, func(tx pgx.Tx) error {
 		for start := 0; start < len(tokens); start += tokenBatch {
 			chunk := tokens[start:min(start+tokenBatch, len(tokens))]
 			var b pgx.Batch
