@@ -63,7 +63,8 @@ var ErrPartitioningInUse = errors.New("other nodes are running with the database
 // nodes of a cluster share one partitioning, changed when none runs. The
 // node then holds partitionLock shared until Close, taking it again when
 // its connection is lost (watchNode), and joins partition_nodes (join). A
-// change first fences the other nodes' token writes off (fence).
+// change first fences the other nodes' token writes off (fence), not the
+// node's own: it runs before the node serves.
 func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err error) {
 	ps, err = oauth.CheckPartitions(ps)
 	if err != nil {
@@ -102,7 +103,10 @@ func (d *DB) PartitionTokens(ctx context.Context, ps []oauth.Partition) (err err
 		}
 	}()
 	return d.partitions.Change(ps, func(change func(partition.Tx) error) error {
-		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		// On conn, which holds the locks: should it be lost, the change
+		// rolls back with them, before a node that lost its hold can
+		// take the lock again and find the partitioning unchanged.
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
 				return err
 			}

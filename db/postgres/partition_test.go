@@ -190,26 +190,95 @@ func TestChangeWaitsForTokenWrites(t *testing.T) {
 			return err
 		})
 	}()
-	<-inWrite
+	select {
+	case <-inWrite:
+	case err := <-written:
+		t.Fatalf("the token write ended before it began: %v", err)
+	}
 
 	other, changed := open(t, url), make(chan error, 1)
 	go func() { changed <- other.PartitionTokens(t.Context(), []oauth.Partition{{Domain: "CORP", Name: "b"}}) }()
+	waitLock(t, raw(t, url), writeGuard, "ExclusiveLock", false) // the change waits for the write
 	select {
 	case err := <-changed:
 		t.Fatalf("the change ended (%v) while a token write of the cut node was under way", err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	end()
-	if err := <-written; err != nil {
-		t.Fatalf("the token write under way: %v", err)
-	}
-	if err := <-changed; err != nil {
-		t.Fatalf("the change: %v", err)
+	for what, ended := range map[string]chan error{"the token write under way": written, "the change": changed} {
+		select {
+		case err := <-ended:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s has not ended 10 s after the write was let go", what)
+		}
 	}
 	// The revocation landed first, and moved with the token.
 	if info, err := other.AccessToken(t.Context(), tok.AccessHash); err != nil || !info.Revoked || info.Partition != "CORP" {
 		t.Errorf("the token after the change: %+v, %v; want it revoked, in CORP's partition", info, err)
 	}
+}
+
+// waitLock waits, up to 5 s, until a backend holds (granted) or waits for
+// the advisory lock key in mode.
+func waitLock(t *testing.T, conn *pgx.Conn, key int64, mode string, granted bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+			AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid AND mode = $2 AND granted = $3`,
+			key, mode, granted).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no backend %s the advisory lock %#x in %s after 5 s", map[bool]string{true: "holds", false: "waits for"}[granted], key, mode)
+		}
+	}
+}
+
+// TestChangeDiesWithItsLock: a change whose connection holding the locks
+// is lost midway rolls back with them, so that a node that lost its hold
+// and takes the lock again meanwhile, finding the partitioning unchanged,
+// does not go on writing by it once the change commits.
+func TestChangeDiesWithItsLock(t *testing.T) {
+	url, lost, tok, retake := lostNode(t)
+	admin, changer, changed := raw(t, url), open(t, url), make(chan error, 1)
+	// The change stalls after its fence, at the migration lock.
+	if _, err := admin.Exec(t.Context(), `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		changed <- changer.PartitionTokens(t.Context(), []oauth.Partition{{Domain: "CORP", Name: "b"}})
+	}()
+	waitLock(t, admin, writeGuard, "ExclusiveLock", true)
+	cut(t, admin) // the changer's connection holding the locks
+	retake()
+	for deadline := time.Now().Add(5 * time.Second); exclusive(t, admin); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lost node does not hold the lock again 5 s after it was let take it")
+		}
+	}
+	if _, err := admin.Exec(t.Context(), `SELECT pg_advisory_unlock($1)`, migrateLock); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-changed; err == nil {
+		t.Error("the change whose connection was lost midway succeeded")
+	}
+	if got := open(t, url).parts().String(); got != "" || lost.parts().String() != "" {
+		t.Errorf("the database's partitioning is %q, the lost node's %q; want both unchanged (none)", got, lost.parts())
+	}
+	if err := lost.RevokeToken(t.Context(), tok.AccessHash); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := admin.Exec(t.Context(), `SELECT 1 FROM tokens WHERE access_hash = $1 AND revoked`, tok.AccessHash[:]); err != nil || info.RowsAffected() != 1 {
+		t.Errorf("the token after the lost node revoked it: %v, %v; want revoked in tokens", info, err)
+	}
+	notFailed(t, lost)
 }
 
 // TestClosedNodeLeavesNoRow: a node that stops deletes its row in

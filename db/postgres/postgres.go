@@ -156,6 +156,11 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
+	// The statements are written for READ COMMITTED, PostgreSQL's default,
+	// whatever the database or the URL sets: the token writes' guard
+	// (partition.go) reads its node's row after waiting for a lock, and
+	// must see the row as it is then, not as a snapshot taken before.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	return cfg, nil
 }
 

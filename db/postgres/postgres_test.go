@@ -236,6 +236,30 @@ func TestPoolConfig(t *testing.T) {
 	}
 }
 
+// TestReadCommitted: the store's connections run READ COMMITTED, which
+// its statements are written for, whatever the database's default or the
+// URL says.
+func TestReadCommitted(t *testing.T) {
+	url := newDatabase(t)
+	admin := raw(t, url)
+	var name string
+	if err := admin.QueryRow(t.Context(), `SELECT current_database()`).Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(t.Context(), `ALTER DATABASE "`+name+`" SET default_transaction_isolation = 'serializable'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{url, url + "&default_transaction_isolation=repeatable%20read"} {
+		var level string
+		if err := open(t, u).pool.QueryRow(t.Context(), `SHOW transaction_isolation`).Scan(&level); err != nil {
+			t.Fatal(err)
+		}
+		if level != "read committed" {
+			t.Errorf("%s: the store's transactions run %s", u, level)
+		}
+	}
+}
+
 func TestLocationHasNoPassword(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:secret@h:5432/db?sslmode=disable":     "postgres://u@h:5432/db?sslmode=disable",
