@@ -99,6 +99,18 @@ func ErrServer() *Error {
 	return newError(ErrCodeServerError, http.StatusInternalServerError, "the server could not complete the request")
 }
 
+// ErrUnavailable is wrapped by a store that cannot do a write for now and
+// may in a moment: a PostgreSQL node holds its token writes while it finds
+// out whether another node changed the token partitioning.
+var ErrUnavailable = errors.New("the store cannot do this for now")
+
+// ErrStoreUnavailable answers a request whose store said ErrUnavailable:
+// server_error with 503, as the condition passes.
+func ErrStoreUnavailable() *Error {
+	return newError(ErrCodeServerError, http.StatusServiceUnavailable,
+		"the server cannot complete the request right now; retry in a moment")
+}
+
 // ErrNotFound is returned (wrapped) by stores when a row does not exist.
 var ErrNotFound = errors.New("not found")
 

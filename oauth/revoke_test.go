@@ -2,10 +2,13 @@ package oauth_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/apistore/apistore/db"
 	"github.com/apistore/apistore/internal/fixture"
 	"github.com/apistore/apistore/oauth"
 )
@@ -191,5 +194,27 @@ func TestIntrospect(t *testing.T) {
 	}
 	if got := introspect(c, tok.RefreshToken); *got != inactive {
 		t.Fatalf("used refresh token: %+v", got)
+	}
+}
+
+// unavailableStore cannot revoke for now, as a PostgreSQL node holding its
+// token writes while it finds out whether the partitioning changed.
+type unavailableStore struct{ db.Store }
+
+func (unavailableStore) RevokeToken(context.Context, oauth.Hash) error {
+	return fmt.Errorf("revoke token: %w", oauth.ErrUnavailable)
+}
+
+// TestRevokeStoreUnavailable: a store that cannot write for now makes the
+// revocation answer server_error with 503, which a client may retry, not
+// 500.
+func TestRevokeStoreUnavailable(t *testing.T) {
+	e := newEnv(t, oauth.Validity{}, oauth.GrantClientCredentials)
+	tok := e.mustToken(t, oauth.TokenRequest{GrantType: oauth.GrantClientCredentials})
+	srv := oauth.NewServer(unavailableStore{e.db}, oauth.Validity{}, e.clock.Now)
+	_, oerr := srv.Revoke(context.Background(), &oauth.TokenHintRequest{Token: tok.AccessToken,
+		ClientID: e.key.ConsumerKey, ClientSecret: e.key.Secret})
+	if oerr == nil || oerr.Code != oauth.ErrCodeServerError || oerr.Status != http.StatusServiceUnavailable {
+		t.Errorf("revoking with the store unavailable: %v; want server_error with 503", oerr)
 	}
 }

@@ -473,8 +473,12 @@ func expired(deadline, now time.Time) bool {
 	return !deadline.IsZero() && !now.Before(deadline)
 }
 
-// internal logs a storage failure once and hides it behind server_error.
+// internal logs a storage failure once and hides it behind server_error:
+// with 503 when the store said it may pass (ErrUnavailable).
 func internal(ctx context.Context, what string, err error) *Error {
 	slog.ErrorContext(ctx, "oauth: "+what, "err", err)
+	if errors.Is(err, ErrUnavailable) {
+		return ErrStoreUnavailable()
+	}
 	return ErrServer()
 }

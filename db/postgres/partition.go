@@ -388,7 +388,8 @@ const writeGuard int64 = 0x61706973746f7277
 // ErrPartitioningNotHeld is the error of a token write on a node whose row
 // a change of the partitioning deleted: the node lost its hold on
 // partitionLock, and the partitioning it writes by may be out of date.
-var ErrPartitioningNotHeld = errors.New("the database's token partitioning may have changed since this node read it; the node will find out within seconds")
+var ErrPartitioningNotHeld = fmt.Errorf("the database's token partitioning may have changed since this node read it; the node will find out within seconds: %w",
+	oauth.ErrUnavailable)
 
 // join records the node in partition_nodes on conn, holding partitionLock;
 // its token writes are guarded from then on.
