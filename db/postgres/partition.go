@@ -433,23 +433,20 @@ func (d *DB) tokenExec(ctx context.Context, sql string, args ...any) (pgconn.Com
 	if err := checkText(args); err != nil {
 		return pgconn.CommandTag{}, err
 	}
-	for attempt := 1; ; attempt++ {
+	tag, err := retried(func() (tag pgconn.CommandTag, err error) {
 		var b pgx.Batch
 		b.Queue(guardSQL, d.nodeID, writeGuard)
 		b.Queue(sql, args...)
 		res := d.pool.SendBatch(ctx, &b) // one implicit transaction
-		_, err := res.Exec()
-		var tag pgconn.CommandTag
-		if err == nil {
+		if _, err = res.Exec(); err == nil {
 			tag, err = res.Exec()
 		}
 		if cerr := res.Close(); err == nil {
 			err = cerr
 		}
-		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return tag, guardError(textError(err))
-		}
-	}
+		return tag, err
+	})
+	return tag, guardError(textError(err))
 }
 
 // tokenTx is tx for a transaction that writes the token tables: on a

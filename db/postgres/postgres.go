@@ -272,27 +272,29 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
+// retried runs run, again (up to maxAttempts in all) while PostgreSQL
+// rolls it back to break a deadlock or a serialisation failure.
+func retried[T any](run func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := run()
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return v, err
+		}
+	}
+}
+
 // exec is exec on the pool, run again when PostgreSQL broke a deadlock by
 // rolling it back.
 func (d *DB) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	for attempt := 1; ; attempt++ {
-		tag, err := exec(ctx, d.pool, sql, args...)
-		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return tag, err
-		}
-	}
+	return retried(func() (pgconn.CommandTag, error) { return exec(ctx, d.pool, sql, args...) })
 }
 
 // tx runs fn in a transaction, committing when it returns nil. fn runs
 // again (from the start, in a new transaction) when PostgreSQL rolled the
 // transaction back to break a deadlock; it must use only tx.
 func (d *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, d.pool, fn)
-		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return textError(err)
-		}
-	}
+	_, err := retried(func() (struct{}, error) { return struct{}{}, pgx.BeginFunc(ctx, d.pool, fn) })
+	return textError(err)
 }
 
 // lockAccess locks the access generation's row, as the triggers of

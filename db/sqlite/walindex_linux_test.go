@@ -17,11 +17,7 @@ import (
 // beside the server then reset the wal-index under its connections.
 func TestWALIndexKeepsSQLiteLocks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apistore.db")
-	d, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openAt(t, path)
 	if d.shm == nil || d.shm.mem == nil {
 		t.Fatal("the wal-index header was not mapped")
 	}
@@ -35,11 +31,7 @@ func TestWALIndexKeepsSQLiteLocks(t *testing.T) {
 // leaves the other's SQLite locks in place.
 func TestWALIndexSharedAcrossHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apistore.db")
-	d, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := openAt(t, path)
 	other, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +48,17 @@ func TestWALIndexSharedAcrossHandles(t *testing.T) {
 	if _, err := d.Generation(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openAt opens the database at path, closed at cleanup.
+func openAt(t testing.TB, path string) *DB {
+	t.Helper()
+	d, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
 
 // shmLocks counts the POSIX locks the process holds on the -shm file of
@@ -124,11 +127,7 @@ func TestWALIndexRead(t *testing.T) {
 //
 //	go test -run '^$' -bench Generation ./db/sqlite
 func BenchmarkGeneration(b *testing.B) {
-	d, err := Open(filepath.Join(b.TempDir(), "apistore.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := openAt(b, filepath.Join(b.TempDir(), "apistore.db"))
 	ctx := b.Context()
 	b.Run("mapped", func(b *testing.B) {
 		for b.Loop() {
