@@ -48,12 +48,13 @@ type DB struct {
 	// (genQ) and, kept open, keeps the WAL index (shm) in place; lastCheck
 	// is the generation last read and the index's header then (see
 	// Generation).
-	watch     *sql.DB
-	genQ      *sql.Stmt
-	genMu     sync.Mutex
-	lastCheck atomic.Pointer[versionCheck]
-	shm       *walIndex
-	path      string
+	watch       *sql.DB
+	genQ        *sql.Stmt
+	genMu       sync.Mutex
+	lastCheck   atomic.Pointer[versionCheck]
+	shm         *walIndex
+	shmReleased sync.Once
+	path        string
 	// running are RunAlone's locks.
 	running jobLocks
 	// partitions is the token partitioning (partition.go).
@@ -142,9 +143,9 @@ func (d *DB) Close() error {
 	}
 	_, _ = d.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	err := errors.Join(stmtErr, d.watch.Close(), d.r.Close(), d.w.Close())
-	// Last: see walIndexes.
+	// Last: see walIndexes. Once: the descriptor may be another handle's too.
 	if d.shm != nil {
-		releaseWALIndex(d.shm)
+		d.shmReleased.Do(func() { releaseWALIndex(d.shm) })
 	}
 	return err
 }
